@@ -1,0 +1,138 @@
+#include "ooc_codec.h"
+
+#include "ooc_shuffle_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+struct ooc_codec_ctx {
+    ZSTD_CCtx *cctx;
+    ZSTD_DCtx *dctx;
+    void *scratch; /* shuffled bytes between the shuffle and zstd */
+    size_t scratch_cap;
+};
+
+int ooc_codec_parse(const char *s, ooc_codec *c)
+{
+    if (strcmp(s, "none") == 0) {
+        c->zstd_level = 0;
+        return 0;
+    }
+    if (strcmp(s, "zstd") == 0) {
+        c->zstd_level = 3;
+        return 0;
+    }
+    if (strncmp(s, "zstd:", 5) != 0)
+        return OOC_EINVAL;
+    char *end;
+    long level = strtol(s + 5, &end, 10);
+    if (end == s + 5 || *end || level < 1 || level > ZSTD_maxCLevel())
+        return OOC_EINVAL;
+    c->zstd_level = (int)level;
+    return 0;
+}
+
+size_t ooc_codec_bound(const ooc_codec *c, size_t raw_bytes)
+{
+    return c->zstd_level ? ZSTD_compressBound(raw_bytes) : raw_bytes;
+}
+
+int ooc_codec_ctx_create(ooc_codec_ctx **out)
+{
+    ooc_codec_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx)
+        return OOC_ENOMEM;
+    ctx->cctx = ZSTD_createCCtx();
+    ctx->dctx = ZSTD_createDCtx();
+    if (!ctx->cctx || !ctx->dctx) {
+        ooc_codec_ctx_free(ctx);
+        return OOC_ENOMEM;
+    }
+    *out = ctx;
+    return 0;
+}
+
+void ooc_codec_ctx_free(ooc_codec_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    ZSTD_freeCCtx(ctx->cctx);
+    ZSTD_freeDCtx(ctx->dctx);
+    free(ctx->scratch);
+    free(ctx);
+}
+
+static void *scratch(ooc_codec_ctx *ctx, size_t bytes)
+{
+    if (bytes > ctx->scratch_cap) {
+        void *p = realloc(ctx->scratch, bytes);
+        if (!p)
+            return NULL;
+        ctx->scratch = p;
+        ctx->scratch_cap = bytes;
+    }
+    return ctx->scratch;
+}
+
+int ooc_codec_encode(const ooc_codec *c, ooc_codec_ctx *ctx, const void *src, size_t raw_bytes, void *dst,
+                     size_t cap, size_t *out_bytes, ooc_error *err)
+{
+    if (!c->zstd_level) {
+        if (cap < raw_bytes)
+            return ooc_error_set(err, OOC_EINTERNAL, "codec: output buffer too small");
+        if (c->shuffle)
+            ooc__shuffle(src, dst, raw_bytes, c->elem_size);
+        else
+            memcpy(dst, src, raw_bytes);
+        *out_bytes = raw_bytes;
+        return 0;
+    }
+    const void *in = src;
+    if (c->shuffle) {
+        void *tmp = scratch(ctx, raw_bytes);
+        if (!tmp)
+            return ooc_error_set(err, OOC_ENOMEM, "codec: cannot allocate %zu bytes", raw_bytes);
+        ooc__shuffle(src, tmp, raw_bytes, c->elem_size);
+        in = tmp;
+    }
+    ZSTD_CCtx_reset(ctx->cctx, ZSTD_reset_session_and_parameters);
+    ZSTD_CCtx_setParameter(ctx->cctx, ZSTD_c_compressionLevel, c->zstd_level);
+    ZSTD_CCtx_setParameter(ctx->cctx, ZSTD_c_checksumFlag, 1);
+    size_t n = ZSTD_compress2(ctx->cctx, dst, cap, in, raw_bytes);
+    if (ZSTD_isError(n))
+        return ooc_error_set(err, OOC_EINTERNAL, "zstd: %s", ZSTD_getErrorName(n));
+    *out_bytes = n;
+    return 0;
+}
+
+int ooc_codec_decode(const ooc_codec *c, ooc_codec_ctx *ctx, const void *src, size_t bytes, void *dst,
+                     size_t raw_bytes, ooc_error *err)
+{
+    if (!c->zstd_level) {
+        if (bytes != raw_bytes)
+            return ooc_error_set(err, OOC_ECORRUPT, "stored chunk has %zu bytes, expected %zu", bytes, raw_bytes);
+        if (c->shuffle)
+            ooc__unshuffle(src, dst, raw_bytes, c->elem_size);
+        else
+            memcpy(dst, src, raw_bytes);
+        return 0;
+    }
+    void *out = dst;
+    if (c->shuffle && !(out = scratch(ctx, raw_bytes)))
+        return ooc_error_set(err, OOC_ENOMEM, "codec: cannot allocate %zu bytes", raw_bytes);
+    /* A frame that declares another size is refused before any work: it cannot be this chunk. */
+    unsigned long long declared = ZSTD_getFrameContentSize(src, bytes);
+    if (declared == ZSTD_CONTENTSIZE_ERROR)
+        return ooc_error_set(err, OOC_ECORRUPT, "zstd: not a zstd frame");
+    if (declared != ZSTD_CONTENTSIZE_UNKNOWN && declared != raw_bytes)
+        return ooc_error_set(err, OOC_ECORRUPT, "zstd: frame holds %llu bytes, expected %zu", declared, raw_bytes);
+    size_t n = ZSTD_decompressDCtx(ctx->dctx, out, raw_bytes, src, bytes);
+    if (ZSTD_isError(n))
+        return ooc_error_set(err, OOC_ECORRUPT, "zstd: %s", ZSTD_getErrorName(n));
+    if (n != raw_bytes)
+        return ooc_error_set(err, OOC_ECORRUPT, "zstd: decoded %zu bytes, expected %zu", n, raw_bytes);
+    if (c->shuffle)
+        ooc__unshuffle(out, dst, raw_bytes, c->elem_size);
+    return 0;
+}

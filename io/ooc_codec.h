@@ -1,0 +1,44 @@
+/* ooc_codec.h: one chunk's bytes as stored by HDF5 with the filters [shuffle?] -> [zstd?].
+ *
+ * This is the fast path: our threads compress and decompress whole chunks, and HDF5 only moves the raw
+ * bytes (H5Dwrite_chunk / H5Dread_chunk). Encoded chunks are byte-for-byte what HDF5's shuffle filter and
+ * the zstd filter 32015 produce and accept, so h5py (with the plugin) reads our files and we read theirs.
+ * Every zstd frame we write carries zstd's content checksum, so a corrupt chunk is detected on decode.
+ */
+#ifndef OOC_CODEC_H
+#define OOC_CODEC_H
+
+#include "ooc_error.h"
+
+#include <stddef.h>
+
+#define OOC_H5Z_FILTER_ZSTD 32015 /* the registered HDF5 filter id for Zstandard */
+
+typedef struct ooc_codec {
+    int zstd_level;   /* 0: no compression; else the zstd level (1..22), stored as cd_values[0] */
+    int shuffle;      /* byte-shuffle before compression, as HDF5's shuffle filter */
+    size_t elem_size; /* bytes per element, for the shuffle */
+} ooc_codec;
+
+/* ooc_codec_parse(): "zstd", "zstd:LEVEL" (1..22) or "none" into c->zstd_level; 0 or OOC_EINVAL. */
+int ooc_codec_parse(const char *s, ooc_codec *c);
+
+/* ooc_codec_bound(): the largest encoded size of a raw chunk of raw_bytes. */
+size_t ooc_codec_bound(const ooc_codec *c, size_t raw_bytes);
+
+/* Per-thread scratch: zstd contexts and a shuffle buffer. Not shared between threads. */
+typedef struct ooc_codec_ctx ooc_codec_ctx;
+int ooc_codec_ctx_create(ooc_codec_ctx **out);
+void ooc_codec_ctx_free(ooc_codec_ctx *ctx); /* NULL is a no-op */
+
+/* ooc_codec_encode(): encode raw_bytes of src into dst (capacity cap >= ooc_codec_bound()); *out_bytes gets
+ * the encoded size. Returns 0, OOC_ENOMEM, or OOC_EINTERNAL (zstd refused: message in err). */
+int ooc_codec_encode(const ooc_codec *c, ooc_codec_ctx *ctx, const void *src, size_t raw_bytes, void *dst,
+                     size_t cap, size_t *out_bytes, ooc_error *err);
+
+/* ooc_codec_decode(): decode `bytes` of src into exactly raw_bytes at dst. Anything else (bad frame,
+ * checksum mismatch, wrong decoded size) is OOC_ECORRUPT with zstd's reason in err ("zstd: ..."). */
+int ooc_codec_decode(const ooc_codec *c, ooc_codec_ctx *ctx, const void *src, size_t bytes, void *dst,
+                     size_t raw_bytes, ooc_error *err);
+
+#endif

@@ -1,0 +1,132 @@
+/* ooc_h5.h: HDF5 datasets, read and written chunk by chunk.
+ *
+ * Writing: ooc_h5_file_create() a file (normally the temporary path of an ooc_output), add small datasets
+ * and root attributes, and chunked datasets whose chunks are encoded by ooc_codec in the caller's threads
+ * and handed over as raw bytes in any order (write them in chunk order for byte-identical files).
+ *
+ * Reading: ooc_h5_reader_open() any 1-D or 2-D numeric dataset; read row ranges through HDF5 (any layout,
+ * filter, type and byte order, converted to the type asked for), or, when the dataset is laid out as ours
+ * (row chunks spanning all columns, native float, filters [shuffle?][zstd?]), fetch raw chunks and decode
+ * them with ooc_codec in the caller's threads.
+ *
+ * Every call is thread-safe (HDF5 itself runs under one lock). Errors name the file, dataset and chunk.
+ */
+#ifndef OOC_H5_H
+#define OOC_H5_H
+
+#include "ooc_codec.h"
+#include "ooc_dtype.h"
+#include "ooc_error.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- writing ---------------------------------------------------------------------------------------- */
+
+typedef struct ooc_h5_file ooc_h5_file;
+
+/* ooc_h5_file_create(): create (truncate) an HDF5 file at path. */
+int ooc_h5_file_create(const char *path, ooc_h5_file **out, ooc_error *err);
+
+/* ooc_h5_file_close(): flush and close; a failed flush (e.g. full disk) is an error. NULL is a no-op. */
+int ooc_h5_file_close(ooc_h5_file *f, ooc_error *err);
+
+/* Root attributes. */
+int ooc_h5_attr_uint(ooc_h5_file *f, const char *name, uint64_t value, ooc_error *err);
+int ooc_h5_attr_double(ooc_h5_file *f, const char *name, double value, ooc_error *err);
+int ooc_h5_attr_doubles(ooc_h5_file *f, const char *name, const double *values, size_t n, ooc_error *err);
+int ooc_h5_attr_string(ooc_h5_file *f, const char *name, const char *value, ooc_error *err);
+
+/* ooc_h5_write_dataset(): a small contiguous dataset written whole: rank 1 (dims[0]) or 2 (dims[0] x
+ * dims[1]) elements of type t from data. */
+int ooc_h5_write_dataset(ooc_h5_file *f, const char *name, ooc_dtype t, int rank, const uint64_t *dims,
+                         const void *data, ooc_error *err);
+
+typedef struct ooc_h5_chunked_params {
+    ooc_dtype dtype;
+    int rank;            /* 1 (rows) or 2 (rows x cols) */
+    uint64_t rows, cols; /* cols = 1 when rank = 1 */
+    uint64_t chunk_rows; /* rows per chunk; clamped to rows */
+    ooc_codec codec;     /* filters of the dataset; codec.elem_size is set from dtype */
+} ooc_h5_chunked_params;
+
+typedef struct ooc_h5_chunked ooc_h5_chunked;
+
+/* ooc_h5_chunked_create(): a chunked dataset `name` in f with the shuffle/zstd filters of p->codec. */
+int ooc_h5_chunked_create(ooc_h5_file *f, const char *name, const ooc_h5_chunked_params *p,
+                          ooc_h5_chunked **out, ooc_error *err);
+
+/* ooc_h5_chunked_codec(): the codec chunks must be encoded with (elem_size filled in). */
+const ooc_codec *ooc_h5_chunked_codec(const ooc_h5_chunked *d);
+
+/* ooc_h5_chunked_chunk_bytes(): raw bytes of one stored chunk: chunk_rows x cols x element size. The last
+ * chunk is stored at full size too (HDF5's rule), its rows past the end zero. */
+size_t ooc_h5_chunked_chunk_bytes(const ooc_h5_chunked *d);
+
+/* ooc_h5_chunked_write(): store chunk index `chunk` from `bytes` encoded bytes. */
+int ooc_h5_chunked_write(ooc_h5_chunked *d, uint64_t chunk, const void *encoded, size_t bytes, ooc_error *err);
+
+/* ooc_h5_chunked_close(): close, reporting a failed metadata write. NULL is a no-op. */
+int ooc_h5_chunked_close(ooc_h5_chunked *d, ooc_error *err);
+
+/* ---- reading ---------------------------------------------------------------------------------------- */
+
+#define OOC_H5_MAX_FILTERS 8
+
+typedef struct ooc_h5_filter {
+    int id;
+    char name[48];
+} ooc_h5_filter;
+
+typedef struct ooc_h5_info {
+    int rank;                  /* as stored; readers accept 1 or 2 */
+    uint64_t rows, cols;       /* cols = 1 for rank 1 */
+    char type_name[32];        /* "float64", "int16", "uint8", ... */
+    int is_float, is_signed;   /* integers are converted to float64 on read */
+    int big_endian;
+    size_t type_size;
+    int chunked;               /* else contiguous or compact */
+    uint64_t chunk_rows, chunk_cols; /* storage chunk shape when chunked */
+    int nfilters;
+    ooc_h5_filter filters[OOC_H5_MAX_FILTERS];
+    uint64_t stored_bytes;     /* bytes the data takes in the file */
+    int raw_chunks;            /* our fast path applies: chunk_cols = cols, native float, [shuffle?][zstd?] */
+    ooc_codec codec;           /* the decoder for raw chunks when raw_chunks */
+} ooc_h5_info;
+
+typedef struct ooc_h5_reader ooc_h5_reader;
+
+/* ooc_h5_reader_open(): open dataset (e.g. "/X") of the HDF5 file at path, read-only. Errors: missing file
+ * (OOC_ENOTFOUND), not HDF5 or unreadable metadata (OOC_EFORMAT/OOC_ECORRUPT), missing dataset
+ * (OOC_ENOTFOUND), non-numeric type, rank other than 1 or 2, or a filter HDF5 cannot decode (OOC_EFORMAT). */
+int ooc_h5_reader_open(const char *path, const char *dataset, ooc_h5_reader **out, ooc_error *err);
+void ooc_h5_reader_close(ooc_h5_reader *r); /* NULL is a no-op */
+
+const ooc_h5_info *ooc_h5_reader_info(const ooc_h5_reader *r);
+const char *ooc_h5_reader_name(const ooc_h5_reader *r); /* "path:/dataset", for messages */
+
+/* ooc_h5_reader_read_rows(): rows [row0, row0 + n) converted to t into dst (n x cols, row-major), through
+ * HDF5's own pipeline. A failure names the storage chunk holding row0 when the dataset is chunked. */
+int ooc_h5_reader_read_rows(ooc_h5_reader *r, uint64_t row0, uint64_t n, ooc_dtype t, void *dst,
+                            ooc_error *err);
+
+/* ooc_h5_reader_read_raw_chunk(): the stored bytes of row chunk `chunk` (raw_chunks datasets only) into
+ * *buf, grown with realloc as needed (*cap tracks its size); *bytes gets the stored size, to decode with
+ * info->codec into chunk_rows x cols elements. *bytes = 0 when the chunk is not stored as the codec expects
+ * (never written, so HDF5 would give fill values, or stored with filters skipped): read its rows with
+ * ooc_h5_reader_read_rows() instead. */
+int ooc_h5_reader_read_raw_chunk(ooc_h5_reader *r, uint64_t chunk, void **buf, size_t *cap, size_t *bytes,
+                                 ooc_error *err);
+
+/* ---- conveniences ----------------------------------------------------------------------------------- */
+
+/* ooc_h5_split_name(): "FILE.h5" or "FILE.h5:/path/to/dataset" into the file and the dataset (default_dataset
+ * when none is given; the dataset is what follows the last ":/"). OOC_EINVAL if a part does not fit. */
+int ooc_h5_split_name(const char *spec, const char *default_dataset, char *file, size_t file_size, char *dataset,
+                      size_t dataset_size);
+
+/* ooc_h5_read_matrix(): a whole small 2-D dataset as float64 into *out (malloc'd, rows x cols). */
+int ooc_h5_read_matrix(const char *path, const char *dataset, double **out, uint64_t *rows, uint64_t *cols,
+                       ooc_error *err);
+
+#endif

@@ -1,0 +1,24 @@
+/* ooc_h5_internal.h: what the io/ HDF5 files share. */
+#ifndef OOC_H5_INTERNAL_H
+#define OOC_H5_INTERNAL_H
+
+#include "ooc_dtype.h"
+#include "ooc_error.h"
+
+#include <hdf5.h>
+
+/* Debian's libhdf5 is not built thread-safe: every HDF5 call of ours runs under this one lock. The first
+ * lock also initialises the library for ooc (error printing off, zstd filter registered). Recursive, so a
+ * locked helper may call another. */
+void ooc__h5_lock(void);
+void ooc__h5_unlock(void);
+
+/* ooc__h5_fail(): record an HDF5 failure: code (OOC_ENOSPACE when the stack shows a full disk or a file
+ * size limit), the caller's "WHAT" message, and HDF5's innermost reason as "WHY". Clears HDF5's error stack.
+ * Call with the lock held. Returns the code. */
+int ooc__h5_fail(ooc_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ooc__h5_mem_type(): the native HDF5 type of an ooc dtype (a library-owned id, not to be closed). */
+hid_t ooc__h5_mem_type(ooc_dtype t);
+
+#endif

@@ -1,0 +1,262 @@
+#include "ooc_h5.h"
+
+#include "ooc_h5_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct ooc_h5_reader {
+    hid_t file, dset, space;
+    char *name; /* "path:/dataset" */
+    ooc_h5_info info;
+};
+
+const ooc_h5_info *ooc_h5_reader_info(const ooc_h5_reader *r)
+{
+    return &r->info;
+}
+
+const char *ooc_h5_reader_name(const ooc_h5_reader *r)
+{
+    return r->name;
+}
+
+void ooc_h5_reader_close(ooc_h5_reader *r)
+{
+    if (!r)
+        return;
+    ooc__h5_lock();
+    if (r->space > 0)
+        H5Sclose(r->space);
+    if (r->dset > 0)
+        H5Dclose(r->dset);
+    if (r->file > 0)
+        H5Fclose(r->file);
+    ooc__h5_unlock();
+    free(r->name);
+    free(r);
+}
+
+/* Type: any integer or float, either byte order; anything else is refused. */
+static int describe_type(ooc_h5_reader *r, ooc_error *err)
+{
+    ooc_h5_info *in = &r->info;
+    hid_t type = H5Dget_type(r->dset);
+    if (type < 0)
+        return ooc__h5_fail(err, OOC_ECORRUPT, "%s: cannot read the data type", r->name);
+    H5T_class_t cls = H5Tget_class(type);
+    in->type_size = H5Tget_size(type);
+    in->big_endian = H5Tget_order(type) == H5T_ORDER_BE;
+    int rc = 0;
+    if (cls == H5T_FLOAT && (in->type_size == 4 || in->type_size == 8)) {
+        in->is_float = in->is_signed = 1;
+        snprintf(in->type_name, sizeof in->type_name, "float%zu", in->type_size * 8);
+    } else if (cls == H5T_INTEGER && in->type_size >= 1 && in->type_size <= 8) {
+        in->is_signed = H5Tget_sign(type) == H5T_SGN_2;
+        snprintf(in->type_name, sizeof in->type_name, "%sint%zu", in->is_signed ? "" : "u", in->type_size * 8);
+    } else {
+        rc = ooc_error_set(err, OOC_EFORMAT, "%s: not a numeric dataset (HDF5 type class %d, %zu bytes)",
+                           r->name, (int)cls, in->type_size);
+    }
+    /* The fast path hands decoded bytes straight to the caller: only native little-endian floats. */
+    if (!rc && in->is_float && !in->big_endian)
+        in->codec.elem_size = in->type_size;
+    H5Tclose(type);
+    return rc;
+}
+
+static int describe_layout(ooc_h5_reader *r, ooc_error *err)
+{
+    ooc_h5_info *in = &r->info;
+    hid_t dcpl = H5Dget_create_plist(r->dset);
+    if (dcpl < 0)
+        return ooc__h5_fail(err, OOC_ECORRUPT, "%s: cannot read the storage layout", r->name);
+    int rc = 0;
+    in->chunked = H5Pget_layout(dcpl) == H5D_CHUNKED;
+    if (in->chunked) {
+        hsize_t chunk[2] = {1, 1};
+        H5Pget_chunk(dcpl, 2, chunk);
+        in->chunk_rows = chunk[0];
+        in->chunk_cols = in->rank == 2 ? chunk[1] : 1;
+    }
+    int n = H5Pget_nfilters(dcpl);
+    int fast = in->chunked && in->codec.elem_size && in->chunk_cols == in->cols && n >= 0 && n <= 2;
+    for (int i = 0; i < n && i < OOC_H5_MAX_FILTERS && !rc; i++) {
+        unsigned flags, cd[8];
+        size_t ncd = 8;
+        ooc_h5_filter *f = &in->filters[in->nfilters++];
+        H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &ncd, cd, sizeof f->name, f->name, NULL);
+        f->id = (int)id;
+        if (id == H5Z_FILTER_ERROR) {
+            rc = ooc__h5_fail(err, OOC_ECORRUPT, "%s: cannot read filter %d", r->name, i);
+        } else if (!f->name[0] || id == OOC_H5Z_FILTER_ZSTD) {
+            snprintf(f->name, sizeof f->name, "%s", id == OOC_H5Z_FILTER_ZSTD ? "zstd"
+                                                  : id == H5Z_FILTER_DEFLATE  ? "deflate"
+                                                                              : "unknown");
+        }
+        if (!rc && H5Zfilter_avail(id) <= 0)
+            rc = ooc_error_set(err, OOC_EFORMAT, "%s: HDF5 filter %d (%s) is not available to decode it", r->name,
+                               (int)id, f->name);
+        /* Ours is [shuffle?] then [zstd?], each at most once, in that order. */
+        if (id == H5Z_FILTER_SHUFFLE && i == 0 && !in->codec.shuffle)
+            in->codec.shuffle = 1;
+        else if (id == OOC_H5Z_FILTER_ZSTD && !in->codec.zstd_level)
+            in->codec.zstd_level = ncd > 0 && cd[0] > 0 ? (int)cd[0] : 3;
+        else
+            fast = 0;
+    }
+    H5Pclose(dcpl);
+    in->raw_chunks = fast && !rc;
+    return rc;
+}
+
+/* Whether every link of an absolute or relative path exists (H5Lexists needs each parent to exist). */
+static int path_exists(hid_t file, const char *path)
+{
+    char buf[1024];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof buf)
+        return 0;
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        char saved = buf[i];
+        buf[i] = '\0';
+        int ok = strcmp(buf, "/") == 0 || H5Lexists(file, buf, H5P_DEFAULT) > 0;
+        buf[i] = saved;
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
+static int open_checked(ooc_h5_reader *r, const char *path, const char *dataset, ooc_error *err)
+{
+    if (access(path, R_OK) != 0)
+        return ooc_error_set(err, errno == ENOENT ? OOC_ENOTFOUND : OOC_EIO, "%s: %s", path, strerror(errno));
+    htri_t is = H5Fis_hdf5(path);
+    if (is <= 0)
+        return ooc_error_set(err, OOC_EFORMAT, "%s: not an HDF5 file", path);
+    r->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (r->file < 0)
+        return ooc__h5_fail(err, OOC_ECORRUPT, "%s: cannot open", path);
+    if (!path_exists(r->file, dataset))
+        return ooc_error_set(err, OOC_ENOTFOUND, "%s: no dataset '%s'", path, dataset);
+    r->dset = H5Dopen2(r->file, dataset, H5P_DEFAULT);
+    if (r->dset < 0)
+        return ooc__h5_fail(err, OOC_EFORMAT, "%s: '%s' is not a dataset", path, dataset);
+    r->space = H5Dget_space(r->dset);
+    int rank = r->space < 0 ? -1 : H5Sget_simple_extent_ndims(r->space);
+    if (rank < 0)
+        return ooc__h5_fail(err, OOC_ECORRUPT, "%s: cannot read the shape", r->name);
+    r->info.rank = rank;
+    if (rank != 1 && rank != 2)
+        return ooc_error_set(err, OOC_EFORMAT, "%s: a %d-D dataset; expected 2-D (samples x features)", r->name,
+                             rank);
+    hsize_t dims[2] = {0, 1};
+    H5Sget_simple_extent_dims(r->space, dims, NULL);
+    r->info.rows = dims[0];
+    r->info.cols = rank == 2 ? dims[1] : 1;
+    r->info.stored_bytes = H5Dget_storage_size(r->dset);
+    int rc = describe_type(r, err);
+    return rc ? rc : describe_layout(r, err);
+}
+
+int ooc_h5_reader_open(const char *path, const char *dataset, ooc_h5_reader **out, ooc_error *err)
+{
+    ooc_h5_reader *r = calloc(1, sizeof *r);
+    size_t n = strlen(path) + strlen(dataset) + 2;
+    if (!r || !(r->name = malloc(n))) {
+        free(r);
+        return ooc_error_set(err, OOC_ENOMEM, "%s: out of memory", path);
+    }
+    snprintf(r->name, n, "%s:%s", path, dataset);
+    r->file = r->dset = r->space = -1;
+    ooc__h5_lock();
+    int rc = open_checked(r, path, dataset, err);
+    ooc__h5_unlock();
+    if (rc) {
+        ooc_h5_reader_close(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+/* "chunk 3 (rows 600..799)" or "rows 600..799", to name where a read failed. */
+static void where(const ooc_h5_reader *r, uint64_t row0, uint64_t n, char *buf, size_t size)
+{
+    uint64_t last = row0 + (n ? n - 1 : 0);
+    if (r->info.chunked && r->info.chunk_rows && row0 / r->info.chunk_rows == last / r->info.chunk_rows)
+        snprintf(buf, size, "chunk %llu (rows %llu..%llu)", (unsigned long long)(row0 / r->info.chunk_rows),
+                 (unsigned long long)row0, (unsigned long long)last);
+    else
+        snprintf(buf, size, "rows %llu..%llu", (unsigned long long)row0, (unsigned long long)last);
+}
+
+int ooc_h5_reader_read_rows(ooc_h5_reader *r, uint64_t row0, uint64_t n, ooc_dtype t, void *dst,
+                            ooc_error *err)
+{
+    if (row0 > r->info.rows || n > r->info.rows - row0)
+        return ooc_error_set(err, OOC_EINVAL, "%s: rows %llu..%llu are beyond the %llu rows", r->name,
+                             (unsigned long long)row0, (unsigned long long)(row0 + n),
+                             (unsigned long long)r->info.rows);
+    if (n == 0)
+        return 0;
+    hsize_t start[2] = {row0, 0}, count[2] = {n, r->info.cols};
+    int rank = r->info.rank;
+    ooc__h5_lock();
+    hid_t mem = H5Screate_simple(rank, count, NULL);
+    int rc = 0;
+    if (H5Sselect_hyperslab(r->space, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+        H5Dread(r->dset, ooc__h5_mem_type(t), mem, r->space, H5P_DEFAULT, dst) < 0) {
+        char w[96];
+        where(r, row0, n, w, sizeof w);
+        rc = ooc__h5_fail(err, OOC_ECORRUPT, "%s: %s: cannot read", r->name, w);
+    }
+    H5Sclose(mem);
+    ooc__h5_unlock();
+    return rc;
+}
+
+int ooc_h5_reader_read_raw_chunk(ooc_h5_reader *r, uint64_t chunk, void **buf, size_t *cap, size_t *bytes,
+                                 ooc_error *err)
+{
+    const ooc_h5_info *in = &r->info;
+    if (!in->raw_chunks || chunk * in->chunk_rows >= in->rows)
+        return ooc_error_set(err, OOC_EINVAL, "%s: chunk %llu: no such raw chunk", r->name,
+                             (unsigned long long)chunk);
+    hsize_t offset[2] = {chunk * in->chunk_rows, 0};
+    hsize_t stored = 0;
+    haddr_t addr = HADDR_UNDEF;
+    unsigned mask = 0;
+    int rc = 0;
+    *bytes = 0;
+    ooc__h5_lock();
+    /* Unlike H5Dget_chunk_storage_size, this reports a never-written chunk as unallocated, not an error. */
+    if (H5Dget_chunk_info_by_coord(r->dset, offset, &mask, &addr, &stored) < 0) {
+        rc = ooc__h5_fail(err, OOC_ECORRUPT, "%s: chunk %llu: cannot locate", r->name, (unsigned long long)chunk);
+    } else if (addr != HADDR_UNDEF && stored > 0 && mask == 0) {
+        if (stored > *cap) {
+            void *p = realloc(*buf, stored);
+            if (!p) {
+                ooc__h5_unlock();
+                return ooc_error_set(err, OOC_ENOMEM, "%s: chunk %llu: cannot allocate %llu bytes", r->name,
+                                     (unsigned long long)chunk, (unsigned long long)stored);
+            }
+            *buf = p;
+            *cap = stored;
+        }
+        uint32_t read_mask = 0;
+        if (H5Dread_chunk(r->dset, H5P_DEFAULT, offset, &read_mask, *buf) < 0)
+            rc = ooc__h5_fail(err, OOC_ECORRUPT, "%s: chunk %llu: cannot read", r->name, (unsigned long long)chunk);
+        else
+            *bytes = stored;
+    }
+    ooc__h5_unlock();
+    return rc;
+}

@@ -1,0 +1,228 @@
+#define _POSIX_C_SOURCE 200809L /* strdup */
+#include "ooc_h5.h"
+
+#include "ooc_h5_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct ooc_h5_file {
+    hid_t id;
+    char *path;
+};
+
+struct ooc_h5_chunked {
+    hid_t id;
+    char *name; /* "path:/name" for messages */
+    ooc_codec codec;
+    uint64_t rows, cols, chunk_rows;
+    int rank;
+    size_t chunk_bytes;
+};
+
+int ooc_h5_file_create(const char *path, ooc_h5_file **out, ooc_error *err)
+{
+    ooc_h5_file *f = calloc(1, sizeof *f);
+    if (!f || !(f->path = strdup(path))) {
+        free(f);
+        return ooc_error_set(err, OOC_ENOMEM, "%s: out of memory", path);
+    }
+    ooc__h5_lock();
+    f->id = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = f->id < 0 ? ooc__h5_fail(err, OOC_EIO, "%s: cannot create HDF5 file", path) : 0;
+    ooc__h5_unlock();
+    if (rc) {
+        free(f->path);
+        free(f);
+        return rc;
+    }
+    *out = f;
+    return 0;
+}
+
+int ooc_h5_file_close(ooc_h5_file *f, ooc_error *err)
+{
+    if (!f)
+        return 0;
+    ooc__h5_lock();
+    int rc = 0;
+    if (H5Fflush(f->id, H5F_SCOPE_LOCAL) < 0)
+        rc = ooc__h5_fail(err, OOC_EIO, "%s: cannot write", f->path);
+    if (H5Fclose(f->id) < 0 && !rc)
+        rc = ooc__h5_fail(err, OOC_EIO, "%s: cannot close", f->path);
+    ooc__h5_unlock();
+    free(f->path);
+    free(f);
+    return rc;
+}
+
+/* Object creation properties that keep files reproducible: no modification times. */
+static hid_t untimed_dcpl(void)
+{
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_obj_track_times(dcpl, 0);
+    return dcpl;
+}
+
+static int write_attr(ooc_h5_file *f, const char *name, hid_t type, hid_t space, const void *value,
+                      ooc_error *err)
+{
+    hid_t a = H5Acreate2(f->id, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = 0;
+    if (a < 0 || H5Awrite(a, type, value) < 0)
+        rc = ooc__h5_fail(err, OOC_EIO, "%s: cannot write attribute '%s'", f->path, name);
+    if (a >= 0)
+        H5Aclose(a);
+    return rc;
+}
+
+static int attr_array(ooc_h5_file *f, const char *name, hid_t type, const void *values, size_t n,
+                      ooc_error *err)
+{
+    ooc__h5_lock();
+    hsize_t dim = n;
+    hid_t space = n == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &dim, NULL);
+    int rc = write_attr(f, name, type, space, values, err);
+    H5Sclose(space);
+    ooc__h5_unlock();
+    return rc;
+}
+
+int ooc_h5_attr_uint(ooc_h5_file *f, const char *name, uint64_t value, ooc_error *err)
+{
+    return attr_array(f, name, H5T_NATIVE_UINT64, &value, 1, err);
+}
+
+int ooc_h5_attr_double(ooc_h5_file *f, const char *name, double value, ooc_error *err)
+{
+    return attr_array(f, name, H5T_NATIVE_DOUBLE, &value, 1, err);
+}
+
+int ooc_h5_attr_doubles(ooc_h5_file *f, const char *name, const double *values, size_t n, ooc_error *err)
+{
+    return attr_array(f, name, H5T_NATIVE_DOUBLE, values, n, err);
+}
+
+int ooc_h5_attr_string(ooc_h5_file *f, const char *name, const char *value, ooc_error *err)
+{
+    ooc__h5_lock();
+    /* Variable-length UTF-8: what h5py writes for a Python str, read back as str. */
+    hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, H5T_VARIABLE);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    hid_t space = H5Screate(H5S_SCALAR);
+    int rc = write_attr(f, name, type, space, &value, err);
+    H5Sclose(space);
+    H5Tclose(type);
+    ooc__h5_unlock();
+    return rc;
+}
+
+int ooc_h5_write_dataset(ooc_h5_file *f, const char *name, ooc_dtype t, int rank, const uint64_t *dims,
+                         const void *data, ooc_error *err)
+{
+    hsize_t hd[2] = {dims[0], rank > 1 ? dims[1] : 1};
+    ooc__h5_lock();
+    hid_t space = H5Screate_simple(rank, hd, NULL);
+    hid_t dcpl = untimed_dcpl();
+    hid_t d = H5Dcreate2(f->id, name, ooc__h5_mem_type(t), space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    int rc = 0;
+    if (d < 0 || H5Dwrite(d, ooc__h5_mem_type(t), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+        rc = ooc__h5_fail(err, OOC_EIO, "%s:%s: cannot write dataset", f->path, name);
+    if (d >= 0)
+        H5Dclose(d);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    ooc__h5_unlock();
+    return rc;
+}
+
+static hid_t chunked_dcpl(const ooc_h5_chunked *d)
+{
+    hid_t dcpl = untimed_dcpl();
+    hsize_t chunk[2] = {d->chunk_rows, d->cols};
+    H5Pset_chunk(dcpl, d->rank, chunk);
+    H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
+    if (d->codec.shuffle)
+        H5Pset_shuffle(dcpl);
+    if (d->codec.zstd_level) {
+        unsigned level = (unsigned)d->codec.zstd_level;
+        H5Pset_filter(dcpl, OOC_H5Z_FILTER_ZSTD, H5Z_FLAG_MANDATORY, 1, &level);
+    }
+    return dcpl;
+}
+
+int ooc_h5_chunked_create(ooc_h5_file *f, const char *name, const ooc_h5_chunked_params *p,
+                          ooc_h5_chunked **out, ooc_error *err)
+{
+    if (p->rows == 0 || p->cols == 0 || p->chunk_rows == 0 || (p->rank != 1 && p->rank != 2) ||
+        (p->rank == 1 && p->cols != 1))
+        return ooc_error_set(err, OOC_EINVAL, "%s:%s: invalid dataset shape", f->path, name);
+    ooc_h5_chunked *d = calloc(1, sizeof *d);
+    size_t n = strlen(f->path) + strlen(name) + 2;
+    if (!d || !(d->name = malloc(n))) {
+        free(d);
+        return ooc_error_set(err, OOC_ENOMEM, "%s:%s: out of memory", f->path, name);
+    }
+    snprintf(d->name, n, "%s:%s", f->path, name);
+    d->rank = p->rank;
+    d->rows = p->rows;
+    d->cols = p->cols;
+    d->chunk_rows = p->chunk_rows < p->rows ? p->chunk_rows : p->rows;
+    d->codec = p->codec;
+    d->codec.elem_size = ooc_dtype_size(p->dtype);
+    d->chunk_bytes = (size_t)(d->chunk_rows * d->cols * d->codec.elem_size);
+
+    hsize_t dims[2] = {p->rows, p->cols};
+    ooc__h5_lock();
+    hid_t space = H5Screate_simple(p->rank, dims, NULL);
+    hid_t dcpl = chunked_dcpl(d);
+    d->id = H5Dcreate2(f->id, name, ooc__h5_mem_type(p->dtype), space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    int rc = d->id < 0 ? ooc__h5_fail(err, OOC_EIO, "%s: cannot create dataset", d->name) : 0;
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    ooc__h5_unlock();
+    if (rc) {
+        free(d->name);
+        free(d);
+        return rc;
+    }
+    *out = d;
+    return 0;
+}
+
+const ooc_codec *ooc_h5_chunked_codec(const ooc_h5_chunked *d)
+{
+    return &d->codec;
+}
+
+size_t ooc_h5_chunked_chunk_bytes(const ooc_h5_chunked *d)
+{
+    return d->chunk_bytes;
+}
+
+int ooc_h5_chunked_write(ooc_h5_chunked *d, uint64_t chunk, const void *encoded, size_t bytes, ooc_error *err)
+{
+    if (chunk * d->chunk_rows >= d->rows)
+        return ooc_error_set(err, OOC_EINVAL, "%s: chunk %llu: beyond the dataset", d->name,
+                             (unsigned long long)chunk);
+    hsize_t offset[2] = {chunk * d->chunk_rows, 0};
+    ooc__h5_lock();
+    int rc = 0;
+    if (H5Dwrite_chunk(d->id, H5P_DEFAULT, 0, offset, bytes, encoded) < 0)
+        rc = ooc__h5_fail(err, OOC_EIO, "%s: chunk %llu: cannot write", d->name, (unsigned long long)chunk);
+    ooc__h5_unlock();
+    return rc;
+}
+
+int ooc_h5_chunked_close(ooc_h5_chunked *d, ooc_error *err)
+{
+    if (!d)
+        return 0;
+    ooc__h5_lock();
+    int rc = H5Dclose(d->id) < 0 ? ooc__h5_fail(err, OOC_EIO, "%s: cannot close", d->name) : 0;
+    ooc__h5_unlock();
+    free(d->name);
+    free(d);
+    return rc;
+}

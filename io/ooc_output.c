@@ -1,0 +1,170 @@
+#define _GNU_SOURCE /* renameat2 */
+#include "ooc_output.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Temporary files a signal handler may have to remove: fixed storage, so removing needs no allocation. */
+#define MAX_LIVE 16
+static char live_path[MAX_LIVE][PATH_MAX];
+static volatile sig_atomic_t live_used[MAX_LIVE];
+
+struct ooc_output {
+    char *dest, *tmp;
+    int force, slot;
+};
+
+static int register_live(const char *path)
+{
+    for (int i = 0; i < MAX_LIVE; i++) {
+        if (!live_used[i] && strlen(path) < PATH_MAX) {
+            strcpy(live_path[i], path);
+            live_used[i] = 1;
+            return i;
+        }
+    }
+    return -1;
+}
+
+static void unregister_live(int slot)
+{
+    if (slot >= 0)
+        live_used[slot] = 0;
+}
+
+void ooc_output_remove_all_temporaries(void)
+{
+    for (int i = 0; i < MAX_LIVE; i++)
+        if (live_used[i])
+            unlink(live_path[i]);
+}
+
+static void output_free(ooc_output *o)
+{
+    unregister_live(o->slot);
+    free(o->dest);
+    free(o->tmp);
+    free(o);
+}
+
+/* "dir/.name.XXXXXX": hidden, beside the destination. */
+static char *temp_template(const char *dest)
+{
+    const char *slash = strrchr(dest, '/');
+    size_t dir_len = slash ? (size_t)(slash - dest + 1) : 0;
+    size_t n = strlen(dest) + 16;
+    char *t = malloc(n);
+    if (t)
+        snprintf(t, n, "%.*s.%s.XXXXXX", (int)dir_len, dest, dest + dir_len);
+    return t;
+}
+
+int ooc_output_open(const char *dest, int force, ooc_output **out, ooc_error *err)
+{
+    struct stat st;
+    if (stat(dest, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return ooc_error_set(err, OOC_EINVAL, "%s: is a directory", dest);
+        if (!force)
+            return ooc_error_set(err, OOC_EEXIST, "%s: %s", dest, ooc_strerror(OOC_EEXIST));
+    }
+    ooc_output *o = calloc(1, sizeof *o);
+    if (!o || !(o->dest = strdup(dest)) || !(o->tmp = temp_template(dest))) {
+        if (o)
+            free(o->dest);
+        free(o);
+        return ooc_error_set(err, OOC_ENOMEM, "%s: out of memory", dest);
+    }
+    o->force = force;
+    o->slot = -1;
+    int fd = mkstemp(o->tmp);
+    if (fd < 0) {
+        int e = errno;
+        output_free(o);
+        return ooc_error_set(err, e == ENOSPC ? OOC_ENOSPACE : OOC_EIO, "%s: cannot create a file beside it: %s",
+                             dest, strerror(e));
+    }
+    o->slot = register_live(o->tmp);
+    /* mkstemp makes the file 0600; outputs get the usual 0666 less the umask. */
+    mode_t mask = umask(0);
+    umask(mask);
+    fchmod(fd, 0666 & ~mask);
+    close(fd);
+    *out = o;
+    return 0;
+}
+
+const char *ooc_output_path(const ooc_output *o)
+{
+    return o->tmp;
+}
+
+const char *ooc_output_dest(const ooc_output *o)
+{
+    return o->dest;
+}
+
+static int sync_path(const char *path, int flags)
+{
+    int fd = open(path, flags);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
+}
+
+static int rename_into_place(const ooc_output *o)
+{
+    if (o->force)
+        return rename(o->tmp, o->dest);
+    if (renameat2(AT_FDCWD, o->tmp, AT_FDCWD, o->dest, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS)
+        return -1;
+    /* File systems without RENAME_NOREPLACE: link() refuses an existing name just as atomically. */
+    if (link(o->tmp, o->dest) != 0)
+        return -1;
+    unlink(o->tmp);
+    return 0;
+}
+
+int ooc_output_commit(ooc_output *o, ooc_error *err)
+{
+    int rc = 0;
+    if (sync_path(o->tmp, O_RDONLY) != 0) {
+        int e = errno;
+        rc = ooc_error_set(err, e == ENOSPC ? OOC_ENOSPACE : OOC_EIO, "%s: cannot write: %s", o->dest, strerror(e));
+    } else if (rename_into_place(o) != 0) {
+        int e = errno;
+        rc = e == EEXIST ? ooc_error_set(err, OOC_EEXIST, "%s: %s", o->dest, ooc_strerror(OOC_EEXIST))
+                         : ooc_error_set(err, OOC_EIO, "%s: cannot rename into place: %s", o->dest, strerror(e));
+    }
+    if (rc) {
+        ooc_output_abort(o);
+        return rc;
+    }
+    const char *slash = strrchr(o->dest, '/');
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - o->dest + 1) : 1, slash ? o->dest : ".");
+    sync_path(dir, O_RDONLY | O_DIRECTORY);
+    output_free(o);
+    return 0;
+}
+
+void ooc_output_abort(ooc_output *o)
+{
+    if (!o)
+        return;
+    unlink(o->tmp);
+    output_free(o);
+}

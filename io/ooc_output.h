@@ -1,0 +1,36 @@
+/* ooc_output.h: outputs that appear whole or not at all.
+ *
+ * ooc_output_open() reserves a temporary file beside the destination (same directory, so the final rename
+ * is atomic); the caller writes it at ooc_output_path(); ooc_output_commit() syncs it and renames it into
+ * place; ooc_output_abort() removes it. An existing destination is refused unless force, both when opening
+ * (so no work is wasted) and at the rename (so a file that appeared meanwhile is not clobbered).
+ */
+#ifndef OOC_OUTPUT_H
+#define OOC_OUTPUT_H
+
+#include "ooc_error.h"
+
+typedef struct ooc_output ooc_output;
+
+/* ooc_output_open(): OOC_EEXIST if dest exists and !force; OOC_EINVAL if dest is a directory; OOC_EIO if
+ * the temporary file cannot be created (message names the directory and the system's reason). */
+int ooc_output_open(const char *dest, int force, ooc_output **out, ooc_error *err);
+
+/* ooc_output_path(): where to write: the temporary file. */
+const char *ooc_output_path(const ooc_output *o);
+
+/* ooc_output_dest(): the destination path. */
+const char *ooc_output_dest(const ooc_output *o);
+
+/* ooc_output_commit(): fsync, rename into place, fsync the directory; frees o. On failure the temporary file
+ * is removed and the destination left as it was. */
+int ooc_output_commit(ooc_output *o, ooc_error *err);
+
+/* ooc_output_abort(): remove the temporary file; frees o. NULL is a no-op. */
+void ooc_output_abort(ooc_output *o);
+
+/* ooc_output_remove_all_temporaries(): unlink every temporary file still open. Async-signal-safe: for a
+ * program that must exit from a signal handler without unwinding. */
+void ooc_output_remove_all_temporaries(void);
+
+#endif
