@@ -1,0 +1,264 @@
+#include "ooc_blobs.h"
+
+#include "ooc_normal_internal.h"
+#include "ooc_units.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Philox streams under one seed: word streams of rows (index = row) and of centres (index = centre). */
+enum { STREAM_ROWS = 0, STREAM_CENTERS = 1 };
+
+struct ooc_blobs {
+    ooc_blobs_params p;
+    const ooc__zig *zig;
+    double centers[]; /* k × d */
+};
+
+ooc_blobs_params ooc_blobs_params_default(void)
+{
+    return (ooc_blobs_params){
+        .samples = 1000000,
+        .features = 20,
+        .centers = 12,
+        .cluster_std = 1.0,
+        .center_lo = -10,
+        .center_hi = 10,
+        .seed = 0,
+        .chunk_rows = 200000,
+        .dtype = OOC_FLOAT64,
+    };
+}
+
+int ooc_blobs_params_check(const ooc_blobs_params *p, ooc_error *err)
+{
+    const char *why = NULL;
+    if (p->samples < 1)
+        why = "samples must be at least 1";
+    else if (p->features < 1)
+        why = "features must be at least 1";
+    else if (p->features > (uint64_t)1 << 31) /* a row's draws are counted in 32 bits, two words a draw */
+        why = "features must be at most 2147483648";
+    else if (p->centers < 1)
+        why = "centers must be at least 1";
+    else if (p->centers > INT32_MAX) /* labels are int32 */
+        why = "centers must be at most 2147483647";
+    else if (p->chunk_rows < 1)
+        why = "chunk_rows must be at least 1";
+    else if (!isfinite(p->cluster_std) || p->cluster_std < 0)
+        why = "cluster_std must be finite and at least 0";
+    else if (!isfinite(p->center_hi - p->center_lo) || !(p->center_lo < p->center_hi))
+        why = "center_box must be LO:HI with LO < HI, both finite";
+    else if (p->dtype != OOC_FLOAT64 && p->dtype != OOC_FLOAT32)
+        why = "dtype must be float64 or float32";
+    else if (p->samples > UINT64_MAX / p->features)
+        why = "samples * features overflows 64 bits";
+    else if (p->chunk_rows > SIZE_MAX / 4 / 8 / p->features)
+        why = "chunk_rows * features is too large for memory";
+    else if (p->centers > SIZE_MAX / 4 / 8 / p->features)
+        why = "centers * features is too large for memory";
+    return why ? ooc_error_set(err, OOC_EINVAL, "blobs: %s", why) : 0;
+}
+
+enum { K_SAMPLES, K_FEATURES, K_CENTERS, K_SEED, K_CHUNK_ROWS, K_CLUSTER_STD, K_CENTER_BOX, K_DTYPE, K_NKEYS };
+
+static const struct {
+    const char *name, *kind;
+} keys[K_NKEYS] = {
+    [K_SAMPLES] = {"samples", "a count"},
+    [K_FEATURES] = {"features", "a count"},
+    [K_CENTERS] = {"centers", "a count"},
+    [K_SEED] = {"seed", "a non-negative integer"},
+    [K_CHUNK_ROWS] = {"chunk_rows", "a count"},
+    [K_CLUSTER_STD] = {"cluster_std", "a finite number"},
+    [K_CENTER_BOX] = {"center_box", "LO:HI"},
+    [K_DTYPE] = {"dtype", "float64 or float32"},
+};
+
+static int parse_box(char *v, ooc_blobs_params *q)
+{
+    char *colon = strchr(v, ':');
+    if (!colon)
+        return OOC_EINVAL;
+    *colon = '\0';
+    int rc = ooc_parse_double(v, &q->center_lo);
+    return rc ? rc : ooc_parse_double(colon + 1, &q->center_hi);
+}
+
+static int parse_value(int k, char *v, ooc_blobs_params *q)
+{
+    switch (k) {
+    case K_SAMPLES: return ooc_parse_count(v, &q->samples);
+    case K_FEATURES: return ooc_parse_count(v, &q->features);
+    case K_CENTERS: return ooc_parse_count(v, &q->centers);
+    case K_SEED: return ooc_parse_u64(v, &q->seed);
+    case K_CHUNK_ROWS: return ooc_parse_count(v, &q->chunk_rows);
+    case K_CLUSTER_STD: return ooc_parse_double(v, &q->cluster_std);
+    case K_CENTER_BOX: return parse_box(v, q);
+    case K_DTYPE: return ooc_dtype_parse(v, &q->dtype);
+    }
+    return OOC_EINVAL;
+}
+
+/* One "key=value" item of n bytes (not NUL-terminated); *seen has a bit per key already given. */
+static int parse_item(const char *item, size_t n, ooc_blobs_params *q, unsigned *seen, ooc_error *err)
+{
+    const char *eq = memchr(item, '=', n);
+    if (!eq)
+        return ooc_error_set(err, OOC_EINVAL, "blobs:%.*s: expected KEY=VALUE", (int)n, item);
+    size_t klen = (size_t)(eq - item), vlen = n - klen - 1;
+    int k = 0;
+    while (k < K_NKEYS && !(strlen(keys[k].name) == klen && memcmp(keys[k].name, item, klen) == 0))
+        k++;
+    if (k == K_NKEYS)
+        return ooc_error_set(err, OOC_EINVAL,
+                             "blobs:%.*s: unknown key '%.*s' (expected samples, features, centers, seed, "
+                             "chunk_rows, cluster_std, center_box or dtype)",
+                             (int)n, item, (int)klen, item);
+    if (*seen & 1u << k)
+        return ooc_error_set(err, OOC_EINVAL, "blobs:%.*s: '%s' given twice", (int)n, item, keys[k].name);
+    *seen |= 1u << k;
+    char v[128]; /* %.17g needs 24 characters */
+    if (vlen >= sizeof v)
+        return ooc_error_set(err, OOC_EINVAL, "blobs:%.*s...: the value of '%s' is too long", 40, item,
+                             keys[k].name);
+    memcpy(v, eq + 1, vlen);
+    v[vlen] = '\0';
+    int rc = parse_value(k, v, q);
+    if (rc == OOC_ERANGE)
+        return ooc_error_set(err, OOC_EINVAL, "blobs:%.*s: '%s' is out of range", (int)n, item, keys[k].name);
+    if (rc)
+        return ooc_error_set(err, OOC_EINVAL, "blobs:%.*s: '%s' is not %s", (int)n, item, keys[k].name,
+                             keys[k].kind);
+    return 0;
+}
+
+int ooc_blobs_parse(const char *spec, ooc_blobs_params *p, ooc_error *err)
+{
+    static const char prefix[] = "blobs:";
+    if (!spec || strncmp(spec, prefix, sizeof prefix - 1) != 0)
+        return ooc_error_set(err, OOC_EINVAL, "%s: not a blobs spec (expected blobs:KEY=VALUE,...)",
+                             spec ? spec : "(null)");
+    ooc_blobs_params q = ooc_blobs_params_default();
+    unsigned seen = 0;
+    const char *s = spec + sizeof prefix - 1;
+    /* Every comma separates two items, so "blobs:" alone is the defaults but a stray comma is an error. */
+    while (*s) {
+        size_t n = strcspn(s, ",");
+        int rc = parse_item(s, n, &q, &seen, err);
+        if (rc)
+            return rc;
+        s += n;
+        if (*s == ',') {
+            s++;
+            if (!*s)
+                return ooc_error_set(err, OOC_EINVAL, "%s: expected KEY=VALUE after the last ','", spec);
+        }
+    }
+    *p = q;
+    return 0;
+}
+
+int ooc_blobs_format(const ooc_blobs_params *p, char *buf, size_t size)
+{
+    /* %.17g gives back the same double through strtod. */
+    return snprintf(buf, size,
+                    "blobs:samples=%" PRIu64 ",features=%" PRIu64 ",centers=%" PRIu64 ",seed=%" PRIu64
+                    ",chunk_rows=%" PRIu64 ",cluster_std=%.17g,center_box=%.17g:%.17g,dtype=%s",
+                    p->samples, p->features, p->centers, p->seed, p->chunk_rows, p->cluster_std, p->center_lo,
+                    p->center_hi, ooc_dtype_name(p->dtype));
+}
+
+/* Centre i is drawn from its own word stream, one word per coordinate: lo + u (hi - lo), u in [0, 1). */
+static void draw_centers(ooc_blobs *b)
+{
+    const ooc_blobs_params *p = &b->p;
+    double width = p->center_hi - p->center_lo;
+    for (uint64_t i = 0; i < p->centers; i++) {
+        ooc__rng g;
+        ooc__rng_init(&g, p->seed, STREAM_CENTERS, i, p->features);
+        for (uint64_t j = 0; j < p->features; j++)
+            b->centers[i * p->features + j] = p->center_lo + ooc__u01(ooc__rng_next(&g)) * width;
+    }
+}
+
+int ooc_blobs_create(const ooc_blobs_params *p, const double *centers, ooc_blobs **out, ooc_error *err)
+{
+    *out = NULL;
+    int rc = ooc_blobs_params_check(p, err);
+    if (rc)
+        return rc;
+    size_t d = (size_t)p->features, kd = (size_t)p->centers * d;
+    for (size_t e = 0; centers && e < kd; e++)
+        if (!isfinite(centers[e]))
+            return ooc_error_set(err, OOC_EINVAL, "blobs: centre %zu, feature %zu: not a finite number", e / d,
+                                 e % d);
+    ooc_blobs *b = malloc(sizeof *b + kd * sizeof(double));
+    if (!b)
+        return ooc_error_set(err, OOC_ENOMEM, "blobs: %zu centres * %zu features: out of memory", kd / d, d);
+    b->p = *p;
+    b->zig = ooc__zig_tables();
+    if (centers)
+        memcpy(b->centers, centers, kd * sizeof(double));
+    else
+        draw_centers(b);
+    *out = b;
+    return 0;
+}
+
+void ooc_blobs_free(ooc_blobs *b)
+{
+    free(b);
+}
+
+const ooc_blobs_params *ooc_blobs_get_params(const ooc_blobs *b)
+{
+    return &b->p;
+}
+
+const double *ooc_blobs_centers(const ooc_blobs *b)
+{
+    return b->centers;
+}
+
+uint64_t ooc_blobs_nchunks(const ooc_blobs *b)
+{
+    return b->p.samples / b->p.chunk_rows + (b->p.samples % b->p.chunk_rows != 0);
+}
+
+/* The high 64 bits of a × b: maps a uniform word to [0, b) without the bias of a modulo (Lemire). */
+static uint64_t mulhi64(uint64_t a, uint64_t b)
+{
+    uint64_t alo = (uint32_t)a, ahi = a >> 32, blo = (uint32_t)b, bhi = b >> 32;
+    uint64_t ll = alo * blo, hl = ahi * blo, lh = alo * bhi, hh = ahi * bhi;
+    uint64_t mid = (ll >> 32) + (uint32_t)hl + (uint32_t)lh;
+    return hh + (hl >> 32) + (lh >> 32) + (mid >> 32);
+}
+
+/* Row r: word 0 of its stream picks the blob, the next words make the d normals in order. */
+void ooc_blobs_rows(const ooc_blobs *b, uint64_t row0, size_t n, void *x, int32_t *y)
+{
+    const ooc_blobs_params *p = &b->p;
+    const ooc__zig *z = b->zig;
+    size_t d = (size_t)p->features;
+    double s = p->cluster_std;
+    double *x64 = p->dtype == OOC_FLOAT64 ? x : NULL;
+    float *x32 = p->dtype == OOC_FLOAT32 ? x : NULL;
+    for (size_t i = 0; i < n; i++) {
+        ooc__rng g;
+        ooc__rng_init(&g, p->seed, STREAM_ROWS, row0 + i, 1 + d);
+        uint64_t label = mulhi64(ooc__rng_next(&g), p->centers);
+        const double *c = b->centers + label * d;
+        if (y)
+            y[i] = (int32_t)label;
+        if (x64)
+            for (size_t j = 0; j < d; j++)
+                x64[i * d + j] = c[j] + s * ooc__normal(z, &g);
+        else
+            for (size_t j = 0; j < d; j++)
+                x32[i * d + j] = (float)(c[j] + s * ooc__normal(z, &g));
+    }
+}

@@ -1,0 +1,18 @@
+#include "ooc_cancel.h"
+
+#include <signal.h>
+#include <stdatomic.h>
+
+/* Lock-free, so safe both in a signal handler and across the threads that poll it. */
+static atomic_int requested;
+
+void ooc_cancel_request(int signo)
+{
+    int none = 0;
+    atomic_compare_exchange_strong(&requested, &none, signo ? signo : SIGINT);
+}
+
+int ooc_cancel_requested(void)
+{
+    return atomic_load_explicit(&requested, memory_order_relaxed);
+}

@@ -1,0 +1,13 @@
+/* ooc_cancel.h: stopping a run cleanly. A tool's SIGINT/SIGTERM handler calls ooc_cancel_request(); every
+ * pass checks ooc_cancel_requested() between chunks and fails with OOC_EINTERRUPTED, so outputs are
+ * aborted and nothing partial is left behind. */
+#ifndef OOC_CANCEL_H
+#define OOC_CANCEL_H
+
+/* ooc_cancel_request(): async-signal-safe; signo is remembered (the first one wins). */
+void ooc_cancel_request(int signo);
+
+/* ooc_cancel_requested(): 0, or the signal number passed to ooc_cancel_request(). */
+int ooc_cancel_requested(void);
+
+#endif

@@ -1,0 +1,27 @@
+/* ooc_pass_internal.h: the engine's parallel loops over chunks. OpenMP lives here and nowhere else. */
+#ifndef OOC_PASS_INTERNAL_H
+#define OOC_PASS_INTERNAL_H
+
+#include "ooc_error.h"
+#include "ooc_progress.h"
+
+#include <stdint.h>
+
+/* Work on one chunk. `slot` in [0, threads) names per-thread buffers the caller set up; the same slot is
+ * never used by two chunks at once. Returns 0 or a negative OOC_E* code with err filled. */
+typedef int (*ooc__chunk_fn)(void *ctx, uint64_t chunk, int slot, ooc_error *err);
+
+/* ooc__pass_ordered(): for every chunk, produce() in parallel on `threads` threads, then consume() in chunk
+ * order, one at a time (the writer's side: consume of chunk i runs after consume of i - 1). Stops at the
+ * first failure, which is the lowest-numbered failing chunk whatever the thread count, or at a cancel
+ * request (OOC_EINTERRUPTED). consume() may report progress through p->progress. */
+typedef struct ooc__ordered_pass {
+    uint64_t nchunks;
+    int threads;
+    ooc__chunk_fn produce, consume;
+    void *ctx;
+} ooc__ordered_pass;
+
+int ooc__pass_ordered(const ooc__ordered_pass *p, ooc_error *err);
+
+#endif

@@ -1,0 +1,9 @@
+/* ooc_threads.h: how many threads a run uses. */
+#ifndef OOC_THREADS_H
+#define OOC_THREADS_H
+
+/* ooc_threads_resolve(): `requested` if >= 1, else the cores this process may run on (its CPU affinity,
+ * as cgroups and taskset set it). */
+int ooc_threads_resolve(int requested);
+
+#endif

@@ -1,0 +1,119 @@
+#include "ooc_units.h"
+
+#include "ooc_error.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A finite number, then an optional multiplier letter; `scale(c)` gives its factor (0: not a suffix).
+ * *tail is what follows, for the caller to accept or refuse. */
+static int parse_scaled(const char *s, double (*scale)(char), double *out, const char **tail)
+{
+    if (!s || !*s || isspace((unsigned char)*s))
+        return OOC_EINVAL;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    /* strtod also reads hex, "inf" and "nan": none of them is a count or a size. */
+    if (end == s || strspn(s, "0123456789.eE+-") < (size_t)(end - s))
+        return OOC_EINVAL;
+    if (errno == ERANGE || !isfinite(v))
+        return OOC_ERANGE;
+    if (*end && scale(*end) != 0)
+        v *= scale(*end++);
+    *out = v;
+    *tail = end;
+    return 0;
+}
+
+static double decimal_scale(char c)
+{
+    switch (c) {
+    case 'k': case 'K': return 1e3;
+    case 'M': return 1e6;
+    case 'G': return 1e9;
+    }
+    return 0;
+}
+
+static double binary_scale(char c)
+{
+    switch (c) {
+    case 'k': case 'K': return 1024.0;
+    case 'm': case 'M': return 1024.0 * 1024;
+    case 'g': case 'G': return 1024.0 * 1024 * 1024;
+    }
+    return 0;
+}
+
+static int to_u64(double v, uint64_t *out)
+{
+    if (v < 0 || v != floor(v))
+        return OOC_EINVAL;
+    if (v >= 18446744073709551616.0)
+        return OOC_ERANGE;
+    *out = (uint64_t)v;
+    return 0;
+}
+
+int ooc_parse_count(const char *s, uint64_t *out)
+{
+    /* Plain digits are read exactly: a double holds every integer only up to 2^53. */
+    if (s && *s && strspn(s, "0123456789") == strlen(s))
+        return ooc_parse_u64(s, out);
+    double v;
+    const char *tail;
+    int rc = parse_scaled(s, decimal_scale, &v, &tail);
+    if (rc)
+        return rc;
+    return *tail ? OOC_EINVAL : to_u64(v, out);
+}
+
+int ooc_parse_size(const char *s, uint64_t *out)
+{
+    double v;
+    const char *tail;
+    int rc = parse_scaled(s, binary_scale, &v, &tail);
+    if (rc)
+        return rc;
+    /* "B" may end any size, "iB" only a multiplier ("512MiB", not "512iB"); strtod never stops on one. */
+    int scaled = tail > s && binary_scale(tail[-1]) != 0;
+    if (*tail && strcmp(tail, "B") != 0 && !(scaled && strcmp(tail, "iB") == 0))
+        return OOC_EINVAL;
+    if (v < 0)
+        return OOC_EINVAL;
+    return to_u64(floor(v), out);
+}
+
+int ooc_parse_double(const char *s, double *out)
+{
+    if (!s || !*s || isspace((unsigned char)*s))
+        return OOC_EINVAL;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end)
+        return OOC_EINVAL;
+    if (errno == ERANGE || !isfinite(v))
+        return OOC_ERANGE;
+    *out = v;
+    return 0;
+}
+
+int ooc_parse_u64(const char *s, uint64_t *out)
+{
+    if (!s || !isdigit((unsigned char)*s))
+        return OOC_EINVAL;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end)
+        return OOC_EINVAL;
+    if (errno == ERANGE)
+        return OOC_ERANGE;
+    *out = v;
+    return 0;
+}
