@@ -1,0 +1,140 @@
+#define _POSIX_C_SOURCE 200809L
+#include "cli_common.h"
+
+#include "ooc_cancel.h"
+#include "ooc_output.h"
+#include "ooc_threads.h"
+#include "ooc_units.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *program = "ooc";
+
+static void on_signal(int signo)
+{
+    if (ooc_cancel_requested()) {
+        /* Second signal: the user insists. Leave nothing partial behind and go. */
+        ooc_output_remove_all_temporaries();
+        _exit(128 + signo);
+    }
+    ooc_cancel_request(signo);
+}
+
+void cli_init(const char *name)
+{
+    const char *slash = strrchr(name, '/');
+    program = slash ? slash + 1 : name;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGXFSZ, SIG_IGN);
+}
+
+void cli_usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: error: ", program);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(CLI_EXIT_USAGE);
+}
+
+int cli_fail(const ooc_error *err)
+{
+    fprintf(stderr, "%s: error: %s\n", program, err->msg[0] ? err->msg : ooc_strerror(err->code));
+    if (err->code == OOC_EINTERRUPTED && ooc_cancel_requested())
+        return 128 + ooc_cancel_requested();
+    return CLI_EXIT_FAILURE;
+}
+
+uint64_t cli_count(const char *option, const char *value, uint64_t min)
+{
+    uint64_t v;
+    if (ooc_parse_count(value, &v) != 0)
+        cli_usage_error("%s: '%s' is not a count (e.g. 1000, 1e6, 10M)", option, value);
+    if (v < min)
+        cli_usage_error("%s: '%s' must be at least %llu", option, value, (unsigned long long)min);
+    return v;
+}
+
+uint64_t cli_u64(const char *option, const char *value)
+{
+    uint64_t v;
+    if (ooc_parse_u64(value, &v) != 0)
+        cli_usage_error("%s: '%s' is not a non-negative integer", option, value);
+    return v;
+}
+
+double cli_double(const char *option, const char *value)
+{
+    double v;
+    if (ooc_parse_double(value, &v) != 0)
+        cli_usage_error("%s: '%s' is not a finite number", option, value);
+    return v;
+}
+
+int cli_threads(const char *option, const char *value)
+{
+    uint64_t v;
+    if (ooc_parse_u64(value, &v) != 0 || v < 1 || v > 4096)
+        cli_usage_error("%s: '%s' must be a thread count from 1 to 4096", option, value);
+    return (int)v;
+}
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+void cli_progress_init(cli_progress *bar, int quiet, int verbose)
+{
+    memset(bar, 0, sizeof *bar);
+    bar->enabled = !quiet && (verbose || isatty(STDERR_FILENO));
+}
+
+void cli_progress_update(const ooc_progress *p, void *user)
+{
+    cli_progress *bar = user;
+    double t = now();
+    int last = p->chunks_done == p->chunks_total;
+    if (!bar->enabled || (!last && t - bar->last_draw < 0.2))
+        return;
+    bar->last_draw = t;
+    enum { WIDTH = 24 };
+    char cells[WIDTH + 1];
+    int filled = p->chunks_total ? (int)(WIDTH * p->chunks_done / p->chunks_total) : WIDTH;
+    for (int i = 0; i < WIDTH; i++)
+        cells[i] = i < filled ? '#' : '.';
+    cells[WIDTH] = '\0';
+    double secs = p->seconds > 1e-9 ? p->seconds : 1e-9;
+    double eta = p->chunks_done ? secs * (double)(p->chunks_total - p->chunks_done) / (double)p->chunks_done : 0;
+    fprintf(stderr, "\r%s [%s] %llu/%llu chunks  %.3g Mrows/s  %.0f MB/s  ETA %d:%02d ", p->phase, cells,
+            (unsigned long long)p->chunks_done, (unsigned long long)p->chunks_total, (double)p->rows_done / secs / 1e6,
+            (double)p->bytes_done / secs / 1e6, (int)eta / 60, (int)eta % 60);
+    bar->drawn = 1;
+}
+
+void cli_progress_finish(cli_progress *bar)
+{
+    if (bar->drawn)
+        fputc('\n', stderr);
+    bar->drawn = 0;
+}
+
+void cli_version(void)
+{
+    printf("%s (ooc) %s\n", program, OOC_VERSION);
+}

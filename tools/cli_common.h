@@ -1,0 +1,44 @@
+/* cli_common.h: what every ooc tool shares: error lines and exit statuses, signals, the progress bar. */
+#ifndef OOC_CLI_COMMON_H
+#define OOC_CLI_COMMON_H
+
+#include "ooc_error.h"
+#include "ooc_progress.h"
+
+#include <stdint.h>
+
+enum { CLI_EXIT_OK = 0, CLI_EXIT_FAILURE = 1, CLI_EXIT_USAGE = 2 };
+
+/* cli_init(): remember the program name for messages; SIGINT/SIGTERM request a clean stop (a second one
+ * removes temporary outputs and exits at once); SIGXFSZ is ignored so a file size limit is a write error. */
+void cli_init(const char *program);
+
+/* cli_usage_error(): "PROGRAM: error: WHAT: WHY" and exit 2. */
+_Noreturn void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* cli_fail(): print err as "PROGRAM: error: ..." and return the exit status for it: 128 + signal after an
+ * interrupt, else 1. */
+int cli_fail(const ooc_error *err);
+
+/* Option values: each exits with status 2 and a message naming the option on a bad value. */
+uint64_t cli_count(const char *option, const char *value, uint64_t min);
+uint64_t cli_u64(const char *option, const char *value);
+double cli_double(const char *option, const char *value);
+int cli_threads(const char *option, const char *value);
+
+/* cli_progress_*: a live bar on stderr, on a terminal only (or always with verbose), at most ~5 updates a
+ * second: chunks done/total, rows/s, MB/s, ETA. */
+typedef struct cli_progress {
+    int enabled;
+    double last_draw;
+    int drawn;
+} cli_progress;
+
+void cli_progress_init(cli_progress *bar, int quiet, int verbose);
+void cli_progress_update(const ooc_progress *p, void *bar);
+void cli_progress_finish(cli_progress *bar);
+
+/* cli_version(): "PROGRAM (ooc) VERSION" on stdout. */
+void cli_version(void);
+
+#endif
