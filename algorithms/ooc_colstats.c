@@ -1,0 +1,178 @@
+#include "ooc_colstats.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A summary of some rows: per column n, mean, m2 (sum of squared deviations), min, max; the first
+ * non-finite row. Laid out in one block: [n | mean | m2 | min | max] x cols, then the row. */
+typedef struct summary_view {
+    double *n, *mean, *m2, *min, *max;
+    uint64_t *bad_row;
+} summary_view;
+
+static size_t summary_size(uint64_t cols)
+{
+    return (size_t)cols * 5 * sizeof(double) + sizeof(uint64_t);
+}
+
+static summary_view view(void *p, uint64_t cols)
+{
+    double *d = p;
+    summary_view v = {d, d + cols, d + 2 * cols, d + 3 * cols, d + 4 * cols, (uint64_t *)(d + 5 * cols)};
+    return v;
+}
+
+static void summary_init(summary_view v, uint64_t cols)
+{
+    for (uint64_t j = 0; j < cols; j++) {
+        v.n[j] = v.mean[j] = v.m2[j] = 0;
+        v.min[j] = INFINITY;
+        v.max[j] = -INFINITY;
+    }
+    *v.bad_row = OOC_NO_ROW;
+}
+
+typedef struct job {
+    uint64_t cols;
+    ooc_dtype dtype;
+} job;
+
+/* Sums are taken about a shift (the chunk's first finite value per column) so that one pass is
+ * numerically sound: deviations from a sample of the data stay of the order of its spread. */
+#define SUMMARISE(T)                                                                                       \
+    static void summarise_##T(const T *x, uint64_t row0, uint64_t nrows, uint64_t cols, summary_view v,      \
+                              double *shift, double *s1, double *s2)                                       \
+    {                                                                                                      \
+        for (uint64_t j = 0; j < cols; j++) {                                                              \
+            shift[j] = NAN;                                                                                \
+            s1[j] = s2[j] = 0;                                                                             \
+        }                                                                                                  \
+        for (uint64_t r = 0; r < nrows; r++) {                                                             \
+            const T *row = x + r * cols;                                                                   \
+            for (uint64_t j = 0; j < cols; j++) {                                                          \
+                double val = (double)row[j];                                                               \
+                if (!isfinite(val)) {                                                                      \
+                    if (*v.bad_row == OOC_NO_ROW)                                                          \
+                        *v.bad_row = row0 + r;                                                             \
+                    continue;                                                                              \
+                }                                                                                          \
+                if (isnan(shift[j]))                                                                       \
+                    shift[j] = val;                                                                        \
+                double t = val - shift[j];                                                                 \
+                v.n[j] += 1;                                                                               \
+                s1[j] += t;                                                                                \
+                s2[j] += t * t;                                                                            \
+                v.min[j] = val < v.min[j] ? val : v.min[j];                                                \
+                v.max[j] = val > v.max[j] ? val : v.max[j];                                                \
+            }                                                                                              \
+        }                                                                                                  \
+        for (uint64_t j = 0; j < cols; j++) {                                                              \
+            if (v.n[j] == 0)                                                                               \
+                continue;                                                                                  \
+            double d = s1[j] / v.n[j];                                                                     \
+            v.mean[j] = shift[j] + d;                                                                      \
+            v.m2[j] = fmax(0.0, s2[j] - s1[j] * d);                                                        \
+        }                                                                                                  \
+    }
+
+SUMMARISE(double)
+SUMMARISE(float)
+
+static int map_chunk(void *ctx, const void *rows, uint64_t row0, uint64_t nrows, void *partial, ooc_error *err)
+{
+    (void)err;
+    const job *j = ctx;
+    summary_view v = view(partial, j->cols);
+    summary_init(v, j->cols);
+    double *scratch = malloc(3 * j->cols * sizeof *scratch);
+    if (!scratch)
+        return ooc_error_set(err, OOC_ENOMEM, "statistics: out of memory");
+    double *shift = scratch, *s1 = scratch + j->cols, *s2 = scratch + 2 * j->cols;
+    if (j->dtype == OOC_FLOAT32)
+        summarise_float(rows, row0, nrows, j->cols, v, shift, s1, s2);
+    else
+        summarise_double(rows, row0, nrows, j->cols, v, shift, s1, s2);
+    free(scratch);
+    return 0;
+}
+
+/* Chan, Golub & LeVeque's pairwise merge of (n, mean, m2). */
+static void combine(void *ctx, void *acc, const void *partial)
+{
+    const job *j = ctx;
+    summary_view a = view(acc, j->cols), b = view((void *)partial, j->cols);
+    for (uint64_t c = 0; c < j->cols; c++) {
+        double n = a.n[c] + b.n[c];
+        if (b.n[c] > 0) {
+            double delta = b.mean[c] - a.mean[c];
+            a.mean[c] += delta * (b.n[c] / n);
+            a.m2[c] += b.m2[c] + delta * delta * (a.n[c] * b.n[c] / n);
+            a.n[c] = n;
+        }
+        a.min[c] = fmin(a.min[c], b.min[c]);
+        a.max[c] = fmax(a.max[c], b.max[c]);
+    }
+    if (*a.bad_row == OOC_NO_ROW)
+        *a.bad_row = *b.bad_row;
+}
+
+void ooc_colstats_free(ooc_colstats *st)
+{
+    if (!st)
+        return;
+    free(st->count);
+    free(st);
+}
+
+int ooc_colstats_compute(ooc_stream *s, ooc_colstats **out, ooc_error *err)
+{
+    const ooc_array_info *in = ooc_array_get_info(ooc_stream_array(s));
+    job j = {in->cols, in->dtype};
+    size_t size = summary_size(in->cols);
+    void *acc = malloc(size);
+    ooc_colstats *st = calloc(1, sizeof *st);
+    double *cols5 = malloc((size_t)in->cols * 5 * sizeof(double));
+    if (!acc || !st || !cols5) {
+        free(acc);
+        free(st);
+        free(cols5);
+        return ooc_error_set(err, OOC_ENOMEM, "statistics: out of memory");
+    }
+    summary_view a = view(acc, in->cols);
+    summary_init(a, in->cols);
+    ooc_pass pass = {"stats", size, &j, map_chunk, combine};
+    int rc = ooc_stream_run(s, &pass, acc, err);
+    if (rc) {
+        free(acc);
+        free(st);
+        free(cols5);
+        return rc;
+    }
+    st->rows = in->rows;
+    st->cols = in->cols;
+    st->count = cols5;
+    st->mean = cols5 + in->cols;
+    st->var = cols5 + 2 * in->cols;
+    st->min = cols5 + 3 * in->cols;
+    st->max = cols5 + 4 * in->cols;
+    for (uint64_t c = 0; c < in->cols; c++) {
+        st->count[c] = a.n[c];
+        st->mean[c] = a.n[c] > 0 ? a.mean[c] : NAN;
+        st->var[c] = a.n[c] > 0 ? a.m2[c] / a.n[c] : NAN;
+        st->min[c] = a.n[c] > 0 ? a.min[c] : NAN;
+        st->max[c] = a.n[c] > 0 ? a.max[c] : NAN;
+    }
+    st->first_nonfinite_row = *a.bad_row;
+    free(acc);
+    *out = st;
+    return 0;
+}
+
+double ooc_colstats_mean_variance(const ooc_colstats *st)
+{
+    double sum = 0;
+    for (uint64_t c = 0; c < st->cols; c++)
+        sum += st->var[c];
+    return st->cols ? sum / (double)st->cols : 0;
+}

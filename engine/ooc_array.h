@@ -1,0 +1,68 @@
+/* ooc_array.h: a lazy 2-D chunked array (samples x features) over an input.
+ *
+ * Inputs: "FILE.h5" or "FILE.h5:/path/to/dataset" (default /X): any 2-D numeric HDF5 dataset, any layout,
+ * any filter HDF5 decodes, any integer or float type in either byte order; and "blobs:..." (ooc_blobs.h),
+ * generated on demand. Opening reads metadata only.
+ *
+ * The array is processed in row chunks ("processing chunks"): for our own layout, the storage chunks; for
+ * other chunked datasets, whole multiples of the storage chunk rows; for contiguous ones, blocks of about
+ * OOC_ARRAY_TARGET_CHUNK_BYTES. Chunk i covers rows [i * chunk_rows, min((i + 1) * chunk_rows, rows)).
+ *
+ * Reading chunk i never reads chunk j, and goes in two steps so a pass can run ahead on I/O:
+ * ooc_array_fetch() (the serial part: HDF5, under its lock) into an ooc_array_raw buffer, then
+ * ooc_array_decode() (the parallel part: decompression, type conversion, generation) into rows.
+ */
+#ifndef OOC_ARRAY_H
+#define OOC_ARRAY_H
+
+#include "ooc_codec.h"
+#include "ooc_dtype.h"
+#include "ooc_error.h"
+#include "ooc_h5.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define OOC_ARRAY_TARGET_CHUNK_BYTES ((size_t)16 << 20)
+
+typedef struct ooc_array ooc_array;
+
+typedef struct ooc_array_info {
+    uint64_t rows, cols;
+    ooc_dtype dtype;           /* the compute type: float32 when stored as float32, else float64 */
+    uint64_t chunk_rows;       /* rows of a processing chunk */
+    uint64_t nchunks;
+    const char *input;         /* as the user gave it */
+    const ooc_h5_info *h5;     /* storage details of an HDF5 input; NULL for generated arrays */
+} ooc_array_info;
+
+/* ooc_array_open(): OOC_EINVAL for a malformed input string or blobs spec; the reader's errors for files;
+ * OOC_EFORMAT for a dataset that is not 2-D; OOC_EINVAL for zero rows or columns. */
+int ooc_array_open(const char *input, ooc_array **out, ooc_error *err);
+void ooc_array_free(ooc_array *a); /* NULL is a no-op */
+
+const ooc_array_info *ooc_array_get_info(const ooc_array *a);
+
+/* ooc_array_chunk_rows(): rows in chunk i (the last may be short). */
+uint64_t ooc_array_chunk_rows(const ooc_array *a, uint64_t chunk);
+
+/* A chunk between fetch and decode. Zero-initialise; reuse across chunks; ooc_array_raw_free() at the end. */
+typedef struct ooc_array_raw {
+    uint64_t chunk;
+    void *buf;         /* stored bytes (raw chunks), or rows already converted (other layouts) */
+    size_t cap, bytes;
+    int decoded;       /* buf holds rows already (HDF5 decoded them) */
+    uint64_t bytes_read; /* bytes taken from the file for this chunk */
+} ooc_array_raw;
+
+void ooc_array_raw_free(ooc_array_raw *raw);
+
+/* ooc_array_fetch(): the I/O of chunk `chunk` into raw. Serialised internally; call from any thread. */
+int ooc_array_fetch(ooc_array *a, uint64_t chunk, ooc_array_raw *raw, ooc_error *err);
+
+/* ooc_array_decode(): rows of the fetched chunk into dst, row-major in info->dtype. dst must hold a full
+ * chunk (info->chunk_rows x cols), even for a short last chunk: only its first ooc_array_chunk_rows() rows
+ * are the chunk's. ctx: the calling thread's codec scratch. Errors name the input and chunk. */
+int ooc_array_decode(ooc_array *a, const ooc_array_raw *raw, ooc_codec_ctx *ctx, void *dst, ooc_error *err);
+
+#endif

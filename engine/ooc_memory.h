@@ -1,0 +1,17 @@
+/* ooc_memory.h: the memory a run may use. */
+#ifndef OOC_MEMORY_H
+#define OOC_MEMORY_H
+
+#include <stdint.h>
+
+/* ooc_memory_available(): bytes this process can still take: the smaller of the system's available memory
+ * (MemAvailable) and what its cgroup's memory.max leaves (cgroup v2, or v1's limit_in_bytes). */
+uint64_t ooc_memory_available(void);
+
+/* ooc_memory_default_limit(): the --memory-limit default: half of ooc_memory_available(). */
+uint64_t ooc_memory_default_limit(void);
+
+/* ooc_memory_peak_rss(): the process's peak resident set so far, in bytes (getrusage). */
+uint64_t ooc_memory_peak_rss(void);
+
+#endif

@@ -1,0 +1,210 @@
+#include "ooc_stream.h"
+
+#include "ooc_memory.h"
+#include "ooc_pass_internal.h"
+#include "ooc_threads.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct slot {
+    ooc_array_raw raw;
+    ooc_codec_ctx *codec;
+    void *rows;    /* a decoded chunk that is not cached */
+    void *partial;
+} slot;
+
+struct ooc_stream {
+    ooc_array *a;
+    ooc_stream_params p;
+    ooc_stream_stats stats;
+    size_t chunk_bytes; /* a full decoded chunk */
+    slot *slots;
+    void **cache;       /* per chunk: its decoded rows, or NULL */
+    uint64_t cache_slots; /* chunks [0, cache_slots) are cached once read */
+    /* the pass being run */
+    const ooc_pass *pass;
+    void *acc;
+    uint64_t done_rows, done_bytes, done_chunks;
+    struct timespec start;
+};
+
+ooc_stream_params ooc_stream_params_default(void)
+{
+    ooc_stream_params p = {0};
+    p.cache = 1;
+    return p;
+}
+
+/* Raw stored bytes, decoded rows and the codec's shuffle scratch: about three chunks per thread. */
+static uint64_t working_bytes(size_t chunk_bytes, int threads)
+{
+    return (uint64_t)threads * (3 * (uint64_t)chunk_bytes + (1u << 20));
+}
+
+int ooc_stream_create(ooc_array *a, const ooc_stream_params *p, ooc_stream **out, ooc_error *err)
+{
+    const ooc_array_info *in = ooc_array_get_info(a);
+    ooc_stream *s = calloc(1, sizeof *s);
+    if (!s)
+        return ooc_error_set(err, OOC_ENOMEM, "stream: out of memory");
+    s->a = a;
+    s->p = *p;
+    s->p.threads = ooc_threads_resolve(p->threads);
+    if (!s->p.memory_limit)
+        s->p.memory_limit = ooc_memory_default_limit();
+    s->chunk_bytes = (size_t)(in->chunk_rows * in->cols * ooc_dtype_size(in->dtype));
+    uint64_t working = working_bytes(s->chunk_bytes, s->p.threads);
+    if (working > s->p.memory_limit) {
+        int rc = ooc_error_set(err, OOC_ERANGE,
+                               "%s: memory limit %.0f MiB is too small for %d threads on %.1f MiB chunks (needs %.0f "
+                               "MiB): raise --memory-limit or lower --threads",
+                               in->input, (double)s->p.memory_limit / 1048576.0, s->p.threads,
+                               (double)s->chunk_bytes / 1048576.0, (double)working / 1048576.0 + 1);
+        free(s);
+        return rc;
+    }
+    s->stats.working_bytes = working;
+    s->stats.memory_limit = s->p.memory_limit;
+    s->stats.threads = s->p.threads;
+    if (s->p.cache) {
+        uint64_t fit = (s->p.memory_limit - working) / (s->chunk_bytes ? s->chunk_bytes : 1);
+        s->cache_slots = fit < in->nchunks ? fit : in->nchunks;
+    }
+    s->cache = calloc(in->nchunks ? in->nchunks : 1, sizeof *s->cache);
+    s->slots = calloc((size_t)s->p.threads, sizeof *s->slots);
+    int ok = s->cache && s->slots;
+    for (int i = 0; ok && i < s->p.threads; i++)
+        ok = ooc_codec_ctx_create(&s->slots[i].codec) == 0 && (s->slots[i].rows = malloc(s->chunk_bytes));
+    if (!ok) {
+        ooc_stream_free(s);
+        return ooc_error_set(err, OOC_ENOMEM, "%s: cannot allocate the stream's buffers", in->input);
+    }
+    *out = s;
+    return 0;
+}
+
+void ooc_stream_free(ooc_stream *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; s->slots && i < s->p.threads; i++) {
+        ooc_array_raw_free(&s->slots[i].raw);
+        ooc_codec_ctx_free(s->slots[i].codec);
+        free(s->slots[i].rows);
+        free(s->slots[i].partial);
+    }
+    for (uint64_t c = 0; s->cache && c < s->cache_slots; c++)
+        free(s->cache[c]);
+    free(s->cache);
+    free(s->slots);
+    free(s);
+}
+
+const ooc_stream_stats *ooc_stream_get_stats(const ooc_stream *s)
+{
+    return &s->stats;
+}
+
+ooc_array *ooc_stream_array(const ooc_stream *s)
+{
+    return s->a;
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + 1e-9 * (double)(t.tv_nsec - t0->tv_nsec);
+}
+
+/* The chunk's rows: from the cache, or read (into the cache when it has room for this chunk). */
+static int chunk_rows_of(ooc_stream *s, uint64_t chunk, slot *b, const void **rows, ooc_error *err)
+{
+    if (s->cache[chunk]) {
+        *rows = s->cache[chunk];
+        return 0;
+    }
+    int rc = ooc_array_fetch(s->a, chunk, &b->raw, err);
+    if (rc)
+        return rc;
+    void *dst = b->rows;
+    if (chunk < s->cache_slots && !(dst = malloc(s->chunk_bytes)))
+        dst = b->rows; /* no memory to cache after all: stream this chunk */
+    rc = ooc_array_decode(s->a, &b->raw, b->codec, dst, err);
+    if (rc) {
+        if (dst != b->rows)
+            free(dst);
+        return rc;
+    }
+    if (dst != b->rows)
+        s->cache[chunk] = dst;
+    *rows = dst;
+    return 0;
+}
+
+static int produce(void *ctx, uint64_t chunk, int slot_index, ooc_error *err)
+{
+    ooc_stream *s = ctx;
+    slot *b = &s->slots[slot_index];
+    const void *rows;
+    b->raw.bytes_read = 0;
+    int rc = chunk_rows_of(s, chunk, b, &rows, err);
+    if (rc)
+        return rc;
+    uint64_t row0 = chunk * ooc_array_get_info(s->a)->chunk_rows;
+    return s->pass->map(s->pass->ctx, rows, row0, ooc_array_chunk_rows(s->a, chunk), b->partial, err);
+}
+
+static int consume(void *ctx, uint64_t chunk, int slot_index, ooc_error *err)
+{
+    (void)err;
+    ooc_stream *s = ctx;
+    slot *b = &s->slots[slot_index];
+    s->pass->combine(s->pass->ctx, s->acc, b->partial);
+    const ooc_array_info *in = ooc_array_get_info(s->a);
+    uint64_t rows = ooc_array_chunk_rows(s->a, chunk);
+    s->stats.bytes_read += b->raw.bytes_read;
+    s->done_rows += rows;
+    s->done_bytes += rows * in->cols * ooc_dtype_size(in->dtype);
+    s->done_chunks++;
+    if (s->p.progress) {
+        ooc_progress pr = {s->pass->phase, s->done_chunks, in->nchunks, s->done_rows, s->done_bytes,
+                           seconds_since(&s->start)};
+        s->p.progress(&pr, s->p.progress_user);
+    }
+    return 0;
+}
+
+static int ensure_partials(ooc_stream *s, size_t size, ooc_error *err)
+{
+    for (int i = 0; i < s->p.threads; i++) {
+        void *p = realloc(s->slots[i].partial, size ? size : 1);
+        if (!p)
+            return ooc_error_set(err, OOC_ENOMEM, "stream: cannot allocate partial results");
+        s->slots[i].partial = p;
+    }
+    return 0;
+}
+
+int ooc_stream_run(ooc_stream *s, const ooc_pass *pass, void *acc, ooc_error *err)
+{
+    int rc = ensure_partials(s, pass->partial_size, err);
+    if (rc)
+        return rc;
+    s->pass = pass;
+    s->acc = acc;
+    s->done_rows = s->done_bytes = s->done_chunks = 0;
+    clock_gettime(CLOCK_MONOTONIC, &s->start);
+    ooc__ordered_pass op = {ooc_array_get_info(s->a)->nchunks, s->p.threads, produce, consume, s};
+    rc = ooc__pass_ordered(&op, err);
+    s->stats.passes++;
+    s->stats.bytes_decoded += s->done_bytes;
+    s->stats.seconds += seconds_since(&s->start);
+    s->stats.chunks_cached = 0;
+    for (uint64_t c = 0; c < s->cache_slots; c++)
+        s->stats.chunks_cached += s->cache[c] != NULL;
+    s->stats.cache_bytes = s->stats.chunks_cached * s->chunk_bytes;
+    return rc;
+}

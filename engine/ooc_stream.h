@@ -1,0 +1,69 @@
+/* ooc_stream.h: parallel map/reduce passes over an ooc_array, in bounded memory.
+ *
+ * A pass hands every chunk's rows to map() on `threads` threads, each chunk into a partial result of its
+ * own, and folds the partials into the caller's accumulator with combine() in chunk-index order. So a
+ * reduction is bitwise identical for any thread count.
+ *
+ * Memory: everything the stream holds (per-thread chunk buffers, decompression scratch, partials, and the
+ * cache of decoded chunks) stays under the memory limit. The working buffers come first; what the limit
+ * leaves holds decoded chunks, filled on the first pass: data that fits is read and decompressed once per
+ * run, data that does not streams, with as many chunks cached as fit.
+ */
+#ifndef OOC_STREAM_H
+#define OOC_STREAM_H
+
+#include "ooc_array.h"
+#include "ooc_error.h"
+#include "ooc_progress.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ooc_stream_params {
+    int threads;             /* 0: all cores                                     [default: 0] */
+    uint64_t memory_limit;   /* bytes the stream may hold; 0: ooc_memory_default_limit() [default: 0] */
+    int cache;               /* keep decoded chunks that fit under the limit     [default: 1] */
+    ooc_progress_fn progress; /* after each chunk                                 [default: NULL] */
+    void *progress_user;
+} ooc_stream_params;
+
+ooc_stream_params ooc_stream_params_default(void);
+
+typedef struct ooc_stream_stats {
+    uint64_t passes;          /* passes run */
+    uint64_t bytes_read;      /* bytes taken from storage, over all passes */
+    uint64_t bytes_decoded;   /* bytes of rows handed to map(), over all passes */
+    uint64_t chunks_cached;   /* chunks held decoded in memory */
+    uint64_t cache_bytes;     /* bytes they take */
+    uint64_t working_bytes;   /* per-thread buffers */
+    uint64_t memory_limit;    /* the limit in force */
+    int threads;
+    double seconds;           /* in passes, over all passes */
+} ooc_stream_stats;
+
+typedef struct ooc_stream ooc_stream;
+
+/* ooc_stream_create(): a stream over a (which must outlive it). OOC_ERANGE when the limit cannot hold even
+ * the working buffers (the message says how much is needed). */
+int ooc_stream_create(ooc_array *a, const ooc_stream_params *p, ooc_stream **out, ooc_error *err);
+void ooc_stream_free(ooc_stream *s); /* NULL is a no-op */
+
+const ooc_stream_stats *ooc_stream_get_stats(const ooc_stream *s);
+ooc_array *ooc_stream_array(const ooc_stream *s);
+
+typedef struct ooc_pass {
+    const char *phase;   /* for progress: "stats", "lloyd", ... */
+    size_t partial_size; /* bytes of one chunk's partial result */
+    void *ctx;
+    /* map(): rows [row0, row0 + nrows) of the array (row-major, the array's dtype) into `partial`, which it
+     * must fill entirely. Runs concurrently for different chunks. */
+    int (*map)(void *ctx, const void *rows, uint64_t row0, uint64_t nrows, void *partial, ooc_error *err);
+    /* combine(): fold one chunk's partial into acc; called for chunk 0, 1, 2, ... in order. */
+    void (*combine)(void *ctx, void *acc, const void *partial);
+} ooc_pass;
+
+/* ooc_stream_run(): one pass; acc (initialised by the caller) receives the folded partials. Stops at the
+ * first failing chunk (the lowest-numbered, whatever the thread count) or a cancel request. */
+int ooc_stream_run(ooc_stream *s, const ooc_pass *pass, void *acc, ooc_error *err);
+
+#endif
