@@ -79,9 +79,10 @@ typedef struct job {
 SUMMARISE(double)
 SUMMARISE(float)
 
-static int map_chunk(void *ctx, const void *rows, uint64_t row0, uint64_t nrows, void *partial, ooc_error *err)
+static int map_chunk(void *ctx, const void *rows, uint64_t row0, uint64_t nrows, void *partial, void *out,
+                     ooc_error *err)
 {
-    (void)err;
+    (void)out;
     const job *j = ctx;
     summary_view v = view(partial, j->cols);
     summary_init(v, j->cols);
@@ -141,7 +142,7 @@ int ooc_colstats_compute(ooc_stream *s, ooc_colstats **out, ooc_error *err)
     }
     summary_view a = view(acc, in->cols);
     summary_init(a, in->cols);
-    ooc_pass pass = {"stats", size, &j, map_chunk, combine};
+    ooc_pass pass = {"stats", size, &j, map_chunk, combine, NULL};
     int rc = ooc_stream_run(s, &pass, acc, err);
     if (rc) {
         free(acc);

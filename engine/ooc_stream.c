@@ -1,5 +1,6 @@
 #include "ooc_stream.h"
 
+#include "ooc_buffer_internal.h"
 #include "ooc_memory.h"
 #include "ooc_pass_internal.h"
 #include "ooc_threads.h"
@@ -13,6 +14,8 @@ typedef struct slot {
     ooc_codec_ctx *codec;
     void *rows;    /* a decoded chunk that is not cached */
     void *partial;
+    void *out, *out_enc; /* the chunk's output rows, and encoded */
+    size_t out_enc_bytes;
 } slot;
 
 struct ooc_stream {
@@ -26,6 +29,7 @@ struct ooc_stream {
     /* the pass being run */
     const ooc_pass *pass;
     void *acc;
+    size_t out_chunk_bytes, out_cap; /* the output's buffers, as allocated */
     uint64_t done_rows, done_bytes, done_chunks;
     struct timespec start;
 };
@@ -76,7 +80,7 @@ int ooc_stream_create(ooc_array *a, const ooc_stream_params *p, ooc_stream **out
     s->slots = calloc((size_t)s->p.threads, sizeof *s->slots);
     int ok = s->cache && s->slots;
     for (int i = 0; ok && i < s->p.threads; i++)
-        ok = ooc_codec_ctx_create(&s->slots[i].codec) == 0 && (s->slots[i].rows = malloc(s->chunk_bytes));
+        ok = ooc_codec_ctx_create(&s->slots[i].codec) == 0 && (s->slots[i].rows = ooc__buffer_alloc(s->chunk_bytes));
     if (!ok) {
         ooc_stream_free(s);
         return ooc_error_set(err, OOC_ENOMEM, "%s: cannot allocate the stream's buffers", in->input);
@@ -94,6 +98,8 @@ void ooc_stream_free(ooc_stream *s)
         ooc_codec_ctx_free(s->slots[i].codec);
         free(s->slots[i].rows);
         free(s->slots[i].partial);
+        free(s->slots[i].out);
+        free(s->slots[i].out_enc);
     }
     for (uint64_t c = 0; s->cache && c < s->cache_slots; c++)
         free(s->cache[c]);
@@ -130,7 +136,7 @@ static int chunk_rows_of(ooc_stream *s, uint64_t chunk, slot *b, const void **ro
     if (rc)
         return rc;
     void *dst = b->rows;
-    if (chunk < s->cache_slots && !(dst = malloc(s->chunk_bytes)))
+    if (chunk < s->cache_slots && !(dst = ooc__buffer_alloc(s->chunk_bytes)))
         dst = b->rows; /* no memory to cache after all: stream this chunk */
     rc = ooc_array_decode(s->a, &b->raw, b->codec, dst, err);
     if (rc) {
@@ -153,15 +159,26 @@ static int produce(void *ctx, uint64_t chunk, int slot_index, ooc_error *err)
     int rc = chunk_rows_of(s, chunk, b, &rows, err);
     if (rc)
         return rc;
-    uint64_t row0 = chunk * ooc_array_get_info(s->a)->chunk_rows;
-    return s->pass->map(s->pass->ctx, rows, row0, ooc_array_chunk_rows(s->a, chunk), b->partial, err);
+    uint64_t row0 = chunk * ooc_array_get_info(s->a)->chunk_rows, n = ooc_array_chunk_rows(s->a, chunk);
+    rc = s->pass->map(s->pass->ctx, rows, row0, n, b->partial, s->pass->output ? b->out : NULL, err);
+    if (rc || !s->pass->output)
+        return rc;
+    /* HDF5 stores the last chunk at full size: its rows past the end are zero. */
+    size_t used = (size_t)(s->out_chunk_bytes / ooc_array_get_info(s->a)->chunk_rows * n);
+    memset((char *)b->out + used, 0, s->out_chunk_bytes - used);
+    return ooc_codec_encode(ooc_h5_chunked_codec(s->pass->output), b->codec, b->out, s->out_chunk_bytes, b->out_enc,
+                            s->out_cap, &b->out_enc_bytes, err);
 }
 
 static int consume(void *ctx, uint64_t chunk, int slot_index, ooc_error *err)
 {
-    (void)err;
     ooc_stream *s = ctx;
     slot *b = &s->slots[slot_index];
+    if (s->pass->output) {
+        int rc = ooc_h5_chunked_write(s->pass->output, chunk, b->out_enc, b->out_enc_bytes, err);
+        if (rc)
+            return rc;
+    }
     s->pass->combine(s->pass->ctx, s->acc, b->partial);
     const ooc_array_info *in = ooc_array_get_info(s->a);
     uint64_t rows = ooc_array_chunk_rows(s->a, chunk);
@@ -177,20 +194,39 @@ static int consume(void *ctx, uint64_t chunk, int slot_index, ooc_error *err)
     return 0;
 }
 
-static int ensure_partials(ooc_stream *s, size_t size, ooc_error *err)
+static int grow(void **p, size_t size)
 {
+    void *q = realloc(*p, size ? size : 1);
+    if (!q)
+        return -1;
+    *p = q;
+    return 0;
+}
+
+/* Per-thread partials, and output buffers when the pass writes an output chunked like the array. */
+static int ensure_buffers(ooc_stream *s, const ooc_pass *pass, ooc_error *err)
+{
+    const ooc_array_info *in = ooc_array_get_info(s->a);
+    if (pass->output) {
+        s->out_chunk_bytes = ooc_h5_chunked_chunk_bytes(pass->output);
+        if (ooc_h5_chunked_chunk_rows(pass->output) != in->chunk_rows)
+            return ooc_error_set(err, OOC_EINVAL, "%s: output chunks of %llu rows do not match the input's %llu",
+                                 in->input, (unsigned long long)ooc_h5_chunked_chunk_rows(pass->output),
+                                 (unsigned long long)in->chunk_rows);
+        s->out_cap = ooc_codec_bound(ooc_h5_chunked_codec(pass->output), s->out_chunk_bytes);
+    }
     for (int i = 0; i < s->p.threads; i++) {
-        void *p = realloc(s->slots[i].partial, size ? size : 1);
-        if (!p)
-            return ooc_error_set(err, OOC_ENOMEM, "stream: cannot allocate partial results");
-        s->slots[i].partial = p;
+        slot *b = &s->slots[i];
+        if (grow(&b->partial, pass->partial_size) ||
+            (pass->output && (grow(&b->out, s->out_chunk_bytes) || grow(&b->out_enc, s->out_cap))))
+            return ooc_error_set(err, OOC_ENOMEM, "%s: cannot allocate the pass's buffers", in->input);
     }
     return 0;
 }
 
 int ooc_stream_run(ooc_stream *s, const ooc_pass *pass, void *acc, ooc_error *err)
 {
-    int rc = ensure_partials(s, pass->partial_size, err);
+    int rc = ensure_buffers(s, pass, err);
     if (rc)
         return rc;
     s->pass = pass;

@@ -56,10 +56,15 @@ typedef struct ooc_pass {
     size_t partial_size; /* bytes of one chunk's partial result */
     void *ctx;
     /* map(): rows [row0, row0 + nrows) of the array (row-major, the array's dtype) into `partial`, which it
-     * must fill entirely. Runs concurrently for different chunks. */
-    int (*map)(void *ctx, const void *rows, uint64_t row0, uint64_t nrows, void *partial, ooc_error *err);
+     * must fill entirely, and, when the pass has an output, the chunk's nrows output rows into `out` (else
+     * out is NULL). Runs concurrently for different chunks. */
+    int (*map)(void *ctx, const void *rows, uint64_t row0, uint64_t nrows, void *partial, void *out,
+               ooc_error *err);
     /* combine(): fold one chunk's partial into acc; called for chunk 0, 1, 2, ... in order. */
     void (*combine)(void *ctx, void *acc, const void *partial);
+    /* output: a chunked dataset with the array's chunk rows (ooc_chunk_output_dataset()), or NULL. The
+     * stream encodes each chunk's output rows in the worker and writes them in chunk order. */
+    ooc_h5_chunked *output;
 } ooc_pass;
 
 /* ooc_stream_run(): one pass; acc (initialised by the caller) receives the folded partials. Stops at the

@@ -63,6 +63,9 @@ const ooc_codec *ooc_h5_chunked_codec(const ooc_h5_chunked *d);
  * chunk is stored at full size too (HDF5's rule), its rows past the end zero. */
 size_t ooc_h5_chunked_chunk_bytes(const ooc_h5_chunked *d);
 
+/* ooc_h5_chunked_chunk_rows(): rows per chunk (after clamping to the dataset's rows). */
+uint64_t ooc_h5_chunked_chunk_rows(const ooc_h5_chunked *d);
+
 /* ooc_h5_chunked_write(): store chunk index `chunk` from `bytes` encoded bytes. */
 int ooc_h5_chunked_write(ooc_h5_chunked *d, uint64_t chunk, const void *encoded, size_t bytes, ooc_error *err);
 

@@ -201,6 +201,11 @@ size_t ooc_h5_chunked_chunk_bytes(const ooc_h5_chunked *d)
     return d->chunk_bytes;
 }
 
+uint64_t ooc_h5_chunked_chunk_rows(const ooc_h5_chunked *d)
+{
+    return d->chunk_rows;
+}
+
 int ooc_h5_chunked_write(ooc_h5_chunked *d, uint64_t chunk, const void *encoded, size_t bytes, ooc_error *err)
 {
     if (chunk * d->chunk_rows >= d->rows)

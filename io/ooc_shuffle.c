@@ -2,26 +2,84 @@
 
 #include <stdint.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
-/* Element sizes are small constants (4 or 8 for our data); the inner loops specialise through `size` being
- * a compile-time constant in the per-size copies below. */
-#define OOC__SHUFFLE_LOOPS(SIZE)                                                                           \
-    static void shuffle_##SIZE(const uint8_t *src, uint8_t *dst, size_t n)                                 \
-    {                                                                                                      \
-        for (size_t j = 0; j < SIZE; j++)                                                                  \
-            for (size_t i = 0; i < n; i++)                                                                 \
-                dst[j * n + i] = src[i * SIZE + j];                                                        \
-    }                                                                                                      \
-    static void unshuffle_##SIZE(const uint8_t *src, uint8_t *dst, size_t n)                               \
-    {                                                                                                      \
-        for (size_t j = 0; j < SIZE; j++)                                                                  \
-            for (size_t i = 0; i < n; i++)                                                                 \
-                dst[i * SIZE + j] = src[j * n + i];                                                        \
+/* Rows of BLOCK elements at a time, so the bytes being moved stay in L1 instead of sweeping the whole
+ * chunk once per byte plane. */
+#define BLOCK 2048
+
+static void shuffle_scalar(const uint8_t *src, uint8_t *dst, size_t n, size_t size, size_t i0)
+{
+    for (size_t b = i0; b < n; b += BLOCK) {
+        size_t e = b + BLOCK < n ? b + BLOCK : n;
+        for (size_t j = 0; j < size; j++)
+            for (size_t i = b; i < e; i++)
+                dst[j * n + i] = src[i * size + j];
     }
+}
 
-OOC__SHUFFLE_LOOPS(2)
-OOC__SHUFFLE_LOOPS(4)
-OOC__SHUFFLE_LOOPS(8)
+static void unshuffle_scalar(const uint8_t *src, uint8_t *dst, size_t n, size_t size, size_t i0)
+{
+    for (size_t b = i0; b < n; b += BLOCK) {
+        size_t e = b + BLOCK < n ? b + BLOCK : n;
+        for (size_t j = 0; j < size; j++)
+            for (size_t i = b; i < e; i++)
+                dst[i * size + j] = src[j * n + i];
+    }
+}
+
+#if defined(__SSE2__)
+/* 16 elements at a time: load 16 bytes of each byte plane, transpose with unpack steps (8, then 16, then
+ * 32-bit lanes), store the elements. Returns how many elements were done. */
+static size_t unshuffle8_sse2(const uint8_t *src, uint8_t *dst, size_t n)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m128i a[8], b[8], c[8];
+        for (int k = 0; k < 8; k++)
+            a[k] = _mm_loadu_si128((const __m128i *)(src + (size_t)k * n + i));
+        for (int k = 0; k < 4; k++) {
+            b[2 * k] = _mm_unpacklo_epi8(a[2 * k], a[2 * k + 1]);     /* elements 0-7: planes 2k, 2k+1 */
+            b[2 * k + 1] = _mm_unpackhi_epi8(a[2 * k], a[2 * k + 1]); /* elements 8-15 */
+        }
+        for (int h = 0; h < 2; h++) { /* h: elements 0-7 or 8-15 */
+            c[4 * h + 0] = _mm_unpacklo_epi16(b[0 + h], b[2 + h]); /* planes 0-3, 4 elements */
+            c[4 * h + 1] = _mm_unpackhi_epi16(b[0 + h], b[2 + h]);
+            c[4 * h + 2] = _mm_unpacklo_epi16(b[4 + h], b[6 + h]); /* planes 4-7 */
+            c[4 * h + 3] = _mm_unpackhi_epi16(b[4 + h], b[6 + h]);
+        }
+        uint8_t *out = dst + i * 8;
+        for (int q = 0; q < 4; q++) { /* q: groups of 4 elements */
+            int h = q / 2, part = q % 2;
+            __m128i lo = c[4 * h + part], hi = c[4 * h + 2 + part];
+            _mm_storeu_si128((__m128i *)(out + 32 * q), _mm_unpacklo_epi32(lo, hi));
+            _mm_storeu_si128((__m128i *)(out + 32 * q + 16), _mm_unpackhi_epi32(lo, hi));
+        }
+    }
+    return i;
+}
+
+static size_t unshuffle4_sse2(const uint8_t *src, uint8_t *dst, size_t n)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m128i a0 = _mm_loadu_si128((const __m128i *)(src + i));
+        __m128i a1 = _mm_loadu_si128((const __m128i *)(src + n + i));
+        __m128i a2 = _mm_loadu_si128((const __m128i *)(src + 2 * n + i));
+        __m128i a3 = _mm_loadu_si128((const __m128i *)(src + 3 * n + i));
+        __m128i b01lo = _mm_unpacklo_epi8(a0, a1), b01hi = _mm_unpackhi_epi8(a0, a1);
+        __m128i b23lo = _mm_unpacklo_epi8(a2, a3), b23hi = _mm_unpackhi_epi8(a2, a3);
+        uint8_t *out = dst + i * 4;
+        _mm_storeu_si128((__m128i *)(out + 0), _mm_unpacklo_epi16(b01lo, b23lo));
+        _mm_storeu_si128((__m128i *)(out + 16), _mm_unpackhi_epi16(b01lo, b23lo));
+        _mm_storeu_si128((__m128i *)(out + 32), _mm_unpacklo_epi16(b01hi, b23hi));
+        _mm_storeu_si128((__m128i *)(out + 48), _mm_unpackhi_epi16(b01hi, b23hi));
+    }
+    return i;
+}
+#endif
 
 void ooc__shuffle(const void *src, void *dst, size_t nbytes, size_t size)
 {
@@ -30,18 +88,8 @@ void ooc__shuffle(const void *src, void *dst, size_t nbytes, size_t size)
         memcpy(dst, src, nbytes);
         return;
     }
-    const uint8_t *s = src;
-    uint8_t *d = dst;
-    switch (size) {
-    case 2: shuffle_2(s, d, n); break;
-    case 4: shuffle_4(s, d, n); break;
-    case 8: shuffle_8(s, d, n); break;
-    default:
-        for (size_t j = 0; j < size; j++)
-            for (size_t i = 0; i < n; i++)
-                d[j * n + i] = s[i * size + j];
-    }
-    memcpy(d + n * size, s + n * size, nbytes - n * size);
+    shuffle_scalar(src, dst, n, size, 0);
+    memcpy((uint8_t *)dst + n * size, (const uint8_t *)src + n * size, nbytes - n * size);
 }
 
 void ooc__unshuffle(const void *src, void *dst, size_t nbytes, size_t size)
@@ -51,16 +99,13 @@ void ooc__unshuffle(const void *src, void *dst, size_t nbytes, size_t size)
         memcpy(dst, src, nbytes);
         return;
     }
-    const uint8_t *s = src;
-    uint8_t *d = dst;
-    switch (size) {
-    case 2: unshuffle_2(s, d, n); break;
-    case 4: unshuffle_4(s, d, n); break;
-    case 8: unshuffle_8(s, d, n); break;
-    default:
-        for (size_t j = 0; j < size; j++)
-            for (size_t i = 0; i < n; i++)
-                d[i * size + j] = s[j * n + i];
-    }
-    memcpy(d + n * size, s + n * size, nbytes - n * size);
+    size_t done = 0;
+#if defined(__SSE2__)
+    if (size == 8)
+        done = unshuffle8_sse2(src, dst, n);
+    else if (size == 4)
+        done = unshuffle4_sse2(src, dst, n);
+#endif
+    unshuffle_scalar(src, dst, n, size, done);
+    memcpy((uint8_t *)dst + n * size, (const uint8_t *)src + n * size, nbytes - n * size);
 }
