@@ -148,7 +148,7 @@ static int write_metadata(ooc_h5_file *f, const ooc_generate_params *p, const oo
     if (!rc) rc = ooc_h5_attr_uint(f, "chunk_rows", chunk_rows, err);
     if (!rc) rc = ooc_h5_attr_string(f, "dtype", ooc_dtype_name(b->dtype), err);
     if (!rc) rc = ooc_h5_attr_string(f, "compression", compression, err);
-    if (!rc) rc = ooc_h5_attr_uint(f, "shuffle", (uint64_t)p->codec.shuffle, err);
+    if (!rc) rc = ooc_h5_attr_uint(f, "shuffle", (uint64_t)(p->codec.shuffle && p->codec.zstd_level), err);
     if (!rc && p->centers_from)
         rc = ooc_h5_attr_string(f, "centers_from", p->centers_from, err);
     return rc;
@@ -157,10 +157,12 @@ static int write_metadata(ooc_h5_file *f, const ooc_generate_params *p, const oo
 static int create_datasets(job *j, ooc_h5_file *f, ooc_error *err)
 {
     const ooc_blobs_params *b = ooc_blobs_get_params(j->blobs);
-    ooc_h5_chunked_params xp = {b->dtype, 2, b->samples, b->features, b->chunk_rows, j->p->codec};
+    ooc_codec codec = j->p->codec;
+    codec.shuffle = codec.shuffle && codec.zstd_level; /* the shuffle only serves compression */
+    ooc_h5_chunked_params xp = {b->dtype, 2, b->samples, b->features, b->chunk_rows, codec};
     int rc = ooc_h5_chunked_create(f, "/X", &xp, &j->x, err);
     if (!rc && j->p->labels) {
-        ooc_h5_chunked_params yp = {OOC_INT32, 1, b->samples, 1, b->chunk_rows, j->p->codec};
+        ooc_h5_chunked_params yp = {OOC_INT32, 1, b->samples, 1, b->chunk_rows, codec};
         rc = ooc_h5_chunked_create(f, "/y", &yp, &j->y, err);
     }
     if (rc)

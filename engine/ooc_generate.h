@@ -18,7 +18,7 @@ typedef struct ooc_generate_params {
     ooc_blobs_params blobs;        /* shape, blobs and chunking   [default: ooc_blobs_params_default()] */
     const double *centers;         /* k x d centres to use, or NULL to draw them   [default: NULL] */
     const char *centers_from;      /* where given centres came from, recorded as an attribute [default: NULL] */
-    ooc_codec codec;               /* zstd_level and shuffle      [default: zstd level 3, shuffle on] */
+    ooc_codec codec;               /* zstd_level and shuffle (only with zstd) [default: zstd 3, shuffle] */
     int labels;                    /* write /y                    [default: 1] */
     int force;                     /* replace an existing file    [default: 0] */
     int threads;                   /* 0: all cores                [default: 0] */

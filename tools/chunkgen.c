@@ -28,7 +28,7 @@ static void usage(void)
            "      --chunk-rows R         rows per chunk [default: %llu]\n"
            "      --dtype float64|float32  [default: float64]\n"
            "      --compression zstd[:LEVEL]|none  zstd level 1..22 [default: zstd:3]\n"
-           "      --no-shuffle           no byte-shuffle before compression [default: shuffle]\n"
+           "      --no-shuffle           no byte-shuffle before compression [default: shuffle with zstd]\n"
            "      --seed S               [default: 0]\n"
            "  -t, --threads T            [default: all cores]\n"
            "      --no-labels            do not write /y\n"
