@@ -25,8 +25,9 @@
 
 typedef struct ooc_h5_file ooc_h5_file;
 
-/* ooc_h5_file_create(): create (truncate) an HDF5 file at path. */
-int ooc_h5_file_create(const char *path, ooc_h5_file **out, ooc_error *err);
+/* ooc_h5_file_create(): create (truncate) an HDF5 file at path; messages call it `name` (the destination
+ * the user named, when path is its temporary file; NULL: path). */
+int ooc_h5_file_create(const char *path, const char *name, ooc_h5_file **out, ooc_error *err);
 
 /* ooc_h5_file_close(): flush and close; a failed flush (e.g. full disk) is an error. NULL is a no-op. */
 int ooc_h5_file_close(ooc_h5_file *f, ooc_error *err);

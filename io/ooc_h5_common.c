@@ -18,6 +18,9 @@ static void h5_init(void)
     pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
     pthread_mutex_init(&h5_mutex, &attr);
     pthread_mutexattr_destroy(&attr);
+    /* HDF5's exit handler closes files left open; one whose flush failed (a full disk) it closes again and
+     * crashes in H5F__close_cb. We close everything ourselves, so it has nothing to do. */
+    H5dont_atexit();
     H5open();
     /* The library never prints: HDF5's own error stack goes into our messages instead. */
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
@@ -28,6 +31,7 @@ void ooc__h5_lock(void)
 {
     pthread_once(&h5_once, h5_init);
     pthread_mutex_lock(&h5_mutex);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* thread-safe HDF5 keeps this per thread: silence every caller's */
 }
 
 void ooc__h5_unlock(void)
@@ -37,38 +41,38 @@ void ooc__h5_unlock(void)
 
 typedef struct stack_scan {
     char innermost[160];
-    int full_disk;
+    const char *full; /* the system's reason when the disk or a size limit is full */
 } stack_scan;
 
 static herr_t scan_entry(unsigned n, const H5E_error2_t *e, void *data)
 {
+    static const char *const full_reasons[] = {"No space left on device", "File too large", "Disk quota exceeded"};
     stack_scan *s = data;
     if (n == 0 && e->desc)
         snprintf(s->innermost, sizeof s->innermost, "%s", e->desc);
     /* The sec2 driver reports the system error as "errno = 28, error message = 'No space left ...'". */
-    if (e->desc && (strstr(e->desc, "No space left") || strstr(e->desc, "File too large") ||
-                    strstr(e->desc, "Disk quota exceeded")))
-        s->full_disk = 1;
+    for (size_t i = 0; e->desc && i < sizeof full_reasons / sizeof *full_reasons; i++)
+        if (strstr(e->desc, full_reasons[i]))
+            s->full = full_reasons[i];
     return 0;
 }
 
 int ooc__h5_fail(ooc_error *err, int code, const char *fmt, ...)
 {
-    stack_scan s = {"", 0};
+    stack_scan s = {"", NULL};
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, scan_entry, &s);
     H5Eclear2(H5E_DEFAULT);
+    if (s.full)
+        code = OOC_ENOSPACE;
     if (!err)
-        return s.full_disk ? OOC_ENOSPACE : code;
+        return code;
     char what[OOC_ERROR_MSG_MAX];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    if (s.full_disk)
-        return ooc_error_set(err, OOC_ENOSPACE, "%s: %s", what, ooc_strerror(OOC_ENOSPACE));
-    if (s.innermost[0])
-        return ooc_error_set(err, code, "%s: %s", what, s.innermost);
-    return ooc_error_set(err, code, "%s: %s", what, ooc_strerror(code));
+    const char *why = s.full ? s.full : s.innermost[0] ? s.innermost : ooc_strerror(code);
+    return ooc_error_set(err, code, "%s: %s", what, why);
 }
 
 hid_t ooc__h5_mem_type(ooc_dtype t)

@@ -7,9 +7,10 @@
 
 #include <hdf5.h>
 
-/* Debian's libhdf5 is not built thread-safe: every HDF5 call of ours runs under this one lock. The first
- * lock also initialises the library for ooc (error printing off, zstd filter registered). Recursive, so a
- * locked helper may call another. */
+/* Every HDF5 call of ours runs under this one lock: a thread-safe libhdf5 (Debian's is) serialises calls
+ * anyway, and one built without thread safety needs it. The first lock also initialises the library for
+ * ooc (zstd filter registered); each lock turns HDF5's error printing off for the calling thread (a
+ * thread-safe build keeps that setting per thread). Recursive, so a locked helper may call another. */
 void ooc__h5_lock(void);
 void ooc__h5_unlock(void);
 

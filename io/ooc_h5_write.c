@@ -20,16 +20,16 @@ struct ooc_h5_chunked {
     size_t chunk_bytes;
 };
 
-int ooc_h5_file_create(const char *path, ooc_h5_file **out, ooc_error *err)
+int ooc_h5_file_create(const char *path, const char *name, ooc_h5_file **out, ooc_error *err)
 {
     ooc_h5_file *f = calloc(1, sizeof *f);
-    if (!f || !(f->path = strdup(path))) {
+    if (!f || !(f->path = strdup(name ? name : path))) {
         free(f);
         return ooc_error_set(err, OOC_ENOMEM, "%s: out of memory", path);
     }
     ooc__h5_lock();
     f->id = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = f->id < 0 ? ooc__h5_fail(err, OOC_EIO, "%s: cannot create HDF5 file", path) : 0;
+    int rc = f->id < 0 ? ooc__h5_fail(err, OOC_EIO, "%s: cannot create HDF5 file", f->path) : 0;
     ooc__h5_unlock();
     if (rc) {
         free(f->path);
