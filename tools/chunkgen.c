@@ -90,7 +90,7 @@ static void parse(int argc, char **argv, cli *c)
 {
     ooc_blobs_params *b = &c->p.blobs;
     int opt;
-    while ((opt = getopt_long(argc, argv, "n:d:c:t:fqvhV", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":n:d:c:t:fqvhV", options, NULL)) != -1) {
         switch (opt) {
         case 'n': b->samples = cli_count("--samples", optarg, 1); break;
         case 'd': b->features = cli_count("--features", optarg, 1); c->features_given = 1; break;
@@ -120,7 +120,7 @@ static void parse(int argc, char **argv, cli *c)
         case 'v': c->verbose = 1; break;
         case 'h': usage(); exit(CLI_EXIT_OK);
         case 'V': cli_version(); exit(CLI_EXIT_OK);
-        default: cli_usage_error("see 'chunkgen --help'");
+        default: cli_bad_option(opt, argv);
         }
     }
     if (optind != argc - 1)

@@ -55,7 +55,7 @@ static void parse(int argc, char **argv, cli *c)
 {
     int opt;
     uint64_t v;
-    while ((opt = getopt_long(argc, argv, "t:qvhV", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":t:qvhV", options, NULL)) != -1) {
         switch (opt) {
         case OPT_STATS: c->stats = 1; break;
         case OPT_JSON: c->json = 1; break;
@@ -69,7 +69,7 @@ static void parse(int argc, char **argv, cli *c)
         case 'v': c->verbose = 1; break;
         case 'h': usage(); exit(CLI_EXIT_OK);
         case 'V': cli_version(); exit(CLI_EXIT_OK);
-        default: cli_usage_error("see 'chunkinfo --help'");
+        default: cli_bad_option(opt, argv);
         }
     }
     if (optind != argc - 1)

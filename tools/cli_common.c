@@ -6,6 +6,7 @@
 #include "ooc_threads.h"
 #include "ooc_units.h"
 
+#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@ void cli_init(const char *name)
 {
     const char *slash = strrchr(name, '/');
     program = slash ? slash + 1 : name;
+    opterr = 0; /* getopt's own messages would make a second line: cli_bad_option() says it once */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -48,6 +50,16 @@ void cli_usage_error(const char *fmt, ...)
     fputc('\n', stderr);
     va_end(ap);
     exit(CLI_EXIT_USAGE);
+}
+
+void cli_bad_option(int opt, char *const *argv)
+{
+    const char *arg = argv[optind - 1];
+    if (opt == ':')
+        cli_usage_error("%s: missing value (see '%s --help')", arg, program);
+    if (optopt)
+        cli_usage_error("-%c: unknown option (see '%s --help')", optopt, program);
+    cli_usage_error("%s: unknown option (see '%s --help')", arg, program);
 }
 
 int cli_fail(const ooc_error *err)

@@ -16,6 +16,10 @@ void cli_init(const char *program);
 /* cli_usage_error(): "PROGRAM: error: WHAT: WHY" and exit 2. */
 _Noreturn void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* cli_bad_option(): for getopt_long's '?' or ':' (optstring starting with ':'): one error line naming the
+ * option, exit 2. */
+_Noreturn void cli_bad_option(int opt, char *const *argv);
+
 /* cli_fail(): print err as "PROGRAM: error: ..." and return the exit status for it: 128 + signal after an
  * interrupt, else 1. */
 int cli_fail(const ooc_error *err);
