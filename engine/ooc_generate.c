@@ -188,11 +188,14 @@ int ooc_generate(const ooc_generate_params *p, const char *path, ooc_generate_st
     ooc_blobs *blobs = NULL;
     ooc_output *out = NULL;
     ooc_h5_file *f = NULL;
-    int rc = ooc_blobs_create(&p->blobs, p->centers, &blobs, err);
+    ooc_error e;
+    int rc = ooc_blobs_create(&p->blobs, p->centers, &blobs, &e);
+    if (rc) /* name where bad centres came from */
+        ooc_error_set(err, rc, "%s%s%s", p->centers_from ? p->centers_from : "", p->centers_from ? ": " : "", e.msg);
     if (!rc)
         rc = ooc_output_open(path, p->force, &out, err);
     if (!rc)
-        rc = ooc_h5_file_create(ooc_output_path(out), &f, err);
+        rc = ooc_h5_file_create(ooc_output_path(out), path, &f, err);
     j.blobs = blobs;
     if (!rc)
         rc = create_datasets(&j, f, err);

@@ -3,6 +3,7 @@
 #include "ooc_buffer_internal.h"
 #include "ooc_memory.h"
 #include "ooc_pass_internal.h"
+#include "ooc_prefetch_internal.h"
 #include "ooc_threads.h"
 
 #include <stdlib.h>
@@ -10,7 +11,8 @@
 #include <time.h>
 
 typedef struct slot {
-    ooc_array_raw raw;
+    ooc_array_raw raw; /* chunks fetched by the worker itself (no prefetcher) */
+    uint64_t bytes_read;
     ooc_codec_ctx *codec;
     void *rows;    /* a decoded chunk that is not cached */
     void *partial;
@@ -24,6 +26,7 @@ struct ooc_stream {
     ooc_stream_stats stats;
     size_t chunk_bytes; /* a full decoded chunk */
     slot *slots;
+    ooc__prefetch *prefetch; /* HDF5 inputs: reads run ahead of the workers */
     void **cache;       /* per chunk: its decoded rows, or NULL */
     uint64_t cache_slots; /* chunks [0, cache_slots) are cached once read */
     /* the pass being run */
@@ -41,10 +44,15 @@ ooc_stream_params ooc_stream_params_default(void)
     return p;
 }
 
-/* Raw stored bytes, decoded rows and the codec's shuffle scratch: about three chunks per thread. */
-static uint64_t working_bytes(size_t chunk_bytes, int threads)
+/* Per thread a decoded chunk and the codec's shuffle scratch; stored chunks in the prefetch ring. */
+static uint64_t working_bytes(size_t chunk_bytes, int threads, int ring)
 {
-    return (uint64_t)threads * (3 * (uint64_t)chunk_bytes + (1u << 20));
+    return (uint64_t)threads * (2 * (uint64_t)chunk_bytes + (1u << 20)) + (uint64_t)ring * chunk_bytes;
+}
+
+static int ring_depth(int threads)
+{
+    return threads + 1;
 }
 
 int ooc_stream_create(ooc_array *a, const ooc_stream_params *p, ooc_stream **out, ooc_error *err)
@@ -59,7 +67,8 @@ int ooc_stream_create(ooc_array *a, const ooc_stream_params *p, ooc_stream **out
     if (!s->p.memory_limit)
         s->p.memory_limit = ooc_memory_default_limit();
     s->chunk_bytes = (size_t)(in->chunk_rows * in->cols * ooc_dtype_size(in->dtype));
-    uint64_t working = working_bytes(s->chunk_bytes, s->p.threads);
+    int ring = in->h5 ? ring_depth(s->p.threads) : 0;
+    uint64_t working = working_bytes(s->chunk_bytes, s->p.threads, ring);
     if (working > s->p.memory_limit) {
         int rc = ooc_error_set(err, OOC_ERANGE,
                                "%s: memory limit %.0f MiB is too small for %d threads on %.1f MiB chunks (needs %.0f "
@@ -78,7 +87,7 @@ int ooc_stream_create(ooc_array *a, const ooc_stream_params *p, ooc_stream **out
     }
     s->cache = calloc(in->nchunks ? in->nchunks : 1, sizeof *s->cache);
     s->slots = calloc((size_t)s->p.threads, sizeof *s->slots);
-    int ok = s->cache && s->slots;
+    int ok = s->cache && s->slots && (!ring || ooc__prefetch_create(a, ring, &s->prefetch) == 0);
     for (int i = 0; ok && i < s->p.threads; i++)
         ok = ooc_codec_ctx_create(&s->slots[i].codec) == 0 && (s->slots[i].rows = ooc__buffer_alloc(s->chunk_bytes));
     if (!ok) {
@@ -93,6 +102,7 @@ void ooc_stream_free(ooc_stream *s)
 {
     if (!s)
         return;
+    ooc__prefetch_free(s->prefetch);
     for (int i = 0; s->slots && i < s->p.threads; i++) {
         ooc_array_raw_free(&s->slots[i].raw);
         ooc_codec_ctx_free(s->slots[i].codec);
@@ -125,6 +135,15 @@ static double seconds_since(const struct timespec *t0)
     return (double)(t.tv_sec - t0->tv_sec) + 1e-9 * (double)(t.tv_nsec - t0->tv_nsec);
 }
 
+/* The chunk's fetched bytes: from the prefetcher, or fetched here. */
+static int fetch(ooc_stream *s, uint64_t chunk, slot *b, const ooc_array_raw **raw, ooc_error *err)
+{
+    if (s->prefetch)
+        return ooc__prefetch_wait(s->prefetch, chunk, raw, err);
+    *raw = &b->raw;
+    return ooc_array_fetch(s->a, chunk, &b->raw, err);
+}
+
 /* The chunk's rows: from the cache, or read (into the cache when it has room for this chunk). */
 static int chunk_rows_of(ooc_stream *s, uint64_t chunk, slot *b, const void **rows, ooc_error *err)
 {
@@ -132,13 +151,17 @@ static int chunk_rows_of(ooc_stream *s, uint64_t chunk, slot *b, const void **ro
         *rows = s->cache[chunk];
         return 0;
     }
-    int rc = ooc_array_fetch(s->a, chunk, &b->raw, err);
+    const ooc_array_raw *raw;
+    int rc = fetch(s, chunk, b, &raw, err);
     if (rc)
         return rc;
+    b->bytes_read = raw->bytes_read;
     void *dst = b->rows;
     if (chunk < s->cache_slots && !(dst = ooc__buffer_alloc(s->chunk_bytes)))
         dst = b->rows; /* no memory to cache after all: stream this chunk */
-    rc = ooc_array_decode(s->a, &b->raw, b->codec, dst, err);
+    rc = ooc_array_decode(s->a, raw, b->codec, dst, err);
+    if (s->prefetch)
+        ooc__prefetch_release(s->prefetch, chunk);
     if (rc) {
         if (dst != b->rows)
             free(dst);
@@ -155,7 +178,7 @@ static int produce(void *ctx, uint64_t chunk, int slot_index, ooc_error *err)
     ooc_stream *s = ctx;
     slot *b = &s->slots[slot_index];
     const void *rows;
-    b->raw.bytes_read = 0;
+    b->bytes_read = 0;
     int rc = chunk_rows_of(s, chunk, b, &rows, err);
     if (rc)
         return rc;
@@ -182,7 +205,7 @@ static int consume(void *ctx, uint64_t chunk, int slot_index, ooc_error *err)
     s->pass->combine(s->pass->ctx, s->acc, b->partial);
     const ooc_array_info *in = ooc_array_get_info(s->a);
     uint64_t rows = ooc_array_chunk_rows(s->a, chunk);
-    s->stats.bytes_read += b->raw.bytes_read;
+    s->stats.bytes_read += b->bytes_read;
     s->done_rows += rows;
     s->done_bytes += rows * in->cols * ooc_dtype_size(in->dtype);
     s->done_chunks++;
@@ -233,8 +256,13 @@ int ooc_stream_run(ooc_stream *s, const ooc_pass *pass, void *acc, ooc_error *er
     s->acc = acc;
     s->done_rows = s->done_bytes = s->done_chunks = 0;
     clock_gettime(CLOCK_MONOTONIC, &s->start);
-    ooc__ordered_pass op = {ooc_array_get_info(s->a)->nchunks, s->p.threads, produce, consume, s};
+    uint64_t nchunks = ooc_array_get_info(s->a)->nchunks;
+    if (s->prefetch && (rc = ooc__prefetch_start(s->prefetch, nchunks, s->cache, err)) != 0)
+        return rc;
+    ooc__ordered_pass op = {nchunks, s->p.threads, produce, consume, s};
     rc = ooc__pass_ordered(&op, err);
+    if (s->prefetch)
+        ooc__prefetch_finish(s->prefetch);
     s->stats.passes++;
     s->stats.bytes_decoded += s->done_bytes;
     s->stats.seconds += seconds_since(&s->start);

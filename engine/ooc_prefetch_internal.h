@@ -1,0 +1,30 @@
+/* ooc_prefetch_internal.h: a thread that fetches chunks ahead of the workers during a pass, so that reading
+ * (serialised by HDF5) overlaps decoding instead of stalling it. Chunks are fetched in index order into a
+ * ring of `depth` buffers; chunk c uses buffer c % depth once chunk c - depth has released it. */
+#ifndef OOC_PREFETCH_INTERNAL_H
+#define OOC_PREFETCH_INTERNAL_H
+
+#include "ooc_array.h"
+
+typedef struct ooc__prefetch ooc__prefetch;
+
+int ooc__prefetch_create(ooc_array *a, int depth, ooc__prefetch **out);
+void ooc__prefetch_free(ooc__prefetch *p); /* NULL is a no-op; the pass must be finished */
+
+/* ooc__prefetch_start(): begin fetching chunks [0, nchunks), skipping chunk c when skip[c] is not NULL
+ * (the stream's cache). */
+int ooc__prefetch_start(ooc__prefetch *p, uint64_t nchunks, void *const *skip, ooc_error *err);
+
+/* ooc__prefetch_wait(): chunk c once fetched (*raw stays valid until release), or its fetch error. */
+int ooc__prefetch_wait(ooc__prefetch *p, uint64_t chunk, const ooc_array_raw **raw, ooc_error *err);
+
+/* ooc__prefetch_release(): the worker is done with chunk c's buffer. */
+void ooc__prefetch_release(ooc__prefetch *p, uint64_t chunk);
+
+/* ooc__prefetch_finish(): stop the fetcher (also mid-pass, after a failure) and wait for it. */
+void ooc__prefetch_finish(ooc__prefetch *p);
+
+/* ooc__prefetch_bytes(): bytes its buffers hold now. */
+uint64_t ooc__prefetch_bytes(const ooc__prefetch *p);
+
+#endif
