@@ -35,7 +35,7 @@ static void write_both(const char *path, ooc_dtype t, ooc_codec codec, const voi
 {
     ooc_h5_file *f;
     ooc_error err;
-    ASSERT_OK(ooc_h5_file_create(path, &f, &err));
+    ASSERT_OK(ooc_h5_file_create(path, NULL, &f, &err));
     ooc_h5_chunked_params p = {t, 2, ROWS, COLS, CHUNK, codec};
     ooc_h5_chunked *d;
     ASSERT_OK(ooc_h5_chunked_create(f, "/fast", &p, &d, &err));

@@ -24,7 +24,7 @@ static void write_plain(const char *name, hid_t type, hsize_t rows, hsize_t cols
     ooc_h5_file *f; /* make sure ooc's HDF5 setup ran before plain HDF5 calls */
     ooc_error err;
     if (access(path, F_OK) != 0 || !H5Fis_hdf5(path)) {
-        ASSERT_OK(ooc_h5_file_create(path, &f, &err));
+        ASSERT_OK(ooc_h5_file_create(path, NULL, &f, &err));
         ASSERT_OK(ooc_h5_file_close(f, &err));
     }
     hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
@@ -185,7 +185,7 @@ static void write_ours(uint64_t rows, uint64_t chunk_rows)
 {
     ooc_h5_file *f;
     ooc_error err;
-    ASSERT_OK(ooc_h5_file_create(path, &f, &err));
+    ASSERT_OK(ooc_h5_file_create(path, NULL, &f, &err));
     ooc_h5_chunked_params p = {OOC_FLOAT64, 2, rows, 4, chunk_rows, {3, 1, 0}};
     ooc_h5_chunked *d;
     ASSERT_OK(ooc_h5_chunked_create(f, "/X", &p, &d, &err));

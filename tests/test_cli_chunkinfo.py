@@ -1,0 +1,342 @@
+"""chunkinfo as a user sees it: exit statuses and one-line errors (missing, foreign, malformed, corrupt and
+truncated inputs; bad usage), --help, text output, and the memory limit honoured in the process's peak RSS
+(under the limit, not growing with the rows)."""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ooc_testlib as T  # noqa: E402  (sets HDF5_PLUGIN_PATH before h5py is imported)
+
+import numpy as np  # noqa: E402
+
+h5py = T.h5py()
+MiB = 1 << 20
+TMP = None
+
+
+def setUpModule():
+    global TMP
+    TMP = tempfile.TemporaryDirectory(prefix="cli_chunkinfo_")
+
+
+def tearDownModule():
+    TMP.cleanup()
+
+
+def tmp(name):
+    return os.path.join(TMP.name, name)
+
+
+def chunkinfo(*args):
+    return T.run(["chunkinfo", *args])
+
+
+def chunkgen(path, *args):
+    status, _, err = T.chunkgen("-q", "-f", *args, path)
+    if status != 0:
+        raise AssertionError(f"chunkgen {path}: exit {status}: {err}")
+    return path
+
+
+def run_measured(*args):
+    """chunkinfo ARGS: (status, stdout, stderr, peak RSS in bytes as the kernel counted it for the child)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        p = subprocess.Popen([T.tool("chunkinfo"), *map(str, args)], stdin=subprocess.DEVNULL, stdout=out,
+                             stderr=err)
+        _, status, usage = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return p.returncode, out.read().decode(), err.read().decode(), usage.ru_maxrss * 1024
+
+
+class Errors(unittest.TestCase):
+    """Each failure: the exit status, and one stderr line 'chunkinfo: error: ...' naming what is wrong."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.path = tmp("shapes.h5")
+        with h5py.File(cls.path, "w") as f:
+            f["X"] = np.ones((4, 2))
+            f["cube"] = np.zeros((2, 3, 4))
+            f["vector"] = np.zeros(5)
+            f["strings"] = np.array([[b"ab", b"cd"], [b"ef", b"gh"]])
+            f.create_dataset("empty", shape=(0, 3), dtype="f8")
+            f.create_dataset("no_columns", shape=(3, 0), dtype="f8")
+            f.create_dataset("compound", data=np.zeros((3, 2), dtype=[("a", "f8"), ("b", "i4")]))
+            f.create_group("group")
+        cls.not_h5 = tmp("not.h5")
+        with open(cls.not_h5, "w") as f:
+            f.write("sample,feature\n1,2\n" * 100)
+
+    def fails(self, args, status, *needles):
+        got, out, err = chunkinfo(*args)
+        self.assertNotIn("Segmentation", err)
+        self.assertNotIn("Abort", err)
+        self.assertNotIn("Sanitizer", err)
+        line = T.assert_one_error(self, "chunkinfo", got, err, status, *needles)
+        self.assertEqual(out, "", f"nothing on stdout after an error: {out!r}")
+        return line
+
+    def test_missing_file(self):
+        missing = tmp("no_such_file.h5")
+        for extra in ([], ["--stats"], ["--stats", "--json"]):
+            self.fails([missing, *extra], 1, missing)
+        self.fails([missing + ":/data"], 1, missing)
+
+    def test_not_hdf5(self):
+        self.fails([self.not_h5, "--stats"], 1, self.not_h5)
+        self.fails([TMP.name], 1, TMP.name)  # a directory
+
+    def test_missing_dataset(self):
+        self.fails([self.path + ":/nope", "--stats"], 1, self.path, "/nope")
+        self.fails([self.path + ":/group/deeper/X"], 1, self.path, "/group/deeper/X")
+        self.fails([self.path + ":/group"], 1, self.path, "/group")  # a group, not a dataset
+
+    def test_default_dataset_missing(self):
+        path = tmp("no_X.h5")
+        with h5py.File(path, "w") as f:
+            f["data"] = np.ones((3, 3))
+        self.fails([path], 1, path, "/X")
+
+    def test_wrong_rank_or_type(self):
+        for name in ("/cube", "/vector", "/strings", "/compound"):
+            for extra in ([], ["--stats", "--json"]):
+                with self.subTest(name=name, extra=extra):
+                    self.fails([self.path + ":" + name, *extra], 1, self.path, name)
+        self.assertIn("3-D", self.fails([self.path + ":/cube"], 1))
+        self.assertIn("1-D", self.fails([self.path + ":/vector"], 1))
+
+    def test_empty(self):
+        for name in ("/empty", "/no_columns"):
+            for extra in ([], ["--stats"]):
+                with self.subTest(name=name, extra=extra):
+                    self.fails([self.path + ":" + name, *extra], 1, self.path, name)
+
+    def test_corrupt_chunk(self):
+        """Bytes flipped inside a stored chunk: --stats fails naming it; the metadata alone still reads."""
+        good = chunkgen(tmp("good.h5"), "-n", "10000", "-d", "4", "--chunk-rows", "1000", "--seed", "1")
+        with h5py.File(good, "r") as f:
+            where = [f["X"].id.get_chunk_info(i) for i in range(10)]
+        for bad_chunks in ([3], [7, 3], [0], [9]):
+            path = tmp("corrupt_%s.h5" % "_".join(map(str, bad_chunks)))
+            with open(good, "rb") as f:
+                data = bytearray(f.read())
+            for i in bad_chunks:
+                mid = where[i].byte_offset + where[i].size // 2
+                for k in range(mid, mid + 16):
+                    data[k] ^= 0xFF
+            with open(path, "wb") as f:
+                f.write(data)
+            first = min(bad_chunks)
+            for threads in ("1", "2", "3"):
+                with self.subTest(chunks=bad_chunks, threads=threads):
+                    line = self.fails([path, "--stats", "--json", "-t", threads], 1, path)
+                    self.assertRegex(line, rf"\bchunk {first}\b")
+            status, out, err = chunkinfo(path, "--json")
+            self.assertEqual((status, err), (0, ""))
+            self.assertEqual(json.loads(out)["shape"], [10000, 4])
+
+    def test_corrupt_chunk_other_layouts(self):
+        """Corruption that HDF5's own filters detect (deflate, fletcher32): one line naming the file and
+        where in it (the chunk or its rows)."""
+        x = np.random.default_rng(5).normal(size=(8000, 3))
+        for label, kw in (("gzip", {"compression": "gzip"}), ("fletcher32", {"fletcher32": True}),
+                          ("zstd", {"compression": 32015, "compression_opts": (3,)})):
+            path = tmp(f"corrupt_{label}.h5")
+            with h5py.File(path, "w") as f:
+                info = f.create_dataset("X", data=x, chunks=(1000, 3), **kw).id.get_chunk_info(5)
+            with open(path, "r+b") as f:
+                f.seek(info.byte_offset + info.size // 2)
+                b = f.read(16)
+                f.seek(info.byte_offset + info.size // 2)
+                f.write(bytes(v ^ 0xA5 for v in b))
+            # HDF5 reads on the worker threads too: its error stack must stay silent there (run a few times).
+            for threads in ("1", "2", "2", "2", "3"):
+                with self.subTest(label, threads=threads):
+                    line = self.fails([path, "--stats", "-t", threads], 1, path)
+                    self.assertRegex(line, r"\bchunk 5\b|\brows \d+")
+
+    def test_truncated(self):
+        good = chunkgen(tmp("whole.h5"), "-n", "20000", "-d", "5", "--chunk-rows", "2000")
+        path = tmp("truncated.h5")
+        with open(good, "rb") as f:
+            data = f.read()
+        with open(path, "wb") as f:
+            f.write(data[: len(data) * 6 // 10])
+        self.fails([path, "--stats"], 1, path)
+        self.fails([path, "--stats", "--json", "-t", "1"], 1, path)
+        self.fails([path], 1, path)
+        empty = tmp("zero_bytes.h5")
+        open(empty, "wb").close()
+        self.fails([empty, "--stats"], 1, empty)
+
+    def test_bad_usage(self):
+        path = self.path
+        cases = [
+            ([], "INPUT"),
+            ([path, path], None),
+            (["-t", "0", path], "-t"),
+            (["--threads", "0", path], "--threads"),
+            (["-t", "x", path], "-t"),
+            (["-t", "-2", path], "-t"),
+            (["--memory-limit", "abc", path], "--memory-limit"),
+            (["--memory-limit", "0", path], "--memory-limit"),
+            (["--memory-limit", "99999999999G", path], "--memory-limit"),
+            (["--bogus", path], "--bogus"),
+            (["-Z", path], "-Z"),
+            ([path, "--stats", "-t"], None),
+        ]
+        for args, needle in cases:
+            with self.subTest(args=args):
+                line = self.fails(args, 2)
+                if needle:
+                    # The option by name, whichever spelling the user typed.
+                    self.assertTrue(needle in line or needle.lstrip("-") in line, line)
+
+    def test_bad_usage_checked_before_reading(self):
+        """A bad option value is bad usage even when the input does not exist."""
+        self.fails(["-t", "0", tmp("absent.h5"), "--stats"], 2)
+        self.fails(["--memory-limit", "lots", tmp("absent.h5")], 2)
+
+    def test_malformed_blobs(self):
+        """A malformed blobs: spec fails before any data is made, with one line naming the bad item.
+        The status is 1 or 2: the SPEC's 'bad usage' covers options and their values, the spec is the input."""
+        for spec, needle in (("blobs:samples=x", "samples"), ("blobs:foo=1", "foo"),
+                             ("blobs:samples=10,samples=20", "samples"), ("blobs:features=0", "features"),
+                             ("blobs:dtype=int8", "dtype"), ("blobs:samples=1e400", "samples"),
+                             ("blobs:samples=100,,seed=1", None)):
+            with self.subTest(spec):
+                got, out, err = chunkinfo(spec, "--stats")
+                self.assertIn(got, (1, 2), err)
+                T.assert_one_error(self, "chunkinfo", got, err, got, *([needle] if needle else []))
+                self.assertEqual(out, "")
+
+
+class Output(unittest.TestCase):
+    def test_help(self):
+        for flag in ("--help", "-h"):
+            status, out, err = chunkinfo(flag)
+            self.assertEqual((status, err), (0, ""))
+            self.assertIn("Usage: chunkinfo", out)
+            for option in ("--stats", "--json", "--threads", "--memory-limit"):
+                self.assertIn(option, out)
+            for line in out.splitlines():
+                if re.match(r"\s+(-t, )?--(threads|memory-limit)\b", line):
+                    self.assertIn("[default: ", line)
+
+    def test_version(self):
+        status, out, err = chunkinfo("--version")
+        self.assertEqual((status, err), (0, ""))
+        self.assertRegex(out, r"^chunkinfo .*\d")
+
+    def test_text_output(self):
+        path = chunkgen(tmp("text.h5"), "-n", "3000", "-d", "7", "--chunk-rows", "1000")
+        status, out, err = chunkinfo(path)
+        self.assertEqual((status, err), (0, ""))
+        self.assertIn("shape", out)
+        self.assertRegex(out, r"\b3000 x 7\b")
+        self.assertIn("float64", out)
+        self.assertIn("shuffle", out)
+        self.assertIn("zstd", out)
+        self.assertIn("1000 x 7", out)  # the storage chunks
+        status, out2, err = chunkinfo(path, "--stats", "-t", "2")
+        self.assertEqual((status, err), (0, ""))
+        self.assertTrue(out2.startswith(out.rstrip("\n")), out2)
+        self.assertIn("mean", out2)
+        self.assertIn("first non-finite row: none", out2)
+        status, out3, err = chunkinfo("blobs:samples=500,features=2,chunk_rows=100", "--stats")
+        self.assertEqual((status, err), (0, ""))
+        self.assertRegex(out3, r"\b500 x 2\b")
+
+    def test_json_without_stats(self):
+        path = chunkgen(tmp("json.h5"), "-n", "3000", "-d", "7", "--chunk-rows", "1000")
+        status, out, err = chunkinfo(path, "--json")
+        self.assertEqual((status, err), (0, ""))
+        info = json.loads(out)
+        for key in ("input", "shape", "dtype", "byte_order", "chunks", "processing_chunk_rows",
+                    "processing_chunks", "filters", "stored_bytes", "raw_bytes"):
+            self.assertIn(key, info)
+        self.assertNotIn("columns", info)
+        self.assertEqual(info["processing_chunks"], 3)
+
+    def test_nonfinite_is_reported_not_an_error(self):
+        path = tmp("nan.h5")
+        x = np.ones((100, 3))
+        x[42, 1] = np.nan
+        with h5py.File(path, "w") as f:
+            f["X"] = x
+        status, out, err = chunkinfo(path, "--stats", "--json")
+        self.assertEqual((status, err), (0, ""))
+        self.assertEqual(json.loads(out)["first_nonfinite_row"], 42)
+        status, out, err = chunkinfo(path, "--stats")
+        self.assertEqual((status, err), (0, ""))
+        self.assertIn("first non-finite row: 42", out)
+
+
+class MemoryLimit(unittest.TestCase):
+    """--memory-limit bounds the process, whatever the size of the data."""
+
+    LIMIT = 64 * MiB
+    SLACK = 16 * MiB
+
+    @classmethod
+    def setUpClass(cls):
+        # 8 MB chunks (50,000 rows x 20 float64): 96 MB and 384 MB of data, against a 64 MiB limit.
+        cls.small = chunkgen(tmp("rows_600k.h5"), "-n", "600k", "-d", "20", "--chunk-rows", "50000", "-t", "2")
+        cls.big = chunkgen(tmp("rows_2400k.h5"), "-n", "2400k", "-d", "20", "--chunk-rows", "50000", "-t", "2")
+        tiny = chunkgen(tmp("tiny.h5"), "-n", "1000", "-d", "20", "--chunk-rows", "500")
+        status, _, err, cls.baseline = run_measured(tiny, "--stats", "--json", "-t", "2", "--memory-limit", "64M")
+        assert status == 0, err
+
+    def stats(self, path, limit, threads="2"):
+        status, out, err, rss = run_measured(path, "--stats", "--json", "-q", "-t", threads, "--memory-limit", limit)
+        self.assertEqual((status, err), (0, ""), path)
+        info = json.loads(out)
+        # The tool's own report agrees with the kernel's count for the child.
+        self.assertLessEqual(info["peak_rss_bytes"], rss)
+        self.assertGreaterEqual(info["peak_rss_bytes"], 0.9 * rss)
+        return info, rss
+
+    def test_peak_under_limit(self):
+        info, rss = self.stats(self.big, "64M")
+        self.assertEqual(info["memory_limit"], self.LIMIT)
+        self.assertEqual(info["processing_chunks"], 48)
+        self.assertLess(info["chunks_cached"], info["processing_chunks"])
+        self.assertLessEqual(rss, self.baseline + self.LIMIT + self.SLACK,
+                             f"peak RSS {rss / MiB:.1f} MiB; baseline {self.baseline / MiB:.1f} MiB + 64 MiB limit")
+        _, rss = self.stats(self.big, "64M", "1")
+        self.assertLessEqual(rss, self.baseline + self.LIMIT + self.SLACK, "-t 1")
+
+    def test_data_that_fits_is_cached(self):
+        info, rss = self.stats(self.small, "1G")
+        self.assertEqual(info["chunks_cached"], info["processing_chunks"])
+        self.assertEqual(info["processing_chunks"], 12)
+        self.assertLessEqual(rss, self.baseline + 1024 * MiB)
+
+    def test_peak_does_not_grow_with_rows(self):
+        small_info, small = self.stats(self.small, "64M")
+        big_info, big = self.stats(self.big, "64M")
+        self.assertEqual(small_info["chunks_cached"], big_info["chunks_cached"])
+        self.assertLessEqual(abs(big - small), 0.1 * max(big, small),
+                             f"peak RSS {small / MiB:.1f} MiB for 0.6M rows, {big / MiB:.1f} MiB for 2.4M rows")
+
+    def test_limit_too_small(self):
+        """A limit that cannot hold the working buffers: a failure while running (exit 1), naming the option;
+        checked before any chunk is read, and not bad usage: the size is only too small for this input."""
+        for threads in ("1", "2"):
+            status, out, err, _ = run_measured(self.big, "--stats", "-t", threads, "--memory-limit", "1M")
+            T.assert_one_error(self, "chunkinfo", status, err, 1, "--memory-limit", self.big)
+            self.assertEqual(out, "")
+        # Without --stats there is no pass, so no working buffers and no error.
+        status, out, err = chunkinfo(self.big, "--memory-limit", "1M")
+        self.assertEqual((status, err), (0, ""))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,657 @@
+/* ooc_stream with passes of our own: every chunk mapped once and combined in chunk order for any thread
+ * count; reductions bitwise identical across threads, cache and memory limits; the decoded-chunk cache
+ * (what is cached, what is read again); errors from map() (the lowest failing chunk wins); the memory
+ * limit; ooc_colstats on hand-computable data; and the processing chunks of ooc_array. */
+#define _GNU_SOURCE /* mkstemps, usleep */
+#include "ooc_array.h"
+#include "ooc_blobs.h"
+#include "ooc_colstats.h"
+#include "ooc_generate.h"
+#include "ooc_h5.h"
+#include "ooc_stream.h"
+#include "ooc_test.h"
+
+#include <hdf5.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#define SPEC "blobs:samples=20000,features=5,centers=3,seed=11,chunk_rows=1700" /* 12 chunks, last short */
+
+static char path[64];
+
+static void new_path(void)
+{
+    strcpy(path, "stream_XXXXXX.h5");
+    close(mkstemps(path, 3));
+}
+
+static ooc_array *open_array(const char *input)
+{
+    ooc_array *a = NULL;
+    ooc_error err;
+    int rc = ooc_array_open(input, &a, &err);
+    if (rc)
+        OOC__FAIL("ooc_array_open(%s): %d: %s", input, rc, err.msg);
+    return a;
+}
+
+static ooc_stream *open_stream(ooc_array *a, int threads, uint64_t limit, int cache)
+{
+    ooc_stream_params p = ooc_stream_params_default();
+    p.threads = threads;
+    p.memory_limit = limit;
+    p.cache = cache;
+    ooc_stream *s = NULL;
+    ooc_error err;
+    int rc = ooc_stream_create(a, &p, &s, &err);
+    if (rc)
+        OOC__FAIL("ooc_stream_create(threads %d, limit %llu): %d: %s", threads, (unsigned long long)limit, rc,
+                  err.msg);
+    return s;
+}
+
+/* The working buffers a stream over a needs with this many threads (what the limit must at least hold). */
+static uint64_t working_bytes(ooc_array *a, int threads)
+{
+    ooc_stream *s = open_stream(a, threads, 1ull << 40, 0);
+    uint64_t w = s ? ooc_stream_get_stats(s)->working_bytes : 0;
+    ooc_stream_free(s);
+    return w;
+}
+
+static size_t chunk_bytes(const ooc_array *a)
+{
+    const ooc_array_info *in = ooc_array_get_info(a);
+    return (size_t)(in->chunk_rows * in->cols * ooc_dtype_size(in->dtype));
+}
+
+/* ---- (a) visits and combine order ------------------------------------------------------------------ */
+
+#define MAX_CHUNKS 64
+
+typedef struct order_ctx {
+    uint64_t chunk_rows;
+    const ooc_array *a;
+    int visits[MAX_CHUNKS]; /* map() calls per chunk (atomic) */
+    int bad_map;            /* map() saw a row0 or nrows that is not a chunk's (atomic) */
+    uint64_t order[MAX_CHUNKS]; /* chunks in the order combine() saw them */
+    int ncombined;
+    uint64_t progress_done[MAX_CHUNKS];
+    int nprogress;
+} order_ctx;
+
+typedef struct order_partial {
+    uint64_t chunk, nrows;
+} order_partial;
+
+static int map_order(void *ctx, const void *rows, uint64_t row0, uint64_t nrows, void *partial, void *out,
+                     ooc_error *err)
+{
+    (void)out;
+    (void)rows;
+    (void)err;
+    order_ctx *c = ctx;
+    uint64_t chunk = row0 / c->chunk_rows;
+    if (row0 % c->chunk_rows || chunk >= MAX_CHUNKS || nrows != ooc_array_chunk_rows(c->a, chunk))
+        __atomic_store_n(&c->bad_map, 1, __ATOMIC_SEQ_CST);
+    else
+        __atomic_add_fetch(&c->visits[chunk], 1, __ATOMIC_SEQ_CST);
+    order_partial *p = partial;
+    p->chunk = chunk;
+    p->nrows = nrows;
+    return 0;
+}
+
+static void combine_order(void *ctx, void *acc, const void *partial)
+{
+    order_ctx *c = ctx;
+    const order_partial *p = partial;
+    if (c->ncombined < MAX_CHUNKS)
+        c->order[c->ncombined] = p->chunk;
+    c->ncombined++;
+    *(uint64_t *)acc += p->nrows;
+}
+
+static void progress_order(const ooc_progress *pr, void *user)
+{
+    order_ctx *c = user;
+    if (c->nprogress < MAX_CHUNKS)
+        c->progress_done[c->nprogress] = pr->chunks_done;
+    c->nprogress++;
+}
+
+static void test_each_chunk_once_in_order(void)
+{
+    ooc_array *a = open_array(SPEC);
+    if (!a)
+        return;
+    const ooc_array_info *in = ooc_array_get_info(a);
+    ASSERT_INT_EQ(in->nchunks, 12);
+    for (int threads = 1; threads <= 3; threads++) {
+        for (int cache = 0; cache <= 1; cache++) {
+            order_ctx c = {.chunk_rows = in->chunk_rows, .a = a};
+            ooc_stream_params p = ooc_stream_params_default();
+            p.threads = threads;
+            p.memory_limit = 256u << 20;
+            p.cache = cache;
+            p.progress = progress_order;
+            p.progress_user = &c;
+            ooc_stream *s = NULL;
+            ooc_error err;
+            ASSERT_OK(ooc_stream_create(a, &p, &s, &err));
+            if (!s)
+                continue;
+            ooc_pass pass = {"order", sizeof(order_partial), &c, map_order, combine_order, NULL};
+            for (int run = 0; run < 2; run++) { /* the second pass comes from the cache when cache = 1 */
+                memset(c.visits, 0, sizeof c.visits);
+                c.ncombined = c.nprogress = 0;
+                uint64_t rows = 0;
+                ASSERT_OK(ooc_stream_run(s, &pass, &rows, &err));
+                ASSERT_INT_EQ(rows, in->rows);
+                ASSERT_INT_EQ(c.bad_map, 0);
+                ASSERT_INT_EQ(c.ncombined, in->nchunks);
+                ASSERT_INT_EQ(c.nprogress, in->nchunks);
+                for (uint64_t i = 0; i < in->nchunks; i++) {
+                    if (c.visits[i] != 1 || c.order[i] != i || c.progress_done[i] != i + 1) {
+                        OOC__FAIL("threads %d cache %d run %d: chunk %llu: visits %d, combined as #%llu, "
+                                  "progress %llu", threads, cache, run, (unsigned long long)i, c.visits[i],
+                                  (unsigned long long)c.order[i], (unsigned long long)c.progress_done[i]);
+                        break;
+                    }
+                }
+            }
+            ASSERT_INT_EQ(ooc_stream_get_stats(s)->passes, 2);
+            ASSERT_INT_EQ(ooc_stream_get_stats(s)->threads, threads);
+            ooc_stream_free(s);
+        }
+    }
+    ooc_array_free(a);
+}
+
+/* ---- (b) a float sum, bitwise identical everywhere ------------------------------------------------- */
+
+typedef struct sum_ctx {
+    uint64_t cols;
+} sum_ctx;
+
+/* Row by row, column by column: a sum whose bits depend on the order of the chunks it is folded in. */
+static int map_sum(void *ctx, const void *rows, uint64_t row0, uint64_t nrows, void *partial, void *out,
+                   ooc_error *err)
+{
+    (void)out;
+    (void)row0;
+    (void)err;
+    const sum_ctx *c = ctx;
+    const double *x = rows;
+    double s = 0;
+    for (uint64_t i = 0; i < nrows * c->cols; i++)
+        s += x[i] * (double)(1 + i % 7);
+    *(double *)partial = s;
+    return 0;
+}
+
+static void combine_sum(void *ctx, void *acc, const void *partial)
+{
+    (void)ctx;
+    *(double *)acc += *(const double *)partial;
+}
+
+static double run_sum(ooc_stream *s, uint64_t cols)
+{
+    sum_ctx c = {cols};
+    ooc_pass pass = {"sum", sizeof(double), &c, map_sum, combine_sum, NULL};
+    double acc = 0.125;
+    ooc_error err;
+    ASSERT_OK(ooc_stream_run(s, &pass, &acc, &err));
+    return acc;
+}
+
+static void test_sum_bitwise_identical(void)
+{
+    ooc_array *a = open_array(SPEC);
+    if (!a)
+        return;
+    const ooc_array_info *in = ooc_array_get_info(a);
+    /* The reference: the same chunks generated directly and folded in order. */
+    ooc_blobs_params bp;
+    ooc_blobs *b = NULL;
+    ooc_error err;
+    ASSERT_OK(ooc_blobs_parse(SPEC, &bp, &err));
+    ASSERT_OK(ooc_blobs_create(&bp, NULL, &b, &err));
+    double *x = malloc(chunk_bytes(a));
+    double want = 0.125;
+    sum_ctx c = {in->cols};
+    for (uint64_t i = 0; b && i < in->nchunks; i++) {
+        double part;
+        uint64_t n = ooc_array_chunk_rows(a, i);
+        ooc_blobs_rows(b, i * in->chunk_rows, (size_t)n, x, NULL);
+        map_sum(&c, x, i * in->chunk_rows, n, &part, NULL, NULL);
+        combine_sum(&c, &want, &part);
+    }
+    free(x);
+    ooc_blobs_free(b);
+
+    for (int threads = 1; threads <= 4; threads++) {
+        /* All cached; no cache; and a limit that holds the working buffers and 0 or 3 chunks. */
+        uint64_t working = working_bytes(a, threads);
+        uint64_t limits[] = {1ull << 30, 1ull << 30, working + chunk_bytes(a) / 2, working + 3 * chunk_bytes(a)};
+        int caches[] = {1, 0, 1, 1};
+        uint64_t expect_cached[] = {in->nchunks, 0, 0, 3};
+        for (int k = 0; k < 4; k++) {
+            ooc_stream *s = open_stream(a, threads, limits[k], caches[k]);
+            if (!s)
+                continue;
+            for (int run = 0; run < 2; run++) {
+                double got = run_sum(s, in->cols);
+                if (memcmp(&got, &want, sizeof got) != 0)
+                    OOC__FAIL("threads %d, limit %llu, cache %d, run %d: sum %.17g != %.17g", threads,
+                              (unsigned long long)limits[k], caches[k], run, got, want);
+            }
+            ASSERT_INT_EQ(ooc_stream_get_stats(s)->chunks_cached, expect_cached[k]);
+            ASSERT(ooc_stream_get_stats(s)->working_bytes + ooc_stream_get_stats(s)->cache_bytes <= limits[k]);
+            ooc_stream_free(s);
+        }
+    }
+    ooc_array_free(a);
+}
+
+/* ---- (c) the cache over an HDF5 input --------------------------------------------------------------- */
+
+/* A file in our layout: what chunkgen writes. */
+static void write_generated(const char *spec)
+{
+    ooc_generate_params g = ooc_generate_params_default();
+    ooc_error err;
+    ASSERT_OK(ooc_blobs_parse(spec, &g.blobs, &err));
+    g.labels = 0;
+    g.force = 1;
+    g.threads = 2;
+    new_path();
+    ASSERT_OK(ooc_generate(&g, path, NULL, &err));
+}
+
+/* Stored bytes of each storage chunk of /X, and of the whole dataset. */
+static uint64_t stored_sizes(uint64_t *sizes, uint64_t nchunks, uint64_t chunk_rows)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t d = H5Dopen2(f, "/X", H5P_DEFAULT);
+    for (uint64_t i = 0; i < nchunks; i++) {
+        hsize_t off[2] = {i * chunk_rows, 0}, size = 0;
+        unsigned mask;
+        haddr_t addr;
+        ASSERT(H5Dget_chunk_info_by_coord(d, off, &mask, &addr, &size) >= 0);
+        sizes[i] = size;
+    }
+    uint64_t total = H5Dget_storage_size(d);
+    H5Dclose(d);
+    H5Fclose(f);
+    return total;
+}
+
+static void test_cache_serves_second_pass(void)
+{
+    write_generated("blobs:samples=20000,features=4,centers=3,seed=5,chunk_rows=1500"); /* 14 chunks */
+    ooc_array *a = open_array(path);
+    if (!a) {
+        unlink(path);
+        return;
+    }
+    const ooc_array_info *in = ooc_array_get_info(a);
+    ASSERT_INT_EQ(in->nchunks, 14);
+    ASSERT_INT_EQ(in->chunk_rows, 1500);
+    uint64_t sizes[14], total = stored_sizes(sizes, 14, 1500);
+
+    for (int threads = 1; threads <= 2; threads++) {
+        /* Everything fits: the first pass reads every stored byte once, the second reads nothing. */
+        ooc_stream *s = open_stream(a, threads, 1ull << 30, 1);
+        if (s) {
+            double first = run_sum(s, in->cols);
+            ASSERT_INT_EQ(ooc_stream_get_stats(s)->bytes_read, total);
+            ASSERT_INT_EQ(ooc_stream_get_stats(s)->chunks_cached, in->nchunks);
+            double second = run_sum(s, in->cols);
+            ASSERT_INT_EQ(ooc_stream_get_stats(s)->bytes_read, total);
+            ASSERT_INT_EQ(ooc_stream_get_stats(s)->passes, 2);
+            ASSERT_INT_EQ(ooc_stream_get_stats(s)->bytes_decoded, 2 * in->rows * in->cols * 8);
+            ASSERT_MEM_EQ(&first, &second, sizeof first);
+            ooc_stream_free(s);
+        }
+        /* Room for 5 chunks: chunks 0..4 are cached; every later pass reads chunks 5..13 again. */
+        uint64_t m = 5;
+        s = open_stream(a, threads, working_bytes(a, threads) + m * chunk_bytes(a) + chunk_bytes(a) / 2, 1);
+        if (s) {
+            double first = run_sum(s, in->cols);
+            ASSERT_INT_EQ(ooc_stream_get_stats(s)->bytes_read, total);
+            ASSERT_INT_EQ(ooc_stream_get_stats(s)->chunks_cached, m);
+            uint64_t rest = 0;
+            for (uint64_t i = m; i < in->nchunks; i++)
+                rest += sizes[i];
+            double second = run_sum(s, in->cols);
+            ASSERT_INT_EQ(ooc_stream_get_stats(s)->bytes_read, total + rest);
+            ASSERT_INT_EQ(ooc_stream_get_stats(s)->chunks_cached, m);
+            ASSERT_MEM_EQ(&first, &second, sizeof first);
+            ooc_stream_free(s);
+        }
+        /* No cache: every pass reads everything. */
+        s = open_stream(a, threads, 1ull << 30, 0);
+        if (s) {
+            run_sum(s, in->cols);
+            run_sum(s, in->cols);
+            ASSERT_INT_EQ(ooc_stream_get_stats(s)->bytes_read, 2 * total);
+            ASSERT_INT_EQ(ooc_stream_get_stats(s)->chunks_cached, 0);
+            ooc_stream_free(s);
+        }
+    }
+    ooc_array_free(a);
+    unlink(path);
+}
+
+/* ---- (d) errors from map() -------------------------------------------------------------------------- */
+
+typedef struct fail_ctx {
+    uint64_t chunk_rows;
+    uint64_t fail_mask;  /* chunks whose map() fails */
+    uint64_t slow_chunk; /* this chunk's map() sleeps first, so later failures happen before it */
+    uint64_t combined[MAX_CHUNKS];
+    int ncombined;
+} fail_ctx;
+
+static int map_fail(void *ctx, const void *rows, uint64_t row0, uint64_t nrows, void *partial, void *out,
+                    ooc_error *err)
+{
+    (void)out;
+    (void)rows;
+    (void)nrows;
+    fail_ctx *c = ctx;
+    uint64_t chunk = row0 / c->chunk_rows;
+    *(uint64_t *)partial = chunk;
+    if (chunk == c->slow_chunk)
+        usleep(20000);
+    if (c->fail_mask >> chunk & 1)
+        return ooc_error_set(err, OOC_EIO, "test: chunk %llu: refused", (unsigned long long)chunk);
+    return 0;
+}
+
+static void combine_fail(void *ctx, void *acc, const void *partial)
+{
+    (void)acc;
+    fail_ctx *c = ctx;
+    if (c->ncombined < MAX_CHUNKS)
+        c->combined[c->ncombined] = *(const uint64_t *)partial;
+    c->ncombined++;
+}
+
+static void test_map_error_stops_pass(void)
+{
+    ooc_array *a = open_array("blobs:samples=10000,features=3,seed=2,chunk_rows=1000"); /* 10 chunks */
+    if (!a)
+        return;
+    const ooc_array_info *in = ooc_array_get_info(a);
+    ASSERT_INT_EQ(in->nchunks, 10);
+    struct {
+        uint64_t mask, slow, first;
+    } cases[] = {
+        {1u << 5, UINT64_MAX, 5},
+        {1u << 3 | 1u << 5 | 1u << 8, 3, 3},
+        {1u << 4 | 1u << 9, 4, 4},
+        {1u << 0 | 1u << 1, 0, 0},
+        {1u << 9, UINT64_MAX, 9},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        for (int threads = 1; threads <= 4; threads++) {
+            ooc_stream *s = open_stream(a, threads, 256u << 20, 1);
+            if (!s)
+                continue;
+            fail_ctx c = {.chunk_rows = in->chunk_rows, .fail_mask = cases[k].mask, .slow_chunk = cases[k].slow};
+            ooc_pass pass = {"fail", sizeof(uint64_t), &c, map_fail, combine_fail, NULL};
+            ooc_error err;
+            ooc_error_clear(&err);
+            int acc = 0;
+            int rc = ooc_stream_run(s, &pass, &acc, &err);
+            char want[64];
+            snprintf(want, sizeof want, "test: chunk %llu: refused", (unsigned long long)cases[k].first);
+            ASSERT_INT_EQ(rc, OOC_EIO);
+            ASSERT_INT_EQ(err.code, OOC_EIO);
+            if (strcmp(err.msg, want) != 0)
+                OOC__FAIL("case %zu, threads %d: error \"%s\", expected \"%s\"", k, threads, err.msg, want);
+            /* Exactly the chunks before the failing one were folded, in order. */
+            if (c.ncombined != (int)cases[k].first)
+                OOC__FAIL("case %zu, threads %d: %d chunks combined, expected %llu", k, threads, c.ncombined,
+                          (unsigned long long)cases[k].first);
+            for (int i = 0; i < c.ncombined && i < MAX_CHUNKS; i++)
+                if (c.combined[i] != (uint64_t)i) {
+                    OOC__FAIL("case %zu, threads %d: combined #%d is chunk %llu", k, threads, i,
+                              (unsigned long long)c.combined[i]);
+                    break;
+                }
+            /* The stream is still usable after a failed pass. */
+            fail_ctx ok = {.chunk_rows = in->chunk_rows, .slow_chunk = UINT64_MAX};
+            pass.ctx = &ok;
+            ASSERT_OK(ooc_stream_run(s, &pass, &acc, &err));
+            ASSERT_INT_EQ(ok.ncombined, in->nchunks);
+            ooc_stream_free(s);
+        }
+    }
+    ooc_array_free(a);
+}
+
+/* ---- (e) the memory limit --------------------------------------------------------------------------- */
+
+static void test_limit_below_working_set(void)
+{
+    ooc_array *a = open_array("blobs:samples=100000,features=20,chunk_rows=50000"); /* 8 MB chunks */
+    if (!a)
+        return;
+    for (int threads = 1; threads <= 2; threads++) {
+        ooc_stream_params p = ooc_stream_params_default();
+        p.threads = threads;
+        p.memory_limit = 1u << 20;
+        ooc_stream *s = NULL;
+        ooc_error err;
+        ooc_error_clear(&err);
+        ASSERT_INT_EQ(ooc_stream_create(a, &p, &s, &err), OOC_ERANGE);
+        ASSERT(s == NULL);
+        ASSERT_INT_EQ(err.code, OOC_ERANGE);
+        ASSERT_STR_CONTAINS(err.msg, "--memory-limit");
+        ASSERT_STR_CONTAINS(err.msg, "blobs:samples=100000");
+        ooc_stream_free(s);
+        /* Just enough for the working buffers: accepted, nothing cached, and the pass runs. */
+        uint64_t working = working_bytes(a, threads);
+        ASSERT(working > p.memory_limit);
+        p.memory_limit = working;
+        ASSERT_OK(ooc_stream_create(a, &p, &s, &err));
+        if (s) {
+            run_sum(s, 20);
+            ASSERT_INT_EQ(ooc_stream_get_stats(s)->chunks_cached, 0);
+            ASSERT_INT_EQ(ooc_stream_get_stats(s)->memory_limit, working);
+        }
+        ooc_stream_free(s);
+        s = NULL;
+        p.memory_limit = working - 1;
+        ASSERT_INT_EQ(ooc_stream_create(a, &p, &s, &err), OOC_ERANGE);
+        ooc_stream_free(s);
+    }
+    ooc_array_free(a);
+}
+
+/* ---- (f) ooc_colstats on known values --------------------------------------------------------------- */
+
+/* A dataset written with plain HDF5 calls, as another program would. crows = 0: contiguous. */
+static void write_plain(const char *name, hid_t file_type, hsize_t rows, hsize_t cols, hsize_t crows,
+                        hsize_t ccols, int deflate, const double *values)
+{
+    ooc_h5_file *of; /* make sure ooc's HDF5 setup ran before plain HDF5 calls */
+    ooc_error err;
+    if (access(path, F_OK) != 0 || H5Fis_hdf5(path) <= 0) {
+        ASSERT_OK(ooc_h5_file_create(path, NULL, &of, &err));
+        ASSERT_OK(ooc_h5_file_close(of, &err));
+    }
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    hsize_t dims[2] = {rows, cols}, chunk[2] = {crows, ccols};
+    hid_t space = H5Screate_simple(2, dims, NULL);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    if (crows) {
+        H5Pset_chunk(dcpl, 2, chunk);
+        if (deflate)
+            H5Pset_deflate(dcpl, 4);
+    }
+    hid_t ds = H5Dcreate2(f, name, file_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    ASSERT(ds >= 0);
+    if (values)
+        ASSERT(H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) >= 0);
+    H5Dclose(ds);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    H5Fclose(f);
+}
+
+static ooc_colstats *colstats_of(const char *input, int threads)
+{
+    ooc_array *a = open_array(input);
+    ooc_stream *s = a ? open_stream(a, threads, 64u << 20, 1) : NULL;
+    ooc_colstats *st = NULL;
+    ooc_error err;
+    if (s)
+        ASSERT_OK(ooc_colstats_compute(s, &st, &err));
+    ooc_stream_free(s);
+    ooc_array_free(a);
+    return st;
+}
+
+static void test_colstats_known_values(void)
+{
+    /* 7 x 3. Column 0: 1..7. Column 1: -2, 4 repeated, and NaN in row 4. Column 2: 10 everywhere but +inf in
+     * row 5 and -inf in row 6. */
+    const double v[7][3] = {{1, -2, 10}, {2, 4, 10}, {3, -2, 10}, {4, 4, 10},
+                            {5, NAN, 10}, {6, -2, INFINITY}, {7, 4, -INFINITY}};
+    new_path();
+    char input[96];
+    /* Storage chunks of 2 rows (our layout): 4 processing chunks, the NaN in the third. Also contiguous, and
+     * big-endian, deflated, in chunks narrower than the rows (read through HDF5's own pipeline). */
+    write_plain("/chunked", H5T_IEEE_F64LE, 7, 3, 2, 3, 0, &v[0][0]);
+    write_plain("/contiguous", H5T_IEEE_F64LE, 7, 3, 0, 0, 0, &v[0][0]);
+    write_plain("/big_endian", H5T_IEEE_F64BE, 7, 3, 3, 2, 1, &v[0][0]);
+    const char *names[] = {"/chunked", "/contiguous", "/big_endian"};
+    for (int k = 0; k < 3; k++) {
+        for (int threads = 1; threads <= 3; threads++) {
+            snprintf(input, sizeof input, "%s:%s", path, names[k]);
+            ooc_colstats *st = colstats_of(input, threads);
+            if (!st)
+                continue;
+            ASSERT_INT_EQ(st->rows, 7);
+            ASSERT_INT_EQ(st->cols, 3);
+            ASSERT_INT_EQ(st->first_nonfinite_row, 4);
+            ASSERT_NEAR(st->count[0], 7, 0);
+            ASSERT_NEAR(st->mean[0], 4, 0);
+            ASSERT_NEAR(st->var[0], 4, 1e-15); /* (9+4+1+0+1+4+9)/7 */
+            ASSERT_NEAR(st->min[0], 1, 0);
+            ASSERT_NEAR(st->max[0], 7, 0);
+            ASSERT_NEAR(st->count[1], 6, 0);
+            ASSERT_NEAR(st->mean[1], 1, 1e-15);
+            ASSERT_NEAR(st->var[1], 9, 1e-14);
+            ASSERT_NEAR(st->min[1], -2, 0);
+            ASSERT_NEAR(st->max[1], 4, 0);
+            ASSERT_NEAR(st->count[2], 5, 0);
+            ASSERT_NEAR(st->mean[2], 10, 0);
+            ASSERT_NEAR(st->var[2], 0, 0);
+            ASSERT_NEAR(st->min[2], 10, 0);
+            ASSERT_NEAR(st->max[2], 10, 0);
+            ASSERT_NEAR(ooc_colstats_mean_variance(st), 13.0 / 3, 1e-14);
+            ooc_colstats_free(st);
+        }
+    }
+    /* A column with no finite value at all, and a single-row, all-finite dataset. */
+    const double w[3][2] = {{1, NAN}, {3, INFINITY}, {8, NAN}};
+    write_plain("/no_finite", H5T_IEEE_F64LE, 3, 2, 1, 2, 0, &w[0][0]);
+    write_plain("/one_row", H5T_STD_I16LE, 1, 2, 0, 0, 0, (const double[]){-3, 5});
+    snprintf(input, sizeof input, "%s:/no_finite", path);
+    ooc_colstats *st = colstats_of(input, 2);
+    if (st) {
+        ASSERT_INT_EQ(st->first_nonfinite_row, 0);
+        ASSERT_NEAR(st->count[0], 3, 0);
+        ASSERT_NEAR(st->mean[0], 4, 0);
+        ASSERT_NEAR(st->var[0], 26.0 / 3, 1e-14);
+        ASSERT_NEAR(st->count[1], 0, 0);
+        ASSERT(isnan(st->mean[1]) && isnan(st->var[1]) && isnan(st->min[1]) && isnan(st->max[1]));
+        ooc_colstats_free(st);
+    }
+    snprintf(input, sizeof input, "%s:/one_row", path);
+    st = colstats_of(input, 2);
+    if (st) {
+        ASSERT_INT_EQ(st->first_nonfinite_row, OOC_NO_ROW);
+        ASSERT_NEAR(st->mean[0], -3, 0);
+        ASSERT_NEAR(st->mean[1], 5, 0);
+        ASSERT_NEAR(st->var[0], 0, 0);
+        ASSERT_NEAR(st->min[1], 5, 0);
+        ASSERT_NEAR(st->max[1], 5, 0);
+        ooc_colstats_free(st);
+    }
+    unlink(path);
+}
+
+/* ---- (g) processing chunks of ooc_array ------------------------------------------------------------- */
+
+static void check_chunks(const char *input, uint64_t rows, uint64_t storage_rows, uint64_t want_chunk_rows)
+{
+    ooc_array *a = open_array(input);
+    if (!a)
+        return;
+    const ooc_array_info *in = ooc_array_get_info(a);
+    ASSERT_INT_EQ(in->rows, rows);
+    if (want_chunk_rows && in->chunk_rows != want_chunk_rows)
+        OOC__FAIL("%s: processing chunks of %llu rows, expected %llu", input, (unsigned long long)in->chunk_rows,
+                  (unsigned long long)want_chunk_rows);
+    if (storage_rows && in->chunk_rows % storage_rows != 0 && in->chunk_rows != rows)
+        OOC__FAIL("%s: processing chunks of %llu rows are not a multiple of the storage chunks' %llu", input,
+                  (unsigned long long)in->chunk_rows, (unsigned long long)storage_rows);
+    ASSERT_INT_EQ(in->nchunks, (rows + in->chunk_rows - 1) / in->chunk_rows);
+    uint64_t sum = 0;
+    for (uint64_t i = 0; i < in->nchunks; i++) {
+        uint64_t n = ooc_array_chunk_rows(a, i);
+        if (n != (i + 1 < in->nchunks ? in->chunk_rows : rows - i * in->chunk_rows))
+            OOC__FAIL("%s: chunk %llu has %llu rows", input, (unsigned long long)i, (unsigned long long)n);
+        sum += n;
+    }
+    ASSERT_INT_EQ(sum, rows);
+    ASSERT_INT_EQ(ooc_array_chunk_rows(a, in->nchunks), 0);
+    ASSERT(in->nchunks >= 2);
+    ASSERT(ooc_array_chunk_rows(a, in->nchunks - 1) < in->chunk_rows); /* every case here ends short */
+    ooc_array_free(a);
+}
+
+static void test_processing_chunks(void)
+{
+    new_path();
+    char input[96];
+    /* Datasets without data (metadata only): the processing chunks depend on the shape and layout alone. */
+    uint64_t target_rows = OOC_ARRAY_TARGET_CHUNK_BYTES / (256 * 8); /* 8192 */
+    write_plain("/contiguous", H5T_IEEE_F64LE, 2 * target_rows + 5, 256, 0, 0, 0, NULL);
+    snprintf(input, sizeof input, "%s:/contiguous", path);
+    check_chunks(input, 2 * target_rows + 5, 0, target_rows);
+    /* Storage chunks (777, 3), deflated (not our layout): whole multiples of 777 rows, about the target. */
+    uint64_t per = OOC_ARRAY_TARGET_CHUNK_BYTES / (3 * 8) / 777 * 777;
+    write_plain("/deflate777", H5T_IEEE_F64LE, 2 * per + 1000, 3, 777, 3, 1, NULL);
+    snprintf(input, sizeof input, "%s:/deflate777", path);
+    check_chunks(input, 2 * per + 1000, 777, per);
+    /* Storage chunks narrower than the rows: still whole multiples of the chunk rows. */
+    write_plain("/narrow", H5T_STD_I16LE, 2 * per + 1, 3, 777, 2, 0, NULL);
+    snprintf(input, sizeof input, "%s:/narrow", path);
+    check_chunks(input, 2 * per + 1, 777, per);
+    /* Storage chunks bigger than the target: one storage chunk per processing chunk. */
+    write_plain("/tall", H5T_IEEE_F64LE, 3 * 800000 - 1, 3, 800000, 3, 1, NULL);
+    snprintf(input, sizeof input, "%s:/tall", path);
+    check_chunks(input, 3 * 800000 - 1, 800000, 800000);
+    /* Our layout (row chunks over all columns, native float, no other filter): the storage chunks. */
+    write_plain("/ours", H5T_IEEE_F64LE, 10000, 3, 777, 3, 0, NULL);
+    snprintf(input, sizeof input, "%s:/ours", path);
+    check_chunks(input, 10000, 777, 777);
+    unlink(path);
+    write_generated("blobs:samples=5000,features=3,chunk_rows=700");
+    check_chunks(path, 5000, 700, 700);
+    unlink(path);
+    /* Generated arrays: chunk_rows as given. */
+    check_chunks("blobs:samples=5000,features=3,chunk_rows=700", 5000, 700, 700);
+}
+
+OOC_TEST_MAIN(test_each_chunk_once_in_order, test_sum_bitwise_identical, test_cache_serves_second_pass,
+              test_map_error_stops_pass, test_limit_below_working_set, test_colstats_known_values,
+              test_processing_chunks)
