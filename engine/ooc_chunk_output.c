@@ -18,7 +18,7 @@ int ooc_chunk_output_create(const char *path, const char *dataset, const ooc_h5_
         return ooc_error_set(err, OOC_ENOMEM, "%s: out of memory", path);
     int rc = ooc_output_open(path, force, &o->out, err);
     if (!rc)
-        rc = ooc_h5_file_create(ooc_output_path(o->out), &o->file, err);
+        rc = ooc_h5_file_create(ooc_output_path(o->out), path, &o->file, err);
     if (!rc)
         rc = ooc_h5_chunked_create(o->file, dataset, p, &o->dataset, err);
     if (rc) {

@@ -1,0 +1,76 @@
+"""Shared helpers for the Python tests (ctest runs them with OOC_BIN, HDF5_PLUGIN_PATH and OOC_PYTHON set).
+
+Kept small on purpose: locate a tool, run it, check the one-line error contract, open HDF5 files.
+"""
+import os
+import re
+import subprocess
+import sys
+
+BIN = os.environ.get("OOC_BIN") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build")
+PLUGIN_PATH = os.environ.get("HDF5_PLUGIN_PATH") or os.path.join(BIN, "plugins")
+PYTHON = os.environ.get("OOC_PYTHON") or sys.executable
+# h5py and h5dump need the zstd filter plugin to read our files; set it before h5py is first imported.
+os.environ["HDF5_PLUGIN_PATH"] = PLUGIN_PATH
+
+DEFAULT_TIMEOUT = 120
+
+
+def tool(name):
+    """Absolute path of a built tool, e.g. tool('chunkgen')."""
+    path = os.path.join(BIN, name)
+    if not os.access(path, os.X_OK):
+        raise FileNotFoundError(f"{path}: not built (set OOC_BIN to the build directory)")
+    return path
+
+
+def run(argv, timeout=DEFAULT_TIMEOUT, env=None, **kwargs):
+    """Run argv (argv[0] a tool name or a path); return (status, stdout, stderr) as text."""
+    argv = [str(a) for a in argv]
+    if os.sep not in argv[0]:
+        argv[0] = tool(argv[0])
+    p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
+                       env=env, **kwargs)
+    return p.returncode, p.stdout, p.stderr
+
+
+def chunkgen(*args, **kwargs):
+    """run(['chunkgen', *args]); every argument is str()-ed."""
+    return run(["chunkgen", *args], **kwargs)
+
+
+def error_lines(stderr):
+    """Non-blank stderr lines (a sanitizer report counts too: it must make the test fail)."""
+    return [line for line in stderr.splitlines() if line.strip()]
+
+
+def assert_one_error(tc, program, status, stderr, expected_status, *needles):
+    """Assert exit status, and that stderr is exactly one line 'PROGRAM: error: ...' containing every needle."""
+    tc.assertEqual(status, expected_status, f"exit status; stderr was:\n{stderr}")
+    lines = error_lines(stderr)
+    tc.assertEqual(len(lines), 1, f"expected exactly one stderr line, got:\n{stderr}")
+    tc.assertRegex(lines[0], r"^" + re.escape(program) + r": error: \S")
+    for needle in needles:
+        tc.assertIn(needle, lines[0])
+    return lines[0]
+
+
+def h5py():
+    """The h5py module, imported after HDF5_PLUGIN_PATH is set."""
+    import h5py as module
+    return module
+
+
+def open_h5(path, mode="r"):
+    return h5py().File(path, mode)
+
+
+def filters(dset):
+    """[(filter id, flags, cd_values tuple, name)] of an h5py dataset, in pipeline order."""
+    plist = dset.id.get_create_plist()
+    return [plist.get_filter(i) for i in range(plist.get_nfilters())]
+
+
+def listdir(path):
+    """Sorted directory listing, hidden files included."""
+    return sorted(os.listdir(path))
