@@ -1,0 +1,452 @@
+"""chunkgen as a user sees it: exit statuses, the one-line error contract, nothing written on failure,
+--force, signals, full disks, help and progress."""
+import os
+import pty
+import re
+import resource
+import select
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+import ooc_testlib as T
+
+h5py = T.h5py()
+
+CHUNKGEN = T.tool("chunkgen")
+# Slow enough to interrupt (zstd level 19, one thread, ~0.5 s a chunk), small on disk.
+SLOW = ["-n", "200k", "-d", "20", "--compression", "zstd:19", "-t", "1", "--chunk-rows", "10000"]
+# Bigger than 1 MiB once written (about 15 MB), quick to make.
+BIG = ["-n", "100k", "-d", "20", "--chunk-rows", "5000"]
+
+
+def temporaries(names, dest_name):
+    """Names in a listing that look like chunkgen's temporary for dest_name ('.NAME.XXXXXX')."""
+    return [n for n in names if n.startswith("." + dest_name + ".")]
+
+
+class Base(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        # A cleanup, not tearDown: cleanups run last-in first-out, so a tmpfs mounted inside is unmounted first.
+        self.addCleanup(self.tmp.cleanup)
+        self.dir = self.tmp.name
+        self.out = os.path.join(self.dir, "out.h5")
+
+    def one_error(self, status, err, expected_status, *needles):
+        return T.assert_one_error(self, "chunkgen", status, err, expected_status, *needles)
+
+    def assert_names_destination(self, line, dest):
+        """The error names the file the user asked for, not the hidden temporary it never sees."""
+        self.assertIn(os.path.basename(dest), line)
+        self.assertNotRegex(line, r"\." + re.escape(os.path.basename(dest)) + r"\.\w{6}",
+                            "the error names the temporary file, not the destination")
+
+    def existing(self, path=None, content=b"precious bytes, not HDF5\n" * 100):
+        path = path or self.out
+        with open(path, "wb") as f:
+            f.write(content)
+        return content
+
+    def read_bytes(self, path=None):
+        with open(path or self.out, "rb") as f:
+            return f.read()
+
+
+class BadUsage(Base):
+    CASES = [
+        (["-n", "abc"], "--samples"),
+        (["-n", "0"], "--samples"),
+        (["-n", "-5"], "--samples"),
+        (["-n", "1.5"], "--samples"),
+        (["-n", "1e30"], "--samples"),
+        (["-n", "10Q"], "--samples"),
+        (["-n", ""], "--samples"),
+        (["-d", "0"], "--features"),
+        (["-c", "0"], "--centers"),
+        (["--cluster-std", "-1"], "--cluster-std"),
+        (["--cluster-std", "nan"], "--cluster-std"),
+        (["--cluster-std", "inf"], "--cluster-std"),
+        (["--center-box", "5,1"], "--center-box"),
+        (["--center-box", "5,5"], "--center-box"),
+        (["--center-box", "x"], "--center-box"),
+        (["--center-box", "1,"], "--center-box", "''"),
+        (["--dtype", "int8"], "--dtype"),
+        (["--compression", "lz4"], "--compression"),
+        (["--compression", "zstd:0"], "--compression"),
+        (["--compression", "zstd:99"], "--compression"),
+        (["--compression", "zstd:x"], "--compression"),
+        (["-t", "0"], "--threads"),
+        (["-t", "abc"], "--threads"),
+        (["-t", "-1"], "--threads"),
+        (["--chunk-rows", "0"], "--chunk-rows"),
+        (["--seed", "-1"], "--seed"),
+        (["--seed", "x"], "--seed"),
+    ]
+
+    def test_bad_values(self):
+        for args, option, *value in self.CASES:
+            with self.subTest(args=args):
+                status, out, err = T.chunkgen(*args, self.out)
+                # The line names the option and quotes the value refused.
+                self.one_error(status, err, 2, option, *(value or [f"'{args[1]}'"]))
+                self.assertEqual(out, "")
+                self.assertEqual(T.listdir(self.dir), [], "bad usage wrote something")
+
+    def test_unknown_option(self):
+        status, out, err = T.chunkgen("--bogus", self.out)
+        self.one_error(status, err, 2, "--bogus")
+        self.assertEqual(T.listdir(self.dir), [])
+        status, out, err = T.chunkgen("-Z", self.out)
+        self.one_error(status, err, 2, "Z")
+        self.assertEqual(T.listdir(self.dir), [])
+
+    def test_missing_option_value(self):
+        status, out, err = T.chunkgen(self.out, "-n")
+        self.one_error(status, err, 2, "n")
+        self.assertEqual(T.listdir(self.dir), [])
+
+    def test_no_output_argument(self):
+        status, out, err = T.chunkgen("-n", 10)
+        self.one_error(status, err, 2, "OUTPUT")
+
+    def test_two_output_arguments(self):
+        other = os.path.join(self.dir, "other.h5")
+        status, out, err = T.chunkgen("-n", 10, self.out, other)
+        self.one_error(status, err, 2, "other.h5")
+        self.assertEqual(T.listdir(self.dir), [])
+
+    def test_too_large_is_bad_usage(self):
+        status, out, err = T.chunkgen("-n", "1e18", "-d", 1000, self.out)
+        self.one_error(status, err, 2, "samples")
+        self.assertEqual(T.listdir(self.dir), [])
+
+    def test_chunk_too_large_for_hdf5(self):
+        # 200000 default rows x 3000 features x 8 bytes = 4.8 GB: over HDF5's 4 GiB chunk limit. A clear refusal
+        # (usage or failure), never a crash, nothing written.
+        status, out, err = T.chunkgen("-q", "-n", 300000, "-d", 3000, self.out)
+        self.assertIn(status, (1, 2), err)
+        line = self.one_error(status, err, status, "chunk")
+        self.assertNotRegex(line, r"\.out\.h5\.\w{6}", "names the temporary file")
+        self.assertEqual(T.listdir(self.dir), [])
+
+    def test_usage_is_checked_before_reading_centres(self):
+        # A usage error wins over a missing --centers-from file: options are checked before any data is read.
+        status, out, err = T.chunkgen("-t", 0, "--centers-from", os.path.join(self.dir, "nope.h5"), self.out)
+        self.one_error(status, err, 2, "--threads")
+
+    def test_usage_error_leaves_existing_output_alone(self):
+        content = self.existing()
+        status, out, err = T.chunkgen("-f", "-n", 0, self.out)
+        self.one_error(status, err, 2, "--samples")
+        self.assertEqual(self.read_bytes(), content)
+        self.assertEqual(T.listdir(self.dir), ["out.h5"])
+
+
+class Counts(Base):
+    def test_count_forms(self):
+        for text, rows in (("1e3", 1000), ("2k", 2000), ("1.5k", 1500), ("1M", 1000000), ("777", 777)):
+            with self.subTest(n=text):
+                status, out, err = T.chunkgen("-q", "-f", "-n", text, "-d", 1, "-c", 2, self.out)
+                self.assertEqual(status, 0, err)
+                self.assertEqual(err, "")
+                with T.open_h5(self.out) as f:
+                    self.assertEqual(f["X"].shape, (rows, 1))
+                    self.assertEqual(int(f.attrs["samples"]), rows)
+
+    def test_count_forms_for_features_centers_and_chunk_rows(self):
+        status, out, err = T.chunkgen("-q", "-n", "3k", "-d", "1e1", "-c", "2e0", "--chunk-rows", "1.2k", self.out)
+        self.assertEqual(status, 0, err)
+        with T.open_h5(self.out) as f:
+            self.assertEqual(f["X"].shape, (3000, 10))
+            self.assertEqual(f["X"].chunks, (1200, 10))
+            self.assertEqual(f["centers"].shape, (2, 10))
+
+
+class Outputs(Base):
+    def test_existing_output_needs_force(self):
+        content = self.existing()
+        status, out, err = T.chunkgen("-q", "-n", 100, self.out)
+        line = self.one_error(status, err, 1, "--force")
+        self.assertIn("out.h5", line)
+        self.assertEqual(self.read_bytes(), content)
+        self.assertEqual(T.listdir(self.dir), ["out.h5"])
+
+    def test_force_replaces(self):
+        self.existing()
+        status, out, err = T.chunkgen("-q", "-f", "-n", 100, "-d", 3, self.out)
+        self.assertEqual(status, 0, err)
+        self.assertEqual(err, "")
+        with T.open_h5(self.out) as f:
+            self.assertEqual(f["X"].shape, (100, 3))
+        self.assertEqual(T.listdir(self.dir), ["out.h5"])
+
+    def test_output_mode_follows_umask(self):
+        status, out, err = T.chunkgen("-q", "-n", 10, self.out)
+        self.assertEqual(status, 0, err)
+        umask = os.umask(0)
+        os.umask(umask)
+        self.assertEqual(os.stat(self.out).st_mode & 0o777, 0o666 & ~umask)
+
+    def test_missing_directory(self):
+        dest = os.path.join(self.dir, "no", "such", "dir", "out.h5")
+        status, out, err = T.chunkgen("-q", "-n", 100, dest)
+        line = self.one_error(status, err, 1)
+        self.assertIn(dest, line)
+        self.assertEqual(T.listdir(self.dir), [])
+
+    def test_output_is_a_directory(self):
+        os.mkdir(self.out)
+        for force in ([], ["-f"]):
+            status, out, err = T.chunkgen("-q", *force, "-n", 100, self.out)
+            self.one_error(status, err, 1, "out.h5")
+            self.assertTrue(os.path.isdir(self.out))
+            self.assertEqual(T.listdir(self.dir), ["out.h5"])
+            self.assertEqual(T.listdir(self.out), [])
+
+    def test_centers_from_missing_file(self):
+        missing = os.path.join(self.dir, "missing-centres.h5")
+        status, out, err = T.chunkgen("-q", "-n", 100, "--centers-from", missing, self.out)
+        self.one_error(status, err, 1, "missing-centres.h5")
+        self.assertEqual(T.listdir(self.dir), [])
+
+    def test_centers_from_not_hdf5(self):
+        bogus = os.path.join(self.dir, "bogus.h5")
+        self.existing(bogus)
+        status, out, err = T.chunkgen("-q", "-n", 100, "--centers-from", bogus, self.out)
+        self.one_error(status, err, 1, "bogus.h5")
+        self.assertEqual(T.listdir(self.dir), ["bogus.h5"])
+
+    def test_centers_from_wrong_rank(self):
+        c = os.path.join(self.dir, "c.h5")
+        with h5py.File(c, "w") as f:
+            f["v"] = [1.0, 2.0, 3.0]
+            f["nan"] = [[0.0, float("nan")], [1.0, 2.0]]
+        for ds in ("/v", "/nan"):
+            with self.subTest(dataset=ds):
+                status, out, err = T.chunkgen("-q", "-n", 100, "--centers-from", c + ":" + ds, self.out)
+                self.assertIn(status, (1, 2), err)
+                self.one_error(status, err, status, ds)
+                self.assertEqual(T.listdir(self.dir), ["c.h5"])
+
+
+class Signals(Base):
+    def interrupted(self, signals, force_over_existing=False):
+        args = list(SLOW)
+        content = None
+        if force_over_existing:
+            content = self.existing()
+            args.append("-f")
+        before = T.listdir(self.dir)
+        p = subprocess.Popen([CHUNKGEN, *args, self.out], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        try:
+            # Wait until the run is under way: its temporary file exists beside the destination.
+            deadline = time.monotonic() + 30
+            while not temporaries(T.listdir(self.dir), "out.h5"):
+                self.assertIsNone(p.poll(), "chunkgen finished before it could be interrupted")
+                self.assertLess(time.monotonic(), deadline, "no temporary file appeared")
+                time.sleep(0.01)
+            time.sleep(0.3)
+            self.assertIsNone(p.poll(), "chunkgen finished before it could be interrupted")
+            t0 = time.monotonic()
+            for s in signals:
+                p.send_signal(s)
+                time.sleep(0.05)
+            out, err = p.communicate(timeout=60)
+            reaction = time.monotonic() - t0
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.assertLess(reaction, 20, "slow to stop after a signal")
+        self.assertEqual(T.listdir(self.dir), before, "a temporary or partial file was left behind")
+        if content is not None:
+            self.assertEqual(self.read_bytes(), content, "the existing destination was touched")
+        return p.returncode, out, err
+
+    def test_sigint(self):
+        status, out, err = self.interrupted([signal.SIGINT])
+        self.one_error(status, err, 130)
+
+    def test_sigterm(self):
+        status, out, err = self.interrupted([signal.SIGTERM])
+        self.one_error(status, err, 143)
+
+    def test_sigint_keeps_existing_destination(self):
+        status, out, err = self.interrupted([signal.SIGINT], force_over_existing=True)
+        self.one_error(status, err, 130)
+
+    def test_sigterm_keeps_existing_destination(self):
+        status, out, err = self.interrupted([signal.SIGTERM], force_over_existing=True)
+        self.one_error(status, err, 143)
+
+    def test_second_sigint_stops_at_once_and_cleans_up(self):
+        status, out, err = self.interrupted([signal.SIGINT, signal.SIGINT], force_over_existing=True)
+        self.assertEqual(status, 130, err)
+        self.assertLessEqual(len(T.error_lines(err)), 1, err)
+
+
+def limit_file_size():
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+
+
+class FullDisk(Base):
+    def test_file_size_limit(self):
+        for threads in ("1", "2"):
+            with self.subTest(threads=threads):
+                status, out, err = T.chunkgen("-q", *BIG, "-t", threads, self.out, preexec_fn=limit_file_size)
+                self.assertGreaterEqual(status, 0, "killed by a signal (SIGXFSZ?)")
+                line = self.one_error(status, err, 1)
+                self.assert_names_destination(line, self.out)
+                self.assertEqual(T.listdir(self.dir), [])
+
+    def test_file_size_limit_keeps_existing_destination(self):
+        content = self.existing()
+        status, out, err = T.chunkgen("-q", "-f", *BIG, self.out, preexec_fn=limit_file_size)
+        self.assertGreaterEqual(status, 0)
+        self.one_error(status, err, 1)
+        self.assertEqual(self.read_bytes(), content)
+        self.assertEqual(T.listdir(self.dir), ["out.h5"])
+
+    def mount_tmpfs(self, options):
+        if os.geteuid() != 0:
+            self.skipTest("mounting a tmpfs needs root")
+        mnt = os.path.join(self.dir, "mnt")
+        os.mkdir(mnt)
+        p = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", mnt], capture_output=True, text=True)
+        if p.returncode != 0:
+            self.skipTest(f"cannot mount a tmpfs: {p.stderr.strip()}")
+        self.addCleanup(subprocess.run, ["umount", mnt], capture_output=True)
+        return mnt
+
+    def test_real_full_disk(self):
+        mnt = self.mount_tmpfs("size=2m")
+        dest = os.path.join(mnt, "x.h5")
+        keep = os.path.join(mnt, "keep.h5")
+        content = self.existing(keep, b"k" * 4096)
+        for threads in ("1", "2"):
+            for target, force in ((dest, []), (keep, ["-f"])):
+                with self.subTest(threads=threads, target=os.path.basename(target)):
+                    status, out, err = T.chunkgen("-q", *force, *BIG, "-t", threads, target)
+                    self.assertGreaterEqual(status, 0)
+                    line = self.one_error(status, err, 1)
+                    self.assert_names_destination(line, target)
+                    self.assertRegex(line.lower(), r"space|full")
+                    self.assertEqual(T.listdir(mnt), ["keep.h5"])
+                    self.assertEqual(self.read_bytes(keep), content)
+        # The space is all given back: a small run fits afterwards.
+        status, out, err = T.chunkgen("-q", "-n", 1000, "-d", 4, dest)
+        self.assertEqual(status, 0, err)
+
+    def test_read_only_directory(self):
+        mnt = self.mount_tmpfs("size=1m")
+        content = self.existing(os.path.join(mnt, "keep.h5"))
+        p = subprocess.run(["mount", "-o", "remount,ro", mnt], capture_output=True, text=True)
+        if p.returncode != 0:
+            self.skipTest(f"cannot remount read-only: {p.stderr.strip()}")
+        for target, force in ((os.path.join(mnt, "x.h5"), []), (os.path.join(mnt, "keep.h5"), ["-f"])):
+            with self.subTest(target=os.path.basename(target)):
+                status, out, err = T.chunkgen("-q", *force, "-n", 100, target)
+                line = self.one_error(status, err, 1)
+                self.assertIn(target, line)
+                self.assertEqual(T.listdir(mnt), ["keep.h5"])
+                self.assertEqual(self.read_bytes(os.path.join(mnt, "keep.h5")), content)
+
+
+class Interface(Base):
+    def test_help(self):
+        for flag in ("--help", "-h"):
+            status, out, err = T.chunkgen(flag)
+            self.assertEqual(status, 0, err)
+            self.assertEqual(err, "")
+            self.assertIn("Usage: chunkgen", out)
+            lines = out.splitlines()
+            for opt in ("--samples", "--features", "--centers ", "--cluster-std", "--center-box", "--centers-from",
+                        "--chunk-rows", "--dtype", "--compression", "--seed", "--threads"):
+                i = next((i for i, l in enumerate(lines) if opt in l), None)
+                self.assertIsNotNone(i, f"{opt} missing from --help")
+                self.assertIn("[default:", lines[i] + lines[i + 1] if i + 1 < len(lines) else lines[i], opt)
+            for opt in ("--no-shuffle", "--no-labels", "--force", "--quiet", "--version"):
+                self.assertIn(opt, out)
+            # Defaults shown are the real ones.
+            self.assertRegex(out, r"--samples.*\[default: 1M\]")
+            self.assertRegex(out, r"--features.*\[default: 20\]")
+            self.assertRegex(out, r"--centers .*\[default: 12\]")
+            self.assertRegex(out, r"--chunk-rows.*\[default: 200000\]")
+            self.assertRegex(out, r"--compression.*\[default: zstd:3\]")
+        self.assertEqual(T.listdir(self.dir), [])
+
+    def test_version(self):
+        for flag in ("--version", "-V"):
+            status, out, err = T.chunkgen(flag)
+            self.assertEqual(status, 0, err)
+            self.assertEqual(err, "")
+            self.assertRegex(out, r"^chunkgen .*\d+\.\d+")
+
+    def test_quiet_prints_nothing(self):
+        status, out, err = T.chunkgen("-q", "-n", 5000, "--chunk-rows", 1000, self.out)
+        self.assertEqual(status, 0, err)
+        self.assertEqual(out, "")
+        self.assertEqual(err, "")
+
+    def test_default_prints_a_summary_and_no_progress_off_a_terminal(self):
+        status, out, err = T.chunkgen("-n", 5000, "-d", 3, "--chunk-rows", 1000, self.out)
+        self.assertEqual(status, 0, err)
+        self.assertEqual(err, "", "progress on stderr although it is not a terminal")
+        lines = out.splitlines()
+        self.assertEqual(len(lines), 1, out)
+        self.assertIn("out.h5", lines[0])
+        self.assertRegex(lines[0], r"5000 x 3")
+        self.assertRegex(lines[0], r"\b5 chunks\b")
+
+    def test_verbose_shows_progress_off_a_terminal(self):
+        status, out, err = T.chunkgen("-v", "-n", 5000, "--chunk-rows", 1000, self.out)
+        self.assertEqual(status, 0, err)
+        self.assertIn("5/5", err)
+
+    def run_on_pty(self, *args):
+        master, slave = pty.openpty()
+        try:
+            p = subprocess.Popen([CHUNKGEN, *map(str, args)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=slave)
+            os.close(slave)
+            slave = None
+            chunks = []
+            while True:
+                r, _, _ = select.select([master], [], [], 60)
+                if not r:
+                    break
+                try:
+                    data = os.read(master, 4096)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not data:
+                    break
+                chunks.append(data)
+            out = p.communicate(timeout=60)[0]
+            return p.returncode, out.decode(), b"".join(chunks).decode(errors="replace")
+        finally:
+            os.close(master)
+            if slave is not None:
+                os.close(slave)
+
+    def test_progress_bar_on_a_terminal(self):
+        status, out, err = self.run_on_pty("-n", 5000, "--chunk-rows", 1000, self.out)
+        self.assertEqual(status, 0, err)
+        self.assertIn("5/5", err)
+        self.assertIn("chunks", err)
+        self.assertNotIn("error", err)
+        self.assertEqual(len(out.splitlines()), 1)
+
+    def test_quiet_on_a_terminal(self):
+        status, out, err = self.run_on_pty("-q", "-n", 5000, "--chunk-rows", 1000, self.out)
+        self.assertEqual(status, 0, err)
+        self.assertEqual(err, "")
+        self.assertEqual(out, "")
+
+
+if __name__ == "__main__":
+    unittest.main()
