@@ -420,6 +420,7 @@ static void test_params_check(void)
         {"blobs:samples=9223372036854775808,features=2", "blobs: samples * features overflows 64 bits"},
         {"blobs:samples=1,chunk_rows=1e18", "blobs: chunk_rows * features is too large for memory"},
         {"blobs:centers=2000000000,features=2000000000", "blobs: centers * features is too large for memory"},
+        {"blobs:samples=300000,features=3000", "under HDF5's 4 GiB limit: lower chunk_rows"},
     };
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         ooc_blobs_params p;
