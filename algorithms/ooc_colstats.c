@@ -142,7 +142,7 @@ int ooc_colstats_compute(ooc_stream *s, ooc_colstats **out, ooc_error *err)
     }
     summary_view a = view(acc, in->cols);
     summary_init(a, in->cols);
-    ooc_pass pass = {"stats", size, &j, map_chunk, combine, NULL};
+    ooc_pass pass = {.phase = "stats", .partial_size = size, .ctx = &j, .map = map_chunk, .combine = combine};
     int rc = ooc_stream_run(s, &pass, acc, err);
     if (rc) {
         free(acc);

@@ -69,12 +69,13 @@ int ooc_stream_create(ooc_array *a, const ooc_stream_params *p, ooc_stream **out
     s->chunk_bytes = (size_t)(in->chunk_rows * in->cols * ooc_dtype_size(in->dtype));
     int ring = in->h5 ? ring_depth(s->p.threads) : 0;
     uint64_t working = working_bytes(s->chunk_bytes, s->p.threads, ring);
-    if (working > s->p.memory_limit) {
+    if (working + p->reserved_bytes > s->p.memory_limit) {
         int rc = ooc_error_set(err, OOC_ERANGE,
-                               "%s: memory limit %.0f MiB is too small for %d threads on %.1f MiB chunks (needs %.0f "
+                               "%s: memory limit %.0f MiB is too small for %d threads on %.1f MiB chunks%s (needs %.0f "
                                "MiB): raise --memory-limit or lower --threads",
                                in->input, (double)s->p.memory_limit / 1048576.0, s->p.threads,
-                               (double)s->chunk_bytes / 1048576.0, (double)working / 1048576.0 + 1);
+                               (double)s->chunk_bytes / 1048576.0, p->reserved_bytes ? " and per-row state" : "",
+                               (double)(working + p->reserved_bytes) / 1048576.0 + 1);
         free(s);
         return rc;
     }
@@ -82,7 +83,7 @@ int ooc_stream_create(ooc_array *a, const ooc_stream_params *p, ooc_stream **out
     s->stats.memory_limit = s->p.memory_limit;
     s->stats.threads = s->p.threads;
     if (s->p.cache) {
-        uint64_t fit = (s->p.memory_limit - working) / (s->chunk_bytes ? s->chunk_bytes : 1);
+        uint64_t fit = (s->p.memory_limit - working - p->reserved_bytes) / (s->chunk_bytes ? s->chunk_bytes : 1);
         s->cache_slots = fit < in->nchunks ? fit : in->nchunks;
     }
     s->cache = calloc(in->nchunks ? in->nchunks : 1, sizeof *s->cache);
@@ -177,9 +178,9 @@ static int produce(void *ctx, uint64_t chunk, int slot_index, ooc_error *err)
 {
     ooc_stream *s = ctx;
     slot *b = &s->slots[slot_index];
-    const void *rows;
+    const void *rows = NULL;
     b->bytes_read = 0;
-    int rc = chunk_rows_of(s, chunk, b, &rows, err);
+    int rc = s->pass->no_input ? 0 : chunk_rows_of(s, chunk, b, &rows, err);
     if (rc)
         return rc;
     uint64_t row0 = chunk * ooc_array_get_info(s->a)->chunk_rows, n = ooc_array_chunk_rows(s->a, chunk);
@@ -257,13 +258,14 @@ int ooc_stream_run(ooc_stream *s, const ooc_pass *pass, void *acc, ooc_error *er
     s->done_rows = s->done_bytes = s->done_chunks = 0;
     clock_gettime(CLOCK_MONOTONIC, &s->start);
     uint64_t nchunks = ooc_array_get_info(s->a)->nchunks;
-    if (s->prefetch && (rc = ooc__prefetch_start(s->prefetch, nchunks, s->cache, err)) != 0)
+    ooc__prefetch *prefetch = pass->no_input ? NULL : s->prefetch;
+    if (prefetch && (rc = ooc__prefetch_start(prefetch, nchunks, s->cache, err)) != 0)
         return rc;
     ooc__ordered_pass op = {nchunks, s->p.threads, produce, consume, s};
     rc = ooc__pass_ordered(&op, err);
-    if (s->prefetch)
-        ooc__prefetch_finish(s->prefetch);
-    s->stats.passes++;
+    if (prefetch)
+        ooc__prefetch_finish(prefetch);
+    s->stats.passes += !pass->no_input;
     s->stats.bytes_decoded += s->done_bytes;
     s->stats.seconds += seconds_since(&s->start);
     s->stats.chunks_cached = 0;
@@ -271,4 +273,33 @@ int ooc_stream_run(ooc_stream *s, const ooc_pass *pass, void *acc, ooc_error *er
         s->stats.chunks_cached += s->cache[c] != NULL;
     s->stats.cache_bytes = s->stats.chunks_cached * s->chunk_bytes;
     return rc;
+}
+
+int ooc_stream_read_rows(ooc_stream *s, const uint64_t *rows, size_t n, double *out, ooc_error *err)
+{
+    const ooc_array_info *in = ooc_array_get_info(s->a);
+    slot *b = &s->slots[0];
+    for (size_t i = 0; i < n;) {
+        uint64_t chunk = rows[i] / in->chunk_rows;
+        if (rows[i] >= in->rows)
+            return ooc_error_set(err, OOC_EINVAL, "%s: row %llu is beyond the %llu rows", in->input,
+                                 (unsigned long long)rows[i], (unsigned long long)in->rows);
+        const void *data = s->cache[chunk];
+        if (!data) {
+            int rc = ooc_array_fetch(s->a, chunk, &b->raw, err);
+            if (!rc)
+                rc = ooc_array_decode(s->a, &b->raw, b->codec, b->rows, err);
+            if (rc)
+                return rc;
+            s->stats.bytes_read += b->raw.bytes_read;
+            data = b->rows;
+        }
+        for (; i < n && rows[i] / in->chunk_rows == chunk; i++) {
+            uint64_t r = rows[i] - chunk * in->chunk_rows;
+            for (uint64_t j = 0; j < in->cols; j++)
+                out[i * in->cols + j] = in->dtype == OOC_FLOAT32 ? (double)((const float *)data)[r * in->cols + j]
+                                                                  : ((const double *)data)[r * in->cols + j];
+        }
+    }
+    return 0;
 }

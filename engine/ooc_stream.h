@@ -23,6 +23,8 @@ typedef struct ooc_stream_params {
     int threads;             /* 0: all cores                                     [default: 0] */
     uint64_t memory_limit;   /* bytes the stream may hold; 0: ooc_memory_default_limit() [default: 0] */
     int cache;               /* keep decoded chunks that fit under the limit     [default: 1] */
+    uint64_t reserved_bytes; /* what the caller holds beside the stream (per-row state), counted in the
+                                limit before the cache                           [default: 0] */
     ooc_progress_fn progress; /* after each chunk                                 [default: NULL] */
     void *progress_user;
 } ooc_stream_params;
@@ -65,10 +67,17 @@ typedef struct ooc_pass {
     /* output: a chunked dataset with the array's chunk rows (ooc_chunk_output_dataset()), or NULL. The
      * stream encodes each chunk's output rows in the worker and writes them in chunk order. */
     ooc_h5_chunked *output;
+    /* no_input: map() needs no data (rows is NULL): the pass only writes what the caller holds, and does
+     * not count as a pass over the data. */
+    int no_input;
 } ooc_pass;
 
 /* ooc_stream_run(): one pass; acc (initialised by the caller) receives the folded partials. Stops at the
  * first failing chunk (the lowest-numbered, whatever the thread count) or a cancel request. */
 int ooc_stream_run(ooc_stream *s, const ooc_pass *pass, void *acc, ooc_error *err);
+
+/* ooc_stream_read_rows(): rows rows[0..n) (sorted ascending, duplicates allowed) as float64 into out
+ * (n x cols), reading only the chunks that hold them (from the cache when there). Serial. */
+int ooc_stream_read_rows(ooc_stream *s, const uint64_t *rows, size_t n, double *out, ooc_error *err);
 
 #endif

@@ -52,7 +52,8 @@ static int run(const char *path, int threads, uint64_t fail_chunk)
     ASSERT_OK(ooc_stream_create(a, &sp, &s, &err));
     sums ctx = {fail_chunk};
     double acc = 0;
-    ooc_pass pass = {"sums", sizeof(double), &ctx, map_sums, combine_none, ooc_chunk_output_dataset(o)};
+    ooc_pass pass = {.phase = "sums", .partial_size = sizeof(double), .ctx = &ctx, .map = map_sums,
+                     .combine = combine_none, .output = ooc_chunk_output_dataset(o)};
     int rc = ooc_stream_run(s, &pass, &acc, &err);
     if (rc)
         ooc_chunk_output_abort(o);

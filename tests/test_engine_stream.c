@@ -141,7 +141,7 @@ static void test_each_chunk_once_in_order(void)
             ASSERT_OK(ooc_stream_create(a, &p, &s, &err));
             if (!s)
                 continue;
-            ooc_pass pass = {"order", sizeof(order_partial), &c, map_order, combine_order, NULL};
+            ooc_pass pass = {.phase = "order", .partial_size = sizeof(order_partial), .ctx = &c, .map = map_order, .combine = combine_order};
             for (int run = 0; run < 2; run++) { /* the second pass comes from the cache when cache = 1 */
                 memset(c.visits, 0, sizeof c.visits);
                 c.ncombined = c.nprogress = 0;
@@ -199,7 +199,7 @@ static void combine_sum(void *ctx, void *acc, const void *partial)
 static double run_sum(ooc_stream *s, uint64_t cols)
 {
     sum_ctx c = {cols};
-    ooc_pass pass = {"sum", sizeof(double), &c, map_sum, combine_sum, NULL};
+    ooc_pass pass = {.phase = "sum", .partial_size = sizeof(double), .ctx = &c, .map = map_sum, .combine = combine_sum};
     double acc = 0.125;
     ooc_error err;
     ASSERT_OK(ooc_stream_run(s, &pass, &acc, &err));
@@ -402,7 +402,7 @@ static void test_map_error_stops_pass(void)
             if (!s)
                 continue;
             fail_ctx c = {.chunk_rows = in->chunk_rows, .fail_mask = cases[k].mask, .slow_chunk = cases[k].slow};
-            ooc_pass pass = {"fail", sizeof(uint64_t), &c, map_fail, combine_fail, NULL};
+            ooc_pass pass = {.phase = "fail", .partial_size = sizeof(uint64_t), .ctx = &c, .map = map_fail, .combine = combine_fail};
             ooc_error err;
             ooc_error_clear(&err);
             int acc = 0;
