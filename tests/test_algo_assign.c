@@ -1,0 +1,333 @@
+/* The assignment kernels against the scalar reference: labels and distances bitwise equal for every
+ * variant on many shapes (k, d, n with tails that fill no tile), float32 and float64; near-ties counted to
+ * show they were met; exact ties to the lowest index; the same outputs however rows are split into calls;
+ * a variant and enough scratch for every shape. */
+#include "ooc_assign_internal.h"
+#include "ooc_random.h"
+#include "ooc_test.h"
+
+#include <stdint.h>
+
+typedef struct variant {
+    const char *name;
+    ooc__assign_fn f64, f32;
+} variant;
+
+static const variant variants[] = {
+    {"direct", ooc__assign_direct_f64, ooc__assign_direct_f32},
+    {"gemm", ooc__assign_gemm_f64, ooc__assign_gemm_f32},
+};
+enum { NVARIANTS = sizeof variants / sizeof variants[0] };
+
+/* How values are drawn: uniform in [-1, 1); the same shifted far from the origin (where the fast variants'
+ * rounding bound lets many centres through); small integers (exact ties in D everywhere). */
+enum data_kind { UNIFORM, OFFSET, INTEGER };
+
+static double draw(enum data_kind kind, uint64_t seed, uint32_t stream, uint64_t i)
+{
+    double u = ooc_random_uniform(seed, stream, i);
+    switch (kind) {
+    case UNIFORM:
+        return 2 * u - 1;
+    case OFFSET:
+        return 40 + u;
+    default:
+        return (double)(int)(5 * u) - 2;
+    }
+}
+
+/* A problem in its own type: x (n x d), c (k x d), their norms, room for two sets of outputs and scratch.
+ * Outputs hold one extra element each, a canary no kernel may touch. */
+typedef struct problem {
+    ooc_dtype t;
+    size_t n, d, k, esize;
+    void *x, *c, *cn, *scratch;
+    size_t scratch_bytes;
+    int32_t *labels, *labels_ref;
+    double *dist, *dist_ref;
+} problem;
+
+static void fill(problem *p, enum data_kind kind, uint64_t seed, size_t dup_every)
+{
+    for (size_t i = 0; i < p->n * p->d; i++) {
+        double v = draw(kind, seed, 1, i);
+        if (p->t == OOC_FLOAT32)
+            ((float *)p->x)[i] = (float)v;
+        else
+            ((double *)p->x)[i] = v;
+    }
+    for (size_t j = 0; j < p->k; j++) {
+        /* Every dup_every-th centre repeats an earlier one: exact ties that must go to the lower index. */
+        size_t src = dup_every && j > 0 && j % dup_every == 0 ? (size_t)ooc_random_below(seed, 3, j, j) : j;
+        double norm = 0;
+        for (size_t t = 0; t < p->d; t++) {
+            double v = src == j ? draw(kind, seed, 2, j * p->d + t)
+                                : (p->t == OOC_FLOAT32 ? ((float *)p->c)[src * p->d + t]
+                                                       : ((double *)p->c)[src * p->d + t]);
+            if (p->t == OOC_FLOAT32) {
+                ((float *)p->c)[j * p->d + t] = (float)v;
+                v = (double)(float)v;
+            } else {
+                ((double *)p->c)[j * p->d + t] = v;
+            }
+            norm += v * v;
+        }
+        if (p->t == OOC_FLOAT32)
+            ((float *)p->cn)[j] = (float)norm;
+        else
+            ((double *)p->cn)[j] = norm;
+    }
+}
+
+static void problem_init(problem *p, ooc_dtype t, size_t n, size_t d, size_t k)
+{
+    p->t = t;
+    p->n = n;
+    p->d = d;
+    p->k = k;
+    p->esize = ooc_dtype_size(t);
+    p->x = malloc((n * d + 1) * p->esize);
+    p->c = malloc(k * d * p->esize);
+    p->cn = malloc(k * p->esize);
+    p->scratch_bytes = ooc__assign_scratch_bytes(t, k, d);
+    p->scratch = aligned_alloc(64, p->scratch_bytes);
+    p->labels = malloc((n + 1) * sizeof *p->labels);
+    p->labels_ref = malloc((n + 1) * sizeof *p->labels_ref);
+    p->dist = malloc((n + 1) * sizeof *p->dist);
+    p->dist_ref = malloc((n + 1) * sizeof *p->dist_ref);
+    if (!p->x || !p->c || !p->cn || !p->scratch || !p->labels || !p->labels_ref || !p->dist || !p->dist_ref) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+}
+
+static void problem_free(problem *p)
+{
+    free(p->x);
+    free(p->c);
+    free(p->cn);
+    free(p->scratch);
+    free(p->labels);
+    free(p->labels_ref);
+    free(p->dist);
+    free(p->dist_ref);
+}
+
+static ooc__assign_fn pick(const variant *v, ooc_dtype t)
+{
+    return t == OOC_FLOAT32 ? v->f32 : v->f64;
+}
+
+/* Run f on rows [i0, i1) into labels/dist, with scratch full of NaN bytes (a kernel must not read what it
+ * did not write) and canaries after row n. */
+static void run(const problem *p, ooc__assign_fn f, size_t i0, size_t i1, int32_t *labels, double *dist)
+{
+    memset(p->scratch, 0xff, p->scratch_bytes);
+    labels[p->n] = -7;
+    dist[p->n] = -7;
+    f((const char *)p->x + i0 * p->d * p->esize, i1 - i0, p->d, p->c, p->cn, p->k, labels + i0, dist + i0,
+      p->scratch);
+    ASSERT_INT_EQ(labels[p->n], -7);
+    ASSERT(dist[p->n] == -7);
+}
+
+static double sqdist(const problem *p, size_t i, size_t j)
+{
+    if (p->t == OOC_FLOAT32)
+        return ooc__sqdist_f32((const float *)p->x + i * p->d, (const float *)p->c + j * p->d, p->d);
+    return ooc__sqdist_f64((const double *)p->x + i * p->d, (const double *)p->c + j * p->d, p->d);
+}
+
+/* Rows whose two best distances (by the reference's own D) are within rel of each other: where a kernel
+ * ranking by ‖c‖² − 2x·c alone would be free to differ. Also checks the reference is the argmin, lowest
+ * index on ties. */
+static size_t near_ties(const problem *p, double rel)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        double d1 = INFINITY, d2 = INFINITY;
+        size_t best = 0;
+        for (size_t j = 0; j < p->k; j++) {
+            double dj = sqdist(p, i, j);
+            if (dj < d1) {
+                d2 = d1;
+                d1 = dj;
+                best = j;
+            } else if (dj < d2) {
+                d2 = dj;
+            }
+        }
+        if ((size_t)p->labels_ref[i] != best || p->dist_ref[i] != d1)
+            OOC__FAIL("reference row %zu: label %d dist %.17g, argmin %zu dist %.17g", i, p->labels_ref[i],
+                      p->dist_ref[i], best, d1);
+        if (p->k > 1 && d2 - d1 <= rel * d2)
+            count++;
+    }
+    return count;
+}
+
+/* Each variant, and the selected one, against the reference on one problem; then split into two calls. */
+static void check_problem(problem *p, const char *what)
+{
+    run(p, p->t == OOC_FLOAT32 ? ooc__assign_ref_f32 : ooc__assign_ref_f64, 0, p->n, p->labels_ref,
+        p->dist_ref);
+    for (int v = 0; v <= NVARIANTS; v++) {
+        ooc__assign_fn f = v < NVARIANTS ? pick(&variants[v], p->t) : ooc__assign_select(p->t, p->k, p->d);
+        const char *name = v < NVARIANTS ? variants[v].name : "selected";
+        run(p, f, 0, p->n, p->labels, p->dist);
+        size_t bad = 0, first = 0;
+        for (size_t i = 0; i < p->n; i++)
+            if (p->labels[i] != p->labels_ref[i] || memcmp(&p->dist[i], &p->dist_ref[i], sizeof(double)))
+                if (!bad++)
+                    first = i;
+        if (bad)
+            OOC__FAIL("%s %s %s n=%zu d=%zu k=%zu: %zu rows differ from the reference, first %zu: label %d "
+                      "dist %.17g, reference %d %.17g",
+                      name, ooc_dtype_name(p->t), what, p->n, p->d, p->k, bad, first, p->labels[first],
+                      p->dist[first], p->labels_ref[first], p->dist_ref[first]);
+        if (p->n >= 2) {
+            size_t m = 1 + (size_t)ooc_random_below(7, 4, p->n * 31 + p->k, p->n - 1);
+            run(p, f, 0, m, p->labels, p->dist);
+            run(p, f, m, p->n, p->labels, p->dist);
+            if (memcmp(p->labels, p->labels_ref, p->n * sizeof *p->labels) ||
+                memcmp(p->dist, p->dist_ref, p->n * sizeof *p->dist))
+                OOC__FAIL("%s %s %s n=%zu d=%zu k=%zu: split at %zu changes the outputs", name,
+                          ooc_dtype_name(p->t), what, p->n, p->d, p->k, m);
+        }
+    }
+}
+
+static const size_t ks[] = {1, 2, 3, 8, 12, 17, 64, 256, 1000};
+static const size_t ds[] = {1, 2, 3, 7, 20, 32, 128};
+
+/* Rows for a shape: 0, 1, a few, and as many as a budget allows (at least 40, so the largest shapes span
+ * several GEMM tiles), never a multiple of a block or tile. */
+static void row_counts(size_t k, size_t d, size_t out[4])
+{
+    size_t big = 4000000 / (k * d);
+    big = big < 40 ? 40 : big > 1100 ? 1100 : big;
+    out[0] = 0;
+    out[1] = 1;
+    out[2] = 5 + k % 7;
+    out[3] = big + 3 + k % 13;
+}
+
+static void check_shapes(ooc_dtype t, enum data_kind kind, const char *what, double rel, size_t *ties)
+{
+    for (size_t a = 0; a < sizeof ks / sizeof ks[0]; a++)
+        for (size_t b = 0; b < sizeof ds / sizeof ds[0]; b++) {
+            size_t ns[4];
+            row_counts(ks[a], ds[b], ns);
+            for (int r = 0; r < 4; r++) {
+                problem p;
+                problem_init(&p, t, ns[r], ds[b], ks[a]);
+                fill(&p, kind, 1000 * a + 10 * b + (uint64_t)r, 0);
+                check_problem(&p, what);
+                *ties += near_ties(&p, rel);
+                problem_free(&p);
+            }
+        }
+}
+
+static void test_uniform_f64(void)
+{
+    size_t ties = 0;
+    check_shapes(OOC_FLOAT64, UNIFORM, "uniform", 1e-12, &ties);
+    printf("     float64 uniform: %zu near-ties (relative 1e-12)\n", ties);
+}
+
+static void test_uniform_f32(void)
+{
+    size_t ties = 0;
+    check_shapes(OOC_FLOAT32, UNIFORM, "uniform", 1e-5, &ties);
+    printf("     float32 uniform: %zu near-ties (relative 1e-5)\n", ties);
+    ASSERT(ties > 0);
+}
+
+/* Far from the origin ‖x‖² dwarfs the distances: ‖c‖² − 2x·c cancels badly, most so in float32. */
+static void test_offset(void)
+{
+    size_t ties64 = 0, ties32 = 0;
+    check_shapes(OOC_FLOAT64, OFFSET, "offset", 1e-12, &ties64);
+    check_shapes(OOC_FLOAT32, OFFSET, "offset", 1e-5, &ties32);
+    printf("     offset: %zu float64 near-ties, %zu float32\n", ties64, ties32);
+}
+
+/* Small integers: D is exact, so equal distances are exact ties, everywhere. */
+static void test_integer_ties(void)
+{
+    size_t ties64 = 0, ties32 = 0;
+    check_shapes(OOC_FLOAT64, INTEGER, "integer", 0, &ties64);
+    check_shapes(OOC_FLOAT32, INTEGER, "integer", 0, &ties32);
+    printf("     integer: %zu float64 exact ties, %zu float32\n", ties64, ties32);
+    ASSERT(ties64 > 0);
+    ASSERT(ties32 > 0);
+}
+
+/* Duplicated centres: every variant labels each row with the first copy of its nearest centre. */
+static void test_duplicate_centres(void)
+{
+    static const size_t shapes[][3] = {{300, 2, 8}, {1000, 20, 12}, {257, 32, 64}, {130, 128, 256}, {77, 7, 1000}};
+    for (int dt = 0; dt < 2; dt++)
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+            problem p;
+            ooc_dtype t = dt ? OOC_FLOAT32 : OOC_FLOAT64;
+            problem_init(&p, t, shapes[s][0], shapes[s][1], shapes[s][2]);
+            fill(&p, UNIFORM, 77 + s, 3);
+            check_problem(&p, "duplicates");
+            size_t on_dup = 0;
+            for (size_t i = 0; i < p.n; i++) {
+                size_t l = (size_t)p.labels_ref[i];
+                for (size_t j = 0; j < l; j++)
+                    if (sqdist(&p, i, j) == p.dist_ref[i])
+                        OOC__FAIL("row %zu: label %zu but centre %zu is as near", i, l, j);
+                for (size_t j = l + 1; j < p.k; j++)
+                    on_dup += sqdist(&p, i, j) == p.dist_ref[i];
+            }
+            ASSERT(on_dup > 0);
+            problem_free(&p);
+        }
+}
+
+/* Rows that are centres: distance 0 to the first copy. */
+static void test_rows_on_centres(void)
+{
+    for (int dt = 0; dt < 2; dt++) {
+        problem p;
+        ooc_dtype t = dt ? OOC_FLOAT32 : OOC_FLOAT64;
+        problem_init(&p, t, 64, 20, 12);
+        fill(&p, UNIFORM, 5, 4);
+        for (size_t i = 0; i < p.n; i++)
+            memcpy((char *)p.x + i * p.d * p.esize, (char *)p.c + (i % p.k) * p.d * p.esize, p.d * p.esize);
+        check_problem(&p, "on-centres");
+        for (size_t i = 0; i < p.n; i++)
+            ASSERT(p.dist_ref[i] == 0);
+        problem_free(&p);
+    }
+}
+
+static void test_select(void)
+{
+    static const size_t more_k[] = {1, 2, 5, 8, 16, 31, 100, 4096, 65536};
+    static const size_t more_d[] = {1, 2, 4, 20, 64, 300, 2048};
+    for (int dt = 0; dt < 2; dt++) {
+        ooc_dtype t = dt ? OOC_FLOAT32 : OOC_FLOAT64;
+        for (size_t a = 0; a < sizeof more_k / sizeof more_k[0]; a++)
+            for (size_t b = 0; b < sizeof more_d / sizeof more_d[0]; b++) {
+                size_t k = more_k[a], d = more_d[b];
+                ooc__assign_fn f = ooc__assign_select(t, k, d);
+                int known = 0;
+                for (int v = 0; v < NVARIANTS; v++)
+                    known |= f == pick(&variants[v], t);
+                ASSERT(known);
+                size_t bytes = ooc__assign_scratch_bytes(t, k, d);
+                ASSERT_INT_EQ(bytes % 64, 0);
+                ASSERT(bytes >= ooc__assign_direct_scratch(t, k, d));
+                ASSERT(bytes >= ooc__assign_gemm_scratch(t, k, d));
+                ASSERT(f == ooc__assign_select(t, k, d));
+            }
+    }
+}
+
+OOC_TEST_MAIN(test_uniform_f64, test_uniform_f32, test_offset, test_integer_ties, test_duplicate_centres,
+              test_rows_on_centres, test_select)
