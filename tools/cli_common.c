@@ -137,6 +137,8 @@ void cli_progress_update(const ooc_progress *p, void *user)
             (unsigned long long)p->chunks_done, (unsigned long long)p->chunks_total, (double)p->rows_done / secs / 1e6,
             (double)p->bytes_done / secs / 1e6, (int)eta / 60, (int)eta % 60);
     bar->drawn = 1;
+    if (last) /* each pass keeps its finished line */
+        cli_progress_finish(bar);
 }
 
 void cli_progress_finish(cli_progress *bar)

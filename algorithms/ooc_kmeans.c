@@ -1,0 +1,224 @@
+/* KMeans fit and predict: statistics, initialisation, Lloyd iterations, final labels. */
+#include "ooc_colstats.h"
+#include "ooc_kmeans_internal.h"
+
+#include <cblas.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+void ooc_kmeans_model_free(ooc_kmeans_model *m)
+{
+    if (!m)
+        return;
+    free(m->centers);
+    free(m->sizes);
+    free(m->history);
+    free(m);
+}
+
+static ooc_kmeans_model *model_alloc(uint64_t k, uint64_t d, int history)
+{
+    ooc_kmeans_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    m->k = k;
+    m->d = d;
+    m->centers = malloc(k * d * sizeof *m->centers);
+    m->sizes = calloc(k, sizeof *m->sizes);
+    m->history = calloc(history > 0 ? (size_t)history : 1, sizeof *m->history);
+    if (!m->centers || !m->sizes || !m->history) {
+        ooc_kmeans_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* New centres from one Lloyd pass; empty clusters take the rows farthest from their centres, farthest
+ * first, in cluster order (scikit-learn's relocation). Returns the squared shift summed over clusters. */
+static double update_centers(const ooc__fit *f, const ooc__assign_result *r, double *centers, uint64_t *n_empty)
+{
+    double shift = 0;
+    uint64_t next_far = 0;
+    *n_empty = 0;
+    for (uint64_t c = 0; c < f->k; c++) {
+        double *ctr = centers + c * f->d;
+        const double *src = NULL;
+        if (r->counts[c] > 0) {
+            src = r->sums + c * f->d;
+        } else if (next_far < r->n_far) {
+            src = r->far + next_far++ * f->d;
+            (*n_empty)++;
+        }
+        if (!src)
+            continue;
+        for (uint64_t t = 0; t < f->d; t++) {
+            double v = r->counts[c] > 0 ? src[t] / r->counts[c] : src[t];
+            double delta = v - ctr[t];
+            shift += delta * delta;
+            ctr[t] = v;
+        }
+    }
+    return shift;
+}
+
+static void set_sizes(ooc_kmeans_model *m, const double *counts)
+{
+    for (uint64_t c = 0; c < m->k; c++)
+        m->sizes[c] = (int64_t)counts[c];
+}
+
+/* Lloyd to convergence; the model gets centres, n_iter, converged, history, and, when the last iteration
+ * changed no centre (so its labels and inertia already belong to the final centres), inertia and sizes. */
+static int lloyd(ooc__fit *f, double tol_abs, ooc_h5_chunked *labels, ooc_kmeans_model *m, int *final_known,
+                 ooc_error *err)
+{
+    *final_known = 0;
+    for (int it = 1; it <= f->p->max_iter; it++) {
+        double t0 = now();
+        ooc__assign_result r;
+        int rc = ooc__assign_pass(f, m->centers, 1, labels, &r, err);
+        if (rc)
+            return rc;
+        uint64_t empty;
+        double shift = update_centers(f, &r, m->centers, &empty);
+        ooc_kmeans_iteration *h = &m->history[m->history_len++];
+        h->iter = it;
+        h->inertia = r.inertia;
+        h->shift = shift;
+        h->empty = empty;
+        h->seconds = now() - t0;
+        m->n_iter = it;
+        if (f->p->on_iteration)
+            f->p->on_iteration(h, f->p->user);
+        if (shift == 0) { /* nothing moved: this pass's labels and inertia are the final ones */
+            m->inertia = r.inertia;
+            set_sizes(m, r.counts);
+            *final_known = 1;
+        }
+        ooc__assign_result_free(&r);
+        if (shift <= tol_abs) {
+            m->converged = 1;
+            break;
+        }
+    }
+    return 0;
+}
+
+static int check_data(ooc__fit *f, double *mean_var, ooc_error *err)
+{
+    ooc_colstats *st;
+    int rc = ooc_colstats_compute(f->stream, &st, err);
+    if (rc)
+        return rc;
+    if (st->first_nonfinite_row != OOC_NO_ROW)
+        rc = ooc_error_set(err, OOC_ENONFINITE, "%s: row %llu: NaN or infinity in the data", f->in->input,
+                           (unsigned long long)st->first_nonfinite_row);
+    *mean_var = ooc_colstats_mean_variance(st);
+    ooc_colstats_free(st);
+    return rc;
+}
+
+/* Memory the fit holds per row beside the stream: k-means|| and k-means++ keep a distance and an index. */
+static uint64_t per_row_bytes(const ooc_kmeans_params *p)
+{
+    return p->init == OOC_INIT_RANDOM ? 0 : sizeof(float) + sizeof(int32_t);
+}
+
+/* Our threads split the chunks; OpenBLAS inside one of them must not start threads of its own. */
+static void blas_single_threaded(void)
+{
+    openblas_set_num_threads(1);
+}
+
+int ooc_kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_params *p, ooc_chunk_output *labels,
+                   ooc_kmeans_model **out, ooc_error *err)
+{
+    double t_start = now();
+    int rc = ooc_kmeans_params_check(p, err);
+    if (rc)
+        return rc;
+    const ooc_array_info *in = ooc_array_get_info(a);
+    if (p->k > in->rows)
+        return ooc_error_set(err, OOC_EINVAL, "%s: n_clusters %llu is more than the %llu rows", in->input,
+                             (unsigned long long)p->k, (unsigned long long)in->rows);
+    blas_single_threaded();
+    ooc_stream_params sp2 = *sp;
+    sp2.reserved_bytes += per_row_bytes(p) * in->rows;
+    ooc__fit f = {.in = in, .p = p, .k = p->k, .d = in->cols};
+    rc = ooc_stream_create(a, &sp2, &f.stream, err);
+    if (rc)
+        return rc;
+    ooc_kmeans_model *m = model_alloc(f.k, f.d, p->max_iter);
+    if (!m) {
+        ooc_stream_free(f.stream);
+        return ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
+    }
+    m->params = *p;
+    m->n_samples = in->rows;
+    double mean_var = 0, t = now();
+    rc = check_data(&f, &mean_var, err);
+    m->seconds_stats = now() - t;
+    t = now();
+    if (!rc)
+        rc = ooc__kmeans_init(&f, m->centers, &m->n_candidates, err);
+    m->seconds_init = now() - t;
+    t = now();
+    int final_known = 0;
+    ooc_h5_chunked *out_labels = labels ? ooc_chunk_output_dataset(labels) : NULL;
+    if (!rc)
+        rc = lloyd(&f, p->tol * mean_var, out_labels, m, &final_known, err);
+    m->seconds_lloyd = now() - t;
+    t = now();
+    if (!rc && !final_known) {
+        ooc__assign_result r;
+        rc = ooc__assign_pass(&f, m->centers, 0, out_labels, &r, err);
+        if (!rc) {
+            m->inertia = r.inertia;
+            set_sizes(m, r.counts);
+            ooc__assign_result_free(&r);
+        }
+    }
+    m->seconds_labels = now() - t;
+    const ooc_stream_stats *ss = ooc_stream_get_stats(f.stream);
+    m->passes = ss->passes;
+    m->bytes_read = ss->bytes_read;
+    ooc_stream_free(f.stream);
+    m->seconds_total = now() - t_start;
+    if (rc) {
+        ooc_kmeans_model_free(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+int ooc_kmeans_predict(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_model *m,
+                       ooc_chunk_output *labels, double *inertia, ooc_error *err)
+{
+    const ooc_array_info *in = ooc_array_get_info(a);
+    if (in->cols != m->d)
+        return ooc_error_set(err, OOC_EINVAL, "%s: %llu features, but the model has %llu", in->input,
+                             (unsigned long long)in->cols, (unsigned long long)m->d);
+    blas_single_threaded();
+    ooc__fit f = {.in = in, .p = &m->params, .k = m->k, .d = m->d};
+    int rc = ooc_stream_create(a, sp, &f.stream, err);
+    if (rc)
+        return rc;
+    ooc__assign_result r;
+    rc = ooc__assign_pass(&f, m->centers, 0, labels ? ooc_chunk_output_dataset(labels) : NULL, &r, err);
+    if (!rc && inertia)
+        *inertia = r.inertia;
+    if (!rc)
+        ooc__assign_result_free(&r);
+    ooc_stream_free(f.stream);
+    return rc;
+}

@@ -1,0 +1,269 @@
+/* The pass that assigns every row to its nearest centre, fused with what Lloyd accumulates: per-cluster
+ * sums and counts, inertia, and the rows farthest from their centres (where empty clusters go). */
+#include "ooc_assign_internal.h"
+#include "ooc_kmeans_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A chunk's partial: the reduced part [sums k*d | counts k | inertia | n_far | far_dist F | far_row F |
+ * far_coords F*d], then this thread's scratch [dist rows | labels rows | kernel scratch], which combine()
+ * never reads. All offsets in doubles (8 bytes). */
+typedef struct layout {
+    size_t sums, counts, inertia, n_far, far_dist, far_row, far_coords, reduced;
+    size_t dist, labels, kernel, total;
+} layout;
+
+typedef struct job {
+    uint64_t k, d, far_cap;
+    ooc_dtype dtype;
+    int accumulate;
+    ooc__assign_fn kernel;
+    const void *centers; /* k x d in the data's type */
+    const void *norm2;   /* k, same type */
+    layout lay;
+} job;
+
+static layout make_layout(uint64_t k, uint64_t d, uint64_t far_cap, uint64_t rows, size_t kernel_bytes)
+{
+    layout l;
+    l.sums = 0;
+    l.counts = l.sums + k * d;
+    l.inertia = l.counts + k;
+    l.n_far = l.inertia + 1;
+    l.far_dist = l.n_far + 1;
+    l.far_row = l.far_dist + far_cap;
+    l.far_coords = l.far_row + far_cap;
+    l.reduced = l.far_coords + far_cap * d;
+    l.dist = l.reduced;
+    l.labels = l.dist + rows;
+    l.kernel = l.labels + (rows + 1) / 2 + 8; /* + 64 bytes to align the kernel's scratch */
+    l.total = l.kernel + (kernel_bytes + 7) / 8;
+    return l;
+}
+
+/* Far rows are ordered by distance, larger first, then by row index, lower first: a total order, so the
+ * kept set does not depend on which chunks were merged when. */
+static int farther(double da, uint64_t ra, double db, uint64_t rb)
+{
+    return da > db || (da == db && ra < rb);
+}
+
+typedef struct far_set {
+    double *dist;
+    uint64_t *row;
+    double *coords;
+    double *n;
+    uint64_t cap, d;
+} far_set;
+
+static far_set far_view(double *part, const job *j)
+{
+    far_set f = {part + j->lay.far_dist, (uint64_t *)(part + j->lay.far_row), part + j->lay.far_coords,
+                 part + j->lay.n_far, j->far_cap, j->d};
+    return f;
+}
+
+/* Keep the far_cap farthest rows as a min-heap on "farther" (the nearest kept row at the root). */
+static void far_swap(far_set *f, uint64_t a, uint64_t b)
+{
+    double td = f->dist[a];
+    f->dist[a] = f->dist[b];
+    f->dist[b] = td;
+    uint64_t tr = f->row[a];
+    f->row[a] = f->row[b];
+    f->row[b] = tr;
+    for (uint64_t t = 0; t < f->d; t++) {
+        double tc = f->coords[a * f->d + t];
+        f->coords[a * f->d + t] = f->coords[b * f->d + t];
+        f->coords[b * f->d + t] = tc;
+    }
+}
+
+static void far_sift_down(far_set *f, uint64_t i, uint64_t n)
+{
+    for (;;) {
+        uint64_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && farther(f->dist[m], f->row[m], f->dist[l], f->row[l]))
+            m = l;
+        if (r < n && farther(f->dist[m], f->row[m], f->dist[r], f->row[r]))
+            m = r;
+        if (m == i)
+            return;
+        far_swap(f, i, m);
+        i = m;
+    }
+}
+
+static void far_offer(far_set *f, double dist, uint64_t row, const double *coords)
+{
+    uint64_t n = (uint64_t)*f->n;
+    if (n == f->cap) {
+        if (!farther(dist, row, f->dist[0], f->row[0]))
+            return;
+        f->dist[0] = dist;
+        f->row[0] = row;
+        memcpy(f->coords, coords, f->d * sizeof *coords);
+        far_sift_down(f, 0, n);
+        return;
+    }
+    uint64_t i = n;
+    f->dist[i] = dist;
+    f->row[i] = row;
+    memcpy(f->coords + i * f->d, coords, f->d * sizeof *coords);
+    *f->n = (double)(n + 1);
+    while (i > 0 && farther(f->dist[(i - 1) / 2], f->row[(i - 1) / 2], f->dist[i], f->row[i])) {
+        far_swap(f, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+}
+
+static void init_reduced(double *part, const job *j)
+{
+    memset(part, 0, j->lay.reduced * sizeof *part);
+}
+
+#define ACCUMULATE(T)                                                                                      \
+    static void accumulate_##T(const job *j, const T *x, uint64_t row0, uint64_t n, const int32_t *labels, \
+                               const double *dist, double *part)                                           \
+    {                                                                                                      \
+        double *sums = part + j->lay.sums, *counts = part + j->lay.counts;                                 \
+        far_set far = far_view(part, j);                                                                   \
+        double row[j->d > 0 ? j->d : 1];                                                                   \
+        for (uint64_t i = 0; i < n; i++) {                                                                 \
+            const T *xi = x + i * j->d;                                                                    \
+            double *s = sums + (uint64_t)labels[i] * j->d;                                                 \
+            for (uint64_t t = 0; t < j->d; t++)                                                            \
+                s[t] += (double)xi[t];                                                                     \
+            counts[labels[i]] += 1;                                                                        \
+            if (*far.n < (double)far.cap || farther(dist[i], row0 + i, far.dist[0], far.row[0])) {         \
+                for (uint64_t t = 0; t < j->d; t++)                                                        \
+                    row[t] = (double)xi[t];                                                                \
+                far_offer(&far, dist[i], row0 + i, row);                                                   \
+            }                                                                                              \
+        }                                                                                                  \
+    }
+
+ACCUMULATE(double)
+ACCUMULATE(float)
+
+static int map_chunk(void *ctx, const void *rows, uint64_t row0, uint64_t n, void *partial, void *out,
+                     ooc_error *err)
+{
+    (void)err;
+    const job *j = ctx;
+    double *part = partial;
+    init_reduced(part, j);
+    double *dist = part + j->lay.dist;
+    int32_t *labels = out ? out : (int32_t *)(part + j->lay.labels);
+    void *scratch = (void *)(((uintptr_t)(part + j->lay.kernel) + 63) & ~(uintptr_t)63);
+    j->kernel(rows, (size_t)n, (size_t)j->d, j->centers, j->norm2, (size_t)j->k, labels, dist, scratch);
+    double inertia = 0;
+    for (uint64_t i = 0; i < n; i++)
+        inertia += dist[i];
+    part[j->lay.inertia] = inertia;
+    if (j->accumulate) {
+        if (j->dtype == OOC_FLOAT32)
+            accumulate_float(j, rows, row0, n, labels, dist, part);
+        else
+            accumulate_double(j, rows, row0, n, labels, dist, part);
+    } else {
+        for (uint64_t i = 0; i < n; i++)
+            part[j->lay.counts + (uint64_t)labels[i]] += 1;
+    }
+    return 0;
+}
+
+static void combine(void *ctx, void *acc_v, const void *part_v)
+{
+    const job *j = ctx;
+    double *acc = acc_v;
+    const double *part = part_v;
+    for (size_t i = 0; i < j->lay.n_far; i++) /* sums, counts, inertia */
+        acc[i] += part[i];
+    far_set a = far_view(acc, j), p = far_view((double *)part, j);
+    for (uint64_t i = 0; i < (uint64_t)*p.n; i++)
+        far_offer(&a, p.dist[i], p.row[i], p.coords + i * j->d);
+}
+
+void ooc__assign_result_free(ooc__assign_result *r)
+{
+    free(r->sums);
+    free(r->counts);
+    free(r->far);
+    memset(r, 0, sizeof *r);
+}
+
+/* The far rows of acc, farthest first, into res. */
+static int collect(const job *j, double *acc, ooc__assign_result *res)
+{
+    far_set f = far_view(acc, j);
+    uint64_t n = (uint64_t)*f.n;
+    res->n_far = n;
+    res->far = malloc((n ? n : 1) * j->d * sizeof *res->far);
+    if (!res->far)
+        return OOC_ENOMEM;
+    for (uint64_t out = n; out-- > 0;) { /* pop the nearest kept row into the last place */
+        memcpy(res->far + out * j->d, f.coords, j->d * sizeof *f.coords);
+        far_swap(&f, 0, out);
+        far_sift_down(&f, 0, out);
+    }
+    return 0;
+}
+
+int ooc__assign_pass(ooc__fit *f, const double *centers, int accumulate, ooc_h5_chunked *labels,
+                     ooc__assign_result *res, ooc_error *err)
+{
+    memset(res, 0, sizeof *res);
+    job j = {.k = f->k, .d = f->d, .far_cap = accumulate ? f->k : 0, .dtype = f->in->dtype, .accumulate = accumulate};
+    j.kernel = ooc__assign_select(j.dtype, (size_t)j.k, (size_t)j.d);
+    j.lay = make_layout(j.k, j.d, j.far_cap, f->in->chunk_rows, ooc__assign_scratch_bytes(j.dtype, j.k, j.d));
+    size_t esize = ooc_dtype_size(j.dtype);
+    char *typed = malloc((size_t)(j.k * j.d + j.k) * esize);
+    double *acc = calloc(j.lay.reduced ? j.lay.reduced : 1, sizeof *acc);
+    if (!typed || !acc) {
+        free(typed);
+        free(acc);
+        return ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
+    }
+    /* Centres and their squared norms in the data's own precision. */
+    for (uint64_t c = 0; c < j.k; c++) {
+        double norm = 0;
+        for (uint64_t t = 0; t < j.d; t++) {
+            double v = centers[c * j.d + t];
+            if (j.dtype == OOC_FLOAT32) {
+                ((float *)typed)[c * j.d + t] = (float)v;
+                v = (double)(float)v;
+            } else {
+                ((double *)typed)[c * j.d + t] = v;
+            }
+            norm += v * v;
+        }
+        if (j.dtype == OOC_FLOAT32)
+            ((float *)typed)[j.k * j.d + c] = (float)norm;
+        else
+            ((double *)typed)[j.k * j.d + c] = norm;
+    }
+    j.centers = typed;
+    j.norm2 = typed + j.k * j.d * esize;
+    ooc_pass pass = {.phase = accumulate ? "lloyd" : "labels", .partial_size = j.lay.total * sizeof(double),
+                     .ctx = &j, .map = map_chunk, .combine = combine, .output = labels};
+    int rc = ooc_stream_run(f->stream, &pass, acc, err);
+    if (!rc) {
+        res->inertia = acc[j.lay.inertia];
+        res->counts = malloc(j.k * sizeof *res->counts);
+        res->sums = accumulate ? malloc(j.k * j.d * sizeof *res->sums) : NULL;
+        if (!res->counts || (accumulate && !res->sums) || collect(&j, acc, res)) {
+            rc = ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
+        } else {
+            memcpy(res->counts, acc + j.lay.counts, j.k * sizeof *res->counts);
+            if (accumulate)
+                memcpy(res->sums, acc + j.lay.sums, j.k * j.d * sizeof *res->sums);
+        }
+    }
+    if (rc)
+        ooc__assign_result_free(res);
+    free(typed);
+    free(acc);
+    return rc;
+}

@@ -1,0 +1,314 @@
+/* Initial centres: k-means|| (Bahmani et al. 2012), k-means++ and random rows, out of core.
+ *
+ * Both sampling methods keep, per row, the squared distance to the nearest candidate so far and that
+ * candidate's index (8 bytes a row, in the stream's memory budget), so each round costs one pass that
+ * measures the rows against the new candidates only. Which rows a round draws is decided afterwards from
+ * that state alone, with the draw for a row keyed by (seed, round, row); the drawn rows are then read by
+ * index. */
+#include "ooc_assign_internal.h"
+#include "ooc_kmeans_internal.h"
+#include "ooc_random.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct candidates {
+    double *pts;    /* m x d */
+    uint64_t *rows; /* the row each came from */
+    uint64_t m, cap, d;
+} candidates;
+
+static int add_rows(ooc__fit *f, candidates *c, const uint64_t *rows, uint64_t n, ooc_error *err)
+{
+    if (c->m + n > c->cap) {
+        uint64_t cap = (c->m + n) * 2;
+        double *p = realloc(c->pts, cap * c->d * sizeof *p);
+        uint64_t *r = p ? realloc(c->rows, cap * sizeof *r) : NULL;
+        if (p)
+            c->pts = p;
+        if (!p || !r)
+            return ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory for %llu candidates",
+                                 (unsigned long long)(c->m + n));
+        c->rows = r;
+        c->cap = cap;
+    }
+    int rc = ooc_stream_read_rows(f->stream, rows, (size_t)n, c->pts + c->m * c->d, err);
+    if (rc)
+        return rc;
+    memcpy(c->rows + c->m, rows, n * sizeof *rows);
+    c->m += n;
+    return 0;
+}
+
+/* The per-row state and the pass that updates it against candidates [first, m). */
+typedef struct state_job {
+    float *dmin;     /* per row: squared distance to the nearest candidate */
+    int32_t *nearest; /* per row: its index */
+    ooc__assign_fn kernel;
+    const void *centers, *norm2; /* the new candidates, in the data's type */
+    uint64_t first, n_new, m, d, rows;
+    size_t scratch_bytes;
+} state_job;
+
+/* Partial: [phi | counts m] then scratch [dist rows | labels rows | kernel]. */
+static size_t state_partial_doubles(const state_job *j)
+{
+    return 1 + j->m + j->rows + (j->rows + 1) / 2 + 8 + (j->scratch_bytes + 7) / 8;
+}
+
+static int state_map(void *ctx, const void *x, uint64_t row0, uint64_t n, void *partial, void *out,
+                     ooc_error *err)
+{
+    (void)out;
+    (void)err;
+    const state_job *j = ctx;
+    double *part = partial, *counts = part + 1, *dist = part + 1 + j->m;
+    int32_t *labels = (int32_t *)(dist + j->rows);
+    void *scratch = (void *)(((uintptr_t)(dist + j->rows + (j->rows + 1) / 2) + 63) & ~(uintptr_t)63);
+    memset(part, 0, (1 + j->m) * sizeof *part);
+    j->kernel(x, (size_t)n, (size_t)j->d, j->centers, j->norm2, (size_t)j->n_new, labels, dist, scratch);
+    double phi = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t r = row0 + i;
+        float dd = (float)dist[i];
+        if (j->first == 0 || dd < j->dmin[r]) { /* ties keep the earlier candidate */
+            j->dmin[r] = dd;
+            j->nearest[r] = (int32_t)(j->first + (uint64_t)labels[i]);
+        }
+        phi += j->dmin[r];
+        counts[j->nearest[r]] += 1;
+    }
+    part[0] = phi;
+    return 0;
+}
+
+static void state_combine(void *ctx, void *acc_v, const void *part_v)
+{
+    const state_job *j = ctx;
+    double *acc = acc_v;
+    const double *part = part_v;
+    for (uint64_t i = 0; i < 1 + j->m; i++)
+        acc[i] += part[i];
+}
+
+/* One pass: measure every row against candidates [first, c->m); *phi and counts (c->m) from the state. */
+static int update_state(ooc__fit *f, state_job *j, const candidates *c, uint64_t first, double *phi,
+                        double *counts, ooc_error *err)
+{
+    ooc_dtype t = f->in->dtype;
+    size_t esize = ooc_dtype_size(t);
+    j->first = first;
+    j->n_new = c->m - first;
+    j->m = c->m;
+    j->kernel = ooc__assign_select(t, (size_t)j->n_new, (size_t)j->d);
+    j->scratch_bytes = ooc__assign_scratch_bytes(t, (size_t)j->n_new, (size_t)j->d);
+    char *typed = malloc((size_t)(j->n_new * (j->d + 1)) * esize);
+    double *acc = calloc(1 + c->m, sizeof *acc);
+    if (!typed || !acc) {
+        free(typed);
+        free(acc);
+        return ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
+    }
+    for (uint64_t i = 0; i < j->n_new; i++) {
+        double norm = 0;
+        for (uint64_t s = 0; s < j->d; s++) {
+            double v = c->pts[(first + i) * j->d + s];
+            if (t == OOC_FLOAT32) {
+                ((float *)typed)[i * j->d + s] = (float)v;
+                v = (double)(float)v;
+            } else {
+                ((double *)typed)[i * j->d + s] = v;
+            }
+            norm += v * v;
+        }
+        if (t == OOC_FLOAT32)
+            ((float *)typed)[j->n_new * j->d + i] = (float)norm;
+        else
+            ((double *)typed)[j->n_new * j->d + i] = norm;
+    }
+    j->centers = typed;
+    j->norm2 = typed + j->n_new * j->d * esize;
+    ooc_pass pass = {.phase = "init", .partial_size = state_partial_doubles(j) * sizeof(double), .ctx = j,
+                     .map = state_map, .combine = state_combine};
+    int rc = ooc_stream_run(f->stream, &pass, acc, err);
+    if (!rc) {
+        *phi = acc[0];
+        memcpy(counts, acc + 1, c->m * sizeof *counts);
+    }
+    free(typed);
+    free(acc);
+    return rc;
+}
+
+/* Rows drawn by round r: each with probability min(1, l * dmin / phi), its draw keyed by (seed, r, row). */
+static int draw_round(const ooc__fit *f, const state_job *j, int round, double phi, uint64_t **rows, uint64_t *n)
+{
+    double l = f->p->oversampling_factor * (double)f->k;
+    uint64_t cap = 64, m = 0;
+    uint64_t *out = malloc(cap * sizeof *out);
+    for (uint64_t r = 0; out && r < j->rows; r++) {
+        double p = l * (double)j->dmin[r] / phi;
+        if (p <= 0 || ooc_random_uniform(f->p->seed, OOC__STREAM_ROUND + (uint32_t)round, r) >= p)
+            continue;
+        if (m == cap) {
+            uint64_t *grown = realloc(out, 2 * cap * sizeof *out);
+            if (!grown) {
+                free(out);
+                return OOC_ENOMEM;
+            }
+            out = grown;
+            cap *= 2;
+        }
+        out[m++] = r;
+    }
+    *rows = out;
+    *n = m;
+    return out ? 0 : OOC_ENOMEM;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* k distinct rows, uniformly, by (seed, stream, draw), not in `taken` (sorted, n_taken); sorted out. */
+static int distinct_rows(const ooc__fit *f, uint32_t stream, const uint64_t *taken, uint64_t n_taken, uint64_t k,
+                         uint64_t *out)
+{
+    uint64_t have = 0, draw = 0, rows = f->in->rows;
+    while (have < k) {
+        if (draw > 64 * (k + n_taken) + 1024) /* cannot happen while k + n_taken <= rows, but never hang */
+            return OOC_EINTERNAL;
+        uint64_t r = ooc_random_below(f->p->seed, stream, draw++, rows);
+        int dup = bsearch(&r, taken, n_taken, sizeof r, cmp_u64) != NULL;
+        for (uint64_t i = 0; i < have && !dup; i++)
+            dup = out[i] == r;
+        if (!dup)
+            out[have++] = r;
+    }
+    qsort(out, k, sizeof *out, cmp_u64);
+    return 0;
+}
+
+static void note(const ooc__fit *f, const char *msg)
+{
+    if (f->p->on_note)
+        f->p->on_note(msg, f->p->user);
+}
+
+/* Fewer candidates than k: they all become centres, and distinct random rows fill the rest. */
+static int top_up(ooc__fit *f, candidates *c, double *centers, ooc_error *err)
+{
+    uint64_t missing = f->k - c->m;
+    char msg[160];
+    snprintf(msg, sizeof msg, "k-means||: %llu candidates for %llu clusters; adding %llu random rows",
+             (unsigned long long)c->m, (unsigned long long)f->k, (unsigned long long)missing);
+    note(f, msg);
+    uint64_t *taken = malloc((c->m + 1) * sizeof *taken), *extra = malloc(missing * sizeof *extra);
+    int rc = taken && extra ? 0 : ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
+    if (!rc) {
+        memcpy(taken, c->rows, c->m * sizeof *taken);
+        qsort(taken, c->m, sizeof *taken, cmp_u64);
+        rc = distinct_rows(f, OOC__STREAM_TOPUP, taken, c->m, missing, extra);
+        if (rc)
+            ooc_error_set(err, rc, "kmeans: cannot find %llu more distinct rows", (unsigned long long)missing);
+    }
+    if (!rc)
+        rc = add_rows(f, c, extra, missing, err);
+    if (!rc)
+        memcpy(centers, c->pts, f->k * f->d * sizeof *centers);
+    free(taken);
+    free(extra);
+    return rc;
+}
+
+static int sampled_init(ooc__fit *f, int plusplus, double *centers, uint64_t *n_candidates, ooc_error *err)
+{
+    uint64_t n = f->in->rows;
+    state_job j = {.d = f->d, .rows = f->in->chunk_rows};
+    candidates c = {.d = f->d};
+    j.dmin = malloc(n * sizeof *j.dmin);
+    j.nearest = malloc(n * sizeof *j.nearest);
+    double *counts = NULL, phi = 0;
+    int rc = j.dmin && j.nearest ? 0 : ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory for per-row state");
+    uint64_t first_row = ooc_random_below(f->p->seed, OOC__STREAM_FIRST_CENTER, 0, n);
+    if (!rc)
+        rc = add_rows(f, &c, &first_row, 1, err);
+    uint64_t measured = 0; /* candidates [0, measured) are in the state */
+    int rounds = plusplus ? (int)f->k - 1 : f->p->init_max_iter;
+    for (int r = 0; !rc && r <= rounds; r++) {
+        if (c.m > measured) {
+            double *grown = realloc(counts, c.m * sizeof *counts);
+            if (!grown) {
+                rc = ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
+                break;
+            }
+            counts = grown;
+            rc = update_state(f, &j, &c, measured, &phi, counts, err);
+            measured = c.m;
+        }
+        if (rc || r == rounds || phi <= 0)
+            break;
+        uint64_t *rows = NULL, got = 0;
+        if (plusplus) { /* the next centre: a row drawn with probability dmin / phi */
+            double target = ooc_random_uniform(f->p->seed, OOC__STREAM_PLUSPLUS, (uint64_t)r) * phi, run = 0;
+            uint64_t pick = n - 1;
+            for (uint64_t i = 0; i < n; i++) {
+                run += j.dmin[i];
+                if (run > target) {
+                    pick = i;
+                    break;
+                }
+            }
+            rc = add_rows(f, &c, &pick, 1, err);
+            continue;
+        }
+        if (draw_round(f, &j, r + 1, phi, &rows, &got) != 0)
+            rc = ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
+        if (!rc && got)
+            rc = add_rows(f, &c, rows, got, err);
+        free(rows);
+    }
+    *n_candidates = c.m;
+    if (!rc && plusplus && c.m < f->k)
+        rc = top_up(f, &c, centers, err); /* phi reached 0: fewer distinct rows than k were found */
+    else if (!rc && plusplus)
+        memcpy(centers, c.pts, f->k * f->d * sizeof *centers);
+    else if (!rc && c.m <= f->k)
+        rc = top_up(f, &c, centers, err);
+    else if (!rc && ooc__weighted_kmeans(c.pts, counts, (size_t)c.m, (size_t)f->d, (size_t)f->k, f->p->seed, centers))
+        rc = ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory reclustering %llu candidates",
+                           (unsigned long long)c.m);
+    free(j.dmin);
+    free(j.nearest);
+    free(counts);
+    free(c.pts);
+    free(c.rows);
+    return rc;
+}
+
+static int random_init(ooc__fit *f, double *centers, ooc_error *err)
+{
+    uint64_t *rows = malloc(f->k * sizeof *rows);
+    int rc = rows ? 0 : ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
+    if (!rc && distinct_rows(f, OOC__STREAM_RANDOM_INIT, NULL, 0, f->k, rows) != 0)
+        rc = ooc_error_set(err, OOC_EINTERNAL, "kmeans: cannot draw %llu distinct rows", (unsigned long long)f->k);
+    if (!rc)
+        rc = ooc_stream_read_rows(f->stream, rows, (size_t)f->k, centers, err);
+    free(rows);
+    return rc;
+}
+
+int ooc__kmeans_init(ooc__fit *f, double *centers, uint64_t *n_candidates, ooc_error *err)
+{
+    *n_candidates = f->k;
+    switch (f->p->init) {
+    case OOC_INIT_KMEANS_PARALLEL: return sampled_init(f, 0, centers, n_candidates, err);
+    case OOC_INIT_KMEANS_PP: return sampled_init(f, 1, centers, n_candidates, err);
+    case OOC_INIT_RANDOM: return random_init(f, centers, err);
+    }
+    return ooc_error_set(err, OOC_EINVAL, "kmeans: unknown init");
+}

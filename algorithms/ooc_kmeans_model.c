@@ -1,0 +1,72 @@
+/* A fitted model in HDF5: /cluster_centers, /cluster_sizes and the parameters as root attributes. */
+#include "ooc_h5.h"
+#include "ooc_kmeans.h"
+#include "ooc_output.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int write_model(ooc_h5_file *f, const ooc_kmeans_model *m, const char *input, ooc_error *err)
+{
+    const ooc_kmeans_params *p = &m->params;
+    uint64_t dims[2] = {m->k, m->d};
+    int rc = ooc_h5_write_dataset(f, "/cluster_centers", OOC_FLOAT64, 2, dims, m->centers, err);
+    if (!rc) rc = ooc_h5_write_dataset(f, "/cluster_sizes", OOC_INT64, 1, dims, m->sizes, err);
+    if (!rc) rc = ooc_h5_attr_double(f, "inertia", m->inertia, err);
+    if (!rc) rc = ooc_h5_attr_uint(f, "n_iter", (uint64_t)m->n_iter, err);
+    if (!rc) rc = ooc_h5_attr_uint(f, "converged", (uint64_t)m->converged, err);
+    if (!rc) rc = ooc_h5_attr_uint(f, "n_samples", m->n_samples, err);
+    if (!rc) rc = ooc_h5_attr_uint(f, "n_features", m->d, err);
+    if (!rc) rc = ooc_h5_attr_uint(f, "n_clusters", m->k, err);
+    if (!rc) rc = ooc_h5_attr_string(f, "init", ooc_kmeans_init_name(p->init), err);
+    if (!rc) rc = ooc_h5_attr_double(f, "oversampling_factor", p->oversampling_factor, err);
+    if (!rc) rc = ooc_h5_attr_uint(f, "init_max_iter", (uint64_t)p->init_max_iter, err);
+    if (!rc) rc = ooc_h5_attr_uint(f, "max_iter", (uint64_t)p->max_iter, err);
+    if (!rc) rc = ooc_h5_attr_double(f, "tol", p->tol, err);
+    if (!rc) rc = ooc_h5_attr_uint(f, "seed", p->seed, err);
+    if (!rc) rc = ooc_h5_attr_string(f, "input", input, err);
+    if (!rc) rc = ooc_h5_attr_string(f, "ooc_version", OOC_VERSION, err);
+    return rc;
+}
+
+int ooc_kmeans_model_save(const ooc_kmeans_model *m, const char *input, const char *path, int force,
+                          ooc_error *err)
+{
+    ooc_output *out;
+    int rc = ooc_output_open(path, force, &out, err);
+    if (rc)
+        return rc;
+    ooc_h5_file *f = NULL;
+    rc = ooc_h5_file_create(ooc_output_path(out), path, &f, err);
+    if (!rc)
+        rc = write_model(f, m, input, err);
+    int rc2 = ooc_h5_file_close(f, rc ? NULL : err);
+    rc = rc ? rc : rc2;
+    if (rc) {
+        ooc_output_abort(out);
+        return rc;
+    }
+    return ooc_output_commit(out, err);
+}
+
+int ooc_kmeans_model_load(const char *path, ooc_kmeans_model **out, ooc_error *err)
+{
+    ooc_kmeans_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return ooc_error_set(err, OOC_ENOMEM, "%s: out of memory", path);
+    m->params = ooc_kmeans_params_default();
+    int rc = ooc_h5_read_matrix(path, "/cluster_centers", &m->centers, &m->k, &m->d, err);
+    if (!rc && !(m->sizes = calloc(m->k, sizeof *m->sizes)))
+        rc = ooc_error_set(err, OOC_ENOMEM, "%s: out of memory", path);
+    for (uint64_t i = 0; !rc && i < m->k * m->d; i++)
+        if (!(m->centers[i] - m->centers[i] == 0))
+            rc = ooc_error_set(err, OOC_EFORMAT, "%s:/cluster_centers: centre %llu: NaN or infinity", path,
+                               (unsigned long long)(i / m->d));
+    if (rc) {
+        ooc_kmeans_model_free(m);
+        return rc;
+    }
+    m->params.k = m->k;
+    *out = m;
+    return 0;
+}

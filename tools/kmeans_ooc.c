@@ -1,0 +1,418 @@
+/* kmeans-ooc: cluster an input out of core (fit), label new data with a saved model (predict), print
+ * labels (labels). Parses options, then calls the library. */
+#include "cli_common.h"
+#include "ooc_array.h"
+#include "ooc_chunk_output.h"
+#include "ooc_kmeans.h"
+#include "ooc_memory.h"
+#include "ooc_stream.h"
+#include "ooc_threads.h"
+#include "ooc_units.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void usage(void)
+{
+    ooc_kmeans_params d = ooc_kmeans_params_default();
+    printf("Usage: kmeans-ooc fit INPUT [options]\n"
+           "       kmeans-ooc predict MODEL.h5 INPUT --labels FILE.h5[:/labels] [options]\n"
+           "       kmeans-ooc labels FILE.h5[:/labels] [--rows A:B | --chunk I]\n\n"
+           "KMeans out of core, as scikit-learn and dask-ml define it. INPUT: FILE.h5[:/dataset] (default /X) or\n"
+           "blobs:samples=N,features=D,centers=K,seed=S,... (generated, never stored).\n\n"
+           "fit options:\n"
+           "  -k, --n-clusters K          [default: %llu]\n"
+           "      --init k-means|||k-means++|random  [default: k-means||]\n"
+           "                              passes over the data: k-means|| 1 + init-max-iter (and the chunks\n"
+           "                              holding drawn rows), k-means++ k, random none\n"
+           "      --oversampling-factor L k-means|| draws about l = L*k rows a round, the paper's l = O(k) as\n"
+           "                              Spark and cuML [default: %g]; dask-ml's oversampling_factor is l\n"
+           "                              itself (its 10 with k=8 is L=1.25 here)\n"
+           "      --init-max-iter R       rounds of k-means|| [default: %d] (the paper finds 5 enough; dask-ml\n"
+           "                              runs ln(cost) rounds when unset)\n"
+           "      --max-iter N            Lloyd iterations at most, one pass each [default: %d]\n"
+           "      --tol T                 stop when the squared centre shift summed over clusters is at most\n"
+           "                              T x mean feature variance (scikit-learn's rule) [default: %g]\n"
+           "      --seed S                [default: 0]\n"
+           "  -o, --model FILE.h5         write the model [default: none]\n"
+           "      --labels FILE.h5[:/labels]  write the label of every row, chunk by chunk [default: none]\n"
+           "common options:\n"
+           "  -t, --threads T             [default: all cores]\n"
+           "      --memory-limit SIZE     what the engine may hold (512M, 2G) [default: half the available\n"
+           "                              memory]\n"
+           "      --json                  one JSON object on stdout\n"
+           "  -f, --force                 replace existing outputs\n"
+           "  -q, --quiet                 no progress\n"
+           "  -v, --verbose               a line per iteration; progress even off a terminal\n"
+           "  -h, --help, -V, --version\n"
+           "labels options:\n"
+           "      --rows A:B              rows A (included) to B (excluded), from 0, as Python [default: all]\n"
+           "      --chunk I               the rows of chunk I\n",
+           (unsigned long long)d.k, d.oversampling_factor, d.init_max_iter, d.max_iter, d.tol);
+}
+
+enum { OPT_INIT = 256, OPT_OVERSAMPLING, OPT_INIT_MAX_ITER, OPT_MAX_ITER, OPT_TOL, OPT_SEED, OPT_MEMORY_LIMIT,
+       OPT_LABELS, OPT_JSON, OPT_ROWS, OPT_CHUNK };
+
+static const struct option options[] = {
+    {"n-clusters", required_argument, NULL, 'k'},
+    {"init", required_argument, NULL, OPT_INIT},
+    {"oversampling-factor", required_argument, NULL, OPT_OVERSAMPLING},
+    {"init-max-iter", required_argument, NULL, OPT_INIT_MAX_ITER},
+    {"max-iter", required_argument, NULL, OPT_MAX_ITER},
+    {"tol", required_argument, NULL, OPT_TOL},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"threads", required_argument, NULL, 't'},
+    {"memory-limit", required_argument, NULL, OPT_MEMORY_LIMIT},
+    {"model", required_argument, NULL, 'o'},
+    {"labels", required_argument, NULL, OPT_LABELS},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"rows", required_argument, NULL, OPT_ROWS},
+    {"chunk", required_argument, NULL, OPT_CHUNK},
+    {"force", no_argument, NULL, 'f'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+typedef struct cli {
+    const char *command, *input, *model_in, *model_out, *labels_out, *rows, *chunk;
+    int json, force, quiet, verbose;
+    ooc_kmeans_params kp;
+    ooc_stream_params sp;
+    cli_progress bar;
+} cli;
+
+static int int_option(const char *option, const char *value, int min)
+{
+    uint64_t v = cli_count(option, value, (uint64_t)min);
+    if (v > 1000000000)
+        cli_usage_error("%s: '%s' is too large", option, value);
+    return (int)v;
+}
+
+static void parse_option(cli *c, int opt, char **argv)
+{
+    uint64_t v;
+    switch (opt) {
+    case 'k': c->kp.k = cli_count("--n-clusters", optarg, 1); break;
+    case OPT_INIT:
+        if (ooc_kmeans_init_parse(optarg, &c->kp.init) != 0)
+            cli_usage_error("--init: '%s' is not k-means||, k-means++ or random", optarg);
+        break;
+    case OPT_OVERSAMPLING:
+        c->kp.oversampling_factor = cli_double("--oversampling-factor", optarg);
+        if (!(c->kp.oversampling_factor > 0))
+            cli_usage_error("--oversampling-factor: '%s' must be positive", optarg);
+        break;
+    case OPT_INIT_MAX_ITER: c->kp.init_max_iter = int_option("--init-max-iter", optarg, 1); break;
+    case OPT_MAX_ITER: c->kp.max_iter = int_option("--max-iter", optarg, 1); break;
+    case OPT_TOL:
+        c->kp.tol = cli_double("--tol", optarg);
+        if (c->kp.tol < 0)
+            cli_usage_error("--tol: '%s' must not be negative", optarg);
+        break;
+    case OPT_SEED: c->kp.seed = cli_u64("--seed", optarg); break;
+    case 't': c->sp.threads = cli_threads("--threads", optarg); break;
+    case OPT_MEMORY_LIMIT:
+        if (ooc_parse_size(optarg, &v) != 0 || v == 0)
+            cli_usage_error("--memory-limit: '%s' is not a memory size (e.g. 512M, 2G)", optarg);
+        c->sp.memory_limit = v;
+        break;
+    case 'o': c->model_out = optarg; break;
+    case OPT_LABELS: c->labels_out = optarg; break;
+    case OPT_JSON: c->json = 1; break;
+    case OPT_ROWS: c->rows = optarg; break;
+    case OPT_CHUNK: c->chunk = optarg; break;
+    case 'f': c->force = 1; break;
+    case 'q': c->quiet = 1; break;
+    case 'v': c->verbose = 1; break;
+    case 'h': usage(); exit(CLI_EXIT_OK);
+    case 'V': cli_version(); exit(CLI_EXIT_OK);
+    default: cli_bad_option(opt, argv);
+    }
+}
+
+/* The same file as an input (by device and inode), so an output would replace data being read. */
+static int same_file(const char *a_spec, const char *b_spec)
+{
+    char a[4096], b[4096], ds[1024];
+    struct stat sa, sb;
+    if (ooc_h5_split_name(a_spec, "/", a, sizeof a, ds, sizeof ds) || ooc_h5_split_name(b_spec, "/", b, sizeof b, ds, sizeof ds))
+        return 0;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+static void parse(int argc, char **argv, cli *c)
+{
+    if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+        usage();
+        exit(CLI_EXIT_OK);
+    }
+    if (argc >= 2 && (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0)) {
+        cli_version();
+        exit(CLI_EXIT_OK);
+    }
+    if (argc < 2)
+        cli_usage_error("missing command: fit, predict or labels (see 'kmeans-ooc --help')");
+    c->command = argv[1];
+    if (strcmp(c->command, "fit") && strcmp(c->command, "predict") && strcmp(c->command, "labels"))
+        cli_usage_error("%s: unknown command: fit, predict or labels (see 'kmeans-ooc --help')", c->command);
+    optind = 2;
+    int opt;
+    while ((opt = getopt_long(argc, argv, ":k:t:o:fqvhV", options, NULL)) != -1)
+        parse_option(c, opt, argv);
+    int want = strcmp(c->command, "predict") == 0 ? 2 : 1;
+    if (argc - optind != want)
+        cli_usage_error("%s takes %s (see 'kmeans-ooc --help')", c->command,
+                        want == 2 ? "MODEL.h5 and INPUT" : strcmp(c->command, "labels") == 0 ? "FILE.h5[:/labels]" : "INPUT");
+    if (want == 2)
+        c->model_in = argv[optind++];
+    c->input = argv[optind];
+    int is_labels = strcmp(c->command, "labels") == 0, is_predict = want == 2;
+    if (!is_labels && (c->rows || c->chunk))
+        cli_usage_error("--rows and --chunk belong to 'kmeans-ooc labels'");
+    if (is_labels && c->rows && c->chunk)
+        cli_usage_error("--rows and --chunk: give one of them");
+    if (is_predict && !c->labels_out)
+        cli_usage_error("predict needs --labels FILE.h5[:/labels]");
+    if (is_predict && c->model_out)
+        cli_usage_error("--model belongs to 'kmeans-ooc fit'");
+    if (c->model_out && c->labels_out && same_file(c->model_out, c->labels_out))
+        cli_usage_error("--model and --labels name the same file");
+    if (c->model_out && strcmp(c->model_out, c->labels_out ? c->labels_out : "") == 0)
+        cli_usage_error("--model and --labels name the same file");
+    const char *outs[2] = {c->model_out, c->labels_out};
+    for (int i = 0; i < 2 && !is_labels; i++) {
+        if (outs[i] && (same_file(c->input, outs[i]) || (c->model_in && same_file(c->model_in, outs[i]))))
+            cli_usage_error("%s: is an input of this run; outputs never replace inputs", outs[i]);
+        struct stat st;
+        char file[4096], ds[1024];
+        if (outs[i] && !c->force && ooc_h5_split_name(outs[i], "/", file, sizeof file, ds, sizeof ds) == 0 &&
+            stat(file, &st) == 0)
+            cli_usage_error("%s: file exists (use --force to replace it)", file);
+    }
+}
+
+static void on_iteration(const ooc_kmeans_iteration *it, void *user)
+{
+    cli *c = user;
+    cli_progress_finish(&c->bar);
+    if (c->verbose)
+        fprintf(stderr, "iter %3d  inertia %.10g  shift %.4g%s  %.2f s\n", it->iter, it->inertia, it->shift,
+                it->empty ? "  (empty clusters relocated)" : "", it->seconds);
+}
+
+static void on_note(const char *note, void *user)
+{
+    cli *c = user;
+    cli_progress_finish(&c->bar);
+    if (c->verbose)
+        fprintf(stderr, "note: %s\n", note);
+}
+
+/* The labels output: chunked like the input, int32, zstd. */
+static int open_labels(const cli *c, ooc_array *a, ooc_chunk_output **out, ooc_error *err)
+{
+    char file[4096], dataset[1024];
+    if (ooc_h5_split_name(c->labels_out, "/labels", file, sizeof file, dataset, sizeof dataset) != 0)
+        return ooc_error_set(err, OOC_EINVAL, "%s: not FILE.h5[:/dataset]", c->labels_out);
+    const ooc_array_info *in = ooc_array_get_info(a);
+    ooc_h5_chunked_params p = {OOC_INT32, 1, in->rows, 1, in->chunk_rows, {3, 1, 0}};
+    return ooc_chunk_output_create(file, dataset, &p, c->force, out, err);
+}
+
+static json_t *params_json(const cli *c, const ooc_stream_stats *ss)
+{
+    const ooc_kmeans_params *p = &c->kp;
+    return json_pack("{s:s,s:I,s:s,s:f,s:i,s:i,s:f,s:I,s:i,s:I}", "input", c->input, "n_clusters", (json_int_t)p->k,
+                     "init", ooc_kmeans_init_name(p->init), "oversampling_factor", p->oversampling_factor,
+                     "init_max_iter", p->init_max_iter, "max_iter", p->max_iter, "tol", p->tol, "seed",
+                     (json_int_t)p->seed, "threads", ss ? ss->threads : ooc_threads_resolve(c->sp.threads),
+                     "memory_limit", (json_int_t)(c->sp.memory_limit ? c->sp.memory_limit : ooc_memory_default_limit()));
+}
+
+static void print_fit(const cli *c, const ooc_kmeans_model *m)
+{
+    if (!c->json) {
+        if (!c->quiet)
+            printf("kmeans: %llu x %llu, k=%llu, inertia %.10g, %d iterations%s, %llu passes, %.2f s (init %.2f s, "
+                   "lloyd %.2f s)\n",
+                   (unsigned long long)m->n_samples, (unsigned long long)m->d, (unsigned long long)m->k, m->inertia,
+                   m->n_iter, m->converged ? " (converged)" : " (max-iter reached)", (unsigned long long)m->passes,
+                   m->seconds_total, m->seconds_init, m->seconds_lloyd);
+        return;
+    }
+    json_t *o = json_object(), *hist = json_array(), *centers = json_array(), *sizes = json_array();
+    for (int i = 0; i < m->history_len; i++)
+        json_array_append_new(hist, json_pack("{s:i,s:f,s:f,s:I}", "iter", m->history[i].iter, "inertia",
+                                              m->history[i].inertia, "shift", m->history[i].shift, "empty_clusters",
+                                              (json_int_t)m->history[i].empty));
+    for (uint64_t j = 0; j < m->k; j++) {
+        json_t *row = json_array();
+        for (uint64_t t = 0; t < m->d; t++)
+            json_array_append_new(row, json_real(m->centers[j * m->d + t]));
+        json_array_append_new(centers, row);
+        json_array_append_new(sizes, json_integer((json_int_t)m->sizes[j]));
+    }
+    json_object_set_new(o, "n_samples", json_integer((json_int_t)m->n_samples));
+    json_object_set_new(o, "n_features", json_integer((json_int_t)m->d));
+    json_object_set_new(o, "n_clusters", json_integer((json_int_t)m->k));
+    json_object_set_new(o, "inertia", json_real(m->inertia));
+    json_object_set_new(o, "n_iter", json_integer(m->n_iter));
+    json_object_set_new(o, "converged", json_boolean(m->converged));
+    json_object_set_new(o, "passes", json_integer((json_int_t)m->passes));
+    json_object_set_new(o, "bytes_read", json_integer((json_int_t)m->bytes_read));
+    json_object_set_new(o, "n_candidates", json_integer((json_int_t)m->n_candidates));
+    json_object_set_new(o, "seconds", json_pack("{s:f,s:f,s:f,s:f,s:f}", "stats", m->seconds_stats, "init",
+                                                m->seconds_init, "lloyd", m->seconds_lloyd, "labels", m->seconds_labels,
+                                                "total", m->seconds_total));
+    json_object_set_new(o, "rows_per_second",
+                        json_real(m->seconds_total > 0 ? (double)m->n_samples * (double)m->passes / m->seconds_total : 0));
+    json_object_set_new(o, "peak_rss_bytes", json_integer((json_int_t)ooc_memory_peak_rss()));
+    json_object_set_new(o, "history", hist);
+    json_object_set_new(o, "cluster_sizes", sizes);
+    json_object_set_new(o, "cluster_centers", centers);
+    json_object_set_new(o, "parameters", params_json(c, NULL));
+    json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    putchar('\n');
+    json_decref(o);
+}
+
+static int run_fit(cli *c, ooc_error *err)
+{
+    ooc_array *a = NULL;
+    ooc_chunk_output *labels = NULL;
+    ooc_kmeans_model *m = NULL;
+    int rc = ooc_array_open(c->input, &a, err);
+    if (!rc && c->labels_out)
+        rc = open_labels(c, a, &labels, err);
+    if (!rc)
+        rc = ooc_kmeans_fit(a, &c->sp, &c->kp, labels, &m, err);
+    /* Outputs appear only when the whole fit has succeeded: the model first, then the labels. */
+    if (!rc && c->model_out)
+        rc = ooc_kmeans_model_save(m, c->input, c->model_out, c->force, err);
+    if (!rc && labels) {
+        rc = ooc_chunk_output_commit(labels, err);
+        labels = NULL;
+    }
+    ooc_chunk_output_abort(labels);
+    if (!rc)
+        print_fit(c, m);
+    ooc_kmeans_model_free(m);
+    ooc_array_free(a);
+    return rc;
+}
+
+static int run_predict(cli *c, ooc_error *err)
+{
+    ooc_array *a = NULL;
+    ooc_chunk_output *labels = NULL;
+    ooc_kmeans_model *m = NULL;
+    double inertia = 0;
+    int rc = ooc_kmeans_model_load(c->model_in, &m, err);
+    if (!rc)
+        rc = ooc_array_open(c->input, &a, err);
+    if (!rc && ooc_array_get_info(a)->cols != m->d)
+        rc = ooc_error_set(err, OOC_EINVAL, "%s: %llu features, but the model %s has %llu", c->input,
+                           (unsigned long long)ooc_array_get_info(a)->cols, c->model_in, (unsigned long long)m->d);
+    if (!rc)
+        rc = open_labels(c, a, &labels, err);
+    if (!rc)
+        rc = ooc_kmeans_predict(a, &c->sp, m, labels, &inertia, err);
+    if (!rc) {
+        rc = ooc_chunk_output_commit(labels, err);
+        labels = NULL;
+    }
+    ooc_chunk_output_abort(labels);
+    if (!rc && c->json)
+        printf("{\"n_samples\": %llu, \"n_features\": %llu, \"n_clusters\": %llu, \"inertia\": %.17g}\n",
+               (unsigned long long)ooc_array_get_info(a)->rows, (unsigned long long)m->d, (unsigned long long)m->k, inertia);
+    else if (!rc && !c->quiet)
+        printf("predict: %llu rows labelled, inertia %.10g\n", (unsigned long long)ooc_array_get_info(a)->rows, inertia);
+    ooc_kmeans_model_free(m);
+    ooc_array_free(a);
+    return rc;
+}
+
+/* "A:B", "A:", ":B" (half-open, from 0), clamped to n as Python slices are. */
+static void parse_rows(const char *s, uint64_t n, uint64_t *a, uint64_t *b)
+{
+    const char *colon = strchr(s, ':');
+    char left[64];
+    if (!colon || (size_t)(colon - s) >= sizeof left)
+        cli_usage_error("--rows: '%s' is not A:B", s);
+    memcpy(left, s, (size_t)(colon - s));
+    left[colon - s] = '\0';
+    *a = left[0] ? cli_u64("--rows", left) : 0;
+    *b = colon[1] ? cli_u64("--rows", colon + 1) : n;
+    if (*b > n)
+        *b = n;
+    if (*a > *b)
+        *a = *b;
+}
+
+static int run_labels(cli *c, ooc_error *err)
+{
+    char file[4096], dataset[1024];
+    if (ooc_h5_split_name(c->input, "/labels", file, sizeof file, dataset, sizeof dataset) != 0)
+        cli_usage_error("%s: not FILE.h5[:/dataset]", c->input);
+    ooc_h5_reader *r;
+    int rc = ooc_h5_reader_open(file, dataset, &r, err);
+    if (rc)
+        return rc;
+    const ooc_h5_info *in = ooc_h5_reader_info(r);
+    uint64_t a = 0, b = in->rows;
+    if (in->rank != 1 || in->is_float) {
+        rc = ooc_error_set(err, OOC_EFORMAT, "%s: not a 1-D integer labels dataset", ooc_h5_reader_name(r));
+    } else if (c->chunk) {
+        uint64_t chunk = cli_u64("--chunk", c->chunk), rows = in->chunked ? in->chunk_rows : in->rows;
+        if (chunk * rows >= in->rows)
+            rc = ooc_error_set(err, OOC_EINVAL, "%s: chunk %llu: there are %llu chunks", ooc_h5_reader_name(r),
+                               (unsigned long long)chunk, (unsigned long long)((in->rows + rows - 1) / rows));
+        a = chunk * rows;
+        b = a + rows < in->rows ? a + rows : in->rows;
+    } else if (c->rows) {
+        parse_rows(c->rows, in->rows, &a, &b);
+    }
+    /* In blocks, so printing all labels of a large file needs no more memory than a block. */
+    enum { BLOCK = 1 << 20 };
+    int32_t *buf = rc ? NULL : malloc(sizeof *buf * (b - a < BLOCK ? (b - a ? b - a : 1) : BLOCK));
+    if (!rc && !buf)
+        rc = ooc_error_set(err, OOC_ENOMEM, "labels: out of memory");
+    for (uint64_t at = a; !rc && at < b; at += BLOCK) {
+        uint64_t n = b - at < BLOCK ? b - at : BLOCK;
+        rc = ooc_h5_reader_read_rows(r, at, n, OOC_INT32, buf, err);
+        for (uint64_t i = 0; !rc && i < n; i++)
+            printf("%d\n", buf[i]);
+    }
+    free(buf);
+    ooc_h5_reader_close(r);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    cli_init(argv[0]);
+    cli c = {.kp = ooc_kmeans_params_default(), .sp = ooc_stream_params_default()};
+    parse(argc, argv, &c);
+    c.kp.on_iteration = on_iteration;
+    c.kp.on_note = on_note;
+    c.kp.user = &c;
+    cli_progress_init(&c.bar, c.quiet, c.verbose);
+    c.sp.progress = cli_progress_update;
+    c.sp.progress_user = &c.bar;
+    ooc_error err;
+    ooc_error_clear(&err);
+    int rc = strcmp(c.command, "fit") == 0       ? run_fit(&c, &err)
+             : strcmp(c.command, "predict") == 0 ? run_predict(&c, &err)
+                                                 : run_labels(&c, &err);
+    cli_progress_finish(&c.bar);
+    return rc ? cli_fail(&err) : CLI_EXIT_OK;
+}
