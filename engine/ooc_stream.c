@@ -44,10 +44,15 @@ ooc_stream_params ooc_stream_params_default(void)
     return p;
 }
 
+/* What the process holds besides our buffers (code, HDF5, zstd and OpenBLAS state; about 10-15 MB
+ * measured), so that the whole process, not just the engine, stays within the limit. */
+#define PROCESS_RESERVE ((uint64_t)32 << 20)
+
 /* Per thread a decoded chunk and the codec's shuffle scratch; stored chunks in the prefetch ring. */
 static uint64_t working_bytes(size_t chunk_bytes, int threads, int ring)
 {
-    return (uint64_t)threads * (2 * (uint64_t)chunk_bytes + (1u << 20)) + (uint64_t)ring * chunk_bytes;
+    return PROCESS_RESERVE + (uint64_t)threads * (2 * (uint64_t)chunk_bytes + (1u << 20)) +
+           (uint64_t)ring * chunk_bytes;
 }
 
 static int ring_depth(int threads)

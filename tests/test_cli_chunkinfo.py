@@ -282,16 +282,16 @@ class Output(unittest.TestCase):
 class MemoryLimit(unittest.TestCase):
     """--memory-limit bounds the process, whatever the size of the data."""
 
-    LIMIT = 64 * MiB
+    LIMIT = 128 * MiB
     SLACK = 16 * MiB
 
     @classmethod
     def setUpClass(cls):
-        # 8 MB chunks (50,000 rows x 20 float64): 96 MB and 384 MB of data, against a 64 MiB limit.
+        # 8 MB chunks (50,000 rows x 20 float64): 96 MB and 384 MB of data, against a 128 MiB limit.
         cls.small = chunkgen(tmp("rows_600k.h5"), "-n", "600k", "-d", "20", "--chunk-rows", "50000", "-t", "2")
         cls.big = chunkgen(tmp("rows_2400k.h5"), "-n", "2400k", "-d", "20", "--chunk-rows", "50000", "-t", "2")
         tiny = chunkgen(tmp("tiny.h5"), "-n", "1000", "-d", "20", "--chunk-rows", "500")
-        status, _, err, cls.baseline = run_measured(tiny, "--stats", "--json", "-t", "2", "--memory-limit", "64M")
+        status, _, err, cls.baseline = run_measured(tiny, "--stats", "--json", "-t", "2", "--memory-limit", "128M")
         assert status == 0, err
 
     def stats(self, path, limit, threads="2"):
@@ -304,13 +304,13 @@ class MemoryLimit(unittest.TestCase):
         return info, rss
 
     def test_peak_under_limit(self):
-        info, rss = self.stats(self.big, "64M")
+        info, rss = self.stats(self.big, "128M")
         self.assertEqual(info["memory_limit"], self.LIMIT)
         self.assertEqual(info["processing_chunks"], 48)
         self.assertLess(info["chunks_cached"], info["processing_chunks"])
         self.assertLessEqual(rss, self.baseline + self.LIMIT + self.SLACK,
-                             f"peak RSS {rss / MiB:.1f} MiB; baseline {self.baseline / MiB:.1f} MiB + 64 MiB limit")
-        _, rss = self.stats(self.big, "64M", "1")
+                             f"peak RSS {rss / MiB:.1f} MiB; baseline {self.baseline / MiB:.1f} MiB + 128 MiB limit")
+        _, rss = self.stats(self.big, "128M", "1")
         self.assertLessEqual(rss, self.baseline + self.LIMIT + self.SLACK, "-t 1")
 
     def test_data_that_fits_is_cached(self):
@@ -320,8 +320,8 @@ class MemoryLimit(unittest.TestCase):
         self.assertLessEqual(rss, self.baseline + 1024 * MiB)
 
     def test_peak_does_not_grow_with_rows(self):
-        small_info, small = self.stats(self.small, "64M")
-        big_info, big = self.stats(self.big, "64M")
+        small_info, small = self.stats(self.small, "128M")
+        big_info, big = self.stats(self.big, "128M")
         self.assertEqual(small_info["chunks_cached"], big_info["chunks_cached"])
         self.assertLessEqual(abs(big - small), 0.1 * max(big, small),
                              f"peak RSS {small / MiB:.1f} MiB for 0.6M rows, {big / MiB:.1f} MiB for 2.4M rows")
