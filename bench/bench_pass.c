@@ -1,0 +1,216 @@
+/* bench_pass: how fast a pass over the chunks runs, against the floors measured in the same run.
+ *
+ * Data: N x 20 float64 blobs (chunks of 200,000 rows), as a zstd:3 + shuffle HDF5 file written first with
+ * ooc_generate, and as the generated input "blobs:" itself. A pass is ooc_stream_run with a map that sums
+ * every value of its chunk (the least work a pass can do), with T threads:
+ *   file/stream   memory limit too small to cache: every pass reads and decompresses the file;
+ *   file/cached   second pass with a limit that holds the data: served from decoded chunks in memory;
+ *   blobs         the generator, nothing cached: every pass generates the rows.
+ * Floors, on the same chunks:
+ *   decompress    ooc_codec_decode of every stored chunk, held in memory beforehand, T threads;
+ *   membw         summing the decoded array held in memory, T threads.
+ * Reported: seconds (median of R repeats), GB/s of decoded data, Mrows/s, and pass / floor ratios.
+ */
+#define _GNU_SOURCE
+#include "ooc_array.h"
+#include "ooc_generate.h"
+#include "ooc_h5.h"
+#include "ooc_stream.h"
+#include "ooc_threads.h"
+#include "ooc_units.h"
+
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return v[n / 2];
+}
+
+static int map_sum(void *ctx, const void *rows, uint64_t row0, uint64_t n, void *partial, void *out, ooc_error *err)
+{
+    (void)row0;
+    (void)out;
+    (void)err;
+    const uint64_t *cols = ctx;
+    const double *x = rows;
+    double s = 0;
+    for (uint64_t i = 0; i < n * *cols; i++)
+        s += x[i];
+    *(double *)partial = s;
+    return 0;
+}
+
+static void combine_sum(void *ctx, void *acc, const void *partial)
+{
+    (void)ctx;
+    *(double *)acc += *(const double *)partial;
+}
+
+/* One pass over `input` with the limit; with cached, the timed pass is the second. */
+static double time_pass(const char *input, int threads, uint64_t limit, int cached, double *checksum)
+{
+    ooc_array *a;
+    ooc_stream *s;
+    ooc_error err;
+    if (ooc_array_open(input, &a, &err)) {
+        fprintf(stderr, "bench_pass: %s\n", err.msg);
+        exit(1);
+    }
+    ooc_stream_params sp = ooc_stream_params_default();
+    sp.threads = threads;
+    sp.memory_limit = limit;
+    sp.cache = cached;
+    if (ooc_stream_create(a, &sp, &s, &err)) {
+        fprintf(stderr, "bench_pass: %s\n", err.msg);
+        exit(1);
+    }
+    uint64_t cols = ooc_array_get_info(a)->cols;
+    ooc_pass pass = {.phase = "sum", .partial_size = sizeof(double), .ctx = &cols, .map = map_sum, .combine = combine_sum};
+    double acc = 0, t = 0;
+    for (int i = 0; i <= cached; i++) {
+        acc = 0;
+        t = now();
+        if (ooc_stream_run(s, &pass, &acc, &err)) {
+            fprintf(stderr, "bench_pass: %s\n", err.msg);
+            exit(1);
+        }
+        t = now() - t;
+    }
+    *checksum = acc;
+    ooc_stream_free(s);
+    ooc_array_free(a);
+    return t;
+}
+
+/* The floors: stored chunks decoded from memory, and the decoded array summed from memory. */
+static void time_floors(const char *path, int threads, int repeats, double *decompress, double *membw)
+{
+    ooc_h5_reader *r;
+    ooc_error err;
+    if (ooc_h5_reader_open(path, "/X", &r, &err)) {
+        fprintf(stderr, "bench_pass: %s\n", err.msg);
+        exit(1);
+    }
+    const ooc_h5_info *in = ooc_h5_reader_info(r);
+    uint64_t nchunks = (in->rows + in->chunk_rows - 1) / in->chunk_rows;
+    size_t chunk_bytes = (size_t)(in->chunk_rows * in->cols * 8);
+    void **stored = calloc(nchunks, sizeof *stored);
+    size_t *sizes = calloc(nchunks, sizeof *sizes), cap = 0;
+    for (uint64_t c = 0; c < nchunks; c++) {
+        if (ooc_h5_reader_read_raw_chunk(r, c, &stored[c], &cap, &sizes[c], &err)) {
+            fprintf(stderr, "bench_pass: %s\n", err.msg);
+            exit(1);
+        }
+        cap = 0; /* each chunk keeps its own buffer */
+    }
+    double *decoded = malloc(nchunks * chunk_bytes);
+    double td[64], tm[64];
+    for (int rep = 0; rep < repeats; rep++) {
+        double t = now();
+#pragma omp parallel num_threads(threads)
+        {
+            ooc_codec_ctx *ctx;
+            ooc_codec_ctx_create(&ctx);
+#pragma omp for schedule(dynamic, 1)
+            for (uint64_t c = 0; c < nchunks; c++)
+                ooc_codec_decode(&in->codec, ctx, stored[c], sizes[c], (char *)decoded + c * chunk_bytes, chunk_bytes, NULL);
+            ooc_codec_ctx_free(ctx);
+        }
+        td[rep] = now() - t;
+        double sum = 0;
+        uint64_t n = in->rows * in->cols;
+        t = now();
+#pragma omp parallel for num_threads(threads) reduction(+ : sum) schedule(static)
+        for (uint64_t i = 0; i < n; i++)
+            sum += decoded[i];
+        tm[rep] = now() - t;
+        if (sum == 0.12345) /* keep the sum alive */
+            puts("");
+    }
+    *decompress = median(td, repeats);
+    *membw = median(tm, repeats);
+    for (uint64_t c = 0; c < nchunks; c++)
+        free(stored[c]);
+    free(stored);
+    free(sizes);
+    free(decoded);
+    ooc_h5_reader_close(r);
+}
+
+int main(int argc, char **argv)
+{
+    uint64_t rows = 10000000, chunk_rows = 200000;
+    int repeats = 3;
+    const char *dir = "/tmp";
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--smoke") == 0) {
+            rows = 200000;
+            chunk_rows = 20000;
+            repeats = 1;
+        } else if (strcmp(argv[i], "--rows") == 0 && i + 1 < argc) {
+            ooc_parse_count(argv[++i], &rows);
+        } else if (strcmp(argv[i], "-r") == 0 && i + 1 < argc) {
+            repeats = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
+            dir = argv[++i];
+        } else {
+            fprintf(stderr, "usage: bench_pass [--smoke] [--rows N] [-r REPEATS] [--dir DIR]\n");
+            return 2;
+        }
+    }
+    repeats = repeats < 1 ? 1 : repeats > 64 ? 64 : repeats;
+    char path[4096], blobs[256];
+    snprintf(path, sizeof path, "%s/bench_pass_%d.h5", dir, (int)getpid());
+    snprintf(blobs, sizeof blobs, "blobs:samples=%llu,features=20,chunk_rows=%llu", (unsigned long long)rows,
+             (unsigned long long)chunk_rows);
+    ooc_generate_params gp = ooc_generate_params_default();
+    ooc_error err;
+    if (ooc_blobs_parse(blobs, &gp.blobs, &err) || ooc_generate(&gp, path, NULL, &err)) {
+        fprintf(stderr, "bench_pass: %s\n", err.msg);
+        return 1;
+    }
+    double gb = (double)rows * 20 * 8 / 1e9, chunk_mb = (double)chunk_rows * 20 * 8 / 1048576.0;
+    printf("bench_pass: %llu rows x 20 float64 (%.2f GB decoded), chunks of %llu rows, zstd:3 + shuffle, median of %d\n",
+           (unsigned long long)rows, gb, (unsigned long long)chunk_rows, repeats);
+    printf("%-8s %-13s %9s %9s %9s %12s %12s\n", "threads", "what", "seconds", "GB/s", "Mrows/s", "/decompress", "/membw");
+    for (int threads = 1; threads <= 2; threads++) {
+        double dec, bw;
+        time_floors(path, threads, repeats, &dec, &bw);
+        /* streaming: room for the working set only; cached: room for everything */
+        uint64_t tight = (uint64_t)((32 + threads * (2 * chunk_mb + 1) + (threads + 1) * chunk_mb + 1) * 1048576.0);
+        uint64_t roomy = tight + (uint64_t)(gb * 1.1e9);
+        struct { const char *what, *input; uint64_t limit; int cached; } runs[] = {
+            {"file/stream", path, tight, 0}, {"file/cached", path, roomy, 1}, {"blobs", blobs, tight, 0}};
+        printf("%-8d %-13s %9.3f %9.2f %9.1f %12s %12s\n", threads, "decompress", dec, gb / dec, rows / dec / 1e6, "1.00", "");
+        printf("%-8d %-13s %9.3f %9.2f %9.1f %12s %12s\n", threads, "membw", bw, gb / bw, rows / bw / 1e6, "", "1.00");
+        for (size_t k = 0; k < sizeof runs / sizeof *runs; k++) {
+            double t[64], sum = 0;
+            for (int rep = 0; rep < repeats; rep++)
+                t[rep] = time_pass(runs[k].input, threads, runs[k].limit, runs[k].cached, &sum);
+            double m = median(t, repeats);
+            printf("%-8d %-13s %9.3f %9.2f %9.1f %12.2f %12.2f\n", threads, runs[k].what, m, gb / m, rows / m / 1e6,
+                   dec / m, bw / m);
+        }
+    }
+    unlink(path);
+    return 0;
+}
