@@ -48,14 +48,14 @@ typedef struct state_job {
     int32_t *nearest; /* per row: its index */
     ooc__assign_fn kernel;
     const void *centers, *norm2; /* the new candidates, in the data's type */
-    uint64_t first, n_new, m, d, rows;
+    uint64_t first, n_new, m, d, chunk_rows; /* chunk_rows: rows of a processing chunk, for scratch */
     size_t scratch_bytes;
 } state_job;
 
 /* Partial: [phi | counts m] then scratch [dist rows | labels rows | kernel]. */
 static size_t state_partial_doubles(const state_job *j)
 {
-    return 1 + j->m + j->rows + (j->rows + 1) / 2 + 8 + (j->scratch_bytes + 7) / 8;
+    return 1 + j->m + j->chunk_rows + (j->chunk_rows + 1) / 2 + 8 + (j->scratch_bytes + 7) / 8;
 }
 
 static int state_map(void *ctx, const void *x, uint64_t row0, uint64_t n, void *partial, void *out,
@@ -65,8 +65,8 @@ static int state_map(void *ctx, const void *x, uint64_t row0, uint64_t n, void *
     (void)err;
     const state_job *j = ctx;
     double *part = partial, *counts = part + 1, *dist = part + 1 + j->m;
-    int32_t *labels = (int32_t *)(dist + j->rows);
-    void *scratch = (void *)(((uintptr_t)(dist + j->rows + (j->rows + 1) / 2) + 63) & ~(uintptr_t)63);
+    int32_t *labels = (int32_t *)(dist + j->chunk_rows);
+    void *scratch = (void *)(((uintptr_t)(dist + j->chunk_rows + (j->chunk_rows + 1) / 2) + 63) & ~(uintptr_t)63);
     memset(part, 0, (1 + j->m) * sizeof *part);
     j->kernel(x, (size_t)n, (size_t)j->d, j->centers, j->norm2, (size_t)j->n_new, labels, dist, scratch);
     double phi = 0;
@@ -148,7 +148,7 @@ static int draw_round(const ooc__fit *f, const state_job *j, int round, double p
     double l = f->p->oversampling_factor * (double)f->k;
     uint64_t cap = 64, m = 0;
     uint64_t *out = malloc(cap * sizeof *out);
-    for (uint64_t r = 0; out && r < j->rows; r++) {
+    for (uint64_t r = 0; out && r < f->in->rows; r++) {
         double p = l * (double)j->dmin[r] / phi;
         if (p <= 0 || ooc_random_uniform(f->p->seed, OOC__STREAM_ROUND + (uint32_t)round, r) >= p)
             continue;
@@ -228,7 +228,7 @@ static int top_up(ooc__fit *f, candidates *c, double *centers, ooc_error *err)
 static int sampled_init(ooc__fit *f, int plusplus, double *centers, uint64_t *n_candidates, ooc_error *err)
 {
     uint64_t n = f->in->rows;
-    state_job j = {.d = f->d, .rows = f->in->chunk_rows};
+    state_job j = {.d = f->d, .chunk_rows = f->in->chunk_rows};
     candidates c = {.d = f->d};
     j.dmin = malloc(n * sizeof *j.dmin);
     j.nearest = malloc(n * sizeof *j.nearest);
