@@ -198,6 +198,16 @@ static void where(const ooc_h5_reader *r, uint64_t row0, uint64_t n, char *buf, 
         snprintf(buf, size, "rows %llu..%llu", (unsigned long long)row0, (unsigned long long)last);
 }
 
+static int read_hyperslab(ooc_h5_reader *r, uint64_t row0, uint64_t n, ooc_dtype t, void *dst)
+{
+    hsize_t start[2] = {row0, 0}, count[2] = {n, r->info.cols};
+    hid_t mem = H5Screate_simple(r->info.rank, count, NULL);
+    int bad = H5Sselect_hyperslab(r->space, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+              H5Dread(r->dset, ooc__h5_mem_type(t), mem, r->space, H5P_DEFAULT, dst) < 0;
+    H5Sclose(mem);
+    return bad;
+}
+
 int ooc_h5_reader_read_rows(ooc_h5_reader *r, uint64_t row0, uint64_t n, ooc_dtype t, void *dst,
                             ooc_error *err)
 {
@@ -207,18 +217,24 @@ int ooc_h5_reader_read_rows(ooc_h5_reader *r, uint64_t row0, uint64_t n, ooc_dty
                              (unsigned long long)r->info.rows);
     if (n == 0)
         return 0;
-    hsize_t start[2] = {row0, 0}, count[2] = {n, r->info.cols};
-    int rank = r->info.rank;
     ooc__h5_lock();
-    hid_t mem = H5Screate_simple(rank, count, NULL);
     int rc = 0;
-    if (H5Sselect_hyperslab(r->space, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
-        H5Dread(r->dset, ooc__h5_mem_type(t), mem, r->space, H5P_DEFAULT, dst) < 0) {
+    if (read_hyperslab(r, row0, n, t, dst)) {
+        /* Name the storage chunk that failed: read the range again one row chunk at a time. */
+        uint64_t step = r->info.chunked && r->info.chunk_rows ? r->info.chunk_rows : n, at = row0;
+        if (step < n) {
+            H5Eclear2(H5E_DEFAULT);
+            size_t row_bytes = (size_t)r->info.cols * ooc_dtype_size(t);
+            for (at = row0 - row0 % step; at < row0 + n; at += step) {
+                uint64_t from = at > row0 ? at : row0, to = at + step < row0 + n ? at + step : row0 + n;
+                if (read_hyperslab(r, from, to - from, t, (char *)dst + (from - row0) * row_bytes))
+                    break;
+            }
+        }
         char w[96];
-        where(r, row0, n, w, sizeof w);
+        where(r, at > row0 ? at : row0, step < n ? step : n, w, sizeof w);
         rc = ooc__h5_fail(err, OOC_ECORRUPT, "%s: %s: cannot read", r->name, w);
     }
-    H5Sclose(mem);
     ooc__h5_unlock();
     return rc;
 }
