@@ -196,7 +196,7 @@ int main(int argc, char **argv)
         double dec, bw;
         time_floors(path, threads, repeats, &dec, &bw);
         /* streaming: room for the working set only; cached: room for everything */
-        uint64_t tight = (uint64_t)((32 + threads * (2 * chunk_mb + 1) + (threads + 1) * chunk_mb + 1) * 1048576.0);
+        uint64_t tight = (uint64_t)((64 + threads * (2 * chunk_mb + 1) + (threads + 1) * chunk_mb + 1) * 1048576.0);
         uint64_t roomy = tight + (uint64_t)(gb * 1.1e9);
         struct { const char *what, *input; uint64_t limit; int cached; } runs[] = {
             {"file/stream", path, tight, 0}, {"file/cached", path, roomy, 1}, {"blobs", blobs, tight, 0}};

@@ -10,10 +10,11 @@ void *ooc__buffer_alloc(size_t bytes)
 {
     if (bytes < HUGE_PAGE)
         return malloc(bytes ? bytes : 1);
-    size_t rounded = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+    /* Aligned but not rounded up: the memory budget counts exact sizes, and the tail short of a huge page
+     * simply gets small pages. */
     void *p = NULL;
-    if (posix_memalign(&p, HUGE_PAGE, rounded) != 0)
+    if (posix_memalign(&p, HUGE_PAGE, bytes) != 0)
         return NULL;
-    madvise(p, rounded, MADV_HUGEPAGE); /* advice only: failure is harmless */
+    madvise(p, bytes, MADV_HUGEPAGE); /* advice only: failure is harmless */
     return p;
 }

@@ -44,9 +44,10 @@ ooc_stream_params ooc_stream_params_default(void)
     return p;
 }
 
-/* What the process holds besides our buffers (code, HDF5, zstd and OpenBLAS state; about 10-15 MB
- * measured), so that the whole process, not just the engine, stays within the limit. */
-#define PROCESS_RESERVE ((uint64_t)32 << 20)
+/* What the process holds besides the chunk buffers: code, HDF5, zstd and OpenBLAS state (10-15 MB
+ * measured), a pass's partials and output buffers, allocator slack. Counted so that the whole process, not
+ * just the engine's chunks, stays within the limit (the origin workload peaked 23 MiB over with 32 MiB). */
+#define PROCESS_RESERVE ((uint64_t)64 << 20)
 
 /* Per thread a decoded chunk and the codec's shuffle scratch; stored chunks in the prefetch ring. */
 static uint64_t working_bytes(size_t chunk_bytes, int threads, int ring)

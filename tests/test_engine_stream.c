@@ -507,7 +507,7 @@ static void write_plain(const char *name, hid_t file_type, hsize_t rows, hsize_t
 static ooc_colstats *colstats_of(const char *input, int threads)
 {
     ooc_array *a = open_array(input);
-    ooc_stream *s = a ? open_stream(a, threads, 64u << 20, 1) : NULL;
+    ooc_stream *s = a ? open_stream(a, threads, 256u << 20, 1) : NULL;
     ooc_colstats *st = NULL;
     ooc_error err;
     if (s)

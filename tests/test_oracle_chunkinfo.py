@@ -116,10 +116,10 @@ class Case(unittest.TestCase):
         """The columns, bit for bit, for -t 1 and 2, cached and streamed."""
         want = json.dumps(info["columns"]) + repr(info["first_nonfinite_row"])
         chunk_mib = info["processing_chunk_rows"] * info["shape"][1] * 8 / 2**20
-        # Enough for the working buffers of 2 threads (engine/ooc_stream.c working_bytes(): a 32 MiB process
+        # Enough for the working buffers of 2 threads (engine/ooc_stream.c working_bytes(): a 64 MiB process
         # reserve, two chunks and 1 MiB per thread, and a prefetch ring of threads + 1 stored chunks) and a
         # chunk or so.
-        tight = f"{int(32 + 2 * (2 * chunk_mib + 1) + 3 * chunk_mib + chunk_mib + 2)}M"
+        tight = f"{int(64 + 2 * (2 * chunk_mib + 1) + 3 * chunk_mib + chunk_mib + 2)}M"
         for args in (["-t", "1"], ["-t", "2", "--memory-limit", "4G"], ["-t", "2", "--memory-limit", tight],
                      ["-t", "1", "--memory-limit", tight]):
             got = chunkinfo(spec, "--stats", *args)
@@ -341,9 +341,9 @@ class TestGenerated(Case):
         seen = set()
         chunk_kib = 10000 * 5 * 8 / 1024
         for threads in (1, 2, 3):
-            # The stream's working buffers (engine/ooc_stream.c working_bytes()): a 32 MiB process reserve, two
+            # The stream's working buffers (engine/ooc_stream.c working_bytes()): a 64 MiB process reserve, two
             # chunks and 1 MiB per thread, and a prefetch ring of threads + 1 stored chunks; the rest caches.
-            working_kib = 32 * 1024 + threads * (2 * chunk_kib + 1024) + (threads + 1) * chunk_kib
+            working_kib = 64 * 1024 + threads * (2 * chunk_kib + 1024) + (threads + 1) * chunk_kib
             for extra in (0.5, 2.5, 8.5):
                 limit = f"{int(working_kib + extra * chunk_kib)}K"
                 got = chunkinfo(path, "--stats", "-t", threads, "--memory-limit", limit)
