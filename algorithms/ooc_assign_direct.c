@@ -1,90 +1,120 @@
 /* The direct assignment for small k·d, where a GEMM call costs more than it saves: x·c for a block of RB
  * rows against KB centres at a time, the RB x KB sums held in registers while t runs over the d columns.
- * The centres are transposed once per call into scratch (d x kp, kp = k rounded up to KB, zero-padded) so
- * that the KB centres of column t are contiguous and each row's x_t is a broadcast: plain C loops of fixed
- * trip count that the compiler unrolls and vectorises for whatever x86-64 it targets. The padded centres
- * are never looked at: ooc__assign_settle_*() reads the first k of each row of dot products.
+ * The centres are transposed once per call into scratch (d x kp, kp = k rounded up to KP, zero-padded) so
+ * that the KB centres of column t are contiguous and each row's x_t is a broadcast: GNU C vector
+ * extensions, no intrinsics. Two builds of the block: 16-byte vectors (SSE2, any x86-64) and 32-byte ones
+ * compiled for AVX2 and taken when the CPU has it. Both do the same multiplications and additions in the
+ * same order in every lane (no FMA: -ffp-contract=off), so they give the same bits. The padded centres are
+ * never looked at: ooc__assign_settle_*() reads the first k of each row of dot products.
  *
- * Scratch, in elements of T: ct d x kp | dot RB x kp | tail rows RB x d (the last n mod RB rows, zero-padded,
- * so one block code serves them too). */
+ * Scratch, in elements of T: ct d x kp | norms kp | dot RBMAX x kp | tail rows RBMAX x d (the last rows of
+ * a call, zero-padded to a block, so one block code serves them too). */
 #include "ooc_assign_internal.h"
 
 #include <string.h>
 
-/* Block sizes: RB x KB accumulators fit the 16 SSE registers with room for the loads (measured with
- * bench/bench_assign.c; see ooc_assign.c). */
-#define OOC__DIRECT_RB_F64 4
-#define OOC__DIRECT_KB_F64 4
-#define OOC__DIRECT_RB_F32 4
-#define OOC__DIRECT_KB_F32 8
+/* Block shapes (rows x centres): 8 accumulator registers and room for the loads in the 16 vector
+ * registers; measured with bench/bench_assign.c (see ooc_assign.c). kp is a multiple of every KB. */
+enum { KP = 8, RBMAX = 8 };
 
-#define OOC__DIRECT(SUF, T, RB, KB)                                                                        \
-    static size_t direct_kp_##SUF(size_t k)                                                                \
-    {                                                                                                      \
-        return (k + (KB)-1) / (KB) * (KB);                                                                 \
-    }                                                                                                      \
-                                                                                                           \
-    static size_t direct_scratch_##SUF(size_t k, size_t d)                                                 \
-    {                                                                                                      \
-        size_t kp = direct_kp_##SUF(k);                                                                    \
-        return (d * kp + (RB)*kp + (RB)*d) * sizeof(T);                                                    \
-    }                                                                                                      \
-                                                                                                           \
+#define OOC__DIRECT_BLOCK(NAME, T, VB, RB, KB, ATTR)                                                       \
     /* dot[r * kp + j] = x_r · c_j for the RB rows at x and every padded centre. */                        \
-    static void direct_block_##SUF(const T *restrict x, size_t d, const T *restrict ct, size_t kp,         \
-                                   T *restrict dot)                                                        \
+    ATTR static void NAME(const T *restrict x, size_t d, const T *restrict ct, size_t kp, T *restrict dot) \
     {                                                                                                      \
+        typedef T vec __attribute__((vector_size(VB), aligned(sizeof(T)), may_alias));                     \
+        enum { L = (VB) / sizeof(T), NV = (KB) / L };                                                      \
         for (size_t jb = 0; jb < kp; jb += (KB)) {                                                         \
-            T acc[RB][KB];                                                                                 \
+            vec acc[RB][NV];                                                                               \
             for (int r = 0; r < (RB); r++)                                                                 \
-                for (int u = 0; u < (KB); u++)                                                             \
-                    acc[r][u] = 0;                                                                         \
+                for (int v = 0; v < NV; v++)                                                               \
+                    acc[r][v] = (vec){0};                                                                  \
             for (size_t t = 0; t < d; t++) {                                                               \
-                const T *restrict ctt = ct + t * kp + jb;                                                  \
+                const T *ctt = ct + t * kp + jb;                                                           \
                 for (int r = 0; r < (RB); r++) {                                                           \
                     T xv = x[(size_t)r * d + t];                                                           \
-                    for (int u = 0; u < (KB); u++)                                                         \
-                        acc[r][u] += xv * ctt[u];                                                          \
+                    for (int v = 0; v < NV; v++)                                                           \
+                        acc[r][v] += xv * *(const vec *)(ctt + v * L);                                     \
                 }                                                                                          \
             }                                                                                              \
             for (int r = 0; r < (RB); r++)                                                                 \
-                for (int u = 0; u < (KB); u++)                                                             \
-                    dot[(size_t)r * kp + jb + (size_t)u] = acc[r][u];                                      \
+                for (int v = 0; v < NV; v++)                                                               \
+                    *(vec *)(dot + (size_t)r * kp + jb + (size_t)v * L) = acc[r][v];                       \
         }                                                                                                  \
-    }                                                                                                      \
-                                                                                                           \
-    void ooc__assign_direct_##SUF(const void *x_, size_t n, size_t d, const void *c_, const void *cn_,      \
-                                  size_t k, int32_t *labels, double *dist, void *scratch)                  \
+    }
+
+#if defined(__x86_64__) || defined(__i386__)
+#define OOC__AVX2 __attribute__((target("avx2")))
+#else
+#define OOC__AVX2
+#endif
+OOC__DIRECT_BLOCK(block_v16_f64, double, 16, 4, 4, )
+OOC__DIRECT_BLOCK(block_v32_f64, double, 32, 4, 8, OOC__AVX2)
+OOC__DIRECT_BLOCK(block_v16_f32, float, 16, 4, 8, )
+OOC__DIRECT_BLOCK(block_v32_f32, float, 32, 8, 8, OOC__AVX2)
+
+static size_t direct_kp(size_t k)
+{
+    return (k + KP - 1) / KP * KP;
+}
+
+size_t ooc__assign_direct_scratch(ooc_dtype t, size_t k, size_t d)
+{
+    size_t kp = direct_kp(k);
+    return (d * kp + kp + RBMAX * kp + RBMAX * d) * ooc_dtype_size(t);
+}
+
+/* One variant: the block function BLOCK of RB rows, then settling. */
+#define OOC__DIRECT(NAME, SUF, T, BLOCK, RB)                                                               \
+    void NAME(const void *x_, size_t n, size_t d, const void *c_, const void *cn_, size_t k, int32_t *labels, \
+              double *dist, void *scratch)                                                                 \
     {                                                                                                      \
         const T *x = x_, *c = c_, *cn = cn_;                                                               \
         if (n == 0 || k == 0)                                                                              \
             return;                                                                                        \
-        size_t kp = direct_kp_##SUF(k);                                                                    \
-        T *ct = scratch, *dot = ct + d * kp, *tail = dot + (RB)*kp;                                        \
-        double cmax = (double)cn[0];                                                                       \
-        for (size_t j = 0; j < kp; j++) {                                                                  \
+        size_t kp = direct_kp(k);                                                                          \
+        T *ct = scratch, *cnp = ct + d * kp, *dot = cnp + kp, *tail = dot + RBMAX * kp;                    \
+        for (size_t j = 0; j < kp; j++)                                                                    \
             for (size_t t = 0; t < d; t++)                                                                 \
                 ct[t * kp + j] = j < k ? c[j * d + t] : 0;                                                 \
-            if (j < k && (double)cn[j] > cmax)                                                             \
-                cmax = (double)cn[j];                                                                      \
-        }                                                                                                  \
+        double cmax = ooc__assign_pad_norms_##SUF(cn, k, kp, cnp);                                         \
         size_t i = 0;                                                                                      \
         for (; i + (RB) <= n; i += (RB)) {                                                                 \
-            direct_block_##SUF(x + i * d, d, ct, kp, dot);                                                 \
-            ooc__assign_settle_##SUF(x + i * d, RB, d, c, cn, k, cmax, dot, kp, labels + i, dist + i);     \
+            BLOCK(x + i * d, d, ct, kp, dot);                                                              \
+            ooc__assign_settle_##SUF(x + i * d, RB, d, c, k, cnp, kp, cmax, dot, kp, labels + i, dist + i); \
         }                                                                                                  \
         if (i < n) {                                                                                       \
             memset(tail, 0, (RB)*d * sizeof(T));                                                           \
             memcpy(tail, x + i * d, (n - i) * d * sizeof(T));                                              \
-            direct_block_##SUF(tail, d, ct, kp, dot);                                                      \
-            ooc__assign_settle_##SUF(x + i * d, n - i, d, c, cn, k, cmax, dot, kp, labels + i, dist + i);  \
+            BLOCK(tail, d, ct, kp, dot);                                                                   \
+            ooc__assign_settle_##SUF(x + i * d, n - i, d, c, k, cnp, kp, cmax, dot, kp, labels + i,         \
+                                     dist + i);                                                            \
         }                                                                                                  \
     }
 
-OOC__DIRECT(f64, double, OOC__DIRECT_RB_F64, OOC__DIRECT_KB_F64)
-OOC__DIRECT(f32, float, OOC__DIRECT_RB_F32, OOC__DIRECT_KB_F32)
+OOC__DIRECT(ooc__assign_direct_v16_f64, f64, double, block_v16_f64, 4)
+OOC__DIRECT(ooc__assign_direct_v32_f64, f64, double, block_v32_f64, 4)
+OOC__DIRECT(ooc__assign_direct_v16_f32, f32, float, block_v16_f32, 4)
+OOC__DIRECT(ooc__assign_direct_v32_f32, f32, float, block_v32_f32, 8)
 
-size_t ooc__assign_direct_scratch(ooc_dtype t, size_t k, size_t d)
+int ooc__assign_have_avx2(void)
 {
-    return t == OOC_FLOAT32 ? direct_scratch_f32(k, d) : direct_scratch_f64(k, d);
+#if defined(__x86_64__) || defined(__i386__)
+    return __builtin_cpu_supports("avx2");
+#else
+    return 0;
+#endif
+}
+
+void ooc__assign_direct_f64(const void *x, size_t n, size_t d, const void *c, const void *c_norm2, size_t k,
+                            int32_t *labels, double *dist, void *scratch)
+{
+    (ooc__assign_have_avx2() ? ooc__assign_direct_v32_f64 : ooc__assign_direct_v16_f64)(x, n, d, c, c_norm2, k,
+                                                                                          labels, dist, scratch);
+}
+
+void ooc__assign_direct_f32(const void *x, size_t n, size_t d, const void *c, const void *c_norm2, size_t k,
+                            int32_t *labels, double *dist, void *scratch)
+{
+    (ooc__assign_have_avx2() ? ooc__assign_direct_v32_f32 : ooc__assign_direct_v16_f32)(x, n, d, c, c_norm2, k,
+                                                                                          labels, dist, scratch);
 }

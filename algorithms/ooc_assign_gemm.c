@@ -6,7 +6,9 @@
 #include <cblas.h>
 
 /* Rows per tile: as many as keep the tile of x and its dot products within OOC__GEMM_TILE_BYTES, a multiple
- * of 16 between 16 and 512 (measured with bench/bench_assign.c; see ooc_assign.c). */
+ * of 16 between 16 and 512. Measured with bench_assign (ns/row, float64 d,k = 128,256 / 32,1000 / 128,1000):
+ * 128 KiB 2188 / 3213 / 9341; 256 KiB 1658 / 2818 / 7917; 512 KiB 1626 / 2519 / 6597; 1 MiB 1658 / 2472 /
+ * 6473; 2 MiB 1768 / 2489 / 6280. 512 KiB: near the best everywhere and within a 1 MiB L2 with room. */
 #define OOC__GEMM_TILE_BYTES ((size_t)512 * 1024)
 
 static size_t gemm_tile_rows(size_t esize, size_t k, size_t d)
@@ -15,10 +17,18 @@ static size_t gemm_tile_rows(size_t esize, size_t k, size_t d)
     return rows < 16 ? 16 : rows > 512 ? 512 : rows;
 }
 
+/* k rounded up to whole vectors: the dot products' row stride, so that every row starts aligned. */
+static size_t gemm_kp(size_t esize, size_t k)
+{
+    size_t lanes = 16 / esize;
+    return (k + lanes - 1) / lanes * lanes;
+}
+
+/* Scratch: norms kp | dot products tile x kp. */
 size_t ooc__assign_gemm_scratch(ooc_dtype t, size_t k, size_t d)
 {
-    size_t esize = ooc_dtype_size(t);
-    return gemm_tile_rows(esize, k, d) * k * esize;
+    size_t esize = ooc_dtype_size(t), kp = gemm_kp(esize, k);
+    return (1 + gemm_tile_rows(esize, k, d)) * kp * esize;
 }
 
 #define OOC__GEMM(SUF, T, GEMM)                                                                            \
@@ -26,18 +36,19 @@ size_t ooc__assign_gemm_scratch(ooc_dtype t, size_t k, size_t d)
                                 size_t k, int32_t *labels, double *dist, void *scratch)                    \
     {                                                                                                      \
         const T *x = x_, *c = c_, *cn = cn_;                                                               \
-        T *dot = scratch;                                                                                  \
         if (n == 0 || k == 0)                                                                              \
             return;                                                                                        \
-        size_t tile = gemm_tile_rows(sizeof(T), k, d);                                                     \
-        double cmax = (double)cn[0];                                                                       \
-        for (size_t j = 1; j < k; j++)                                                                     \
-            cmax = (double)cn[j] > cmax ? (double)cn[j] : cmax;                                            \
+        size_t tile = gemm_tile_rows(sizeof(T), k, d), kp = gemm_kp(sizeof(T), k);                         \
+        T *cnp = scratch, *dot = cnp + kp;                                                                 \
+        double cmax = ooc__assign_pad_norms_##SUF(cn, k, kp, cnp);                                         \
+        for (size_t i = 0; i < tile && kp > k; i++) /* GEMM never writes the padding columns */            \
+            for (size_t j = k; j < kp; j++)                                                                \
+                dot[i * kp + j] = 0;                                                                       \
         for (size_t i = 0; i < n; i += tile) {                                                             \
             size_t m = n - i < tile ? n - i : tile;                                                        \
             GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)m, (blasint)k, (blasint)d, 1, x + i * d, \
-                 (blasint)d, c, (blasint)d, 0, dot, (blasint)k);                                           \
-            ooc__assign_settle_##SUF(x + i * d, m, d, c, cn, k, cmax, dot, k, labels + i, dist + i);       \
+                 (blasint)d, c, (blasint)d, 0, dot, (blasint)kp);                                          \
+            ooc__assign_settle_##SUF(x + i * d, m, d, c, k, cnp, kp, cmax, dot, kp, labels + i, dist + i); \
         }                                                                                                  \
     }
 

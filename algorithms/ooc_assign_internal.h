@@ -30,8 +30,9 @@ typedef void (*ooc__assign_fn)(const void *x, size_t n, size_t d, const void *c,
 /* ooc__assign_scratch_bytes(): the scratch one call of any variant needs for (t, k, d), a multiple of 64. */
 size_t ooc__assign_scratch_bytes(ooc_dtype t, size_t k, size_t d);
 
-/* ooc__assign_select(): the fastest variant for (t, k, d) by the crossover measured with
- * bench/bench_assign.c. Depends on nothing else (not on threads), and the variants agree bitwise anyway. */
+/* ooc__assign_select(): the fastest variant for (t, k, d) by the crossovers measured with
+ * bench/bench_assign.c (ooc_assign.c). Depends on (t, k, d) and on whether the CPU has AVX2, never on
+ * threads; and since every variant gives the reference's bits, results do not depend on the choice. */
 ooc__assign_fn ooc__assign_select(ooc_dtype t, size_t k, size_t d);
 
 /* The variants, exposed for tests and the benchmark. t = OOC_FLOAT64 (_f64) or OOC_FLOAT32 (_f32). */
@@ -43,6 +44,17 @@ void ooc__assign_direct_f64(const void *x, size_t n, size_t d, const void *c, co
                             int32_t *labels, double *dist, void *scratch); /* register blocks: small k·d */
 void ooc__assign_direct_f32(const void *x, size_t n, size_t d, const void *c, const void *c_norm2, size_t k,
                             int32_t *labels, double *dist, void *scratch);
+/* The direct variant's two builds (it takes v32 when ooc__assign_have_avx2()): 16-byte vectors for any
+ * x86-64, 32-byte ones for AVX2 (call only when the CPU has it). */
+void ooc__assign_direct_v16_f64(const void *x, size_t n, size_t d, const void *c, const void *c_norm2, size_t k,
+                                int32_t *labels, double *dist, void *scratch);
+void ooc__assign_direct_v16_f32(const void *x, size_t n, size_t d, const void *c, const void *c_norm2, size_t k,
+                                int32_t *labels, double *dist, void *scratch);
+void ooc__assign_direct_v32_f64(const void *x, size_t n, size_t d, const void *c, const void *c_norm2, size_t k,
+                                int32_t *labels, double *dist, void *scratch);
+void ooc__assign_direct_v32_f32(const void *x, size_t n, size_t d, const void *c, const void *c_norm2, size_t k,
+                                int32_t *labels, double *dist, void *scratch);
+int ooc__assign_have_avx2(void);
 void ooc__assign_gemm_f64(const void *x, size_t n, size_t d, const void *c, const void *c_norm2, size_t k,
                           int32_t *labels, double *dist, void *scratch); /* OpenBLAS on row tiles: large k·d */
 void ooc__assign_gemm_f32(const void *x, size_t n, size_t d, const void *c, const void *c_norm2, size_t k,
@@ -52,49 +64,56 @@ void ooc__assign_gemm_f32(const void *x, size_t n, size_t d, const void *c, cons
 size_t ooc__assign_direct_scratch(ooc_dtype t, size_t k, size_t d);
 size_t ooc__assign_gemm_scratch(ooc_dtype t, size_t k, size_t d);
 
-/* ooc__sqdist_f64/f32(): D(x, c) = Σ (x_t − c_t)² in double, in 4 interleaved partial sums (t mod 4)
- * added as (s0 + s1) + (s2 + s3): one fixed order, so every file that inlines it gets the same bits, and
- * the compiler may vectorise it without reassociating anything. */
-static inline double ooc__sqdist_f64(const double *x, const double *c, size_t d)
-{
-    double s[4] = {0, 0, 0, 0};
-    size_t t = 0;
-    for (; t + 4 <= d; t += 4)
-        for (int u = 0; u < 4; u++) {
-            double v = x[t + u] - c[t + u];
-            s[u] += v * v;
-        }
-    for (int u = 0; t < d; t++, u++) {
-        double v = x[t] - c[t];
-        s[u] += v * v;
+/* ooc__sqdist_f64/f32(): D(x, c) = Σ (x_t − c_t)² in double, in 4 interleaved partial sums (t mod 4; the
+ * last d mod 4 terms into the first ones) added as (s0 + s1) + (s2 + s3): one fixed order, so every file
+ * that inlines it gets the same bits, and the compiler may vectorise it without reassociating anything. */
+#define OOC__SQDIST(SUF, T)                                                                                \
+    static inline double ooc__sqdist_##SUF(const T *x, const T *c, size_t d)                               \
+    {                                                                                                      \
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0, v;                                                          \
+        size_t t = 0;                                                                                      \
+        for (; t + 4 <= d; t += 4) {                                                                       \
+            v = (double)x[t] - (double)c[t];                                                               \
+            s0 += v * v;                                                                                   \
+            v = (double)x[t + 1] - (double)c[t + 1];                                                       \
+            s1 += v * v;                                                                                   \
+            v = (double)x[t + 2] - (double)c[t + 2];                                                       \
+            s2 += v * v;                                                                                   \
+            v = (double)x[t + 3] - (double)c[t + 3];                                                       \
+            s3 += v * v;                                                                                   \
+        }                                                                                                  \
+        if (t < d) {                                                                                       \
+            v = (double)x[t] - (double)c[t];                                                               \
+            s0 += v * v;                                                                                   \
+        }                                                                                                  \
+        if (t + 1 < d) {                                                                                   \
+            v = (double)x[t + 1] - (double)c[t + 1];                                                       \
+            s1 += v * v;                                                                                   \
+        }                                                                                                  \
+        if (t + 2 < d) {                                                                                   \
+            v = (double)x[t + 2] - (double)c[t + 2];                                                       \
+            s2 += v * v;                                                                                   \
+        }                                                                                                  \
+        return (s0 + s1) + (s2 + s3);                                                                      \
     }
-    return (s[0] + s[1]) + (s[2] + s[3]);
-}
+OOC__SQDIST(f64, double)
+OOC__SQDIST(f32, float)
+#undef OOC__SQDIST
 
-static inline double ooc__sqdist_f32(const float *x, const float *c, size_t d)
-{
-    double s[4] = {0, 0, 0, 0};
-    size_t t = 0;
-    for (; t + 4 <= d; t += 4)
-        for (int u = 0; u < 4; u++) {
-            double v = (double)x[t + u] - (double)c[t + u];
-            s[u] += v * v;
-        }
-    for (int u = 0; t < d; t++, u++) {
-        double v = (double)x[t] - (double)c[t];
-        s[u] += v * v;
-    }
-    return (s[0] + s[1]) + (s[2] + s[3]);
-}
-
-/* ooc__assign_settle_f64/f32(): from approximate ranks to the exact answer, for rows [0, n) of x.
- * dot: n x ld, dot[i*ld + j] ≈ x_i·c_j in the data's precision (any summation order); cn: c_norm2;
- * cmax = max_j cn[j]. Each row's score for c_j is cn[j] − 2·dot in that precision; take the best score,
- * compute its D, then compute D for every other centre whose score is within the scores' rounding bound
- * of the best (rare), the lowest index winning ties. Writes labels[0..n) and dist[0..n). */
-void ooc__assign_settle_f64(const double *x, size_t n, size_t d, const double *c, const double *cn, size_t k,
-                            double cmax, const double *dot, size_t ld, int32_t *labels, double *dist);
-void ooc__assign_settle_f32(const float *x, size_t n, size_t d, const float *c, const float *cn, size_t k,
-                            double cmax, const float *dot, size_t ld, int32_t *labels, double *dist);
+/* The fast variants' common end: from approximate ranks to the exact answer (ooc_assign_settle.c).
+ * "Lanes": the elements of T in 16 bytes (2 doubles, 4 floats).
+ * ooc__assign_pad_norms_*(): cnp[0..kp) = c_norm2 then +inf (kp >= k, a multiple of the lanes, cnp 16-byte
+ * aligned); returns cmax = max(0, max_j c_norm2[j]).
+ * ooc__assign_settle_*(): rows [0, n) of x; dot: n x ld (ld >= kp, a multiple of the lanes, 16-byte
+ * aligned rows), dot[i*ld + j] ≈ x_i·c_j in the data's precision (any summation order), finite in columns
+ * [k, kp). A row's score for c_j is cnp[j] − 2·dot in that precision; take a best score, compute its D,
+ * then compute D for every other centre whose score is within the scores' rounding bound of the best
+ * (rare), the lowest index winning ties. Writes labels[0..n) and dist[0..n). */
+double ooc__assign_pad_norms_f64(const double *cn, size_t k, size_t kp, double *cnp);
+double ooc__assign_pad_norms_f32(const float *cn, size_t k, size_t kp, float *cnp);
+void ooc__assign_settle_f64(const double *x, size_t n, size_t d, const double *c, size_t k, const double *cnp,
+                            size_t kp, double cmax, const double *dot, size_t ld, int32_t *labels, double *dist);
+void ooc__assign_settle_f32(const float *x, size_t n, size_t d, const float *c, size_t k, const float *cnp,
+                            size_t kp, double cmax, const float *dot, size_t ld, int32_t *labels, double *dist);
 
 #endif

@@ -13,15 +13,25 @@ typedef struct variant {
     ooc__assign_fn f64, f32;
 } variant;
 
+/* direct-v32 runs only where the CPU has AVX2 (see available()). */
 static const variant variants[] = {
     {"direct", ooc__assign_direct_f64, ooc__assign_direct_f32},
+    {"direct-v16", ooc__assign_direct_v16_f64, ooc__assign_direct_v16_f32},
+    {"direct-v32", ooc__assign_direct_v32_f64, ooc__assign_direct_v32_f32},
     {"gemm", ooc__assign_gemm_f64, ooc__assign_gemm_f32},
 };
 enum { NVARIANTS = sizeof variants / sizeof variants[0] };
 
+static int available(int v)
+{
+    return variants[v].f64 != ooc__assign_direct_v32_f64 || ooc__assign_have_avx2();
+}
+
 /* How values are drawn: uniform in [-1, 1); the same shifted far from the origin (where the fast variants'
- * rounding bound lets many centres through); small integers (exact ties in D everywhere). */
-enum data_kind { UNIFORM, OFFSET, INTEGER };
+ * rounding bound lets many centres through); small integers (exact ties in D everywhere); rows on the
+ * boundary between two random centres, off the midpoint by a relative 10^-(i mod 17) (near-ties at every
+ * scale, where ranking by ‖c‖² − 2x·c alone goes wrong). */
+enum data_kind { UNIFORM, OFFSET, INTEGER, BOUNDARY };
 
 static double draw(enum data_kind kind, uint64_t seed, uint32_t stream, uint64_t i)
 {
@@ -31,8 +41,10 @@ static double draw(enum data_kind kind, uint64_t seed, uint32_t stream, uint64_t
         return 2 * u - 1;
     case OFFSET:
         return 40 + u;
-    default:
+    case INTEGER:
         return (double)(int)(5 * u) - 2;
+    default:
+        return 2 * u - 1;
     }
 }
 
@@ -47,36 +59,48 @@ typedef struct problem {
     double *dist, *dist_ref;
 } problem;
 
+static double elem(const problem *p, const void *a, size_t i)
+{
+    return p->t == OOC_FLOAT32 ? (double)((const float *)a)[i] : ((const double *)a)[i];
+}
+
+static void set_elem(const problem *p, void *a, size_t i, double v)
+{
+    if (p->t == OOC_FLOAT32)
+        ((float *)a)[i] = (float)v;
+    else
+        ((double *)a)[i] = v;
+}
+
+static void fill_rows(problem *p, enum data_kind kind, uint64_t seed)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        size_t a = (size_t)ooc_random_below(seed, 5, 2 * i, p->k);
+        size_t b = (size_t)ooc_random_below(seed, 5, 2 * i + 1, p->k);
+        double w = 0.5 + pow(10, -(double)(i % 17)) * (ooc_random_uniform(seed, 6, i) - 0.5);
+        for (size_t t = 0; t < p->d; t++) {
+            double v = kind == BOUNDARY ? w * elem(p, p->c, a * p->d + t) + (1 - w) * elem(p, p->c, b * p->d + t)
+                                        : draw(kind, seed, 1, i * p->d + t);
+            set_elem(p, p->x, i * p->d + t, v);
+        }
+    }
+}
+
 static void fill(problem *p, enum data_kind kind, uint64_t seed, size_t dup_every)
 {
-    for (size_t i = 0; i < p->n * p->d; i++) {
-        double v = draw(kind, seed, 1, i);
-        if (p->t == OOC_FLOAT32)
-            ((float *)p->x)[i] = (float)v;
-        else
-            ((double *)p->x)[i] = v;
-    }
     for (size_t j = 0; j < p->k; j++) {
         /* Every dup_every-th centre repeats an earlier one: exact ties that must go to the lower index. */
         size_t src = dup_every && j > 0 && j % dup_every == 0 ? (size_t)ooc_random_below(seed, 3, j, j) : j;
         double norm = 0;
         for (size_t t = 0; t < p->d; t++) {
-            double v = src == j ? draw(kind, seed, 2, j * p->d + t)
-                                : (p->t == OOC_FLOAT32 ? ((float *)p->c)[src * p->d + t]
-                                                       : ((double *)p->c)[src * p->d + t]);
-            if (p->t == OOC_FLOAT32) {
-                ((float *)p->c)[j * p->d + t] = (float)v;
-                v = (double)(float)v;
-            } else {
-                ((double *)p->c)[j * p->d + t] = v;
-            }
+            double v = src == j ? draw(kind, seed, 2, j * p->d + t) : elem(p, p->c, src * p->d + t);
+            set_elem(p, p->c, j * p->d + t, v);
+            v = elem(p, p->c, j * p->d + t);
             norm += v * v;
         }
-        if (p->t == OOC_FLOAT32)
-            ((float *)p->cn)[j] = (float)norm;
-        else
-            ((double *)p->cn)[j] = norm;
+        set_elem(p, p->cn, j, norm);
     }
+    fill_rows(p, kind, seed);
 }
 
 static void problem_init(problem *p, ooc_dtype t, size_t n, size_t d, size_t k)
@@ -138,13 +162,49 @@ static double sqdist(const problem *p, size_t i, size_t j)
     return ooc__sqdist_f64((const double *)p->x + i * p->d, (const double *)p->c + j * p->d, p->d);
 }
 
-/* Rows whose two best distances (by the reference's own D) are within rel of each other: where a kernel
- * ranking by ‖c‖² − 2x·c alone would be free to differ. Also checks the reference is the argmin, lowest
- * index on ties. */
-static size_t near_ties(const problem *p, double rel)
+/* The argmin of ‖c_j‖² − 2x_i·c_j in the data's precision, summed in order: what a fast variant's ranking
+ * alone would answer (lowest index on ties). */
+static size_t score_argmin(const problem *p, size_t i)
+{
+    size_t best = 0;
+    if (p->t == OOC_FLOAT32) {
+        const float *x = (const float *)p->x + i * p->d, *c = p->c, *cn = p->cn;
+        float sb = 0;
+        for (size_t j = 0; j < p->k; j++) {
+            float dot = 0;
+            for (size_t t = 0; t < p->d; t++)
+                dot += x[t] * c[j * p->d + t];
+            float s = cn[j] - 2 * dot;
+            if (j == 0 || s < sb) {
+                sb = s;
+                best = j;
+            }
+        }
+    } else {
+        const double *x = (const double *)p->x + i * p->d, *c = p->c, *cn = p->cn;
+        double sb = 0;
+        for (size_t j = 0; j < p->k; j++) {
+            double dot = 0;
+            for (size_t t = 0; t < p->d; t++)
+                dot += x[t] * c[j * p->d + t];
+            double s = cn[j] - 2 * dot;
+            if (j == 0 || s < sb) {
+                sb = s;
+                best = j;
+            }
+        }
+    }
+    return best;
+}
+
+/* Rows whose two best distances (by the reference's own D) are within rel of each other, where a kernel
+ * ranking by ‖c‖² − 2x·c alone would be free to differ; *misranked counts the rows where such a ranking
+ * does differ from the reference. Also checks the reference is the argmin, lowest index on ties. */
+static size_t near_ties(const problem *p, double rel, size_t *misranked)
 {
     size_t count = 0;
     for (size_t i = 0; i < p->n; i++) {
+        *misranked += score_argmin(p, i) != (size_t)p->labels_ref[i];
         double d1 = INFINITY, d2 = INFINITY;
         size_t best = 0;
         for (size_t j = 0; j < p->k; j++) {
@@ -172,6 +232,8 @@ static void check_problem(problem *p, const char *what)
     run(p, p->t == OOC_FLOAT32 ? ooc__assign_ref_f32 : ooc__assign_ref_f64, 0, p->n, p->labels_ref,
         p->dist_ref);
     for (int v = 0; v <= NVARIANTS; v++) {
+        if (v < NVARIANTS && !available(v))
+            continue;
         ooc__assign_fn f = v < NVARIANTS ? pick(&variants[v], p->t) : ooc__assign_select(p->t, p->k, p->d);
         const char *name = v < NVARIANTS ? variants[v].name : "selected";
         run(p, f, 0, p->n, p->labels, p->dist);
@@ -204,7 +266,7 @@ static const size_t ds[] = {1, 2, 3, 7, 20, 32, 128};
  * several GEMM tiles), never a multiple of a block or tile. */
 static void row_counts(size_t k, size_t d, size_t out[4])
 {
-    size_t big = 4000000 / (k * d);
+    size_t big = 1500000 / (k * d);
     big = big < 40 ? 40 : big > 1100 ? 1100 : big;
     out[0] = 0;
     out[1] = 1;
@@ -212,7 +274,8 @@ static void row_counts(size_t k, size_t d, size_t out[4])
     out[3] = big + 3 + k % 13;
 }
 
-static void check_shapes(ooc_dtype t, enum data_kind kind, const char *what, double rel, size_t *ties)
+static void check_shapes(ooc_dtype t, enum data_kind kind, const char *what, double rel, size_t *ties,
+                         size_t *misranked)
 {
     for (size_t a = 0; a < sizeof ks / sizeof ks[0]; a++)
         for (size_t b = 0; b < sizeof ds / sizeof ds[0]; b++) {
@@ -223,45 +286,56 @@ static void check_shapes(ooc_dtype t, enum data_kind kind, const char *what, dou
                 problem_init(&p, t, ns[r], ds[b], ks[a]);
                 fill(&p, kind, 1000 * a + 10 * b + (uint64_t)r, 0);
                 check_problem(&p, what);
-                *ties += near_ties(&p, rel);
+                *ties += near_ties(&p, rel, misranked);
                 problem_free(&p);
             }
         }
 }
 
-static void test_uniform_f64(void)
+static void report(ooc_dtype t, enum data_kind kind, const char *what, double rel, size_t *ties, size_t *misranked)
 {
-    size_t ties = 0;
-    check_shapes(OOC_FLOAT64, UNIFORM, "uniform", 1e-12, &ties);
-    printf("     float64 uniform: %zu near-ties (relative 1e-12)\n", ties);
+    *ties = *misranked = 0;
+    check_shapes(t, kind, what, rel, ties, misranked);
+    printf("     %s %s: %zu near-ties (relative %g), %zu rows misranked by the scores alone\n", ooc_dtype_name(t),
+           what, *ties, rel, *misranked);
 }
 
-static void test_uniform_f32(void)
+static void test_uniform(void)
 {
-    size_t ties = 0;
-    check_shapes(OOC_FLOAT32, UNIFORM, "uniform", 1e-5, &ties);
-    printf("     float32 uniform: %zu near-ties (relative 1e-5)\n", ties);
-    ASSERT(ties > 0);
+    size_t ties, misranked;
+    report(OOC_FLOAT64, UNIFORM, "uniform", 1e-12, &ties, &misranked);
+    report(OOC_FLOAT32, UNIFORM, "uniform", 1e-5, &ties, &misranked);
 }
 
 /* Far from the origin ‖x‖² dwarfs the distances: ‖c‖² − 2x·c cancels badly, most so in float32. */
 static void test_offset(void)
 {
-    size_t ties64 = 0, ties32 = 0;
-    check_shapes(OOC_FLOAT64, OFFSET, "offset", 1e-12, &ties64);
-    check_shapes(OOC_FLOAT32, OFFSET, "offset", 1e-5, &ties32);
-    printf("     offset: %zu float64 near-ties, %zu float32\n", ties64, ties32);
+    size_t ties, misranked;
+    report(OOC_FLOAT64, OFFSET, "offset", 1e-12, &ties, &misranked);
+    report(OOC_FLOAT32, OFFSET, "offset", 1e-5, &ties, &misranked);
+    ASSERT(misranked > 0);
 }
 
 /* Small integers: D is exact, so equal distances are exact ties, everywhere. */
 static void test_integer_ties(void)
 {
-    size_t ties64 = 0, ties32 = 0;
-    check_shapes(OOC_FLOAT64, INTEGER, "integer", 0, &ties64);
-    check_shapes(OOC_FLOAT32, INTEGER, "integer", 0, &ties32);
-    printf("     integer: %zu float64 exact ties, %zu float32\n", ties64, ties32);
-    ASSERT(ties64 > 0);
-    ASSERT(ties32 > 0);
+    size_t ties, misranked;
+    report(OOC_FLOAT64, INTEGER, "integer", 0, &ties, &misranked);
+    ASSERT(ties > 0);
+    report(OOC_FLOAT32, INTEGER, "integer", 0, &ties, &misranked);
+    ASSERT(ties > 0);
+}
+
+/* Rows between two centres at every distance from the midpoint. */
+static void test_boundary(void)
+{
+    size_t ties, misranked;
+    report(OOC_FLOAT64, BOUNDARY, "boundary", 1e-12, &ties, &misranked);
+    ASSERT(ties > 0);
+    ASSERT(misranked > 0);
+    report(OOC_FLOAT32, BOUNDARY, "boundary", 1e-5, &ties, &misranked);
+    ASSERT(ties > 0);
+    ASSERT(misranked > 0);
 }
 
 /* Duplicated centres: every variant labels each row with the first copy of its nearest centre. */
@@ -316,7 +390,7 @@ static void test_select(void)
             for (size_t b = 0; b < sizeof more_d / sizeof more_d[0]; b++) {
                 size_t k = more_k[a], d = more_d[b];
                 ooc__assign_fn f = ooc__assign_select(t, k, d);
-                int known = 0;
+                int known = f == (dt ? ooc__assign_ref_f32 : ooc__assign_ref_f64);
                 for (int v = 0; v < NVARIANTS; v++)
                     known |= f == pick(&variants[v], t);
                 ASSERT(known);
@@ -329,5 +403,11 @@ static void test_select(void)
     }
 }
 
-OOC_TEST_MAIN(test_uniform_f64, test_uniform_f32, test_offset, test_integer_ties, test_duplicate_centres,
+static void test_isa(void)
+{
+    printf("     AVX2 %s: direct-v32 %s\n", ooc__assign_have_avx2() ? "present" : "absent",
+           ooc__assign_have_avx2() ? "tested" : "not tested");
+}
+
+OOC_TEST_MAIN(test_isa, test_uniform, test_offset, test_boundary, test_integer_ties, test_duplicate_centres,
               test_rows_on_centres, test_select)

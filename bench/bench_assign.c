@@ -1,0 +1,203 @@
+/* bench_assign: the assignment kernels one thread at a time, as BLIS's test suite reports: dimensions,
+ * time per row, rate, and a check. For each shape (d, k) and type, n rows of blobs (k blobs, std 1, centres
+ * in [-10, 10)^d: ooc_blobs) are assigned to k centres taken from the data's first k rows, as Lloyd's first
+ * pass would; each variant runs `repeats` times, interleaved so that noise from other processes spreads
+ * over all of them, and reports its median thread CPU time: ns per row and GFLOP/s counting 2·n·k·d flops
+ * (the x·c products alone). Variants: ref, direct-v16 (SSE2), direct-v32 (AVX2, where the CPU has it),
+ * gemm; "sel" marks the one ooc__assign_select() picks. check: rows whose label or distance differs from
+ * the reference's, over all variants (must be 0; the exit status says so).
+ *
+ * Usage: bench_assign [--smoke] [--repeats N] [--flops F] [--shape D,K]...
+ *   --repeats N runs of each variant, the median reported            [default: 11]
+ *   --flops F   rows per shape: F / (2·k·d), between 64 and 262144    [default: 2e7]
+ *   --shape     add a shape (the default set is replaced by the given ones)
+ *   --smoke     two tiny shapes, one repeat: for ctest */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+
+#include "ooc_assign_internal.h"
+#include "ooc_blobs.h"
+
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum { MAX_REPEATS = 99, MAX_SHAPES = 32, NVARIANTS = 4 };
+
+/* direct-v32 only where the CPU has AVX2; "direct" runs whichever of the two the CPU allows. */
+static const char *const variant_name[NVARIANTS] = {"ref", "direct-v16", "direct-v32", "gemm"};
+static const ooc__assign_fn variant_f64[NVARIANTS] = {ooc__assign_ref_f64, ooc__assign_direct_v16_f64,
+                                                      ooc__assign_direct_v32_f64, ooc__assign_gemm_f64};
+static const ooc__assign_fn variant_f32[NVARIANTS] = {ooc__assign_ref_f32, ooc__assign_direct_v16_f32,
+                                                      ooc__assign_direct_v32_f32, ooc__assign_gemm_f32};
+
+static int available(int v)
+{
+    return v != 2 || ooc__assign_have_avx2();
+}
+
+typedef struct shape {
+    size_t d, k;
+} shape;
+
+/* The shapes (20,8 20,12 32,64 128,256 32,1000) and more between them to place the crossovers. */
+static const shape default_shapes[] = {{2, 8},   {7, 8},   {20, 8},   {20, 12},  {20, 32},
+                                       {32, 64}, {64, 64}, {16, 256}, {128, 256}, {32, 1000}};
+
+/* This thread's CPU time: on a machine shared with other work it is disturbed far less than wall time. */
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* One shape and type: returns the rows whose outputs differ from the reference's, summed over variants. */
+static size_t bench_shape(ooc_dtype t, shape s, double flops, int repeats)
+{
+    size_t esize = ooc_dtype_size(t), d = s.d, k = s.k;
+    double want = flops / (2.0 * (double)k * (double)d);
+    size_t n = want < 64 ? 64 : want > 262144 ? 262144 : (size_t)want;
+    if (n < k)
+        n = k;
+    ooc_blobs_params bp = ooc_blobs_params_default();
+    bp.samples = n;
+    bp.features = d;
+    bp.centers = k;
+    bp.dtype = t;
+    bp.chunk_rows = n;
+    ooc_blobs *blobs = NULL;
+    ooc_error err;
+    ooc_error_clear(&err);
+    if (ooc_blobs_create(&bp, NULL, &blobs, &err)) {
+        fprintf(stderr, "bench_assign: %s\n", err.msg);
+        exit(1);
+    }
+    size_t scratch_bytes = ooc__assign_scratch_bytes(t, k, d);
+    char *x = malloc(n * d * esize), *cn = malloc(k * esize);
+    void *scratch = aligned_alloc(64, scratch_bytes);
+    int32_t *labels[NVARIANTS];
+    double *dist[NVARIANTS];
+    for (int v = 0; v < NVARIANTS; v++) {
+        labels[v] = malloc(n * sizeof *labels[v]);
+        dist[v] = malloc(n * sizeof *dist[v]);
+        if (!labels[v] || !dist[v])
+            exit(2);
+    }
+    if (!x || !cn || !scratch)
+        exit(2);
+    ooc_blobs_rows(blobs, 0, n, x, NULL);
+    ooc_blobs_free(blobs);
+    const char *c = x; /* the first k rows are the centres */
+    for (size_t j = 0; j < k; j++) {
+        double norm = 0;
+        for (size_t u = 0; u < d; u++) {
+            double v = t == OOC_FLOAT32 ? (double)((const float *)c)[j * d + u] : ((const double *)c)[j * d + u];
+            norm += v * v;
+        }
+        if (t == OOC_FLOAT32)
+            ((float *)cn)[j] = (float)norm;
+        else
+            ((double *)cn)[j] = norm;
+    }
+    ooc__assign_fn sel = ooc__assign_select(t, k, d);
+    const ooc__assign_fn *fns = t == OOC_FLOAT32 ? variant_f32 : variant_f64;
+    double times[NVARIANTS][MAX_REPEATS];
+    for (int r = 0; r < repeats; r++)
+        for (int v = 0; v < NVARIANTS; v++) {
+            if (!available(v))
+                continue;
+            double t0 = now();
+            fns[v](x, n, d, c, cn, k, labels[v], dist[v], scratch);
+            times[v][r] = now() - t0;
+        }
+    size_t bad = 0;
+    for (int v = 1; v < NVARIANTS; v++)
+        for (size_t i = 0; i < n && available(v); i++)
+            bad += labels[v][i] != labels[0][i] || memcmp(&dist[v][i], &dist[0][i], sizeof(double)) != 0;
+    for (int v = 0; v < NVARIANTS; v++) {
+        if (!available(v))
+            continue;
+        qsort(times[v], (size_t)repeats, sizeof(double), cmp_double);
+        double med = times[v][repeats / 2];
+        int picked = fns[v] == sel || (sel == (t == OOC_FLOAT32 ? ooc__assign_direct_f32 : ooc__assign_direct_f64) &&
+                                       v == (ooc__assign_have_avx2() ? 2 : 1));
+        printf("%-7s %5zu %5zu %7zu  %-10s %3s %10.1f %8.2f\n", ooc_dtype_name(t), d, k, n, variant_name[v],
+               picked ? "sel" : "", 1e9 * med / (double)n, 2.0 * (double)n * (double)k * (double)d / med / 1e9);
+    }
+    for (int v = 0; v < NVARIANTS; v++) {
+        free(labels[v]);
+        free(dist[v]);
+    }
+    free(x);
+    free(cn);
+    free(scratch);
+    return bad;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: bench_assign [--smoke] [--repeats N] [--flops F] [--shape D,K]...\n"
+               "  --repeats N  runs of each variant, the median reported    [default: 11]\n"
+               "  --flops F    rows per shape: F / (2 k d), 64..262144       [default: 2e7]\n"
+               "  --shape D,K  a shape to measure (repeatable; replaces the default set)\n"
+               "  --smoke      two tiny shapes, one repeat\n");
+}
+
+int main(int argc, char **argv)
+{
+    int repeats = 11, smoke = 0;
+    double flops = 2e7;
+    shape shapes[MAX_SHAPES];
+    size_t nshapes = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--smoke")) {
+            smoke = 1;
+        } else if (!strcmp(argv[i], "--repeats") && i + 1 < argc) {
+            repeats = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--flops") && i + 1 < argc) {
+            flops = atof(argv[++i]);
+        } else if (!strcmp(argv[i], "--shape") && i + 1 < argc && nshapes < MAX_SHAPES) {
+            if (sscanf(argv[++i], "%zu,%zu", &shapes[nshapes].d, &shapes[nshapes].k) != 2 ||
+                !shapes[nshapes].d || !shapes[nshapes].k) {
+                usage(stderr);
+                return 2;
+            }
+            nshapes++;
+        } else {
+            usage(!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help") ? stdout : stderr);
+            return !strcmp(argv[i], "-h") || !strcmp(argv[i], "--help") ? 0 : 2;
+        }
+    }
+    if (repeats < 1 || repeats > MAX_REPEATS || !(flops > 0)) {
+        usage(stderr);
+        return 2;
+    }
+    if (smoke) {
+        shapes[0] = (shape){20, 12};
+        shapes[1] = (shape){32, 64};
+        nshapes = 2;
+        repeats = 1;
+        flops = 1e5;
+    } else if (!nshapes) {
+        nshapes = sizeof default_shapes / sizeof default_shapes[0];
+        memcpy(shapes, default_shapes, sizeof default_shapes);
+    }
+    openblas_set_num_threads(1);
+    printf("# 1 thread, median of %d; ns/row and GFLOP/s (2 n k d flops); sel = ooc__assign_select's choice\n",
+           repeats);
+    printf("%-7s %5s %5s %7s  %-10s %3s %10s %8s\n", "dtype", "d", "k", "n", "kernel", "", "ns/row", "GFLOP/s");
+    size_t bad = 0;
+    for (int dt = 0; dt < 2; dt++)
+        for (size_t s = 0; s < nshapes; s++)
+            bad += bench_shape(dt ? OOC_FLOAT32 : OOC_FLOAT64, shapes[s], flops, repeats);
+    printf("check: %zu rows differ from the reference\n", bad);
+    return bad ? 1 : 0;
+}
