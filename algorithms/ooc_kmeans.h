@@ -95,11 +95,12 @@ int ooc_kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_p
 int ooc_kmeans_predict(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_model *m,
                        ooc_chunk_output *labels, double *inertia, ooc_error *err);
 
-/* ooc_kmeans_model_save(): write m to path atomically (OOC_EEXIST unless force): /cluster_centers (k x d
- * float64), /cluster_sizes (k int64), attributes inertia, n_iter, converged, n_samples, n_features,
- * n_clusters, init, oversampling_factor, init_max_iter, max_iter, tol, seed, input, ooc_version. */
-int ooc_kmeans_model_save(const ooc_kmeans_model *m, const char *input, const char *path, int force,
-                          ooc_error *err);
+/* ooc_kmeans_model_write(): write m as an HDF5 file at path (normally an ooc_output's temporary file; name is
+ * what messages call it): /cluster_centers (k x d float64), /cluster_sizes (k int64), attributes inertia,
+ * n_iter, converged, n_samples, n_features, n_clusters, init, oversampling_factor, init_max_iter, max_iter,
+ * tol, seed, input, ooc_version. */
+int ooc_kmeans_model_write(const ooc_kmeans_model *m, const char *input, const char *path, const char *name,
+                           ooc_error *err);
 
 /* ooc_kmeans_model_load(): read a model written by ooc_kmeans_model_save() (or by anyone, with at least
  * /cluster_centers). */

@@ -183,7 +183,7 @@ static int distinct_rows(const ooc__fit *f, uint32_t stream, const uint64_t *tak
         if (draw > 64 * (k + n_taken) + 1024) /* cannot happen while k + n_taken <= rows, but never hang */
             return OOC_EINTERNAL;
         uint64_t r = ooc_random_below(f->p->seed, stream, draw++, rows);
-        int dup = bsearch(&r, taken, n_taken, sizeof r, cmp_u64) != NULL;
+        int dup = n_taken > 0 && bsearch(&r, taken, n_taken, sizeof r, cmp_u64) != NULL;
         for (uint64_t i = 0; i < have && !dup; i++)
             dup = out[i] == r;
         if (!dup)

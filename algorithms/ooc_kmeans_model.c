@@ -1,7 +1,6 @@
 /* A fitted model in HDF5: /cluster_centers, /cluster_sizes and the parameters as root attributes. */
 #include "ooc_h5.h"
 #include "ooc_kmeans.h"
-#include "ooc_output.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -29,24 +28,15 @@ static int write_model(ooc_h5_file *f, const ooc_kmeans_model *m, const char *in
     return rc;
 }
 
-int ooc_kmeans_model_save(const ooc_kmeans_model *m, const char *input, const char *path, int force,
-                          ooc_error *err)
+int ooc_kmeans_model_write(const ooc_kmeans_model *m, const char *input, const char *path, const char *name,
+                           ooc_error *err)
 {
-    ooc_output *out;
-    int rc = ooc_output_open(path, force, &out, err);
-    if (rc)
-        return rc;
     ooc_h5_file *f = NULL;
-    rc = ooc_h5_file_create(ooc_output_path(out), path, &f, err);
+    int rc = ooc_h5_file_create(path, name, &f, err);
     if (!rc)
         rc = write_model(f, m, input, err);
     int rc2 = ooc_h5_file_close(f, rc ? NULL : err);
-    rc = rc ? rc : rc2;
-    if (rc) {
-        ooc_output_abort(out);
-        return rc;
-    }
-    return ooc_output_commit(out, err);
+    return rc ? rc : rc2;
 }
 
 int ooc_kmeans_model_load(const char *path, ooc_kmeans_model **out, ooc_error *err)

@@ -183,7 +183,10 @@ int ooc_h5_chunked_create(ooc_h5_file *f, const char *name, const ooc_h5_chunked
     ooc__h5_lock();
     hid_t space = H5Screate_simple(p->rank, dims, NULL);
     hid_t dcpl = chunked_dcpl(d);
-    d->id = H5Dcreate2(f->id, name, ooc__h5_mem_type(p->dtype), space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1); /* "/a/b/labels" creates /a and /a/b, as h5py does */
+    d->id = H5Dcreate2(f->id, name, ooc__h5_mem_type(p->dtype), space, lcpl, dcpl, H5P_DEFAULT);
+    H5Pclose(lcpl);
     int rc = d->id < 0 ? ooc__h5_fail(err, OOC_EIO, "%s: cannot create dataset", d->name) : 0;
     H5Pclose(dcpl);
     H5Sclose(space);

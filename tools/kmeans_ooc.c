@@ -1,3 +1,4 @@
+#define _DEFAULT_SOURCE /* realpath, PATH_MAX */
 /* kmeans-ooc: cluster an input out of core (fit), label new data with a saved model (predict), print
  * labels (labels). Parses options, then calls the library. */
 #include "cli_common.h"
@@ -5,11 +6,14 @@
 #include "ooc_chunk_output.h"
 #include "ooc_kmeans.h"
 #include "ooc_memory.h"
+#include "ooc_output.h"
 #include "ooc_stream.h"
 #include "ooc_threads.h"
 #include "ooc_units.h"
 
 #include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,14 +143,56 @@ static void parse_option(cli *c, int opt, char **argv)
     }
 }
 
-/* The same file as an input (by device and inode), so an output would replace data being read. */
+/* The file part of FILE.h5[:/dataset], canonical: the directory resolved (it exists even when the file does
+ * not yet), so "./a.h5", "a.h5" and "a.h5:/labels" name the same file. */
+static void canonical_file(const char *spec, char *out, size_t size)
+{
+    char file[PATH_MAX], ds[1024], dir[PATH_MAX], base[PATH_MAX], real[PATH_MAX];
+    if (ooc_h5_split_name(spec, "/", file, sizeof file, ds, sizeof ds) != 0) {
+        snprintf(out, size, "%s", spec);
+        return;
+    }
+    snprintf(dir, sizeof dir, "%s", file);
+    snprintf(base, sizeof base, "%s", file);
+    if (realpath(dirname(dir), real))
+        snprintf(out, size, "%s/%s", real, basename(base));
+    else
+        snprintf(out, size, "%s", file);
+}
+
 static int same_file(const char *a_spec, const char *b_spec)
 {
-    char a[4096], b[4096], ds[1024];
-    struct stat sa, sb;
-    if (ooc_h5_split_name(a_spec, "/", a, sizeof a, ds, sizeof ds) || ooc_h5_split_name(b_spec, "/", b, sizeof b, ds, sizeof ds))
-        return 0;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    char a[2 * PATH_MAX], b[2 * PATH_MAX];
+    canonical_file(a_spec, a, sizeof a);
+    canonical_file(b_spec, b, sizeof b);
+    struct stat sa, sb; /* hard links too */
+    return strcmp(a, b) == 0 ||
+           (stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino);
+}
+
+/* --rows A:B: either side may be empty (A = 0, B = the end); each a plain row number. 0 or -1. */
+static int split_rows(const char *s, uint64_t *a, uint64_t *b, int *has_b)
+{
+    const char *colon = strchr(s, ':');
+    char left[32];
+    size_t n = colon ? (size_t)(colon - s) : 0;
+    if (!colon || n >= sizeof left)
+        return -1;
+    memcpy(left, s, n);
+    left[n] = '\0';
+    *a = 0;
+    *has_b = colon[1] != '\0';
+    if ((n && ooc_parse_u64(left, a) != 0) || (*has_b && ooc_parse_u64(colon + 1, b) != 0))
+        return -1;
+    return 0;
+}
+
+static void check_rows_syntax(const char *s)
+{
+    uint64_t a, b;
+    int has_b;
+    if (split_rows(s, &a, &b, &has_b) != 0)
+        cli_usage_error("--rows: '%s' is not A:B (rows from 0, A included, B excluded)", s);
 }
 
 static void parse(int argc, char **argv, cli *c)
@@ -186,18 +232,14 @@ static void parse(int argc, char **argv, cli *c)
         cli_usage_error("--model belongs to 'kmeans-ooc fit'");
     if (c->model_out && c->labels_out && same_file(c->model_out, c->labels_out))
         cli_usage_error("--model and --labels name the same file");
-    if (c->model_out && strcmp(c->model_out, c->labels_out ? c->labels_out : "") == 0)
-        cli_usage_error("--model and --labels name the same file");
     const char *outs[2] = {c->model_out, c->labels_out};
-    for (int i = 0; i < 2 && !is_labels; i++) {
+    for (int i = 0; i < 2 && !is_labels; i++)
         if (outs[i] && (same_file(c->input, outs[i]) || (c->model_in && same_file(c->model_in, outs[i]))))
             cli_usage_error("%s: is an input of this run; outputs never replace inputs", outs[i]);
-        struct stat st;
-        char file[4096], ds[1024];
-        if (outs[i] && !c->force && ooc_h5_split_name(outs[i], "/", file, sizeof file, ds, sizeof ds) == 0 &&
-            stat(file, &st) == 0)
-            cli_usage_error("%s: file exists (use --force to replace it)", file);
-    }
+    if (c->rows)
+        check_rows_syntax(c->rows);
+    if (c->chunk)
+        cli_u64("--chunk", c->chunk);
 }
 
 static void on_iteration(const ooc_kmeans_iteration *it, void *user)
@@ -288,21 +330,30 @@ static void print_fit(const cli *c, const ooc_kmeans_model *m)
 static int run_fit(cli *c, ooc_error *err)
 {
     ooc_array *a = NULL;
+    ooc_output *model = NULL;
     ooc_chunk_output *labels = NULL;
     ooc_kmeans_model *m = NULL;
-    int rc = ooc_array_open(c->input, &a, err);
+    /* Both outputs are reserved before any data is read (an existing file is refused now, not after the
+     * fit), written beside their destinations, and renamed into place only when everything succeeded. */
+    int rc = c->model_out ? ooc_output_open(c->model_out, c->force, &model, err) : 0;
+    if (!rc)
+        rc = ooc_array_open(c->input, &a, err);
     if (!rc && c->labels_out)
         rc = open_labels(c, a, &labels, err);
     if (!rc)
         rc = ooc_kmeans_fit(a, &c->sp, &c->kp, labels, &m, err);
-    /* Outputs appear only when the whole fit has succeeded: the model first, then the labels. */
-    if (!rc && c->model_out)
-        rc = ooc_kmeans_model_save(m, c->input, c->model_out, c->force, err);
+    if (!rc && model)
+        rc = ooc_kmeans_model_write(m, c->input, ooc_output_path(model), c->model_out, err);
     if (!rc && labels) {
         rc = ooc_chunk_output_commit(labels, err);
         labels = NULL;
     }
+    if (!rc && model) {
+        rc = ooc_output_commit(model, err);
+        model = NULL;
+    }
     ooc_chunk_output_abort(labels);
+    ooc_output_abort(model);
     if (!rc)
         print_fit(c, m);
     ooc_kmeans_model_free(m);
@@ -341,18 +392,12 @@ static int run_predict(cli *c, ooc_error *err)
     return rc;
 }
 
-/* "A:B", "A:", ":B" (half-open, from 0), clamped to n as Python slices are. */
+/* "A:B", "A:", ":B" (half-open, from 0; syntax checked by parse()), clamped to n as Python slices are. */
 static void parse_rows(const char *s, uint64_t n, uint64_t *a, uint64_t *b)
 {
-    const char *colon = strchr(s, ':');
-    char left[64];
-    if (!colon || (size_t)(colon - s) >= sizeof left)
-        cli_usage_error("--rows: '%s' is not A:B", s);
-    memcpy(left, s, (size_t)(colon - s));
-    left[colon - s] = '\0';
-    *a = left[0] ? cli_u64("--rows", left) : 0;
-    *b = colon[1] ? cli_u64("--rows", colon + 1) : n;
-    if (*b > n)
+    int has_b;
+    split_rows(s, a, b, &has_b);
+    if (!has_b || *b > n)
         *b = n;
     if (*a > *b)
         *a = *b;
