@@ -14,6 +14,8 @@ PYTHON = os.environ.get("OOC_PYTHON") or sys.executable
 os.environ["HDF5_PLUGIN_PATH"] = PLUGIN_PATH
 
 DEFAULT_TIMEOUT = 120
+# Built with sanitizers (set by tests/CMakeLists.txt): resident memory is not the program's own.
+SANITIZED = bool(os.environ.get("OOC_SANITIZED"))
 
 
 def tool(name):

@@ -1,0 +1,651 @@
+"""kmeans-ooc as a user sees it: exit statuses and the one-line error contract, usage checked before any data
+is read, nothing lost on failure or signal, --force, the labels command, help, version, -v and --json."""
+import json
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+import ooc_testlib as T
+
+import numpy as np
+
+h5py = T.h5py()
+
+KMEANS = T.tool("kmeans-ooc")
+# A fit that runs for seconds on one thread (about 3 s in Release): long enough to interrupt.
+SLOW_INPUT = "blobs:samples=3M,features=20"
+
+TMP = None
+
+
+def setUpModule():
+    global TMP
+    TMP = tempfile.TemporaryDirectory()
+    # Shared inputs, made once: 50000 x 4 in five 10000-row chunks, and a model fitted to it.
+    status, out, err = T.chunkgen("-q", "-n", 50000, "-d", 4, "-c", 3, "--chunk-rows", 10000, "--seed", 3,
+                                  shared("blobs.h5"))
+    assert status == 0, err
+    status, out, err = T.run([KMEANS, "fit", shared("blobs.h5"), "-k", 3, "-q", "-o", shared("model.h5"),
+                              "--labels", shared("labels.h5")])
+    assert status == 0, err
+
+
+def tearDownModule():
+    TMP.cleanup()
+
+
+def shared(name):
+    return os.path.join(TMP.name, name)
+
+
+def kmeans(*args, **kw):
+    return T.run([KMEANS, *args], **kw)
+
+
+def temporaries(names):
+    """Hidden names: the tool's temporaries are '.NAME.XXXXXX' beside the destination."""
+    return [n for n in names if n.startswith(".")]
+
+
+class Base(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+        self.dir = self.tmp.name
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def one_error(self, status, err, expected_status, *needles):
+        return T.assert_one_error(self, "kmeans-ooc", status, err, expected_status, *needles)
+
+    def write_h5(self, name, **datasets):
+        p = self.path(name)
+        with h5py.File(p, "w") as f:
+            for key, value in datasets.items():
+                if isinstance(value, dict):
+                    f.create_dataset(key, **value)
+                else:
+                    f[key] = value
+        return p
+
+    def existing(self, name, content=b"precious bytes, not HDF5\n" * 50):
+        p = self.path(name)
+        with open(p, "wb") as f:
+            f.write(content)
+        return p, content
+
+    def read_bytes(self, p):
+        with open(p, "rb") as f:
+            return f.read()
+
+    def assert_dir(self, names, what=""):
+        self.assertEqual(T.listdir(self.dir), sorted(names), what)
+
+
+class BadUsage(Base):
+    """Exit 2, one line naming the option, before any data is read: the input does not even exist."""
+
+    def test_bad_option_values(self):
+        missing = self.path("missing.h5")
+        cases = [
+            (["-k", "0"], "--n-clusters"),
+            (["-k", "abc"], "--n-clusters"),
+            (["-k", "-3"], "--n-clusters"),
+            (["--n-clusters", "1.5"], "--n-clusters"),
+            (["--init", "foo"], "--init"),
+            (["--init", ""], "--init"),
+            (["--oversampling-factor", "0"], "--oversampling-factor"),
+            (["--oversampling-factor", "-1"], "--oversampling-factor"),
+            (["--oversampling-factor", "nan"], "--oversampling-factor"),
+            (["--init-max-iter", "0"], "--init-max-iter"),
+            (["--max-iter", "0"], "--max-iter"),
+            (["--max-iter", "x"], "--max-iter"),
+            (["--tol", "-1"], "--tol"),
+            (["--tol", "abc"], "--tol"),
+            (["-t", "0"], "--threads"),
+            (["--threads", "-2"], "--threads"),
+            (["--memory-limit", "x"], "--memory-limit"),
+            (["--memory-limit", "0"], "--memory-limit"),
+            (["--seed", "-1"], "--seed"),
+        ]
+        for args, option in cases:
+            with self.subTest(args=args):
+                status, out, err = kmeans("fit", missing, *args, "-o", self.path("m.h5"))
+                self.one_error(status, err, 2, option, f"'{args[1]}'")
+                self.assertEqual(out, "")
+                self.assert_dir([], "bad usage wrote something")
+
+    def test_unknown_and_missing_options(self):
+        missing = self.path("missing.h5")
+        for args, needle in ((["--bogus"], "--bogus"), (["-Z"], "-Z"), (["-k"], "-k"), (["--init"], "--init")):
+            with self.subTest(args=args):
+                status, out, err = kmeans("fit", missing, *args)
+                self.one_error(status, err, 2, needle)
+
+    def test_commands(self):
+        status, out, err = kmeans()
+        self.one_error(status, err, 2, "command")
+        status, out, err = kmeans("frobnicate", self.path("x.h5"))
+        self.one_error(status, err, 2, "frobnicate")
+        status, out, err = kmeans("fit")
+        self.one_error(status, err, 2, "INPUT")
+        status, out, err = kmeans("fit", "a.h5", "b.h5")
+        self.one_error(status, err, 2, "INPUT")
+        status, out, err = kmeans("predict", shared("model.h5"))
+        self.one_error(status, err, 2, "MODEL")
+        status, out, err = kmeans("labels")
+        self.one_error(status, err, 2, "labels")
+
+    def test_predict_needs_labels(self):
+        status, out, err = kmeans("predict", shared("model.h5"), shared("blobs.h5"))
+        self.one_error(status, err, 2, "--labels")
+        status, out, err = kmeans("predict", shared("model.h5"), shared("blobs.h5"), "-o", self.path("m.h5"),
+                                  "--labels", self.path("l.h5"))
+        self.one_error(status, err, 2, "--model")
+        self.assert_dir([])
+
+    def test_labels_options_belong_to_labels(self):
+        for args in (["--rows", "1:2"], ["--chunk", "1"]):
+            with self.subTest(args=args):
+                status, out, err = kmeans("fit", self.path("missing.h5"), *args)
+                self.one_error(status, err, 2, args[0])
+        status, out, err = kmeans("labels", shared("labels.h5"), "--rows", "1:2", "--chunk", "1")
+        self.one_error(status, err, 2, "--rows", "--chunk")
+        self.assertEqual(out, "")
+
+    def test_model_and_labels_same_file(self):
+        # However the one file is spelled, and with --force too (one output would silently replace the other).
+        same = self.path("same.h5")
+        dotted = os.path.join(self.dir, ".", "same.h5")
+        for model, labels in ((same, same), (same, same + ":/labels"), (dotted, same), (same, dotted + ":/lab")):
+            for force in ([], ["-f"]):
+                with self.subTest(model=model, labels=labels, force=force):
+                    for name in T.listdir(self.dir):  # what an earlier case may have left
+                        os.remove(self.path(name))
+                    status, out, err = kmeans("fit", shared("blobs.h5"), "-k", 3, "-q", *force, "-o", model,
+                                              "--labels", labels)
+                    self.one_error(status, err, 2, "same file")
+                    self.assert_dir([])
+
+    def test_output_is_an_input(self):
+        inp = self.path("in.h5")
+        with open(shared("blobs.h5"), "rb") as src, open(inp, "wb") as dst:
+            dst.write(src.read())
+        content = self.read_bytes(inp)
+        model = self.path("model.h5")
+        with open(shared("model.h5"), "rb") as src, open(model, "wb") as dst:
+            dst.write(src.read())
+        model_content = self.read_bytes(model)
+        cases = [
+            ["fit", inp, "-f", "-o", inp],
+            ["fit", inp, "-f", "--labels", inp + ":/labels"],
+            ["fit", inp + ":/X", "-f", "--labels", self.path("./in.h5")],
+            ["predict", model, inp, "-f", "--labels", inp + ":/lab"],
+            ["predict", model, inp, "-f", "--labels", model],
+        ]
+        for argv in cases:
+            with self.subTest(argv=argv):
+                status, out, err = kmeans(*argv)
+                self.one_error(status, err, 2, "in")
+                self.assertEqual(self.read_bytes(inp), content, "the input was written")
+                self.assertEqual(self.read_bytes(model), model_content, "the model was written")
+                self.assert_dir(["in.h5", "model.h5"])
+
+    def test_labels_values_are_usage_errors(self):
+        for args, needle in ((["--rows", "a:b"], "--rows"), (["--rows", "5"], "--rows"),
+                             (["--chunk", "x"], "--chunk")):
+            for labels in (shared("labels.h5"), self.path("missing.h5")):  # checked before the file is opened
+                with self.subTest(args=args, labels=labels):
+                    status, out, err = kmeans("labels", labels, *args)
+                    self.one_error(status, err, 2, needle)
+                    self.assertEqual(out, "")
+
+
+class RuntimeFailures(Base):
+    """Exit 1, one line naming the file, dataset, chunk or row."""
+
+    def fit_fails(self, inp, *needles, args=("-k", 3)):
+        model, labels = self.path("fail-model.h5"), self.path("fail-labels.h5")
+        before = T.listdir(self.dir)
+        status, out, err = kmeans("fit", inp, *args, "-o", model, "--labels", labels)
+        line = self.one_error(status, err, 1, *needles)
+        self.assertEqual(out, "")
+        self.assert_dir(before, "a failing fit left a model, labels or a temporary behind")
+        return line
+
+    def test_more_clusters_than_rows(self):
+        inp = self.write_h5("ten.h5", X=np.arange(30.0).reshape(10, 3))
+        self.fit_fails(inp, "ten.h5", "20", "10", args=("-k", 20))
+        # k = n is fine: every row its own cluster.
+        status, out, err = kmeans("fit", inp, "-k", 10, "--json", "-q")
+        self.assertEqual(status, 0, err)
+        js = json.loads(out)
+        self.assertEqual(js["inertia"], 0.0)
+        self.assertEqual(sorted(js["cluster_sizes"]), [1] * 10)
+
+    def test_nan_and_inf_rows(self):
+        X = np.random.default_rng(0).normal(size=(5000, 3))
+        for name, value, row, chunks in (("nan.h5", np.nan, 1234, None), ("inf.h5", np.inf, 4321, None),
+                                         ("ninf-chunked.h5", -np.inf, 1234, (500, 3)),
+                                         ("nan-f32.h5", np.nan, 4999, (1000, 3))):
+            with self.subTest(name=name):
+                bad = X.astype(np.float32) if "f32" in name else X.copy()
+                bad[row, 1] = value
+                inp = self.write_h5(name, X={"data": bad, "chunks": chunks})
+                line = self.fit_fails(inp, name, f"row {row}")
+                self.assertNotIn(f"row {row + 1}", line)
+
+    def test_corrupt_chunk(self):
+        inp = self.path("corrupt.h5")
+        status, out, err = T.chunkgen("-q", "-n", 50000, "-d", 4, "-c", 3, "--chunk-rows", 10000, inp)
+        self.assertEqual(status, 0, err)
+        flip_chunk_bytes(inp, "X", 2)
+        self.fit_fails(inp, "corrupt.h5", "chunk 2")
+        # Every thread count and the file left as it was (inputs are never written).
+        content = self.read_bytes(inp)
+        for t in ("1", "2"):
+            status, out, err = kmeans("fit", inp, "-k", 3, "-t", t)
+            self.one_error(status, err, 1, "chunk 2")
+        self.assertEqual(self.read_bytes(inp), content)
+
+    def test_truncated_file(self):
+        data = self.read_bytes(shared("blobs.h5"))
+        for keep in (len(data) - 1000, len(data) // 2, 100):
+            with self.subTest(keep=keep):
+                inp = self.path("truncated.h5")
+                with open(inp, "wb") as f:
+                    f.write(data[:keep])
+                self.fit_fails(inp, "truncated.h5")
+
+    def test_not_hdf5(self):
+        inp, _ = self.existing("text.h5")
+        self.fit_fails(inp, "text.h5")
+
+    def test_missing_file_and_dataset(self):
+        self.fit_fails(self.path("missing.h5"), "missing.h5")
+        inp = self.write_h5("some.h5", X=np.zeros((10, 2)))
+        self.fit_fails(inp + ":/nope", "some.h5", "nope")
+
+    def test_wrong_shapes(self):
+        inp = self.write_h5("shapes.h5", v=np.arange(10.0), cube=np.zeros((4, 3, 2)), empty=np.zeros((0, 3)),
+                            nocols=np.zeros((10, 0)), text=np.zeros((10, 2), dtype="S4"))
+        for ds, needle in (("/v", "1-D"), ("/cube", "3-D"), ("/empty", "/empty"), ("/nocols", "/nocols"),
+                           ("/text", "/text")):
+            with self.subTest(dataset=ds):
+                self.fit_fails(inp + ":" + ds, "shapes.h5", needle, args=("-k", 1))
+
+    def test_bad_blobs_spec(self):
+        # A malformed generated input is refused in one line naming the key (whether the tool counts the
+        # INPUT operand as usage or as a failure to open).
+        for spec, needle in (("blobs:samples=abc", "samples"), ("blobs:foo=1", "foo"),
+                             ("blobs:samples=0", "samples")):
+            with self.subTest(spec=spec):
+                status, out, err = kmeans("fit", spec, "-k", 1)
+                self.assertIn(status, (1, 2), err)
+                self.one_error(status, err, status, needle)
+
+    def test_memory_limit_too_small(self):
+        status, out, err = kmeans("fit", shared("blobs.h5"), "-k", 3, "--memory-limit", "1K",
+                                  "--labels", self.path("l.h5"))
+        self.one_error(status, err, 1, "blobs.h5", "memory limit")
+        self.assert_dir([])
+
+    def test_predict_feature_count_differs(self):
+        inp = self.write_h5("five.h5", X=np.zeros((100, 5)))
+        status, out, err = kmeans("predict", shared("model.h5"), inp, "--labels", self.path("l.h5"))
+        self.one_error(status, err, 1, "five.h5", "5", "4")
+        self.assert_dir(["five.h5"])
+
+    def test_predict_malformed_models(self):
+        garbage, _ = self.existing("garbage.h5")
+        cases = {
+            "garbage.h5": garbage,
+            "nocentres.h5": self.write_h5("nocentres.h5", other=np.zeros((3, 4))),
+            "flat.h5": self.write_h5("flat.h5", cluster_centers=np.zeros(4)),
+            "nancentres.h5": self.write_h5("nancentres.h5", cluster_centers=np.full((3, 4), np.nan)),
+            "nocluster.h5": self.write_h5("nocluster.h5", cluster_centers=np.zeros((0, 4))),
+            "missing.h5": self.path("missing.h5"),
+        }
+        for name, model in cases.items():
+            with self.subTest(model=name):
+                before = T.listdir(self.dir)
+                status, out, err = kmeans("predict", model, shared("blobs.h5"), "--labels", self.path("l.h5"))
+                self.one_error(status, err, 1, name)
+                self.assert_dir(before)
+
+
+def flip_chunk_bytes(path, dataset, chunk):
+    """Invert 16 bytes in the middle of a stored chunk (HDF5 and zstd headers intact: the checksum must catch it)."""
+    with h5py.File(path, "r") as f:
+        info = f[dataset].id.get_chunk_info(chunk)
+    at = info.byte_offset + info.size // 2
+    with open(path, "r+b") as fh:
+        fh.seek(at)
+        data = fh.read(16)
+        fh.seek(at)
+        fh.write(bytes(b ^ 0xFF for b in data))
+
+
+class Outputs(Base):
+    def test_existing_outputs_need_force(self):
+        # Refused when the options are checked, before the input is read: the input here holds a NaN, and the
+        # error is about the existing file, not the data.
+        nan = np.zeros((100, 2))
+        nan[5, 0] = np.nan
+        inp = self.write_h5("nan.h5", X=nan)
+        for which in ("model", "labels"):
+            with self.subTest(existing=which):
+                dest, content = self.existing(f"{which}.h5")
+                flag = "-o" if which == "model" else "--labels"
+                status, out, err = kmeans("fit", inp, "-k", 1, flag, dest)
+                # The tool gives 2 (it checks at option time); chunkgen gives 1 for the same case.
+                self.assertIn(status, (1, 2))
+                line = self.one_error(status, err, status, f"{which}.h5", "--force")
+                self.assertNotIn("row", line)
+                self.assertEqual(self.read_bytes(dest), content)
+                os.remove(dest)
+        status, out, err = kmeans("predict", shared("model.h5"), shared("blobs.h5"), "--labels",
+                                  self.existing("pl.h5")[0])
+        self.assertIn(status, (1, 2))
+        self.one_error(status, err, status, "pl.h5", "--force")
+        self.assert_dir(["nan.h5", "pl.h5"])
+
+    def test_force_replaces(self):
+        model, mc = self.existing("model.h5")
+        labels, lc = self.existing("labels.h5")
+        status, out, err = kmeans("fit", shared("blobs.h5"), "-k", 3, "-q", "-f", "-o", model, "--labels", labels)
+        self.assertEqual(status, 0, err)
+        self.assertEqual(err, "")
+        with T.open_h5(model) as f:
+            self.assertEqual(f["cluster_centers"].shape, (3, 4))
+        with T.open_h5(labels) as f:
+            self.assertEqual(f["labels"].shape, (50000,))
+        self.assert_dir(["labels.h5", "model.h5"])
+        # Force over the tool's own outputs again, and predict over an existing labels file.
+        status, out, err = kmeans("predict", model, shared("blobs.h5"), "-q", "-f", "--labels", labels)
+        self.assertEqual(status, 0, err)
+        self.assert_dir(["labels.h5", "model.h5"])
+
+    def test_failing_fit_keeps_existing_outputs(self):
+        nan = np.zeros((100, 2))
+        nan[50, 1] = np.nan
+        inp = self.write_h5("nan.h5", X=nan)
+        model, mc = self.existing("model.h5")
+        labels, lc = self.existing("labels.h5", b"other precious bytes\n" * 30)
+        status, out, err = kmeans("fit", inp, "-k", 1, "-f", "-o", model, "--labels", labels)
+        self.one_error(status, err, 1, "row 50")
+        self.assertEqual(self.read_bytes(model), mc)
+        self.assertEqual(self.read_bytes(labels), lc)
+        self.assert_dir(["labels.h5", "model.h5", "nan.h5"])
+
+    def test_labels_dataset_path(self):
+        status, out, err = kmeans("fit", shared("blobs.h5"), "-k", 3, "-q", "--labels", self.path("l.h5") + ":/lab")
+        self.assertEqual(status, 0, err)
+        with T.open_h5(self.path("l.h5")) as f:
+            self.assertEqual(list(f.keys()), ["lab"])
+            np.testing.assert_array_equal(f["lab"][...], T.open_h5(shared("labels.h5"))["labels"][...])
+        status, out, err = kmeans("labels", self.path("l.h5") + ":/lab", "--rows", "0:3")
+        self.assertEqual(status, 0, err)
+        self.assertEqual(len(out.splitlines()), 3)
+
+
+class Signals(Base):
+    def interrupted(self, sig, existing):
+        model, labels = self.path("model.h5"), self.path("labels.h5")
+        contents = {}
+        args = [KMEANS, "fit", SLOW_INPUT, "-t", "1", "-k", 8, "-o", model, "--labels", labels]
+        if existing:
+            contents = {model: self.existing("model.h5")[1], labels: self.existing("labels.h5", b"L" * 999)[1]}
+            args.append("-f")
+        before = T.listdir(self.dir)
+        p = subprocess.Popen([str(a) for a in args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        try:
+            # Under way: the labels' temporary exists beside the destination.
+            deadline = time.monotonic() + 30
+            while not temporaries(T.listdir(self.dir)):
+                self.assertIsNone(p.poll(), "the fit ended before it could be interrupted")
+                self.assertLess(time.monotonic(), deadline, "no temporary file appeared")
+                time.sleep(0.01)
+            time.sleep(0.5)
+            self.assertIsNone(p.poll(), "the fit ended before it could be interrupted")
+            t0 = time.monotonic()
+            p.send_signal(sig)
+            out, err = p.communicate(timeout=60)
+            reaction = time.monotonic() - t0
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.assertLess(reaction, 20, "slow to stop after a signal")
+        self.assertEqual(out, "")
+        self.assert_dir(before, "an output or temporary file was left behind")
+        for dest, content in contents.items():
+            self.assertEqual(self.read_bytes(dest), content, f"{dest} was touched")
+        return p.returncode, err
+
+    def test_sigint(self):
+        status, err = self.interrupted(signal.SIGINT, existing=False)
+        self.one_error(status, err, 130)
+
+    def test_sigterm(self):
+        status, err = self.interrupted(signal.SIGTERM, existing=False)
+        self.one_error(status, err, 143)
+
+    def test_sigint_keeps_existing_outputs(self):
+        status, err = self.interrupted(signal.SIGINT, existing=True)
+        self.one_error(status, err, 130)
+
+    def test_sigterm_keeps_existing_outputs(self):
+        status, err = self.interrupted(signal.SIGTERM, existing=True)
+        self.one_error(status, err, 143)
+
+
+class LabelsCommand(Base):
+    @classmethod
+    def setUpClass(cls):
+        with T.open_h5(shared("labels.h5")) as f:
+            cls.labels = f["labels"][...]
+            cls.chunk_rows = f["labels"].chunks[0]
+
+    def printed(self, *args):
+        status, out, err = kmeans("labels", shared("labels.h5"), *args)
+        self.assertEqual(status, 0, err)
+        self.assertEqual(err, "")
+        return [int(v) for v in out.split()] if out else [], out
+
+    def test_rows(self):
+        n = len(self.labels)
+        self.assertEqual(n, 50000)
+        self.assertEqual(self.chunk_rows, 10000)
+        for spec, expect in (("3:17", self.labels[3:17]), (":5", self.labels[:5]), ("49990:", self.labels[49990:]),
+                             ("9995:10005", self.labels[9995:10005]), ("0:0", []), ("7:3", []),
+                             ("49998:60000", self.labels[49998:]), ("60000:70000", []), ("60000:", []),
+                             (":", self.labels)):
+            with self.subTest(rows=spec):
+                values, out = self.printed("--rows", spec)
+                self.assertEqual(values, list(expect))
+                self.assertEqual(out.count("\n"), len(expect), "one label a line")
+
+    def test_all(self):
+        values, out = self.printed()
+        self.assertEqual(values, self.labels.tolist())
+
+    def test_chunks(self):
+        for i in range(5):
+            with self.subTest(chunk=i):
+                values, _ = self.printed("--chunk", i)
+                self.assertEqual(values, self.labels[i * 10000:(i + 1) * 10000].tolist())
+        for i in (5, 1000):
+            status, out, err = kmeans("labels", shared("labels.h5"), "--chunk", i)
+            self.one_error(status, err, 1, "labels.h5", f"chunk {i}")
+            self.assertEqual(out, "")
+
+    def test_partial_last_chunk(self):
+        status, out, err = T.chunkgen("-q", "-n", 2500, "-d", 2, "-c", 2, "--chunk-rows", 1000, self.path("p.h5"))
+        self.assertEqual(status, 0, err)
+        status, out, err = kmeans("fit", self.path("p.h5"), "-k", 2, "-q", "--labels", self.path("l.h5"))
+        self.assertEqual(status, 0, err)
+        with T.open_h5(self.path("l.h5")) as f:
+            labels = f["labels"][...]
+        status, out, err = kmeans("labels", self.path("l.h5"), "--chunk", 2)
+        self.assertEqual(status, 0, err)
+        self.assertEqual([int(v) for v in out.split()], labels[2000:].tolist())
+        status, out, err = kmeans("labels", self.path("l.h5"), "--chunk", 3)
+        self.one_error(status, err, 1, "chunk 3")
+
+    def test_reads_only_the_chunks_it_needs(self):
+        p = self.path("l.h5")
+        with open(shared("labels.h5"), "rb") as src, open(p, "wb") as dst:
+            dst.write(src.read())
+        flip_chunk_bytes(p, "labels", 3)
+        for args, expect in ((["--chunk", 0], self.labels[:10000]), (["--chunk", 4], self.labels[40000:]),
+                             (["--rows", "29990:30000"], self.labels[29990:30000]),
+                             (["--rows", "40000:40005"], self.labels[40000:40005])):
+            with self.subTest(args=args):
+                status, out, err = kmeans("labels", p, *args)
+                self.assertEqual(status, 0, err)
+                self.assertEqual([int(v) for v in out.split()], expect.tolist())
+        for args, needle in ((["--chunk", 3], "chunk 3"), (["--rows", "29990:30010"], "l.h5"), ([], "l.h5")):
+            with self.subTest(args=args):
+                status, out, err = kmeans("labels", p, *args)
+                self.one_error(status, err, 1, needle)
+
+    def test_not_labels(self):
+        inp = self.write_h5("other.h5", f=np.zeros(10), m=np.zeros((10, 2), dtype=np.int32))
+        for spec, needle in ((shared("blobs.h5") + ":/X", "/X"), (inp + ":/f", "/f"), (inp + ":/m", "/m"),
+                             (inp, "labels"), (self.path("missing.h5"), "missing.h5")):
+            with self.subTest(spec=spec):
+                status, out, err = kmeans("labels", spec, "--rows", ":3")
+                self.one_error(status, err, 1, needle)
+                self.assertEqual(out, "")
+
+    def test_any_int_labels_dataset(self):
+        # chunkgen's /y is a 1-D int32 dataset too.
+        with T.open_h5(shared("blobs.h5")) as f:
+            y = f["y"][...]
+        status, out, err = kmeans("labels", shared("blobs.h5") + ":/y", "--rows", "10:20")
+        self.assertEqual(status, 0, err)
+        self.assertEqual([int(v) for v in out.split()], y[10:20].tolist())
+
+
+class Interface(Base):
+    def test_help(self):
+        for flag in ("--help", "-h"):
+            for argv in ([flag], ["fit", flag]):
+                with self.subTest(argv=argv):
+                    status, out, err = kmeans(*argv)
+                    self.assertEqual(status, 0, err)
+                    self.assertEqual(err, "")
+                    self.assertIn("Usage: kmeans-ooc fit", out)
+                    for command in ("predict", "labels"):
+                        self.assertIn(f"kmeans-ooc {command}", out)
+                    text = re.sub(r"\s+", " ", out)
+                    for opt, default in (("--n-clusters K", "8"), ("--init", "k-means||"),
+                                         ("--oversampling-factor", "2"), ("--init-max-iter", "5"),
+                                         ("--max-iter", "300"), ("--tol", "0.0001"), ("--seed", "0"),
+                                         ("--threads", "all cores")):
+                        self.assertRegex(text, re.escape(opt) + r"[^\[]*\[default: " + re.escape(default) + r"\]",
+                                         f"{opt} shows [default: {default}]")
+                    for opt in ("--memory-limit", "--model", "--labels", "--json", "--force", "--quiet",
+                                "--verbose", "--version", "--rows", "--chunk"):
+                        self.assertIn(opt, out)
+                    # dask-ml's oversampling_factor is l itself, not a multiple of k: --help says so.
+                    self.assertRegex(text, r"dask-ml's oversampling_factor is (l|ℓ) itself")
+
+    def test_version(self):
+        for flag in ("--version", "-V"):
+            status, out, err = kmeans(flag)
+            self.assertEqual(status, 0, err)
+            self.assertEqual(err, "")
+            self.assertRegex(out, r"^kmeans-ooc .*\d+\.\d+")
+            self.assertEqual(len(out.splitlines()), 1)
+
+    def test_default_output(self):
+        status, out, err = kmeans("fit", shared("blobs.h5"), "-k", 3)
+        self.assertEqual(status, 0, err)
+        self.assertEqual(err, "", "progress on stderr although it is not a terminal")
+        lines = out.splitlines()
+        self.assertEqual(len(lines), 1, out)
+        self.assertRegex(lines[0], r"50000 x 4")
+        self.assertIn("k=3", lines[0])
+
+    def test_quiet(self):
+        status, out, err = kmeans("fit", shared("blobs.h5"), "-k", 3, "-q")
+        self.assertEqual((status, out, err), (0, "", ""))
+
+    def test_verbose_prints_a_line_per_iteration(self):
+        status, out, err = kmeans("fit", shared("blobs.h5"), "-k", 3, "-v", "--json", "--init", "random",
+                                  "--tol", 0)
+        self.assertEqual(status, 0, err)
+        js = json.loads(out)
+        iters = [line for line in err.replace("\r", "\n").splitlines() if re.match(r"^iter\s+\d+\b", line)]
+        self.assertEqual(len(iters), js["n_iter"], err)
+        for i, line in enumerate(iters, 1):
+            self.assertRegex(line, rf"^iter\s+{i}\b.*inertia")
+        self.assertNotIn("error", err)
+
+    def test_json(self):
+        args = ("fit", shared("blobs.h5"), "-k", 3, "--json", "--seed", 5, "--init-max-iter", 2,
+                "--oversampling-factor", 1.5, "--tol", "1e-3", "--max-iter", 50, "-t", 2, "--memory-limit", "1G")
+        status, out, err = kmeans(*args)
+        self.assertEqual(status, 0, err)
+        self.assertEqual(err, "")
+        js = json.loads(out)  # exactly one object: anything else on stdout would not parse
+        for key in ("n_samples", "n_features", "n_clusters", "inertia", "n_iter", "converged", "passes",
+                    "bytes_read", "n_candidates", "seconds", "rows_per_second", "peak_rss_bytes", "history",
+                    "cluster_sizes", "cluster_centers", "parameters"):
+            self.assertIn(key, js)
+        self.assertEqual((js["n_samples"], js["n_features"], js["n_clusters"]), (50000, 4, 3))
+        self.assertEqual(set(js["seconds"]), {"stats", "init", "lloyd", "labels", "total"})
+        for phase, seconds in js["seconds"].items():
+            self.assertGreaterEqual(seconds, 0, phase)
+        self.assertGreaterEqual(js["seconds"]["total"],
+                                sum(v for k, v in js["seconds"].items() if k != "total") * 0.99)
+        self.assertIsInstance(js["converged"], bool)
+        self.assertGreater(js["bytes_read"], 0)
+        self.assertGreater(js["rows_per_second"], 0)
+        self.assertGreater(js["peak_rss_bytes"], 0)
+        self.assertGreaterEqual(js["passes"], 1 + js["n_iter"])
+        self.assertEqual(len(js["history"]), js["n_iter"])
+        for i, h in enumerate(js["history"], 1):
+            self.assertEqual(set(h), {"iter", "inertia", "shift", "empty_clusters"})
+            self.assertEqual(h["iter"], i)
+        # Lloyd never increases the inertia; the last entry's inertia is that of the centres it started from.
+        inertias = [h["inertia"] for h in js["history"]]
+        for a, b in zip(inertias, inertias[1:]):
+            self.assertLessEqual(b, a * (1 + 1e-12))
+        self.assertLessEqual(js["inertia"], inertias[-1] * (1 + 1e-12))
+        self.assertEqual(sum(js["cluster_sizes"]), 50000)
+        self.assertEqual(np.array(js["cluster_centers"]).shape, (3, 4))
+        p = js["parameters"]
+        self.assertEqual(p["input"], shared("blobs.h5"))
+        self.assertEqual((p["n_clusters"], p["init"], p["oversampling_factor"], p["init_max_iter"], p["max_iter"],
+                          p["tol"], p["seed"], p["threads"], p["memory_limit"]),
+                         (3, "k-means||", 1.5, 2, 50, 1e-3, 5, 2, 1 << 30))
+
+    def test_json_predict(self):
+        status, out, err = kmeans("predict", shared("model.h5"), shared("blobs.h5"), "--json",
+                                  "--labels", self.path("l.h5"))
+        self.assertEqual(status, 0, err)
+        js = json.loads(out)
+        with T.open_h5(shared("model.h5")) as f:
+            inertia = float(f.attrs["inertia"])
+        self.assertEqual((js["n_samples"], js["n_features"], js["n_clusters"]), (50000, 4, 3))
+        self.assertEqual(js["inertia"], inertia)
+
+    def test_count_forms(self):
+        for k in ("3", "3e0", "0.003k"):
+            with self.subTest(k=k):
+                status, out, err = kmeans("fit", shared("blobs.h5"), "-k", k, "--json", "-q")
+                self.assertEqual(status, 0, err)
+                self.assertEqual(json.loads(out)["n_clusters"], 3)
+
+
+if __name__ == "__main__":
+    unittest.main()

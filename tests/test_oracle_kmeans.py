@@ -1,0 +1,474 @@
+"""kmeans-ooc against independent oracles: scikit-learn's KMeans and adjusted Rand index for quality, numpy for
+the exact labels, inertia and sizes of the saved model, a numpy k-means|| without weights for the
+initialisation, and the tool's own runs under other threads, memory limits, layouts and inputs for bitwise
+determinism."""
+import json
+import os
+import re
+import tempfile
+import unittest
+
+import ooc_testlib as T
+
+import numpy as np
+from sklearn.cluster import KMeans
+from sklearn.metrics import adjusted_rand_score
+
+h5py = T.h5py()
+
+ZSTD = 32015
+# Two rows whose best two squared distances are this close (relative) may go either way: rounding, not a bug.
+TIE_REL = 1e-9
+
+# Separated blobs: 200k x 10, 8 centres, cluster_std 1, 50000-row chunks (4 MB in float64, 4 chunks).
+BLOBS = ["-n", "200k", "-d", 10, "-c", 8, "--chunk-rows", 50000]
+# 300k x 10 in 50000-row chunks: 24 MB raw, 3.8 MiB chunks. 2G caches it all; the smallest limit the tool
+# accepts (smallest_limit()) leaves no room for a cached chunk, so every pass streams.
+BIG = ["-n", "300k", "-d", 10, "-c", 8, "--chunk-rows", 50000, "--seed", 7]
+BIG_BLOBS = "blobs:samples=300000,features=10,centers=8,seed=7,chunk_rows=50000"
+LARGE_LIMIT = "2G"
+
+TMP = None
+CACHE = {}
+
+
+def setUpModule():
+    global TMP
+    TMP = tempfile.TemporaryDirectory()
+
+
+def tearDownModule():
+    TMP.cleanup()
+
+
+def path(name):
+    return os.path.join(TMP.name, name)
+
+
+def gen(name, *args):
+    """A chunkgen file made once per module run."""
+    p = path(name)
+    if p not in CACHE:
+        status, out, err = T.chunkgen("-q", *args, p)
+        if status != 0:
+            raise RuntimeError(f"chunkgen {args} failed: {err}")
+        CACHE[p] = True
+    return p
+
+
+def blobs(seed, dtype="float64"):
+    return gen(f"blobs-{seed}-{dtype}.h5", *BLOBS, "--seed", seed, "--dtype", dtype)
+
+
+def big():
+    return gen("big.h5", *BIG)
+
+
+def read(p, name="X"):
+    with T.open_h5(p) as f:
+        return f[name][...]
+
+
+def fit(tc, inp, *args, model=None, labels=None):
+    """kmeans-ooc fit --json [-o model] [--labels labels] ARGS; returns the parsed JSON."""
+    argv = ["kmeans-ooc", "fit", inp, "--json", "-q", *args]
+    if model:
+        argv += ["-o", model, "-f"]
+    if labels:
+        argv += ["--labels", labels, "-f"]
+    status, out, err = T.run(argv)
+    tc.assertEqual(status, 0, f"{' '.join(map(str, argv))}:\n{err}")
+    tc.assertEqual(T.error_lines(err), [], "a successful --json run printed on stderr")
+    return json.loads(out)
+
+
+def smallest_limit(tc, inp, *args):
+    """The smallest --memory-limit (whole MiB) a fit of inp with args accepts: the tool's refusal of 1M says
+    what it needs ('needs N MiB'); one MiB more than that holds less than a 3.8 MiB chunk of cache."""
+    status, out, err = T.run(["kmeans-ooc", "fit", inp, "-q", "--memory-limit", "1M", *args])
+    line = T.assert_one_error(tc, "kmeans-ooc", status, err, 1, "memory limit")
+    m = re.search(r"needs (\d+) MiB", line)
+    tc.assertIsNotNone(m, f"the refusal does not say what it needs: {line}")
+    return f"{int(m.group(1)) + 1}M"
+
+
+def load_model(p):
+    with T.open_h5(p) as f:
+        attrs = {k: f.attrs[k] for k in f.attrs}
+        return f["cluster_centers"][...], f["cluster_sizes"][...], attrs
+
+
+def sqdist(X, C):
+    """n x k squared distances in float64, one centre at a time (no n x k x d temporary)."""
+    X = np.asarray(X, dtype=np.float64)
+    return np.stack([((X - c) ** 2).sum(axis=1) for c in np.asarray(C, dtype=np.float64)], axis=1)
+
+
+def working_centres(C, dtype):
+    """The centres as the tool measures distances to them: in the data's precision (ooc_kmeans.h: the
+    assignment runs in the data's type; float32 data is measured against float32-rounded centres)."""
+    if np.dtype(dtype) == np.float32:
+        return C.astype(np.float32).astype(np.float64)
+    return C
+
+
+def check_exact(tc, X, C, labels, inertia, sizes):
+    """labels = numpy argmin of squared distances to C (rows within TIE_REL of a tie excepted and counted),
+    inertia = sum of the chosen distances (rel 1e-9), sizes = bincount. Returns the number of near ties."""
+    k = len(C)
+    D = sqdist(X, C)
+    best = np.argmin(D, axis=1)
+    part = np.partition(D, 1, axis=1) if k > 1 else np.concatenate([D, D + np.inf], axis=1)
+    ties = (part[:, 1] - part[:, 0]) <= TIE_REL * np.maximum(part[:, 1], 1e-300)
+    tc.assertEqual(labels.dtype, np.int32)
+    tc.assertTrue(((labels >= 0) & (labels < k)).all(), "a label outside [0, k)")
+    wrong = np.flatnonzero((labels != best) & ~ties)
+    tc.assertEqual(len(wrong), 0, f"{len(wrong)} rows not labelled with their nearest centre, e.g. row "
+                                  f"{wrong[:5]}: label {labels[wrong[:5]]}, nearest {best[wrong[:5]]}")
+    recomputed = D[np.arange(len(X)), labels].sum()
+    tc.assertLessEqual(abs(inertia - recomputed), 1e-9 * recomputed, f"inertia {inertia} vs numpy {recomputed}")
+    np.testing.assert_array_equal(sizes, np.bincount(labels, minlength=k))
+    return int(ties.sum())
+
+
+def sklearn_inertia(X, k):
+    return KMeans(n_clusters=k, n_init=1, algorithm="lloyd", random_state=0).fit(X).inertia_
+
+
+class Quality(unittest.TestCase):
+    """Separated blobs: the truth recovered, as good as scikit-learn, and every output exact."""
+
+    def check_file(self, seed, dtype, *args, name="q"):
+        inp = blobs(seed, dtype)
+        model, labels = path(f"{name}-{seed}-{dtype}-m.h5"), path(f"{name}-{seed}-{dtype}-l.h5")
+        js = fit(self, inp, "-k", 8, *args, model=model, labels=labels)
+        X, y = read(inp), read(inp, "y")
+        C, sizes, attrs = load_model(model)
+        lab = read(labels, "labels")
+        self.assertEqual(C.shape, (8, 10))
+        self.assertEqual(C.dtype, np.float64)
+        self.assertEqual(sizes.dtype, np.int64)
+        self.assertEqual(lab.shape, (len(X),))
+        ari = adjusted_rand_score(y, lab)
+        self.assertGreaterEqual(ari, 0.99, f"ARI vs the true blobs, seed {seed} {dtype} {args}")
+        ties = check_exact(self, X, working_centres(C, dtype), lab, float(attrs["inertia"]), sizes)
+        self.assertEqual(ties, 0, "near ties on separated blobs")
+        if dtype == "float32":
+            # Against the float64 centres as saved, a label may change only where the distances tie to
+            # float32 precision.
+            D = sqdist(X, C)
+            off = np.flatnonzero(np.argmin(D, axis=1) != lab)
+            gap = D[off, lab[off]] - D[off].min(axis=1)
+            self.assertTrue((gap <= 1e-5 * D[off].min(axis=1)).all(), f"rows {off[:5]} far from a tie")
+        # The JSON, the model file and the attributes agree.
+        self.assertEqual(js["inertia"], float(attrs["inertia"]))
+        self.assertEqual(js["n_iter"], int(attrs["n_iter"]))
+        self.assertEqual(bool(js["converged"]), bool(attrs["converged"]))
+        self.assertEqual(js["n_samples"], len(X))
+        self.assertEqual(js["n_features"], 10)
+        self.assertEqual(js["n_clusters"], 8)
+        self.assertEqual(js["cluster_sizes"], sizes.tolist())
+        np.testing.assert_array_equal(np.array(js["cluster_centers"]), C)
+        for key, value in (("n_samples", len(X)), ("n_features", 10), ("n_clusters", 8), ("seed", 0)):
+            self.assertEqual(int(attrs[key]), value, key)
+        self.assertEqual(len(js["history"]), js["n_iter"])
+        # Labels: int32, chunked like the input's chunks, zstd.
+        with T.open_h5(labels) as f:
+            ds = f["labels"]
+            self.assertEqual(ds.chunks, (50000,))
+            self.assertIn(ZSTD, [flt[0] for flt in T.filters(ds)])
+        return js, X, C, lab, attrs
+
+    def test_float64_blobs_match_truth_and_sklearn(self):
+        for seed in (1, 2):
+            with self.subTest(seed=seed):
+                js, X, C, lab, attrs = self.check_file(seed, "float64")
+                ref = sklearn_inertia(X, 8)
+                self.assertLessEqual(js["inertia"], 1.01 * ref, f"inertia vs scikit-learn {ref}")
+                self.assertTrue(js["converged"])
+
+    def test_float32_blobs_match_truth_and_sklearn(self):
+        js, X, C, lab, attrs = self.check_file(3, "float32")
+        ref = sklearn_inertia(X, 8)
+        self.assertLessEqual(js["inertia"], 1.01 * ref, f"inertia vs scikit-learn {ref}")
+
+    def best_of_seeds(self, init, seeds, c=8):
+        """The first of `seeds` whose --init INIT run recovers the blobs (scikit-learn's n_init, by hand): every
+        run must be exact; at least one must reach ARI 0.99 and scikit-learn's inertia."""
+        inp = gen(f"sep-{c}.h5", "-n", "100k", "-d", 6, "-c", c, "--chunk-rows", 25000, "--seed", 11)
+        X, y = read(inp), read(inp, "y")
+        ref = sklearn_inertia(X, c)
+        tried = []
+        for seed in seeds:
+            model, labels = path(f"init-{init}-m.h5"), path(f"init-{init}-l.h5")
+            js = fit(self, inp, "-k", c, "--init", init, "--seed", seed, model=model, labels=labels)
+            C, sizes, attrs = load_model(model)
+            lab = read(labels, "labels")
+            check_exact(self, X, C, lab, float(attrs["inertia"]), sizes)
+            self.assertEqual(attrs["init"].decode() if isinstance(attrs["init"], bytes) else attrs["init"], init)
+            ari = adjusted_rand_score(y, lab)
+            tried.append((seed, ari, js["inertia"]))
+            if ari >= 0.99 and js["inertia"] <= 1.01 * ref:
+                return
+        self.fail(f"--init {init}: no seed recovered the blobs (sklearn inertia {ref}): {tried}")
+
+    def test_kmeans_plusplus_recovers_blobs(self):
+        # Plain k-means++ with k = the number of blobs misses one about half the time (so does scikit-learn's
+        # kmeans_plusplus with n_local_trials=1): best of up to 8 seeds.
+        self.best_of_seeds("k-means++", range(8))
+
+    def test_random_recovers_blobs(self):
+        self.best_of_seeds("random", range(10), c=4)
+
+    def test_default_init_every_seed(self):
+        # k-means|| reclustered by weight needs no luck: every seed recovers the blobs.
+        inp = gen("sep-8.h5", "-n", "100k", "-d", 6, "-c", 8, "--chunk-rows", 25000, "--seed", 11)
+        X, y = read(inp), read(inp, "y")
+        ref = sklearn_inertia(X, 8)
+        for seed in range(4):
+            with self.subTest(seed=seed):
+                labels = path("every-l.h5")
+                js = fit(self, inp, "-k", 8, "--seed", seed, labels=labels)
+                self.assertGreaterEqual(adjusted_rand_score(y, read(labels, "labels")), 0.99)
+                self.assertLessEqual(js["inertia"], 1.01 * ref)
+
+
+def numpy_kmeans_parallel_unweighted(X, k, seed, L=2.0, rounds=5):
+    """k-means|| (Bahmani et al.) as in ooc_kmeans.h but reclustering the candidates with uniform weights:
+    scikit-learn's KMeans on the candidates alone. Returns (inertia of the initial centres, candidates)."""
+    rng = np.random.default_rng(seed)
+    cand = [X[rng.integers(len(X))]]
+    dmin = ((X - cand[0]) ** 2).sum(axis=1)
+    for _ in range(rounds):
+        phi = dmin.sum()
+        drawn = X[rng.random(len(X)) < L * k * dmin / phi]
+        for c in drawn:
+            dmin = np.minimum(dmin, ((X - c) ** 2).sum(axis=1))
+        cand.extend(drawn)
+    cand = np.array(cand)
+    centres = KMeans(n_clusters=k, n_init=1, algorithm="lloyd", random_state=seed).fit(cand).cluster_centers_
+    return sqdist(X, centres).min(axis=1).sum(), len(cand)
+
+
+class Initialisation(unittest.TestCase):
+    def test_weighted_kmeans_parallel_beats_unweighted_on_overlapping_blobs(self):
+        # 50 overlapping blobs (std 3 in a box of 20) in 5-D, 4 chunks: hard enough for the weights to matter.
+        inp = gen("hard.h5", "-n", "100k", "-d", 5, "-c", 50, "--cluster-std", 3, "--center-box=-10,10",
+                  "--chunk-rows", 25000, "--seed", 5)
+        X = read(inp)
+        k, seeds = 50, range(5)
+        ooc, ref, ooc_cand, ref_cand = [], [], [], []
+        for seed in seeds:
+            js = fit(self, inp, "-k", k, "--max-iter", 1, "--seed", seed)
+            self.assertEqual(js["history"][0]["iter"], 1)
+            ooc.append(js["history"][0]["inertia"])  # the inertia of the initial centres
+            ooc_cand.append(js["n_candidates"])
+            inertia, m = numpy_kmeans_parallel_unweighted(X, k, seed)
+            ref.append(inertia)
+            ref_cand.append(m)
+        self.assertLessEqual(np.median(ooc), np.median(ref),
+                             f"ooc k-means|| {ooc} vs unweighted {ref}")
+        # About l = L*k = 100 candidates a round from the whole array (not from one chunk): as many as the
+        # reference draws, within sampling noise.
+        self.assertGreater(np.median(ooc_cand), 0.8 * np.median(ref_cand), f"{ooc_cand} vs {ref_cand}")
+        self.assertLess(np.median(ooc_cand), 1.2 * np.median(ref_cand), f"{ooc_cand} vs {ref_cand}")
+
+    def test_candidates_do_not_depend_on_chunking(self):
+        # The same rows stored in one chunk and in 20: draws keyed by (seed, round, row) pick the same rows.
+        inp = gen("hard.h5", "-n", "100k", "-d", 5, "-c", 50, "--cluster-std", 3, "--center-box=-10,10",
+                  "--chunk-rows", 25000, "--seed", 5)
+        X = read(inp)
+        one, many = path("one-chunk.h5"), path("many-chunks.h5")
+        with h5py.File(one, "w") as f:
+            f.create_dataset("X", data=X, chunks=X.shape)
+        with h5py.File(many, "w") as f:
+            f.create_dataset("X", data=X, chunks=(5000, 5))
+        a = fit(self, one, "-k", 50, "--max-iter", 1)
+        b = fit(self, many, "-k", 50, "--max-iter", 1)
+        self.assertEqual(a["n_candidates"], b["n_candidates"])
+        self.assertAlmostEqual(a["history"][0]["inertia"], b["history"][0]["inertia"],
+                               delta=1e-9 * a["history"][0]["inertia"])
+
+
+class Determinism(unittest.TestCase):
+    """Bitwise-identical centres, inertia, n_iter and labels for any threads, memory limit, and for blobs:
+    against the chunkgen file holding the same values."""
+
+    def run_variant(self, inp, name, *args):
+        model, labels = path(f"det-{name}-m.h5"), path(f"det-{name}-l.h5")
+        js = fit(self, inp, *args, model=model, labels=labels)
+        C, sizes, attrs = load_model(model)
+        return {"centres": C.tobytes(), "sizes": sizes.tolist(), "inertia": float(attrs["inertia"]),
+                "n_iter": int(attrs["n_iter"]), "json_inertia": js["inertia"],
+                "labels": read(labels, "labels").tobytes()}, js
+
+    def assert_same(self, a, b, what):
+        for key in a:
+            self.assertEqual(a[key], b[key], f"{key} differs: {what}")
+
+    def test_threads(self):
+        inp = big()
+        base, _ = self.run_variant(inp, "t1", "-t", 1, "--memory-limit", LARGE_LIMIT)
+        for t in (2, 3):
+            other, _ = self.run_variant(inp, f"t{t}", "-t", t, "--memory-limit", LARGE_LIMIT)
+            self.assert_same(base, other, f"-t 1 vs -t {t}")
+
+    def test_memory_limit_cached_vs_streaming(self):
+        inp = big()
+        cached, js_c = self.run_variant(inp, "cached", "-t", 2, "--memory-limit", LARGE_LIMIT)
+        small = smallest_limit(self, inp, "-t", 2)
+        streamed, js_s = self.run_variant(inp, "streamed", "-t", 2, "--memory-limit", small)
+        self.assert_same(cached, streamed, f"--memory-limit {LARGE_LIMIT} vs {small}")
+        self.assertGreater(js_s["bytes_read"], js_c["bytes_read"], "the small limit did not stream")
+
+    def test_blobs_input_equals_chunkgen_file(self):
+        from_file, _ = self.run_variant(big(), "file", "-t", 2)
+        lazy, js = self.run_variant(BIG_BLOBS, "lazy", "-t", 2)
+        self.assert_same(from_file, lazy, "blobs: vs chunkgen file")
+        self.assertEqual(js["bytes_read"], 0, "blobs: reads no storage")
+
+    def test_other_inits_across_threads(self):
+        inp = blobs(1)
+        for init in ("k-means++", "random"):
+            base, _ = self.run_variant(inp, f"{init}-1", "--init", init, "-t", 1)
+            other, _ = self.run_variant(inp, f"{init}-2", "--init", init, "-t", 2)
+            self.assert_same(base, other, f"--init {init}: -t 1 vs -t 2")
+
+
+class Layouts(unittest.TestCase):
+    """Inputs written by h5py in other types, byte orders, layouts and filters."""
+
+    @classmethod
+    def setUpClass(cls):
+        src = gen("layout-src.h5", "-n", 30000, "-d", 3, "-c", 4, "--chunk-rows", 30000, "--seed", 21)
+        cls.X, cls.y = read(src), read(src, "y")
+
+    def write(self, name, data, **kw):
+        p = path(name)
+        with h5py.File(p, "w") as f:
+            f.create_dataset("X", data=data, **kw)
+        return p
+
+    def check(self, p, data, working_dtype):
+        model, labels = p + ".model.h5", p + ".labels.h5"
+        js = fit(self, p, "-k", 4, model=model, labels=labels)
+        C, sizes, attrs = load_model(model)
+        lab = read(labels, "labels")
+        X64 = data.astype(np.float64)
+        self.assertEqual(check_exact(self, X64, working_centres(C, working_dtype), lab, float(attrs["inertia"]),
+                                     sizes), 0)
+        self.assertGreaterEqual(adjusted_rand_score(self.y, lab), 0.99)
+        status, out, err = T.run(["chunkinfo", p, "--json"])
+        self.assertEqual(status, 0, err)
+        info = json.loads(out)
+        with T.open_h5(labels) as f:
+            ds = f["labels"]
+            self.assertEqual(ds.chunks, (info["processing_chunk_rows"],), "labels chunked like the processing")
+            self.assertEqual(ds.id.get_num_chunks(), info["processing_chunks"])
+        return js
+
+    def test_contiguous_float64(self):
+        self.check(self.write("contig.h5", self.X), self.X, np.float64)
+
+    def test_odd_chunks_gzip(self):
+        self.check(self.write("odd.h5", self.X, chunks=(777, 3), compression="gzip", shuffle=True), self.X,
+                   np.float64)
+
+    def test_int16(self):
+        data = np.round(self.X * 100).astype(np.int16)
+        self.check(self.write("int16.h5", data, chunks=(4096, 3)), data, np.float64)
+
+    def test_big_endian_float64(self):
+        data = self.X.astype(">f8")
+        self.check(self.write("be64.h5", data, chunks=(5000, 3), fletcher32=True), data, np.float64)
+
+    def test_big_endian_float32(self):
+        data = self.X.astype(">f4")
+        self.check(self.write("be32.h5", data), data, np.float32)
+
+    def test_big_endian_int32(self):
+        data = np.round(self.X * 1000).astype(">i4")
+        self.check(self.write("bei4.h5", data, chunks=(3000, 1), compression="gzip"), data, np.float64)
+
+
+class Predict(unittest.TestCase):
+    def test_predict_new_data_and_fit_data(self):
+        inp = blobs(1)
+        model, fit_labels = path("pred-m.h5"), path("pred-fit-l.h5")
+        js = fit(self, inp, "-k", 8, model=model, labels=fit_labels)
+        C, sizes, attrs = load_model(model)
+        # The fit data: predict gives fit's labels and inertia exactly.
+        again = path("pred-again-l.h5")
+        status, out, err = T.run(["kmeans-ooc", "predict", model, inp, "--labels", again, "--json", "-q"])
+        self.assertEqual(status, 0, err)
+        pj = json.loads(out)
+        self.assertEqual(read(again, "labels").tobytes(), read(fit_labels, "labels").tobytes())
+        self.assertEqual(pj["inertia"], js["inertia"])
+        self.assertEqual((pj["n_samples"], pj["n_features"], pj["n_clusters"]), (200000, 10, 8))
+        # New data (other rows, another layout and type): numpy's argmin against the model's centres.
+        X2 = read(blobs(2))[:50000].astype(np.float32)
+        new = path("pred-new.h5")
+        with h5py.File(new, "w") as f:
+            f.create_dataset("data", data=X2, chunks=(7000, 10), compression="gzip")
+        out_labels = path("pred-new-l.h5")
+        status, out, err = T.run(["kmeans-ooc", "predict", model, new + ":/data", "--labels",
+                                  out_labels + ":/lab", "--json", "-q"])
+        self.assertEqual(status, 0, err)
+        lab = read(out_labels, "lab")
+        pj = json.loads(out)
+        self.assertEqual(check_exact(self, X2, working_centres(C, np.float32), lab, pj["inertia"],
+                                     np.bincount(lab, minlength=8)), 0)
+
+
+class Passes(unittest.TestCase):
+    """--json passes and bytes_read, as ooc_kmeans.h accounts them."""
+
+    def extra(self, js):
+        """1 final labelling pass unless the last Lloyd iteration moved nothing."""
+        return 1 if js["history"][-1]["shift"] > 0 else 0
+
+    def test_kmeans_parallel(self):
+        inp = blobs(1)
+        for rounds in (1, 3, 5):
+            with self.subTest(init_max_iter=rounds):
+                js = fit(self, inp, "--init-max-iter", rounds)
+                base = 1 + js["n_iter"] + self.extra(js)
+                self.assertGreaterEqual(js["passes"], base + 1, "k-means|| makes at least one pass")
+                self.assertLessEqual(js["passes"], base + 1 + rounds)
+                self.assertEqual(js["parameters"]["init_max_iter"], rounds)
+
+    def test_kmeans_plusplus_and_random(self):
+        inp = blobs(1)
+        for init, init_passes in (("k-means++", 8), ("random", 0)):
+            for max_iter in (1, 300):
+                with self.subTest(init=init, max_iter=max_iter):
+                    js = fit(self, inp, "--init", init, "--max-iter", max_iter, "--tol", 0)
+                    self.assertLessEqual(js["n_iter"], max_iter)
+                    self.assertEqual(js["passes"], 1 + init_passes + js["n_iter"] + self.extra(js))
+                    if max_iter == 1:
+                        self.assertEqual(self.extra(js), 1, "one Lloyd step from a seeding moves the centres")
+
+    def test_bytes_read(self):
+        inp = big()
+        with T.open_h5(inp) as f:
+            stored = f["X"].id.get_storage_size()
+        runs = {}
+        small = smallest_limit(self, inp, "-t", 2, "--init", "random")
+        for limit in (LARGE_LIMIT, small):
+            for max_iter in (1, 3):
+                runs[limit, max_iter] = fit(self, inp, "-t", 2, "--memory-limit", limit, "--init", "random",
+                                            "--max-iter", max_iter, "--tol", 0)
+        # Cached: every chunk read from storage once, however many passes.
+        for max_iter in (1, 3):
+            self.assertEqual(runs[LARGE_LIMIT, max_iter]["bytes_read"], stored)
+        a, b = runs[small, 1], runs[small, 3]
+        self.assertGreater(b["passes"], a["passes"])
+        self.assertGreaterEqual(a["bytes_read"], 2 * stored, "streaming re-reads the data")
+        # Each extra pass re-reads what the cache could not hold: up to the whole stored dataset.
+        grew = b["bytes_read"] - a["bytes_read"]
+        self.assertGreater(grew, 0.5 * stored * (b["passes"] - a["passes"]))
+        self.assertLessEqual(grew, stored * (b["passes"] - a["passes"]))
+
+
+if __name__ == "__main__":
+    unittest.main()
