@@ -1,4 +1,5 @@
 /* KMeans fit and predict: statistics, initialisation, Lloyd iterations, final labels. */
+#include "ooc_clock.h"
 #include "ooc_colstats.h"
 #include "ooc_kmeans_internal.h"
 
@@ -6,14 +7,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 void ooc_kmeans_model_free(ooc_kmeans_model *m)
 {
@@ -83,7 +76,7 @@ static int lloyd(ooc__fit *f, double tol_abs, ooc_h5_chunked *labels, ooc_kmeans
 {
     *final_known = 0;
     for (int it = 1; it <= f->p->max_iter; it++) {
-        double t0 = now();
+        double t0 = ooc_clock_seconds();
         ooc__assign_result r;
         int rc = ooc__assign_pass(f, m->centers, 1, labels, &r, err);
         if (rc)
@@ -95,7 +88,7 @@ static int lloyd(ooc__fit *f, double tol_abs, ooc_h5_chunked *labels, ooc_kmeans
         h->inertia = r.inertia;
         h->shift = shift;
         h->empty = empty;
-        h->seconds = now() - t0;
+        h->seconds = ooc_clock_seconds() - t0;
         m->n_iter = it;
         if (f->p->on_iteration)
             f->p->on_iteration(h, f->p->user);
@@ -142,7 +135,7 @@ static void blas_single_threaded(void)
 int ooc_kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_params *p, ooc_chunk_output *labels,
                    ooc_kmeans_model **out, ooc_error *err)
 {
-    double t_start = now();
+    double t_start = ooc_clock_seconds();
     int rc = ooc_kmeans_params_check(p, err);
     if (rc)
         return rc;
@@ -164,20 +157,20 @@ int ooc_kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_p
     }
     m->params = *p;
     m->n_samples = in->rows;
-    double mean_var = 0, t = now();
+    double mean_var = 0, t = ooc_clock_seconds();
     rc = check_data(&f, &mean_var, err);
-    m->seconds_stats = now() - t;
-    t = now();
+    m->seconds_stats = ooc_clock_seconds() - t;
+    t = ooc_clock_seconds();
     if (!rc)
         rc = ooc__kmeans_init(&f, m->centers, &m->n_candidates, err);
-    m->seconds_init = now() - t;
-    t = now();
+    m->seconds_init = ooc_clock_seconds() - t;
+    t = ooc_clock_seconds();
     int final_known = 0;
     ooc_h5_chunked *out_labels = labels ? ooc_chunk_output_dataset(labels) : NULL;
     if (!rc)
         rc = lloyd(&f, p->tol * mean_var, out_labels, m, &final_known, err);
-    m->seconds_lloyd = now() - t;
-    t = now();
+    m->seconds_lloyd = ooc_clock_seconds() - t;
+    t = ooc_clock_seconds();
     if (!rc && !final_known) {
         ooc__assign_result r;
         rc = ooc__assign_pass(&f, m->centers, 0, out_labels, &r, err);
@@ -187,12 +180,12 @@ int ooc_kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_p
             ooc__assign_result_free(&r);
         }
     }
-    m->seconds_labels = now() - t;
+    m->seconds_labels = ooc_clock_seconds() - t;
     const ooc_stream_stats *ss = ooc_stream_get_stats(f.stream);
     m->passes = ss->passes;
     m->bytes_read = ss->bytes_read;
     ooc_stream_free(f.stream);
-    m->seconds_total = now() - t_start;
+    m->seconds_total = ooc_clock_seconds() - t_start;
     if (rc) {
         ooc_kmeans_model_free(m);
         return rc;

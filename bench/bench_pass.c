@@ -13,6 +13,7 @@
  */
 #define _GNU_SOURCE
 #include "ooc_array.h"
+#include "ooc_clock.h"
 #include "ooc_generate.h"
 #include "ooc_h5.h"
 #include "ooc_stream.h"
@@ -23,15 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -88,12 +81,12 @@ static double time_pass(const char *input, int threads, uint64_t limit, int cach
     double acc = 0, t = 0;
     for (int i = 0; i <= cached; i++) {
         acc = 0;
-        t = now();
+        t = ooc_clock_seconds();
         if (ooc_stream_run(s, &pass, &acc, &err)) {
             fprintf(stderr, "bench_pass: %s\n", err.msg);
             exit(1);
         }
-        t = now() - t;
+        t = ooc_clock_seconds() - t;
     }
     *checksum = acc;
     ooc_stream_free(s);
@@ -125,7 +118,7 @@ static void time_floors(const char *path, int threads, int repeats, double *deco
     double *decoded = malloc(nchunks * chunk_bytes);
     double td[64], tm[64];
     for (int rep = 0; rep < repeats; rep++) {
-        double t = now();
+        double t = ooc_clock_seconds();
 #pragma omp parallel num_threads(threads)
         {
             ooc_codec_ctx *ctx;
@@ -135,14 +128,14 @@ static void time_floors(const char *path, int threads, int repeats, double *deco
                 ooc_codec_decode(&in->codec, ctx, stored[c], sizes[c], (char *)decoded + c * chunk_bytes, chunk_bytes, NULL);
             ooc_codec_ctx_free(ctx);
         }
-        td[rep] = now() - t;
+        td[rep] = ooc_clock_seconds() - t;
         double sum = 0;
         uint64_t n = in->rows * in->cols;
-        t = now();
+        t = ooc_clock_seconds();
 #pragma omp parallel for num_threads(threads) reduction(+ : sum) schedule(static)
         for (uint64_t i = 0; i < n; i++)
             sum += decoded[i];
-        tm[rep] = now() - t;
+        tm[rep] = ooc_clock_seconds() - t;
         if (sum == 0.12345) /* keep the sum alive */
             puts("");
     }

@@ -1,5 +1,6 @@
 #include "ooc_generate.h"
 
+#include "ooc_clock.h"
 #include "ooc_h5.h"
 #include "ooc_output.h"
 #include "ooc_pass_internal.h"
@@ -8,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 ooc_generate_params ooc_generate_params_default(void)
 {
@@ -37,15 +37,8 @@ typedef struct job {
     uint64_t chunk_rows;
     slot *slots;
     ooc_generate_stats *stats;
-    struct timespec start;
+    double start; /* ooc_clock_seconds() at the start */
 } job;
-
-static double seconds_since(const struct timespec *t0)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)(t.tv_sec - t0->tv_sec) + 1e-9 * (double)(t.tv_nsec - t0->tv_nsec);
-}
 
 static uint64_t rows_in_chunk(const job *j, uint64_t chunk)
 {
@@ -88,7 +81,7 @@ static int consume(void *ctx, uint64_t chunk, int s, ooc_error *err)
     st->stored_bytes += b->x_enc_bytes + (j->y ? b->y_enc_bytes : 0);
     if (j->p->progress) {
         ooc_progress pr = {"generate", st->chunks, ooc_blobs_nchunks(j->blobs), st->rows, st->raw_bytes,
-                           seconds_since(&j->start)};
+                           ooc_clock_seconds() - j->start};
         j->p->progress(&pr, j->p->progress_user);
     }
     return 0;
@@ -182,7 +175,7 @@ int ooc_generate(const ooc_generate_params *p, const char *path, ooc_generate_st
     ooc_generate_stats local;
     job j = {.p = p, .stats = stats ? stats : &local};
     memset(j.stats, 0, sizeof *j.stats);
-    clock_gettime(CLOCK_MONOTONIC, &j.start);
+    j.start = ooc_clock_seconds();
     int threads = ooc_threads_resolve(p->threads);
 
     ooc_blobs *blobs = NULL;
@@ -220,6 +213,6 @@ int ooc_generate(const ooc_generate_params *p, const char *path, ooc_generate_st
     else
         ooc_output_abort(out);
     ooc_blobs_free(blobs);
-    j.stats->seconds = seconds_since(&j.start);
+    j.stats->seconds = ooc_clock_seconds() - j.start;
     return rc;
 }

@@ -1,6 +1,7 @@
 #include "ooc_stream.h"
 
 #include "ooc_buffer_internal.h"
+#include "ooc_clock.h"
 #include "ooc_memory.h"
 #include "ooc_pass_internal.h"
 #include "ooc_prefetch_internal.h"
@@ -8,7 +9,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 typedef struct slot {
     ooc_array_raw raw; /* chunks fetched by the worker itself (no prefetcher) */
@@ -34,7 +34,7 @@ struct ooc_stream {
     void *acc;
     size_t out_chunk_bytes, out_cap; /* the output's buffers, as allocated */
     uint64_t done_rows, done_bytes, done_chunks;
-    struct timespec start;
+    double start; /* ooc_clock_seconds() when the pass began */
 };
 
 ooc_stream_params ooc_stream_params_default(void)
@@ -135,13 +135,6 @@ ooc_array *ooc_stream_array(const ooc_stream *s)
     return s->a;
 }
 
-static double seconds_since(const struct timespec *t0)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)(t.tv_sec - t0->tv_sec) + 1e-9 * (double)(t.tv_nsec - t0->tv_nsec);
-}
-
 /* The chunk's fetched bytes: from the prefetcher, or fetched here. */
 static int fetch(ooc_stream *s, uint64_t chunk, slot *b, const ooc_array_raw **raw, ooc_error *err)
 {
@@ -218,7 +211,7 @@ static int consume(void *ctx, uint64_t chunk, int slot_index, ooc_error *err)
     s->done_chunks++;
     if (s->p.progress) {
         ooc_progress pr = {s->pass->phase, s->done_chunks, in->nchunks, s->done_rows, s->done_bytes,
-                           seconds_since(&s->start)};
+                           ooc_clock_seconds() - s->start};
         s->p.progress(&pr, s->p.progress_user);
     }
     return 0;
@@ -262,7 +255,7 @@ int ooc_stream_run(ooc_stream *s, const ooc_pass *pass, void *acc, ooc_error *er
     s->pass = pass;
     s->acc = acc;
     s->done_rows = s->done_bytes = s->done_chunks = 0;
-    clock_gettime(CLOCK_MONOTONIC, &s->start);
+    s->start = ooc_clock_seconds();
     uint64_t nchunks = ooc_array_get_info(s->a)->nchunks;
     ooc__prefetch *prefetch = pass->no_input ? NULL : s->prefetch;
     if (prefetch && (rc = ooc__prefetch_start(prefetch, nchunks, s->cache, err)) != 0)
@@ -273,7 +266,7 @@ int ooc_stream_run(ooc_stream *s, const ooc_pass *pass, void *acc, ooc_error *er
         ooc__prefetch_finish(prefetch);
     s->stats.passes += !pass->no_input;
     s->stats.bytes_decoded += s->done_bytes;
-    s->stats.seconds += seconds_since(&s->start);
+    s->stats.seconds += ooc_clock_seconds() - s->start;
     s->stats.chunks_cached = 0;
     for (uint64_t c = 0; c < s->cache_slots; c++)
         s->stats.chunks_cached += s->cache[c] != NULL;

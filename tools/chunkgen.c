@@ -123,11 +123,7 @@ static void parse(int argc, char **argv, cli *c)
         default: cli_bad_option(opt, argv);
         }
     }
-    if (optind != argc - 1)
-        cli_usage_error(optind == argc ? "missing OUTPUT.h5 (see 'chunkgen --help')"
-                                       : "one OUTPUT.h5 expected, got '%s' too (see 'chunkgen --help')",
-                        argv[argc - 1]);
-    c->output = argv[optind];
+    c->output = cli_one_operand(argc, argv, "OUTPUT.h5");
     ooc_error err;
     if (!c->centers_from && ooc_blobs_params_check(b, &err) != 0)
         cli_usage_error("%s", err.msg);

@@ -5,7 +5,6 @@
 #include "ooc_colstats.h"
 #include "ooc_memory.h"
 #include "ooc_stream.h"
-#include "ooc_units.h"
 
 #include <getopt.h>
 #include <jansson.h>
@@ -54,17 +53,12 @@ typedef struct cli {
 static void parse(int argc, char **argv, cli *c)
 {
     int opt;
-    uint64_t v;
     while ((opt = getopt_long(argc, argv, ":t:qvhV", options, NULL)) != -1) {
         switch (opt) {
         case OPT_STATS: c->stats = 1; break;
         case OPT_JSON: c->json = 1; break;
         case 't': c->sp.threads = cli_threads("--threads", optarg); break;
-        case OPT_MEMORY_LIMIT:
-            if (ooc_parse_size(optarg, &v) != 0 || v == 0)
-                cli_usage_error("--memory-limit: '%s' is not a memory size (e.g. 512M, 2G)", optarg);
-            c->sp.memory_limit = v;
-            break;
+        case OPT_MEMORY_LIMIT: c->sp.memory_limit = cli_memory_limit(optarg); break;
         case 'q': c->quiet = 1; break;
         case 'v': c->verbose = 1; break;
         case 'h': usage(); exit(CLI_EXIT_OK);
@@ -72,11 +66,7 @@ static void parse(int argc, char **argv, cli *c)
         default: cli_bad_option(opt, argv);
         }
     }
-    if (optind != argc - 1)
-        cli_usage_error(optind == argc ? "missing INPUT (see 'chunkinfo --help')"
-                                       : "one INPUT expected, got '%s' too (see 'chunkinfo --help')",
-                        argv[argc - 1]);
-    c->input = argv[optind];
+    c->input = cli_one_operand(argc, argv, "INPUT");
 }
 
 typedef struct sizes {

@@ -2,6 +2,7 @@
 #include "cli_common.h"
 
 #include "ooc_cancel.h"
+#include "ooc_clock.h"
 #include "ooc_output.h"
 #include "ooc_threads.h"
 #include "ooc_units.h"
@@ -12,10 +13,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 static const char *program = "ooc";
+
+uint64_t cli_memory_limit(const char *value)
+{
+    uint64_t v;
+    if (ooc_parse_size(value, &v) != 0 || v == 0)
+        cli_usage_error("--memory-limit: '%s' is not a memory size (e.g. 512M, 2G)", value);
+    return v;
+}
+
+const char *cli_one_operand(int argc, char **argv, const char *what)
+{
+    if (optind == argc)
+        cli_usage_error("missing %s (see '%s --help')", what, program);
+    if (optind != argc - 1)
+        cli_usage_error("one %s expected, got '%s' too (see '%s --help')", what, argv[argc - 1], program);
+    return argv[optind];
+}
 
 static void on_signal(int signo)
 {
@@ -104,13 +121,6 @@ int cli_threads(const char *option, const char *value)
     return (int)v;
 }
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 void cli_progress_init(cli_progress *bar, int quiet, int verbose)
 {
     memset(bar, 0, sizeof *bar);
@@ -120,7 +130,7 @@ void cli_progress_init(cli_progress *bar, int quiet, int verbose)
 void cli_progress_update(const ooc_progress *p, void *user)
 {
     cli_progress *bar = user;
-    double t = now();
+    double t = ooc_clock_seconds();
     int last = p->chunks_done == p->chunks_total;
     if (!bar->enabled || (!last && t - bar->last_draw < 0.2))
         return;

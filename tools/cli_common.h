@@ -29,6 +29,10 @@ uint64_t cli_count(const char *option, const char *value, uint64_t min);
 uint64_t cli_u64(const char *option, const char *value);
 double cli_double(const char *option, const char *value);
 int cli_threads(const char *option, const char *value);
+uint64_t cli_memory_limit(const char *value); /* --memory-limit: a size (512M, 2G), not 0 */
+
+/* cli_one_operand(): after getopt, the single operand (what names it in messages: "INPUT"), or exit 2. */
+const char *cli_one_operand(int argc, char **argv, const char *what);
 
 /* cli_progress_*: a live bar on stderr, on a terminal only (or always with verbose), at most ~5 updates a
  * second: chunks done/total, rows/s, MB/s, ETA. */

@@ -103,7 +103,6 @@ static int int_option(const char *option, const char *value, int min)
 
 static void parse_option(cli *c, int opt, char **argv)
 {
-    uint64_t v;
     switch (opt) {
     case 'k': c->kp.k = cli_count("--n-clusters", optarg, 1); break;
     case OPT_INIT:
@@ -124,11 +123,7 @@ static void parse_option(cli *c, int opt, char **argv)
         break;
     case OPT_SEED: c->kp.seed = cli_u64("--seed", optarg); break;
     case 't': c->sp.threads = cli_threads("--threads", optarg); break;
-    case OPT_MEMORY_LIMIT:
-        if (ooc_parse_size(optarg, &v) != 0 || v == 0)
-            cli_usage_error("--memory-limit: '%s' is not a memory size (e.g. 512M, 2G)", optarg);
-        c->sp.memory_limit = v;
-        break;
+    case OPT_MEMORY_LIMIT: c->sp.memory_limit = cli_memory_limit(optarg); break;
     case 'o': c->model_out = optarg; break;
     case OPT_LABELS: c->labels_out = optarg; break;
     case OPT_JSON: c->json = 1; break;
