@@ -4,6 +4,7 @@
 #include "ooc_h5_internal.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,8 +21,8 @@ struct ooc_h5_chunked {
     int rank;
     size_t chunk_bytes;
     int fd;                  /* the file's descriptor (sec2 driver), or -1: for drop-behind */
-    haddr_t prev_addr;       /* the chunk written before, still in the page cache */
-    hsize_t prev_size;
+    haddr_t prev_addr;       /* the bytes written before, still in the page cache */
+    hsize_t prev_size;       /* 0: none */
 };
 
 int ooc_h5_file_create(const char *path, const char *name, ooc_h5_file **out, ooc_error *err)
@@ -177,7 +178,6 @@ int ooc_h5_chunked_create(ooc_h5_file *f, const char *name, const ooc_h5_chunked
     d->codec.elem_size = ooc_dtype_size(p->dtype);
     d->chunk_bytes = (size_t)(d->chunk_rows * d->cols * d->codec.elem_size);
     d->fd = -1;
-    d->prev_addr = HADDR_UNDEF;
 
     hsize_t dims[2] = {p->rows, p->cols};
     ooc__h5_lock();
@@ -224,21 +224,29 @@ uint64_t ooc_h5_chunked_chunk_rows(const ooc_h5_chunked *d)
 /* Drop-behind: start writing a chunk back to disk as soon as it is written, and drop the one before from
  * the page cache once it is on disk. The writeback overlaps the computation instead of all landing on the
  * final fsync, and the page cache stays a few chunks large: filling it with a whole file costs more system
- * time than the write itself (fresh pages), and a cgroup memory limit counts it. */
-static void drop_behind(ooc_h5_chunked *d, const hsize_t *offset)
+ * time than the write itself (fresh pages), and a cgroup memory limit counts it. New chunks are appended,
+ * so the bytes a write added are where the file grew (asking HDF5 where the chunk went searches its index
+ * linearly). Small chunks are left to the kernel: a syscall each would cost more than it saves. */
+#define DROP_BEHIND_MIN_BYTES ((size_t)1 << 20)
+
+static void drop_behind(ooc_h5_chunked *d, off_t before, off_t after)
 {
-    haddr_t addr;
-    hsize_t size;
-    if (d->fd < 0 || H5Dget_chunk_info_by_coord(d->id, offset, NULL, &addr, &size) < 0 || addr == HADDR_UNDEF)
+    if (after <= before)
         return;
-    sync_file_range(d->fd, (off_t)addr, (off_t)size, SYNC_FILE_RANGE_WRITE);
-    if (d->prev_addr != HADDR_UNDEF) {
+    sync_file_range(d->fd, before, after - before, SYNC_FILE_RANGE_WRITE);
+    if (d->prev_size > 0) {
         sync_file_range(d->fd, (off_t)d->prev_addr, (off_t)d->prev_size,
                         SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
         posix_fadvise(d->fd, (off_t)d->prev_addr, (off_t)d->prev_size, POSIX_FADV_DONTNEED);
     }
-    d->prev_addr = addr;
-    d->prev_size = size;
+    d->prev_addr = (haddr_t)before;
+    d->prev_size = (hsize_t)(after - before);
+}
+
+static off_t file_size(int fd)
+{
+    struct stat st;
+    return fd >= 0 && fstat(fd, &st) == 0 ? st.st_size : -1;
 }
 
 int ooc_h5_chunked_write(ooc_h5_chunked *d, uint64_t chunk, const void *encoded, size_t bytes, ooc_error *err)
@@ -249,10 +257,12 @@ int ooc_h5_chunked_write(ooc_h5_chunked *d, uint64_t chunk, const void *encoded,
     hsize_t offset[2] = {chunk * d->chunk_rows, 0};
     ooc__h5_lock();
     int rc = 0;
+    int track = d->fd >= 0 && bytes >= DROP_BEHIND_MIN_BYTES;
+    off_t before = track ? file_size(d->fd) : -1;
     if (H5Dwrite_chunk(d->id, H5P_DEFAULT, 0, offset, bytes, encoded) < 0)
         rc = ooc__h5_fail(err, OOC_EIO, "%s: chunk %llu: cannot write", d->name, (unsigned long long)chunk);
-    else
-        drop_behind(d, offset);
+    else if (track && before >= 0)
+        drop_behind(d, before, file_size(d->fd));
     ooc__h5_unlock();
     return rc;
 }
