@@ -42,6 +42,19 @@ static inline void ooc__rng_init(ooc__rng *g, uint64_t seed, uint32_t stream, ui
 /* ooc__rng_refill(): compute the next words into g->word (at least 2, at most 2 * OOC__RNG_CALLS). */
 void ooc__rng_refill(ooc__rng *g);
 
+/* A Philox4x32-10 kernel: for c in [0, n), n <= OOC__RNG_CALLS, call c of counter ctr with v[3] + c (mod
+ * 2^32) and key gives word[2c] = v[0] | v[1] << 32 and word[2c + 1] = v[2] | v[3] << 32 of Random123's
+ * philox4x32_R(10, ...). word has room for 2 * OOC__RNG_CALLS words; a SIMD kernel may fill words past 2n
+ * (calls rounded up to its width). */
+typedef struct ooc__philox_kernel {
+    const char *name;
+    void (*fn)(philox4x32_ctr_t ctr, philox4x32_key_t key, unsigned n, uint64_t *word);
+} ooc__philox_kernel;
+
+/* ooc__philox_kernels(): the kernels this build has and this CPU runs, the one ooc__rng_refill() uses
+ * first and Random123's own loop ("scalar", the tests' oracle) last; *count gets their number. */
+const ooc__philox_kernel *ooc__philox_kernels(unsigned *count);
+
 static inline uint64_t ooc__rng_next(ooc__rng *g)
 {
     if (g->pos == g->len)

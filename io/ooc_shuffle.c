@@ -31,6 +31,43 @@ static void unshuffle_scalar(const uint8_t *src, uint8_t *dst, size_t n, size_t 
 }
 
 #if defined(__SSE2__)
+/* 16 elements of size = 2^s bytes (4 or 8) at a time, as a 16 x size byte transpose: `size` vectors in, one
+ * vector per byte plane out. Byte j of element i starts in vector i >> (4 - s), at position (i << s | j) mod
+ * 16. Interleaving vector m with vector m + size/2 (unpacklo into 2m, unpackhi into 2m + 1) moves the top bit
+ * of each byte's vector number to the bottom of its position, and the top bit of its position to the bottom
+ * of its vector number; after four such steps byte j of element i sits in vector j at position i. Returns how
+ * many elements were done. */
+static inline size_t shuffle_sse2(const uint8_t *src, uint8_t *dst, size_t n, size_t size)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m128i a[8], b[8];
+        for (size_t k = 0; k < size; k++)
+            a[k] = _mm_loadu_si128((const __m128i *)(src + i * size + 16 * k));
+        for (int step = 0; step < 4; step++) {
+            for (size_t m = 0; m < size / 2; m++) {
+                b[2 * m] = _mm_unpacklo_epi8(a[m], a[m + size / 2]);
+                b[2 * m + 1] = _mm_unpackhi_epi8(a[m], a[m + size / 2]);
+            }
+            for (size_t k = 0; k < size; k++)
+                a[k] = b[k];
+        }
+        for (size_t j = 0; j < size; j++)
+            _mm_storeu_si128((__m128i *)(dst + j * n + i), a[j]);
+    }
+    return i;
+}
+
+static size_t shuffle8_sse2(const uint8_t *src, uint8_t *dst, size_t n)
+{
+    return shuffle_sse2(src, dst, n, 8);
+}
+
+static size_t shuffle4_sse2(const uint8_t *src, uint8_t *dst, size_t n)
+{
+    return shuffle_sse2(src, dst, n, 4);
+}
+
 /* 16 elements at a time: load 16 bytes of each byte plane, transpose with unpack steps (8, then 16, then
  * 32-bit lanes), store the elements. Returns how many elements were done. */
 static size_t unshuffle8_sse2(const uint8_t *src, uint8_t *dst, size_t n)
@@ -88,7 +125,14 @@ void ooc__shuffle(const void *src, void *dst, size_t nbytes, size_t size)
         memcpy(dst, src, nbytes);
         return;
     }
-    shuffle_scalar(src, dst, n, size, 0);
+    size_t done = 0;
+#if defined(__SSE2__)
+    if (size == 8)
+        done = shuffle8_sse2(src, dst, n);
+    else if (size == 4)
+        done = shuffle4_sse2(src, dst, n);
+#endif
+    shuffle_scalar(src, dst, n, size, done);
     memcpy((uint8_t *)dst + n * size, (const uint8_t *)src + n * size, nbytes - n * size);
 }
 

@@ -74,6 +74,85 @@ static void test_rng_words(void)
     }
 }
 
+static uint64_t splitmix64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15u);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+static void philox_ref(philox4x32_ctr_t ctr, philox4x32_key_t key, uint64_t w[2])
+{
+    philox4x32_ctr_t r = philox4x32_R(10, ctr, key);
+    w[0] = r.v[0] | (uint64_t)r.v[1] << 32;
+    w[1] = r.v[2] | (uint64_t)r.v[3] << 32;
+}
+
+/* Every kernel this CPU runs against Random123's philox4x32_R, call by call: random counters and keys (v[3]
+ * often about to wrap), every call count, and nothing written past the buffer. */
+static void test_philox_kernels(void)
+{
+    unsigned count;
+    const ooc__philox_kernel *k = ooc__philox_kernels(&count);
+    ASSERT(count >= 1 && strcmp(k[count - 1].name, "scalar") == 0);
+    enum { GUARD = 4 };
+    uint64_t s = 42;
+    for (unsigned i = 0; i < count; i++) {
+        long bad = 0;
+        for (int t = 0; t < 20000; t++) {
+            uint64_t a = splitmix64(&s), b = splitmix64(&s), c = splitmix64(&s);
+            philox4x32_ctr_t ctr = {{(uint32_t)a, (uint32_t)(a >> 32), (uint32_t)b, (uint32_t)(b >> 32)}};
+            philox4x32_key_t key = {{(uint32_t)c, (uint32_t)(c >> 32)}};
+            if (t % 4 == 1)
+                ctr.v[3] = 0xffffffffu - (uint32_t)(c % 20);
+            if (t == 0)
+                ctr = (philox4x32_ctr_t){{0, 0, 0, 0}}, key = (philox4x32_key_t){{0, 0}};
+            unsigned n = 1 + (unsigned)t % OOC__RNG_CALLS;
+            uint64_t word[2 * OOC__RNG_CALLS + GUARD];
+            for (int j = 0; j < 2 * OOC__RNG_CALLS + GUARD; j++)
+                word[j] = 0x5a5a5a5a5a5a5a5au;
+            k[i].fn(ctr, key, n, word);
+            for (unsigned j = 0; j < n; j++) {
+                uint64_t ref[2];
+                philox_ref(ctr, key, ref);
+                ctr.v[3]++;
+                bad += word[2 * j] != ref[0] || word[2 * j + 1] != ref[1];
+            }
+            for (int j = 2 * OOC__RNG_CALLS; j < 2 * OOC__RNG_CALLS + GUARD; j++)
+                bad += word[j] != 0x5a5a5a5a5a5a5a5au;
+        }
+        if (bad)
+            OOC__FAIL("kernel %s: %ld mismatches with philox4x32_R", k[i].name, bad);
+    }
+}
+
+/* ooc__rng through whatever kernel it picks: random streams, refill hints, starting draws and lengths give
+ * the words of philox4x32_R for counters (index, stream, draw), draw after draw. */
+static void test_rng_refill_sizes(void)
+{
+    uint64_t s = 7;
+    long bad = 0;
+    for (int t = 0; t < 5000; t++) {
+        uint64_t seed = splitmix64(&s), index = splitmix64(&s), r = splitmix64(&s);
+        uint32_t stream = (uint32_t)r, draw0 = (uint32_t)(r >> 32);
+        uint64_t want = splitmix64(&s) % 50, len = splitmix64(&s) % 80;
+        ooc__rng g;
+        ooc__rng_init(&g, seed, stream, index, want);
+        g.ctr.v[3] = draw0;
+        philox4x32_ctr_t ctr = {{(uint32_t)index, (uint32_t)(index >> 32), stream, draw0}};
+        philox4x32_key_t key = {{(uint32_t)seed, (uint32_t)(seed >> 32)}};
+        for (uint64_t i = 0; i < len; i += 2) {
+            uint64_t ref[2];
+            philox_ref(ctr, key, ref);
+            ctr.v[3]++;
+            bad += ooc__rng_next(&g) != ref[0];
+            bad += i + 1 < len && ooc__rng_next(&g) != ref[1];
+        }
+    }
+    ASSERT_INT_EQ(bad, 0);
+}
+
 /* 10^6 normals from one stream: moments and the Kolmogorov-Smirnov distance to the normal CDF. */
 static void test_normal_moments_ks(void)
 {
@@ -446,6 +525,6 @@ static void test_params_check(void)
     ooc_blobs_free(b);
 }
 
-OOC_TEST_MAIN(test_blobs_threads, test_zig_tables, test_rng_words, test_normal_moments_ks, test_normal_histogram_tails,
-              test_blobs_per_blob, test_blobs_determinism, test_blobs_given_centers, test_spec_parse_format,
-              test_spec_errors, test_params_check)
+OOC_TEST_MAIN(test_blobs_threads, test_zig_tables, test_rng_words, test_philox_kernels, test_rng_refill_sizes,
+              test_normal_moments_ks, test_normal_histogram_tails, test_blobs_per_blob, test_blobs_determinism,
+              test_blobs_given_centers, test_spec_parse_format, test_spec_errors, test_params_check)
