@@ -391,6 +391,27 @@ class Layouts(unittest.TestCase):
         self.check(self.write("bei4.h5", data, chunks=(3000, 1), compression="gzip"), data, np.float64)
 
 
+class EmptyClusters(unittest.TestCase):
+    """A centre that attracts no row is moved to the row farthest from its centre (scikit-learn's rule)."""
+
+    def test_relocated_to_far_rows(self):
+        # Three groups of 100 identical rows: random init often picks two rows of one group, two identical
+        # centres; ties go to the lower index, so the higher one is empty in the first iteration.
+        X = np.repeat(np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 30.0]]), 100, axis=0)
+        p = path("three-groups.h5")
+        with T.h5py().File(p, "w") as f:
+            f.create_dataset("X", data=X, chunks=(64, 2))
+        relocated = 0
+        for seed in range(40):
+            js = fit(self, p, "-k", "3", "--init", "random", "--seed", str(seed))
+            empty_first = js["history"][0]["empty_clusters"]
+            relocated += empty_first > 0
+            # Whatever the start, three groups end as three clusters of 100, with no inertia left.
+            self.assertEqual(sorted(js["cluster_sizes"]), [100, 100, 100], f"seed {seed}: {js['cluster_sizes']}")
+            self.assertEqual(js["inertia"], 0.0, f"seed {seed}")
+        self.assertGreater(relocated, 0, "no seed produced an empty cluster: the test exercised nothing")
+
+
 class Predict(unittest.TestCase):
     def test_predict_new_data_and_fit_data(self):
         inp = blobs(1)
