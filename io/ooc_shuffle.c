@@ -118,7 +118,15 @@ static size_t unshuffle4_sse2(const uint8_t *src, uint8_t *dst, size_t n)
 }
 #endif
 
-void ooc__shuffle(const void *src, void *dst, size_t nbytes, size_t size)
+/* Kernels for one direction: SIMD for 8- and 4-byte elements (each returns the elements it did), and the
+ * blocked scalar code for the rest. */
+typedef struct direction {
+    size_t (*by8)(const uint8_t *, uint8_t *, size_t);
+    size_t (*by4)(const uint8_t *, uint8_t *, size_t);
+    void (*scalar)(const uint8_t *, uint8_t *, size_t, size_t, size_t);
+} direction;
+
+static void transpose(const direction *dir, const void *src, void *dst, size_t nbytes, size_t size)
 {
     size_t n = size ? nbytes / size : 0;
     if (size <= 1 || n <= 1) {
@@ -126,30 +134,29 @@ void ooc__shuffle(const void *src, void *dst, size_t nbytes, size_t size)
         return;
     }
     size_t done = 0;
-#if defined(__SSE2__)
-    if (size == 8)
-        done = shuffle8_sse2(src, dst, n);
-    else if (size == 4)
-        done = shuffle4_sse2(src, dst, n);
-#endif
-    shuffle_scalar(src, dst, n, size, done);
+    if (size == 8 && dir->by8)
+        done = dir->by8(src, dst, n);
+    else if (size == 4 && dir->by4)
+        done = dir->by4(src, dst, n);
+    dir->scalar(src, dst, n, size, done);
+    /* bytes past the last whole element are copied as they are, as HDF5 does */
     memcpy((uint8_t *)dst + n * size, (const uint8_t *)src + n * size, nbytes - n * size);
+}
+
+#if defined(__SSE2__)
+static const direction forward = {shuffle8_sse2, shuffle4_sse2, shuffle_scalar};
+static const direction inverse = {unshuffle8_sse2, unshuffle4_sse2, unshuffle_scalar};
+#else
+static const direction forward = {NULL, NULL, shuffle_scalar};
+static const direction inverse = {NULL, NULL, unshuffle_scalar};
+#endif
+
+void ooc__shuffle(const void *src, void *dst, size_t nbytes, size_t size)
+{
+    transpose(&forward, src, dst, nbytes, size);
 }
 
 void ooc__unshuffle(const void *src, void *dst, size_t nbytes, size_t size)
 {
-    size_t n = size ? nbytes / size : 0;
-    if (size <= 1 || n <= 1) {
-        memcpy(dst, src, nbytes);
-        return;
-    }
-    size_t done = 0;
-#if defined(__SSE2__)
-    if (size == 8)
-        done = unshuffle8_sse2(src, dst, n);
-    else if (size == 4)
-        done = unshuffle4_sse2(src, dst, n);
-#endif
-    unshuffle_scalar(src, dst, n, size, done);
-    memcpy((uint8_t *)dst + n * size, (const uint8_t *)src + n * size, nbytes - n * size);
+    transpose(&inverse, src, dst, nbytes, size);
 }
