@@ -472,6 +472,22 @@ class LabelsCommand(Base):
                 self.assertEqual(values, list(expect))
                 self.assertEqual(out.count("\n"), len(expect), "one label a line")
 
+    def test_negative_rows(self):
+        """Bounds count from the end when negative, as Python slices do."""
+        for spec in ("-3:", ":-49990", "-10:-5", "-60000:3", "-2:-7", "5:-49990", "-1:"):
+            with self.subTest(rows=spec):
+                a, b = (int(x) if x else None for x in spec.split(":"))
+                values, _ = self.printed("--rows", spec)
+                self.assertEqual(values, self.labels[a:b].tolist())
+
+    def test_options_of_other_commands_refused(self):
+        for args, needle in ((["-k", 5], "--n-clusters"), (["-t", 2], "--threads"), (["--json"], "--json"),
+                             (["--seed", 3], "--seed")):
+            with self.subTest(args=args):
+                status, out, err = kmeans("labels", shared("labels.h5"), "--rows", "0:3", *args)
+                self.one_error(status, err, 2, needle)
+                self.assertEqual(out, "")
+
     def test_all(self):
         values, out = self.printed()
         self.assertEqual(values, self.labels.tolist())

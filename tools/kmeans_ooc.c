@@ -11,6 +11,8 @@
 #include "ooc_threads.h"
 #include "ooc_units.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
@@ -91,6 +93,8 @@ typedef struct cli {
     ooc_kmeans_params kp;
     ooc_stream_params sp;
     cli_progress bar;
+    const char *fit_only;   /* the last option given that only fit uses, for the other commands' refusal */
+    const char *not_labels; /* the last option given that `labels` has no use for */
 } cli;
 
 static int int_option(const char *option, const char *value, int min)
@@ -101,8 +105,28 @@ static int int_option(const char *option, const char *value, int min)
     return (int)v;
 }
 
+/* Which command an option belongs to, so that the others refuse it rather than ignore it. */
+static void note_option_owner(cli *c, int opt)
+{
+    static const int fit_only[] = {'k', OPT_INIT, OPT_OVERSAMPLING, OPT_INIT_MAX_ITER, OPT_MAX_ITER, OPT_TOL, OPT_SEED, 'o'};
+    static const int any_command[] = {OPT_ROWS, OPT_CHUNK, 'q', 'v', 'h', 'V', '?', ':'};
+    const char *name = NULL; /* the long name: argv may hold the option's value instead */
+    for (const struct option *o = options; o->name && !name; o++)
+        if (o->val == opt)
+            name = o->name;
+    for (size_t i = 0; i < sizeof fit_only / sizeof *fit_only; i++)
+        if (opt == fit_only[i])
+            c->fit_only = name;
+    int general = 0;
+    for (size_t i = 0; i < sizeof any_command / sizeof *any_command; i++)
+        general |= opt == any_command[i];
+    if (!general)
+        c->not_labels = name;
+}
+
 static void parse_option(cli *c, int opt, char **argv)
 {
+    note_option_owner(c, opt);
     switch (opt) {
     case 'k': c->kp.k = cli_count("--n-clusters", optarg, 1); break;
     case OPT_INIT:
@@ -165,8 +189,22 @@ static int same_file(const char *a_spec, const char *b_spec)
            (stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino);
 }
 
-/* --rows A:B: either side may be empty (A = 0, B = the end); each a plain row number. 0 or -1. */
-static int split_rows(const char *s, uint64_t *a, uint64_t *b, int *has_b)
+/* One bound of a Python slice: digits, with an optional minus (counted from the end). 0 or -1. */
+static int parse_bound(const char *s, int64_t *v)
+{
+    if (!(isdigit((unsigned char)s[0]) || (s[0] == '-' && isdigit((unsigned char)s[1]))))
+        return -1;
+    char *end;
+    errno = 0;
+    long long x = strtoll(s, &end, 10);
+    if (*end || errno)
+        return -1;
+    *v = x;
+    return 0;
+}
+
+/* --rows A:B: either side may be empty (A = 0, B = the end). 0 or -1. */
+static int split_rows(const char *s, int64_t *a, int64_t *b, int *has_a, int *has_b)
 {
     const char *colon = strchr(s, ':');
     char left[32];
@@ -175,18 +213,18 @@ static int split_rows(const char *s, uint64_t *a, uint64_t *b, int *has_b)
         return -1;
     memcpy(left, s, n);
     left[n] = '\0';
-    *a = 0;
+    *has_a = n > 0;
     *has_b = colon[1] != '\0';
-    if ((n && ooc_parse_u64(left, a) != 0) || (*has_b && ooc_parse_u64(colon + 1, b) != 0))
+    if ((*has_a && parse_bound(left, a) != 0) || (*has_b && parse_bound(colon + 1, b) != 0))
         return -1;
     return 0;
 }
 
 static void check_rows_syntax(const char *s)
 {
-    uint64_t a, b;
-    int has_b;
-    if (split_rows(s, &a, &b, &has_b) != 0)
+    int64_t a, b;
+    int has_a, has_b;
+    if (split_rows(s, &a, &b, &has_a, &has_b) != 0)
         cli_usage_error("--rows: '%s' is not A:B (rows from 0, A included, B excluded)", s);
 }
 
@@ -219,6 +257,10 @@ static void parse(int argc, char **argv, cli *c)
     int is_labels = strcmp(c->command, "labels") == 0, is_predict = want == 2;
     if (!is_labels && (c->rows || c->chunk))
         cli_usage_error("--rows and --chunk belong to 'kmeans-ooc labels'");
+    if (is_labels && c->not_labels)
+        cli_usage_error("--%s: not an option of 'kmeans-ooc labels' (see 'kmeans-ooc --help')", c->not_labels);
+    if (strcmp(c->command, "fit") != 0 && c->fit_only)
+        cli_usage_error("--%s belongs to 'kmeans-ooc fit'", c->fit_only);
     if (is_labels && c->rows && c->chunk)
         cli_usage_error("--rows and --chunk: give one of them");
     if (is_predict && !c->labels_out)
@@ -387,13 +429,22 @@ static int run_predict(cli *c, ooc_error *err)
     return rc;
 }
 
-/* "A:B", "A:", ":B" (half-open, from 0; syntax checked by parse()), clamped to n as Python slices are. */
+/* A slice bound as Python resolves it: negative counts from the end; clamped to [0, n]. */
+static uint64_t resolve_bound(int64_t v, uint64_t n)
+{
+    if (v < 0)
+        return (uint64_t)-v >= n ? 0 : n - (uint64_t)-v;
+    return (uint64_t)v > n ? n : (uint64_t)v;
+}
+
+/* "A:B", "A:", ":B", "-10:" (half-open, from 0; syntax checked by parse()), as Python slices are. */
 static void parse_rows(const char *s, uint64_t n, uint64_t *a, uint64_t *b)
 {
-    int has_b;
-    split_rows(s, a, b, &has_b);
-    if (!has_b || *b > n)
-        *b = n;
+    int64_t sa = 0, sb = 0;
+    int has_a, has_b;
+    split_rows(s, &sa, &sb, &has_a, &has_b);
+    *a = has_a ? resolve_bound(sa, n) : 0;
+    *b = has_b ? resolve_bound(sb, n) : n;
     if (*a > *b)
         *a = *b;
 }
