@@ -119,6 +119,7 @@ uint64_t ooc_array_chunk_rows(const ooc_array *a, uint64_t chunk)
 
 void ooc_array_raw_free(ooc_array_raw *raw)
 {
+    ooc_h5_chunk_view_release(&raw->view);
     free(raw->buf);
     memset(raw, 0, sizeof *raw);
 }
@@ -135,9 +136,26 @@ static int ensure(ooc_array_raw *raw, size_t bytes, const char *input, ooc_error
     return 0;
 }
 
+/* Our layout: the stored bytes, in place or copied; raw->bytes = 0 when HDF5 must decode the chunk. */
+static int fetch_stored(ooc_array *a, uint64_t chunk, ooc_array_raw *raw, ooc_error *err)
+{
+    if (ooc_h5_reader_view_raw_chunk(a->h5, chunk, &raw->view)) {
+        raw->data = raw->view.data;
+        raw->bytes = raw->view.bytes;
+        return 0;
+    }
+    raw->data = NULL;
+    int rc = ooc_h5_reader_read_raw_chunk(a->h5, chunk, &raw->buf, &raw->cap, &raw->bytes, err);
+    if (!rc && raw->bytes)
+        raw->data = raw->buf;
+    return rc;
+}
+
 int ooc_array_fetch(ooc_array *a, uint64_t chunk, ooc_array_raw *raw, ooc_error *err)
 {
+    ooc_h5_chunk_view_release(&raw->view);
     raw->chunk = chunk;
+    raw->data = NULL;
     raw->bytes = raw->bytes_read = 0;
     raw->decoded = 0;
     if (a->blobs)
@@ -145,7 +163,7 @@ int ooc_array_fetch(ooc_array *a, uint64_t chunk, ooc_array_raw *raw, ooc_error 
     const ooc_array_info *in = &a->info;
     uint64_t rows = ooc_array_chunk_rows(a, chunk);
     if (in->h5->raw_chunks) {
-        int rc = ooc_h5_reader_read_raw_chunk(a->h5, chunk, &raw->buf, &raw->cap, &raw->bytes, err);
+        int rc = fetch_stored(a, chunk, raw, err);
         if (rc || raw->bytes > 0) {
             raw->bytes_read = raw->bytes;
             return rc;
@@ -157,6 +175,7 @@ int ooc_array_fetch(ooc_array *a, uint64_t chunk, ooc_array_raw *raw, ooc_error 
     if (!rc)
         rc = ooc_h5_reader_read_rows(a->h5, chunk * in->chunk_rows, rows, in->dtype, raw->buf, err);
     if (!rc) {
+        raw->data = raw->buf;
         raw->bytes = bytes;
         raw->decoded = 1;
         /* HDF5 does not say how many stored bytes it read: count the chunk's share of the dataset. */
@@ -174,12 +193,12 @@ int ooc_array_decode(ooc_array *a, const ooc_array_raw *raw, ooc_codec_ctx *ctx,
         return 0;
     }
     if (raw->decoded) {
-        memcpy(dst, raw->buf, raw->bytes);
+        memcpy(dst, raw->data, raw->bytes);
         return 0;
     }
     /* Storage chunks are stored whole, the last one padded: decode all of it (dst holds chunk_rows rows). */
     ooc_error e;
-    if (ooc_codec_decode(&in->h5->codec, ctx, raw->buf, raw->bytes, dst, a->stored_chunk_bytes, &e) != 0)
+    if (ooc_codec_decode(&in->h5->codec, ctx, raw->data, raw->bytes, dst, a->stored_chunk_bytes, &e) != 0)
         return ooc_error_set(err, e.code, "%s: chunk %llu: %s", in->input, (unsigned long long)raw->chunk, e.msg);
     return 0;
 }

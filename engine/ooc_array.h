@@ -9,7 +9,8 @@
  * OOC_ARRAY_TARGET_CHUNK_BYTES. Chunk i covers rows [i * chunk_rows, min((i + 1) * chunk_rows, rows)).
  *
  * Reading chunk i never reads chunk j, and goes in two steps so a pass can run ahead on I/O:
- * ooc_array_fetch() (the serial part: HDF5, under its lock) into an ooc_array_raw buffer, then
+ * ooc_array_fetch() (the serial part: HDF5, under its lock; or, for zstd chunks of our layout, a map of the
+ * chunk's bytes in the file, see ooc_h5_reader_view_raw_chunk) into an ooc_array_raw, then
  * ooc_array_decode() (the parallel part: decompression, type conversion, generation) into rows.
  */
 #ifndef OOC_ARRAY_H
@@ -49,10 +50,13 @@ uint64_t ooc_array_chunk_rows(const ooc_array *a, uint64_t chunk);
 /* A chunk between fetch and decode. Zero-initialise; reuse across chunks; ooc_array_raw_free() at the end. */
 typedef struct ooc_array_raw {
     uint64_t chunk;
-    void *buf;         /* stored bytes (raw chunks), or rows already converted (other layouts) */
-    size_t cap, bytes;
-    int decoded;       /* buf holds rows already (HDF5 decoded them) */
+    const void *data;  /* stored bytes (raw chunks), or rows already converted (other layouts): in buf or view */
+    size_t bytes;
+    int decoded;       /* data holds rows already (HDF5 decoded them) */
     uint64_t bytes_read; /* bytes taken from the file for this chunk */
+    void *buf;         /* the bytes when copied */
+    size_t cap;
+    ooc_h5_chunk_view view; /* the bytes when read in place; held until the next fetch */
 } ooc_array_raw;
 
 void ooc_array_raw_free(ooc_array_raw *raw);

@@ -1,5 +1,6 @@
 #include "ooc_codec.h"
 
+#include "ooc_buffer_internal.h"
 #include "ooc_shuffle_internal.h"
 
 #include <stdlib.h>
@@ -66,13 +67,23 @@ void ooc_codec_ctx_free(ooc_codec_ctx *ctx)
 static void *scratch(ooc_codec_ctx *ctx, size_t bytes)
 {
     if (bytes > ctx->scratch_cap) {
-        void *p = realloc(ctx->scratch, bytes);
+        void *p = ooc__buffer_alloc(bytes);
         if (!p)
             return NULL;
+        free(ctx->scratch);
         ctx->scratch = p;
         ctx->scratch_cap = bytes;
     }
     return ctx->scratch;
+}
+
+int ooc_codec_ctx_reserve(ooc_codec_ctx *ctx, size_t bytes)
+{
+    void *p = scratch(ctx, bytes);
+    if (!p)
+        return OOC_ENOMEM;
+    memset(p, 0, bytes);
+    return 0;
 }
 
 int ooc_codec_encode(const ooc_codec *c, ooc_codec_ctx *ctx, const void *src, size_t raw_bytes, void *dst,

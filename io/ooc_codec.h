@@ -31,6 +31,10 @@ typedef struct ooc_codec_ctx ooc_codec_ctx;
 int ooc_codec_ctx_create(ooc_codec_ctx **out);
 void ooc_codec_ctx_free(ooc_codec_ctx *ctx); /* NULL is a no-op */
 
+/* ooc_codec_ctx_reserve(): allocate and touch now the shuffle scratch for chunks of up to `bytes`, so the
+ * first chunk does not pay for it. 0 or OOC_ENOMEM. */
+int ooc_codec_ctx_reserve(ooc_codec_ctx *ctx, size_t bytes);
+
 /* ooc_codec_encode(): encode raw_bytes of src into dst (capacity cap >= ooc_codec_bound()); *out_bytes gets
  * the encoded size. Returns 0, OOC_ENOMEM, or OOC_EINTERNAL (zstd refused: message in err). */
 int ooc_codec_encode(const ooc_codec *c, ooc_codec_ctx *ctx, const void *src, size_t raw_bytes, void *dst,

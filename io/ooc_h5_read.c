@@ -1,6 +1,6 @@
 #include "ooc_h5.h"
 
-#include "ooc_h5_internal.h"
+#include "ooc_h5_inplace_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -11,7 +11,10 @@
 struct ooc_h5_reader {
     hid_t file, dset, space;
     char *name; /* "path:/dataset" */
+    char *path;
     ooc_h5_info info;
+    ooc__h5_inplace *inplace; /* where the raw chunks lie, once located */
+    int inplace_tried;
 };
 
 const ooc_h5_info *ooc_h5_reader_info(const ooc_h5_reader *r)
@@ -36,7 +39,9 @@ void ooc_h5_reader_close(ooc_h5_reader *r)
     if (r->file > 0)
         H5Fclose(r->file);
     ooc__h5_unlock();
+    ooc__h5_inplace_close(r->inplace);
     free(r->name);
+    free(r->path);
     free(r);
 }
 
@@ -170,11 +175,14 @@ int ooc_h5_reader_open(const char *path, const char *dataset, ooc_h5_reader **ou
 {
     ooc_h5_reader *r = calloc(1, sizeof *r);
     size_t n = strlen(path) + strlen(dataset) + 2;
-    if (!r || !(r->name = malloc(n))) {
+    if (!r || !(r->name = malloc(n)) || !(r->path = malloc(strlen(path) + 1))) {
+        if (r)
+            free(r->name);
         free(r);
         return ooc_error_set(err, OOC_ENOMEM, "%s: out of memory", path);
     }
     snprintf(r->name, n, "%s:%s", path, dataset);
+    strcpy(r->path, path);
     r->file = r->dset = r->space = -1;
     ooc__h5_lock();
     int rc = open_checked(r, path, dataset, err);
@@ -275,4 +283,17 @@ int ooc_h5_reader_read_raw_chunk(ooc_h5_reader *r, uint64_t chunk, void **buf, s
     }
     ooc__h5_unlock();
     return rc;
+}
+
+int ooc_h5_reader_view_raw_chunk(ooc_h5_reader *r, uint64_t chunk, ooc_h5_chunk_view *v)
+{
+    memset(v, 0, sizeof *v);
+    ooc__h5_lock();
+    if (!r->inplace_tried) {
+        r->inplace = ooc__h5_inplace_open(r->path, r->file, r->dset, &r->info);
+        r->inplace_tried = 1;
+    }
+    ooc__h5_unlock();
+    const ooc_h5_info *in = &r->info;
+    return r->inplace && ooc__h5_inplace_view(r->inplace, chunk, (size_t)(in->chunk_rows * in->cols * in->type_size), v);
 }

@@ -239,6 +239,10 @@ static void test_corrupt_and_truncated(void)
     ASSERT_INT_EQ(ooc_codec_decode(&in->codec, ctx, buf, bytes, out, sizeof(double) * CR * 4, &err), OOC_ECORRUPT);
     ASSERT_INT_EQ(ooc_h5_reader_read_rows(r, CR, CR, OOC_FLOAT64, out, &err), OOC_ECORRUPT);
     ASSERT_STR_CONTAINS(err.msg, "chunk 1");
+    ooc_h5_chunk_view v; /* read in place, the same bytes fail the same way */
+    if (ooc_h5_reader_view_raw_chunk(r, 1, &v))
+        ASSERT_INT_EQ(ooc_codec_decode(&in->codec, ctx, v.data, v.bytes, out, sizeof(double) * CR * 4, &err), OOC_ECORRUPT);
+    ooc_h5_chunk_view_release(&v);
     /* chunk 2 was never written: no raw bytes; HDF5 gives fill values */
     ASSERT_OK(ooc_h5_reader_read_raw_chunk(r, 2, &buf, &cap, &bytes, &err));
     ASSERT_INT_EQ(bytes, 0);
@@ -248,6 +252,9 @@ static void test_corrupt_and_truncated(void)
     chunk_location("/X", 3, CR, &addr, &size);
     ASSERT(truncate(path, (off_t)(addr + size / 2)) == 0);
     if (ooc_h5_reader_open(path, "/X", &r, &err) == 0) {
+        /* a chunk past the end of the file is never mapped */
+        ASSERT_INT_EQ(ooc_h5_reader_view_raw_chunk(r, 3, &v), 0);
+        ASSERT_INT_EQ(ooc_h5_reader_view_raw_chunk(r, 4, &v), 0);
         int rc = ooc_h5_reader_read_raw_chunk(r, 3, &buf, &cap, &bytes, &err);
         if (rc == 0)
             rc = ooc_codec_decode(&in->codec, ctx, buf, bytes, out, sizeof(double) * CR * 4, &err);
@@ -264,4 +271,72 @@ static void test_corrupt_and_truncated(void)
     unlink(path);
 }
 
-OOC_TEST_MAIN(test_layouts_and_types, test_open_errors, test_corrupt_and_truncated)
+/* Every chunk that can be read in place gives exactly the bytes HDF5's H5Dread_chunk gives; returns how
+ * many could. */
+static int check_views(uint64_t nchunks)
+{
+    ooc_h5_reader *r;
+    ooc_error err;
+    ASSERT_OK(ooc_h5_reader_open(path, "/X", &r, &err));
+    void *buf = NULL;
+    size_t cap = 0, bytes;
+    int mapped = 0;
+    for (uint64_t c = 0; c < nchunks; c++) {
+        ooc_h5_chunk_view v;
+        ASSERT_OK(ooc_h5_reader_read_raw_chunk(r, c, &buf, &cap, &bytes, &err));
+        if (ooc_h5_reader_view_raw_chunk(r, c, &v)) {
+            ASSERT_INT_EQ(v.bytes, bytes);
+            ASSERT(memcmp(v.data, buf, bytes) == 0);
+            mapped++;
+        }
+        ooc_h5_chunk_view_release(&v);
+    }
+    free(buf);
+    ooc_h5_reader_close(r);
+    return mapped;
+}
+
+/* Our zstd layout written by plain HDF5 calls (its filter pipeline, not our raw writes) into a file with a
+ * 512-byte user block, so HDF5's chunk addresses do not start at the file's first byte. */
+static void write_with_userblock(uint64_t rows, uint64_t chunk_rows)
+{
+    ooc_h5_file *f; /* ooc's HDF5 setup (zstd registered) before plain HDF5 calls */
+    ooc_error err;
+    ASSERT_OK(ooc_h5_file_create(path, NULL, &f, &err));
+    ASSERT_OK(ooc_h5_file_close(f, &err));
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    H5Pset_userblock(fcpl, 512);
+    hid_t file = H5Fcreate(path, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+    hsize_t dims[2] = {rows, 4}, chunk[2] = {chunk_rows, 4};
+    hid_t space = H5Screate_simple(2, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    unsigned level = 3;
+    H5Pset_chunk(dcpl, 2, chunk);
+    H5Pset_shuffle(dcpl);
+    ASSERT(H5Pset_filter(dcpl, OOC_H5Z_FILTER_ZSTD, H5Z_FLAG_MANDATORY, 1, &level) >= 0);
+    hid_t ds = H5Dcreate2(file, "/X", H5T_IEEE_F64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    double *v = malloc(sizeof(double) * rows * 4);
+    for (uint64_t i = 0; i < rows * 4; i++)
+        v[i] = (double)(i % 977) * 0.5;
+    ASSERT(H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0);
+    free(v);
+    H5Dclose(ds);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    H5Fclose(file);
+    H5Pclose(fcpl);
+}
+
+static void test_read_in_place(void)
+{
+    new_path();
+    write_ours(5000, 1000); /* chunk 2 never written: not mapped */
+    ASSERT_INT_EQ(check_views(5), 4);
+    write_with_userblock(5000, 1000);
+    ASSERT_INT_EQ(check_views(5), 5);
+    /* 300 chunks of 32 bytes: too many to locate for what they hold, read through HDF5 */
+    write_ours(300, 1);
+    ASSERT_INT_EQ(check_views(300), 0);
+    unlink(path);
+}
+
+OOC_TEST_MAIN(test_layouts_and_types, test_open_errors, test_corrupt_and_truncated, test_read_in_place)

@@ -1,0 +1,32 @@
+/* ooc_h5_inplace_internal.h: raw chunks read in place, from a memory map of the file.
+ *
+ * H5Dread_chunk copies a chunk out of the page cache (pread in HDF5's sec2 driver): at the decompressor's
+ * 4-5 GB/s that copy costs a fifth of a streaming pass. Knowing where each chunk lies in the file, we map
+ * it instead and decompress from the page cache's own pages.
+ *
+ * HDF5 1.10 tells where chunk i lies only through H5Dget_chunk_info, which walks the chunk index from the
+ * start on every call: locating all N chunks costs N^2/2 steps (about 12 ns each here). The table is built
+ * only when that is small against reading the chunks (see ooc_h5_inplace.c); otherwise every chunk is
+ * read through HDF5 as before.
+ *
+ * A location is trusted only when the bytes there are one whole zstd frame of the chunk's decoded size;
+ * anything else (a file with a user block we misjudged, a corrupt index) falls back to HDF5's read, which
+ * reports what is wrong. Only zstd chunks are read in place: their frames can be checked that way.
+ */
+#ifndef OOC_H5_INPLACE_INTERNAL_H
+#define OOC_H5_INPLACE_INTERNAL_H
+
+#include "ooc_h5.h"
+#include "ooc_h5_internal.h"
+
+typedef struct ooc__h5_inplace ooc__h5_inplace;
+
+/* ooc__h5_inplace_open(): the chunk table of dset (a raw_chunks dataset with zstd) in the file at path, or
+ * NULL when the chunks are too many to locate cheaply or anything fails. Call with the HDF5 lock held. */
+ooc__h5_inplace *ooc__h5_inplace_open(const char *path, hid_t file, hid_t dset, const ooc_h5_info *in);
+void ooc__h5_inplace_close(ooc__h5_inplace *t); /* NULL is a no-op */
+
+/* ooc__h5_inplace_view(): map chunk `chunk` (no lock needed) into v; 0 if it cannot be read in place. */
+int ooc__h5_inplace_view(const ooc__h5_inplace *t, uint64_t chunk, size_t decoded_bytes, ooc_h5_chunk_view *v);
+
+#endif
