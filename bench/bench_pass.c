@@ -1,18 +1,22 @@
 /* bench_pass: how fast a pass over the chunks runs, against the floors measured in the same run.
  *
  * Data: N x 20 float64 blobs (chunks of 200,000 rows), as a zstd:3 + shuffle HDF5 file written first with
- * ooc_generate, and as the generated input "blobs:" itself. A pass is ooc_stream_run with a map that sums
- * every value of its chunk (the least work a pass can do), with T threads:
+ * ooc_generate (or the float64 /X of --input FILE, our layout), and as the generated input "blobs:" itself.
+ * A pass is ooc_stream_run with a map that sums every value of its chunk (the least work a pass can do:
+ * eight running sums, so it is bound by memory rather than by the latency of one chain of additions), with
+ * T threads:
  *   file/stream   memory limit too small to cache: every pass reads and decompresses the file;
  *   file/cached   second pass with a limit that holds the data: served from decoded chunks in memory;
  *   blobs         the generator, nothing cached: every pass generates the rows.
  * Floors, on the same chunks:
  *   decompress    ooc_codec_decode of every stored chunk, held in memory beforehand, T threads;
- *   membw         summing the decoded array held in memory, T threads.
+ *   membw         summing the decoded array held in memory the same way, T threads.
  * Reported: seconds (median of R repeats), GB/s of decoded data, Mrows/s, and pass / floor ratios.
+ * --floors-only measures the floors alone (bench/run uses it on its own data); --json FILE writes them all.
  */
 #define _GNU_SOURCE
 #include "ooc_array.h"
+#include "ooc_buffer_internal.h"
 #include "ooc_clock.h"
 #include "ooc_generate.h"
 #include "ooc_h5.h"
@@ -38,17 +42,27 @@ static double median(double *v, int n)
     return v[n / 2];
 }
 
+/* Eight independent sums: one chain of dependent additions would run at the adder's latency, not at the
+ * speed of memory. */
+static double sum_values(const double *x, uint64_t n)
+{
+    double acc[8] = {0};
+    uint64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++)
+            acc[k] += x[i + k];
+    for (; i < n; i++)
+        acc[0] += x[i];
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
 static int map_sum(void *ctx, const void *rows, uint64_t row0, uint64_t n, void *partial, void *out, ooc_error *err)
 {
     (void)row0;
     (void)out;
     (void)err;
     const uint64_t *cols = ctx;
-    const double *x = rows;
-    double s = 0;
-    for (uint64_t i = 0; i < n * *cols; i++)
-        s += x[i];
-    *(double *)partial = s;
+    *(double *)partial = sum_values(rows, n * *cols);
     return 0;
 }
 
@@ -115,7 +129,7 @@ static void time_floors(const char *path, int threads, int repeats, double *deco
         }
         cap = 0; /* each chunk keeps its own buffer */
     }
-    double *decoded = malloc(nchunks * chunk_bytes);
+    double *decoded = ooc__buffer_alloc(nchunks * chunk_bytes); /* huge pages, as the engine's cache has */
     double td[64], tm[64];
     for (int rep = 0; rep < repeats; rep++) {
         double t = ooc_clock_seconds();
@@ -130,11 +144,13 @@ static void time_floors(const char *path, int threads, int repeats, double *deco
         }
         td[rep] = ooc_clock_seconds() - t;
         double sum = 0;
-        uint64_t n = in->rows * in->cols;
+        uint64_t n = in->rows * in->cols, per = (n + (uint64_t)threads - 1) / (uint64_t)threads;
         t = ooc_clock_seconds();
-#pragma omp parallel for num_threads(threads) reduction(+ : sum) schedule(static)
-        for (uint64_t i = 0; i < n; i++)
-            sum += decoded[i];
+#pragma omp parallel num_threads(threads) reduction(+ : sum)
+        {
+            uint64_t from = per * (uint64_t)omp_get_thread_num(), to = from + per < n ? from + per : n;
+            sum += from < to ? sum_values(decoded + from, to - from) : 0;
+        }
         tm[rep] = ooc_clock_seconds() - t;
         if (sum == 0.12345) /* keep the sum alive */
             puts("");
@@ -149,43 +165,91 @@ static void time_floors(const char *path, int threads, int repeats, double *deco
     ooc_h5_reader_close(r);
 }
 
+static void usage(void)
+{
+    fprintf(stderr, "usage: bench_pass [--smoke] [--rows N] [--input FILE.h5] [-t T] [-r REPEATS] [--dir DIR]\n"
+                    "                  [--floors-only] [--json FILE]\n");
+    exit(2);
+}
+
 int main(int argc, char **argv)
 {
     uint64_t rows = 10000000, chunk_rows = 200000;
-    int repeats = 3;
-    const char *dir = "/tmp";
+    int repeats = 3, only_threads = 0, floors_only = 0;
+    const char *dir = "/tmp", *input = NULL, *json = NULL;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--smoke") == 0) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--smoke")) {
             rows = 200000;
             chunk_rows = 20000;
             repeats = 1;
-        } else if (strcmp(argv[i], "--rows") == 0 && i + 1 < argc) {
-            ooc_parse_count(argv[++i], &rows);
-        } else if (strcmp(argv[i], "-r") == 0 && i + 1 < argc) {
-            repeats = atoi(argv[++i]);
-        } else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
-            dir = argv[++i];
-        } else {
-            fprintf(stderr, "usage: bench_pass [--smoke] [--rows N] [-r REPEATS] [--dir DIR]\n");
-            return 2;
+            continue;
         }
+        if (!strcmp(a, "--floors-only")) {
+            floors_only = 1;
+            continue;
+        }
+        if (!v)
+            usage();
+        i++;
+        if (!strcmp(a, "--rows"))
+            ooc_parse_count(v, &rows);
+        else if (!strcmp(a, "--input"))
+            input = v;
+        else if (!strcmp(a, "-t"))
+            only_threads = atoi(v);
+        else if (!strcmp(a, "-r"))
+            repeats = atoi(v);
+        else if (!strcmp(a, "--dir"))
+            dir = v;
+        else if (!strcmp(a, "--json"))
+            json = v;
+        else
+            usage();
     }
     repeats = repeats < 1 ? 1 : repeats > 64 ? 64 : repeats;
     char path[4096], blobs[256];
-    snprintf(path, sizeof path, "%s/bench_pass_%d.h5", dir, (int)getpid());
+    ooc_error err;
+    if (input) {
+        snprintf(path, sizeof path, "%s", input);
+        ooc_h5_reader *r;
+        if (ooc_h5_reader_open(path, "/X", &r, &err)) {
+            fprintf(stderr, "bench_pass: %s\n", err.msg);
+            return 1;
+        }
+        const ooc_h5_info *in = ooc_h5_reader_info(r);
+        int ours = in->raw_chunks && in->is_float && in->type_size == 8 && in->cols == 20;
+        rows = in->rows;
+        chunk_rows = in->chunk_rows;
+        ooc_h5_reader_close(r);
+        if (!ours) {
+            fprintf(stderr, "bench_pass: %s:/X: not N x 20 float64 in row chunks\n", path);
+            return 1;
+        }
+    } else {
+        snprintf(path, sizeof path, "%s/bench_pass_%d.h5", dir, (int)getpid());
+    }
     snprintf(blobs, sizeof blobs, "blobs:samples=%llu,features=20,chunk_rows=%llu", (unsigned long long)rows,
              (unsigned long long)chunk_rows);
     ooc_generate_params gp = ooc_generate_params_default();
-    ooc_error err;
-    if (ooc_blobs_parse(blobs, &gp.blobs, &err) || ooc_generate(&gp, path, NULL, &err)) {
+    if (!input && (ooc_blobs_parse(blobs, &gp.blobs, &err) || ooc_generate(&gp, path, NULL, &err))) {
         fprintf(stderr, "bench_pass: %s\n", err.msg);
+        return 1;
+    }
+    FILE *js = json ? fopen(json, "w") : NULL;
+    if (json && !js) {
+        fprintf(stderr, "bench_pass: cannot write %s\n", json);
         return 1;
     }
     double gb = (double)rows * 20 * 8 / 1e9, chunk_mb = (double)chunk_rows * 20 * 8 / 1048576.0;
     printf("bench_pass: %llu rows x 20 float64 (%.2f GB decoded), chunks of %llu rows, zstd:3 + shuffle, median of %d\n",
            (unsigned long long)rows, gb, (unsigned long long)chunk_rows, repeats);
     printf("%-8s %-13s %9s %9s %9s %12s %12s\n", "threads", "what", "seconds", "GB/s", "Mrows/s", "/decompress", "/membw");
-    for (int threads = 1; threads <= 2; threads++) {
+    if (js)
+        fprintf(js, "{\"input\": \"%s\", \"rows\": %llu, \"decoded_bytes\": %.0f, \"repeats\": %d, \"runs\": [", path,
+                (unsigned long long)rows, gb * 1e9, repeats);
+    const char *sep = "";
+    for (int threads = only_threads ? only_threads : 1; threads <= (only_threads ? only_threads : 2); threads++) {
         double dec, bw;
         time_floors(path, threads, repeats, &dec, &bw);
         /* streaming: room for the working set only; cached: room for everything */
@@ -195,15 +259,26 @@ int main(int argc, char **argv)
             {"file/stream", path, tight, 0}, {"file/cached", path, roomy, 1}, {"blobs", blobs, tight, 0}};
         printf("%-8d %-13s %9.3f %9.2f %9.1f %12s %12s\n", threads, "decompress", dec, gb / dec, rows / dec / 1e6, "1.00", "");
         printf("%-8d %-13s %9.3f %9.2f %9.1f %12s %12s\n", threads, "membw", bw, gb / bw, rows / bw / 1e6, "", "1.00");
-        for (size_t k = 0; k < sizeof runs / sizeof *runs; k++) {
+        if (js)
+            fprintf(js, "%s\n  {\"threads\": %d, \"what\": \"decompress\", \"seconds\": %.6f},\n"
+                        "  {\"threads\": %d, \"what\": \"membw\", \"seconds\": %.6f}", sep, threads, dec, threads, bw);
+        sep = ",";
+        for (size_t k = 0; !floors_only && k < sizeof runs / sizeof *runs; k++) {
             double t[64], sum = 0;
             for (int rep = 0; rep < repeats; rep++)
                 t[rep] = time_pass(runs[k].input, threads, runs[k].limit, runs[k].cached, &sum);
             double m = median(t, repeats);
             printf("%-8d %-13s %9.3f %9.2f %9.1f %12.2f %12.2f\n", threads, runs[k].what, m, gb / m, rows / m / 1e6,
                    dec / m, bw / m);
+            if (js)
+                fprintf(js, ",\n  {\"threads\": %d, \"what\": \"%s\", \"seconds\": %.6f}", threads, runs[k].what, m);
         }
     }
-    unlink(path);
+    if (js) {
+        fprintf(js, "\n]}\n");
+        fclose(js);
+    }
+    if (!input)
+        unlink(path);
     return 0;
 }
