@@ -79,9 +79,10 @@ typedef struct job {
 SUMMARISE(double)
 SUMMARISE(float)
 
-static int map_chunk(void *ctx, const void *rows, uint64_t row0, uint64_t nrows, void *partial, void *out,
+static int map_chunk(void *ctx, const void *rows, uint64_t row0, uint64_t nrows, void *state, void *partial, void *out,
                      ooc_error *err)
 {
+    (void)state;
     (void)out;
     const job *j = ctx;
     summary_view v = view(partial, j->cols);

@@ -145,7 +145,7 @@ int ooc_kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_p
                              (unsigned long long)p->k, (unsigned long long)in->rows);
     blas_single_threaded();
     ooc_stream_params sp2 = *sp;
-    sp2.reserved_bytes += per_row_bytes(p) * in->rows;
+    sp2.state_row_bytes = per_row_bytes(p);
     ooc__fit f = {.in = in, .p = p, .k = p->k, .d = in->cols};
     rc = ooc_stream_create(a, &sp2, &f.stream, err);
     if (rc)
@@ -184,6 +184,7 @@ int ooc_kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_p
     const ooc_stream_stats *ss = ooc_stream_get_stats(f.stream);
     m->passes = ss->passes;
     m->bytes_read = ss->bytes_read;
+    m->state_spilled = ss->state_spilled;
     ooc_stream_free(f.stream);
     m->seconds_total = ooc_clock_seconds() - t_start;
     if (rc) {

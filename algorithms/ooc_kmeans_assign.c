@@ -147,9 +147,10 @@ static void init_reduced(double *part, const job *j)
 ACCUMULATE(double)
 ACCUMULATE(float)
 
-static int map_chunk(void *ctx, const void *rows, uint64_t row0, uint64_t n, void *partial, void *out,
+static int map_chunk(void *ctx, const void *rows, uint64_t row0, uint64_t n, void *state, void *partial, void *out,
                      ooc_error *err)
 {
+    (void)state;
     (void)err;
     const job *j = ctx;
     double *part = partial;

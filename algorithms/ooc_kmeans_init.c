@@ -1,10 +1,10 @@
 /* Initial centres: k-means|| (Bahmani et al. 2012), k-means++ and random rows, out of core.
  *
  * Both sampling methods keep, per row, the squared distance to the nearest candidate so far and that
- * candidate's index (8 bytes a row, in the stream's memory budget), so each round costs one pass that
- * measures the rows against the new candidates only. Which rows a round draws is decided afterwards from
- * that state alone, with the draw for a row keyed by (seed, round, row); the drawn rows are then read by
- * index. */
+ * candidate's index (8 bytes a row: ooc_rowstate, in memory when the budget has room, else in a temporary
+ * file), so each round costs one pass that measures the rows against the new candidates only. Which rows a
+ * round draws is decided afterwards from that state alone, with the draw for a row keyed by (seed, round,
+ * row); the drawn rows are then read by index. */
 #include "ooc_assign_internal.h"
 #include "ooc_kmeans_internal.h"
 #include "ooc_random.h"
@@ -42,10 +42,15 @@ static int add_rows(ooc__fit *f, candidates *c, const uint64_t *rows, uint64_t n
     return 0;
 }
 
+/* A row's state: the squared distance to its nearest candidate, and that candidate's index. */
+typedef struct row_state {
+    float dmin;
+    int32_t nearest;
+} row_state;
+
 /* The per-row state and the pass that updates it against candidates [first, m). */
 typedef struct state_job {
-    float *dmin;     /* per row: squared distance to the nearest candidate */
-    int32_t *nearest; /* per row: its index */
+    ooc_rowstate *rows;
     ooc__assign_fn kernel;
     const void *centers, *norm2; /* the new candidates, in the data's type */
     uint64_t first, n_new, m, d, chunk_rows; /* chunk_rows: rows of a processing chunk, for scratch */
@@ -58,12 +63,14 @@ static size_t state_partial_doubles(const state_job *j)
     return 1 + j->m + j->chunk_rows + (j->chunk_rows + 1) / 2 + 8 + (j->scratch_bytes + 7) / 8;
 }
 
-static int state_map(void *ctx, const void *x, uint64_t row0, uint64_t n, void *partial, void *out,
+static int state_map(void *ctx, const void *x, uint64_t row0, uint64_t n, void *state, void *partial, void *out,
                      ooc_error *err)
 {
+    (void)row0;
     (void)out;
     (void)err;
     const state_job *j = ctx;
+    row_state *st = state;
     double *part = partial, *counts = part + 1, *dist = part + 1 + j->m;
     int32_t *labels = (int32_t *)(dist + j->chunk_rows);
     void *scratch = (void *)(((uintptr_t)(dist + j->chunk_rows + (j->chunk_rows + 1) / 2) + 63) & ~(uintptr_t)63);
@@ -71,14 +78,13 @@ static int state_map(void *ctx, const void *x, uint64_t row0, uint64_t n, void *
     j->kernel(x, (size_t)n, (size_t)j->d, j->centers, j->norm2, (size_t)j->n_new, labels, dist, scratch);
     double phi = 0;
     for (uint64_t i = 0; i < n; i++) {
-        uint64_t r = row0 + i;
         float dd = (float)dist[i];
-        if (j->first == 0 || dd < j->dmin[r]) { /* ties keep the earlier candidate */
-            j->dmin[r] = dd;
-            j->nearest[r] = (int32_t)(j->first + (uint64_t)labels[i]);
+        if (j->first == 0 || dd < st[i].dmin) { /* ties keep the earlier candidate */
+            st[i].dmin = dd;
+            st[i].nearest = (int32_t)(j->first + (uint64_t)labels[i]);
         }
-        phi += j->dmin[r];
-        counts[j->nearest[r]] += 1;
+        phi += st[i].dmin;
+        counts[st[i].nearest] += 1;
     }
     part[0] = phi;
     return 0;
@@ -131,7 +137,7 @@ static int update_state(ooc__fit *f, state_job *j, const candidates *c, uint64_t
     j->centers = typed;
     j->norm2 = typed + j->n_new * j->d * esize;
     ooc_pass pass = {.phase = "init", .partial_size = state_partial_doubles(j) * sizeof(double), .ctx = j,
-                     .map = state_map, .combine = state_combine};
+                     .map = state_map, .combine = state_combine, .state = j->rows};
     int rc = ooc_stream_run(f->stream, &pass, acc, err);
     if (!rc) {
         *phi = acc[0];
@@ -143,29 +149,68 @@ static int update_state(ooc__fit *f, state_job *j, const candidates *c, uint64_t
 }
 
 /* Rows drawn by round r: each with probability min(1, l * dmin / phi), its draw keyed by (seed, r, row). */
-static int draw_round(const ooc__fit *f, const state_job *j, int round, double phi, uint64_t **rows, uint64_t *n)
+typedef struct draw_job {
+    const ooc__fit *f;
+    uint32_t stream;
+    double l_over_phi;
+    uint64_t *rows, n, cap;
+} draw_job;
+
+static int draw_chunk(void *ctx, uint64_t row0, uint64_t n, void *state, ooc_error *err)
 {
-    double l = f->p->oversampling_factor * (double)f->k;
-    uint64_t cap = 64, m = 0;
-    uint64_t *out = malloc(cap * sizeof *out);
-    for (uint64_t r = 0; out && r < f->in->rows; r++) {
-        double p = l * (double)j->dmin[r] / phi;
-        if (p <= 0 || ooc_random_uniform(f->p->seed, OOC__STREAM_ROUND + (uint32_t)round, r) >= p)
+    draw_job *d = ctx;
+    const row_state *st = state;
+    for (uint64_t i = 0; i < n; i++) {
+        double p = d->l_over_phi * (double)st[i].dmin;
+        if (p <= 0 || ooc_random_uniform(d->f->p->seed, d->stream, row0 + i) >= p)
             continue;
-        if (m == cap) {
-            uint64_t *grown = realloc(out, 2 * cap * sizeof *out);
-            if (!grown) {
-                free(out);
-                return OOC_ENOMEM;
-            }
-            out = grown;
-            cap *= 2;
+        if (d->n == d->cap) {
+            uint64_t cap = d->cap ? 2 * d->cap : 64, *grown = realloc(d->rows, cap * sizeof *grown);
+            if (!grown)
+                return ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory for drawn rows");
+            d->rows = grown;
+            d->cap = cap;
         }
-        out[m++] = r;
+        d->rows[d->n++] = row0 + i;
     }
-    *rows = out;
-    *n = m;
-    return out ? 0 : OOC_ENOMEM;
+    return 0;
+}
+
+static int draw_round(const ooc__fit *f, const state_job *j, int round, double phi, uint64_t **rows, uint64_t *n,
+                      ooc_error *err)
+{
+    draw_job d = {f, OOC__STREAM_ROUND + (uint32_t)round, f->p->oversampling_factor * (double)f->k / phi, NULL, 0, 0};
+    int rc = ooc_rowstate_scan(j->rows, 0, draw_chunk, &d, err);
+    if (rc) {
+        free(d.rows);
+        return rc;
+    }
+    *rows = d.rows;
+    *n = d.n;
+    return 0;
+}
+
+/* k-means++'s next centre: the first row where the running sum of dmin passes target. */
+typedef struct pick_job {
+    double target, run;
+    uint64_t pick;
+} pick_job;
+
+#define PICKED 1 /* pick_chunk() found the row: ooc_rowstate_scan() stops */
+
+static int pick_chunk(void *ctx, uint64_t row0, uint64_t n, void *state, ooc_error *err)
+{
+    (void)err;
+    pick_job *p = ctx;
+    const row_state *st = state;
+    for (uint64_t i = 0; i < n; i++) {
+        p->run += st[i].dmin;
+        if (p->run > p->target) {
+            p->pick = row0 + i;
+            return PICKED;
+        }
+    }
+    return 0;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -230,10 +275,8 @@ static int sampled_init(ooc__fit *f, int plusplus, double *centers, uint64_t *n_
     uint64_t n = f->in->rows;
     state_job j = {.d = f->d, .chunk_rows = f->in->chunk_rows};
     candidates c = {.d = f->d};
-    j.dmin = malloc(n * sizeof *j.dmin);
-    j.nearest = malloc(n * sizeof *j.nearest);
     double *counts = NULL, phi = 0;
-    int rc = j.dmin && j.nearest ? 0 : ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory for per-row state");
+    int rc = ooc_rowstate_create(f->stream, sizeof(row_state), &j.rows, err);
     uint64_t first_row = ooc_random_below(f->p->seed, OOC__STREAM_FIRST_CENTER, 0, n);
     if (!rc)
         rc = add_rows(f, &c, &first_row, 1, err);
@@ -254,20 +297,15 @@ static int sampled_init(ooc__fit *f, int plusplus, double *centers, uint64_t *n_
             break;
         uint64_t *rows = NULL, got = 0;
         if (plusplus) { /* the next centre: a row drawn with probability dmin / phi */
-            double target = ooc_random_uniform(f->p->seed, OOC__STREAM_PLUSPLUS, (uint64_t)r) * phi, run = 0;
-            uint64_t pick = n - 1;
-            for (uint64_t i = 0; i < n; i++) {
-                run += j.dmin[i];
-                if (run > target) {
-                    pick = i;
-                    break;
-                }
-            }
-            rc = add_rows(f, &c, &pick, 1, err);
+            pick_job p = {ooc_random_uniform(f->p->seed, OOC__STREAM_PLUSPLUS, (uint64_t)r) * phi, 0, n - 1};
+            rc = ooc_rowstate_scan(j.rows, 0, pick_chunk, &p, err);
+            if (rc == PICKED)
+                rc = 0;
+            if (!rc)
+                rc = add_rows(f, &c, &p.pick, 1, err);
             continue;
         }
-        if (draw_round(f, &j, r + 1, phi, &rows, &got) != 0)
-            rc = ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
+        rc = draw_round(f, &j, r + 1, phi, &rows, &got, err);
         if (!rc && got)
             rc = add_rows(f, &c, rows, got, err);
         free(rows);
@@ -282,8 +320,7 @@ static int sampled_init(ooc__fit *f, int plusplus, double *centers, uint64_t *n_
     else if (!rc && ooc__weighted_kmeans(c.pts, counts, (size_t)c.m, (size_t)f->d, (size_t)f->k, f->p->seed, centers))
         rc = ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory reclustering %llu candidates",
                            (unsigned long long)c.m);
-    free(j.dmin);
-    free(j.nearest);
+    ooc_rowstate_free(j.rows);
     free(counts);
     free(c.pts);
     free(c.rows);

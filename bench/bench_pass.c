@@ -56,8 +56,9 @@ static double sum_values(const double *x, uint64_t n)
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
-static int map_sum(void *ctx, const void *rows, uint64_t row0, uint64_t n, void *partial, void *out, ooc_error *err)
+static int map_sum(void *ctx, const void *rows, uint64_t row0, uint64_t n, void *state, void *partial, void *out, ooc_error *err)
 {
+    (void)state;
     (void)row0;
     (void)out;
     (void)err;

@@ -61,6 +61,18 @@ typedef struct ooc_array_raw {
 
 void ooc_array_raw_free(ooc_array_raw *raw);
 
+/* ooc_array_raw_done(): the fetched bytes are no longer needed: unmap a chunk read in place now rather than
+ * at the next fetch. */
+void ooc_array_raw_done(ooc_array_raw *raw);
+
+/* ooc_array_in_place(): whether this array's chunks are read in place (mapped from the file, see
+ * ooc_h5_reader_view_raw_chunk): then a fetch takes no lock and copies nothing, and *max_stored_bytes gets
+ * the most one fetched chunk maps. */
+int ooc_array_in_place(ooc_array *a, uint64_t *max_stored_bytes);
+
+/* ooc_array_advise(): start reading chunk `chunk` of an in-place array into the page cache, not waiting. */
+void ooc_array_advise(ooc_array *a, uint64_t chunk);
+
 /* ooc_array_fetch(): the I/O of chunk `chunk` into raw. Serialised internally; call from any thread. */
 int ooc_array_fetch(ooc_array *a, uint64_t chunk, ooc_array_raw *raw, ooc_error *err);
 

@@ -26,7 +26,8 @@ struct ooc_stream {
     ooc_stream_stats stats;
     size_t chunk_bytes; /* a full decoded chunk */
     slot *slots;
-    ooc__prefetch *prefetch; /* HDF5 inputs: reads run ahead of the workers */
+    ooc__prefetch *prefetch; /* HDF5 inputs not read in place: reads run ahead of the workers */
+    int in_place;            /* chunks read in place: each worker maps its own */
     void **cache;       /* per chunk: its decoded rows, or NULL */
     uint64_t cache_slots; /* chunks [0, cache_slots) are cached once read */
     /* the pass being run */
@@ -49,10 +50,11 @@ ooc_stream_params ooc_stream_params_default(void)
  * just the engine's chunks, stays within the limit (the origin workload peaked 23 MiB over with 32 MiB). */
 #define PROCESS_RESERVE ((uint64_t)64 << 20)
 
-/* Per thread a decoded chunk and the codec's shuffle scratch; stored chunks in the prefetch ring. */
-static uint64_t working_bytes(size_t chunk_bytes, int threads, int ring)
+/* Per thread a decoded chunk, the codec's shuffle scratch and, when chunks are read in place, the mapped
+ * stored chunk; stored chunks in the prefetch ring otherwise. */
+static uint64_t working_bytes(size_t chunk_bytes, int threads, uint64_t mapped_bytes, int ring)
 {
-    return PROCESS_RESERVE + (uint64_t)threads * (2 * (uint64_t)chunk_bytes + (1u << 20)) +
+    return PROCESS_RESERVE + (uint64_t)threads * (2 * (uint64_t)chunk_bytes + mapped_bytes + (1u << 20)) +
            (uint64_t)ring * chunk_bytes;
 }
 
@@ -73,23 +75,35 @@ int ooc_stream_create(ooc_array *a, const ooc_stream_params *p, ooc_stream **out
     if (!s->p.memory_limit)
         s->p.memory_limit = ooc_memory_default_limit();
     s->chunk_bytes = (size_t)(in->chunk_rows * in->cols * ooc_dtype_size(in->dtype));
-    int ring = in->h5 ? ring_depth(s->p.threads) : 0;
-    uint64_t working = working_bytes(s->chunk_bytes, s->p.threads, ring);
-    if (working + p->reserved_bytes > s->p.memory_limit) {
+    /* Chunks read in place need no prefetch thread: each worker maps its own and asks the kernel to read
+     * ahead (ooc_array_advise); the page cache holds what is read ahead, not us. */
+    uint64_t mapped = 0;
+    s->in_place = ooc_array_in_place(a, &mapped);
+    int ring = in->h5 && !s->in_place ? ring_depth(s->p.threads) : 0;
+    uint64_t working = working_bytes(s->chunk_bytes, s->p.threads, mapped, ring);
+    /* Per-row state: all of it in memory if it fits beside the working buffers, else a chunk per thread. */
+    uint64_t state = (uint64_t)p->state_row_bytes * in->rows;
+    if (working + state > s->p.memory_limit) {
+        state = (uint64_t)p->state_row_bytes * in->chunk_rows * (uint64_t)s->p.threads;
+        s->stats.state_spilled = p->state_row_bytes > 0;
+    }
+    if (working + state > s->p.memory_limit) {
         int rc = ooc_error_set(err, OOC_ERANGE,
                                "%s: memory limit %.0f MiB is too small for %d threads on %.1f MiB chunks%s (needs %.0f "
                                "MiB): raise --memory-limit or lower --threads",
                                in->input, (double)s->p.memory_limit / 1048576.0, s->p.threads,
-                               (double)s->chunk_bytes / 1048576.0, p->reserved_bytes ? " and per-row state" : "",
-                               (double)(working + p->reserved_bytes) / 1048576.0 + 1);
+                               (double)s->chunk_bytes / 1048576.0, state ? " and per-row state" : "",
+                               (double)(working + state) / 1048576.0 + 1);
         free(s);
         return rc;
     }
     s->stats.working_bytes = working;
+    s->stats.state_bytes = state;
+    s->stats.state_row_bytes = p->state_row_bytes;
     s->stats.memory_limit = s->p.memory_limit;
     s->stats.threads = s->p.threads;
     if (s->p.cache) {
-        uint64_t fit = (s->p.memory_limit - working - p->reserved_bytes) / (s->chunk_bytes ? s->chunk_bytes : 1);
+        uint64_t fit = (s->p.memory_limit - working - state) / (s->chunk_bytes ? s->chunk_bytes : 1);
         s->cache_slots = fit < in->nchunks ? fit : in->nchunks;
     }
     s->cache = calloc(in->nchunks ? in->nchunks : 1, sizeof *s->cache);
@@ -159,6 +173,9 @@ static int chunk_rows_of(ooc_stream *s, uint64_t chunk, slot *b, const void **ro
         return 0;
     }
     const ooc_array_raw *raw;
+    uint64_t ahead = chunk + (uint64_t)s->p.threads;
+    if (s->in_place && ahead < ooc_array_get_info(s->a)->nchunks && !s->cache[ahead])
+        ooc_array_advise(s->a, ahead);
     int rc = fetch(s, chunk, b, &raw, err);
     if (rc)
         return rc;
@@ -169,6 +186,8 @@ static int chunk_rows_of(ooc_stream *s, uint64_t chunk, slot *b, const void **ro
     rc = ooc_array_decode(s->a, raw, b->codec, dst, err);
     if (s->prefetch)
         ooc__prefetch_release(s->prefetch, chunk);
+    else
+        ooc_array_raw_done(&b->raw);
     if (rc) {
         if (dst != b->rows)
             free(dst);
@@ -190,7 +209,12 @@ static int produce(void *ctx, uint64_t chunk, int slot_index, ooc_error *err)
     if (rc)
         return rc;
     uint64_t row0 = chunk * ooc_array_get_info(s->a)->chunk_rows, n = ooc_array_chunk_rows(s->a, chunk);
-    rc = s->pass->map(s->pass->ctx, rows, row0, n, b->partial, s->pass->output ? b->out : NULL, err);
+    void *state = NULL;
+    if (s->pass->state && !(state = ooc__rowstate_load(s->pass->state, chunk, slot_index, err)))
+        return err->code;
+    rc = s->pass->map(s->pass->ctx, rows, row0, n, state, b->partial, s->pass->output ? b->out : NULL, err);
+    if (!rc && state)
+        rc = ooc__rowstate_store(s->pass->state, chunk, slot_index, err);
     if (rc || !s->pass->output)
         return rc;
     /* HDF5 stores the last chunk at full size: its rows past the end are zero. */

@@ -15,6 +15,7 @@
 #include "ooc_array.h"
 #include "ooc_error.h"
 #include "ooc_progress.h"
+#include "ooc_rowstate.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -23,8 +24,9 @@ typedef struct ooc_stream_params {
     int threads;             /* 0: all cores                                     [default: 0] */
     uint64_t memory_limit;   /* bytes the stream may hold; 0: ooc_memory_default_limit() [default: 0] */
     int cache;               /* keep decoded chunks that fit under the limit     [default: 1] */
-    uint64_t reserved_bytes; /* what the caller holds beside the stream (per-row state), counted in the
-                                limit before the cache                           [default: 0] */
+    size_t state_row_bytes;  /* per-row state (ooc_rowstate.h) the caller keeps at once, bytes per row:
+                                in memory when it fits beside the working buffers, else spilled to a
+                                file; counted in the limit before the cache      [default: 0] */
     ooc_progress_fn progress; /* after each chunk                                 [default: NULL] */
     void *progress_user;
 } ooc_stream_params;
@@ -38,6 +40,9 @@ typedef struct ooc_stream_stats {
     uint64_t chunks_cached;   /* chunks held decoded in memory */
     uint64_t cache_bytes;     /* bytes they take */
     uint64_t working_bytes;   /* per-thread buffers */
+    uint64_t state_bytes;     /* what per-row state holds in memory: all of it, or per-thread buffers */
+    size_t state_row_bytes;   /* as asked */
+    int state_spilled;        /* per-row state lives in a temporary file */
     uint64_t memory_limit;    /* the limit in force */
     int threads;
     double seconds;           /* in passes, over all passes */
@@ -59,8 +64,9 @@ typedef struct ooc_pass {
     void *ctx;
     /* map(): rows [row0, row0 + nrows) of the array (row-major, the array's dtype) into `partial`, which it
      * must fill entirely, and, when the pass has an output, the chunk's nrows output rows into `out` (else
-     * out is NULL). Runs concurrently for different chunks. */
-    int (*map)(void *ctx, const void *rows, uint64_t row0, uint64_t nrows, void *partial, void *out,
+     * out is NULL). With .state, `state` is the chunk's rows' state to read and update (else NULL). Runs
+     * concurrently for different chunks. */
+    int (*map)(void *ctx, const void *rows, uint64_t row0, uint64_t nrows, void *state, void *partial, void *out,
                ooc_error *err);
     /* combine(): fold one chunk's partial into acc; called for chunk 0, 1, 2, ... in order. */
     void (*combine)(void *ctx, void *acc, const void *partial);
@@ -70,6 +76,8 @@ typedef struct ooc_pass {
     /* no_input: map() needs no data (rows is NULL): the pass only writes what the caller holds, and does
      * not count as a pass over the data. */
     int no_input;
+    /* state: per-row state handed to map() chunk by chunk (created on this stream), or NULL. */
+    ooc_rowstate *state;
 } ooc_pass;
 
 /* ooc_stream_run(): one pass; acc (initialised by the caller) receives the folded partials. Stops at the

@@ -136,6 +136,14 @@ typedef struct ooc_h5_chunk_view {
  * says): then read it with ooc_h5_reader_read_raw_chunk(). The view stays valid while the reader is open
  * and the file is not truncated; release it with ooc_h5_chunk_view_release(). */
 int ooc_h5_reader_view_raw_chunk(ooc_h5_reader *r, uint64_t chunk, ooc_h5_chunk_view *v);
+
+/* ooc_h5_reader_in_place(): whether raw chunks can be read in place (locating them on the first call):
+ * then *max_bytes gets the largest stored chunk, the most one view maps. */
+int ooc_h5_reader_in_place(ooc_h5_reader *r, uint64_t *max_bytes);
+
+/* ooc_h5_reader_advise_raw_chunk(): start reading a chunk that can be read in place into the page cache,
+ * without waiting (a no-op for other chunks). */
+void ooc_h5_reader_advise_raw_chunk(ooc_h5_reader *r, uint64_t chunk);
 void ooc_h5_chunk_view_release(ooc_h5_chunk_view *v); /* a released or zeroed view is a no-op */
 
 /* ---- conveniences ----------------------------------------------------------------------------------- */

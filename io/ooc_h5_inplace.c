@@ -15,6 +15,7 @@ struct ooc__h5_inplace {
     uint64_t nchunks;
     uint64_t *offset; /* per row chunk: where its stored bytes start in the file; 0 when unknown */
     uint64_t *bytes;  /* and how many there are */
+    uint64_t max_bytes;
 };
 
 /* Locating N chunks costs about N^2/2 x 12 ns, once per run; one pass reads them at no more than 5 GB/s, in
@@ -50,6 +51,7 @@ static int fill_table(ooc__h5_inplace *t, hid_t file, hid_t dset, const ooc_h5_i
             continue; /* not as the codec expects, or beyond the file: HDF5 reads it and says what is wrong */
         t->offset[c] = base + addr;
         t->bytes[c] = size;
+        t->max_bytes = size > t->max_bytes ? size : t->max_bytes;
     }
     if (space >= 0)
         H5Sclose(space);
@@ -102,7 +104,6 @@ int ooc__h5_inplace_view(const ooc__h5_inplace *t, uint64_t chunk, size_t decode
     void *map = mmap(NULL, len, PROT_READ, MAP_SHARED, t->fd, (off_t)start);
     if (map == MAP_FAILED)
         return 0;
-    madvise(map, len, MADV_WILLNEED); /* start reading the whole chunk now, if it is not in memory */
     const void *data = (const char *)map + (at - start);
     size_t bytes = (size_t)t->bytes[chunk];
     /* Walking the frame's block headers also brings its pages in, here rather than in the decoder. */
@@ -115,6 +116,17 @@ int ooc__h5_inplace_view(const ooc__h5_inplace *t, uint64_t chunk, size_t decode
     v->map = map;
     v->map_bytes = len;
     return 1;
+}
+
+void ooc__h5_inplace_advise(const ooc__h5_inplace *t, uint64_t chunk)
+{
+    if (chunk < t->nchunks && t->bytes[chunk])
+        posix_fadvise(t->fd, (off_t)t->offset[chunk], (off_t)t->bytes[chunk], POSIX_FADV_WILLNEED);
+}
+
+uint64_t ooc__h5_inplace_max_bytes(const ooc__h5_inplace *t)
+{
+    return t->max_bytes;
 }
 
 void ooc_h5_chunk_view_release(ooc_h5_chunk_view *v)

@@ -285,15 +285,36 @@ int ooc_h5_reader_read_raw_chunk(ooc_h5_reader *r, uint64_t chunk, void **buf, s
     return rc;
 }
 
-int ooc_h5_reader_view_raw_chunk(ooc_h5_reader *r, uint64_t chunk, ooc_h5_chunk_view *v)
+/* The chunk table, located on first use. */
+static const ooc__h5_inplace *inplace(ooc_h5_reader *r)
 {
-    memset(v, 0, sizeof *v);
     ooc__h5_lock();
     if (!r->inplace_tried) {
         r->inplace = ooc__h5_inplace_open(r->path, r->file, r->dset, &r->info);
         r->inplace_tried = 1;
     }
     ooc__h5_unlock();
+    return r->inplace;
+}
+
+int ooc_h5_reader_view_raw_chunk(ooc_h5_reader *r, uint64_t chunk, ooc_h5_chunk_view *v)
+{
+    memset(v, 0, sizeof *v);
+    const ooc__h5_inplace *t = inplace(r);
     const ooc_h5_info *in = &r->info;
-    return r->inplace && ooc__h5_inplace_view(r->inplace, chunk, (size_t)(in->chunk_rows * in->cols * in->type_size), v);
+    return t && ooc__h5_inplace_view(t, chunk, (size_t)(in->chunk_rows * in->cols * in->type_size), v);
+}
+
+int ooc_h5_reader_in_place(ooc_h5_reader *r, uint64_t *max_bytes)
+{
+    const ooc__h5_inplace *t = inplace(r);
+    *max_bytes = t ? ooc__h5_inplace_max_bytes(t) : 0;
+    return t != NULL;
+}
+
+void ooc_h5_reader_advise_raw_chunk(ooc_h5_reader *r, uint64_t chunk)
+{
+    const ooc__h5_inplace *t = inplace(r);
+    if (t)
+        ooc__h5_inplace_advise(t, chunk);
 }

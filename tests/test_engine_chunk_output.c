@@ -17,9 +17,10 @@ typedef struct sums {
 } sums;
 
 /* Output row i = the sum of row i's features; the partial is unused. */
-static int map_sums(void *ctx, const void *rows, uint64_t row0, uint64_t nrows, void *partial, void *out,
+static int map_sums(void *ctx, const void *rows, uint64_t row0, uint64_t nrows, void *state, void *partial, void *out,
                     ooc_error *err)
 {
+    (void)state;
     const sums *s = ctx;
     const double *x = rows;
     *(double *)partial = 0;

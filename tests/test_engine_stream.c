@@ -84,9 +84,10 @@ typedef struct order_partial {
     uint64_t chunk, nrows;
 } order_partial;
 
-static int map_order(void *ctx, const void *rows, uint64_t row0, uint64_t nrows, void *partial, void *out,
+static int map_order(void *ctx, const void *rows, uint64_t row0, uint64_t nrows, void *state, void *partial, void *out,
                      ooc_error *err)
 {
+    (void)state;
     (void)out;
     (void)rows;
     (void)err;
@@ -175,9 +176,10 @@ typedef struct sum_ctx {
 } sum_ctx;
 
 /* Row by row, column by column: a sum whose bits depend on the order of the chunks it is folded in. */
-static int map_sum(void *ctx, const void *rows, uint64_t row0, uint64_t nrows, void *partial, void *out,
+static int map_sum(void *ctx, const void *rows, uint64_t row0, uint64_t nrows, void *state, void *partial, void *out,
                    ooc_error *err)
 {
+    (void)state;
     (void)out;
     (void)row0;
     (void)err;
@@ -225,7 +227,7 @@ static void test_sum_bitwise_identical(void)
         double part;
         uint64_t n = ooc_array_chunk_rows(a, i);
         ooc_blobs_rows(b, i * in->chunk_rows, (size_t)n, x, NULL);
-        map_sum(&c, x, i * in->chunk_rows, n, &part, NULL, NULL);
+        map_sum(&c, x, i * in->chunk_rows, n, NULL, &part, NULL, NULL);
         combine_sum(&c, &want, &part);
     }
     free(x);
@@ -355,9 +357,10 @@ typedef struct fail_ctx {
     int ncombined;
 } fail_ctx;
 
-static int map_fail(void *ctx, const void *rows, uint64_t row0, uint64_t nrows, void *partial, void *out,
+static int map_fail(void *ctx, const void *rows, uint64_t row0, uint64_t nrows, void *state, void *partial, void *out,
                     ooc_error *err)
 {
+    (void)state;
     (void)out;
     (void)rows;
     (void)nrows;
@@ -652,6 +655,102 @@ static void test_processing_chunks(void)
     check_chunks("blobs:samples=5000,features=3,chunk_rows=700", 5000, 700, 700);
 }
 
+/* ---- (g) per-row state, in memory or spilled to a file --------------------------------------------- */
+
+/* Each pass checks that every row's state holds its row index times the passes before, then adds one more:
+ * state that is lost, misplaced or not written back shows. The partial counts the rows that were wrong. */
+static int map_state(void *ctx, const void *rows, uint64_t row0, uint64_t nrows, void *state, void *partial,
+                     void *out, ooc_error *err)
+{
+    (void)rows;
+    (void)out;
+    (void)err;
+    const uint64_t *pass_no = ctx;
+    uint64_t *st = state, bad = 0;
+    for (uint64_t i = 0; i < nrows; i++) {
+        bad += st[i] != (row0 + i) * *pass_no;
+        st[i] += row0 + i;
+    }
+    *(uint64_t *)partial = bad;
+    return 0;
+}
+
+static void combine_count(void *ctx, void *acc, const void *partial)
+{
+    (void)ctx;
+    *(uint64_t *)acc += *(const uint64_t *)partial;
+}
+
+static int scan_state(void *ctx, uint64_t row0, uint64_t nrows, void *state, ooc_error *err)
+{
+    (void)err;
+    uint64_t *bad = ctx;
+    const uint64_t *st = state;
+    for (uint64_t i = 0; i < nrows; i++)
+        *bad += st[i] != (row0 + i) * 3;
+    return 0;
+}
+
+static void check_state(ooc_array *a, int threads, uint64_t limit, int spilled)
+{
+    ooc_stream_params p = ooc_stream_params_default();
+    p.threads = threads;
+    p.memory_limit = limit;
+    p.state_row_bytes = sizeof(uint64_t);
+    ooc_stream *s;
+    ooc_rowstate *rs;
+    ooc_error err;
+    ASSERT_OK(ooc_stream_create(a, &p, &s, &err));
+    ASSERT_INT_EQ(ooc_stream_get_stats(s)->state_spilled, spilled);
+    ASSERT_INT_EQ(ooc_rowstate_create(s, 2 * sizeof(uint64_t), &rs, &err), OOC_EINVAL); /* more than asked */
+    ASSERT_OK(ooc_rowstate_create(s, sizeof(uint64_t), &rs, &err));
+    ASSERT_INT_EQ(ooc_rowstate_spilled(rs), spilled);
+    for (uint64_t pass_no = 0; pass_no < 3; pass_no++) {
+        uint64_t bad = 0;
+        ooc_pass pass = {.phase = "state", .partial_size = sizeof bad, .ctx = &pass_no, .map = map_state,
+                         .combine = combine_count, .state = rs};
+        ASSERT_OK(ooc_stream_run(s, &pass, &bad, &err));
+        ASSERT_INT_EQ(bad, 0);
+    }
+    uint64_t bad = 0;
+    ASSERT_OK(ooc_rowstate_scan(rs, 0, scan_state, &bad, &err));
+    ASSERT_INT_EQ(bad, 0);
+    ooc_rowstate_free(rs);
+    ooc_stream_free(s);
+}
+
+static void test_row_state(void)
+{
+    ooc_array *a = open_array(SPEC);
+    if (!a)
+        return;
+    uint64_t rows = ooc_array_get_info(a)->rows;
+    for (int threads = 1; threads <= 3; threads++) {
+        uint64_t w = working_bytes(a, threads);
+        check_state(a, threads, w + rows * sizeof(uint64_t), 0);     /* just fits beside the buffers */
+        check_state(a, threads, w + rows * sizeof(uint64_t) - 1, 1); /* one byte short: a file */
+    }
+    /* Nowhere to spill: a clear error naming the directory. */
+    ooc_stream_params p = ooc_stream_params_default();
+    p.threads = 1;
+    p.memory_limit = working_bytes(a, 1) + ooc_array_get_info(a)->chunk_rows * sizeof(uint64_t);
+    p.state_row_bytes = sizeof(uint64_t);
+    ooc_stream *s;
+    ooc_rowstate *rs;
+    ooc_error err;
+    ASSERT_OK(ooc_stream_create(a, &p, &s, &err));
+    const char *saved = getenv("TMPDIR");
+    setenv("TMPDIR", "/nonexistent-ooc-dir", 1);
+    ASSERT_INT_EQ(ooc_rowstate_create(s, sizeof(uint64_t), &rs, &err), OOC_EIO);
+    ASSERT_STR_CONTAINS(err.msg, "/nonexistent-ooc-dir");
+    if (saved)
+        setenv("TMPDIR", saved, 1);
+    else
+        unsetenv("TMPDIR");
+    ooc_stream_free(s);
+    ooc_array_free(a);
+}
+
 OOC_TEST_MAIN(test_each_chunk_once_in_order, test_sum_bitwise_identical, test_cache_serves_second_pass,
               test_map_error_stops_pass, test_limit_below_working_set, test_colstats_known_values,
-              test_processing_chunks)
+              test_processing_chunks, test_row_state)

@@ -321,6 +321,15 @@ class Determinism(unittest.TestCase):
         self.assert_same(cached, streamed, f"--memory-limit {LARGE_LIMIT} vs {small}")
         self.assertGreater(js_s["bytes_read"], js_c["bytes_read"], "the small limit did not stream")
 
+    def test_per_row_state_in_a_file(self):
+        """k-means||'s 8 bytes a row (8 MB here) beyond the smallest limit go to a temporary file, same bits."""
+        inp = "blobs:samples=1M,features=2,centers=5,seed=3,chunk_rows=50000"
+        in_memory, js_m = self.run_variant(inp, "state-mem", "-t", 2, "-k", 5, "--memory-limit", LARGE_LIMIT)
+        small = smallest_limit(self, inp, "-t", 2, "-k", 5)
+        spilled, js_f = self.run_variant(inp, "state-file", "-t", 2, "-k", 5, "--memory-limit", small)
+        self.assertEqual((js_m["per_row_state"], js_f["per_row_state"]), ("memory", "file"))
+        self.assert_same(in_memory, spilled, f"--memory-limit {LARGE_LIMIT} vs {small}")
+
     def test_blobs_input_equals_chunkgen_file(self):
         from_file, _ = self.run_variant(big(), "file", "-t", 2)
         lazy, js = self.run_variant(BIG_BLOBS, "lazy", "-t", 2)

@@ -160,6 +160,7 @@ static void print_json(const ooc_array_info *in, const ooc_colstats *st, const o
         json_object_set_new(o, "bytes_read", json_integer((json_int_t)ss->bytes_read));
         json_object_set_new(o, "threads", json_integer(ss->threads));
         json_object_set_new(o, "memory_limit", json_integer((json_int_t)ss->memory_limit));
+        json_object_set_new(o, "working_bytes", json_integer((json_int_t)ss->working_bytes));
         json_object_set_new(o, "chunks_cached", json_integer((json_int_t)ss->chunks_cached));
         json_object_set_new(o, "peak_rss_bytes", json_integer((json_int_t)ooc_memory_peak_rss()));
     }

@@ -348,6 +348,7 @@ static void print_fit(const cli *c, const ooc_kmeans_model *m)
     json_object_set_new(o, "converged", json_boolean(m->converged));
     json_object_set_new(o, "passes", json_integer((json_int_t)m->passes));
     json_object_set_new(o, "bytes_read", json_integer((json_int_t)m->bytes_read));
+    json_object_set_new(o, "per_row_state", json_string(m->state_spilled ? "file" : "memory"));
     json_object_set_new(o, "n_candidates", json_integer((json_int_t)m->n_candidates));
     json_object_set_new(o, "seconds", json_pack("{s:f,s:f,s:f,s:f,s:f}", "stats", m->seconds_stats, "init",
                                                 m->seconds_init, "lloyd", m->seconds_lloyd, "labels", m->seconds_labels,

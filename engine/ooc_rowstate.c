@@ -1,0 +1,156 @@
+#define _GNU_SOURCE /* O_TMPFILE */
+#include "ooc_rowstate.h"
+
+#include "ooc_stream.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct ooc_rowstate {
+    size_t row_bytes;
+    uint64_t rows, chunk_rows, nchunks;
+    unsigned char *mem; /* in memory: every row's state */
+    int fd;             /* spilled: the file, one chunk after another */
+    const char *dir;
+    unsigned char **buf; /* spilled: per worker, one chunk's state */
+    int threads;
+};
+
+static const char *temp_dir(void)
+{
+    const char *d = getenv("TMPDIR");
+    return d && *d ? d : "/tmp";
+}
+
+/* An unlinked file: nothing is left behind, whatever ends the process. */
+static int open_spill(const char *dir)
+{
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+        return fd;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/.ooc-rowstate.XXXXXX", dir);
+    fd = mkstemp(path);
+    if (fd >= 0)
+        unlink(path);
+    return fd;
+}
+
+int ooc_rowstate_create(struct ooc_stream *s, size_t row_bytes, ooc_rowstate **out, ooc_error *err)
+{
+    const ooc_array_info *in = ooc_array_get_info(ooc_stream_array(s));
+    const ooc_stream_stats *st = ooc_stream_get_stats(s);
+    if (row_bytes == 0 || row_bytes > st->state_row_bytes)
+        return ooc_error_set(err, OOC_EINVAL, "%s: per-row state of %zu bytes, the stream has room for %zu",
+                             in->input, row_bytes, (size_t)st->state_row_bytes);
+    ooc_rowstate *rs = calloc(1, sizeof *rs);
+    if (!rs)
+        return ooc_error_set(err, OOC_ENOMEM, "%s: out of memory for per-row state", in->input);
+    rs->row_bytes = row_bytes;
+    rs->rows = in->rows;
+    rs->chunk_rows = in->chunk_rows;
+    rs->nchunks = in->nchunks;
+    rs->threads = st->threads;
+    rs->fd = -1;
+    rs->dir = temp_dir();
+    int ok;
+    if (!st->state_spilled) {
+        ok = (rs->mem = calloc(in->rows, row_bytes)) != NULL;
+    } else {
+        ok = (rs->buf = calloc((size_t)rs->threads, sizeof *rs->buf)) != NULL;
+        for (int i = 0; ok && i < rs->threads; i++)
+            ok = (rs->buf[i] = malloc(in->chunk_rows * row_bytes)) != NULL;
+        if (ok && (rs->fd = open_spill(rs->dir)) < 0) {
+            int e = errno;
+            ooc_rowstate_free(rs);
+            return ooc_error_set(err, e == ENOSPC ? OOC_ENOSPACE : OOC_EIO,
+                                 "%s: per-row state: cannot create a temporary file in %s: %s", in->input,
+                                 temp_dir(), strerror(e));
+        }
+    }
+    if (!ok) {
+        ooc_rowstate_free(rs);
+        return ooc_error_set(err, OOC_ENOMEM, "%s: out of memory for per-row state", in->input);
+    }
+    *out = rs;
+    return 0;
+}
+
+void ooc_rowstate_free(ooc_rowstate *rs)
+{
+    if (!rs)
+        return;
+    free(rs->mem);
+    for (int i = 0; rs->buf && i < rs->threads; i++)
+        free(rs->buf[i]);
+    free(rs->buf);
+    if (rs->fd >= 0)
+        close(rs->fd);
+    free(rs);
+}
+
+int ooc_rowstate_spilled(const ooc_rowstate *rs)
+{
+    return rs->mem == NULL;
+}
+
+static uint64_t chunk_bytes(const ooc_rowstate *rs, uint64_t chunk)
+{
+    uint64_t row0 = chunk * rs->chunk_rows, n = rs->rows - row0;
+    return (n < rs->chunk_rows ? n : rs->chunk_rows) * rs->row_bytes;
+}
+
+/* Whole reads and writes at the chunk's place in the file; a read past the end (never written) is zeros. */
+static int transfer(ooc_rowstate *rs, uint64_t chunk, unsigned char *buf, int writing, ooc_error *err)
+{
+    uint64_t want = chunk_bytes(rs, chunk), done = 0;
+    off_t at = (off_t)(chunk * rs->chunk_rows * rs->row_bytes);
+    while (done < want) {
+        ssize_t n = writing ? pwrite(rs->fd, buf + done, want - done, at + (off_t)done)
+                            : pread(rs->fd, buf + done, want - done, at + (off_t)done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return ooc_error_set(err, errno == ENOSPC || errno == EDQUOT ? OOC_ENOSPACE : OOC_EIO,
+                                 "per-row state in %s: chunk %llu: %s", rs->dir, (unsigned long long)chunk,
+                                 strerror(errno));
+        if (n == 0) { /* past the end: never written */
+            memset(buf + done, 0, want - done);
+            break;
+        }
+        done += (uint64_t)n;
+    }
+    return 0;
+}
+
+void *ooc__rowstate_load(ooc_rowstate *rs, uint64_t chunk, int slot, ooc_error *err)
+{
+    if (rs->mem)
+        return rs->mem + chunk * rs->chunk_rows * rs->row_bytes;
+    return transfer(rs, chunk, rs->buf[slot], 0, err) ? NULL : rs->buf[slot];
+}
+
+int ooc__rowstate_store(ooc_rowstate *rs, uint64_t chunk, int slot, ooc_error *err)
+{
+    return rs->mem ? 0 : transfer(rs, chunk, rs->buf[slot], 1, err);
+}
+
+int ooc_rowstate_scan(ooc_rowstate *rs, int writes, ooc_rowstate_fn fn, void *ctx, ooc_error *err)
+{
+    for (uint64_t c = 0; c < rs->nchunks; c++) {
+        void *st = ooc__rowstate_load(rs, c, 0, err);
+        if (!st)
+            return err->code;
+        uint64_t row0 = c * rs->chunk_rows;
+        int rc = fn(ctx, row0, chunk_bytes(rs, c) / rs->row_bytes, st, err);
+        if (!rc && writes)
+            rc = ooc__rowstate_store(rs, c, 0, err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
