@@ -148,45 +148,76 @@ static int update_state(ooc__fit *f, state_job *j, const candidates *c, uint64_t
     return rc;
 }
 
-/* Rows drawn by round r: each with probability min(1, l * dmin / phi), its draw keyed by (seed, r, row). */
+/* Rows drawn by round r: each with probability min(1, l * dmin / phi), its draw keyed by (seed, r, row).
+ * Chunks are drawn in parallel, each thread into a list of its own, appended in chunk order. */
+typedef struct row_list {
+    uint64_t *rows, n, cap;
+} row_list;
+
+static int list_add(row_list *l, uint64_t row, ooc_error *err)
+{
+    if (l->n == l->cap) {
+        uint64_t cap = l->cap ? 2 * l->cap : 64, *grown = realloc(l->rows, cap * sizeof *grown);
+        if (!grown)
+            return ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory for drawn rows");
+        l->rows = grown;
+        l->cap = cap;
+    }
+    l->rows[l->n++] = row;
+    return 0;
+}
+
 typedef struct draw_job {
     const ooc__fit *f;
     uint32_t stream;
     double l_over_phi;
-    uint64_t *rows, n, cap;
+    row_list all, *per_slot;
 } draw_job;
 
-static int draw_chunk(void *ctx, uint64_t row0, uint64_t n, void *state, ooc_error *err)
+static int draw_chunk(void *ctx, uint64_t chunk, uint64_t row0, uint64_t n, const void *state, int slot,
+                      ooc_error *err)
 {
+    (void)chunk;
     draw_job *d = ctx;
     const row_state *st = state;
+    row_list *mine = &d->per_slot[slot];
+    mine->n = 0;
     for (uint64_t i = 0; i < n; i++) {
         double p = d->l_over_phi * (double)st[i].dmin;
-        if (p <= 0 || ooc_random_uniform(d->f->p->seed, d->stream, row0 + i) >= p)
-            continue;
-        if (d->n == d->cap) {
-            uint64_t cap = d->cap ? 2 * d->cap : 64, *grown = realloc(d->rows, cap * sizeof *grown);
-            if (!grown)
-                return ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory for drawn rows");
-            d->rows = grown;
-            d->cap = cap;
-        }
-        d->rows[d->n++] = row0 + i;
+        if (p > 0 && ooc_random_uniform(d->f->p->seed, d->stream, row0 + i) < p && list_add(mine, row0 + i, err))
+            return err->code;
     }
+    return 0;
+}
+
+static int draw_append(void *ctx, uint64_t chunk, int slot, ooc_error *err)
+{
+    (void)chunk;
+    draw_job *d = ctx;
+    const row_list *mine = &d->per_slot[slot];
+    for (uint64_t i = 0; i < mine->n; i++)
+        if (list_add(&d->all, mine->rows[i], err))
+            return err->code;
     return 0;
 }
 
 static int draw_round(const ooc__fit *f, const state_job *j, int round, double phi, uint64_t **rows, uint64_t *n,
                       ooc_error *err)
 {
-    draw_job d = {f, OOC__STREAM_ROUND + (uint32_t)round, f->p->oversampling_factor * (double)f->k / phi, NULL, 0, 0};
-    int rc = ooc_rowstate_scan(j->rows, 0, draw_chunk, &d, err);
+    int threads = ooc_rowstate_threads(j->rows);
+    draw_job d = {f, OOC__STREAM_ROUND + (uint32_t)round, f->p->oversampling_factor * (double)f->k / phi, {0},
+                  calloc((size_t)threads, sizeof(row_list))};
+    int rc = d.per_slot ? ooc_rowstate_scan_parallel(j->rows, draw_chunk, draw_append, &d, err)
+                        : ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
+    for (int t = 0; d.per_slot && t < threads; t++)
+        free(d.per_slot[t].rows);
+    free(d.per_slot);
     if (rc) {
-        free(d.rows);
+        free(d.all.rows);
         return rc;
     }
-    *rows = d.rows;
-    *n = d.n;
+    *rows = d.all.rows;
+    *n = d.all.n;
     return 0;
 }
 

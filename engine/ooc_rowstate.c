@@ -1,6 +1,7 @@
 #define _GNU_SOURCE /* O_TMPFILE */
 #include "ooc_rowstate.h"
 
+#include "ooc_pass_internal.h"
 #include "ooc_stream.h"
 
 #include <errno.h>
@@ -153,4 +154,40 @@ int ooc_rowstate_scan(ooc_rowstate *rs, int writes, ooc_rowstate_fn fn, void *ct
             return rc;
     }
     return 0;
+}
+
+int ooc_rowstate_threads(const ooc_rowstate *rs)
+{
+    return rs->threads;
+}
+
+typedef struct parallel_scan {
+    ooc_rowstate *rs;
+    ooc_rowstate_each_fn each;
+    ooc_rowstate_done_fn done;
+    void *ctx;
+} parallel_scan;
+
+static int scan_each(void *ctx, uint64_t chunk, int slot, ooc_error *err)
+{
+    parallel_scan *p = ctx;
+    const void *st = ooc__rowstate_load(p->rs, chunk, slot, err);
+    if (!st)
+        return err->code;
+    return p->each(p->ctx, chunk, chunk * p->rs->chunk_rows, chunk_bytes(p->rs, chunk) / p->rs->row_bytes, st,
+                   slot, err);
+}
+
+static int scan_done(void *ctx, uint64_t chunk, int slot, ooc_error *err)
+{
+    parallel_scan *p = ctx;
+    return p->done ? p->done(p->ctx, chunk, slot, err) : 0;
+}
+
+int ooc_rowstate_scan_parallel(ooc_rowstate *rs, ooc_rowstate_each_fn each, ooc_rowstate_done_fn done, void *ctx,
+                               ooc_error *err)
+{
+    parallel_scan p = {rs, each, done, ctx};
+    ooc__ordered_pass op = {rs->nchunks, rs->threads, scan_each, scan_done, &p};
+    return ooc__pass_ordered(&op, err);
 }

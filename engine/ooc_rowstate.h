@@ -34,6 +34,16 @@ int ooc_rowstate_spilled(const ooc_rowstate *rs);
 typedef int (*ooc_rowstate_fn)(void *ctx, uint64_t row0, uint64_t nrows, void *state, ooc_error *err);
 int ooc_rowstate_scan(ooc_rowstate *rs, int writes, ooc_rowstate_fn fn, void *ctx, ooc_error *err);
 
+/* ooc_rowstate_scan_parallel(): each(ctx, chunk, row0, nrows, state, slot, err) on every chunk's state on
+ * the stream's threads (slot in [0, threads): the caller's per-thread buffers), read only; then, when not
+ * NULL, done(ctx, chunk, slot, err) for chunk 0, 1, 2, ... in order, one at a time. */
+typedef int (*ooc_rowstate_each_fn)(void *ctx, uint64_t chunk, uint64_t row0, uint64_t nrows, const void *state,
+                                    int slot, ooc_error *err);
+typedef int (*ooc_rowstate_done_fn)(void *ctx, uint64_t chunk, int slot, ooc_error *err);
+int ooc_rowstate_scan_parallel(ooc_rowstate *rs, ooc_rowstate_each_fn each, ooc_rowstate_done_fn done, void *ctx,
+                               ooc_error *err);
+int ooc_rowstate_threads(const ooc_rowstate *rs);
+
 /* For the stream: the state of chunk `chunk` for worker `slot` (0 .. threads-1), and after map() its
  * write-back. */
 void *ooc__rowstate_load(ooc_rowstate *rs, uint64_t chunk, int slot, ooc_error *err);

@@ -305,31 +305,72 @@ int ooc_stream_run(ooc_stream *s, const ooc_pass *pass, void *acc, ooc_error *er
     return rc;
 }
 
+/* ooc_stream_read_rows() in parallel: the distinct chunks holding the rows, each decoded by one worker. */
+typedef struct gather {
+    ooc_stream *s;
+    const uint64_t *rows;
+    double *out;
+    const size_t *first; /* per distinct chunk: its first index into rows; first[nparts] = n */
+} gather;
+
+static int gather_chunk(void *ctx, uint64_t part, int slot_index, ooc_error *err)
+{
+    gather *g = ctx;
+    ooc_stream *s = g->s;
+    const ooc_array_info *in = ooc_array_get_info(s->a);
+    slot *b = &s->slots[slot_index];
+    uint64_t chunk = g->rows[g->first[part]] / in->chunk_rows;
+    const void *data = s->cache[chunk];
+    if (!data) {
+        int rc = ooc_array_fetch(s->a, chunk, &b->raw, err);
+        if (!rc)
+            rc = ooc_array_decode(s->a, &b->raw, b->codec, b->rows, err);
+        ooc_array_raw_done(&b->raw);
+        if (rc)
+            return rc;
+        b->bytes_read = b->raw.bytes_read;
+        data = b->rows;
+    }
+    for (size_t i = g->first[part]; i < g->first[part + 1]; i++) {
+        uint64_t r = g->rows[i] - chunk * in->chunk_rows;
+        for (uint64_t j = 0; j < in->cols; j++)
+            g->out[i * in->cols + j] = in->dtype == OOC_FLOAT32 ? (double)((const float *)data)[r * in->cols + j]
+                                                                 : ((const double *)data)[r * in->cols + j];
+    }
+    return 0;
+}
+
+static int gather_done(void *ctx, uint64_t part, int slot_index, ooc_error *err)
+{
+    (void)part;
+    (void)err;
+    gather *g = ctx;
+    g->s->stats.bytes_read += g->s->slots[slot_index].bytes_read;
+    g->s->slots[slot_index].bytes_read = 0;
+    return 0;
+}
+
 int ooc_stream_read_rows(ooc_stream *s, const uint64_t *rows, size_t n, double *out, ooc_error *err)
 {
     const ooc_array_info *in = ooc_array_get_info(s->a);
-    slot *b = &s->slots[0];
-    for (size_t i = 0; i < n;) {
-        uint64_t chunk = rows[i] / in->chunk_rows;
-        if (rows[i] >= in->rows)
+    size_t *first = malloc((n + 1) * sizeof *first), parts = 0;
+    if (!first)
+        return ooc_error_set(err, OOC_ENOMEM, "%s: out of memory", in->input);
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i] >= in->rows) {
+            free(first);
             return ooc_error_set(err, OOC_EINVAL, "%s: row %llu is beyond the %llu rows", in->input,
                                  (unsigned long long)rows[i], (unsigned long long)in->rows);
-        const void *data = s->cache[chunk];
-        if (!data) {
-            int rc = ooc_array_fetch(s->a, chunk, &b->raw, err);
-            if (!rc)
-                rc = ooc_array_decode(s->a, &b->raw, b->codec, b->rows, err);
-            if (rc)
-                return rc;
-            s->stats.bytes_read += b->raw.bytes_read;
-            data = b->rows;
         }
-        for (; i < n && rows[i] / in->chunk_rows == chunk; i++) {
-            uint64_t r = rows[i] - chunk * in->chunk_rows;
-            for (uint64_t j = 0; j < in->cols; j++)
-                out[i * in->cols + j] = in->dtype == OOC_FLOAT32 ? (double)((const float *)data)[r * in->cols + j]
-                                                                  : ((const double *)data)[r * in->cols + j];
-        }
+        if (i == 0 || rows[i] / in->chunk_rows != rows[i - 1] / in->chunk_rows)
+            first[parts++] = i;
     }
-    return 0;
+    first[parts] = n;
+    for (int t = 0; t < s->p.threads; t++)
+        s->slots[t].bytes_read = 0;
+    gather g = {s, rows, out, first};
+    ooc__ordered_pass op = {parts, s->p.threads, gather_chunk, gather_done, &g};
+    int rc = ooc__pass_ordered(&op, err);
+    free(first);
+    return rc;
 }

@@ -85,7 +85,7 @@ typedef struct ooc_pass {
 int ooc_stream_run(ooc_stream *s, const ooc_pass *pass, void *acc, ooc_error *err);
 
 /* ooc_stream_read_rows(): rows rows[0..n) (sorted ascending, duplicates allowed) as float64 into out
- * (n x cols), reading only the chunks that hold them (from the cache when there). Serial. */
+ * (n x cols), reading only the chunks that hold them (from the cache when there), on the stream's threads. */
 int ooc_stream_read_rows(ooc_stream *s, const uint64_t *rows, size_t n, double *out, ooc_error *err);
 
 #endif
