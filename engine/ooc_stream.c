@@ -77,23 +77,31 @@ int ooc_stream_create(ooc_array *a, const ooc_stream_params *p, ooc_stream **out
     s->chunk_bytes = (size_t)(in->chunk_rows * in->cols * ooc_dtype_size(in->dtype));
     /* Chunks read in place need no prefetch thread: each worker maps its own and asks the kernel to read
      * ahead (ooc_array_advise); the page cache holds what is read ahead, not us. */
-    uint64_t mapped = 0;
+    uint64_t mapped = 0, working, state;
     s->in_place = ooc_array_in_place(a, &mapped);
-    int ring = in->h5 && !s->in_place ? ring_depth(s->p.threads) : 0;
-    uint64_t working = working_bytes(s->chunk_bytes, s->p.threads, mapped, ring);
-    /* Per-row state: all of it in memory if it fits beside the working buffers, else a chunk per thread. */
-    uint64_t state = (uint64_t)p->state_row_bytes * in->rows;
-    if (working + state > s->p.memory_limit) {
-        state = (uint64_t)p->state_row_bytes * in->chunk_rows * (uint64_t)s->p.threads;
-        s->stats.state_spilled = p->state_row_bytes > 0;
+    /* With the thread count left to us (0), fewer threads rather than no run when the limit is tight: the
+     * results are the same for any count. */
+    for (;; s->p.threads--) {
+        working = working_bytes(s->chunk_bytes, s->p.threads, mapped,
+                                in->h5 && !s->in_place ? ring_depth(s->p.threads) : 0);
+        /* Per-row state: all of it in memory if it fits beside the working buffers, else a chunk per thread. */
+        state = (uint64_t)p->state_row_bytes * in->rows;
+        s->stats.state_spilled = 0;
+        if (working + state > s->p.memory_limit) {
+            state = (uint64_t)p->state_row_bytes * in->chunk_rows * (uint64_t)s->p.threads;
+            s->stats.state_spilled = p->state_row_bytes > 0;
+        }
+        if (working + state <= s->p.memory_limit || p->threads > 0 || s->p.threads == 1)
+            break;
     }
     if (working + state > s->p.memory_limit) {
         int rc = ooc_error_set(err, OOC_ERANGE,
-                               "%s: memory limit %.0f MiB is too small for %d threads on %.1f MiB chunks%s (needs %.0f "
-                               "MiB): raise --memory-limit or lower --threads",
+                               "%s: memory limit %.0f MiB is too small for %d thread%s on %.1f MiB chunks%s (needs %.0f "
+                               "MiB): raise --memory-limit%s",
                                in->input, (double)s->p.memory_limit / 1048576.0, s->p.threads,
-                               (double)s->chunk_bytes / 1048576.0, state ? " and per-row state" : "",
-                               (double)(working + state) / 1048576.0 + 1);
+                               s->p.threads > 1 ? "s" : "", (double)s->chunk_bytes / 1048576.0,
+                               state ? " and per-row state" : "", (double)(working + state) / 1048576.0 + 1,
+                               s->p.threads > 1 ? " or lower --threads" : "");
         free(s);
         return rc;
     }
@@ -108,6 +116,7 @@ int ooc_stream_create(ooc_array *a, const ooc_stream_params *p, ooc_stream **out
     }
     s->cache = calloc(in->nchunks ? in->nchunks : 1, sizeof *s->cache);
     s->slots = calloc((size_t)s->p.threads, sizeof *s->slots);
+    int ring = in->h5 && !s->in_place ? ring_depth(s->p.threads) : 0;
     int ok = s->cache && s->slots && (!ring || ooc__prefetch_create(a, ring, &s->prefetch) == 0);
     /* Each thread's buffers are touched now, so that the first pass runs at the speed of the others. */
     int shuffled = in->h5 && in->h5->raw_chunks && in->h5->codec.shuffle;

@@ -21,7 +21,8 @@
 #include <stdint.h>
 
 typedef struct ooc_stream_params {
-    int threads;             /* 0: all cores                                     [default: 0] */
+    int threads;             /* 0: all cores, or fewer when the memory limit cannot hold their buffers
+                                                                                 [default: 0] */
     uint64_t memory_limit;   /* bytes the stream may hold; 0: ooc_memory_default_limit() [default: 0] */
     int cache;               /* keep decoded chunks that fit under the limit     [default: 1] */
     size_t state_row_bytes;  /* per-row state (ooc_rowstate.h) the caller keeps at once, bytes per row:

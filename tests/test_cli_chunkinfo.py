@@ -335,6 +335,20 @@ class MemoryLimit(unittest.TestCase):
             status, out, err, _ = run_measured(self.big, "--stats", "-t", threads, "--memory-limit", "1M")
             T.assert_one_error(self, "chunkinfo", status, err, 1, "--memory-limit", self.big)
             self.assertEqual(out, "")
+        # Room for one thread's buffers but not two: with -t left to it the tool runs on one thread (same
+        # statistics); asked for two it says so.
+        def stats_json(*args):
+            status, out, err = chunkinfo(self.big, "--stats", "--json", *args)
+            self.assertEqual((status, err), (0, ""))
+            return json.loads(out)
+        one, two = (stats_json("-t", t)["working_bytes"] for t in ("1", "2"))
+        limit = f"{(one + two) // 2 // 1024}K"
+        auto = stats_json("--memory-limit", limit)
+        self.assertEqual(auto["threads"], 1)
+        self.assertEqual(json.dumps(auto["columns"]), json.dumps(stats_json("-t", "2")["columns"]))
+        status, out, err, _ = run_measured(self.big, "--stats", "-t", "2", "--memory-limit", limit)
+        line = T.assert_one_error(self, "chunkinfo", status, err, 1, "--memory-limit", self.big)
+        self.assertIn("lower --threads", line)
         # Without --stats there is no pass, so no working buffers and no error.
         status, out, err = chunkinfo(self.big, "--memory-limit", "1M")
         self.assertEqual((status, err), (0, ""))
