@@ -66,7 +66,7 @@ size_t ooc__assign_direct_scratch(ooc_dtype t, size_t k, size_t d)
 /* One variant: the block function BLOCK of RB rows, then settling. */
 #define OOC__DIRECT(NAME, SUF, T, BLOCK, RB)                                                               \
     void NAME(const void *x_, size_t n, size_t d, const void *c_, const void *cn_, size_t k, int32_t *labels, \
-              double *dist, void *scratch)                                                                 \
+              double *dist, double *second, void *scratch)                                                 \
     {                                                                                                      \
         const T *x = x_, *c = c_, *cn = cn_;                                                               \
         if (n == 0 || k == 0)                                                                              \
@@ -80,14 +80,15 @@ size_t ooc__assign_direct_scratch(ooc_dtype t, size_t k, size_t d)
         size_t i = 0;                                                                                      \
         for (; i + (RB) <= n; i += (RB)) {                                                                 \
             BLOCK(x + i * d, d, ct, kp, dot);                                                              \
-            ooc__assign_settle_##SUF(x + i * d, RB, d, c, k, cnp, kp, cmax, dot, kp, labels + i, dist + i); \
+            ooc__assign_settle_##SUF(x + i * d, RB, d, c, k, cnp, kp, cmax, dot, kp, labels + i, dist + i, \
+                                     second ? second + i : NULL);                                          \
         }                                                                                                  \
         if (i < n) {                                                                                       \
             memset(tail, 0, (RB)*d * sizeof(T));                                                           \
             memcpy(tail, x + i * d, (n - i) * d * sizeof(T));                                              \
             BLOCK(tail, d, ct, kp, dot);                                                                   \
             ooc__assign_settle_##SUF(x + i * d, n - i, d, c, k, cnp, kp, cmax, dot, kp, labels + i,         \
-                                     dist + i);                                                            \
+                                     dist + i, second ? second + i : NULL);                                \
         }                                                                                                  \
     }
 
@@ -106,15 +107,17 @@ int ooc__assign_have_avx2(void)
 }
 
 void ooc__assign_direct_f64(const void *x, size_t n, size_t d, const void *c, const void *c_norm2, size_t k,
-                            int32_t *labels, double *dist, void *scratch)
+                            int32_t *labels, double *dist, double *second, void *scratch)
 {
     (ooc__assign_have_avx2() ? ooc__assign_direct_v32_f64 : ooc__assign_direct_v16_f64)(x, n, d, c, c_norm2, k,
-                                                                                          labels, dist, scratch);
+                                                                                          labels, dist, second,
+                                                                                          scratch);
 }
 
 void ooc__assign_direct_f32(const void *x, size_t n, size_t d, const void *c, const void *c_norm2, size_t k,
-                            int32_t *labels, double *dist, void *scratch)
+                            int32_t *labels, double *dist, double *second, void *scratch)
 {
     (ooc__assign_have_avx2() ? ooc__assign_direct_v32_f32 : ooc__assign_direct_v16_f32)(x, n, d, c, c_norm2, k,
-                                                                                          labels, dist, scratch);
+                                                                                          labels, dist, second,
+                                                                                          scratch);
 }

@@ -33,7 +33,7 @@ size_t ooc__assign_gemm_scratch(ooc_dtype t, size_t k, size_t d)
 
 #define OOC__GEMM(SUF, T, GEMM)                                                                            \
     void ooc__assign_gemm_##SUF(const void *x_, size_t n, size_t d, const void *c_, const void *cn_,        \
-                                size_t k, int32_t *labels, double *dist, void *scratch)                    \
+                                size_t k, int32_t *labels, double *dist, double *second, void *scratch)    \
     {                                                                                                      \
         const T *x = x_, *c = c_, *cn = cn_;                                                               \
         if (n == 0 || k == 0)                                                                              \
@@ -48,7 +48,8 @@ size_t ooc__assign_gemm_scratch(ooc_dtype t, size_t k, size_t d)
             size_t m = n - i < tile ? n - i : tile;                                                        \
             GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)m, (blasint)k, (blasint)d, 1, x + i * d, \
                  (blasint)d, c, (blasint)d, 0, dot, (blasint)kp);                                          \
-            ooc__assign_settle_##SUF(x + i * d, m, d, c, k, cnp, kp, cmax, dot, kp, labels + i, dist + i); \
+            ooc__assign_settle_##SUF(x + i * d, m, d, c, k, cnp, kp, cmax, dot, kp, labels + i, dist + i,  \
+                                     second ? second + i : NULL);                                          \
         }                                                                                                  \
     }
 

@@ -10,10 +10,15 @@
  *            settle every centre within that ranking's rounding bound of the best with D itself (see
  *            ooc_assign_settle.c), so a variant changes speed, never results.
  *   dist     dist[i] = D(x_i, c_labels[i]), bitwise the same in every variant (so inertia is exact).
+ *   second   NULL, or second[i] = a lower bound on min over j != labels[i] of D(x_i, c_j) (+inf when k == 1),
+ *            for Hamerly's bounds in Lloyd: the exact value in the reference; in the fast variants, from
+ *            their scores less the settling's rounding bound, or D itself for centres they settled
+ *            (ooc_assign_settle.c). Never above the exact value; not bitwise the same across variants.
  *   scratch  ooc__assign_scratch_bytes(t, k, d) bytes, 64-byte aligned, owned by the caller (one per
  *            thread); enough for every variant of (t, k, d).
  *   Shapes   n >= 0 (0: nothing written), k >= 1, d >= 1. Data finite, with finite squares in its type.
- *            Rows are independent: splitting [0, n) into several calls gives identical outputs.
+ *            Rows are independent: a row's outputs depend on it alone, so splitting [0, n) into several
+ *            calls, or gathering any rows into one, gives identical labels and dist.
  * Pure: no allocation, no threads (OpenBLAS must run single-threaded: the caller's business), no I/O, no
  * error codes. */
 #ifndef OOC_ASSIGN_INTERNAL_H
@@ -25,7 +30,7 @@
 #include <stdint.h>
 
 typedef void (*ooc__assign_fn)(const void *x, size_t n, size_t d, const void *c, const void *c_norm2, size_t k,
-                               int32_t *labels, double *dist, void *scratch);
+                               int32_t *labels, double *dist, double *second, void *scratch);
 
 /* ooc__assign_scratch_bytes(): the scratch one call of any variant needs for (t, k, d), a multiple of 64. */
 size_t ooc__assign_scratch_bytes(ooc_dtype t, size_t k, size_t d);
@@ -35,30 +40,32 @@ size_t ooc__assign_scratch_bytes(ooc_dtype t, size_t k, size_t d);
  * threads; and since every variant gives the reference's bits, results do not depend on the choice. */
 ooc__assign_fn ooc__assign_select(ooc_dtype t, size_t k, size_t d);
 
-/* The variants, exposed for tests and the benchmark. t = OOC_FLOAT64 (_f64) or OOC_FLOAT32 (_f32). */
+/* The variants, exposed for tests and the benchmark. t = OOC_FLOAT64 (_f64) or OOC_FLOAT32 (_f32).
+ * ref: D for every centre, the oracle; direct: register blocks, small k·d; gemm: OpenBLAS on row tiles,
+ * large k·d. */
 void ooc__assign_ref_f64(const void *x, size_t n, size_t d, const void *c, const void *c_norm2, size_t k,
-                         int32_t *labels, double *dist, void *scratch); /* D for every centre: the oracle */
+                         int32_t *labels, double *dist, double *second, void *scratch);
 void ooc__assign_ref_f32(const void *x, size_t n, size_t d, const void *c, const void *c_norm2, size_t k,
-                         int32_t *labels, double *dist, void *scratch);
+                         int32_t *labels, double *dist, double *second, void *scratch);
 void ooc__assign_direct_f64(const void *x, size_t n, size_t d, const void *c, const void *c_norm2, size_t k,
-                            int32_t *labels, double *dist, void *scratch); /* register blocks: small k·d */
+                            int32_t *labels, double *dist, double *second, void *scratch);
 void ooc__assign_direct_f32(const void *x, size_t n, size_t d, const void *c, const void *c_norm2, size_t k,
-                            int32_t *labels, double *dist, void *scratch);
+                            int32_t *labels, double *dist, double *second, void *scratch);
 /* The direct variant's two builds (it takes v32 when ooc__assign_have_avx2()): 16-byte vectors for any
  * x86-64, 32-byte ones for AVX2 (call only when the CPU has it). */
 void ooc__assign_direct_v16_f64(const void *x, size_t n, size_t d, const void *c, const void *c_norm2, size_t k,
-                                int32_t *labels, double *dist, void *scratch);
+                                int32_t *labels, double *dist, double *second, void *scratch);
 void ooc__assign_direct_v16_f32(const void *x, size_t n, size_t d, const void *c, const void *c_norm2, size_t k,
-                                int32_t *labels, double *dist, void *scratch);
+                                int32_t *labels, double *dist, double *second, void *scratch);
 void ooc__assign_direct_v32_f64(const void *x, size_t n, size_t d, const void *c, const void *c_norm2, size_t k,
-                                int32_t *labels, double *dist, void *scratch);
+                                int32_t *labels, double *dist, double *second, void *scratch);
 void ooc__assign_direct_v32_f32(const void *x, size_t n, size_t d, const void *c, const void *c_norm2, size_t k,
-                                int32_t *labels, double *dist, void *scratch);
+                                int32_t *labels, double *dist, double *second, void *scratch);
 int ooc__assign_have_avx2(void);
 void ooc__assign_gemm_f64(const void *x, size_t n, size_t d, const void *c, const void *c_norm2, size_t k,
-                          int32_t *labels, double *dist, void *scratch); /* OpenBLAS on row tiles: large k·d */
+                          int32_t *labels, double *dist, double *second, void *scratch);
 void ooc__assign_gemm_f32(const void *x, size_t n, size_t d, const void *c, const void *c_norm2, size_t k,
-                          int32_t *labels, double *dist, void *scratch);
+                          int32_t *labels, double *dist, double *second, void *scratch);
 
 /* The scratch each fast variant needs (ooc__assign_scratch_bytes() is their maximum, rounded up). */
 size_t ooc__assign_direct_scratch(ooc_dtype t, size_t k, size_t d);
@@ -100,6 +107,15 @@ OOC__SQDIST(f64, double)
 OOC__SQDIST(f32, float)
 #undef OOC__SQDIST
 
+/* ooc__sqdist_margin(): a relative margin covering D's rounding and a few more roundings done with it. D
+ * sums d rounded squares of rounded differences, all non-negative, so D = r² (1 + θ) with |θ| <= γ_(d+3)
+ * for the exact squared distance r² of the same values (γ_m = m·u/(1 − m·u), u = 2^-53); we allow
+ * 8 (d + 4) u, so that up to 3 (d + 4) further roundings of a result still leave it on the safe side. */
+static inline double ooc__sqdist_margin(size_t d)
+{
+    return 8.0 * (double)(d + 4) * 0x1p-53;
+}
+
 /* The fast variants' common end: from approximate ranks to the exact answer (ooc_assign_settle.c).
  * "Lanes": the elements of T in 16 bytes (2 doubles, 4 floats).
  * ooc__assign_pad_norms_*(): cnp[0..kp) = c_norm2 then +inf (kp >= k, a multiple of the lanes, cnp 16-byte
@@ -108,12 +124,14 @@ OOC__SQDIST(f32, float)
  * aligned rows), dot[i*ld + j] ≈ x_i·c_j in the data's precision (any summation order), finite in columns
  * [k, kp). A row's score for c_j is cnp[j] − 2·dot in that precision; take a best score, compute its D,
  * then compute D for every other centre whose score is within the scores' rounding bound of the best
- * (rare), the lowest index winning ties. Writes labels[0..n) and dist[0..n). */
+ * (rare), the lowest index winning ties. Writes labels[0..n), dist[0..n) and, unless NULL, second[0..n). */
 double ooc__assign_pad_norms_f64(const double *cn, size_t k, size_t kp, double *cnp);
 double ooc__assign_pad_norms_f32(const float *cn, size_t k, size_t kp, float *cnp);
 void ooc__assign_settle_f64(const double *x, size_t n, size_t d, const double *c, size_t k, const double *cnp,
-                            size_t kp, double cmax, const double *dot, size_t ld, int32_t *labels, double *dist);
+                            size_t kp, double cmax, const double *dot, size_t ld, int32_t *labels, double *dist,
+                            double *second);
 void ooc__assign_settle_f32(const float *x, size_t n, size_t d, const float *c, size_t k, const float *cnp,
-                            size_t kp, double cmax, const float *dot, size_t ld, int32_t *labels, double *dist);
+                            size_t kp, double cmax, const float *dot, size_t ld, int32_t *labels, double *dist,
+                            double *second);
 
 #endif

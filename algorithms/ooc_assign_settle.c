@@ -14,7 +14,16 @@
  * Speed. A row costs two branch-free passes over its k scores in 16-byte vectors (GNU C vector extensions:
  * SSE2 on any x86-64): the lowest score and where it is, per lane, then how many scores are within the
  * margin; only rows where that count exceeds one take the scalar path. Which of several equal lowest scores
- * is taken does not matter: they are all within the margin, and D settles them. */
+ * is taken does not matter: they are all within the margin, and D settles them.
+ *
+ * The second nearest (when asked). Let M = limit − s_b, the allowance above. By the same bounds, for any
+ * centre j, D_j* − D_b* >= s_j − s_b − 2 e_s (D* exact), and D_b* >= D_b − e_D, so D_j* >= D_b + s_j − limit
+ * since M >= 2 e_s + e_D with room. For a centre outside the margin (s_j > limit) that is positive, and D_j
+ * (rounded) >= D_j* (1 − γ_(d+3)); the two additions and the product by 1 − ooc__sqdist_margin(d) that
+ * compute it keep it below. Centres within the margin have their D computed anyway. So second = the lower
+ * of the exact D of the settled centres other than the label and of that bound for the lowest score
+ * outside the margin: on the common path (only b within) the second lowest score, which pass one tracks
+ * per lane beside the lowest. */
 #include "ooc_assign_internal.h"
 
 #include <float.h>
@@ -34,36 +43,43 @@
                                                                                                            \
     void ooc__assign_settle_##SUF(const T *x, size_t n, size_t d, const T *c, size_t k, const T *cnp,       \
                                   size_t kp, double cmax, const T *dot, size_t ld, int32_t *labels,        \
-                                  double *dist)                                                            \
+                                  double *dist, double *second)                                            \
     {                                                                                                      \
         typedef T vec __attribute__((vector_size(16), may_alias));                                         \
         typedef I ivec __attribute__((vector_size(16), may_alias));                                        \
         enum { L = 16 / sizeof(T) };                                                                       \
-        const double rel = 16.0 * (double)(d + 4) * (UNIT);                                                \
+        const double rel = 16.0 * (double)(d + 4) * (UNIT), keep = 1 - ooc__sqdist_margin(d);              \
         ivec lane;                                                                                         \
         for (int u = 0; u < L; u++)                                                                        \
             lane[u] = u;                                                                                   \
         for (size_t i = 0; i < n; i++) {                                                                   \
             const T *xi = x + i * d, *g = dot + i * ld;                                                    \
-            vec best = *(const vec *)cnp - 2 * *(const vec *)g;                                            \
+            vec best = *(const vec *)cnp - 2 * *(const vec *)g, next = (vec){0} + (T)INFINITY;             \
             ivec where = lane;                                                                             \
             for (size_t j = L; j < kp; j += L) { /* per lane: the lowest score, first where equal */       \
                 vec s = *(const vec *)(cnp + j) - 2 * *(const vec *)(g + j);                               \
                 ivec m = s < best;                                                                         \
+                if (second) { /* and the second lowest: the lower of it and the larger of best and s */    \
+                    vec hi = (vec)(((ivec)best & m) | ((ivec)s & ~m));                                     \
+                    ivec h = hi < next;                                                                    \
+                    next = (vec)(((ivec)hi & h) | ((ivec)next & ~h));                                      \
+                }                                                                                          \
                 best = (vec)(((ivec)best & ~m) | ((ivec)s & m));                                           \
                 where = (where & ~m) | ((lane + (I)j) & m);                                                \
             }                                                                                              \
             T sb = best[0];                                                                                \
             I b = where[0];                                                                                \
+            int ub = 0;                                                                                    \
             for (int u = 1; u < L; u++) { /* any lowest score will do: equal ones are settled by D */      \
                 int p = best[u] < sb;                                                                      \
                 sb = p ? best[u] : sb;                                                                     \
                 b = p ? where[u] : b;                                                                      \
+                ub = p ? u : ub;                                                                           \
             }                                                                                              \
             if ((size_t)b >= k) /* every score NaN: data outside the contract; any valid label */          \
                 b = 0;                                                                                     \
-            double db = ooc__sqdist_##SUF(xi, c + (size_t)b * d, d);                                       \
-            const double limit = (double)sb + rel * (db + 2 * cmax);                                       \
+            const double d_b = ooc__sqdist_##SUF(xi, c + (size_t)b * d, d);                                \
+            const double limit = (double)sb + rel * (d_b + 2 * cmax);                                      \
             const T lim = ROUND_UP(limit); /* a T >= limit: (double)s <= limit implies s <= lim */         \
             ivec within = {0};                                                                             \
             for (size_t j = 0; j < kp; j += L)                                                             \
@@ -72,18 +88,34 @@
             for (int u = 0; u < L; u++)                                                                    \
                 count += within[u];                                                                        \
             size_t label = (size_t)b;                                                                      \
-            if (count > 1)                                                                                 \
+            double db = d_b, d2 = INFINITY; /* d2: the second lowest D computed */                         \
+            T out = (T)INFINITY;            /* the lowest score outside the margin */                      \
+            if (count > 1) {                                                                               \
                 for (size_t j = 0; j < k; j++) {                                                           \
-                    if (j == (size_t)b || !(cnp[j] - 2 * g[j] <= lim))                                     \
+                    T s = cnp[j] - 2 * g[j];                                                               \
+                    if (j == (size_t)b || !(s <= lim)) {                                                   \
+                        out = j != (size_t)b && s < out ? s : out;                                         \
                         continue;                                                                          \
+                    }                                                                                      \
                     double dj = ooc__sqdist_##SUF(xi, c + j * d, d);                                       \
                     if (dj < db || (dj == db && j < label)) {                                              \
+                        d2 = db;                                                                           \
                         db = dj;                                                                           \
                         label = j;                                                                         \
+                    } else if (dj < d2) {                                                                  \
+                        d2 = dj;                                                                           \
                     }                                                                                      \
                 }                                                                                          \
+            }                                                                                              \
             labels[i] = (int32_t)label;                                                                    \
             dist[i] = db;                                                                                  \
+            if (second) {                                                                                  \
+                if (count <= 1) /* all but b are outside: the second lowest score */                       \
+                    for (int u = 0; u < L; u++)                                                            \
+                        out = u == ub ? (next[u] < out ? next[u] : out) : (best[u] < out ? best[u] : out); \
+                double bound = (((double)out - limit) + d_b) * keep;                                       \
+                second[i] = d2 < bound ? d2 : bound;                                                       \
+            }                                                                                              \
         }                                                                                                  \
     }
 

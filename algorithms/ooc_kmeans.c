@@ -71,14 +71,14 @@ static void set_sizes(ooc_kmeans_model *m, const double *counts)
 
 /* Lloyd to convergence; the model gets centres, n_iter, converged, history, and, when the last iteration
  * changed no centre (so its labels and inertia already belong to the final centres), inertia and sizes. */
-static int lloyd(ooc__fit *f, double tol_abs, ooc_h5_chunked *labels, ooc_kmeans_model *m, int *final_known,
-                 ooc_error *err)
+static int lloyd_iterate(ooc__fit *f, ooc__bounds *bounds, double tol_abs, ooc_h5_chunked *labels,
+                         ooc_kmeans_model *m, int *final_known, ooc_error *err)
 {
     *final_known = 0;
     for (int it = 1; it <= f->p->max_iter; it++) {
         double t0 = ooc_clock_seconds();
         ooc__assign_result r;
-        int rc = ooc__assign_pass(f, m->centers, 1, labels, &r, err);
+        int rc = ooc__assign_pass(f, m->centers, 1, bounds, labels, &r, err);
         if (rc)
             return rc;
         uint64_t empty;
@@ -88,6 +88,7 @@ static int lloyd(ooc__fit *f, double tol_abs, ooc_h5_chunked *labels, ooc_kmeans
         h->inertia = r.inertia;
         h->shift = shift;
         h->empty = empty;
+        h->recomputed = r.recomputed;
         h->seconds = ooc_clock_seconds() - t0;
         m->n_iter = it;
         if (f->p->on_iteration)
@@ -106,6 +107,20 @@ static int lloyd(ooc__fit *f, double tol_abs, ooc_h5_chunked *labels, ooc_kmeans
     return 0;
 }
 
+/* Lloyd with its per-row bounds when f->bounds. */
+static int lloyd(ooc__fit *f, double tol_abs, ooc_h5_chunked *labels, ooc_kmeans_model *m, int *final_known,
+                 ooc_error *err)
+{
+    ooc__bounds bounds;
+    int rc = f->bounds ? ooc__bounds_create(&bounds, f, err) : 0;
+    if (rc)
+        return rc;
+    rc = lloyd_iterate(f, f->bounds ? &bounds : NULL, tol_abs, labels, m, final_known, err);
+    if (f->bounds)
+        ooc__bounds_free(&bounds);
+    return rc;
+}
+
 static int check_data(ooc__fit *f, double *mean_var, ooc_error *err)
 {
     ooc_colstats *st;
@@ -120,10 +135,13 @@ static int check_data(ooc__fit *f, double *mean_var, ooc_error *err)
     return rc;
 }
 
-/* Memory the fit holds per row beside the stream: k-means|| and k-means++ keep a distance and an index. */
-static uint64_t per_row_bytes(const ooc_kmeans_params *p)
+/* Per-row state the fit keeps (ooc_rowstate): k-means|| and k-means++ a distance and an index, then Lloyd
+ * its bounds; never both at once. */
+static size_t per_row_bytes(const ooc_kmeans_params *p, int bounds)
 {
-    return p->init == OOC_INIT_RANDOM ? 0 : sizeof(float) + sizeof(int32_t);
+    size_t init = p->init == OOC_INIT_RANDOM ? 0 : sizeof(float) + sizeof(int32_t);
+    size_t lloyd = bounds ? sizeof(ooc__bound_row) : 0;
+    return init > lloyd ? init : lloyd;
 }
 
 /* Our threads split the chunks; OpenBLAS inside one of them must not start threads of its own. */
@@ -135,6 +153,12 @@ static void blas_single_threaded(void)
 int ooc_kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_params *p, ooc_chunk_output *labels,
                    ooc_kmeans_model **out, ooc_error *err)
 {
+    return ooc__kmeans_fit(a, sp, p, labels, 1, out, err);
+}
+
+int ooc__kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_params *p, ooc_chunk_output *labels,
+                    int bounds, ooc_kmeans_model **out, ooc_error *err)
+{
     double t_start = ooc_clock_seconds();
     int rc = ooc_kmeans_params_check(p, err);
     if (rc)
@@ -145,8 +169,8 @@ int ooc_kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_p
                              (unsigned long long)p->k, (unsigned long long)in->rows);
     blas_single_threaded();
     ooc_stream_params sp2 = *sp;
-    sp2.state_row_bytes = per_row_bytes(p);
-    ooc__fit f = {.in = in, .p = p, .k = p->k, .d = in->cols};
+    sp2.state_row_bytes = per_row_bytes(p, bounds);
+    ooc__fit f = {.in = in, .p = p, .k = p->k, .d = in->cols, .bounds = bounds};
     rc = ooc_stream_create(a, &sp2, &f.stream, err);
     if (rc)
         return rc;
@@ -173,7 +197,7 @@ int ooc_kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_p
     t = ooc_clock_seconds();
     if (!rc && !final_known) {
         ooc__assign_result r;
-        rc = ooc__assign_pass(&f, m->centers, 0, out_labels, &r, err);
+        rc = ooc__assign_pass(&f, m->centers, 0, NULL, out_labels, &r, err);
         if (!rc) {
             m->inertia = r.inertia;
             set_sizes(m, r.counts);
@@ -208,7 +232,7 @@ int ooc_kmeans_predict(ooc_array *a, const ooc_stream_params *sp, const ooc_kmea
     if (rc)
         return rc;
     ooc__assign_result r;
-    rc = ooc__assign_pass(&f, m->centers, 0, labels ? ooc_chunk_output_dataset(labels) : NULL, &r, err);
+    rc = ooc__assign_pass(&f, m->centers, 0, NULL, labels ? ooc_chunk_output_dataset(labels) : NULL, &r, err);
     if (!rc && inertia)
         *inertia = r.inertia;
     if (!rc)

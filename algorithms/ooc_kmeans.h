@@ -38,10 +38,11 @@ const char *ooc_kmeans_init_name(ooc_kmeans_init init);
 
 /* One Lloyd iteration, for progress lines. */
 typedef struct ooc_kmeans_iteration {
-    int iter;          /* from 1 */
-    double inertia;    /* of the centres the iteration started from */
-    double shift;      /* squared centre shift summed over clusters */
-    uint64_t empty;    /* clusters that were empty and got a far row instead */
+    int iter;            /* from 1 */
+    double inertia;      /* of the centres the iteration started from */
+    double shift;        /* squared centre shift summed over clusters */
+    uint64_t empty;      /* clusters that were empty and got a far row instead */
+    uint64_t recomputed; /* rows measured against every centre; the others kept their label by their bounds */
     double seconds;
 } ooc_kmeans_iteration;
 

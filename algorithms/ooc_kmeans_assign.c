@@ -6,12 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A chunk's partial: the reduced part [sums k*d | counts k | inertia | n_far | far_dist F | far_row F |
- * far_coords F*d], then this thread's scratch [dist rows | labels rows | kernel scratch], which combine()
- * never reads. All offsets in doubles (8 bytes). */
+/* A chunk's partial: the reduced part [sums k*d | counts k | inertia | recomputed | n_far | far_dist F |
+ * far_row F | far_coords F*d], then this thread's scratch [dist rows | labels rows | kernel scratch |
+ * bounds' work], which combine() never reads. All offsets in doubles (8 bytes). */
 typedef struct layout {
-    size_t sums, counts, inertia, n_far, far_dist, far_row, far_coords, reduced;
-    size_t dist, labels, kernel, total;
+    size_t sums, counts, inertia, recomputed, n_far, far_dist, far_row, far_coords, reduced;
+    size_t dist, labels, kernel, work, total;
 } layout;
 
 typedef struct job {
@@ -21,24 +21,28 @@ typedef struct job {
     ooc__assign_fn kernel;
     const void *centers; /* k x d in the data's type */
     const void *norm2;   /* k, same type */
+    ooc__bounds *bounds; /* Lloyd's, or NULL: every row through the kernel */
     layout lay;
 } job;
 
-static layout make_layout(uint64_t k, uint64_t d, uint64_t far_cap, uint64_t rows, size_t kernel_bytes)
+static layout make_layout(uint64_t k, uint64_t d, uint64_t far_cap, uint64_t rows, size_t kernel_bytes,
+                          size_t work_bytes)
 {
     layout l;
     l.sums = 0;
     l.counts = l.sums + k * d;
     l.inertia = l.counts + k;
-    l.n_far = l.inertia + 1;
+    l.recomputed = l.inertia + 1;
+    l.n_far = l.recomputed + 1;
     l.far_dist = l.n_far + 1;
     l.far_row = l.far_dist + far_cap;
     l.far_coords = l.far_row + far_cap;
     l.reduced = l.far_coords + far_cap * d;
     l.dist = l.reduced;
     l.labels = l.dist + rows;
-    l.kernel = l.labels + (rows + 1) / 2 + 8; /* + 64 bytes to align the kernel's scratch */
-    l.total = l.kernel + (kernel_bytes + 7) / 8;
+    l.kernel = l.labels + (rows + 1) / 2; /* rounded up to 64 bytes in map_chunk(), */
+    l.work = l.kernel + kernel_bytes / 8; /* as are both sizes, */
+    l.total = l.work + work_bytes / 8 + 8; /* hence 64 more bytes */
     return l;
 }
 
@@ -147,18 +151,24 @@ static void init_reduced(double *part, const job *j)
 ACCUMULATE(double)
 ACCUMULATE(float)
 
+/* state: the chunk's rows' bounds with j->bounds, else NULL. */
 static int map_chunk(void *ctx, const void *rows, uint64_t row0, uint64_t n, void *state, void *partial, void *out,
                      ooc_error *err)
 {
-    (void)state;
     (void)err;
     const job *j = ctx;
     double *part = partial;
     init_reduced(part, j);
     double *dist = part + j->lay.dist;
     int32_t *labels = out ? out : (int32_t *)(part + j->lay.labels);
-    void *scratch = (void *)(((uintptr_t)(part + j->lay.kernel) + 63) & ~(uintptr_t)63);
-    j->kernel(rows, (size_t)n, (size_t)j->d, j->centers, j->norm2, (size_t)j->k, labels, dist, scratch);
+    char *scratch = (char *)(((uintptr_t)(part + j->lay.kernel) + 63) & ~(uintptr_t)63);
+    if (j->bounds) {
+        void *work = scratch + (j->lay.work - j->lay.kernel) * sizeof(double);
+        part[j->lay.recomputed] = (double)ooc__bounds_assign(j->bounds, rows, n, state, labels, dist, scratch, work);
+    } else {
+        j->kernel(rows, (size_t)n, (size_t)j->d, j->centers, j->norm2, (size_t)j->k, labels, dist, NULL, scratch);
+        part[j->lay.recomputed] = (double)n;
+    }
     double inertia = 0;
     for (uint64_t i = 0; i < n; i++)
         inertia += dist[i];
@@ -180,7 +190,7 @@ static void combine(void *ctx, void *acc_v, const void *part_v)
     const job *j = ctx;
     double *acc = acc_v;
     const double *part = part_v;
-    for (size_t i = 0; i < j->lay.n_far; i++) /* sums, counts, inertia */
+    for (size_t i = 0; i < j->lay.n_far; i++) /* sums, counts, inertia, recomputed */
         acc[i] += part[i];
     far_set a = far_view(acc, j), p = far_view((double *)part, j);
     for (uint64_t i = 0; i < (uint64_t)*p.n; i++)
@@ -212,13 +222,15 @@ static int collect(const job *j, double *acc, ooc__assign_result *res)
     return 0;
 }
 
-int ooc__assign_pass(ooc__fit *f, const double *centers, int accumulate, ooc_h5_chunked *labels,
+int ooc__assign_pass(ooc__fit *f, const double *centers, int accumulate, ooc__bounds *bounds, ooc_h5_chunked *labels,
                      ooc__assign_result *res, ooc_error *err)
 {
     memset(res, 0, sizeof *res);
-    job j = {.k = f->k, .d = f->d, .far_cap = accumulate ? f->k : 0, .dtype = f->in->dtype, .accumulate = accumulate};
+    job j = {.k = f->k, .d = f->d, .far_cap = accumulate ? f->k : 0, .dtype = f->in->dtype, .accumulate = accumulate,
+             .bounds = bounds};
     j.kernel = ooc__assign_select(j.dtype, (size_t)j.k, (size_t)j.d);
-    j.lay = make_layout(j.k, j.d, j.far_cap, f->in->chunk_rows, ooc__assign_scratch_bytes(j.dtype, j.k, j.d));
+    j.lay = make_layout(j.k, j.d, j.far_cap, f->in->chunk_rows, ooc__assign_scratch_bytes(j.dtype, j.k, j.d),
+                        bounds ? ooc__bounds_work_bytes(j.dtype, j.d) : 0);
     size_t esize = ooc_dtype_size(j.dtype);
     char *typed = malloc((size_t)(j.k * j.d + j.k) * esize);
     double *acc = calloc(j.lay.reduced ? j.lay.reduced : 1, sizeof *acc);
@@ -247,11 +259,17 @@ int ooc__assign_pass(ooc__fit *f, const double *centers, int accumulate, ooc_h5_
     }
     j.centers = typed;
     j.norm2 = typed + j.k * j.d * esize;
+    if (bounds)
+        ooc__bounds_begin(bounds, j.kernel, j.centers, j.norm2);
     ooc_pass pass = {.phase = accumulate ? "lloyd" : "labels", .partial_size = j.lay.total * sizeof(double),
-                     .ctx = &j, .map = map_chunk, .combine = combine, .output = labels};
+                     .ctx = &j, .map = map_chunk, .combine = combine, .output = labels,
+                     .state = bounds ? bounds->rows : NULL};
     int rc = ooc_stream_run(f->stream, &pass, acc, err);
+    if (!rc && bounds)
+        ooc__bounds_end(bounds);
     if (!rc) {
         res->inertia = acc[j.lay.inertia];
+        res->recomputed = (uint64_t)acc[j.lay.recomputed];
         res->counts = malloc(j.k * sizeof *res->counts);
         res->sums = accumulate ? malloc(j.k * j.d * sizeof *res->sums) : NULL;
         if (!res->counts || (accumulate && !res->sums) || collect(&j, acc, res)) {

@@ -75,7 +75,7 @@ static int state_map(void *ctx, const void *x, uint64_t row0, uint64_t n, void *
     int32_t *labels = (int32_t *)(dist + j->chunk_rows);
     void *scratch = (void *)(((uintptr_t)(dist + j->chunk_rows + (j->chunk_rows + 1) / 2) + 63) & ~(uintptr_t)63);
     memset(part, 0, (1 + j->m) * sizeof *part);
-    j->kernel(x, (size_t)n, (size_t)j->d, j->centers, j->norm2, (size_t)j->n_new, labels, dist, scratch);
+    j->kernel(x, (size_t)n, (size_t)j->d, j->centers, j->norm2, (size_t)j->n_new, labels, dist, NULL, scratch);
     double phi = 0;
     for (uint64_t i = 0; i < n; i++) {
         float dd = (float)dist[i];

@@ -2,6 +2,7 @@
 #ifndef OOC_KMEANS_INTERNAL_H
 #define OOC_KMEANS_INTERNAL_H
 
+#include "ooc_assign_internal.h"
 #include "ooc_kmeans.h"
 
 #include <stddef.h>
@@ -29,7 +30,12 @@ typedef struct ooc__fit {
     const ooc_array_info *in;
     const ooc_kmeans_params *p;
     uint64_t k, d;
+    int bounds; /* Lloyd skips rows by Hamerly's bounds (same results; off only to compare) */
 } ooc__fit;
+
+/* ooc__kmeans_fit(): ooc_kmeans_fit() with Lloyd's bounds on or off. */
+int ooc__kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_params *p, ooc_chunk_output *labels,
+                    int bounds, ooc_kmeans_model **out, ooc_error *err);
 
 /* ooc__kmeans_init(): k x d initial centres by p->init. *n_candidates: k-means|| candidates (else k). */
 int ooc__kmeans_init(ooc__fit *f, double *centers, uint64_t *n_candidates, ooc_error *err);
@@ -37,14 +43,56 @@ int ooc__kmeans_init(ooc__fit *f, double *centers, uint64_t *n_candidates, ooc_e
 /* A pass assigning every row to its nearest of k centres: Lloyd's (accumulating new centres) or the final
  * one (labels and inertia only). */
 typedef struct ooc__assign_result {
-    double *sums;     /* k x d, Lloyd only */
-    double *counts;   /* k */
+    double *sums;        /* k x d, Lloyd only */
+    double *counts;      /* k */
     double inertia;
-    uint64_t n_far;   /* rows kept in far[] (the farthest from their centres, for empty clusters) */
-    double *far;      /* n_far x d, farthest first */
+    uint64_t recomputed; /* rows that went through the kernel (the others kept their label by their bounds) */
+    uint64_t n_far;      /* rows kept in far[] (the farthest from their centres, for empty clusters) */
+    double *far;         /* n_far x d, farthest first */
 } ooc__assign_result;
 
-int ooc__assign_pass(ooc__fit *f, const double *centers, int accumulate, ooc_h5_chunked *labels,
+/* Hamerly's bounds (ooc_assign_bounds.c): per row, the label of the last pass and a lower bound on the
+ * distance (not squared) to every other centre. A pass first lowers each bound by how far the other centres
+ * have moved since; a row whose exact D to its old centre is below the bound's square keeps its label
+ * (strictly nearer than any other centre, so no tie either), and only the others go through the kernel,
+ * which also gives their new bound. Labels and distances are the kernel's, bit for bit, either way. */
+typedef struct ooc__bound_row {
+    int32_t label;
+    float lower; /* rounded down, so that it stays a lower bound */
+} ooc__bound_row;
+
+typedef struct ooc__bounds {
+    ooc_rowstate *rows;   /* an ooc__bound_row per row, handed to each chunk's map() */
+    void *centers;        /* k x d in the data's type: the centres the bounds refer to */
+    int valid;            /* rows and centers hold a pass's bounds */
+    uint64_t k, d;
+    ooc_dtype dtype;
+    double margin;        /* ooc__sqdist_margin(d) */
+    /* the pass under way: its kernel and centres, and the drift of every centre since `centers` (upper
+     * bounds on ‖c_new − c_old‖): the largest, drift1 of centre far1, and the second largest */
+    ooc__assign_fn kernel;
+    const void *now, *now_norm2;
+    double drift1, drift2;
+    uint64_t far1;
+} ooc__bounds;
+
+/* ooc__bounds_create(): for the rows of f's stream (created with state_row_bytes >= sizeof(ooc__bound_row)). */
+int ooc__bounds_create(ooc__bounds *b, const ooc__fit *f, ooc_error *err);
+void ooc__bounds_free(ooc__bounds *b);
+/* ooc__bounds_begin(): before a pass assigning to `centers` (k x d and their norms, the data's type). */
+void ooc__bounds_begin(ooc__bounds *b, ooc__assign_fn kernel, const void *centers, const void *norm2);
+/* ooc__bounds_end(): after the pass has gone over every row: the bounds now refer to its centres. */
+void ooc__bounds_end(ooc__bounds *b);
+/* ooc__bounds_work_bytes(): the work area one call of ooc__bounds_assign() needs, a multiple of 64. */
+size_t ooc__bounds_work_bytes(ooc_dtype t, uint64_t d);
+/* ooc__bounds_assign(): labels and dist of rows x (n x d) as the pass's kernel gives them, and their
+ * state st (n rows) updated; scratch: the kernel's, work: ooc__bounds_work_bytes(), both 64-byte aligned.
+ * Returns how many rows went through the kernel. */
+uint64_t ooc__bounds_assign(const ooc__bounds *b, const void *x, uint64_t n, ooc__bound_row *st, int32_t *labels,
+                            double *dist, void *scratch, void *work);
+
+/* bounds: Lloyd's (ooc__bounds_begin() and _end() are called here), or NULL: every row through the kernel. */
+int ooc__assign_pass(ooc__fit *f, const double *centers, int accumulate, ooc__bounds *bounds, ooc_h5_chunked *labels,
                      ooc__assign_result *res, ooc_error *err);
 void ooc__assign_result_free(ooc__assign_result *r);
 

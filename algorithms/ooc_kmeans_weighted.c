@@ -94,7 +94,7 @@ static int lloyd(const double *pts, const double *w, size_t m, size_t d, size_t 
                 s += centers[j * d + t] * centers[j * d + t];
             norm2[j] = s;
         }
-        assign(pts, m, d, centers, norm2, k, labels, dist, scratch);
+        assign(pts, m, d, centers, norm2, k, labels, dist, NULL, scratch);
         if (it > 0 && memcmp(labels, prev, m * sizeof *labels) == 0)
             break;
         memcpy(prev, labels, m * sizeof *labels);

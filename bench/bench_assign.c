@@ -5,13 +5,15 @@
  * over all of them, and reports its median thread CPU time: ns per row and GFLOP/s counting 2·n·k·d flops
  * (the x·c products alone). Variants: ref, direct-v16 (SSE2), direct-v32 (AVX2, where the CPU has it),
  * gemm; "sel" marks the one ooc__assign_select() picks. check: rows whose label or distance differs from
- * the reference's, over all variants (must be 0; the exit status says so).
+ * the reference's, or (--second) whose bound on the second nearest distance is above the reference's exact
+ * one, over all variants (must be 0; the exit status says so).
  *
- * Usage: bench_assign [--smoke] [--repeats N] [--flops F] [--shape D,K]...
+ * Usage: bench_assign [--smoke] [--second] [--repeats N] [--flops F] [--shape D,K]...
+ *   --second    the kernels also give the second nearest distance's bound, as Lloyd's first pass asks
  *   --repeats N runs of each variant, the median reported            [default: 11]
  *   --flops F   rows per shape: F / (2·k·d), between 64 and 262144    [default: 2e7]
  *   --shape     add a shape (the default set is replaced by the given ones)
- *   --smoke     two tiny shapes, one repeat: for ctest */
+ *   --smoke     two tiny shapes, one repeat, with and without --second: for ctest */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 
 #include "ooc_assign_internal.h"
@@ -59,8 +61,9 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* One shape and type: returns the rows whose outputs differ from the reference's, summed over variants. */
-static size_t bench_shape(ooc_dtype t, shape s, double flops, int repeats)
+/* One shape and type: returns the rows whose outputs differ from the reference's, summed over variants.
+ * With want_second, every variant also gives its bound on the second nearest distance. */
+static size_t bench_shape(ooc_dtype t, shape s, double flops, int repeats, int want_second)
 {
     size_t esize = ooc_dtype_size(t), d = s.d, k = s.k;
     double want = flops / (2.0 * (double)k * (double)d);
@@ -84,11 +87,12 @@ static size_t bench_shape(ooc_dtype t, shape s, double flops, int repeats)
     char *x = malloc(n * d * esize), *cn = malloc(k * esize);
     void *scratch = aligned_alloc(64, scratch_bytes);
     int32_t *labels[NVARIANTS];
-    double *dist[NVARIANTS];
+    double *dist[NVARIANTS], *second[NVARIANTS];
     for (int v = 0; v < NVARIANTS; v++) {
         labels[v] = malloc(n * sizeof *labels[v]);
         dist[v] = malloc(n * sizeof *dist[v]);
-        if (!labels[v] || !dist[v])
+        second[v] = want_second ? malloc(n * sizeof *second[v]) : NULL;
+        if (!labels[v] || !dist[v] || (want_second && !second[v]))
             exit(2);
     }
     if (!x || !cn || !scratch)
@@ -115,13 +119,14 @@ static size_t bench_shape(ooc_dtype t, shape s, double flops, int repeats)
             if (!available(v))
                 continue;
             double t0 = now();
-            fns[v](x, n, d, c, cn, k, labels[v], dist[v], scratch);
+            fns[v](x, n, d, c, cn, k, labels[v], dist[v], second[v], scratch);
             times[v][r] = now() - t0;
         }
     size_t bad = 0;
     for (int v = 1; v < NVARIANTS; v++)
         for (size_t i = 0; i < n && available(v); i++)
-            bad += labels[v][i] != labels[0][i] || memcmp(&dist[v][i], &dist[0][i], sizeof(double)) != 0;
+            bad += labels[v][i] != labels[0][i] || memcmp(&dist[v][i], &dist[0][i], sizeof(double)) != 0 ||
+                   (want_second && !(second[v][i] <= second[0][i]));
     for (int v = 0; v < NVARIANTS; v++) {
         if (!available(v))
             continue;
@@ -135,6 +140,7 @@ static size_t bench_shape(ooc_dtype t, shape s, double flops, int repeats)
     for (int v = 0; v < NVARIANTS; v++) {
         free(labels[v]);
         free(dist[v]);
+        free(second[v]);
     }
     free(x);
     free(cn);
@@ -144,7 +150,8 @@ static size_t bench_shape(ooc_dtype t, shape s, double flops, int repeats)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: bench_assign [--smoke] [--repeats N] [--flops F] [--shape D,K]...\n"
+    fprintf(f, "usage: bench_assign [--smoke] [--second] [--repeats N] [--flops F] [--shape D,K]...\n"
+               "  --second     also the bound on the second nearest distance\n"
                "  --repeats N  runs of each variant, the median reported    [default: 11]\n"
                "  --flops F    rows per shape: F / (2 k d), 64..262144       [default: 2e7]\n"
                "  --shape D,K  a shape to measure (repeatable; replaces the default set)\n"
@@ -153,13 +160,15 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    int repeats = 11, smoke = 0;
+    int repeats = 11, smoke = 0, second = 0;
     double flops = 2e7;
     shape shapes[MAX_SHAPES];
     size_t nshapes = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--smoke")) {
             smoke = 1;
+        } else if (!strcmp(argv[i], "--second")) {
+            second = 1;
         } else if (!strcmp(argv[i], "--repeats") && i + 1 < argc) {
             repeats = atoi(argv[++i]);
         } else if (!strcmp(argv[i], "--flops") && i + 1 < argc) {
@@ -191,13 +200,15 @@ int main(int argc, char **argv)
         memcpy(shapes, default_shapes, sizeof default_shapes);
     }
     openblas_set_num_threads(1);
-    printf("# 1 thread, median of %d; ns/row and GFLOP/s (2 n k d flops); sel = ooc__assign_select's choice\n",
-           repeats);
-    printf("%-7s %5s %5s %7s  %-10s %3s %10s %8s\n", "dtype", "d", "k", "n", "kernel", "", "ns/row", "GFLOP/s");
     size_t bad = 0;
-    for (int dt = 0; dt < 2; dt++)
-        for (size_t s = 0; s < nshapes; s++)
-            bad += bench_shape(dt ? OOC_FLOAT32 : OOC_FLOAT64, shapes[s], flops, repeats);
+    for (int sec = smoke ? 0 : second; sec <= (smoke ? 1 : second); sec++) {
+        printf("# 1 thread, median of %d; ns/row and GFLOP/s (2 n k d flops); sel = ooc__assign_select's choice%s\n",
+               repeats, sec ? "; with the second nearest" : "");
+        printf("%-7s %5s %5s %7s  %-10s %3s %10s %8s\n", "dtype", "d", "k", "n", "kernel", "", "ns/row", "GFLOP/s");
+        for (int dt = 0; dt < 2; dt++)
+            for (size_t s = 0; s < nshapes; s++)
+                bad += bench_shape(dt ? OOC_FLOAT32 : OOC_FLOAT64, shapes[s], flops, repeats, sec);
+    }
     printf("check: %zu rows differ from the reference\n", bad);
     return bad ? 1 : 0;
 }

@@ -630,8 +630,12 @@ class Interface(Base):
         self.assertGreaterEqual(js["passes"], 1 + js["n_iter"])
         self.assertEqual(len(js["history"]), js["n_iter"])
         for i, h in enumerate(js["history"], 1):
-            self.assertEqual(set(h), {"iter", "inertia", "shift", "empty_clusters"})
+            self.assertEqual(set(h), {"iter", "inertia", "shift", "empty_clusters", "recomputed"})
             self.assertEqual(h["iter"], i)
+            # rows that went through the kernel: all of them at first, then those the bounds could not keep
+            self.assertLessEqual(h["recomputed"], 50000)
+            if i == 1:
+                self.assertEqual(h["recomputed"], 50000)
         # Lloyd never increases the inertia; the last entry's inertia is that of the centres it started from.
         inertias = [h["inertia"] for h in js["history"]]
         for a, b in zip(inertias, inertias[1:]):

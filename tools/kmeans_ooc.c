@@ -330,9 +330,10 @@ static void print_fit(const cli *c, const ooc_kmeans_model *m)
     }
     json_t *o = json_object(), *hist = json_array(), *centers = json_array(), *sizes = json_array();
     for (int i = 0; i < m->history_len; i++)
-        json_array_append_new(hist, json_pack("{s:i,s:f,s:f,s:I}", "iter", m->history[i].iter, "inertia",
+        json_array_append_new(hist, json_pack("{s:i,s:f,s:f,s:I,s:I}", "iter", m->history[i].iter, "inertia",
                                               m->history[i].inertia, "shift", m->history[i].shift, "empty_clusters",
-                                              (json_int_t)m->history[i].empty));
+                                              (json_int_t)m->history[i].empty, "recomputed",
+                                              (json_int_t)m->history[i].recomputed));
     for (uint64_t j = 0; j < m->k; j++) {
         json_t *row = json_array();
         for (uint64_t t = 0; t < m->d; t++)

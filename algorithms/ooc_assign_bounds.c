@@ -1,0 +1,190 @@
+/* Hamerly's bounds in Lloyd's assignment (the idea in ooc_kmeans_internal.h), kept safe under rounding.
+ *
+ * Distances r_j = ‖x − c_j‖ are exact ones between the values the kernels see (rows and centres in the
+ * data's type); D_j is ooc__sqdist's rounded r_j², within a relative γ_(d+3) of it; m =
+ * ooc__sqdist_margin(d) = 8 (d + 4) u covers that and the handful of roundings below (u = 2^-53).
+ * - The invariant: lower <= r_j for every j != label, for the centres the bounds refer to.
+ * - From the kernel: second <= D_j <= r_j² (1 + γ), so sqrt(second (1 − m)), rounded twice, is <= r_j.
+ * - Drift: a centre moves by ‖Δ_j‖ <= δ_j = sqrt(D(c_new, c_old) (1 + m)), rounded twice, since D of the
+ *   two centres is >= ‖Δ_j‖² (1 − γ). By the triangle inequality r_j' >= r_j − δ_j, so the bound for the
+ *   new centres is lower − max_(j != label) δ_j: the largest drift, or the second largest when the row's
+ *   own centre moved most. An empty cluster's relocation is only a large drift.
+ * - Rounding a bound for storage: the float strictly below the double v = fl(l − δ). v is the double
+ *   nearest the exact l − δ, so no double, hence no float, lies strictly between them: a float below v is
+ *   <= l − δ.
+ * - Keeping: with l = fl(lower − δ) > 0 (at most l_exact (1 + u)), D_j >= r_j² (1 − γ) >= fl(fl(l·l) (1 − m))
+ *   for every other j, so D_a below that means D_a < D_j: the kernel would answer a, and dist = D_a. */
+#include "ooc_kmeans_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int ooc__bounds_create(ooc__bounds *b, const ooc__fit *f, ooc_error *err)
+{
+    memset(b, 0, sizeof *b);
+    b->k = f->k;
+    b->d = f->d;
+    b->dtype = f->in->dtype;
+    b->margin = ooc__sqdist_margin((size_t)f->d);
+    b->centers = malloc(f->k * f->d * ooc_dtype_size(b->dtype));
+    int rc = b->centers ? ooc_rowstate_create(f->stream, sizeof(ooc__bound_row), &b->rows, err)
+                        : ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
+    if (rc)
+        ooc__bounds_free(b);
+    return rc;
+}
+
+void ooc__bounds_free(ooc__bounds *b)
+{
+    ooc_rowstate_free(b->rows);
+    free(b->centers);
+    memset(b, 0, sizeof *b);
+}
+
+/* An upper bound on ‖c − c_old‖ for centres in the data's type (see the top). */
+static double drift(const ooc__bounds *b, const void *c, const void *c_old)
+{
+    size_t d = (size_t)b->d;
+    double dd = b->dtype == OOC_FLOAT32 ? ooc__sqdist_f32(c, c_old, d) : ooc__sqdist_f64(c, c_old, d);
+    return sqrt(dd * (1 + b->margin));
+}
+
+void ooc__bounds_begin(ooc__bounds *b, ooc__assign_fn kernel, const void *centers, const void *norm2)
+{
+    b->kernel = kernel;
+    b->now = centers;
+    b->now_norm2 = norm2;
+    b->drift1 = b->drift2 = 0;
+    b->far1 = 0;
+    if (!b->valid)
+        return;
+    size_t row = (size_t)b->d * ooc_dtype_size(b->dtype);
+    for (uint64_t j = 0; j < b->k; j++) {
+        double dj = drift(b, (const char *)centers + j * row, (const char *)b->centers + j * row);
+        if (dj > b->drift1) {
+            b->drift2 = b->drift1;
+            b->drift1 = dj;
+            b->far1 = j;
+        } else if (dj > b->drift2) {
+            b->drift2 = dj;
+        }
+    }
+}
+
+void ooc__bounds_end(ooc__bounds *b)
+{
+    memcpy(b->centers, b->now, b->k * b->d * ooc_dtype_size(b->dtype));
+    b->valid = 1;
+}
+
+/* For v >= 0 (or NaN): the float strictly below v, so at most the exact value v was rounded from (see the
+ * top), or 0 (below every positive exact value). Without branches (this runs for every row, and which way
+ * it goes is a coin toss): positive floats are ordered as their bits, so the next one toward 0 is bits − 1. */
+static inline float float_below(double v)
+{
+    float f = (float)v;
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    bits -= (uint32_t)(((double)f >= v) & (f > 0));
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/* Rows per kernel call, gathered: a full GEMM tile where a row is small, within 1 MiB where it is not. */
+static size_t gather_rows(ooc_dtype t, uint64_t d)
+{
+    size_t rows = ((size_t)1 << 20) / ((size_t)d * ooc_dtype_size(t));
+    return rows < 16 ? 16 : rows > 512 ? 512 : rows;
+}
+
+/* The work area: gathered rows | their dist | second | chunk row indices | labels. */
+typedef struct gather {
+    char *x;
+    int32_t *labels;
+    double *dist, *second;
+    size_t *index;
+    size_t cap, row_bytes;
+} gather;
+
+static gather gather_view(const ooc__bounds *b, void *work)
+{
+    gather g = {.cap = gather_rows(b->dtype, b->d), .row_bytes = (size_t)b->d * ooc_dtype_size(b->dtype)};
+    g.x = work;
+    g.dist = (double *)(g.x + (g.cap * g.row_bytes + 7) / 8 * 8);
+    g.second = g.dist + g.cap;
+    g.index = (size_t *)(g.second + g.cap);
+    g.labels = (int32_t *)(g.index + g.cap);
+    return g;
+}
+
+size_t ooc__bounds_work_bytes(ooc_dtype t, uint64_t d)
+{
+    size_t cap = gather_rows(t, d), x = (cap * (size_t)d * ooc_dtype_size(t) + 7) / 8 * 8;
+    size_t bytes = x + cap * (2 * sizeof(double) + sizeof(size_t) + sizeof(int32_t));
+    return (bytes + 63) / 64 * 64;
+}
+
+/* m rows at x through the kernel; row r's outputs go to chunk row index[r] (r when index is NULL) of
+ * labels, dist and st, with a fresh bound from the second nearest. */
+static void recompute(const ooc__bounds *b, const gather *g, const void *x, size_t m, const size_t *index,
+                      ooc__bound_row *st, int32_t *labels, double *dist, void *scratch)
+{
+    b->kernel(x, m, (size_t)b->d, b->now, b->now_norm2, (size_t)b->k, g->labels, g->dist, g->second, scratch);
+    for (size_t r = 0; r < m; r++) {
+        size_t i = index ? index[r] : r;
+        labels[i] = g->labels[r];
+        dist[i] = g->dist[r];
+        st[i].label = g->labels[r];
+        st[i].lower = float_below(sqrt(g->second[r] * (1 - b->margin)));
+    }
+}
+
+/* Rows whose bounds keep their label: labels, dist and a lowered bound; the others gathered for the
+ * kernel, a full block at a time. Returns the rows gathered. */
+#define OOC__BOUNDED(SUF, T)                                                                               \
+    static uint64_t bounded_##SUF(const ooc__bounds *b, const T *x, uint64_t n, ooc__bound_row *st,        \
+                                  int32_t *labels, double *dist, void *scratch, const gather *g)           \
+    {                                                                                                      \
+        const T *c = b->now;                                                                               \
+        const double keep = 1 - b->margin; /* exact, as is 1 + margin */                                   \
+        size_t d = (size_t)b->d, m = 0;                                                                    \
+        uint64_t gathered = 0;                                                                             \
+        for (uint64_t i = 0; i < n; i++) {                                                                 \
+            int32_t a = st[i].label;                                                                       \
+            double l = (double)st[i].lower - ((uint64_t)a == b->far1 ? b->drift2 : b->drift1);             \
+            double da = ooc__sqdist_##SUF(x + i * d, c + (size_t)a * d, d);                                \
+            if (l > 0 && da < l * l * keep) {                                                              \
+                labels[i] = a;                                                                             \
+                dist[i] = da;                                                                              \
+                st[i].lower = float_below(l);                                                              \
+                continue;                                                                                  \
+            }                                                                                              \
+            memcpy(g->x + m * g->row_bytes, x + i * d, g->row_bytes);                                      \
+            g->index[m++] = i;                                                                             \
+            if (m == g->cap) {                                                                             \
+                recompute(b, g, g->x, m, g->index, st, labels, dist, scratch);                             \
+                gathered += m;                                                                             \
+                m = 0;                                                                                     \
+            }                                                                                              \
+        }                                                                                                  \
+        recompute(b, g, g->x, m, g->index, st, labels, dist, scratch);                                     \
+        return gathered + m;                                                                               \
+    }
+
+OOC__BOUNDED(f64, double)
+OOC__BOUNDED(f32, float)
+
+uint64_t ooc__bounds_assign(const ooc__bounds *b, const void *x, uint64_t n, ooc__bound_row *st, int32_t *labels,
+                            double *dist, void *scratch, void *work)
+{
+    gather g = gather_view(b, work);
+    if (b->valid)
+        return b->dtype == OOC_FLOAT32 ? bounded_f32(b, x, n, st, labels, dist, scratch, &g)
+                                       : bounded_f64(b, x, n, st, labels, dist, scratch, &g);
+    for (uint64_t i = 0; i < n; i += g.cap) { /* no bounds yet: every row, in place */
+        size_t m = n - i < g.cap ? (size_t)(n - i) : g.cap;
+        recompute(b, &g, (const char *)x + i * g.row_bytes, m, NULL, st + i, labels + i, dist + i, scratch);
+    }
+    return n;
+}

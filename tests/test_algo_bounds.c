@@ -1,0 +1,227 @@
+/* Lloyd with Hamerly's bounds against Lloyd without: bitwise the same centres, inertia, n_iter, sizes,
+ * per-iteration history and labels, on overlapping blobs (many rows near boundaries, labels changing for
+ * many iterations), k = 1, 2, 8, 50, float64 and float32, with empty clusters relocated, with the bounds
+ * in memory and spilled to a file; and the bounds do skip rows once the centres settle. */
+#define _GNU_SOURCE /* mkdtemp */
+#include "ooc_array.h"
+#include "ooc_chunk_output.h"
+#include "ooc_kmeans_internal.h"
+#include "ooc_test.h"
+
+#include <unistd.h>
+
+static char dir[] = "/tmp/ooc_bounds_XXXXXX";
+
+typedef struct fit_case {
+    const char *spec; /* a blobs: input, with small chunks so that a pass spans many of them */
+    uint64_t k;
+    ooc_kmeans_init init;
+    int max_iter; /* with tol 0: Lloyd runs until no centre moves, or this many iterations */
+    int spill;    /* a memory limit too small for the bounds of every row: they go to a file */
+} fit_case;
+
+typedef struct fitted {
+    ooc_kmeans_model *m;
+    int32_t *labels;
+    uint64_t rows;
+} fitted;
+
+static void fitted_free(fitted *f)
+{
+    ooc_kmeans_model_free(f->m);
+    free(f->labels);
+}
+
+/* The smallest memory limit that holds the stream's working buffers and a chunk of per-row state per
+ * thread: less than the state of every row. */
+static uint64_t spilling_limit(ooc_array *a, const ooc_stream_params *sp)
+{
+    ooc_stream_params big = *sp;
+    big.state_row_bytes = sizeof(ooc__bound_row);
+    ooc_stream *s;
+    ooc_error err;
+    ASSERT_OK(ooc_stream_create(a, &big, &s, &err));
+    const ooc_stream_stats *st = ooc_stream_get_stats(s);
+    uint64_t chunk_state = ooc_array_get_info(a)->chunk_rows * big.state_row_bytes;
+    uint64_t limit = st->working_bytes + (uint64_t)st->threads * chunk_state;
+    ooc_stream_free(s);
+    return limit;
+}
+
+/* Fit c with bounds on or off on `threads` threads; labels written to a file and read back. */
+static fitted fit(const fit_case *c, int bounds, int threads)
+{
+    fitted out = {0};
+    ooc_error err;
+    ooc_array *a;
+    ASSERT_OK(ooc_array_open(c->spec, &a, &err));
+    const ooc_array_info *in = ooc_array_get_info(a);
+    out.rows = in->rows;
+    char path[64];
+    snprintf(path, sizeof path, "%s/labels.h5", dir);
+    ooc_h5_chunked_params lp = {OOC_INT32, 1, in->rows, 1, in->chunk_rows, {3, 1, 0}};
+    ooc_chunk_output *o;
+    ASSERT_OK(ooc_chunk_output_create(path, "/labels", &lp, 1, &o, &err));
+    ooc_stream_params sp = ooc_stream_params_default();
+    sp.threads = threads;
+    if (c->spill && bounds)
+        sp.memory_limit = spilling_limit(a, &sp);
+    ooc_kmeans_params p = ooc_kmeans_params_default();
+    p.k = c->k;
+    p.init = c->init;
+    p.max_iter = c->max_iter;
+    p.tol = 0;
+    int rc = ooc__kmeans_fit(a, &sp, &p, o, bounds, &out.m, &err);
+    if (rc)
+        OOC__FAIL("%s k=%llu: %s", c->spec, (unsigned long long)c->k, err.msg);
+    else
+        ASSERT_INT_EQ(out.m->state_spilled, c->spill && bounds);
+    ASSERT_OK(ooc_chunk_output_commit(o, &err));
+    ooc_array_free(a);
+    out.labels = malloc(out.rows * sizeof *out.labels);
+    ooc_h5_reader *r;
+    ASSERT_OK(ooc_h5_reader_open(path, "/labels", &r, &err));
+    ASSERT_OK(ooc_h5_reader_read_rows(r, 0, out.rows, OOC_INT32, out.labels, &err));
+    ooc_h5_reader_close(r);
+    unlink(path);
+    return out;
+}
+
+#define SAME_BITS(a, b) (memcmp(&(a), &(b), sizeof(a)) == 0)
+
+/* Everything the fit reports, bit for bit, except the rows recomputed (all of them without bounds). */
+static void assert_same_fit(const fit_case *c, const fitted *on, const fitted *off)
+{
+    const ooc_kmeans_model *a = on->m, *b = off->m;
+    if (!a || !b)
+        return;
+    int same = a->n_iter == b->n_iter && a->converged == b->converged && SAME_BITS(a->inertia, b->inertia) &&
+               !memcmp(a->centers, b->centers, a->k * a->d * sizeof *a->centers) &&
+               !memcmp(a->sizes, b->sizes, a->k * sizeof *a->sizes) &&
+               !memcmp(on->labels, off->labels, on->rows * sizeof *on->labels);
+    for (int i = 0; same && i < a->n_iter; i++)
+        same = SAME_BITS(a->history[i].inertia, b->history[i].inertia) &&
+               SAME_BITS(a->history[i].shift, b->history[i].shift) && a->history[i].empty == b->history[i].empty;
+    if (!same)
+        OOC__FAIL("%s k=%llu: with bounds n_iter %d inertia %.17g, without %d %.17g (or centres, sizes, history "
+                  "or labels differ)",
+                  c->spec, (unsigned long long)c->k, a->n_iter, a->inertia, b->n_iter, b->inertia);
+    for (int i = 0; i < b->n_iter; i++)
+        ASSERT_INT_EQ(b->history[i].recomputed, off->rows);
+}
+
+/* Runs c both ways; returns the fit with bounds (for more checks) after comparing. */
+static fitted check_case(const fit_case *c)
+{
+    fitted on = fit(c, 1, 2), off = fit(c, 0, 1);
+    assert_same_fit(c, &on, &off);
+    printf("     %s k=%llu: %d iterations, rows recomputed:", c->spec, (unsigned long long)c->k,
+           on.m ? on.m->n_iter : 0);
+    for (int i = 0; on.m && i < on.m->n_iter; i++)
+        printf(" %.3f", (double)on.m->history[i].recomputed / (double)on.rows);
+    printf("\n");
+    fitted_free(&off);
+    return on;
+}
+
+/* The fraction of rows recomputed over the last half of the iterations. */
+static double late_recomputed(const fitted *f)
+{
+    int n = f->m->n_iter, from = n / 2;
+    double sum = 0;
+    for (int i = from; i < n; i++)
+        sum += (double)f->m->history[i].recomputed;
+    return sum / ((double)(n - from) * (double)f->rows);
+}
+
+/* Heavily overlapping blobs: std 3 around centres in [-4, 4)^d, so rows change labels for dozens of
+ * iterations and many sit within rounding of a boundary. */
+static void test_overlapping(void)
+{
+    static const char *const specs[] = {
+        "blobs:samples=20000,features=3,centers=8,cluster_std=3,center_box=-4:4,seed=1,chunk_rows=1999",
+        "blobs:samples=20000,features=3,centers=8,cluster_std=3,center_box=-4:4,seed=1,chunk_rows=1999,"
+        "dtype=float32",
+        "blobs:samples=12000,features=20,centers=30,cluster_std=3,center_box=-2:2,seed=2,chunk_rows=1001",
+        "blobs:samples=12000,features=20,centers=30,cluster_std=3,center_box=-2:2,seed=2,chunk_rows=1001,"
+        "dtype=float32",
+    };
+    static const uint64_t ks[] = {1, 2, 8, 50};
+    for (size_t s = 0; s < sizeof specs / sizeof specs[0]; s++)
+        for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
+            fit_case c = {specs[s], ks[i], i % 2 ? OOC_INIT_RANDOM : OOC_INIT_KMEANS_PARALLEL, 60, 0};
+            fitted on = check_case(&c);
+            if (on.m && ks[i] == 1)
+                for (int it = 1; it < on.m->n_iter; it++) /* one centre: no row ever needs measuring again */
+                    ASSERT_INT_EQ(on.m->history[it].recomputed, 0);
+            if (on.m && on.m->n_iter >= 10)
+                ASSERT(late_recomputed(&on) < 0.5);
+            fitted_free(&on);
+        }
+}
+
+/* Separated blobs: after a few iterations almost every row keeps its label by its bound. */
+static void test_bounds_skip(void)
+{
+    static const char *const specs[] = {
+        "blobs:samples=30000,features=20,centers=8,seed=5,chunk_rows=4099",
+        "blobs:samples=30000,features=32,centers=64,seed=6,chunk_rows=4099,dtype=float32",
+    };
+    for (size_t s = 0; s < sizeof specs / sizeof specs[0]; s++) {
+        fit_case c = {specs[s], s ? 64 : 8, OOC_INIT_RANDOM, 30, 0};
+        fitted on = check_case(&c);
+        ASSERT(on.m && on.m->n_iter >= 4);
+        if (on.m && on.m->n_iter >= 4) {
+            ASSERT_INT_EQ(on.m->history[0].recomputed, on.rows); /* no bounds yet */
+            ASSERT(on.m->history[on.m->n_iter - 1].recomputed < on.rows / 5);
+        }
+        fitted_free(&on);
+    }
+}
+
+/* Fewer distinct points than clusters (std 0: every row is its blob's centre), so random rows make equal
+ * centres, the later ones empty, relocated to far rows: a drift like any other. */
+static void test_relocation(void)
+{
+    static const fit_case cases[] = {
+        {"blobs:samples=5000,features=4,centers=5,cluster_std=0,seed=3,chunk_rows=777", 8, OOC_INIT_RANDOM, 20, 0},
+        {"blobs:samples=5000,features=4,centers=5,cluster_std=0,seed=3,chunk_rows=777,dtype=float32", 8,
+         OOC_INIT_RANDOM, 20, 0},
+    };
+    for (size_t s = 0; s < sizeof cases / sizeof cases[0]; s++) {
+        fitted on = check_case(&cases[s]);
+        uint64_t empty = 0;
+        for (int i = 0; on.m && i < on.m->n_iter; i++)
+            empty += on.m->history[i].empty;
+        ASSERT(empty > 0);
+        fitted_free(&on);
+    }
+}
+
+/* Bounds in a temporary file, read and written a chunk at a time. */
+static void test_spilled(void)
+{
+    static const fit_case cases[] = {
+        {"blobs:samples=20000,features=3,centers=8,cluster_std=3,center_box=-4:4,seed=1,chunk_rows=1999", 8,
+         OOC_INIT_RANDOM, 40, 1},
+        {"blobs:samples=20000,features=5,centers=20,cluster_std=2,seed=7,chunk_rows=999,dtype=float32", 20,
+         OOC_INIT_KMEANS_PARALLEL, 40, 1},
+    };
+    for (size_t s = 0; s < sizeof cases / sizeof cases[0]; s++) {
+        fitted on = check_case(&cases[s]);
+        ASSERT(on.m && on.m->n_iter >= 10 && late_recomputed(&on) < 0.5);
+        fitted_free(&on);
+    }
+}
+
+static void test_setup(void)
+{
+    ASSERT(mkdtemp(dir) != NULL);
+}
+
+static void test_cleanup(void)
+{
+    ASSERT_OK(rmdir(dir));
+}
+
+OOC_TEST_MAIN(test_setup, test_overlapping, test_bounds_skip, test_relocation, test_spilled, test_cleanup)
