@@ -5,6 +5,7 @@
 
 #include "ooc_blobs.h"
 #include "ooc_normal_internal.h"
+#include "ooc_random.h"
 #include "ooc_test.h"
 
 #include <pthread.h>
@@ -553,6 +554,18 @@ static void test_normals_kernels_agree(void)
     ASSERT(misses > 100); /* the slow path was exercised */
 }
 
-OOC_TEST_MAIN(test_normals_kernels_agree, test_blobs_threads, test_zig_tables, test_rng_words, test_philox_kernels, test_rng_refill_sizes,
+/* A keyed draw is the first word of its stream, however it is computed. */
+static void test_random_u64_is_first_word(void)
+{
+    for (uint64_t t = 0; t < 1000; t++) {
+        uint64_t seed = t * 0x9E3779B97F4A7C15ull, index = t * t * 977 + (t << 40);
+        uint32_t stream = (uint32_t)(t % 7);
+        ooc__rng g;
+        ooc__rng_init(&g, seed, stream, index, 3);
+        ASSERT_INT_EQ(ooc_random_u64(seed, stream, index), ooc__rng_next(&g));
+    }
+}
+
+OOC_TEST_MAIN(test_random_u64_is_first_word, test_normals_kernels_agree, test_blobs_threads, test_zig_tables, test_rng_words, test_philox_kernels, test_rng_refill_sizes,
               test_normal_moments_ks, test_normal_histogram_tails, test_blobs_per_blob, test_blobs_determinism,
               test_blobs_given_centers, test_spec_parse_format, test_spec_errors, test_params_check)
