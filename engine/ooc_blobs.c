@@ -256,6 +256,11 @@ void ooc_blobs_rows(const ooc_blobs *b, uint64_t row0, size_t n, void *x, int32_
         const double *c = b->centers + label * d;
         if (y)
             y[i] = (int32_t)label;
-        ooc__normals(z, &g, c, s, d, x64 ? x64 + i * d : NULL, x64 ? NULL : x32 + i * d, 0);
+        if (x64)
+            for (size_t j = 0; j < d; j++)
+                x64[i * d + j] = c[j] + s * ooc__normal(z, &g);
+        else
+            for (size_t j = 0; j < d; j++)
+                x32[i * d + j] = (float)(c[j] + s * ooc__normal(z, &g));
     }
 }

@@ -103,10 +103,4 @@ static inline double ooc__normal(const ooc__zig *z, ooc__rng *g)
     return ooc__normal_slow(z, g, w);
 }
 
-/* ooc__normals(): y[j] = c[j] + s * ooc__normal(z, g) for j < n, into y64 (double) or, when y64 is NULL, y32
- * (rounded to float). With AVX-512 the fast path runs eight at a time, with the same bits as the portable
- * loop, which `portable` forces (for tests). */
-void ooc__normals(const ooc__zig *z, ooc__rng *g, const double *c, double s, size_t n, double *y64, float *y32,
-                  int portable);
-
 #endif

@@ -526,34 +526,6 @@ static void test_params_check(void)
     ooc_blobs_free(b);
 }
 
-/* The vectorised normals give the portable loop's bits and take the same words, rejections included: many
- * rows of odd lengths (so partial vectors), both output types, several scales. */
-static void test_normals_kernels_agree(void)
-{
-    const ooc__zig *z = ooc__zig_tables();
-    double c[37], y64[2][37];
-    float y32[2][37];
-    for (size_t j = 0; j < 37; j++)
-        c[j] = (double)j * 0.37 - 5;
-    uint64_t misses = 0;
-    for (uint64_t row = 0; row < 20000; row++) {
-        size_t n = 1 + (size_t)(row % 37);
-        double s = row % 3 == 0 ? 1.0 : row % 3 == 1 ? 0.25 : 7.5;
-        for (int type = 0; type < 2; type++) {
-            ooc__rng g[2];
-            for (int v = 0; v < 2; v++) {
-                ooc__rng_init(&g[v], 99, 0, row, n);
-                ooc__normals(z, &g[v], c, s, n, type ? NULL : y64[v], type ? y32[v] : NULL, v);
-            }
-            ASSERT(type ? memcmp(y32[0], y32[1], n * sizeof(float)) == 0 : memcmp(y64[0], y64[1], n * sizeof(double)) == 0);
-            ASSERT_INT_EQ(g[0].ctr.v[3], g[1].ctr.v[3]); /* the same words taken */
-            ASSERT_INT_EQ(g[0].pos, g[1].pos);
-            misses += g[0].ctr.v[3] * 2 - g[0].len + g[0].pos > n + 1;
-        }
-    }
-    ASSERT(misses > 100); /* the slow path was exercised */
-}
-
 /* A keyed draw is the first word of its stream, however it is computed. */
 static void test_random_u64_is_first_word(void)
 {
@@ -566,6 +538,6 @@ static void test_random_u64_is_first_word(void)
     }
 }
 
-OOC_TEST_MAIN(test_random_u64_is_first_word, test_normals_kernels_agree, test_blobs_threads, test_zig_tables, test_rng_words, test_philox_kernels, test_rng_refill_sizes,
-              test_normal_moments_ks, test_normal_histogram_tails, test_blobs_per_blob, test_blobs_determinism,
+OOC_TEST_MAIN(test_random_u64_is_first_word, test_blobs_threads, test_zig_tables, test_rng_words, test_philox_kernels,
+              test_rng_refill_sizes, test_normal_moments_ks, test_normal_histogram_tails, test_blobs_per_blob, test_blobs_determinism,
               test_blobs_given_centers, test_spec_parse_format, test_spec_errors, test_params_check)
