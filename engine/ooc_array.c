@@ -124,11 +124,16 @@ void ooc_array_raw_free(ooc_array_raw *raw)
     memset(raw, 0, sizeof *raw);
 }
 
+/* The fetched bytes: mapped in place, or copied into buf. */
+static const void *fetched(const ooc_array_raw *raw)
+{
+    return raw->view.map ? raw->view.data : raw->buf;
+}
+
 void ooc_array_raw_done(ooc_array_raw *raw)
 {
     if (raw->view.map) {
         ooc_h5_chunk_view_release(&raw->view);
-        raw->data = NULL;
         raw->bytes = 0;
     }
 }
@@ -161,22 +166,16 @@ static int ensure(ooc_array_raw *raw, size_t bytes, const char *input, ooc_error
 static int fetch_stored(ooc_array *a, uint64_t chunk, ooc_array_raw *raw, ooc_error *err)
 {
     if (ooc_h5_reader_view_raw_chunk(a->h5, chunk, &raw->view)) {
-        raw->data = raw->view.data;
         raw->bytes = raw->view.bytes;
         return 0;
     }
-    raw->data = NULL;
-    int rc = ooc_h5_reader_read_raw_chunk(a->h5, chunk, &raw->buf, &raw->cap, &raw->bytes, err);
-    if (!rc && raw->bytes)
-        raw->data = raw->buf;
-    return rc;
+    return ooc_h5_reader_read_raw_chunk(a->h5, chunk, &raw->buf, &raw->cap, &raw->bytes, err);
 }
 
 int ooc_array_fetch(ooc_array *a, uint64_t chunk, ooc_array_raw *raw, ooc_error *err)
 {
     ooc_h5_chunk_view_release(&raw->view);
     raw->chunk = chunk;
-    raw->data = NULL;
     raw->bytes = raw->bytes_read = 0;
     raw->decoded = 0;
     if (a->blobs)
@@ -196,7 +195,6 @@ int ooc_array_fetch(ooc_array *a, uint64_t chunk, ooc_array_raw *raw, ooc_error 
     if (!rc)
         rc = ooc_h5_reader_read_rows(a->h5, chunk * in->chunk_rows, rows, in->dtype, raw->buf, err);
     if (!rc) {
-        raw->data = raw->buf;
         raw->bytes = bytes;
         raw->decoded = 1;
         /* HDF5 does not say how many stored bytes it read: count the chunk's share of the dataset. */
@@ -214,12 +212,12 @@ int ooc_array_decode(ooc_array *a, const ooc_array_raw *raw, ooc_codec_ctx *ctx,
         return 0;
     }
     if (raw->decoded) {
-        memcpy(dst, raw->data, raw->bytes);
+        memcpy(dst, fetched(raw), raw->bytes);
         return 0;
     }
     /* Storage chunks are stored whole, the last one padded: decode all of it (dst holds chunk_rows rows). */
     ooc_error e;
-    if (ooc_codec_decode(&in->h5->codec, ctx, raw->data, raw->bytes, dst, a->stored_chunk_bytes, &e) != 0)
+    if (ooc_codec_decode(&in->h5->codec, ctx, fetched(raw), raw->bytes, dst, a->stored_chunk_bytes, &e) != 0)
         return ooc_error_set(err, e.code, "%s: chunk %llu: %s", in->input, (unsigned long long)raw->chunk, e.msg);
     return 0;
 }

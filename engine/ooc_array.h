@@ -50,9 +50,8 @@ uint64_t ooc_array_chunk_rows(const ooc_array *a, uint64_t chunk);
 /* A chunk between fetch and decode. Zero-initialise; reuse across chunks; ooc_array_raw_free() at the end. */
 typedef struct ooc_array_raw {
     uint64_t chunk;
-    const void *data;  /* stored bytes (raw chunks), or rows already converted (other layouts): in buf or view */
-    size_t bytes;
-    int decoded;       /* data holds rows already (HDF5 decoded them) */
+    size_t bytes;      /* stored bytes (raw chunks), or rows already converted (other layouts): in view or buf */
+    int decoded;       /* they are rows already (HDF5 decoded them) */
     uint64_t bytes_read; /* bytes taken from the file for this chunk */
     void *buf;         /* the bytes when copied */
     size_t cap;

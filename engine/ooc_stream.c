@@ -27,6 +27,7 @@ struct ooc_stream {
     size_t chunk_bytes; /* a full decoded chunk */
     slot *slots;
     ooc__prefetch *prefetch; /* HDF5 inputs not read in place: reads run ahead of the workers */
+    int prefetching;         /* the prefetcher runs for the pass under way */
     int in_place;            /* chunks read in place: each worker maps its own */
     void **cache;       /* per chunk: its decoded rows, or NULL */
     uint64_t cache_slots; /* chunks [0, cache_slots) are cached once read */
@@ -58,9 +59,10 @@ static uint64_t working_bytes(size_t chunk_bytes, int threads, uint64_t mapped_b
            (uint64_t)ring * chunk_bytes;
 }
 
-static int ring_depth(int threads)
+/* The prefetch ring: threads + 1 stored chunks for HDF5 inputs not read in place, else none. */
+static int ring_depth(const ooc_stream *s)
 {
-    return threads + 1;
+    return ooc_array_get_info(s->a)->h5 && !s->in_place ? s->p.threads + 1 : 0;
 }
 
 int ooc_stream_create(ooc_array *a, const ooc_stream_params *p, ooc_stream **out, ooc_error *err)
@@ -82,8 +84,7 @@ int ooc_stream_create(ooc_array *a, const ooc_stream_params *p, ooc_stream **out
     /* With the thread count left to us (0), fewer threads rather than no run when the limit is tight: the
      * results are the same for any count. */
     for (;; s->p.threads--) {
-        working = working_bytes(s->chunk_bytes, s->p.threads, mapped,
-                                in->h5 && !s->in_place ? ring_depth(s->p.threads) : 0);
+        working = working_bytes(s->chunk_bytes, s->p.threads, mapped, ring_depth(s));
         /* Per-row state: all of it in memory if it fits beside the working buffers, else a chunk per thread. */
         state = (uint64_t)p->state_row_bytes * in->rows;
         s->stats.state_spilled = 0;
@@ -116,7 +117,7 @@ int ooc_stream_create(ooc_array *a, const ooc_stream_params *p, ooc_stream **out
     }
     s->cache = calloc(in->nchunks ? in->nchunks : 1, sizeof *s->cache);
     s->slots = calloc((size_t)s->p.threads, sizeof *s->slots);
-    int ring = in->h5 && !s->in_place ? ring_depth(s->p.threads) : 0;
+    int ring = ring_depth(s);
     int ok = s->cache && s->slots && (!ring || ooc__prefetch_create(a, ring, &s->prefetch) == 0);
     /* Each thread's buffers are touched now, so that the first pass runs at the speed of the others. */
     int shuffled = in->h5 && in->h5->raw_chunks && in->h5->codec.shuffle;
@@ -165,10 +166,10 @@ ooc_array *ooc_stream_array(const ooc_stream *s)
     return s->a;
 }
 
-/* The chunk's fetched bytes: from the prefetcher, or fetched here. */
+/* The chunk's fetched bytes: from the prefetcher while a pass runs it, or fetched here. */
 static int fetch(ooc_stream *s, uint64_t chunk, slot *b, const ooc_array_raw **raw, ooc_error *err)
 {
-    if (s->prefetch)
+    if (s->prefetching)
         return ooc__prefetch_wait(s->prefetch, chunk, raw, err);
     *raw = &b->raw;
     return ooc_array_fetch(s->a, chunk, &b->raw, err);
@@ -193,7 +194,7 @@ static int chunk_rows_of(ooc_stream *s, uint64_t chunk, slot *b, const void **ro
     if (chunk < s->cache_slots && !(dst = ooc__buffer_alloc(s->chunk_bytes)))
         dst = b->rows; /* no memory to cache after all: stream this chunk */
     rc = ooc_array_decode(s->a, raw, b->codec, dst, err);
-    if (s->prefetch)
+    if (s->prefetching)
         ooc__prefetch_release(s->prefetch, chunk);
     else
         ooc_array_raw_done(&b->raw);
@@ -300,10 +301,12 @@ int ooc_stream_run(ooc_stream *s, const ooc_pass *pass, void *acc, ooc_error *er
     ooc__prefetch *prefetch = pass->no_input ? NULL : s->prefetch;
     if (prefetch && (rc = ooc__prefetch_start(prefetch, nchunks, s->cache, err)) != 0)
         return rc;
+    s->prefetching = prefetch != NULL;
     ooc__ordered_pass op = {nchunks, s->p.threads, produce, consume, s};
     rc = ooc__pass_ordered(&op, err);
     if (prefetch)
         ooc__prefetch_finish(prefetch);
+    s->prefetching = 0;
     s->stats.passes += !pass->no_input;
     s->stats.bytes_decoded += s->done_bytes;
     s->stats.seconds += ooc_clock_seconds() - s->start;
@@ -329,17 +332,11 @@ static int gather_chunk(void *ctx, uint64_t part, int slot_index, ooc_error *err
     const ooc_array_info *in = ooc_array_get_info(s->a);
     slot *b = &s->slots[slot_index];
     uint64_t chunk = g->rows[g->first[part]] / in->chunk_rows;
-    const void *data = s->cache[chunk];
-    if (!data) {
-        int rc = ooc_array_fetch(s->a, chunk, &b->raw, err);
-        if (!rc)
-            rc = ooc_array_decode(s->a, &b->raw, b->codec, b->rows, err);
-        ooc_array_raw_done(&b->raw);
-        if (rc)
-            return rc;
-        b->bytes_read = b->raw.bytes_read;
-        data = b->rows;
-    }
+    const void *data;
+    b->bytes_read = 0;
+    int rc = chunk_rows_of(s, chunk, b, &data, err);
+    if (rc)
+        return rc;
     for (size_t i = g->first[part]; i < g->first[part + 1]; i++) {
         uint64_t r = g->rows[i] - chunk * in->chunk_rows;
         for (uint64_t j = 0; j < in->cols; j++)
@@ -355,7 +352,6 @@ static int gather_done(void *ctx, uint64_t part, int slot_index, ooc_error *err)
     (void)err;
     gather *g = ctx;
     g->s->stats.bytes_read += g->s->slots[slot_index].bytes_read;
-    g->s->slots[slot_index].bytes_read = 0;
     return 0;
 }
 
@@ -375,8 +371,6 @@ int ooc_stream_read_rows(ooc_stream *s, const uint64_t *rows, size_t n, double *
             first[parts++] = i;
     }
     first[parts] = n;
-    for (int t = 0; t < s->p.threads; t++)
-        s->slots[t].bytes_read = 0;
     gather g = {s, rows, out, first};
     ooc__ordered_pass op = {parts, s->p.threads, gather_chunk, gather_done, &g};
     int rc = ooc__pass_ordered(&op, err);
