@@ -240,27 +240,56 @@ static uint64_t mulhi64(uint64_t a, uint64_t b)
     return hh + (hl >> 32) + (lh >> 32) + (mid >> 32);
 }
 
-/* Row r: word 0 of its stream picks the blob, the next words make the d normals in order. */
+/* Element j of a row of float64 or float32. */
+static void put(void *row, int f32, size_t j, double v)
+{
+    if (f32)
+        ((float *)row)[j] = (float)v;
+    else
+        ((double *)row)[j] = v;
+}
+
+/* Row r from the first `calls` calls of its stream, already computed in words: word 0 picks the blob, the
+ * next words make the d normals in order. The loop takes the words straight from the array while every draw
+ * is accepted at once, and goes on through an ooc__rng from the first that is not. */
+static int32_t blobs_row(const ooc_blobs *b, uint64_t r, const uint64_t *words, unsigned calls, void *row)
+{
+    const ooc_blobs_params *p = &b->p;
+    size_t d = (size_t)p->features, j = 0, fast = 2 * (size_t)calls - 1 < d ? 2 * (size_t)calls - 1 : d;
+    int f32 = p->dtype == OOC_FLOAT32;
+    double s = p->cluster_std, v;
+    uint64_t label = mulhi64(words[0], p->centers);
+    const double *c = b->centers + label * d;
+    for (; j < fast && ooc__normal_fast(b->zig, words[1 + j], &v); j++)
+        put(row, f32, j, c[j] + s * v);
+    if (j < d) {
+        ooc__rng g;
+        ooc__rng_resume(&g, p->seed, STREAM_ROWS, r, words, calls, (unsigned)(1 + j), 1 + d);
+        for (; j < d; j++)
+            put(row, f32, j, c[j] + s * ooc__normal(b->zig, &g));
+    }
+    return (int32_t)label;
+}
+
+/* The first calls of many rows' streams are computed by one kernel call: it runs them side by side. */
+enum { BATCH_WORDS = 2048 };
+
 void ooc_blobs_rows(const ooc_blobs *b, uint64_t row0, size_t n, void *x, int32_t *y)
 {
     const ooc_blobs_params *p = &b->p;
-    const ooc__zig *z = b->zig;
-    size_t d = (size_t)p->features;
-    double s = p->cluster_std;
-    double *x64 = p->dtype == OOC_FLOAT64 ? x : NULL;
-    float *x32 = p->dtype == OOC_FLOAT32 ? x : NULL;
-    for (size_t i = 0; i < n; i++) {
-        ooc__rng g;
-        ooc__rng_init(&g, p->seed, STREAM_ROWS, row0 + i, 1 + d);
-        uint64_t label = mulhi64(ooc__rng_next(&g), p->centers);
-        const double *c = b->centers + label * d;
-        if (y)
-            y[i] = (int32_t)label;
-        if (x64)
-            for (size_t j = 0; j < d; j++)
-                x64[i * d + j] = c[j] + s * ooc__normal(z, &g);
-        else
-            for (size_t j = 0; j < d; j++)
-                x32[i * d + j] = (float)(c[j] + s * ooc__normal(z, &g));
+    size_t d = (size_t)p->features, row_bytes = d * ooc_dtype_size(p->dtype);
+    /* A row's 1 + d words and at least one spare, for the rare draw that takes more than one. */
+    const unsigned most = BATCH_WORDS / 2 - OOC__PHILOX_SLACK;
+    unsigned calls = (d + 3) / 2 < most ? (unsigned)((d + 3) / 2) : most;
+    size_t batch = most / calls;
+    uint64_t words[BATCH_WORDS];
+    for (size_t i0 = 0; i0 < n; i0 += batch) {
+        size_t m = n - i0 < batch ? n - i0 : batch;
+        ooc__philox(ooc__rng_ctr(STREAM_ROWS, row0 + i0), ooc__rng_key(p->seed), m, calls, words);
+        for (size_t i = i0; i < i0 + m; i++) {
+            int32_t label = blobs_row(b, row0 + i, words + 2 * calls * (i - i0), calls, (char *)x + i * row_bytes);
+            if (y)
+                y[i] = label;
+        }
     }
 }

@@ -4,9 +4,6 @@
 
 #include <math.h>
 #include <pthread.h>
-#if defined(__SSE2__)
-#include <immintrin.h>
-#endif
 
 static ooc__zig zig;
 static pthread_once_t zig_once = PTHREAD_ONCE_INIT;
@@ -63,119 +60,186 @@ const ooc__zig *ooc__zig_tables(void)
     return &zig;
 }
 
-/* Random123's loop: the portable kernel and the oracle the SIMD ones are tested against. */
-static void philox_scalar(philox4x32_ctr_t ctr, philox4x32_key_t key, unsigned n, uint64_t *word)
+/* Counter (index + s, v[2], v[3] + c) of call c of stream s, as the kernels number them. */
+static philox4x32_ctr_t call_counter(philox4x32_ctr_t ctr, uint64_t s, unsigned c)
 {
-    for (unsigned c = 0; c < n; c++) {
-        philox4x32_ctr_t r = philox4x32_R(10, ctr, key);
-        ctr.v[3]++;
-        word[2 * c] = r.v[0] | (uint64_t)r.v[1] << 32;
-        word[2 * c + 1] = r.v[2] | (uint64_t)r.v[3] << 32;
-    }
+    uint64_t index = (ctr.v[0] | (uint64_t)ctr.v[1] << 32) + s;
+    return (philox4x32_ctr_t){{(uint32_t)index, (uint32_t)(index >> 32), ctr.v[2], ctr.v[3] + c}};
 }
 
-#if defined(__SSE2__)
+/* Random123's loop: the portable kernel and the oracle the SIMD ones are tested against. */
+static void philox_scalar(philox4x32_ctr_t ctr, philox4x32_key_t key, size_t streams, unsigned calls,
+                          uint64_t *word)
+{
+    for (size_t s = 0; s < streams; s++)
+        for (unsigned c = 0; c < calls; c++, word += 2) {
+            philox4x32_ctr_t r = philox4x32_R(10, call_counter(ctr, s, c), key);
+            word[0] = r.v[0] | (uint64_t)r.v[1] << 32;
+            word[1] = r.v[2] | (uint64_t)r.v[3] << 32;
+        }
+}
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#include <immintrin.h>
 /* The SIMD kernels run the calls side by side, one call per 64-bit lane: a round is
  *   (x0, x1, x2, x3) <- (hi(M1 x2) ^ x1 ^ k0, lo(M1 x2), hi(M0 x0) ^ x3 ^ k1, lo(M0 x0))
  * and pmuludq multiplies the low 32 bits of each 64-bit lane into the whole lane, so lo() is the product
  * itself and hi() one shift. The high halves of x0..x3 carry garbage that only ever flows into other high
- * halves, and the stores mask it off. The calls of a refill differ only in v[3], which round 1 merely XORs
- * into x2 = hi(M0 v0) ^ k1 ^ v[3]: so round 1, and the key of every round, are computed once for them all. */
-typedef struct philox_shared {
-    uint32_t x0, x1, x2, x3; /* after round 1, without v[3] in x2 */
-    uint32_t k0[10], k1[10]; /* k[r]: the key of round r + 1 */
-} philox_shared;
+ * halves, and the stores mask it off. Each lane keeps its (stream, call) and steps it by the vector width,
+ * carrying into the next stream. A round's multiply-shift-xor chain is long, so GROUP vectors go through the
+ * rounds together to keep the multipliers busy. GCC and Clang compile each kernel for its instruction set
+ * alone: ooc__philox_kernels() offers it only when the CPU has that set. */
+#define GROUP 4
+#define OOC__PHILOX_AVX 1
 
-static void philox_shared_init(philox_shared *f, philox4x32_ctr_t ctr, philox4x32_key_t key)
+/* AVX-512: eight calls a vector, and one ternary-logic instruction for each three-way XOR. */
+#define AVX512 __attribute__((target("avx512f"), always_inline)) static inline
+
+typedef struct avx512_lanes {
+    __m512i s, c; /* each lane's stream and call */
+    __m512i calls, one, width;
+} avx512_lanes;
+
+AVX512 void avx512_carry(avx512_lanes *l)
 {
-    uint64_t p0 = (uint64_t)PHILOX_M4x32_0 * ctr.v[0], p1 = (uint64_t)PHILOX_M4x32_1 * ctr.v[2];
-    f->x0 = (uint32_t)(p1 >> 32) ^ ctr.v[1] ^ key.v[0];
-    f->x1 = (uint32_t)p1;
-    f->x2 = (uint32_t)(p0 >> 32) ^ key.v[1];
-    f->x3 = (uint32_t)p0;
-    for (int r = 0; r < 10; r++) {
-        f->k0[r] = key.v[0] + (uint32_t)r * PHILOX_W32_0;
-        f->k1[r] = key.v[1] + (uint32_t)r * PHILOX_W32_1;
+    for (__mmask8 m; (m = _mm512_cmpge_epu64_mask(l->c, l->calls));) {
+        l->c = _mm512_mask_sub_epi64(l->c, m, l->c, l->calls);
+        l->s = _mm512_mask_add_epi64(l->s, m, l->s, l->one);
     }
 }
 
-/* Two calls per iteration. */
-static void philox_sse2(philox4x32_ctr_t ctr, philox4x32_key_t key, unsigned n, uint64_t *word)
+/* n (1 or GROUP) vectors of calls, from the lanes' position on, into word. */
+AVX512 void avx512_block(philox4x32_ctr_t ctr, philox4x32_key_t key, avx512_lanes *l, int n, uint64_t *word)
 {
-    philox_shared f;
-    philox_shared_init(&f, ctr, key);
-    const __m128i m0 = _mm_set1_epi32((int)PHILOX_M4x32_0), m1 = _mm_set1_epi32((int)PHILOX_M4x32_1);
-    const __m128i low = _mm_set1_epi64x(0xffffffff);
-    __m128i k0[10], k1[10];
-    for (int r = 1; r < 10; r++) {
-        k0[r] = _mm_set1_epi32((int)f.k0[r]);
-        k1[r] = _mm_set1_epi32((int)f.k1[r]);
+    const __m512i m0 = _mm512_set1_epi64(PHILOX_M4x32_0), m1 = _mm512_set1_epi64(PHILOX_M4x32_1);
+    const __m512i index = _mm512_set1_epi64((int64_t)(ctr.v[0] | (uint64_t)ctr.v[1] << 32));
+    __m512i x0[GROUP], x1[GROUP], x2[GROUP], x3[GROUP];
+    for (int g = 0; g < n; g++) {
+        x0[g] = _mm512_add_epi64(index, l->s);
+        x1[g] = _mm512_srli_epi64(x0[g], 32);
+        x2[g] = _mm512_set1_epi64(ctr.v[2]);
+        x3[g] = _mm512_add_epi64(_mm512_set1_epi64(ctr.v[3]), l->c);
+        l->c = _mm512_add_epi64(l->c, l->width);
+        avx512_carry(l);
     }
-    __m128i v3 = _mm_set_epi64x(1, 0); /* + ctr.v[3], by 32-bit adds: it wraps as v[3] does */
-    v3 = _mm_add_epi32(v3, _mm_set1_epi64x(ctr.v[3]));
-    for (unsigned c = 0; c < n; c += 2) {
-        __m128i x0 = _mm_set1_epi32((int)f.x0), x1 = _mm_set1_epi32((int)f.x1);
-        __m128i x2 = _mm_xor_si128(v3, _mm_set1_epi32((int)f.x2)), x3 = _mm_set1_epi32((int)f.x3);
-        v3 = _mm_add_epi32(v3, _mm_set1_epi64x(2));
-        for (int r = 1; r < 10; r++) {
-            __m128i p0 = _mm_mul_epu32(x0, m0), p1 = _mm_mul_epu32(x2, m1);
-            x0 = _mm_xor_si128(_mm_xor_si128(_mm_srli_epi64(p1, 32), x1), k0[r]);
-            x2 = _mm_xor_si128(_mm_xor_si128(_mm_srli_epi64(p0, 32), x3), k1[r]);
-            x1 = p1;
-            x3 = p0;
+#pragma GCC unroll 10
+    for (uint32_t r = 0; r < 10; r++) {
+        const __m512i k0 = _mm512_set1_epi64(key.v[0] + r * PHILOX_W32_0);
+        const __m512i k1 = _mm512_set1_epi64(key.v[1] + r * PHILOX_W32_1);
+        for (int g = 0; g < n; g++) {
+            __m512i p0 = _mm512_mul_epu32(x0[g], m0), p1 = _mm512_mul_epu32(x2[g], m1);
+            x0[g] = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p1, 32), x1[g], k0, 0x96);
+            x2[g] = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p0, 32), x3[g], k1, 0x96);
+            x1[g] = p1;
+            x3[g] = p0;
         }
-        __m128i w0 = _mm_or_si128(_mm_and_si128(x0, low), _mm_slli_epi64(x1, 32)); /* word 2c, 2c + 2 */
-        __m128i w1 = _mm_or_si128(_mm_and_si128(x2, low), _mm_slli_epi64(x3, 32)); /* word 2c + 1, 2c + 3 */
-        _mm_storeu_si128((__m128i *)(word + 2 * c), _mm_unpacklo_epi64(w0, w1));
-        _mm_storeu_si128((__m128i *)(word + 2 * c + 2), _mm_unpackhi_epi64(w0, w1));
+    }
+    const __m512i first = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0);
+    const __m512i second = _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4);
+    for (int g = 0; g < n; g++, word += 16) {
+        __m512i w0 = _mm512_mask_blend_epi32(0xaaaa, x0[g], _mm512_slli_epi64(x1[g], 32)); /* words 2c */
+        __m512i w1 = _mm512_mask_blend_epi32(0xaaaa, x2[g], _mm512_slli_epi64(x3[g], 32)); /* words 2c + 1 */
+        _mm512_storeu_si512(word, _mm512_permutex2var_epi64(w0, first, w1));
+        _mm512_storeu_si512(word + 8, _mm512_permutex2var_epi64(w0, second, w1));
     }
 }
 
-#if defined(__GNUC__)
-#define OOC__PHILOX_AVX2 1
-/* The same with four calls per iteration, for CPUs with AVX2: the build does not assume it, GCC and Clang
- * compile this function for it, and ooc__philox_kernels() offers it only when the CPU has it. */
-__attribute__((target("avx2"))) static void philox_avx2(philox4x32_ctr_t ctr, philox4x32_key_t key,
-                                                         unsigned n, uint64_t *word)
+__attribute__((target("avx512f"))) static void philox_avx512(philox4x32_ctr_t ctr, philox4x32_key_t key,
+                                                             size_t streams, unsigned calls, uint64_t *word)
 {
-    philox_shared f;
-    philox_shared_init(&f, ctr, key);
-    const __m256i m0 = _mm256_set1_epi32((int)PHILOX_M4x32_0), m1 = _mm256_set1_epi32((int)PHILOX_M4x32_1);
+    avx512_lanes l = {
+        .s = _mm512_setzero_si512(),
+        .c = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0),
+        .calls = _mm512_set1_epi64(calls),
+        .one = _mm512_set1_epi64(1),
+        .width = _mm512_set1_epi64(8),
+    };
+    avx512_carry(&l);
+    size_t total = streams * calls, f = 0;
+    for (; f + 8 * GROUP <= total; f += 8 * GROUP)
+        avx512_block(ctr, key, &l, GROUP, word + 2 * f);
+    for (; f < total; f += 8)
+        avx512_block(ctr, key, &l, 1, word + 2 * f);
+}
+
+/* AVX2: four calls a vector. */
+#define AVX2 __attribute__((target("avx2"), always_inline)) static inline
+
+typedef struct avx2_lanes {
+    __m256i s, c;
+    __m256i calls, last, one, width;
+} avx2_lanes;
+
+AVX2 void avx2_carry(avx2_lanes *l)
+{
+    for (;;) {
+        __m256i m = _mm256_cmpgt_epi64(l->c, l->last);
+        if (_mm256_testz_si256(m, m))
+            return;
+        l->c = _mm256_sub_epi64(l->c, _mm256_and_si256(m, l->calls));
+        l->s = _mm256_add_epi64(l->s, _mm256_and_si256(m, l->one));
+    }
+}
+
+AVX2 void avx2_block(philox4x32_ctr_t ctr, philox4x32_key_t key, avx2_lanes *l, int n, uint64_t *word)
+{
+    const __m256i m0 = _mm256_set1_epi64x(PHILOX_M4x32_0), m1 = _mm256_set1_epi64x(PHILOX_M4x32_1);
+    const __m256i index = _mm256_set1_epi64x((int64_t)(ctr.v[0] | (uint64_t)ctr.v[1] << 32));
     const __m256i low = _mm256_set1_epi64x(0xffffffff);
-    __m256i k0[10], k1[10];
-    for (int r = 1; r < 10; r++) {
-        k0[r] = _mm256_set1_epi32((int)f.k0[r]);
-        k1[r] = _mm256_set1_epi32((int)f.k1[r]);
+    __m256i x0[GROUP], x1[GROUP], x2[GROUP], x3[GROUP];
+    for (int g = 0; g < n; g++) {
+        x0[g] = _mm256_add_epi64(index, l->s);
+        x1[g] = _mm256_srli_epi64(x0[g], 32);
+        x2[g] = _mm256_set1_epi64x(ctr.v[2]);
+        x3[g] = _mm256_add_epi64(_mm256_set1_epi64x(ctr.v[3]), l->c);
+        l->c = _mm256_add_epi64(l->c, l->width);
+        avx2_carry(l);
     }
-    __m256i v3 = _mm256_set_epi64x(3, 2, 1, 0);
-    v3 = _mm256_add_epi32(v3, _mm256_set1_epi64x(ctr.v[3]));
-    for (unsigned c = 0; c < n; c += 4) {
-        __m256i x0 = _mm256_set1_epi32((int)f.x0), x1 = _mm256_set1_epi32((int)f.x1);
-        __m256i x2 = _mm256_xor_si256(v3, _mm256_set1_epi32((int)f.x2)), x3 = _mm256_set1_epi32((int)f.x3);
-        v3 = _mm256_add_epi32(v3, _mm256_set1_epi64x(4));
-        for (int r = 1; r < 10; r++) {
-            __m256i p0 = _mm256_mul_epu32(x0, m0), p1 = _mm256_mul_epu32(x2, m1);
-            x0 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p1, 32), x1), k0[r]);
-            x2 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p0, 32), x3), k1[r]);
-            x1 = p1;
-            x3 = p0;
+#pragma GCC unroll 10
+    for (uint32_t r = 0; r < 10; r++) {
+        const __m256i k0 = _mm256_set1_epi64x(key.v[0] + r * PHILOX_W32_0);
+        const __m256i k1 = _mm256_set1_epi64x(key.v[1] + r * PHILOX_W32_1);
+        for (int g = 0; g < n; g++) {
+            __m256i p0 = _mm256_mul_epu32(x0[g], m0), p1 = _mm256_mul_epu32(x2[g], m1);
+            x0[g] = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p1, 32), x1[g]), k0);
+            x2[g] = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p0, 32), x3[g]), k1);
+            x1[g] = p1;
+            x3[g] = p0;
         }
-        __m256i w0 = _mm256_or_si256(_mm256_and_si256(x0, low), _mm256_slli_epi64(x1, 32));
-        __m256i w1 = _mm256_or_si256(_mm256_and_si256(x2, low), _mm256_slli_epi64(x3, 32));
+    }
+    for (int g = 0; g < n; g++, word += 8) {
+        __m256i w0 = _mm256_or_si256(_mm256_and_si256(x0[g], low), _mm256_slli_epi64(x1[g], 32));
+        __m256i w1 = _mm256_or_si256(_mm256_and_si256(x2[g], low), _mm256_slli_epi64(x3[g], 32));
         __m256i a = _mm256_unpacklo_epi64(w0, w1), b = _mm256_unpackhi_epi64(w0, w1); /* calls 0, 2 | 1, 3 */
-        _mm256_storeu_si256((__m256i *)(word + 2 * c), _mm256_permute2x128_si256(a, b, 0x20));
-        _mm256_storeu_si256((__m256i *)(word + 2 * c + 4), _mm256_permute2x128_si256(a, b, 0x31));
+        _mm256_storeu_si256((__m256i *)word, _mm256_permute2x128_si256(a, b, 0x20));
+        _mm256_storeu_si256((__m256i *)(word + 4), _mm256_permute2x128_si256(a, b, 0x31));
     }
 }
-#endif
+
+__attribute__((target("avx2"))) static void philox_avx2(philox4x32_ctr_t ctr, philox4x32_key_t key,
+                                                         size_t streams, unsigned calls, uint64_t *word)
+{
+    avx2_lanes l = {
+        .s = _mm256_setzero_si256(),
+        .c = _mm256_set_epi64x(3, 2, 1, 0),
+        .calls = _mm256_set1_epi64x(calls),
+        .last = _mm256_set1_epi64x((int64_t)calls - 1),
+        .one = _mm256_set1_epi64x(1),
+        .width = _mm256_set1_epi64x(4),
+    };
+    avx2_carry(&l);
+    size_t total = streams * calls, f = 0;
+    for (; f + 4 * GROUP <= total; f += 4 * GROUP)
+        avx2_block(ctr, key, &l, GROUP, word + 2 * f);
+    for (; f < total; f += 4)
+        avx2_block(ctr, key, &l, 1, word + 2 * f);
+}
 #endif
 
 static const ooc__philox_kernel kernels[] = {
-#if defined(OOC__PHILOX_AVX2)
+#if defined(OOC__PHILOX_AVX)
+    {"avx512", philox_avx512},
     {"avx2", philox_avx2},
-#endif
-#if defined(__SSE2__)
-    {"sse2", philox_sse2},
 #endif
     {"scalar", philox_scalar},
 };
@@ -183,20 +247,27 @@ static const ooc__philox_kernel kernels[] = {
 const ooc__philox_kernel *ooc__philox_kernels(unsigned *count)
 {
     unsigned skip = 0;
-#if defined(OOC__PHILOX_AVX2)
-    skip = !__builtin_cpu_supports("avx2");
+#if defined(OOC__PHILOX_AVX)
+    skip = __builtin_cpu_supports("avx512f") ? 0 : __builtin_cpu_supports("avx2") ? 1 : 2;
 #endif
     *count = (unsigned)(sizeof kernels / sizeof kernels[0]) - skip;
     return kernels + skip;
 }
 
+void ooc__philox(philox4x32_ctr_t ctr, philox4x32_key_t key, size_t streams, unsigned calls, uint64_t *word)
+{
+    unsigned count;
+    ooc__philox_kernels(&count)->fn(ctr, key, streams, calls, word);
+}
+
 void ooc__rng_refill(ooc__rng *g)
 {
     uint64_t calls = g->want / 2 + 1; /* the words wanted, rounded up, or one call when none are */
-    unsigned n = calls < OOC__RNG_CALLS ? (unsigned)calls : OOC__RNG_CALLS, count;
-    ooc__philox_kernels(&count)->fn(g->ctr, g->key, n, g->word);
+    unsigned n = calls < OOC__RNG_CALLS ? (unsigned)calls : OOC__RNG_CALLS;
+    ooc__philox(g->ctr, g->key, 1, n, g->word);
     g->ctr.v[3] += n;
     g->want -= g->want < 2 * n ? g->want : 2 * n;
+    g->src = g->word;
     g->pos = 0;
     g->len = 2 * n;
 }

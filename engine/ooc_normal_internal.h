@@ -21,45 +21,77 @@
  * same words. */
 #define OOC__RNG_CALLS 16
 
+/* Calls a SIMD kernel may compute past the last one asked for (its vector width less one). */
+#define OOC__PHILOX_SLACK 7
+
 typedef struct ooc__rng {
     philox4x32_ctr_t ctr; /* the next call's counter; ctr.v[3] counts calls */
     philox4x32_key_t key;
     uint64_t want;        /* words the caller still expects to take: sizes the refills */
-    unsigned pos, len;    /* word[pos..len) not yet handed out */
-    uint64_t word[2 * OOC__RNG_CALLS];
+    const uint64_t *src;  /* src[pos..len) not yet handed out: word, or words the caller computed */
+    unsigned pos, len;
+    uint64_t word[2 * (OOC__RNG_CALLS + OOC__PHILOX_SLACK)];
 } ooc__rng;
 
 /* ooc__rng_init(): the stream (seed, stream, index), of which the caller expects to take about `want` words
  * (a hint for speed only). */
+static inline philox4x32_key_t ooc__rng_key(uint64_t seed)
+{
+    return (philox4x32_key_t){{(uint32_t)seed, (uint32_t)(seed >> 32)}};
+}
+
+/* The counter of the first call of stream (stream, index). */
+static inline philox4x32_ctr_t ooc__rng_ctr(uint32_t stream, uint64_t index)
+{
+    return (philox4x32_ctr_t){{(uint32_t)index, (uint32_t)(index >> 32), stream, 0}};
+}
+
 static inline void ooc__rng_init(ooc__rng *g, uint64_t seed, uint32_t stream, uint64_t index, uint64_t want)
 {
-    g->ctr = (philox4x32_ctr_t){{(uint32_t)index, (uint32_t)(index >> 32), stream, 0}};
-    g->key = (philox4x32_key_t){{(uint32_t)seed, (uint32_t)(seed >> 32)}};
+    g->ctr = ooc__rng_ctr(stream, index);
+    g->key = ooc__rng_key(seed);
     g->want = want;
+    g->src = g->word;
     g->pos = g->len = 0;
+}
+
+/* ooc__rng_resume(): the same stream when its first `calls` calls are already computed, in words[0, 2 calls)
+ * (which must outlive g's use of them), and the first `taken` of those words already handed out: it hands out
+ * the rest first, then computes on from call `calls`. */
+static inline void ooc__rng_resume(ooc__rng *g, uint64_t seed, uint32_t stream, uint64_t index,
+                                   const uint64_t *words, unsigned calls, unsigned taken, uint64_t want)
+{
+    ooc__rng_init(g, seed, stream, index, want > 2 * (uint64_t)calls ? want - 2 * (uint64_t)calls : 0);
+    g->ctr.v[3] = calls;
+    g->src = words;
+    g->pos = taken;
+    g->len = 2 * calls;
 }
 
 /* ooc__rng_refill(): compute the next words into g->word (at least 2, at most 2 * OOC__RNG_CALLS). */
 void ooc__rng_refill(ooc__rng *g);
 
-/* A Philox4x32-10 kernel: for c in [0, n), n <= OOC__RNG_CALLS, call c of counter ctr with v[3] + c (mod
- * 2^32) and key gives word[2c] = v[0] | v[1] << 32 and word[2c + 1] = v[2] | v[3] << 32 of Random123's
- * philox4x32_R(10, ...). word has room for 2 * OOC__RNG_CALLS words; a SIMD kernel may fill words past 2n
- * (calls rounded up to its width). */
+/* Philox4x32-10 over several streams at once: call c in [0, calls) of stream s in [0, streams), whose counter
+ * is ctr with s added to the 64-bit index v[0] | v[1] << 32 and c to v[3] (each wrapping), gives word[2 i] =
+ * v[0] | v[1] << 32 and word[2 i + 1] = v[2] | v[3] << 32 of Random123's philox4x32_R(10, ...), i = s calls +
+ * c. word has room for 2 (streams calls + OOC__PHILOX_SLACK) words; a SIMD kernel may fill those past the
+ * last call. */
+void ooc__philox(philox4x32_ctr_t ctr, philox4x32_key_t key, size_t streams, unsigned calls, uint64_t *word);
+
 typedef struct ooc__philox_kernel {
     const char *name;
-    void (*fn)(philox4x32_ctr_t ctr, philox4x32_key_t key, unsigned n, uint64_t *word);
+    void (*fn)(philox4x32_ctr_t ctr, philox4x32_key_t key, size_t streams, unsigned calls, uint64_t *word);
 } ooc__philox_kernel;
 
-/* ooc__philox_kernels(): the kernels this build has and this CPU runs, the one ooc__rng_refill() uses
- * first and Random123's own loop ("scalar", the tests' oracle) last; *count gets their number. */
+/* ooc__philox_kernels(): the kernels this build has and this CPU runs, the one ooc__philox() uses first and
+ * Random123's own loop ("scalar", the tests' oracle) last; *count gets their number. */
 const ooc__philox_kernel *ooc__philox_kernels(unsigned *count);
 
 static inline uint64_t ooc__rng_next(ooc__rng *g)
 {
     if (g->pos == g->len)
         ooc__rng_refill(g);
-    return g->word[g->pos++];
+    return g->src[g->pos++];
 }
 
 /* The top 53 bits of a word as a double in [0, 1). */
@@ -90,17 +122,22 @@ const ooc__zig *ooc__zig_tables(void);
 /* ooc__normal_slow(): finish a draw whose word w missed the fast path (tail, wedge, retry). */
 double ooc__normal_slow(const ooc__zig *z, ooc__rng *g, uint64_t w);
 
-/* ooc__normal(): one N(0, 1) variate from g. As in ZIGNOR, a word's bits 0-7 pick the layer and bits 11-63
- * make a uniform u in [-1, 1) (sign included, so no branch on it); x = u x[i] is accepted at once when it
- * lies in the layer's inner rectangle, about 99% of draws. */
+/* ooc__normal_fast(): as in ZIGNOR, a word's bits 0-7 pick the layer and bits 11-63 make a uniform u in
+ * [-1, 1) (sign included, so no branch on it); x = u x[i] is accepted at once when it lies in the layer's
+ * inner rectangle, about 99% of words. Returns 0 when w needs ooc__normal_slow(). */
+static inline int ooc__normal_fast(const ooc__zig *z, uint64_t w, double *x)
+{
+    unsigned i = (unsigned)(w & 0xff);
+    *x = ooc__u11(w) * z->x[i];
+    return fabs(*x) < z->x[i + 1];
+}
+
+/* ooc__normal(): one N(0, 1) variate from g. */
 static inline double ooc__normal(const ooc__zig *z, ooc__rng *g)
 {
     uint64_t w = ooc__rng_next(g);
-    unsigned i = (unsigned)(w & 0xff);
-    double x = ooc__u11(w) * z->x[i];
-    if (fabs(x) < z->x[i + 1])
-        return x;
-    return ooc__normal_slow(z, g, w);
+    double x;
+    return ooc__normal_fast(z, w, &x) ? x : ooc__normal_slow(z, g, w);
 }
 
 #endif

@@ -91,13 +91,14 @@ static void philox_ref(philox4x32_ctr_t ctr, philox4x32_key_t key, uint64_t w[2]
 }
 
 /* Every kernel this CPU runs against Random123's philox4x32_R, call by call: random counters and keys (v[3]
- * often about to wrap), every call count, and nothing written past the buffer. */
+ * often about to wrap, the index often about to carry into v[1]), every call count up to 16 for 1 to 5
+ * streams, and nothing written past the slack the kernels are allowed. */
 static void test_philox_kernels(void)
 {
     unsigned count;
     const ooc__philox_kernel *k = ooc__philox_kernels(&count);
     ASSERT(count >= 1 && strcmp(k[count - 1].name, "scalar") == 0);
-    enum { GUARD = 4 };
+    enum { MAX_CALLS = 5 * 16 + OOC__PHILOX_SLACK, GUARD = 4 };
     uint64_t s = 42;
     for (unsigned i = 0; i < count; i++) {
         long bad = 0;
@@ -107,20 +108,26 @@ static void test_philox_kernels(void)
             philox4x32_key_t key = {{(uint32_t)c, (uint32_t)(c >> 32)}};
             if (t % 4 == 1)
                 ctr.v[3] = 0xffffffffu - (uint32_t)(c % 20);
+            if (t % 4 == 2)
+                ctr.v[0] = 0xffffffffu - (uint32_t)(c % 3), ctr.v[1] = t % 8 == 2 ? 0xffffffffu : ctr.v[1];
             if (t == 0)
                 ctr = (philox4x32_ctr_t){{0, 0, 0, 0}}, key = (philox4x32_key_t){{0, 0}};
-            unsigned n = 1 + (unsigned)t % OOC__RNG_CALLS;
-            uint64_t word[2 * OOC__RNG_CALLS + GUARD];
-            for (int j = 0; j < 2 * OOC__RNG_CALLS + GUARD; j++)
+            unsigned calls = 1 + (unsigned)t % 16, streams = 1 + (unsigned)(t / 16) % 5;
+            uint64_t word[2 * MAX_CALLS + GUARD];
+            for (int j = 0; j < 2 * MAX_CALLS + GUARD; j++)
                 word[j] = 0x5a5a5a5a5a5a5a5au;
-            k[i].fn(ctr, key, n, word);
-            for (unsigned j = 0; j < n; j++) {
-                uint64_t ref[2];
-                philox_ref(ctr, key, ref);
-                ctr.v[3]++;
-                bad += word[2 * j] != ref[0] || word[2 * j + 1] != ref[1];
-            }
-            for (int j = 2 * OOC__RNG_CALLS; j < 2 * OOC__RNG_CALLS + GUARD; j++)
+            k[i].fn(ctr, key, streams, calls, word);
+            uint64_t index = ctr.v[0] | (uint64_t)ctr.v[1] << 32;
+            for (unsigned st = 0; st < streams; st++)
+                for (unsigned j = 0; j < calls; j++) {
+                    uint64_t ref[2], at = index + st;
+                    philox4x32_ctr_t cj = {{(uint32_t)at, (uint32_t)(at >> 32), ctr.v[2], ctr.v[3] + j}};
+                    philox_ref(cj, key, ref);
+                    size_t w = 2 * ((size_t)st * calls + j);
+                    bad += word[w] != ref[0] || word[w + 1] != ref[1];
+                }
+            size_t end = 2 * ((size_t)streams * calls + OOC__PHILOX_SLACK);
+            for (size_t j = end; j < end + GUARD; j++)
                 bad += word[j] != 0x5a5a5a5a5a5a5a5au;
         }
         if (bad)
@@ -149,6 +156,32 @@ static void test_rng_refill_sizes(void)
             ctr.v[3]++;
             bad += ooc__rng_next(&g) != ref[0];
             bad += i + 1 < len && ooc__rng_next(&g) != ref[1];
+        }
+    }
+    ASSERT_INT_EQ(bad, 0);
+}
+
+/* A stream resumed from words computed for several streams at once (as the blobs rows are) goes on with the
+ * same words as the stream read from its start: any number of calls computed, any number of words taken. */
+static void test_rng_resume(void)
+{
+    uint64_t s = 11;
+    long bad = 0;
+    for (int t = 0; t < 3000; t++) {
+        uint64_t seed = splitmix64(&s), index = splitmix64(&s), r = splitmix64(&s);
+        uint32_t stream = (uint32_t)r;
+        unsigned streams = 1 + (unsigned)(r >> 32) % 4, calls = 1 + (unsigned)(r >> 40) % 12;
+        uint64_t words[2 * (4 * 12 + OOC__PHILOX_SLACK)];
+        ooc__philox(ooc__rng_ctr(stream, index), ooc__rng_key(seed), streams, calls, words);
+        for (unsigned st = 0; st < streams; st++) {
+            unsigned taken = (unsigned)(splitmix64(&s) % (2 * calls + 1));
+            ooc__rng ref, g;
+            ooc__rng_init(&ref, seed, stream, index + st, 0);
+            for (unsigned i = 0; i < taken; i++)
+                ooc__rng_next(&ref);
+            ooc__rng_resume(&g, seed, stream, index + st, words + 2 * calls * st, calls, taken, t % 40);
+            for (int i = 0; i < 60; i++)
+                bad += ooc__rng_next(&g) != ooc__rng_next(&ref);
         }
     }
     ASSERT_INT_EQ(bad, 0);
@@ -539,5 +572,6 @@ static void test_random_u64_is_first_word(void)
 }
 
 OOC_TEST_MAIN(test_random_u64_is_first_word, test_blobs_threads, test_zig_tables, test_rng_words, test_philox_kernels,
-              test_rng_refill_sizes, test_normal_moments_ks, test_normal_histogram_tails, test_blobs_per_blob, test_blobs_determinism,
+              test_rng_refill_sizes, test_rng_resume, test_normal_moments_ks, test_normal_histogram_tails,
+              test_blobs_per_blob, test_blobs_determinism,
               test_blobs_given_centers, test_spec_parse_format, test_spec_errors, test_params_check)
