@@ -20,9 +20,10 @@ ooc_generate_params ooc_generate_params_default(void)
     return p;
 }
 
-/* One thread's buffers: the raw chunk of X and y and their encoded bytes. */
+/* One thread's buffers: a block of rows of X, the chunk of X staged for encoding, the chunk of y, and their
+ * encoded bytes. */
 typedef struct slot {
-    void *x, *x_enc;
+    void *block, *x_staged, *x_enc;
     int32_t *y;
     void *y_enc;
     size_t x_enc_bytes, y_enc_bytes;
@@ -34,7 +35,7 @@ typedef struct job {
     const ooc_blobs *blobs;
     ooc_h5_chunked *x, *y;
     size_t x_chunk_bytes, y_chunk_bytes, x_cap, y_cap;
-    uint64_t chunk_rows;
+    uint64_t chunk_rows, block_rows;
     slot *slots;
     ooc_generate_stats *stats;
     double start; /* ooc_clock_seconds() at the start */
@@ -46,17 +47,27 @@ static uint64_t rows_in_chunk(const job *j, uint64_t chunk)
     return n < j->chunk_rows ? n : j->chunk_rows;
 }
 
+/* Bytes of rows generated at a time: the block stays in cache while it is staged (shuffled) into the chunk,
+ * so the raw chunk never goes through memory. */
+#define BLOCK_BYTES ((size_t)256 << 10)
+
 static int produce(void *ctx, uint64_t chunk, int s, ooc_error *err)
 {
     job *j = ctx;
     slot *b = &j->slots[s];
-    uint64_t n = rows_in_chunk(j, chunk);
+    const ooc_codec *xc = ooc_h5_chunked_codec(j->x);
+    uint64_t n = rows_in_chunk(j, chunk), row0 = chunk * j->chunk_rows;
     size_t row_bytes = j->x_chunk_bytes / j->chunk_rows;
-    ooc_blobs_rows(j->blobs, chunk * j->chunk_rows, (size_t)n, b->x, j->y ? b->y : NULL);
     /* HDF5 stores the last chunk at full size: its rows past the end are zero. */
-    memset((char *)b->x + n * row_bytes, 0, j->x_chunk_bytes - n * row_bytes);
-    int rc = ooc_codec_encode(ooc_h5_chunked_codec(j->x), b->codec, b->x, j->x_chunk_bytes, b->x_enc, j->x_cap,
-                              &b->x_enc_bytes, err);
+    for (uint64_t r = 0; r < j->chunk_rows; r += j->block_rows) {
+        uint64_t m = j->chunk_rows - r < j->block_rows ? j->chunk_rows - r : j->block_rows;
+        uint64_t live = r >= n ? 0 : n - r < m ? n - r : m;
+        ooc_blobs_rows(j->blobs, row0 + r, (size_t)live, b->block, j->y ? b->y + r : NULL);
+        memset((char *)b->block + live * row_bytes, 0, (m - live) * row_bytes);
+        ooc_codec_stage(xc, b->block, r * row_bytes, m * row_bytes, b->x_staged, j->x_chunk_bytes);
+    }
+    int rc = ooc_codec_encode_staged(xc, b->codec, b->x_staged, j->x_chunk_bytes, b->x_enc, j->x_cap,
+                                     &b->x_enc_bytes, err);
     if (rc || !j->y)
         return rc;
     memset(b->y + n, 0, (j->chunk_rows - n) * sizeof *b->y);
@@ -94,15 +105,16 @@ static int alloc_slots(job *j, int threads, ooc_error *err)
         return ooc_error_set(err, OOC_ENOMEM, "generate: out of memory");
     for (int i = 0; i < threads; i++) {
         slot *b = &j->slots[i];
-        b->x = malloc(j->x_chunk_bytes);
+        b->block = malloc(j->block_rows * (j->x_chunk_bytes / j->chunk_rows));
+        b->x_staged = malloc(j->x_chunk_bytes);
         b->x_enc = malloc(j->x_cap);
         if (j->y) {
             b->y = malloc(j->y_chunk_bytes);
             b->y_enc = malloc(j->y_cap);
         }
-        if (!b->x || !b->x_enc || (j->y && (!b->y || !b->y_enc)) || ooc_codec_ctx_create(&b->codec))
+        if (!b->block || !b->x_staged || !b->x_enc || (j->y && (!b->y || !b->y_enc)) || ooc_codec_ctx_create(&b->codec))
             return ooc_error_set(err, OOC_ENOMEM, "generate: cannot allocate chunk buffers (%zu bytes per thread)",
-                                 2 * j->x_chunk_bytes + j->x_cap);
+                                 j->x_chunk_bytes + j->x_cap + j->block_rows * (j->x_chunk_bytes / j->chunk_rows));
     }
     return 0;
 }
@@ -111,7 +123,8 @@ static void free_slots(job *j, int threads)
 {
     for (int i = 0; j->slots && i < threads; i++) {
         slot *b = &j->slots[i];
-        free(b->x);
+        free(b->block);
+        free(b->x_staged);
         free(b->x_enc);
         free(b->y);
         free(b->y_enc);
@@ -162,6 +175,8 @@ static int create_datasets(job *j, ooc_h5_file *f, ooc_error *err)
         return rc;
     j->chunk_rows = b->chunk_rows < b->samples ? b->chunk_rows : b->samples;
     j->x_chunk_bytes = ooc_h5_chunked_chunk_bytes(j->x);
+    size_t row_bytes = j->x_chunk_bytes / j->chunk_rows;
+    j->block_rows = row_bytes < BLOCK_BYTES ? BLOCK_BYTES / row_bytes : 1;
     j->x_cap = ooc_codec_bound(ooc_h5_chunked_codec(j->x), j->x_chunk_bytes);
     if (j->y) {
         j->y_chunk_bytes = ooc_h5_chunked_chunk_bytes(j->y);

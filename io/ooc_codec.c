@@ -86,35 +86,53 @@ int ooc_codec_ctx_reserve(ooc_codec_ctx *ctx, size_t bytes)
     return 0;
 }
 
-int ooc_codec_encode(const ooc_codec *c, ooc_codec_ctx *ctx, const void *src, size_t raw_bytes, void *dst,
-                     size_t cap, size_t *out_bytes, ooc_error *err)
+void ooc_codec_stage(const ooc_codec *c, const void *src, size_t offset, size_t bytes, void *staged,
+                     size_t raw_bytes)
+{
+    if (c->shuffle)
+        ooc__shuffle_part(src, staged, bytes / c->elem_size, c->elem_size, offset / c->elem_size,
+                          raw_bytes / c->elem_size);
+    else
+        memcpy((char *)staged + offset, src, bytes);
+}
+
+int ooc_codec_encode_staged(const ooc_codec *c, ooc_codec_ctx *ctx, const void *staged, size_t raw_bytes,
+                            void *dst, size_t cap, size_t *out_bytes, ooc_error *err)
 {
     if (!c->zstd_level) {
         if (cap < raw_bytes)
             return ooc_error_set(err, OOC_EINTERNAL, "codec: output buffer too small");
-        if (c->shuffle)
-            ooc__shuffle(src, dst, raw_bytes, c->elem_size);
-        else
-            memcpy(dst, src, raw_bytes);
+        memcpy(dst, staged, raw_bytes);
         *out_bytes = raw_bytes;
         return 0;
-    }
-    const void *in = src;
-    if (c->shuffle) {
-        void *tmp = scratch(ctx, raw_bytes);
-        if (!tmp)
-            return ooc_error_set(err, OOC_ENOMEM, "codec: cannot allocate %zu bytes", raw_bytes);
-        ooc__shuffle(src, tmp, raw_bytes, c->elem_size);
-        in = tmp;
     }
     ZSTD_CCtx_reset(ctx->cctx, ZSTD_reset_session_and_parameters);
     ZSTD_CCtx_setParameter(ctx->cctx, ZSTD_c_compressionLevel, c->zstd_level);
     ZSTD_CCtx_setParameter(ctx->cctx, ZSTD_c_checksumFlag, 1);
-    size_t n = ZSTD_compress2(ctx->cctx, dst, cap, in, raw_bytes);
+    size_t n = ZSTD_compress2(ctx->cctx, dst, cap, staged, raw_bytes);
     if (ZSTD_isError(n))
         return ooc_error_set(err, OOC_EINTERNAL, "zstd: %s", ZSTD_getErrorName(n));
     *out_bytes = n;
     return 0;
+}
+
+int ooc_codec_encode(const ooc_codec *c, ooc_codec_ctx *ctx, const void *src, size_t raw_bytes, void *dst,
+                     size_t cap, size_t *out_bytes, ooc_error *err)
+{
+    if (!c->shuffle)
+        return ooc_codec_encode_staged(c, ctx, src, raw_bytes, dst, cap, out_bytes, err);
+    if (!c->zstd_level) { /* the shuffled bytes are the encoding */
+        if (cap < raw_bytes)
+            return ooc_error_set(err, OOC_EINTERNAL, "codec: output buffer too small");
+        ooc__shuffle(src, dst, raw_bytes, c->elem_size);
+        *out_bytes = raw_bytes;
+        return 0;
+    }
+    void *tmp = scratch(ctx, raw_bytes);
+    if (!tmp)
+        return ooc_error_set(err, OOC_ENOMEM, "codec: cannot allocate %zu bytes", raw_bytes);
+    ooc__shuffle(src, tmp, raw_bytes, c->elem_size);
+    return ooc_codec_encode_staged(c, ctx, tmp, raw_bytes, dst, cap, out_bytes, err);
 }
 
 int ooc_codec_decode(const ooc_codec *c, ooc_codec_ctx *ctx, const void *src, size_t bytes, void *dst,

@@ -40,6 +40,16 @@ int ooc_codec_ctx_reserve(ooc_codec_ctx *ctx, size_t bytes);
 int ooc_codec_encode(const ooc_codec *c, ooc_codec_ctx *ctx, const void *src, size_t raw_bytes, void *dst,
                      size_t cap, size_t *out_bytes, ooc_error *err);
 
+/* The same in two steps, so a producer can hand a chunk over in parts while each is still in its cache:
+ * ooc_codec_stage() puts the raw bytes [offset, offset + bytes) of a chunk of raw_bytes, given at src, in
+ * their places in the chunk's staged form at `staged` (byte-shuffled if the codec shuffles, else as they
+ * are); offset, bytes and raw_bytes are multiples of elem_size. Once every part is staged,
+ * ooc_codec_encode_staged() encodes the chunk as ooc_codec_encode() would have encoded the raw chunk. */
+void ooc_codec_stage(const ooc_codec *c, const void *src, size_t offset, size_t bytes, void *staged,
+                     size_t raw_bytes);
+int ooc_codec_encode_staged(const ooc_codec *c, ooc_codec_ctx *ctx, const void *staged, size_t raw_bytes,
+                            void *dst, size_t cap, size_t *out_bytes, ooc_error *err);
+
 /* ooc_codec_decode(): decode `bytes` of src into exactly raw_bytes at dst. Anything else (bad frame,
  * checksum mismatch, wrong decoded size) is OOC_ECORRUPT with zstd's reason in err ("zstd: ..."). */
 int ooc_codec_decode(const ooc_codec *c, ooc_codec_ctx *ctx, const void *src, size_t bytes, void *dst,

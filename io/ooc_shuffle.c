@@ -10,23 +10,25 @@
  * chunk once per byte plane. */
 #define BLOCK 2048
 
-static void shuffle_scalar(const uint8_t *src, uint8_t *dst, size_t n, size_t size, size_t i0)
+/* In both directions, n elements from element i0 on; byte plane j starts at j * stride (of dst when
+ * shuffling, of src when unshuffling). */
+static void shuffle_scalar(const uint8_t *src, uint8_t *dst, size_t n, size_t size, size_t stride, size_t i0)
 {
     for (size_t b = i0; b < n; b += BLOCK) {
         size_t e = b + BLOCK < n ? b + BLOCK : n;
         for (size_t j = 0; j < size; j++)
             for (size_t i = b; i < e; i++)
-                dst[j * n + i] = src[i * size + j];
+                dst[j * stride + i] = src[i * size + j];
     }
 }
 
-static void unshuffle_scalar(const uint8_t *src, uint8_t *dst, size_t n, size_t size, size_t i0)
+static void unshuffle_scalar(const uint8_t *src, uint8_t *dst, size_t n, size_t size, size_t stride, size_t i0)
 {
     for (size_t b = i0; b < n; b += BLOCK) {
         size_t e = b + BLOCK < n ? b + BLOCK : n;
         for (size_t j = 0; j < size; j++)
             for (size_t i = b; i < e; i++)
-                dst[i * size + j] = src[j * n + i];
+                dst[i * size + j] = src[j * stride + i];
     }
 }
 
@@ -37,7 +39,7 @@ static void unshuffle_scalar(const uint8_t *src, uint8_t *dst, size_t n, size_t 
  * of each byte's vector number to the bottom of its position, and the top bit of its position to the bottom
  * of its vector number; after four such steps byte j of element i sits in vector j at position i. Returns how
  * many elements were done. */
-static inline size_t shuffle_sse2(const uint8_t *src, uint8_t *dst, size_t n, size_t size)
+static inline size_t shuffle_sse2(const uint8_t *src, uint8_t *dst, size_t n, size_t size, size_t stride)
 {
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
@@ -53,30 +55,30 @@ static inline size_t shuffle_sse2(const uint8_t *src, uint8_t *dst, size_t n, si
                 a[k] = b[k];
         }
         for (size_t j = 0; j < size; j++)
-            _mm_storeu_si128((__m128i *)(dst + j * n + i), a[j]);
+            _mm_storeu_si128((__m128i *)(dst + j * stride + i), a[j]);
     }
     return i;
 }
 
-static size_t shuffle8_sse2(const uint8_t *src, uint8_t *dst, size_t n)
+static size_t shuffle8_sse2(const uint8_t *src, uint8_t *dst, size_t n, size_t stride)
 {
-    return shuffle_sse2(src, dst, n, 8);
+    return shuffle_sse2(src, dst, n, 8, stride);
 }
 
-static size_t shuffle4_sse2(const uint8_t *src, uint8_t *dst, size_t n)
+static size_t shuffle4_sse2(const uint8_t *src, uint8_t *dst, size_t n, size_t stride)
 {
-    return shuffle_sse2(src, dst, n, 4);
+    return shuffle_sse2(src, dst, n, 4, stride);
 }
 
 /* 16 elements at a time: load 16 bytes of each byte plane, transpose with unpack steps (8, then 16, then
  * 32-bit lanes), store the elements. Returns how many elements were done. */
-static size_t unshuffle8_sse2(const uint8_t *src, uint8_t *dst, size_t n)
+static size_t unshuffle8_sse2(const uint8_t *src, uint8_t *dst, size_t n, size_t stride)
 {
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
         __m128i a[8], b[8], c[8];
         for (int k = 0; k < 8; k++)
-            a[k] = _mm_loadu_si128((const __m128i *)(src + (size_t)k * n + i));
+            a[k] = _mm_loadu_si128((const __m128i *)(src + (size_t)k * stride + i));
         for (int k = 0; k < 4; k++) {
             b[2 * k] = _mm_unpacklo_epi8(a[2 * k], a[2 * k + 1]);     /* elements 0-7: planes 2k, 2k+1 */
             b[2 * k + 1] = _mm_unpackhi_epi8(a[2 * k], a[2 * k + 1]); /* elements 8-15 */
@@ -98,14 +100,14 @@ static size_t unshuffle8_sse2(const uint8_t *src, uint8_t *dst, size_t n)
     return i;
 }
 
-static size_t unshuffle4_sse2(const uint8_t *src, uint8_t *dst, size_t n)
+static size_t unshuffle4_sse2(const uint8_t *src, uint8_t *dst, size_t n, size_t stride)
 {
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
         __m128i a0 = _mm_loadu_si128((const __m128i *)(src + i));
-        __m128i a1 = _mm_loadu_si128((const __m128i *)(src + n + i));
-        __m128i a2 = _mm_loadu_si128((const __m128i *)(src + 2 * n + i));
-        __m128i a3 = _mm_loadu_si128((const __m128i *)(src + 3 * n + i));
+        __m128i a1 = _mm_loadu_si128((const __m128i *)(src + stride + i));
+        __m128i a2 = _mm_loadu_si128((const __m128i *)(src + 2 * stride + i));
+        __m128i a3 = _mm_loadu_si128((const __m128i *)(src + 3 * stride + i));
         __m128i b01lo = _mm_unpacklo_epi8(a0, a1), b01hi = _mm_unpackhi_epi8(a0, a1);
         __m128i b23lo = _mm_unpacklo_epi8(a2, a3), b23hi = _mm_unpackhi_epi8(a2, a3);
         uint8_t *out = dst + i * 4;
@@ -121,27 +123,10 @@ static size_t unshuffle4_sse2(const uint8_t *src, uint8_t *dst, size_t n)
 /* Kernels for one direction: SIMD for 8- and 4-byte elements (each returns the elements it did), and the
  * blocked scalar code for the rest. */
 typedef struct direction {
-    size_t (*by8)(const uint8_t *, uint8_t *, size_t);
-    size_t (*by4)(const uint8_t *, uint8_t *, size_t);
-    void (*scalar)(const uint8_t *, uint8_t *, size_t, size_t, size_t);
+    size_t (*by8)(const uint8_t *, uint8_t *, size_t, size_t);
+    size_t (*by4)(const uint8_t *, uint8_t *, size_t, size_t);
+    void (*scalar)(const uint8_t *, uint8_t *, size_t, size_t, size_t, size_t);
 } direction;
-
-static void transpose(const direction *dir, const void *src, void *dst, size_t nbytes, size_t size)
-{
-    size_t n = size ? nbytes / size : 0;
-    if (size <= 1 || n <= 1) {
-        memcpy(dst, src, nbytes);
-        return;
-    }
-    size_t done = 0;
-    if (size == 8 && dir->by8)
-        done = dir->by8(src, dst, n);
-    else if (size == 4 && dir->by4)
-        done = dir->by4(src, dst, n);
-    dir->scalar(src, dst, n, size, done);
-    /* bytes past the last whole element are copied as they are, as HDF5 does */
-    memcpy((uint8_t *)dst + n * size, (const uint8_t *)src + n * size, nbytes - n * size);
-}
 
 #if defined(__SSE2__)
 static const direction forward = {shuffle8_sse2, shuffle4_sse2, shuffle_scalar};
@@ -151,12 +136,42 @@ static const direction forward = {NULL, NULL, shuffle_scalar};
 static const direction inverse = {NULL, NULL, unshuffle_scalar};
 #endif
 
+static void transpose(const direction *dir, const uint8_t *src, uint8_t *dst, size_t n, size_t size, size_t stride)
+{
+    size_t done = 0;
+    if (size == 8 && dir->by8)
+        done = dir->by8(src, dst, n, stride);
+    else if (size == 4 && dir->by4)
+        done = dir->by4(src, dst, n, stride);
+    dir->scalar(src, dst, n, size, stride, done);
+}
+
+/* A whole buffer: bytes past the last whole element are copied as they are, as HDF5 does. */
+static void transpose_all(const direction *dir, const void *src, void *dst, size_t nbytes, size_t size)
+{
+    size_t n = size ? nbytes / size : 0;
+    if (size <= 1 || n <= 1) {
+        memcpy(dst, src, nbytes);
+        return;
+    }
+    transpose(dir, src, dst, n, size, n);
+    memcpy((uint8_t *)dst + n * size, (const uint8_t *)src + n * size, nbytes - n * size);
+}
+
 void ooc__shuffle(const void *src, void *dst, size_t nbytes, size_t size)
 {
-    transpose(&forward, src, dst, nbytes, size);
+    transpose_all(&forward, src, dst, nbytes, size);
 }
 
 void ooc__unshuffle(const void *src, void *dst, size_t nbytes, size_t size)
 {
-    transpose(&inverse, src, dst, nbytes, size);
+    transpose_all(&inverse, src, dst, nbytes, size);
+}
+
+void ooc__shuffle_part(const void *src, void *dst, size_t n, size_t size, size_t first, size_t total)
+{
+    if (size <= 1 || total <= 1)
+        memcpy((uint8_t *)dst + first * size, src, n * size);
+    else
+        transpose(&forward, src, (uint8_t *)dst + first, n, size, total);
 }

@@ -9,4 +9,9 @@
 void ooc__shuffle(const void *src, void *dst, size_t nbytes, size_t size);
 void ooc__unshuffle(const void *src, void *dst, size_t nbytes, size_t size);
 
+/* ooc__shuffle_part(): n elements, contiguous at src, that are elements [first, first + n) of a buffer of
+ * `total` elements, to their places in that buffer's shuffle at dst (byte j of element first + i to
+ * j * total + first + i). Shuffling every part of a buffer this way gives ooc__shuffle() of it. */
+void ooc__shuffle_part(const void *src, void *dst, size_t n, size_t size, size_t first, size_t total);
+
 #endif

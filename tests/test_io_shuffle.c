@@ -1,7 +1,7 @@
 /* The byte shuffle and unshuffle (SIMD paths for 4- and 8-byte elements, blocked scalar code for the rest
  * and the tails) against the filter's definition written as plain loops: every element size that matters,
  * every byte count up to 300 and some large ones, odd alignments, trailing bytes, round trips, and no byte
- * written past the end. */
+ * written past the end; and a buffer shuffled in parts. */
 #include "ooc_shuffle_internal.h"
 #include "ooc_test.h"
 
@@ -106,4 +106,40 @@ static void test_shuffle_alignment(void)
     ASSERT_INT_EQ(bad, 0);
 }
 
-OOC_TEST_MAIN(test_shuffle_small, test_shuffle_large, test_shuffle_alignment)
+/* A buffer shuffled in parts of random lengths (each part from its own misaligned buffer, as a producer
+ * hands them over) against the reference shuffle of the whole: every size, part lengths from 0 up to past
+ * several SIMD steps, and nothing written outside the buffer. */
+static void test_shuffle_parts(void)
+{
+    uint64_t s = 5;
+    for (size_t k = 0; k < NSIZES; k++) {
+        size_t size = sizes[k];
+        int bad = 0;
+        for (size_t total = 0; total <= 3000; total += 1 + total / 3) {
+            size_t nbytes = total * size, cap = nbytes + PAD + GUARD;
+            uint8_t *src = malloc(cap), *part = malloc(cap), *dst = malloc(cap), *ref = malloc(cap);
+            fill(src, nbytes, total);
+            memset(dst, 0xA5, cap);
+            ref_shuffle(src, ref, nbytes, size);
+            for (size_t first = 0; first < total;) {
+                s = s * 6364136223846793005u + 1442695040888963407u;
+                size_t n = (size_t)(s >> 33) % 70, a = (size_t)(s >> 20) % PAD;
+                n = n < total - first ? n : total - first;
+                memcpy(part + a, src + first * size, n * size);
+                ooc__shuffle_part(part + a, dst + PAD, n, size, first, total);
+                first += n;
+            }
+            bad += memcmp(dst + PAD, ref, nbytes) != 0;
+            for (size_t i = 0; i < cap; i++)
+                bad += (i < PAD || i >= PAD + nbytes) && dst[i] != 0xA5;
+            free(src);
+            free(part);
+            free(dst);
+            free(ref);
+        }
+        if (bad)
+            OOC__FAIL("element size %zu: %d failed checks", size, bad);
+    }
+}
+
+OOC_TEST_MAIN(test_shuffle_small, test_shuffle_large, test_shuffle_alignment, test_shuffle_parts)
