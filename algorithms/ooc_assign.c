@@ -36,3 +36,20 @@ ooc__assign_fn ooc__assign_select(ooc_dtype t, size_t k, size_t d)
         return f32 ? ooc__assign_direct_f32 : ooc__assign_direct_f64;
     return f32 ? ooc__assign_gemm_f32 : ooc__assign_gemm_f64;
 }
+
+void ooc__assign_typed_centers(const double *c, size_t k, size_t d, ooc_dtype t, void *typed)
+{
+    float *f = typed;
+    double *g = typed;
+    for (size_t j = 0; j < k; j++) {
+        double norm = 0;
+        for (size_t e = j * d; e < (j + 1) * d; e++) {
+            double v = t == OOC_FLOAT32 ? (double)(f[e] = (float)c[e]) : (g[e] = c[e]);
+            norm += v * v;
+        }
+        if (t == OOC_FLOAT32)
+            f[k * d + j] = (float)norm;
+        else
+            g[k * d + j] = norm;
+    }
+}

@@ -20,16 +20,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-int ooc__bounds_create(ooc__bounds *b, const ooc__fit *f, ooc_error *err)
+/* Everything but the rows; centers has room for the norms too (ooc__assign_typed_centers()). */
+static int bounds_init(ooc__bounds *b, const ooc__fit *f, ooc_error *err)
 {
     memset(b, 0, sizeof *b);
     b->k = f->k;
     b->d = f->d;
     b->dtype = f->in->dtype;
     b->margin = ooc__sqdist_margin((size_t)f->d);
-    b->centers = malloc(f->k * f->d * ooc_dtype_size(b->dtype));
-    int rc = b->centers ? ooc_rowstate_create(f->stream, sizeof(ooc__bound_row), &b->rows, err)
-                        : ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
+    b->centers = malloc((f->k * f->d + f->k) * ooc_dtype_size(b->dtype));
+    return b->centers ? 0 : ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
+}
+
+int ooc__bounds_create(ooc__bounds *b, const ooc__fit *f, ooc_error *err)
+{
+    int rc = bounds_init(b, f, err);
+    if (!rc)
+        rc = ooc_rowstate_create(f->stream, sizeof(ooc__bound_row), &b->rows, err);
     if (rc)
         ooc__bounds_free(b);
     return rc;
@@ -89,6 +96,81 @@ static inline float float_below(double v)
     bits -= (uint32_t)(((double)f >= v) & (f > 0));
     memcpy(&f, &bits, sizeof f);
     return f;
+}
+
+/* Seeding from the initialisation (ooc__bounds_create_seeded()). For a row x, its nearest candidate c (at
+ * exact distance t) and any centre j: r_j >= ‖c − c_j‖ − t. reach(c) = min over j != label(c) of
+ * sqrt(D(c, c_j) (1 − m)) is at most every such ‖c − c_j‖ (as for the kernel's second above). dmin is D(x, c)
+ * rounded to float (within 2^-24 of it), and D is within m of t², so t <= sqrt(dmin (1 + 2^-22) (1 + m)),
+ * and the factor 1 + 2^-50 covers the three roundings of computing that. The bound is then reach − t,
+ * stored rounded down as above, or 0 when it is not positive (the row goes through the kernel). */
+typedef struct seed_job {
+    const int32_t *label; /* per candidate: the centre nearest it */
+    const double *reach;  /* per candidate: the lower bound above */
+    double widen;         /* (1 + 2^-22) (1 + m) */
+} seed_job;
+
+static int seed_rows(void *ctx, uint64_t row0, uint64_t n, void *state, ooc_error *err)
+{
+    (void)row0;
+    (void)err;
+    const seed_job *j = ctx;
+    for (uint64_t i = 0; i < n; i++) { /* in place: an ooc__init_row becomes an ooc__bound_row */
+        ooc__init_row in;
+        memcpy(&in, (char *)state + i * sizeof in, sizeof in);
+        double t = sqrt((double)in.dmin * j->widen) * (1 + 0x1p-50);
+        double l = j->reach[in.nearest] - t;
+        ooc__bound_row out = {j->label[in.nearest], l > 0 ? float_below(l) : 0};
+        memcpy((char *)state + i * sizeof out, &out, sizeof out);
+    }
+    return 0;
+}
+
+int ooc__bounds_create_seeded(ooc__bounds *b, const ooc__fit *f, ooc__init_seed *seed, const double *centers,
+                              ooc_error *err)
+{
+    _Static_assert(sizeof(ooc__init_row) == sizeof(ooc__bound_row), "converted in place");
+    int rc = bounds_init(b, f, err);
+    size_t d = (size_t)f->d, esize = ooc_dtype_size(b->dtype);
+    int f32 = b->dtype == OOC_FLOAT32;
+    void *cand = malloc((seed->m * d + seed->m) * esize);
+    int32_t *label = malloc(seed->m * sizeof *label);
+    double *reach = malloc(seed->m * sizeof *reach);
+    if (!rc && (!cand || !label || !reach))
+        rc = ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
+    if (!rc) {
+        ooc__assign_typed_centers(centers, (size_t)f->k, d, b->dtype, b->centers);
+        ooc__assign_typed_centers(seed->candidates, (size_t)seed->m, d, b->dtype, cand);
+        for (uint64_t c = 0; c < seed->m; c++) {
+            double best = INFINITY, next = INFINITY;
+            int32_t a = 0;
+            for (uint64_t q = 0; q < f->k; q++) {
+                const char *pc = (const char *)cand + c * d * esize, *pq = (const char *)b->centers + q * d * esize;
+                double dq = f32 ? ooc__sqdist_f32((const float *)pc, (const float *)pq, d)
+                                : ooc__sqdist_f64((const double *)pc, (const double *)pq, d);
+                if (dq < best) {
+                    next = best;
+                    best = dq;
+                    a = (int32_t)q;
+                } else if (dq < next) {
+                    next = dq;
+                }
+            }
+            label[c] = a;
+            reach[c] = sqrt(next * (1 - b->margin));
+        }
+        seed_job j = {label, reach, (1 + 0x1p-22) * (1 + b->margin)};
+        b->rows = seed->rows;
+        seed->rows = NULL;
+        rc = ooc_rowstate_scan(b->rows, 1, seed_rows, &j, err);
+        b->valid = !rc;
+    }
+    free(cand);
+    free(label);
+    free(reach);
+    if (rc)
+        ooc__bounds_free(b);
+    return rc;
 }
 
 /* Rows per kernel call, gathered: a full GEMM tile where a row is small, within 1 MiB where it is not. */

@@ -40,6 +40,11 @@ size_t ooc__assign_scratch_bytes(ooc_dtype t, size_t k, size_t d);
  * threads; and since every variant gives the reference's bits, results do not depend on the choice. */
 ooc__assign_fn ooc__assign_select(ooc_dtype t, size_t k, size_t d);
 
+/* ooc__assign_typed_centers(): k x d centres given in double as the kernels take them: in the data's type t
+ * at typed, followed by their k squared norms in t (summed in double from the values in t). typed has room
+ * for k·d + k elements of t. */
+void ooc__assign_typed_centers(const double *c, size_t k, size_t d, ooc_dtype t, void *typed);
+
 /* The variants, exposed for tests and the benchmark. t = OOC_FLOAT64 (_f64) or OOC_FLOAT32 (_f32).
  * ref: D for every centre, the oracle; direct: register blocks, small k·d; gemm: OpenBLAS on row tiles,
  * large k·d. */

@@ -107,12 +107,14 @@ static int lloyd_iterate(ooc__fit *f, ooc__bounds *bounds, double tol_abs, ooc_h
     return 0;
 }
 
-/* Lloyd with its per-row bounds when f->bounds. */
-static int lloyd(ooc__fit *f, double tol_abs, ooc_h5_chunked *labels, ooc_kmeans_model *m, int *final_known,
-                 ooc_error *err)
+/* Lloyd with its per-row bounds when f->bounds, seeded by the initialisation when it measured the rows. */
+static int lloyd(ooc__fit *f, ooc__init_seed *seed, double tol_abs, ooc_h5_chunked *labels, ooc_kmeans_model *m,
+                 int *final_known, ooc_error *err)
 {
     ooc__bounds bounds;
-    int rc = f->bounds ? ooc__bounds_create(&bounds, f, err) : 0;
+    int rc = !f->bounds  ? 0
+             : seed->rows ? ooc__bounds_create_seeded(&bounds, f, seed, m->centers, err)
+                          : ooc__bounds_create(&bounds, f, err);
     if (rc)
         return rc;
     rc = lloyd_iterate(f, f->bounds ? &bounds : NULL, tol_abs, labels, m, final_known, err);
@@ -136,7 +138,7 @@ static int check_data(ooc__fit *f, double *mean_var, ooc_error *err)
 }
 
 /* Per-row state the fit keeps (ooc_rowstate): k-means|| and k-means++ a distance and an index, then Lloyd
- * its bounds; never both at once. */
+ * its bounds, converted in place from them; never both at once. */
 static size_t per_row_bytes(const ooc_kmeans_params *p, int bounds)
 {
     size_t init = p->init == OOC_INIT_RANDOM ? 0 : sizeof(float) + sizeof(int32_t);
@@ -185,14 +187,16 @@ int ooc__kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_
     rc = check_data(&f, &mean_var, err);
     m->seconds_stats = ooc_clock_seconds() - t;
     t = ooc_clock_seconds();
+    ooc__init_seed seed = {0};
     if (!rc)
-        rc = ooc__kmeans_init(&f, m->centers, &m->n_candidates, err);
+        rc = ooc__kmeans_init(&f, m->centers, &m->n_candidates, &seed, err);
     m->seconds_init = ooc_clock_seconds() - t;
     t = ooc_clock_seconds();
     int final_known = 0;
     ooc_h5_chunked *out_labels = labels ? ooc_chunk_output_dataset(labels) : NULL;
     if (!rc)
-        rc = lloyd(&f, p->tol * mean_var, out_labels, m, &final_known, err);
+        rc = lloyd(&f, &seed, p->tol * mean_var, out_labels, m, &final_known, err);
+    ooc__init_seed_free(&seed);
     m->seconds_lloyd = ooc_clock_seconds() - t;
     t = ooc_clock_seconds();
     if (!rc && !final_known) {

@@ -239,24 +239,7 @@ int ooc__assign_pass(ooc__fit *f, const double *centers, int accumulate, ooc__bo
         free(acc);
         return ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
     }
-    /* Centres and their squared norms in the data's own precision. */
-    for (uint64_t c = 0; c < j.k; c++) {
-        double norm = 0;
-        for (uint64_t t = 0; t < j.d; t++) {
-            double v = centers[c * j.d + t];
-            if (j.dtype == OOC_FLOAT32) {
-                ((float *)typed)[c * j.d + t] = (float)v;
-                v = (double)(float)v;
-            } else {
-                ((double *)typed)[c * j.d + t] = v;
-            }
-            norm += v * v;
-        }
-        if (j.dtype == OOC_FLOAT32)
-            ((float *)typed)[j.k * j.d + c] = (float)norm;
-        else
-            ((double *)typed)[j.k * j.d + c] = norm;
-    }
+    ooc__assign_typed_centers(centers, (size_t)j.k, (size_t)j.d, j.dtype, typed);
     j.centers = typed;
     j.norm2 = typed + j.k * j.d * esize;
     if (bounds)

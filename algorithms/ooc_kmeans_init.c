@@ -42,11 +42,7 @@ static int add_rows(ooc__fit *f, candidates *c, const uint64_t *rows, uint64_t n
     return 0;
 }
 
-/* A row's state: the squared distance to its nearest candidate, and that candidate's index. */
-typedef struct row_state {
-    float dmin;
-    int32_t nearest;
-} row_state;
+typedef ooc__init_row row_state;
 
 /* The per-row state and the pass that updates it against candidates [first, m). */
 typedef struct state_job {
@@ -117,23 +113,7 @@ static int update_state(ooc__fit *f, state_job *j, const candidates *c, uint64_t
         free(acc);
         return ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
     }
-    for (uint64_t i = 0; i < j->n_new; i++) {
-        double norm = 0;
-        for (uint64_t s = 0; s < j->d; s++) {
-            double v = c->pts[(first + i) * j->d + s];
-            if (t == OOC_FLOAT32) {
-                ((float *)typed)[i * j->d + s] = (float)v;
-                v = (double)(float)v;
-            } else {
-                ((double *)typed)[i * j->d + s] = v;
-            }
-            norm += v * v;
-        }
-        if (t == OOC_FLOAT32)
-            ((float *)typed)[j->n_new * j->d + i] = (float)norm;
-        else
-            ((double *)typed)[j->n_new * j->d + i] = norm;
-    }
+    ooc__assign_typed_centers(c->pts + first * j->d, (size_t)j->n_new, (size_t)j->d, t, typed);
     j->centers = typed;
     j->norm2 = typed + j->n_new * j->d * esize;
     ooc_pass pass = {.phase = "init", .partial_size = state_partial_doubles(j) * sizeof(double), .ctx = j,
@@ -301,7 +281,8 @@ static int top_up(ooc__fit *f, candidates *c, double *centers, ooc_error *err)
     return rc;
 }
 
-static int sampled_init(ooc__fit *f, int plusplus, double *centers, uint64_t *n_candidates, ooc_error *err)
+static int sampled_init(ooc__fit *f, int plusplus, double *centers, uint64_t *n_candidates, ooc__init_seed *seed,
+                        ooc_error *err)
 {
     uint64_t n = f->in->rows;
     state_job j = {.d = f->d, .chunk_rows = f->in->chunk_rows};
@@ -351,11 +332,23 @@ static int sampled_init(ooc__fit *f, int plusplus, double *centers, uint64_t *n_
     else if (!rc && ooc__weighted_kmeans(c.pts, counts, (size_t)c.m, (size_t)f->d, (size_t)f->k, f->p->seed, centers))
         rc = ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory reclustering %llu candidates",
                            (unsigned long long)c.m);
+    if (!rc) { /* the state refers to candidates [0, measured) */
+        *seed = (ooc__init_seed){j.rows, c.pts, measured};
+        j.rows = NULL;
+        c.pts = NULL;
+    }
     ooc_rowstate_free(j.rows);
     free(counts);
     free(c.pts);
     free(c.rows);
     return rc;
+}
+
+void ooc__init_seed_free(ooc__init_seed *s)
+{
+    ooc_rowstate_free(s->rows);
+    free(s->candidates);
+    *s = (ooc__init_seed){0};
 }
 
 static int random_init(ooc__fit *f, double *centers, ooc_error *err)
@@ -370,12 +363,12 @@ static int random_init(ooc__fit *f, double *centers, ooc_error *err)
     return rc;
 }
 
-int ooc__kmeans_init(ooc__fit *f, double *centers, uint64_t *n_candidates, ooc_error *err)
+int ooc__kmeans_init(ooc__fit *f, double *centers, uint64_t *n_candidates, ooc__init_seed *seed, ooc_error *err)
 {
     *n_candidates = f->k;
     switch (f->p->init) {
-    case OOC_INIT_KMEANS_PARALLEL: return sampled_init(f, 0, centers, n_candidates, err);
-    case OOC_INIT_KMEANS_PP: return sampled_init(f, 1, centers, n_candidates, err);
+    case OOC_INIT_KMEANS_PARALLEL: return sampled_init(f, 0, centers, n_candidates, seed, err);
+    case OOC_INIT_KMEANS_PP: return sampled_init(f, 1, centers, n_candidates, seed, err);
     case OOC_INIT_RANDOM: return random_init(f, centers, err);
     }
     return ooc_error_set(err, OOC_EINVAL, "kmeans: unknown init");

@@ -37,8 +37,25 @@ typedef struct ooc__fit {
 int ooc__kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_params *p, ooc_chunk_output *labels,
                     int bounds, ooc_kmeans_model **out, ooc_error *err);
 
-/* ooc__kmeans_init(): k x d initial centres by p->init. *n_candidates: k-means|| candidates (else k). */
-int ooc__kmeans_init(ooc__fit *f, double *centers, uint64_t *n_candidates, ooc_error *err);
+/* What k-means|| and k-means++ leave for Lloyd's first bounds: per row (ooc__init_row, in `rows`) the squared
+ * distance to the nearest candidate measured and that candidate's index, and the candidates (m x d, values of
+ * the data's type). rows is NULL after --init random or a failure. */
+typedef struct ooc__init_row {
+    float dmin; /* D to the nearest candidate, rounded to float */
+    int32_t nearest;
+} ooc__init_row;
+
+typedef struct ooc__init_seed {
+    ooc_rowstate *rows;
+    double *candidates;
+    uint64_t m;
+} ooc__init_seed;
+
+void ooc__init_seed_free(ooc__init_seed *s);
+
+/* ooc__kmeans_init(): k x d initial centres by p->init. *n_candidates: k-means|| candidates (else k). seed:
+ * zeroed by the caller, which frees it. */
+int ooc__kmeans_init(ooc__fit *f, double *centers, uint64_t *n_candidates, ooc__init_seed *seed, ooc_error *err);
 
 /* A pass assigning every row to its nearest of k centres: Lloyd's (accumulating new centres) or the final
  * one (labels and inertia only). */
@@ -78,6 +95,12 @@ typedef struct ooc__bounds {
 
 /* ooc__bounds_create(): for the rows of f's stream (created with state_row_bytes >= sizeof(ooc__bound_row)). */
 int ooc__bounds_create(ooc__bounds *b, const ooc__fit *f, ooc_error *err);
+/* ooc__bounds_create_seeded(): bounds already valid for the first pass to `centers` (k x d) from what the
+ * initialisation measured (seed->rows non-NULL; taken over and converted in place): a row's label is the
+ * centre nearest its nearest candidate c, and its bound that candidate's distance to every other centre
+ * less its own distance to c (the triangle inequality). Rows on a boundary simply go through the kernel. */
+int ooc__bounds_create_seeded(ooc__bounds *b, const ooc__fit *f, ooc__init_seed *seed, const double *centers,
+                              ooc_error *err);
 void ooc__bounds_free(ooc__bounds *b);
 /* ooc__bounds_begin(): before a pass assigning to `centers` (k x d and their norms, the data's type). */
 void ooc__bounds_begin(ooc__bounds *b, ooc__assign_fn kernel, const void *centers, const void *norm2);

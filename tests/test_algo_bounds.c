@@ -1,7 +1,8 @@
 /* Lloyd with Hamerly's bounds against Lloyd without: bitwise the same centres, inertia, n_iter, sizes,
  * per-iteration history and labels, on overlapping blobs (many rows near boundaries, labels changing for
  * many iterations), k = 1, 2, 8, 50, float64 and float32, with empty clusters relocated, with the bounds
- * in memory and spilled to a file; and the bounds do skip rows once the centres settle. */
+ * in memory and spilled to a file, from no bounds or bounds seeded by k-means|| and k-means++; and the bounds
+ * do skip rows once the centres settle. */
 #define _GNU_SOURCE /* mkdtemp */
 #include "ooc_array.h"
 #include "ooc_chunk_output.h"
@@ -179,6 +180,23 @@ static void test_bounds_skip(void)
     }
 }
 
+/* After k-means|| or k-means++ the first iteration's bounds come from the initialisation's distances to its
+ * candidates: on separated blobs it already keeps most rows, with the same results as without bounds. */
+static void test_bounds_seeded(void)
+{
+    static const fit_case cases[] = {
+        {"blobs:samples=30000,features=20,centers=8,seed=5,chunk_rows=4099", 8, OOC_INIT_KMEANS_PARALLEL, 30, 0},
+        {"blobs:samples=30000,features=20,centers=8,seed=5,chunk_rows=4099,dtype=float32", 8, OOC_INIT_KMEANS_PP,
+         30, 0},
+        {"blobs:samples=30000,features=20,centers=8,seed=5,chunk_rows=4099", 8, OOC_INIT_KMEANS_PARALLEL, 30, 1},
+    };
+    for (size_t s = 0; s < sizeof cases / sizeof cases[0]; s++) {
+        fitted on = check_case(&cases[s]);
+        ASSERT(on.m && on.m->history[0].recomputed < on.rows / 5);
+        fitted_free(&on);
+    }
+}
+
 /* Fewer distinct points than clusters (std 0: every row is its blob's centre), so random rows make equal
  * centres, the later ones empty, relocated to far rows: a drift like any other. */
 static void test_relocation(void)
@@ -224,4 +242,5 @@ static void test_cleanup(void)
     ASSERT_OK(rmdir(dir));
 }
 
-OOC_TEST_MAIN(test_setup, test_overlapping, test_bounds_skip, test_relocation, test_spilled, test_cleanup)
+OOC_TEST_MAIN(test_setup, test_overlapping, test_bounds_skip, test_bounds_seeded, test_relocation, test_spilled,
+              test_cleanup)

@@ -632,10 +632,11 @@ class Interface(Base):
         for i, h in enumerate(js["history"], 1):
             self.assertEqual(set(h), {"iter", "inertia", "shift", "empty_clusters", "recomputed"})
             self.assertEqual(h["iter"], i)
-            # rows that went through the kernel: all of them at first, then those the bounds could not keep
+            # rows that went through the kernel: those the bounds could not keep; k-means|| seeds the first
+            # iteration's bounds, which keep most rows of these separated blobs
             self.assertLessEqual(h["recomputed"], 50000)
             if i == 1:
-                self.assertEqual(h["recomputed"], 50000)
+                self.assertLess(h["recomputed"], 5000)
         # Lloyd never increases the inertia; the last entry's inertia is that of the centres it started from.
         inertias = [h["inertia"] for h in js["history"]]
         for a, b in zip(inertias, inertias[1:]):
