@@ -107,18 +107,18 @@ static int lloyd_iterate(ooc__fit *f, ooc__bounds *bounds, double tol_abs, ooc_h
     return 0;
 }
 
-/* Lloyd with its per-row bounds when f->bounds, seeded by the initialisation when it measured the rows. */
+/* Lloyd with its per-row bounds when f->prune, seeded by the initialisation when it measured the rows. */
 static int lloyd(ooc__fit *f, ooc__init_seed *seed, double tol_abs, ooc_h5_chunked *labels, ooc_kmeans_model *m,
                  int *final_known, ooc_error *err)
 {
     ooc__bounds bounds;
-    int rc = !f->bounds  ? 0
+    int rc = !f->prune   ? 0
              : seed->rows ? ooc__bounds_create_seeded(&bounds, f, seed, m->centers, err)
                           : ooc__bounds_create(&bounds, f, err);
     if (rc)
         return rc;
-    rc = lloyd_iterate(f, f->bounds ? &bounds : NULL, tol_abs, labels, m, final_known, err);
-    if (f->bounds)
+    rc = lloyd_iterate(f, f->prune ? &bounds : NULL, tol_abs, labels, m, final_known, err);
+    if (f->prune)
         ooc__bounds_free(&bounds);
     return rc;
 }
@@ -159,7 +159,7 @@ int ooc_kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_p
 }
 
 int ooc__kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_params *p, ooc_chunk_output *labels,
-                    int bounds, ooc_kmeans_model **out, ooc_error *err)
+                    int prune, ooc_kmeans_model **out, ooc_error *err)
 {
     double t_start = ooc_clock_seconds();
     int rc = ooc_kmeans_params_check(p, err);
@@ -171,8 +171,8 @@ int ooc__kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_
                              (unsigned long long)p->k, (unsigned long long)in->rows);
     blas_single_threaded();
     ooc_stream_params sp2 = *sp;
-    sp2.state_row_bytes = per_row_bytes(p, bounds);
-    ooc__fit f = {.in = in, .p = p, .k = p->k, .d = in->cols, .bounds = bounds};
+    sp2.state_row_bytes = per_row_bytes(p, prune);
+    ooc__fit f = {.in = in, .p = p, .k = p->k, .d = in->cols, .prune = prune};
     rc = ooc_stream_create(a, &sp2, &f.stream, err);
     if (rc)
         return rc;

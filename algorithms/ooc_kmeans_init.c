@@ -44,14 +44,83 @@ static int add_rows(ooc__fit *f, candidates *c, const uint64_t *rows, uint64_t n
 
 typedef ooc__init_row row_state;
 
+/* Pruning. A new candidate c' can change a row's state only if D(x, c') < dmin, which needs ‖x − c'‖ <
+ * sqrt(dmin (1 + m)) (D is within m = ooc__sqdist_margin(d) of the exact square). With o the row's nearest
+ * candidate, ‖x − c'‖ >= ‖o − c'‖ − t, t = ‖x − o‖ <= sqrt(dmin (1 + 2^-22) (1 + m)) (dmin is D rounded to
+ * float), and ‖o − c'‖² >= key = D(o, c') (1 − m). So key >= 4 dmin (1 + 2^-22) (1 + m) rules c' out; the
+ * factor 1 + 2^-40 on that threshold covers its own roundings. Each old candidate keeps the new ones sorted
+ * by key: a row measures only the head of its nearest's list (on clustered data a few, often none), and its
+ * state ends exactly as with the kernel: the kernel's winner, whenever it would change the state, is in that
+ * head, and D is the same function either way. */
+typedef struct near_new {
+    double key;
+    uint64_t index; /* among the new candidates */
+} near_new;
+
+/* Pairs (old, new) the pruning table may hold (16 bytes each); past that, every row goes through the kernel. */
+#define PRUNE_MAX_PAIRS ((uint64_t)1 << 19)
+
 /* The per-row state and the pass that updates it against candidates [first, m). */
 typedef struct state_job {
     ooc_rowstate *rows;
     ooc__assign_fn kernel;
     const void *centers, *norm2; /* the new candidates, in the data's type */
+    const near_new *near;        /* first x n_new, or NULL: no pruning */
+    double widen;                /* 4 (1 + 2^-22) (1 + m) (1 + 2^-40) */
+    ooc_dtype dtype;
     uint64_t first, n_new, m, d, chunk_rows; /* chunk_rows: rows of a processing chunk, for scratch */
     size_t scratch_bytes;
 } state_job;
+
+static double sqdist(ooc_dtype t, const void *x, const void *c, size_t d)
+{
+    return t == OOC_FLOAT32 ? ooc__sqdist_f32(x, c, d) : ooc__sqdist_f64(x, c, d);
+}
+
+/* The length of the head of row i's list: the new candidates it must measure. */
+static uint64_t head(const state_job *j, const row_state *st, uint64_t i)
+{
+    const near_new *list = j->near + (uint64_t)st[i].nearest * j->n_new;
+    double limit = (double)st[i].dmin * j->widen;
+    uint64_t h = 0;
+    while (h < j->n_new && list[h].key < limit)
+        h++;
+    return h;
+}
+
+/* Whether pruning pays for these rows, judged on every 16th: a distance measured alone costs about four of
+ * the kernel's (which measures every row against every new candidate), so not when the heads are long, as
+ * in the first rounds. */
+static int prune_pays(const state_job *j, uint64_t n, const row_state *st)
+{
+    uint64_t measured = 0, sampled = 0;
+    for (uint64_t i = 0; i < n; i += 16, sampled++)
+        measured += head(j, st, i);
+    return 4 * measured < sampled * j->n_new;
+}
+
+/* Rows [0, n) at x against the head of their nearest's list (see above); the kernel's labels and dist
+ * where the state changes, and label -1 where it cannot. */
+static void pruned_assign(const state_job *j, const void *x, uint64_t n, const row_state *st, int32_t *labels,
+                          double *dist)
+{
+    size_t d = (size_t)j->d, row = d * ooc_dtype_size(j->dtype);
+    for (uint64_t i = 0; i < n; i++) {
+        const near_new *list = j->near + (uint64_t)st[i].nearest * j->n_new;
+        double best = INFINITY;
+        int64_t win = -1;
+        double limit = (double)st[i].dmin * j->widen;
+        for (uint64_t q = 0; q < j->n_new && list[q].key < limit; q++) {
+            double dq = sqdist(j->dtype, (const char *)x + i * row, (const char *)j->centers + list[q].index * row, d);
+            if (dq < best || (dq == best && (int64_t)list[q].index < win)) { /* ties: the lowest index */
+                best = dq;
+                win = (int64_t)list[q].index;
+            }
+        }
+        labels[i] = (int32_t)win;
+        dist[i] = best;
+    }
+}
 
 /* Partial: [phi | counts m] then scratch [dist rows | labels rows | kernel]. */
 static size_t state_partial_doubles(const state_job *j)
@@ -71,11 +140,14 @@ static int state_map(void *ctx, const void *x, uint64_t row0, uint64_t n, void *
     int32_t *labels = (int32_t *)(dist + j->chunk_rows);
     void *scratch = (void *)(((uintptr_t)(dist + j->chunk_rows + (j->chunk_rows + 1) / 2) + 63) & ~(uintptr_t)63);
     memset(part, 0, (1 + j->m) * sizeof *part);
-    j->kernel(x, (size_t)n, (size_t)j->d, j->centers, j->norm2, (size_t)j->n_new, labels, dist, NULL, scratch);
+    if (j->near && prune_pays(j, n, st))
+        pruned_assign(j, x, n, st, labels, dist);
+    else
+        j->kernel(x, (size_t)n, (size_t)j->d, j->centers, j->norm2, (size_t)j->n_new, labels, dist, NULL, scratch);
     double phi = 0;
     for (uint64_t i = 0; i < n; i++) {
         float dd = (float)dist[i];
-        if (j->first == 0 || dd < st[i].dmin) { /* ties keep the earlier candidate */
+        if (j->first == 0 || dd < st[i].dmin) { /* ties keep the earlier candidate; a pruned row's inf never wins */
             st[i].dmin = dd;
             st[i].nearest = (int32_t)(j->first + (uint64_t)labels[i]);
         }
@@ -93,6 +165,39 @@ static void state_combine(void *ctx, void *acc_v, const void *part_v)
     const double *part = part_v;
     for (uint64_t i = 0; i < 1 + j->m; i++)
         acc[i] += part[i];
+}
+
+static int cmp_near(const void *a, const void *b)
+{
+    const near_new *x = a, *y = b;
+    return x->key < y->key ? -1 : x->key > y->key;
+}
+
+/* The pruning table for old candidates [0, first) against j's new ones, or NULL when out of memory (the
+ * pass then uses the kernel: same results). */
+static near_new *prune_table(state_job *j, const candidates *c, uint64_t first)
+{
+    size_t d = (size_t)j->d, row = d * ooc_dtype_size(j->dtype);
+    double m = ooc__sqdist_margin(d);
+    near_new *near = malloc(first * j->n_new * sizeof *near);
+    char *old = malloc((first * d + first) * ooc_dtype_size(j->dtype));
+    if (near && old) {
+        ooc__assign_typed_centers(c->pts, (size_t)first, d, j->dtype, old);
+        for (uint64_t o = 0; o < first; o++) {
+            near_new *list = near + o * j->n_new;
+            for (uint64_t q = 0; q < j->n_new; q++) {
+                double dq = sqdist(j->dtype, old + o * row, (const char *)j->centers + q * row, d);
+                list[q] = (near_new){dq * (1 - m), q};
+            }
+            qsort(list, (size_t)j->n_new, sizeof *list, cmp_near);
+        }
+        j->widen = 4 * (1 + 0x1p-22) * (1 + m) * (1 + 0x1p-40);
+    } else {
+        free(near);
+        near = NULL;
+    }
+    free(old);
+    return near;
 }
 
 /* One pass: measure every row against candidates [first, c->m); *phi and counts (c->m) from the state. */
@@ -116,6 +221,10 @@ static int update_state(ooc__fit *f, state_job *j, const candidates *c, uint64_t
     ooc__assign_typed_centers(c->pts + first * j->d, (size_t)j->n_new, (size_t)j->d, t, typed);
     j->centers = typed;
     j->norm2 = typed + j->n_new * j->d * esize;
+    j->dtype = t;
+    near_new *near = NULL;
+    if (f->prune && first > 0 && first * j->n_new <= PRUNE_MAX_PAIRS && (near = prune_table(j, c, first)))
+        j->near = near;
     ooc_pass pass = {.phase = "init", .partial_size = state_partial_doubles(j) * sizeof(double), .ctx = j,
                      .map = state_map, .combine = state_combine, .state = j->rows};
     int rc = ooc_stream_run(f->stream, &pass, acc, err);
@@ -123,6 +232,8 @@ static int update_state(ooc__fit *f, state_job *j, const candidates *c, uint64_t
         *phi = acc[0];
         memcpy(counts, acc + 1, c->m * sizeof *counts);
     }
+    free(near);
+    j->near = NULL;
     free(typed);
     free(acc);
     return rc;
@@ -158,14 +269,20 @@ static int draw_chunk(void *ctx, uint64_t chunk, uint64_t row0, uint64_t n, cons
                       ooc_error *err)
 {
     (void)chunk;
+    enum { BLOCK = 1024 };
     draw_job *d = ctx;
     const row_state *st = state;
     row_list *mine = &d->per_slot[slot];
     mine->n = 0;
-    for (uint64_t i = 0; i < n; i++) {
-        double p = d->l_over_phi * (double)st[i].dmin;
-        if (p > 0 && ooc_random_uniform(d->f->p->seed, d->stream, row0 + i) < p && list_add(mine, row0 + i, err))
-            return err->code;
+    double u[BLOCK];
+    for (uint64_t i0 = 0; i0 < n; i0 += BLOCK) {
+        uint64_t m = n - i0 < BLOCK ? n - i0 : BLOCK;
+        ooc_random_uniforms(d->f->p->seed, d->stream, row0 + i0, m, u);
+        for (uint64_t i = 0; i < m; i++) {
+            double p = d->l_over_phi * (double)st[i0 + i].dmin;
+            if (p > 0 && u[i] < p && list_add(mine, row0 + i0 + i, err))
+                return err->code;
+        }
     }
     return 0;
 }

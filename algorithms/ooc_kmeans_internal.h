@@ -30,12 +30,13 @@ typedef struct ooc__fit {
     const ooc_array_info *in;
     const ooc_kmeans_params *p;
     uint64_t k, d;
-    int bounds; /* Lloyd skips rows by Hamerly's bounds (same results; off only to compare) */
+    int prune; /* skip distance work that cannot change a result: Lloyd's Hamerly bounds, k-means||'s pruning
+                * (same results; off only to compare) */
 } ooc__fit;
 
-/* ooc__kmeans_fit(): ooc_kmeans_fit() with Lloyd's bounds on or off. */
+/* ooc__kmeans_fit(): ooc_kmeans_fit() with the pruning (Lloyd's bounds, k-means||'s) on or off. */
 int ooc__kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_params *p, ooc_chunk_output *labels,
-                    int bounds, ooc_kmeans_model **out, ooc_error *err);
+                    int prune, ooc_kmeans_model **out, ooc_error *err);
 
 /* What k-means|| and k-means++ leave for Lloyd's first bounds: per row (ooc__init_row, in `rows`) the squared
  * distance to the nearest candidate measured and that candidate's index, and the candidates (m x d, values of

@@ -17,6 +17,18 @@ double ooc_random_uniform(uint64_t seed, uint32_t stream, uint64_t index)
     return ooc__u01(ooc_random_u64(seed, stream, index));
 }
 
+void ooc_random_uniforms(uint64_t seed, uint32_t stream, uint64_t index0, uint64_t n, double *out)
+{
+    enum { BLOCK = 512 };
+    uint64_t word[2 * (BLOCK + OOC__PHILOX_SLACK)]; /* one call a stream: its first two words */
+    for (uint64_t i0 = 0; i0 < n; i0 += BLOCK) {
+        uint64_t m = n - i0 < BLOCK ? n - i0 : BLOCK;
+        ooc__philox(ooc__rng_ctr(stream, index0 + i0), ooc__rng_key(seed), (size_t)m, 1, word);
+        for (uint64_t i = 0; i < m; i++)
+            out[i0 + i] = ooc__u01(word[2 * i]);
+    }
+}
+
 uint64_t ooc_random_below(uint64_t seed, uint32_t stream, uint64_t index, uint64_t n)
 {
     return (uint64_t)(((unsigned __int128)ooc_random_u64(seed, stream, index) * n) >> 64);

@@ -1,8 +1,8 @@
-/* Lloyd with Hamerly's bounds against Lloyd without: bitwise the same centres, inertia, n_iter, sizes,
- * per-iteration history and labels, on overlapping blobs (many rows near boundaries, labels changing for
- * many iterations), k = 1, 2, 8, 50, float64 and float32, with empty clusters relocated, with the bounds
- * in memory and spilled to a file, from no bounds or bounds seeded by k-means|| and k-means++; and the bounds
- * do skip rows once the centres settle. */
+/* The fit with its pruning (Lloyd's Hamerly bounds, k-means||'s pruned updates) against the fit without:
+ * bitwise the same centres, inertia, n_iter, sizes, per-iteration history and labels, on overlapping blobs
+ * (many rows near boundaries, labels changing for many iterations), k = 1, 2, 8, 50, float64 and float32,
+ * with empty clusters relocated, with the state in memory and spilled to a file, with Lloyd's bounds from
+ * nothing or seeded by k-means|| and k-means++; and the bounds do skip rows once the centres settle. */
 #define _GNU_SOURCE /* mkdtemp */
 #include "ooc_array.h"
 #include "ooc_chunk_output.h"

@@ -571,7 +571,24 @@ static void test_random_u64_is_first_word(void)
     }
 }
 
-OOC_TEST_MAIN(test_random_u64_is_first_word, test_blobs_threads, test_zig_tables, test_rng_words, test_philox_kernels,
+/* Uniforms for a run of indices at once equal the one-at-a-time ones, across block boundaries and the carry
+ * of the index into its high 32 bits. */
+static void test_random_uniforms(void)
+{
+    enum { N = 1500 };
+    static double u[N];
+    const uint64_t starts[] = {0, 12345, 0xffffffffull - 700, (7ull << 40) + 3};
+    for (size_t s = 0; s < sizeof starts / sizeof *starts; s++)
+        for (uint64_t n = 0; n <= N; n += 499) {
+            ooc_random_uniforms(42 + s, (uint32_t)(s * 3), starts[s], n, u);
+            long bad = 0;
+            for (uint64_t i = 0; i < n; i++)
+                bad += u[i] != ooc_random_uniform(42 + s, (uint32_t)(s * 3), starts[s] + i);
+            ASSERT_INT_EQ(bad, 0);
+        }
+}
+
+OOC_TEST_MAIN(test_random_u64_is_first_word, test_random_uniforms, test_blobs_threads, test_zig_tables, test_rng_words, test_philox_kernels,
               test_rng_refill_sizes, test_rng_resume, test_normal_moments_ks, test_normal_histogram_tails,
               test_blobs_per_blob, test_blobs_determinism,
               test_blobs_given_centers, test_spec_parse_format, test_spec_errors, test_params_check)
