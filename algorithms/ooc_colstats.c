@@ -38,6 +38,18 @@ typedef struct job {
     ooc_dtype dtype;
 } job;
 
+/* Mean and m2 of a column from its sums about the shift. */
+static void finish(summary_view v, uint64_t cols, const double *shift, const double *s1, const double *s2)
+{
+    for (uint64_t j = 0; j < cols; j++) {
+        if (v.n[j] == 0)
+            continue;
+        double d = s1[j] / v.n[j];
+        v.mean[j] = shift[j] + d;
+        v.m2[j] = fmax(0.0, s2[j] - s1[j] * d);
+    }
+}
+
 /* Sums are taken about a shift (the chunk's first finite value per column) so that one pass is
  * numerically sound: deviations from a sample of the data stay of the order of its spread. */
 #define SUMMARISE(T)                                                                                       \
@@ -67,13 +79,43 @@ typedef struct job {
                 v.max[j] = val > v.max[j] ? val : v.max[j];                                                \
             }                                                                                              \
         }                                                                                                  \
+        finish(v, cols, shift, s1, s2);                                                                    \
+    }                                                                                                      \
+                                                                                                           \
+    /* The same sums in the same order when every value is finite (the shift is then row 0), without the  \
+     * checks in the loop, so that it vectorises across columns. Returns 0 when a value is not finite: the \
+     * caller then starts again with the loop above. */                                                    \
+    static int summarise_finite_##T(const T *restrict x, uint64_t nrows, uint64_t cols, summary_view v,     \
+                                    double *restrict shift, double *restrict s1, double *restrict s2,      \
+                                    double *restrict lo, double *restrict hi, double *restrict nan_if_bad) \
+    {                                                                                                      \
         for (uint64_t j = 0; j < cols; j++) {                                                              \
-            if (v.n[j] == 0)                                                                               \
-                continue;                                                                                  \
-            double d = s1[j] / v.n[j];                                                                     \
-            v.mean[j] = shift[j] + d;                                                                      \
-            v.m2[j] = fmax(0.0, s2[j] - s1[j] * d);                                                        \
+            shift[j] = nrows ? (double)x[j] : 0;                                                           \
+            s1[j] = s2[j] = nan_if_bad[j] = 0;                                                             \
+            lo[j] = INFINITY;                                                                              \
+            hi[j] = -INFINITY;                                                                             \
         }                                                                                                  \
+        for (uint64_t r = 0; r < nrows; r++) {                                                             \
+            const T *row = x + r * cols;                                                                   \
+            for (uint64_t j = 0; j < cols; j++) {                                                          \
+                double val = (double)row[j], t = val - shift[j];                                           \
+                nan_if_bad[j] += val - val; /* NaN from an infinity or a NaN, else 0 */                    \
+                s1[j] += t;                                                                                \
+                s2[j] += t * t;                                                                            \
+                lo[j] = val < lo[j] ? val : lo[j];                                                         \
+                hi[j] = val > hi[j] ? val : hi[j];                                                         \
+            }                                                                                              \
+        }                                                                                                  \
+        for (uint64_t j = 0; j < cols; j++)                                                                \
+            if (nan_if_bad[j] != 0)                                                                        \
+                return 0;                                                                                  \
+        for (uint64_t j = 0; j < cols; j++) {                                                              \
+            v.n[j] = (double)nrows;                                                                        \
+            v.min[j] = lo[j];                                                                              \
+            v.max[j] = hi[j];                                                                              \
+        }                                                                                                  \
+        finish(v, cols, shift, s1, s2);                                                                    \
+        return 1;                                                                                          \
     }
 
 SUMMARISE(double)
@@ -87,14 +129,17 @@ static int map_chunk(void *ctx, const void *rows, uint64_t row0, uint64_t nrows,
     const job *j = ctx;
     summary_view v = view(partial, j->cols);
     summary_init(v, j->cols);
-    double *scratch = malloc(3 * j->cols * sizeof *scratch);
+    double *scratch = malloc(6 * j->cols * sizeof *scratch);
     if (!scratch)
         return ooc_error_set(err, OOC_ENOMEM, "statistics: out of memory");
-    double *shift = scratch, *s1 = scratch + j->cols, *s2 = scratch + 2 * j->cols;
-    if (j->dtype == OOC_FLOAT32)
-        summarise_float(rows, row0, nrows, j->cols, v, shift, s1, s2);
-    else
+    double *shift = scratch, *s1 = shift + j->cols, *s2 = s1 + j->cols, *lo = s2 + j->cols, *hi = lo + j->cols;
+    double *bad = hi + j->cols;
+    if (j->dtype == OOC_FLOAT32) {
+        if (!summarise_finite_float(rows, nrows, j->cols, v, shift, s1, s2, lo, hi, bad))
+            summarise_float(rows, row0, nrows, j->cols, v, shift, s1, s2);
+    } else if (!summarise_finite_double(rows, nrows, j->cols, v, shift, s1, s2, lo, hi, bad)) {
         summarise_double(rows, row0, nrows, j->cols, v, shift, s1, s2);
+    }
     free(scratch);
     return 0;
 }
