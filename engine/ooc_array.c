@@ -144,12 +144,6 @@ int ooc_array_in_place(ooc_array *a, uint64_t *max_stored_bytes)
     return a->h5 && a->info.h5->raw_chunks && ooc_h5_reader_in_place(a->h5, max_stored_bytes);
 }
 
-void ooc_array_advise(ooc_array *a, uint64_t chunk)
-{
-    if (a->h5 && chunk < a->info.nchunks)
-        ooc_h5_reader_advise_raw_chunk(a->h5, chunk);
-}
-
 static int ensure(ooc_array_raw *raw, size_t bytes, const char *input, ooc_error *err)
 {
     if (bytes <= raw->cap)

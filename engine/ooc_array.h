@@ -69,9 +69,6 @@ void ooc_array_raw_done(ooc_array_raw *raw);
  * the most one fetched chunk maps. */
 int ooc_array_in_place(ooc_array *a, uint64_t *max_stored_bytes);
 
-/* ooc_array_advise(): start reading chunk `chunk` of an in-place array into the page cache, not waiting. */
-void ooc_array_advise(ooc_array *a, uint64_t chunk);
-
 /* ooc_array_fetch(): the I/O of chunk `chunk` into raw. Serialised internally; call from any thread. */
 int ooc_array_fetch(ooc_array *a, uint64_t chunk, ooc_array_raw *raw, ooc_error *err);
 

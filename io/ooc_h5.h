@@ -141,9 +141,6 @@ int ooc_h5_reader_view_raw_chunk(ooc_h5_reader *r, uint64_t chunk, ooc_h5_chunk_
  * then *max_bytes gets the largest stored chunk, the most one view maps. */
 int ooc_h5_reader_in_place(ooc_h5_reader *r, uint64_t *max_bytes);
 
-/* ooc_h5_reader_advise_raw_chunk(): start reading a chunk that can be read in place into the page cache,
- * without waiting (a no-op for other chunks). */
-void ooc_h5_reader_advise_raw_chunk(ooc_h5_reader *r, uint64_t chunk);
 void ooc_h5_chunk_view_release(ooc_h5_chunk_view *v); /* a released or zeroed view is a no-op */
 
 /* ---- conveniences ----------------------------------------------------------------------------------- */

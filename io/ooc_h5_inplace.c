@@ -118,12 +118,6 @@ int ooc__h5_inplace_view(const ooc__h5_inplace *t, uint64_t chunk, size_t decode
     return 1;
 }
 
-void ooc__h5_inplace_advise(const ooc__h5_inplace *t, uint64_t chunk)
-{
-    if (chunk < t->nchunks && t->bytes[chunk])
-        posix_fadvise(t->fd, (off_t)t->offset[chunk], (off_t)t->bytes[chunk], POSIX_FADV_WILLNEED);
-}
-
 uint64_t ooc__h5_inplace_max_bytes(const ooc__h5_inplace *t)
 {
     return t->max_bytes;

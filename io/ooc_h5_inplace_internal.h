@@ -29,9 +29,6 @@ void ooc__h5_inplace_close(ooc__h5_inplace *t); /* NULL is a no-op */
 /* ooc__h5_inplace_view(): map chunk `chunk` (no lock needed) into v; 0 if it cannot be read in place. */
 int ooc__h5_inplace_view(const ooc__h5_inplace *t, uint64_t chunk, size_t decoded_bytes, ooc_h5_chunk_view *v);
 
-/* ooc__h5_inplace_advise(): ask the kernel to start reading chunk `chunk` into the page cache. */
-void ooc__h5_inplace_advise(const ooc__h5_inplace *t, uint64_t chunk);
-
 /* ooc__h5_inplace_max_bytes(): the largest stored chunk, the most one view maps. */
 uint64_t ooc__h5_inplace_max_bytes(const ooc__h5_inplace *t);
 

@@ -312,9 +312,3 @@ int ooc_h5_reader_in_place(ooc_h5_reader *r, uint64_t *max_bytes)
     return t != NULL;
 }
 
-void ooc_h5_reader_advise_raw_chunk(ooc_h5_reader *r, uint64_t chunk)
-{
-    const ooc__h5_inplace *t = inplace(r);
-    if (t)
-        ooc__h5_inplace_advise(t, chunk);
-}
