@@ -33,11 +33,6 @@ static void summary_init(summary_view v, uint64_t cols)
     *v.bad_row = OOC_NO_ROW;
 }
 
-typedef struct job {
-    uint64_t cols;
-    ooc_dtype dtype;
-} job;
-
 /* Mean and m2 of a column from its sums about the shift. */
 static void finish(summary_view v, uint64_t cols, const double *shift, const double *s1, const double *s2)
 {
@@ -121,35 +116,41 @@ static void finish(summary_view v, uint64_t cols, const double *shift, const dou
 SUMMARISE(double)
 SUMMARISE(float)
 
-static int map_chunk(void *ctx, const void *rows, uint64_t row0, uint64_t nrows, void *state, void *partial, void *out,
-                     ooc_error *err)
+size_t ooc_colstats_partial_bytes(uint64_t cols)
 {
-    (void)state;
-    (void)out;
-    const job *j = ctx;
-    summary_view v = view(partial, j->cols);
-    summary_init(v, j->cols);
-    double *scratch = malloc(6 * j->cols * sizeof *scratch);
+    return summary_size(cols);
+}
+
+void ooc_colstats_partial_init(void *partial, uint64_t cols)
+{
+    summary_init(view(partial, cols), cols);
+}
+
+int ooc_colstats_summarise(const void *rows, ooc_dtype t, uint64_t row0, uint64_t nrows, uint64_t cols,
+                           void *partial, ooc_error *err)
+{
+    summary_view v = view(partial, cols);
+    summary_init(v, cols);
+    double *scratch = malloc(6 * cols * sizeof *scratch);
     if (!scratch)
         return ooc_error_set(err, OOC_ENOMEM, "statistics: out of memory");
-    double *shift = scratch, *s1 = shift + j->cols, *s2 = s1 + j->cols, *lo = s2 + j->cols, *hi = lo + j->cols;
-    double *bad = hi + j->cols;
-    if (j->dtype == OOC_FLOAT32) {
-        if (!summarise_finite_float(rows, nrows, j->cols, v, shift, s1, s2, lo, hi, bad))
-            summarise_float(rows, row0, nrows, j->cols, v, shift, s1, s2);
-    } else if (!summarise_finite_double(rows, nrows, j->cols, v, shift, s1, s2, lo, hi, bad)) {
-        summarise_double(rows, row0, nrows, j->cols, v, shift, s1, s2);
+    double *shift = scratch, *s1 = shift + cols, *s2 = s1 + cols, *lo = s2 + cols, *hi = lo + cols;
+    double *bad = hi + cols;
+    if (t == OOC_FLOAT32) {
+        if (!summarise_finite_float(rows, nrows, cols, v, shift, s1, s2, lo, hi, bad))
+            summarise_float(rows, row0, nrows, cols, v, shift, s1, s2);
+    } else if (!summarise_finite_double(rows, nrows, cols, v, shift, s1, s2, lo, hi, bad)) {
+        summarise_double(rows, row0, nrows, cols, v, shift, s1, s2);
     }
     free(scratch);
     return 0;
 }
 
 /* Chan, Golub & LeVeque's pairwise merge of (n, mean, m2). */
-static void combine(void *ctx, void *acc, const void *partial)
+void ooc_colstats_merge(void *acc, const void *partial, uint64_t cols)
 {
-    const job *j = ctx;
-    summary_view a = view(acc, j->cols), b = view((void *)partial, j->cols);
-    for (uint64_t c = 0; c < j->cols; c++) {
+    summary_view a = view(acc, cols), b = view((void *)partial, cols);
+    for (uint64_t c = 0; c < cols; c++) {
         double n = a.n[c] + b.n[c];
         if (b.n[c] > 0) {
             double delta = b.mean[c] - a.mean[c];
@@ -164,6 +165,55 @@ static void combine(void *ctx, void *acc, const void *partial)
         *a.bad_row = *b.bad_row;
 }
 
+int ooc_colstats_from_partial(const void *acc, uint64_t rows, uint64_t cols, ooc_colstats **out, ooc_error *err)
+{
+    ooc_colstats *st = calloc(1, sizeof *st);
+    double *cols5 = malloc((size_t)cols * 5 * sizeof(double));
+    if (!st || !cols5) {
+        free(st);
+        free(cols5);
+        return ooc_error_set(err, OOC_ENOMEM, "statistics: out of memory");
+    }
+    summary_view a = view((void *)acc, cols);
+    st->rows = rows;
+    st->cols = cols;
+    st->count = cols5;
+    st->mean = cols5 + cols;
+    st->var = cols5 + 2 * cols;
+    st->min = cols5 + 3 * cols;
+    st->max = cols5 + 4 * cols;
+    for (uint64_t c = 0; c < cols; c++) {
+        st->count[c] = a.n[c];
+        st->mean[c] = a.n[c] > 0 ? a.mean[c] : NAN;
+        st->var[c] = a.n[c] > 0 ? a.m2[c] / a.n[c] : NAN;
+        st->min[c] = a.n[c] > 0 ? a.min[c] : NAN;
+        st->max[c] = a.n[c] > 0 ? a.max[c] : NAN;
+    }
+    st->first_nonfinite_row = *a.bad_row;
+    *out = st;
+    return 0;
+}
+
+/* The pass of ooc_colstats_compute(). */
+typedef struct job {
+    uint64_t cols;
+    ooc_dtype dtype;
+} job;
+
+static int map_chunk(void *ctx, const void *rows, uint64_t row0, uint64_t nrows, void *state, void *partial, void *out,
+                     ooc_error *err)
+{
+    (void)state;
+    (void)out;
+    const job *j = ctx;
+    return ooc_colstats_summarise(rows, j->dtype, row0, nrows, j->cols, partial, err);
+}
+
+static void combine(void *ctx, void *acc, const void *partial)
+{
+    ooc_colstats_merge(acc, partial, ((const job *)ctx)->cols);
+}
+
 void ooc_colstats_free(ooc_colstats *st)
 {
     if (!st)
@@ -176,44 +226,17 @@ int ooc_colstats_compute(ooc_stream *s, ooc_colstats **out, ooc_error *err)
 {
     const ooc_array_info *in = ooc_array_get_info(ooc_stream_array(s));
     job j = {in->cols, in->dtype};
-    size_t size = summary_size(in->cols);
-    void *acc = malloc(size);
-    ooc_colstats *st = calloc(1, sizeof *st);
-    double *cols5 = malloc((size_t)in->cols * 5 * sizeof(double));
-    if (!acc || !st || !cols5) {
-        free(acc);
-        free(st);
-        free(cols5);
+    void *acc = malloc(summary_size(in->cols));
+    if (!acc)
         return ooc_error_set(err, OOC_ENOMEM, "statistics: out of memory");
-    }
-    summary_view a = view(acc, in->cols);
-    summary_init(a, in->cols);
-    ooc_pass pass = {.phase = "stats", .partial_size = size, .ctx = &j, .map = map_chunk, .combine = combine};
+    ooc_colstats_partial_init(acc, in->cols);
+    ooc_pass pass = {.phase = "stats", .partial_size = summary_size(in->cols), .ctx = &j, .map = map_chunk,
+                     .combine = combine};
     int rc = ooc_stream_run(s, &pass, acc, err);
-    if (rc) {
-        free(acc);
-        free(st);
-        free(cols5);
-        return rc;
-    }
-    st->rows = in->rows;
-    st->cols = in->cols;
-    st->count = cols5;
-    st->mean = cols5 + in->cols;
-    st->var = cols5 + 2 * in->cols;
-    st->min = cols5 + 3 * in->cols;
-    st->max = cols5 + 4 * in->cols;
-    for (uint64_t c = 0; c < in->cols; c++) {
-        st->count[c] = a.n[c];
-        st->mean[c] = a.n[c] > 0 ? a.mean[c] : NAN;
-        st->var[c] = a.n[c] > 0 ? a.m2[c] / a.n[c] : NAN;
-        st->min[c] = a.n[c] > 0 ? a.min[c] : NAN;
-        st->max[c] = a.n[c] > 0 ? a.max[c] : NAN;
-    }
-    st->first_nonfinite_row = *a.bad_row;
+    if (!rc)
+        rc = ooc_colstats_from_partial(acc, in->rows, in->cols, out, err);
     free(acc);
-    *out = st;
-    return 0;
+    return rc;
 }
 
 double ooc_colstats_mean_variance(const ooc_colstats *st)

@@ -6,6 +6,7 @@
 #ifndef OOC_COLSTATS_H
 #define OOC_COLSTATS_H
 
+#include "ooc_dtype.h"
 #include "ooc_error.h"
 #include "ooc_stream.h"
 
@@ -23,6 +24,17 @@ typedef struct ooc_colstats {
 /* ooc_colstats_compute(): one pass over the stream's array. *out is freed with ooc_colstats_free(). */
 int ooc_colstats_compute(ooc_stream *s, ooc_colstats **out, ooc_error *err);
 void ooc_colstats_free(ooc_colstats *st); /* NULL is a no-op */
+
+/* The same statistics computed inside another pass, to save one: its partials carry
+ * ooc_colstats_partial_bytes(cols) bytes for them; its map calls ooc_colstats_summarise() on each chunk's
+ * rows (of type t), its combine ooc_colstats_merge(); the accumulator starts as ooc_colstats_partial_init(),
+ * and after the pass ooc_colstats_from_partial() gives what ooc_colstats_compute() would have. */
+size_t ooc_colstats_partial_bytes(uint64_t cols);
+void ooc_colstats_partial_init(void *partial, uint64_t cols);
+int ooc_colstats_summarise(const void *rows, ooc_dtype t, uint64_t row0, uint64_t nrows, uint64_t cols,
+                           void *partial, ooc_error *err);
+void ooc_colstats_merge(void *acc, const void *partial, uint64_t cols);
+int ooc_colstats_from_partial(const void *acc, uint64_t rows, uint64_t cols, ooc_colstats **out, ooc_error *err);
 
 /* ooc_colstats_mean_variance(): the mean over columns of the variance (scikit-learn's tolerance scale). */
 double ooc_colstats_mean_variance(const ooc_colstats *st);

@@ -123,18 +123,12 @@ static int lloyd(ooc__fit *f, ooc__init_seed *seed, double tol_abs, ooc_h5_chunk
     return rc;
 }
 
-static int check_data(ooc__fit *f, double *mean_var, ooc_error *err)
+int ooc__check_stats(const ooc__fit *f, const ooc_colstats *st, ooc_error *err)
 {
-    ooc_colstats *st;
-    int rc = ooc_colstats_compute(f->stream, &st, err);
-    if (rc)
-        return rc;
-    if (st->first_nonfinite_row != OOC_NO_ROW)
-        rc = ooc_error_set(err, OOC_ENONFINITE, "%s: row %llu: NaN or infinity in the data", f->in->input,
-                           (unsigned long long)st->first_nonfinite_row);
-    *mean_var = ooc_colstats_mean_variance(st);
-    ooc_colstats_free(st);
-    return rc;
+    if (st->first_nonfinite_row == OOC_NO_ROW)
+        return 0;
+    return ooc_error_set(err, OOC_ENONFINITE, "%s: row %llu: NaN or infinity in the data", f->in->input,
+                         (unsigned long long)st->first_nonfinite_row);
 }
 
 /* Per-row state the fit keeps (ooc_rowstate): k-means|| and k-means++ a distance and an index, then Lloyd
@@ -183,14 +177,24 @@ int ooc__kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_
     }
     m->params = *p;
     m->n_samples = in->rows;
-    double mean_var = 0, t = ooc_clock_seconds();
-    rc = check_data(&f, &mean_var, err);
-    m->seconds_stats = ooc_clock_seconds() - t;
+    /* The column statistics (for tol, and to refuse NaN) come with k-means||'s or k-means++'s first pass;
+     * --init random reads the data once for them alone. */
+    ooc_colstats *stats = NULL;
+    double t = ooc_clock_seconds();
+    if (p->init == OOC_INIT_RANDOM) {
+        rc = ooc_colstats_compute(f.stream, &stats, err);
+        if (!rc)
+            rc = ooc__check_stats(&f, stats, err);
+        f.stats_seconds = ooc_clock_seconds() - t;
+    }
     t = ooc_clock_seconds();
     ooc__init_seed seed = {0};
     if (!rc)
-        rc = ooc__kmeans_init(&f, m->centers, &m->n_candidates, &seed, err);
-    m->seconds_init = ooc_clock_seconds() - t;
+        rc = ooc__kmeans_init(&f, m->centers, &m->n_candidates, &seed, stats ? NULL : &stats, err);
+    m->seconds_stats = f.stats_seconds;
+    m->seconds_init = ooc_clock_seconds() - t - (p->init == OOC_INIT_RANDOM ? 0 : f.stats_seconds);
+    double mean_var = stats ? ooc_colstats_mean_variance(stats) : 0;
+    ooc_colstats_free(stats);
     t = ooc_clock_seconds();
     int final_known = 0;
     ooc_h5_chunked *out_labels = labels ? ooc_chunk_output_dataset(labels) : NULL;

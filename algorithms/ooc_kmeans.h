@@ -9,9 +9,10 @@
  * summed over clusters is at most tol * (mean feature variance) or max_iter. Labels and inertia belong to
  * the final centres.
  *
- * Costs, in full passes over the data: statistics (NaN check, variance for tol) 1; k-means|| 1 +
- * init_max_iter (plus reading the chunks that hold sampled rows); k-means++ k; random 0; Lloyd 1 per
- * iteration; final labels/inertia 1 unless the last iteration changed no label (strict convergence).
+ * Costs, in full passes over the data: k-means|| 1 + init_max_iter (plus reading the chunks that hold sampled
+ * rows); k-means++ k; random 1 (the statistics alone); Lloyd 1 per iteration; final labels/inertia 1 unless
+ * the last iteration changed no label (strict convergence). The statistics (NaN check, variance for tol)
+ * ride on k-means|| and k-means++'s first pass.
  *
  * Same input, chunking, seed and options => bitwise-identical centres, inertia, n_iter and labels for any
  * thread count.

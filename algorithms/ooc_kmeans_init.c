@@ -6,6 +6,8 @@
  * round draws is decided afterwards from that state alone, with the draw for a row keyed by (seed, round,
  * row); the drawn rows are then read by index. */
 #include "ooc_assign_internal.h"
+#include "ooc_clock.h"
+#include "ooc_colstats.h"
 #include "ooc_kmeans_internal.h"
 #include "ooc_random.h"
 
@@ -67,6 +69,7 @@ typedef struct state_job {
     const void *centers, *norm2; /* the new candidates, in the data's type */
     const near_new *near;        /* first x n_new, or NULL: no pruning */
     double widen;                /* 4 (1 + 2^-22) (1 + m) (1 + 2^-40) */
+    uint64_t stats_doubles;      /* the column statistics' share of a partial, when this pass computes them */
     ooc_dtype dtype;
     uint64_t first, n_new, m, d, chunk_rows; /* chunk_rows: rows of a processing chunk, for scratch */
     size_t scratch_bytes;
@@ -122,21 +125,24 @@ static void pruned_assign(const state_job *j, const void *x, uint64_t n, const r
     }
 }
 
-/* Partial: [phi | counts m] then scratch [dist rows | labels rows | kernel]. */
+/* Partial: [phi | counts m | column statistics] then scratch [dist rows | labels rows | kernel]. */
 static size_t state_partial_doubles(const state_job *j)
 {
-    return 1 + j->m + j->chunk_rows + (j->chunk_rows + 1) / 2 + 8 + (j->scratch_bytes + 7) / 8;
+    return 1 + j->m + j->stats_doubles + j->chunk_rows + (j->chunk_rows + 1) / 2 + 8 + (j->scratch_bytes + 7) / 8;
 }
 
 static int state_map(void *ctx, const void *x, uint64_t row0, uint64_t n, void *state, void *partial, void *out,
                      ooc_error *err)
 {
-    (void)row0;
     (void)out;
-    (void)err;
     const state_job *j = ctx;
     row_state *st = state;
-    double *part = partial, *counts = part + 1, *dist = part + 1 + j->m;
+    double *part = partial, *counts = part + 1, *dist = part + 1 + j->m + j->stats_doubles;
+    if (j->stats_doubles) {
+        int rc = ooc_colstats_summarise(x, j->dtype, row0, n, j->d, part + 1 + j->m, err);
+        if (rc)
+            return rc;
+    }
     int32_t *labels = (int32_t *)(dist + j->chunk_rows);
     void *scratch = (void *)(((uintptr_t)(dist + j->chunk_rows + (j->chunk_rows + 1) / 2) + 63) & ~(uintptr_t)63);
     memset(part, 0, (1 + j->m) * sizeof *part);
@@ -165,6 +171,8 @@ static void state_combine(void *ctx, void *acc_v, const void *part_v)
     const double *part = part_v;
     for (uint64_t i = 0; i < 1 + j->m; i++)
         acc[i] += part[i];
+    if (j->stats_doubles)
+        ooc_colstats_merge(acc + 1 + j->m, part + 1 + j->m, j->d);
 }
 
 static int cmp_near(const void *a, const void *b)
@@ -200,9 +208,10 @@ static near_new *prune_table(state_job *j, const candidates *c, uint64_t first)
     return near;
 }
 
-/* One pass: measure every row against candidates [first, c->m); *phi and counts (c->m) from the state. */
+/* One pass: measure every row against candidates [first, c->m); *phi and counts (c->m) from the state; with
+ * stats, the column statistics too (the first pass, which then is the only one before the draws). */
 static int update_state(ooc__fit *f, state_job *j, const candidates *c, uint64_t first, double *phi,
-                        double *counts, ooc_error *err)
+                        double *counts, ooc_colstats **stats, ooc_error *err)
 {
     ooc_dtype t = f->in->dtype;
     size_t esize = ooc_dtype_size(t);
@@ -211,14 +220,17 @@ static int update_state(ooc__fit *f, state_job *j, const candidates *c, uint64_t
     j->m = c->m;
     j->kernel = ooc__assign_select(t, (size_t)j->n_new, (size_t)j->d);
     j->scratch_bytes = ooc__assign_scratch_bytes(t, (size_t)j->n_new, (size_t)j->d);
+    j->stats_doubles = stats ? (ooc_colstats_partial_bytes(j->d) + 7) / 8 : 0;
     char *typed = malloc((size_t)(j->n_new * (j->d + 1)) * esize);
-    double *acc = calloc(1 + c->m, sizeof *acc);
+    double *acc = calloc(1 + c->m + j->stats_doubles, sizeof *acc);
     if (!typed || !acc) {
         free(typed);
         free(acc);
         return ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
     }
     ooc__assign_typed_centers(c->pts + first * j->d, (size_t)j->n_new, (size_t)j->d, t, typed);
+    if (stats)
+        ooc_colstats_partial_init(acc + 1 + c->m, j->d);
     j->centers = typed;
     j->norm2 = typed + j->n_new * j->d * esize;
     j->dtype = t;
@@ -232,6 +244,8 @@ static int update_state(ooc__fit *f, state_job *j, const candidates *c, uint64_t
         *phi = acc[0];
         memcpy(counts, acc + 1, c->m * sizeof *counts);
     }
+    if (!rc && stats)
+        rc = ooc_colstats_from_partial(acc + 1 + c->m, f->in->rows, j->d, stats, err);
     free(near);
     j->near = NULL;
     free(typed);
@@ -399,7 +413,7 @@ static int top_up(ooc__fit *f, candidates *c, double *centers, ooc_error *err)
 }
 
 static int sampled_init(ooc__fit *f, int plusplus, double *centers, uint64_t *n_candidates, ooc__init_seed *seed,
-                        ooc_error *err)
+                        ooc_colstats **stats, ooc_error *err)
 {
     uint64_t n = f->in->rows;
     state_job j = {.d = f->d, .chunk_rows = f->in->chunk_rows};
@@ -419,7 +433,13 @@ static int sampled_init(ooc__fit *f, int plusplus, double *centers, uint64_t *n_
                 break;
             }
             counts = grown;
-            rc = update_state(f, &j, &c, measured, &phi, counts, err);
+            double t = ooc_clock_seconds();
+            rc = update_state(f, &j, &c, measured, &phi, counts, measured == 0 ? stats : NULL, err);
+            if (measured == 0 && stats) {
+                f->stats_seconds = ooc_clock_seconds() - t;
+                if (!rc)
+                    rc = ooc__check_stats(f, *stats, err);
+            }
             measured = c.m;
         }
         if (rc || r == rounds || phi <= 0)
@@ -480,12 +500,13 @@ static int random_init(ooc__fit *f, double *centers, ooc_error *err)
     return rc;
 }
 
-int ooc__kmeans_init(ooc__fit *f, double *centers, uint64_t *n_candidates, ooc__init_seed *seed, ooc_error *err)
+int ooc__kmeans_init(ooc__fit *f, double *centers, uint64_t *n_candidates, ooc__init_seed *seed,
+                     ooc_colstats **stats, ooc_error *err)
 {
     *n_candidates = f->k;
     switch (f->p->init) {
-    case OOC_INIT_KMEANS_PARALLEL: return sampled_init(f, 0, centers, n_candidates, seed, err);
-    case OOC_INIT_KMEANS_PP: return sampled_init(f, 1, centers, n_candidates, seed, err);
+    case OOC_INIT_KMEANS_PARALLEL: return sampled_init(f, 0, centers, n_candidates, seed, stats, err);
+    case OOC_INIT_KMEANS_PP: return sampled_init(f, 1, centers, n_candidates, seed, stats, err);
     case OOC_INIT_RANDOM: return random_init(f, centers, err);
     }
     return ooc_error_set(err, OOC_EINVAL, "kmeans: unknown init");

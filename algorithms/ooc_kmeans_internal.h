@@ -3,6 +3,7 @@
 #define OOC_KMEANS_INTERNAL_H
 
 #include "ooc_assign_internal.h"
+#include "ooc_colstats.h"
 #include "ooc_kmeans.h"
 
 #include <stddef.h>
@@ -32,6 +33,7 @@ typedef struct ooc__fit {
     uint64_t k, d;
     int prune; /* skip distance work that cannot change a result: Lloyd's Hamerly bounds, k-means||'s pruning
                 * (same results; off only to compare) */
+    double stats_seconds; /* the pass that computed the column statistics */
 } ooc__fit;
 
 /* ooc__kmeans_fit(): ooc_kmeans_fit() with the pruning (Lloyd's bounds, k-means||'s) on or off. */
@@ -55,8 +57,14 @@ typedef struct ooc__init_seed {
 void ooc__init_seed_free(ooc__init_seed *s);
 
 /* ooc__kmeans_init(): k x d initial centres by p->init. *n_candidates: k-means|| candidates (else k). seed:
- * zeroed by the caller, which frees it. */
-int ooc__kmeans_init(ooc__fit *f, double *centers, uint64_t *n_candidates, ooc__init_seed *seed, ooc_error *err);
+ * zeroed by the caller, which frees it. stats: NULL, or where k-means|| and k-means++ put the column
+ * statistics, computed in their first pass and checked (ooc__check_stats()) before any draw; left NULL by
+ * --init random. */
+int ooc__kmeans_init(ooc__fit *f, double *centers, uint64_t *n_candidates, ooc__init_seed *seed,
+                     ooc_colstats **stats, ooc_error *err);
+
+/* ooc__check_stats(): OOC_ENONFINITE, naming the first row with NaN or infinity, or 0. */
+int ooc__check_stats(const ooc__fit *f, const ooc_colstats *st, ooc_error *err);
 
 /* A pass assigning every row to its nearest of k centres: Lloyd's (accumulating new centres) or the final
  * one (labels and inertia only). */

@@ -34,7 +34,7 @@ static void usage(void)
            "  -k, --n-clusters K          [default: %llu]\n"
            "      --init k-means|||k-means++|random  [default: k-means||]\n"
            "                              passes over the data: k-means|| 1 + init-max-iter (and the chunks\n"
-           "                              holding drawn rows), k-means++ k, random none\n"
+           "                              holding drawn rows), k-means++ k, random 1 (for the statistics)\n"
            "      --oversampling-factor L k-means|| draws about l = L*k rows a round, the paper's l = O(k) as\n"
            "                              Spark and cuML [default: %g]; dask-ml's oversampling_factor is l\n"
            "                              itself (its 10 with k=8 is L=1.25 here)\n"
