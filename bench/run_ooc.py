@@ -1,7 +1,7 @@
 """ooc's runs: `kmeans-ooc fit --json` repeated, its own phase times read from the JSON, wall time and peak RSS
 measured from outside, medians taken.
 
-Modes: cached (the default memory limit: the data is read and decoded once, by the statistics pass, and the
+Modes: cached (the default memory limit: the data is read and decoded once, by the first pass, and the
 other passes are served from memory) and stream (--memory-limit 256M: every pass reads and decodes the file).
 """
 import json

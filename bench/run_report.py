@@ -222,7 +222,8 @@ def markdown(doc):
         "",
         "## Systems",
         "",
-        "read s: ooc's statistics pass (reads and decodes the file; cached mode keeps the decoded data), the "
+        "read s: ooc's first pass (statistics and k-means||'s first round; reads and decodes the file; cached "
+        "mode keeps the decoded data), the "
         "peers' loading from HDF5 (not part of their fit). fit s: ooc's whole command from the file, labels "
         "written (wall); sklearn's kmeans_plusplus + fit and faiss's train on data in memory. s/iter ÷ floor: "
         "to the memory-bandwidth floor, or to the decompress floor for ooc-stream. Inertia recomputed in "
