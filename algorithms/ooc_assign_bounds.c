@@ -52,8 +52,7 @@ void ooc__bounds_free(ooc__bounds *b)
 /* An upper bound on ‖c − c_old‖ for centres in the data's type (see the top). */
 static double drift(const ooc__bounds *b, const void *c, const void *c_old)
 {
-    size_t d = (size_t)b->d;
-    double dd = b->dtype == OOC_FLOAT32 ? ooc__sqdist_f32(c, c_old, d) : ooc__sqdist_f64(c, c_old, d);
+    double dd = ooc__sqdist(b->dtype, c, c_old, (size_t)b->d);
     return sqrt(dd * (1 + b->margin));
 }
 
@@ -126,13 +125,32 @@ static int seed_rows(void *ctx, uint64_t row0, uint64_t n, void *state, ooc_erro
     return 0;
 }
 
+/* The centre of b->centers nearest x (a row of the data's type), and in *second D to the next nearest. */
+static int32_t nearest_centre(const ooc__bounds *b, const void *x, double *second)
+{
+    size_t d = (size_t)b->d, row = d * ooc_dtype_size(b->dtype);
+    double best = INFINITY;
+    int32_t a = 0;
+    *second = INFINITY;
+    for (uint64_t q = 0; q < b->k; q++) {
+        double dq = ooc__sqdist(b->dtype, x, (const char *)b->centers + q * row, d);
+        if (dq < best) {
+            *second = best;
+            best = dq;
+            a = (int32_t)q;
+        } else if (dq < *second) {
+            *second = dq;
+        }
+    }
+    return a;
+}
+
 int ooc__bounds_create_seeded(ooc__bounds *b, const ooc__fit *f, ooc__init_seed *seed, const double *centers,
                               ooc_error *err)
 {
     _Static_assert(sizeof(ooc__init_row) == sizeof(ooc__bound_row), "converted in place");
     int rc = bounds_init(b, f, err);
     size_t d = (size_t)f->d, esize = ooc_dtype_size(b->dtype);
-    int f32 = b->dtype == OOC_FLOAT32;
     void *cand = malloc((seed->m * d + seed->m) * esize);
     int32_t *label = malloc(seed->m * sizeof *label);
     double *reach = malloc(seed->m * sizeof *reach);
@@ -142,22 +160,9 @@ int ooc__bounds_create_seeded(ooc__bounds *b, const ooc__fit *f, ooc__init_seed 
         ooc__assign_typed_centers(centers, (size_t)f->k, d, b->dtype, b->centers);
         ooc__assign_typed_centers(seed->candidates, (size_t)seed->m, d, b->dtype, cand);
         for (uint64_t c = 0; c < seed->m; c++) {
-            double best = INFINITY, next = INFINITY;
-            int32_t a = 0;
-            for (uint64_t q = 0; q < f->k; q++) {
-                const char *pc = (const char *)cand + c * d * esize, *pq = (const char *)b->centers + q * d * esize;
-                double dq = f32 ? ooc__sqdist_f32((const float *)pc, (const float *)pq, d)
-                                : ooc__sqdist_f64((const double *)pc, (const double *)pq, d);
-                if (dq < best) {
-                    next = best;
-                    best = dq;
-                    a = (int32_t)q;
-                } else if (dq < next) {
-                    next = dq;
-                }
-            }
-            label[c] = a;
-            reach[c] = sqrt(next * (1 - b->margin));
+            double second;
+            label[c] = nearest_centre(b, (const char *)cand + c * d * esize, &second);
+            reach[c] = sqrt(second * (1 - b->margin));
         }
         seed_job j = {label, reach, (1 + 0x1p-22) * (1 + b->margin)};
         b->rows = seed->rows;

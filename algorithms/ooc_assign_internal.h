@@ -112,6 +112,12 @@ OOC__SQDIST(f64, double)
 OOC__SQDIST(f32, float)
 #undef OOC__SQDIST
 
+/* ooc__sqdist(): the same for rows of the data's type t (float32 or float64). */
+static inline double ooc__sqdist(ooc_dtype t, const void *x, const void *c, size_t d)
+{
+    return t == OOC_FLOAT32 ? ooc__sqdist_f32(x, c, d) : ooc__sqdist_f64(x, c, d);
+}
+
 /* ooc__sqdist_margin(): a relative margin covering D's rounding and a few more roundings done with it. D
  * sums d rounded squares of rounded differences, all non-negative, so D = r² (1 + θ) with |θ| <= γ_(d+3)
  * for the exact squared distance r² of the same values (γ_m = m·u/(1 − m·u), u = 2^-53); we allow

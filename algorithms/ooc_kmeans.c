@@ -187,12 +187,11 @@ int ooc__kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_
             rc = ooc__check_stats(&f, stats, err);
         f.stats_seconds = ooc_clock_seconds() - t;
     }
-    t = ooc_clock_seconds();
     ooc__init_seed seed = {0};
     if (!rc)
         rc = ooc__kmeans_init(&f, m->centers, &m->n_candidates, &seed, stats ? NULL : &stats, err);
     m->seconds_stats = f.stats_seconds;
-    m->seconds_init = ooc_clock_seconds() - t - (p->init == OOC_INIT_RANDOM ? 0 : f.stats_seconds);
+    m->seconds_init = ooc_clock_seconds() - t - f.stats_seconds;
     double mean_var = stats ? ooc_colstats_mean_variance(stats) : 0;
     ooc_colstats_free(stats);
     t = ooc_clock_seconds();

@@ -75,11 +75,6 @@ typedef struct state_job {
     size_t scratch_bytes;
 } state_job;
 
-static double sqdist(ooc_dtype t, const void *x, const void *c, size_t d)
-{
-    return t == OOC_FLOAT32 ? ooc__sqdist_f32(x, c, d) : ooc__sqdist_f64(x, c, d);
-}
-
 /* The length of the head of row i's list: the new candidates it must measure. */
 static uint64_t head(const state_job *j, const row_state *st, uint64_t i)
 {
@@ -114,7 +109,7 @@ static void pruned_assign(const state_job *j, const void *x, uint64_t n, const r
         int64_t win = -1;
         double limit = (double)st[i].dmin * j->widen;
         for (uint64_t q = 0; q < j->n_new && list[q].key < limit; q++) {
-            double dq = sqdist(j->dtype, (const char *)x + i * row, (const char *)j->centers + list[q].index * row, d);
+            double dq = ooc__sqdist(j->dtype, (const char *)x + i * row, (const char *)j->centers + list[q].index * row, d);
             if (dq < best || (dq == best && (int64_t)list[q].index < win)) { /* ties: the lowest index */
                 best = dq;
                 win = (int64_t)list[q].index;
@@ -194,7 +189,7 @@ static near_new *prune_table(state_job *j, const candidates *c, uint64_t first)
         for (uint64_t o = 0; o < first; o++) {
             near_new *list = near + o * j->n_new;
             for (uint64_t q = 0; q < j->n_new; q++) {
-                double dq = sqdist(j->dtype, old + o * row, (const char *)j->centers + q * row, d);
+                double dq = ooc__sqdist(j->dtype, old + o * row, (const char *)j->centers + q * row, d);
                 list[q] = (near_new){dq * (1 - m), q};
             }
             qsort(list, (size_t)j->n_new, sizeof *list, cmp_near);

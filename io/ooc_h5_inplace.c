@@ -1,4 +1,4 @@
-#define _GNU_SOURCE /* madvise */
+#define _POSIX_C_SOURCE 200809L /* mmap, sysconf under -std=c11 */
 #include "ooc_h5_inplace_internal.h"
 
 #include <fcntl.h>
