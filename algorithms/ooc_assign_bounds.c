@@ -230,7 +230,7 @@ static void recompute(const ooc__bounds *b, const gather *g, const void *x, size
 /* Rows whose bounds keep their label: labels, dist and a lowered bound; the others gathered for the
  * kernel, a full block at a time. Returns the rows gathered. */
 #define OOC__BOUNDED(SUF, T)                                                                               \
-    static uint64_t bounded_##SUF(const ooc__bounds *b, const T *x, uint64_t n, ooc__bound_row *st,        \
+    __attribute__((target_clones("avx2", "default"))) static uint64_t bounded_##SUF(const ooc__bounds *b, const T *x, uint64_t n, ooc__bound_row *st,        \
                                   int32_t *labels, double *dist, void *scratch, const gather *g)           \
     {                                                                                                      \
         const T *c = b->now;                                                                               \
@@ -274,4 +274,28 @@ uint64_t ooc__bounds_assign(const ooc__bounds *b, const void *x, uint64_t n, ooc
         recompute(b, &g, (const char *)x + i * g.row_bytes, m, NULL, st + i, labels + i, dist + i, scratch);
     }
     return n;
+}
+
+static int label_rows(void *ctx, const void *rows, uint64_t row0, uint64_t n, void *state, void *partial, void *out,
+                      ooc_error *err)
+{
+    (void)ctx, (void)rows, (void)row0, (void)partial, (void)err;
+    const ooc__bound_row *st = state;
+    int32_t *labels = out;
+    for (uint64_t i = 0; i < n; i++)
+        labels[i] = st[i].label;
+    return 0;
+}
+
+static void no_combine(void *ctx, void *acc, const void *partial)
+{
+    (void)ctx, (void)acc, (void)partial;
+}
+
+int ooc__bounds_write_labels(ooc__bounds *b, ooc_stream *s, ooc_h5_chunked *labels, ooc_error *err)
+{
+    ooc_pass pass = {.phase = "labels", .partial_size = 1, .map = label_rows, .combine = no_combine,
+                     .output = labels, .no_input = 1, .state = b->rows};
+    char acc;
+    return ooc_stream_run(s, &pass, &acc, err);
 }

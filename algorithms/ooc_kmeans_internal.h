@@ -123,6 +123,10 @@ size_t ooc__bounds_work_bytes(ooc_dtype t, uint64_t d);
 uint64_t ooc__bounds_assign(const ooc__bounds *b, const void *x, uint64_t n, ooc__bound_row *st, int32_t *labels,
                             double *dist, void *scratch, void *work);
 
+/* ooc__bounds_write_labels(): the labels the bounds hold (those of the last pass) into `labels`, chunk by
+ * chunk, reading the per-row state alone, not the data. */
+int ooc__bounds_write_labels(ooc__bounds *b, ooc_stream *s, ooc_h5_chunked *labels, ooc_error *err);
+
 /* bounds: Lloyd's (ooc__bounds_begin() and _end() are called here), or NULL: every row through the kernel. */
 int ooc__assign_pass(ooc__fit *f, const double *centers, int accumulate, ooc__bounds *bounds, ooc_h5_chunked *labels,
                      ooc__assign_result *res, ooc_error *err);
