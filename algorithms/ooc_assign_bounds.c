@@ -46,6 +46,8 @@ void ooc__bounds_free(ooc__bounds *b)
 {
     ooc_rowstate_free(b->rows);
     free(b->centers);
+    free(b->seed_label);
+    free(b->seed_reach);
     memset(b, 0, sizeof *b);
 }
 
@@ -82,6 +84,10 @@ void ooc__bounds_end(ooc__bounds *b)
 {
     memcpy(b->centers, b->now, b->k * b->d * ooc_dtype_size(b->dtype));
     b->valid = 1;
+    free(b->seed_label); /* every row converted */
+    free(b->seed_reach);
+    b->seed_label = NULL;
+    b->seed_reach = NULL;
 }
 
 /* For v >= 0 (or NaN): the float strictly below v, so at most the exact value v was rounded from (see the
@@ -102,27 +108,19 @@ static inline float float_below(double v)
  * sqrt(D(c, c_j) (1 − m)) is at most every such ‖c − c_j‖ (as for the kernel's second above). dmin is D(x, c)
  * rounded to float (within 2^-24 of it), and D is within m of t², so t <= sqrt(dmin (1 + 2^-22) (1 + m)),
  * and the factor 1 + 2^-50 covers the three roundings of computing that. The bound is then reach − t,
- * stored rounded down as above, or 0 when it is not positive (the row goes through the kernel). */
-typedef struct seed_job {
-    const int32_t *label; /* per candidate: the centre nearest it */
-    const double *reach;  /* per candidate: the lower bound above */
-    double widen;         /* (1 + 2^-22) (1 + m) */
-} seed_job;
-
-static int seed_rows(void *ctx, uint64_t row0, uint64_t n, void *state, ooc_error *err)
+ * stored rounded down as above, or 0 when it is not positive (the row goes through the kernel). The first
+ * pass converts each chunk's rows as it loads them (no pass over the state of its own). */
+static void seed_rows(const ooc__bounds *b, void *state, uint64_t n)
 {
-    (void)row0;
-    (void)err;
-    const seed_job *j = ctx;
+    const double widen = (1 + 0x1p-22) * (1 + b->margin);
     for (uint64_t i = 0; i < n; i++) { /* in place: an ooc__init_row becomes an ooc__bound_row */
         ooc__init_row in;
         memcpy(&in, (char *)state + i * sizeof in, sizeof in);
-        double t = sqrt((double)in.dmin * j->widen) * (1 + 0x1p-50);
-        double l = j->reach[in.nearest] - t;
-        ooc__bound_row out = {j->label[in.nearest], l > 0 ? float_below(l) : 0};
+        double t = sqrt((double)in.dmin * widen) * (1 + 0x1p-50);
+        double l = b->seed_reach[in.nearest] - t;
+        ooc__bound_row out = {b->seed_label[in.nearest], l > 0 ? float_below(l) : 0};
         memcpy((char *)state + i * sizeof out, &out, sizeof out);
     }
-    return 0;
 }
 
 /* The centre of b->centers nearest x (a row of the data's type), and in *second D to the next nearest. */
@@ -150,32 +148,29 @@ int ooc__bounds_create_seeded(ooc__bounds *b, const ooc__fit *f, ooc__init_seed 
 {
     _Static_assert(sizeof(ooc__init_row) == sizeof(ooc__bound_row), "converted in place");
     int rc = bounds_init(b, f, err);
+    if (rc)
+        return rc;
     size_t d = (size_t)f->d, esize = ooc_dtype_size(b->dtype);
     void *cand = malloc((seed->m * d + seed->m) * esize);
-    int32_t *label = malloc(seed->m * sizeof *label);
-    double *reach = malloc(seed->m * sizeof *reach);
-    if (!rc && (!cand || !label || !reach))
-        rc = ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
-    if (!rc) {
-        ooc__assign_typed_centers(centers, (size_t)f->k, d, b->dtype, b->centers);
-        ooc__assign_typed_centers(seed->candidates, (size_t)seed->m, d, b->dtype, cand);
-        for (uint64_t c = 0; c < seed->m; c++) {
-            double second;
-            label[c] = nearest_centre(b, (const char *)cand + c * d * esize, &second);
-            reach[c] = sqrt(second * (1 - b->margin));
-        }
-        seed_job j = {label, reach, (1 + 0x1p-22) * (1 + b->margin)};
-        b->rows = seed->rows;
-        seed->rows = NULL;
-        rc = ooc_rowstate_scan(b->rows, 1, seed_rows, &j, err);
-        b->valid = !rc;
+    b->seed_label = malloc(seed->m * sizeof *b->seed_label);
+    b->seed_reach = malloc(seed->m * sizeof *b->seed_reach);
+    if (!cand || !b->seed_label || !b->seed_reach) {
+        free(cand);
+        ooc__bounds_free(b);
+        return ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
+    }
+    ooc__assign_typed_centers(centers, (size_t)f->k, d, b->dtype, b->centers);
+    ooc__assign_typed_centers(seed->candidates, (size_t)seed->m, d, b->dtype, cand);
+    for (uint64_t c = 0; c < seed->m; c++) {
+        double second;
+        b->seed_label[c] = nearest_centre(b, (const char *)cand + c * d * esize, &second);
+        b->seed_reach[c] = sqrt(second * (1 - b->margin));
     }
     free(cand);
-    free(label);
-    free(reach);
-    if (rc)
-        ooc__bounds_free(b);
-    return rc;
+    b->rows = seed->rows;
+    seed->rows = NULL;
+    b->valid = 1;
+    return 0;
 }
 
 /* Rows per kernel call, gathered: a full GEMM tile where a row is small, within 1 MiB where it is not. */
@@ -238,6 +233,8 @@ static void recompute(const ooc__bounds *b, const gather *g, const void *x, size
         size_t d = (size_t)b->d, m = 0;                                                                    \
         uint64_t gathered = 0;                                                                             \
         for (uint64_t i = 0; i < n; i++) {                                                                 \
+            for (size_t p = 0; p < g->row_bytes; p += 64)                                                  \
+                __builtin_prefetch((const char *)(x + (i + 16) * d) + p);                                  \
             int32_t a = st[i].label;                                                                       \
             double l = (double)st[i].lower - ((uint64_t)a == b->far1 ? b->drift2 : b->drift1);             \
             double da = ooc__sqdist_##SUF(x + i * d, c + (size_t)a * d, d);                                \
@@ -266,6 +263,8 @@ uint64_t ooc__bounds_assign(const ooc__bounds *b, const void *x, uint64_t n, ooc
                             double *dist, void *scratch, void *work)
 {
     gather g = gather_view(b, work);
+    if (b->seed_label)
+        seed_rows(b, st, n);
     if (b->valid)
         return b->dtype == OOC_FLOAT32 ? bounded_f32(b, x, n, st, labels, dist, scratch, &g)
                                        : bounded_f64(b, x, n, st, labels, dist, scratch, &g);

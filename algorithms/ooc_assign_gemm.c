@@ -17,10 +17,11 @@ static size_t gemm_tile_rows(size_t esize, size_t k, size_t d)
     return rows < 16 ? 16 : rows > 512 ? 512 : rows;
 }
 
-/* k rounded up to whole vectors: the dot products' row stride, so that every row starts aligned. */
+/* k rounded up to whole 64-byte vectors: the dot products' row stride, so that every row starts aligned and
+ * the widest settling applies. */
 static size_t gemm_kp(size_t esize, size_t k)
 {
-    size_t lanes = 16 / esize;
+    size_t lanes = 64 / esize;
     return (k + lanes - 1) / lanes * lanes;
 }
 

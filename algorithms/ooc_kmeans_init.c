@@ -99,11 +99,14 @@ static int prune_pays(const state_job *j, uint64_t n, const row_state *st)
 
 /* Rows [0, n) at x against the head of their nearest's list (see above); the kernel's labels and dist
  * where the state changes, and label -1 where it cannot. */
-static void pruned_assign(const state_job *j, const void *x, uint64_t n, const row_state *st, int32_t *labels,
-                          double *dist)
+__attribute__((target_clones("avx2", "default"))) static void pruned_assign(const state_job *j, const void *x,
+                                                                              uint64_t n, const row_state *st,
+                                                                              int32_t *labels, double *dist)
 {
     size_t d = (size_t)j->d, row = d * ooc_dtype_size(j->dtype);
     for (uint64_t i = 0; i < n; i++) {
+        for (size_t p = 0; p < row; p += 64)
+            __builtin_prefetch((const char *)x + (i + 16) * row + p);
         const near_new *list = j->near + (uint64_t)st[i].nearest * j->n_new;
         double best = INFINITY;
         int64_t win = -1;

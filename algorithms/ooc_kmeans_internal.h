@@ -100,12 +100,16 @@ typedef struct ooc__bounds {
     const void *now, *now_norm2;
     double drift1, drift2;
     uint64_t far1;
+    /* seeded, until the first pass has converted every row: per k-means|| candidate the centre nearest it
+     * and the reach of the bound (ooc_assign_bounds.c) */
+    int32_t *seed_label;
+    double *seed_reach;
 } ooc__bounds;
 
 /* ooc__bounds_create(): for the rows of f's stream (created with state_row_bytes >= sizeof(ooc__bound_row)). */
 int ooc__bounds_create(ooc__bounds *b, const ooc__fit *f, ooc_error *err);
 /* ooc__bounds_create_seeded(): bounds already valid for the first pass to `centers` (k x d) from what the
- * initialisation measured (seed->rows non-NULL; taken over and converted in place): a row's label is the
+ * initialisation measured (seed->rows non-NULL; taken over, and converted in place by that pass): a row's label is the
  * centre nearest its nearest candidate c, and its bound that candidate's distance to every other centre
  * less its own distance to c (the triangle inequality). Rows on a boundary simply go through the kernel. */
 int ooc__bounds_create_seeded(ooc__bounds *b, const ooc__fit *f, ooc__init_seed *seed, const double *centers,
