@@ -2,21 +2,25 @@
  * reference's labels and distances bit for bit (ooc_assign_internal.h), so the choice is about speed only.
  *
  * Measured with bench_assign (1 thread, median thread CPU time of 11, blobs rows, ns per row) on an AMD EPYC
- * (Zen 4, AVX-512) with OpenBLAS 0.3.21 (its Cooper Lake kernels), d,k: ref / direct-v16 / direct-v32 / gemm
- *   float64    2,8     13.4 /   20.4 /   19.4 /   21.3     float32    2,8    14.9 /  22.1 /  21.7 /  22.9
- *              7,8     19.9 /   25.4 /   21.7 /   23.9                7,8    29.8 /  27.0 /  23.7 /  25.0
- *             20,8     37.4 /   41.2 /   30.1 /   35.2               20,8    51.4 /  38.5 /  31.6 /  34.0
- *             20,12    56.0 /   67.6 /   44.4 /   45.1              20,12    77.0 /  49.6 /  37.6 /  37.4
- *             20,32   148.1 /  119.8 /   71.8 /   80.5              20,32   204.6 /  78.1 /  53.2 /  53.6
- *             32,64   456.5 /  322.5 /  162.4 /  175.6              32,64   622.8 / 177.2 / 106.3 / 107.4
- *             64,64   872.2 /  571.5 /  261.0 /  277.2              64,64  1196.9 / 304.5 / 162.3 / 158.3
- *            16,256   987.0 /  813.9 /  489.2 /  461.4             16,256  1382.6 / 385.8 / 247.9 / 259.9
- *           128,256  6566.4 / 4384.3 / 2097.3 / 1624.4            128,256  9232.9 /2285.1 /1092.7 / 896.7
- *           32,1000  6948.3 / 4725.7 / 2516.9 / 2496.6            32,1000  9719.6 /2377.3 /1294.6 /1285.8
- * So: for k·d up to 64 (float64) or 32 (float32) the plain reference wins: the fast variants' fixed cost per
- * row (two passes over the scores, the bound, one exact distance) outweighs k·d that small. The AVX2 direct
- * kernel wins or ties GEMM below k·d = 4096 (float64) and 2048 (float32); at and above, GEMM. The SSE2
- * direct kernel never beats GEMM past the tiny shapes, so on a CPU without AVX2 GEMM takes its place. */
+ * (Zen 4, AVX-512) with OpenBLAS 0.3.21 (its Cooper Lake kernels), d,k: ref / direct-v16 / -v32 / -v64 / gemm
+ *   float64    2,8     32.2 /   20.6 /   19.6 /   18.5 /   20.8   float32    2,8    38.5 /  22.4 /  22.2 /  29.1
+ *             20,8     64.3 /   41.8 /   30.8 /   31.4 /   36.6              20,8    82.1 /  39.3 /  31.8 /  40.0
+ *             20,12    88.1 /   65.4 /   41.6 /   38.1 /   46.0             20,12   112.9 /  50.5 /  37.6 /  43.3
+ *             20,32   194.4 /  119.2 /   70.7 /   66.5 /   74.3             20,32   258.2 /  77.8 /  52.7 /  51.3
+ *             32,64   519.1 /  306.3 /  150.7 /  144.4 /  160.0             32,64   701.2 / 177.5 / 101.7 /  97.6
+ *            128,8        - /      - /   95.7 /   88.6 /  135.0             128,8       - /     - /  84.3 / 104.5
+ *            128,32       - /      - /  294.2 /  255.1 /  289.1            128,32       - /     - / 164.0 / 153.7
+ *             64,256      - /      - /  941.0 /  810.3 /  810.1            64,256       - /     - / 510.6 / 429.3
+ *             96,256      - /      - / 1453.2 / 1246.9 / 1148.2            16,256  1454.5 / 331.0 / 187.2 / 188.5
+ *            128,256 6650.1 / 4205.8 / 1954.9 / 1704.9 / 1471.7           128,256  9354.7 /2149.2 /1010.8 / 756.9
+ *            32,1000 7171.0 / 4062.4 / 1863.6 / 1637.5 / 1852.7           32,1000  9828.4 /2041.3 / 964.7 / 964.8
+ *            64,1000      - /      - / 3414.1 / 2900.1 / 3139.6
+ * (float32 has no -v64: it would pad small k to 16.) The reference wins only for one or two centres (float64
+ * d,k = 20,1: 6.4 ns against 25 for any other; 20,2: 18.7 against 31; 20,4: a tie), as in k-means||'s
+ * first round; beyond, it is the tests' oracle. With
+ * AVX-512 the float64 direct kernel wins but where both d and k are large (d >= 96, k >= 128); with AVX2
+ * alone it wins or ties GEMM below k·d = 4096 (float64) and 2048 (float32); at and above, GEMM. Without AVX2
+ * the SSE2 direct kernel loses to GEMM past the tiniest shapes, so GEMM takes its place. */
 #include "ooc_assign_internal.h"
 
 size_t ooc__assign_scratch_bytes(ooc_dtype t, size_t k, size_t d)
@@ -28,13 +32,13 @@ size_t ooc__assign_scratch_bytes(ooc_dtype t, size_t k, size_t d)
 
 ooc__assign_fn ooc__assign_select(ooc_dtype t, size_t k, size_t d)
 {
-    int f32 = t == OOC_FLOAT32;
-    size_t kd = k * d;
-    if (kd <= (f32 ? 32u : 64u))
-        return f32 ? ooc__assign_ref_f32 : ooc__assign_ref_f64;
-    if (kd < (f32 ? 2048u : 4096u) && ooc__assign_have_avx2())
-        return f32 ? ooc__assign_direct_f32 : ooc__assign_direct_f64;
-    return f32 ? ooc__assign_gemm_f32 : ooc__assign_gemm_f64;
+    if (k <= 2)
+        return t == OOC_FLOAT32 ? ooc__assign_ref_f32 : ooc__assign_ref_f64;
+    if (t == OOC_FLOAT32)
+        return k * d < 2048 && ooc__assign_have_avx2() ? ooc__assign_direct_f32 : ooc__assign_gemm_f32;
+    if (ooc__assign_have_avx512())
+        return d >= 96 && k >= 128 ? ooc__assign_gemm_f64 : ooc__assign_direct_f64;
+    return k * d < 4096 && ooc__assign_have_avx2() ? ooc__assign_direct_f64 : ooc__assign_gemm_f64;
 }
 
 void ooc__assign_typed_centers(const double *c, size_t k, size_t d, ooc_dtype t, void *typed)

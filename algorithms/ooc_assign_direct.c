@@ -44,11 +44,14 @@ enum { KP = 8, RBMAX = 8 };
 
 #if defined(__x86_64__) || defined(__i386__)
 #define OOC__AVX2 __attribute__((target("avx2")))
+#define OOC__AVX512 __attribute__((target("avx512f")))
 #else
 #define OOC__AVX2
+#define OOC__AVX512
 #endif
 OOC__DIRECT_BLOCK(block_v16_f64, double, 16, 4, 4, )
 OOC__DIRECT_BLOCK(block_v32_f64, double, 32, 4, 8, OOC__AVX2)
+OOC__DIRECT_BLOCK(block_v64_f64, double, 64, 8, 8, OOC__AVX512)
 OOC__DIRECT_BLOCK(block_v16_f32, float, 16, 4, 8, )
 OOC__DIRECT_BLOCK(block_v32_f32, float, 32, 8, 8, OOC__AVX2)
 
@@ -94,6 +97,7 @@ size_t ooc__assign_direct_scratch(ooc_dtype t, size_t k, size_t d)
 
 OOC__DIRECT(ooc__assign_direct_v16_f64, f64, double, block_v16_f64, 4)
 OOC__DIRECT(ooc__assign_direct_v32_f64, f64, double, block_v32_f64, 4)
+OOC__DIRECT(ooc__assign_direct_v64_f64, f64, double, block_v64_f64, 8)
 OOC__DIRECT(ooc__assign_direct_v16_f32, f32, float, block_v16_f32, 4)
 OOC__DIRECT(ooc__assign_direct_v32_f32, f32, float, block_v32_f32, 8)
 
@@ -106,18 +110,27 @@ int ooc__assign_have_avx2(void)
 #endif
 }
 
+int ooc__assign_have_avx512(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    return __builtin_cpu_supports("avx512f");
+#else
+    return 0;
+#endif
+}
+
 void ooc__assign_direct_f64(const void *x, size_t n, size_t d, const void *c, const void *c_norm2, size_t k,
                             int32_t *labels, double *dist, double *second, void *scratch)
 {
-    (ooc__assign_have_avx2() ? ooc__assign_direct_v32_f64 : ooc__assign_direct_v16_f64)(x, n, d, c, c_norm2, k,
-                                                                                          labels, dist, second,
-                                                                                          scratch);
+    ooc__assign_fn f = ooc__assign_have_avx512() ? ooc__assign_direct_v64_f64
+                       : ooc__assign_have_avx2()  ? ooc__assign_direct_v32_f64
+                                                  : ooc__assign_direct_v16_f64;
+    f(x, n, d, c, c_norm2, k, labels, dist, second, scratch);
 }
 
 void ooc__assign_direct_f32(const void *x, size_t n, size_t d, const void *c, const void *c_norm2, size_t k,
                             int32_t *labels, double *dist, double *second, void *scratch)
 {
-    (ooc__assign_have_avx2() ? ooc__assign_direct_v32_f32 : ooc__assign_direct_v16_f32)(x, n, d, c, c_norm2, k,
-                                                                                          labels, dist, second,
-                                                                                          scratch);
+    ooc__assign_fn f = ooc__assign_have_avx2() ? ooc__assign_direct_v32_f32 : ooc__assign_direct_v16_f32;
+    f(x, n, d, c, c_norm2, k, labels, dist, second, scratch);
 }

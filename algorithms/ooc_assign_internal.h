@@ -36,7 +36,7 @@ typedef void (*ooc__assign_fn)(const void *x, size_t n, size_t d, const void *c,
 size_t ooc__assign_scratch_bytes(ooc_dtype t, size_t k, size_t d);
 
 /* ooc__assign_select(): the fastest variant for (t, k, d) by the crossovers measured with
- * bench/bench_assign.c (ooc_assign.c). Depends on (t, k, d) and on whether the CPU has AVX2, never on
+ * bench/bench_assign.c (ooc_assign.c). Depends on (t, k, d) and on whether the CPU has AVX2 and AVX-512, never on
  * threads; and since every variant gives the reference's bits, results do not depend on the choice. */
 ooc__assign_fn ooc__assign_select(ooc_dtype t, size_t k, size_t d);
 
@@ -56,8 +56,8 @@ void ooc__assign_direct_f64(const void *x, size_t n, size_t d, const void *c, co
                             int32_t *labels, double *dist, double *second, void *scratch);
 void ooc__assign_direct_f32(const void *x, size_t n, size_t d, const void *c, const void *c_norm2, size_t k,
                             int32_t *labels, double *dist, double *second, void *scratch);
-/* The direct variant's two builds (it takes v32 when ooc__assign_have_avx2()): 16-byte vectors for any
- * x86-64, 32-byte ones for AVX2 (call only when the CPU has it). */
+/* The direct variant's builds (it takes the widest the CPU has): 16-byte vectors for any x86-64, 32-byte
+ * ones for AVX2, and for float64 64-byte ones for AVX-512 (call each only when the CPU has it). */
 void ooc__assign_direct_v16_f64(const void *x, size_t n, size_t d, const void *c, const void *c_norm2, size_t k,
                                 int32_t *labels, double *dist, double *second, void *scratch);
 void ooc__assign_direct_v16_f32(const void *x, size_t n, size_t d, const void *c, const void *c_norm2, size_t k,
@@ -66,7 +66,10 @@ void ooc__assign_direct_v32_f64(const void *x, size_t n, size_t d, const void *c
                                 int32_t *labels, double *dist, double *second, void *scratch);
 void ooc__assign_direct_v32_f32(const void *x, size_t n, size_t d, const void *c, const void *c_norm2, size_t k,
                                 int32_t *labels, double *dist, double *second, void *scratch);
+void ooc__assign_direct_v64_f64(const void *x, size_t n, size_t d, const void *c, const void *c_norm2, size_t k,
+                                int32_t *labels, double *dist, double *second, void *scratch);
 int ooc__assign_have_avx2(void);
+int ooc__assign_have_avx512(void);
 void ooc__assign_gemm_f64(const void *x, size_t n, size_t d, const void *c, const void *c_norm2, size_t k,
                           int32_t *labels, double *dist, double *second, void *scratch);
 void ooc__assign_gemm_f32(const void *x, size_t n, size_t d, const void *c, const void *c_norm2, size_t k,

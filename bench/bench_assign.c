@@ -4,7 +4,7 @@
  * pass would; each variant runs `repeats` times, interleaved so that noise from other processes spreads
  * over all of them, and reports its median thread CPU time: ns per row and GFLOP/s counting 2·n·k·d flops
  * (the x·c products alone). Variants: ref, direct-v16 (SSE2), direct-v32 (AVX2, where the CPU has it),
- * gemm; "sel" marks the one ooc__assign_select() picks. check: rows whose label or distance differs from
+ * direct-v64 (AVX-512, float64, idem), gemm; "sel" marks the one ooc__assign_select() picks. check: rows whose label or distance differs from
  * the reference's, or (--second) whose bound on the second nearest distance is above the reference's exact
  * one, over all variants (must be 0; the exit status says so).
  *
@@ -25,18 +25,27 @@
 #include <string.h>
 #include <time.h>
 
-enum { MAX_REPEATS = 99, MAX_SHAPES = 32, NVARIANTS = 4 };
+enum { MAX_REPEATS = 99, MAX_SHAPES = 32, NVARIANTS = 5 };
 
-/* direct-v32 only where the CPU has AVX2; "direct" runs whichever of the two the CPU allows. */
-static const char *const variant_name[NVARIANTS] = {"ref", "direct-v16", "direct-v32", "gemm"};
+/* direct-v32 only where the CPU has AVX2, direct-v64 (float64 only) where it has AVX-512. */
+static const char *const variant_name[NVARIANTS] = {"ref", "direct-v16", "direct-v32", "direct-v64", "gemm"};
 static const ooc__assign_fn variant_f64[NVARIANTS] = {ooc__assign_ref_f64, ooc__assign_direct_v16_f64,
-                                                      ooc__assign_direct_v32_f64, ooc__assign_gemm_f64};
+                                                      ooc__assign_direct_v32_f64, ooc__assign_direct_v64_f64,
+                                                      ooc__assign_gemm_f64};
 static const ooc__assign_fn variant_f32[NVARIANTS] = {ooc__assign_ref_f32, ooc__assign_direct_v16_f32,
-                                                      ooc__assign_direct_v32_f32, ooc__assign_gemm_f32};
+                                                      ooc__assign_direct_v32_f32, NULL, ooc__assign_gemm_f32};
 
-static int available(int v)
+static int available(int v, ooc_dtype t)
 {
+    if (v == 3)
+        return t == OOC_FLOAT64 && ooc__assign_have_avx512();
     return v != 2 || ooc__assign_have_avx2();
+}
+
+/* The build the direct dispatcher runs. */
+static int direct_variant(ooc_dtype t)
+{
+    return t == OOC_FLOAT64 && ooc__assign_have_avx512() ? 3 : ooc__assign_have_avx2() ? 2 : 1;
 }
 
 typedef struct shape {
@@ -116,7 +125,7 @@ static size_t bench_shape(ooc_dtype t, shape s, double flops, int repeats, int w
     double times[NVARIANTS][MAX_REPEATS];
     for (int r = 0; r < repeats; r++)
         for (int v = 0; v < NVARIANTS; v++) {
-            if (!available(v))
+            if (!available(v, t))
                 continue;
             double t0 = now();
             fns[v](x, n, d, c, cn, k, labels[v], dist[v], second[v], scratch);
@@ -124,16 +133,16 @@ static size_t bench_shape(ooc_dtype t, shape s, double flops, int repeats, int w
         }
     size_t bad = 0;
     for (int v = 1; v < NVARIANTS; v++)
-        for (size_t i = 0; i < n && available(v); i++)
+        for (size_t i = 0; i < n && available(v, t); i++)
             bad += labels[v][i] != labels[0][i] || memcmp(&dist[v][i], &dist[0][i], sizeof(double)) != 0 ||
                    (want_second && !(second[v][i] <= second[0][i]));
     for (int v = 0; v < NVARIANTS; v++) {
-        if (!available(v))
+        if (!available(v, t))
             continue;
         qsort(times[v], (size_t)repeats, sizeof(double), cmp_double);
         double med = times[v][repeats / 2];
-        int picked = fns[v] == sel || (sel == (t == OOC_FLOAT32 ? ooc__assign_direct_f32 : ooc__assign_direct_f64) &&
-                                       v == (ooc__assign_have_avx2() ? 2 : 1));
+        int picked = fns[v] == sel ||
+                     (sel == (t == OOC_FLOAT32 ? ooc__assign_direct_f32 : ooc__assign_direct_f64) && v == direct_variant(t));
         printf("%-7s %5zu %5zu %7zu  %-10s %3s %10.1f %8.2f\n", ooc_dtype_name(t), d, k, n, variant_name[v],
                picked ? "sel" : "", 1e9 * med / (double)n, 2.0 * (double)n * (double)k * (double)d / med / 1e9);
     }

@@ -16,17 +16,28 @@ typedef struct variant {
     ooc__assign_fn f64, f32;
 } variant;
 
-/* direct-v32 runs only where the CPU has AVX2 (see available()). */
+static ooc__assign_fn pick(const variant *v, ooc_dtype t)
+{
+    return t == OOC_FLOAT32 ? v->f32 : v->f64;
+}
+
+/* direct-v32 runs only where the CPU has AVX2, direct-v64 (float64 only) where it has AVX-512 (see
+ * available()). */
 static const variant variants[] = {
     {"direct", ooc__assign_direct_f64, ooc__assign_direct_f32},
     {"direct-v16", ooc__assign_direct_v16_f64, ooc__assign_direct_v16_f32},
     {"direct-v32", ooc__assign_direct_v32_f64, ooc__assign_direct_v32_f32},
+    {"direct-v64", ooc__assign_direct_v64_f64, NULL},
     {"gemm", ooc__assign_gemm_f64, ooc__assign_gemm_f32},
 };
 enum { NVARIANTS = sizeof variants / sizeof variants[0] };
 
-static int available(int v)
+static int available(int v, ooc_dtype t)
 {
+    if (!pick(&variants[v], t))
+        return 0;
+    if (variants[v].f64 == ooc__assign_direct_v64_f64)
+        return ooc__assign_have_avx512();
     return variants[v].f64 != ooc__assign_direct_v32_f64 || ooc__assign_have_avx2();
 }
 
@@ -143,11 +154,6 @@ static void problem_free(problem *p)
     free(p->dist_ref);
     free(p->second);
     free(p->second_ref);
-}
-
-static ooc__assign_fn pick(const variant *v, ooc_dtype t)
-{
-    return t == OOC_FLOAT32 ? v->f32 : v->f64;
 }
 
 /* Run f on rows [i0, i1) into labels/dist/second (NULL: not asked), with scratch full of NaN bytes (a
@@ -289,7 +295,7 @@ static void check_problem(problem *p, const char *what)
     run(p, p->t == OOC_FLOAT32 ? ooc__assign_ref_f32 : ooc__assign_ref_f64, 0, p->n, p->labels_ref, p->dist_ref,
         p->second_ref);
     for (int v = 0; v <= NVARIANTS; v++) {
-        if (v < NVARIANTS && !available(v))
+        if (v < NVARIANTS && !available(v, p->t))
             continue;
         ooc__assign_fn f = v < NVARIANTS ? pick(&variants[v], p->t) : ooc__assign_select(p->t, p->k, p->d);
         const char *name = v < NVARIANTS ? variants[v].name : "selected";
@@ -456,8 +462,9 @@ static void test_select(void)
 
 static void test_isa(void)
 {
-    printf("     AVX2 %s: direct-v32 %s\n", ooc__assign_have_avx2() ? "present" : "absent",
-           ooc__assign_have_avx2() ? "tested" : "not tested");
+    printf("     AVX2 %s: direct-v32 %s; AVX-512 %s: direct-v64 %s\n", ooc__assign_have_avx2() ? "present" : "absent",
+           ooc__assign_have_avx2() ? "tested" : "not tested", ooc__assign_have_avx512() ? "present" : "absent",
+           ooc__assign_have_avx512() ? "tested" : "not tested");
 }
 
 /* After the tests above: how loose the fast variants' second nearest got (the reference's is exact). */
