@@ -294,7 +294,7 @@ static void no_combine(void *ctx, void *acc, const void *partial)
 int ooc__bounds_write_labels(ooc__bounds *b, ooc_stream *s, ooc_h5_chunked *labels, ooc_error *err)
 {
     ooc_pass pass = {.phase = "labels", .partial_size = 1, .map = label_rows, .combine = no_combine,
-                     .output = labels, .no_input = 1, .state = b->rows};
+                     .output = labels, .no_input = 1, .state = b->rows, .state_read_only = 1};
     char acc;
     return ooc_stream_run(s, &pass, &acc, err);
 }

@@ -338,7 +338,7 @@ typedef struct pick_job {
 
 #define PICKED 1 /* pick_chunk() found the row: ooc_rowstate_scan() stops */
 
-static int pick_chunk(void *ctx, uint64_t row0, uint64_t n, void *state, ooc_error *err)
+static int pick_chunk(void *ctx, uint64_t row0, uint64_t n, const void *state, ooc_error *err)
 {
     (void)err;
     pick_job *p = ctx;
@@ -445,7 +445,7 @@ static int sampled_init(ooc__fit *f, int plusplus, double *centers, uint64_t *n_
         uint64_t *rows = NULL, got = 0;
         if (plusplus) { /* the next centre: a row drawn with probability dmin / phi */
             pick_job p = {ooc_random_uniform(f->p->seed, OOC__STREAM_PLUSPLUS, (uint64_t)r) * phi, 0, n - 1};
-            rc = ooc_rowstate_scan(j.rows, 0, pick_chunk, &p, err);
+            rc = ooc_rowstate_scan(j.rows, pick_chunk, &p, err);
             if (rc == PICKED)
                 rc = 0;
             if (!rc)

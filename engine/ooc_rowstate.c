@@ -140,16 +140,13 @@ int ooc__rowstate_store(ooc_rowstate *rs, uint64_t chunk, int slot, ooc_error *e
     return rs->mem ? 0 : transfer(rs, chunk, rs->buf[slot], 1, err);
 }
 
-int ooc_rowstate_scan(ooc_rowstate *rs, int writes, ooc_rowstate_fn fn, void *ctx, ooc_error *err)
+int ooc_rowstate_scan(ooc_rowstate *rs, ooc_rowstate_fn fn, void *ctx, ooc_error *err)
 {
     for (uint64_t c = 0; c < rs->nchunks; c++) {
-        void *st = ooc__rowstate_load(rs, c, 0, err);
+        const void *st = ooc__rowstate_load(rs, c, 0, err);
         if (!st)
             return err->code;
-        uint64_t row0 = c * rs->chunk_rows;
-        int rc = fn(ctx, row0, chunk_bytes(rs, c) / rs->row_bytes, st, err);
-        if (!rc && writes)
-            rc = ooc__rowstate_store(rs, c, 0, err);
+        int rc = fn(ctx, c * rs->chunk_rows, chunk_bytes(rs, c) / rs->row_bytes, st, err);
         if (rc)
             return rc;
     }

@@ -29,10 +29,10 @@ void ooc_rowstate_free(ooc_rowstate *rs); /* NULL is a no-op */
 /* ooc_rowstate_spilled(): whether it lives in a file. */
 int ooc_rowstate_spilled(const ooc_rowstate *rs);
 
-/* ooc_rowstate_scan(): fn on every chunk's state in chunk order, serially; with `writes`, what fn leaves there
- * is kept. Stops at fn's first nonzero return, which it returns. */
-typedef int (*ooc_rowstate_fn)(void *ctx, uint64_t row0, uint64_t nrows, void *state, ooc_error *err);
-int ooc_rowstate_scan(ooc_rowstate *rs, int writes, ooc_rowstate_fn fn, void *ctx, ooc_error *err);
+/* ooc_rowstate_scan(): fn on every chunk's state in chunk order, serially, read only. Stops at fn's first
+ * nonzero return, which it returns. */
+typedef int (*ooc_rowstate_fn)(void *ctx, uint64_t row0, uint64_t nrows, const void *state, ooc_error *err);
+int ooc_rowstate_scan(ooc_rowstate *rs, ooc_rowstate_fn fn, void *ctx, ooc_error *err);
 
 /* ooc_rowstate_scan_parallel(): each(ctx, chunk, row0, nrows, state, slot, err) on every chunk's state on
  * the stream's threads (slot in [0, threads): the caller's per-thread buffers), read only; then, when not

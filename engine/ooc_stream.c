@@ -222,7 +222,7 @@ static int produce(void *ctx, uint64_t chunk, int slot_index, ooc_error *err)
     if (s->pass->state && !(state = ooc__rowstate_load(s->pass->state, chunk, slot_index, err)))
         return err->code;
     rc = s->pass->map(s->pass->ctx, rows, row0, n, state, b->partial, s->pass->output ? b->out : NULL, err);
-    if (!rc && state)
+    if (!rc && state && !s->pass->state_read_only)
         rc = ooc__rowstate_store(s->pass->state, chunk, slot_index, err);
     if (rc || !s->pass->output)
         return rc;

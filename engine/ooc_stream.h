@@ -77,8 +77,10 @@ typedef struct ooc_pass {
     /* no_input: map() needs no data (rows is NULL): the pass only writes what the caller holds, and does
      * not count as a pass over the data. */
     int no_input;
-    /* state: per-row state handed to map() chunk by chunk (created on this stream), or NULL. */
+    /* state: per-row state handed to map() chunk by chunk (created on this stream), or NULL; state_read_only:
+     * map() does not change it (a spilled state is then not written back). */
     ooc_rowstate *state;
+    int state_read_only;
 } ooc_pass;
 
 /* ooc_stream_run(): one pass; acc (initialised by the caller) receives the folded partials. Stops at the

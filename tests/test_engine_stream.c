@@ -681,7 +681,7 @@ static void combine_count(void *ctx, void *acc, const void *partial)
     *(uint64_t *)acc += *(const uint64_t *)partial;
 }
 
-static int scan_state(void *ctx, uint64_t row0, uint64_t nrows, void *state, ooc_error *err)
+static int scan_state(void *ctx, uint64_t row0, uint64_t nrows, const void *state, ooc_error *err)
 {
     (void)err;
     uint64_t *bad = ctx;
@@ -713,7 +713,7 @@ static void check_state(ooc_array *a, int threads, uint64_t limit, int spilled)
         ASSERT_INT_EQ(bad, 0);
     }
     uint64_t bad = 0;
-    ASSERT_OK(ooc_rowstate_scan(rs, 0, scan_state, &bad, &err));
+    ASSERT_OK(ooc_rowstate_scan(rs, scan_state, &bad, &err));
     ASSERT_INT_EQ(bad, 0);
     ooc_rowstate_free(rs);
     ooc_stream_free(s);
