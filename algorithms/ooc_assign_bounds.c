@@ -223,28 +223,42 @@ static void recompute(const ooc__bounds *b, const gather *g, const void *x, size
 }
 
 /* Rows whose bounds keep their label: labels, dist and a lowered bound; the others gathered for the
- * kernel, a full block at a time. Returns the rows gathered. */
+ * kernel, a full block at a time. With sums (k x d) and counts, rows kept before the first one gathered are
+ * also added to their cluster's sum while in registers, and *summed says how many (the caller adds the
+ * rest, after them: each sum still adds its rows in row order). Returns the rows gathered. */
 #define OOC__BOUNDED(SUF, T)                                                                               \
-    __attribute__((target_clones("avx2", "default"))) static uint64_t bounded_##SUF(const ooc__bounds *b, const T *x, uint64_t n, ooc__bound_row *st,        \
-                                  int32_t *labels, double *dist, void *scratch, const gather *g)           \
+    __attribute__((target_clones("avx2", "default"))) static uint64_t bounded_##SUF(                      \
+        const ooc__bounds *b, const T *x, uint64_t n, ooc__bound_row *st, int32_t *labels, double *dist,   \
+        void *scratch, const gather *g, double *sums, double *counts, uint64_t *summed)                    \
     {                                                                                                      \
         const T *c = b->now;                                                                               \
         const double keep = 1 - b->margin; /* exact, as is 1 + margin */                                   \
         size_t d = (size_t)b->d, m = 0;                                                                    \
         uint64_t gathered = 0;                                                                             \
+        int prefix = sums != NULL;                                                                         \
+        *summed = 0;                                                                                       \
         for (uint64_t i = 0; i < n; i++) {                                                                 \
             for (size_t p = 0; p < g->row_bytes; p += 64)                                                  \
                 __builtin_prefetch((const char *)(x + (i + 16) * d) + p);                                  \
             int32_t a = st[i].label;                                                                       \
             double l = (double)st[i].lower - ((uint64_t)a == b->far1 ? b->drift2 : b->drift1);             \
-            double da = ooc__sqdist_##SUF(x + i * d, c + (size_t)a * d, d);                                \
+            const T *xi = x + i * d;                                                                       \
+            double da = ooc__sqdist_##SUF(xi, c + (size_t)a * d, d);                                       \
             if (l > 0 && da < l * l * keep) {                                                              \
                 labels[i] = a;                                                                             \
                 dist[i] = da;                                                                              \
                 st[i].lower = float_below(l);                                                              \
+                if (prefix) {                                                                              \
+                    double *s = sums + (size_t)a * d;                                                      \
+                    for (size_t t = 0; t < d; t++)                                                         \
+                        s[t] += (double)xi[t];                                                             \
+                    counts[a] += 1;                                                                        \
+                    *summed = i + 1;                                                                       \
+                }                                                                                          \
                 continue;                                                                                  \
             }                                                                                              \
-            memcpy(g->x + m * g->row_bytes, x + i * d, g->row_bytes);                                      \
+            prefix = 0;                                                                                    \
+            memcpy(g->x + m * g->row_bytes, xi, g->row_bytes);                                             \
             g->index[m++] = i;                                                                             \
             if (m == g->cap) {                                                                             \
                 recompute(b, g, g->x, m, g->index, st, labels, dist, scratch);                             \
@@ -260,14 +274,15 @@ OOC__BOUNDED(f64, double)
 OOC__BOUNDED(f32, float)
 
 uint64_t ooc__bounds_assign(const ooc__bounds *b, const void *x, uint64_t n, ooc__bound_row *st, int32_t *labels,
-                            double *dist, void *scratch, void *work)
+                            double *dist, void *scratch, void *work, double *sums, double *counts, uint64_t *summed)
 {
     gather g = gather_view(b, work);
     if (b->seed_label)
         seed_rows(b, st, n);
     if (b->valid)
-        return b->dtype == OOC_FLOAT32 ? bounded_f32(b, x, n, st, labels, dist, scratch, &g)
-                                       : bounded_f64(b, x, n, st, labels, dist, scratch, &g);
+        return b->dtype == OOC_FLOAT32 ? bounded_f32(b, x, n, st, labels, dist, scratch, &g, sums, counts, summed)
+                                       : bounded_f64(b, x, n, st, labels, dist, scratch, &g, sums, counts, summed);
+    *summed = 0;
     for (uint64_t i = 0; i < n; i += g.cap) { /* no bounds yet: every row, in place */
         size_t m = n - i < g.cap ? (size_t)(n - i) : g.cap;
         recompute(b, &g, (const char *)x + i * g.row_bytes, m, NULL, st + i, labels + i, dist + i, scratch);

@@ -127,25 +127,30 @@ static void init_reduced(double *part, const job *j)
     memset(part, 0, j->lay.reduced * sizeof *part);
 }
 
+/* Rows [from, n) added to their clusters' sums and counts; every row offered to the far set (whose kept set
+ * does not depend on the order of the offers). */
 #define ACCUMULATE(T)                                                                                      \
-    __attribute__((target_clones("avx2", "default"))) static void accumulate_##T(const job *j, const T *x, uint64_t row0, uint64_t n, const int32_t *labels, \
-                               const double *dist, double *part)                                           \
+    __attribute__((target_clones("avx2", "default"))) static void accumulate_##T(                         \
+        const job *j, const T *x, uint64_t row0, uint64_t from, uint64_t n, const int32_t *labels,         \
+        const double *dist, double *part)                                                                  \
     {                                                                                                      \
         double *sums = part + j->lay.sums, *counts = part + j->lay.counts;                                 \
         far_set far = far_view(part, j);                                                                   \
         double row[j->d > 0 ? j->d : 1];                                                                   \
-        for (uint64_t i = 0; i < n; i++) {                                                                 \
+        for (uint64_t i = from; i < n; i++) {                                                              \
             const T *xi = x + i * j->d;                                                                    \
             double *s = sums + (uint64_t)labels[i] * j->d;                                                 \
             for (uint64_t t = 0; t < j->d; t++)                                                            \
                 s[t] += (double)xi[t];                                                                     \
             counts[labels[i]] += 1;                                                                        \
+        }                                                                                                  \
+        for (uint64_t i = 0; i < n; i++)                                                                   \
             if (*far.n < (double)far.cap || farther(dist[i], row0 + i, far.dist[0], far.row[0])) {         \
+                const T *xi = x + i * j->d;                                                                \
                 for (uint64_t t = 0; t < j->d; t++)                                                        \
                     row[t] = (double)xi[t];                                                                \
                 far_offer(&far, dist[i], row0 + i, row);                                                   \
             }                                                                                              \
-        }                                                                                                  \
     }
 
 ACCUMULATE(double)
@@ -177,18 +182,20 @@ static int map_chunk(void *ctx, const void *rows, uint64_t row0, uint64_t n, voi
     for (uint64_t i = 0; i < n; i += j->block) {
         uint64_t m = n - i < j->block ? n - i : j->block;
         const char *x = (const char *)rows + i * row_bytes;
+        uint64_t summed = 0;
         if (j->bounds) {
             recomputed += ooc__bounds_assign(j->bounds, x, m, (ooc__bound_row *)state + i, labels + i, dist + i,
-                                             scratch, work);
+                                             scratch, work, j->accumulate ? part + j->lay.sums : NULL,
+                                             part + j->lay.counts, &summed);
         } else {
             j->kernel(x, (size_t)m, (size_t)j->d, j->centers, j->norm2, (size_t)j->k, labels + i, dist + i, NULL,
                       scratch);
             recomputed += m;
         }
         if (j->accumulate && j->dtype == OOC_FLOAT32)
-            accumulate_float(j, (const float *)x, row0 + i, m, labels + i, dist + i, part);
+            accumulate_float(j, (const float *)x, row0 + i, summed, m, labels + i, dist + i, part);
         else if (j->accumulate)
-            accumulate_double(j, (const double *)x, row0 + i, m, labels + i, dist + i, part);
+            accumulate_double(j, (const double *)x, row0 + i, summed, m, labels + i, dist + i, part);
     }
     part[j->lay.recomputed] = (double)recomputed;
     double inertia = 0;

@@ -123,9 +123,10 @@ void ooc__bounds_end(ooc__bounds *b);
 size_t ooc__bounds_work_bytes(ooc_dtype t, uint64_t d);
 /* ooc__bounds_assign(): labels and dist of rows x (n x d) as the pass's kernel gives them, and their
  * state st (n rows) updated; scratch: the kernel's, work: ooc__bounds_work_bytes(), both 64-byte aligned.
- * Returns how many rows went through the kernel. */
+ * sums (k x d) and counts, or NULL: the first *summed rows are added to them (those the bounds kept before
+ * any had to be measured; the caller adds the others). Returns how many rows went through the kernel. */
 uint64_t ooc__bounds_assign(const ooc__bounds *b, const void *x, uint64_t n, ooc__bound_row *st, int32_t *labels,
-                            double *dist, void *scratch, void *work);
+                            double *dist, void *scratch, void *work, double *sums, double *counts, uint64_t *summed);
 
 /* ooc__bounds_write_labels(): the labels the bounds hold (those of the last pass) into `labels`, chunk by
  * chunk, reading the per-row state alone, not the data. */
