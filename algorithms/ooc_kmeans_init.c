@@ -22,21 +22,29 @@ typedef struct candidates {
     uint64_t m, cap, d;
 } candidates;
 
+/* Room for n more candidates. */
+static int reserve(candidates *c, uint64_t n, ooc_error *err)
+{
+    if (c->m + n <= c->cap)
+        return 0;
+    uint64_t cap = (c->m + n) * 2;
+    double *p = realloc(c->pts, cap * c->d * sizeof *p);
+    uint64_t *r = p ? realloc(c->rows, cap * sizeof *r) : NULL;
+    if (p)
+        c->pts = p;
+    if (!p || !r)
+        return ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory for %llu candidates",
+                             (unsigned long long)(c->m + n));
+    c->rows = r;
+    c->cap = cap;
+    return 0;
+}
+
 static int add_rows(ooc__fit *f, candidates *c, const uint64_t *rows, uint64_t n, ooc_error *err)
 {
-    if (c->m + n > c->cap) {
-        uint64_t cap = (c->m + n) * 2;
-        double *p = realloc(c->pts, cap * c->d * sizeof *p);
-        uint64_t *r = p ? realloc(c->rows, cap * sizeof *r) : NULL;
-        if (p)
-            c->pts = p;
-        if (!p || !r)
-            return ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory for %llu candidates",
-                                 (unsigned long long)(c->m + n));
-        c->rows = r;
-        c->cap = cap;
-    }
-    int rc = ooc_stream_read_rows(f->stream, rows, (size_t)n, c->pts + c->m * c->d, err);
+    int rc = reserve(c, n, err);
+    if (!rc)
+        rc = ooc_stream_read_rows(f->stream, rows, (size_t)n, c->pts + c->m * c->d, err);
     if (rc)
         return rc;
     memcpy(c->rows + c->m, rows, n * sizeof *rows);
@@ -73,6 +81,11 @@ typedef struct state_job {
     ooc_dtype dtype;
     uint64_t first, n_new, m, d, chunk_rows; /* chunk_rows: rows of a processing chunk, for scratch */
     size_t scratch_bytes;
+    /* Rows kept for the draw that follows the pass (keep_rows()), when keep_stream is that draw's stream
+     * (else 0): at most keep_cap a chunk and in all. */
+    uint64_t seed, keep_cap;
+    uint32_t keep_stream;
+    double keep_l_over_phi;
 } state_job;
 
 /* The length of the head of row i's list: the new candidates it must measure. */
@@ -123,10 +136,76 @@ __attribute__((target_clones("avx2", "default"))) static void pruned_assign(cons
     }
 }
 
-/* Partial: [phi | counts m | column statistics] then scratch [dist rows | labels rows | kernel]. */
+/* A kept row's record, in doubles: [row (its bits) | u | dmin | coordinates d]; a keep section: [records n |
+ * overflowed | keep_cap records]. */
+static uint64_t record_doubles(const state_job *j)
+{
+    return 3 + j->d;
+}
+
+static uint64_t keep_doubles(const state_job *j)
+{
+    return j->keep_stream ? 2 + j->keep_cap * record_doubles(j) : 0;
+}
+
+/* Partial: [phi | counts m | column statistics | keep section] then scratch [dist rows | labels rows |
+ * kernel]; the accumulator: the part before the scratch. */
+static size_t state_reduced_doubles(const state_job *j)
+{
+    return 1 + j->m + j->stats_doubles + keep_doubles(j);
+}
+
 static size_t state_partial_doubles(const state_job *j)
 {
-    return 1 + j->m + j->stats_doubles + j->chunk_rows + (j->chunk_rows + 1) / 2 + 8 + (j->scratch_bytes + 7) / 8;
+    return state_reduced_doubles(j) + j->chunk_rows + (j->chunk_rows + 1) / 2 + 8 + (j->scratch_bytes + 7) / 8;
+}
+
+/* The next round draws a row when u < l / phi · dmin (draw_chunk()), phi being known only after the pass.
+ * A pass that keeps every row with u < keep_l_over_phi · dmin, and its coordinates, keeps every row the
+ * draw will take whenever l / phi <= keep_l_over_phi (a product of doubles is monotonic in each factor):
+ * the draw then needs neither a scan of the state nor a read of the rows (which, streaming, decodes the
+ * chunks holding them). Otherwise, or when more rows came than the section holds, the draw goes as usual.
+ * The same rows either way, in the same order. */
+static void keep_rows(const state_job *j, const void *x, uint64_t row0, uint64_t n, const row_state *st,
+                      double *keep)
+{
+    enum { BLOCK = 1024 };
+    double u[BLOCK], *rec = keep + 2;
+    uint64_t kept = 0, rd = record_doubles(j);
+    keep[1] = 0;
+    for (uint64_t i0 = 0; i0 < n; i0 += BLOCK) {
+        uint64_t m = n - i0 < BLOCK ? n - i0 : BLOCK;
+        ooc_random_uniforms(j->seed, j->keep_stream, row0 + i0, m, u);
+        for (uint64_t i = 0; i < m; i++) {
+            double p = j->keep_l_over_phi * (double)st[i0 + i].dmin;
+            if (!(p > 0 && u[i] < p))
+                continue;
+            if (kept == j->keep_cap) {
+                keep[1] = 1;
+                break;
+            }
+            double *r = rec + kept++ * rd;
+            uint64_t row = row0 + i0 + i;
+            memcpy(&r[0], &row, sizeof row);
+            r[1] = u[i];
+            r[2] = (double)st[i0 + i].dmin;
+            for (uint64_t t = 0; t < j->d; t++)
+                r[3 + t] = j->dtype == OOC_FLOAT32 ? (double)((const float *)x)[(i0 + i) * j->d + t]
+                                                   : ((const double *)x)[(i0 + i) * j->d + t];
+        }
+    }
+    keep[0] = (double)kept;
+}
+
+/* Appends the keep section `part` to `acc`. */
+static void keep_combine(const state_job *j, double *acc, const double *part)
+{
+    uint64_t have = (uint64_t)acc[0], add = (uint64_t)part[0], rd = record_doubles(j);
+    acc[1] = acc[1] || part[1] || have + add > j->keep_cap;
+    if (acc[1])
+        return;
+    memcpy(acc + 2 + have * rd, part + 2, add * rd * sizeof *acc);
+    acc[0] = (double)(have + add);
 }
 
 static int state_map(void *ctx, const void *x, uint64_t row0, uint64_t n, void *state, void *partial, void *out,
@@ -135,7 +214,8 @@ static int state_map(void *ctx, const void *x, uint64_t row0, uint64_t n, void *
     (void)out;
     const state_job *j = ctx;
     row_state *st = state;
-    double *part = partial, *counts = part + 1, *dist = part + 1 + j->m + j->stats_doubles;
+    double *part = partial, *counts = part + 1, *keep = part + 1 + j->m + j->stats_doubles;
+    double *dist = part + state_reduced_doubles(j);
     if (j->stats_doubles) {
         int rc = ooc_colstats_summarise(x, j->dtype, row0, n, j->d, part + 1 + j->m, err);
         if (rc)
@@ -159,6 +239,8 @@ static int state_map(void *ctx, const void *x, uint64_t row0, uint64_t n, void *
         counts[st[i].nearest] += 1;
     }
     part[0] = phi;
+    if (j->keep_stream)
+        keep_rows(j, x, row0, n, st, keep);
     return 0;
 }
 
@@ -171,6 +253,8 @@ static void state_combine(void *ctx, void *acc_v, const void *part_v)
         acc[i] += part[i];
     if (j->stats_doubles)
         ooc_colstats_merge(acc + 1 + j->m, part + 1 + j->m, j->d);
+    if (j->keep_stream)
+        keep_combine(j, acc + 1 + j->m + j->stats_doubles, part + 1 + j->m + j->stats_doubles);
 }
 
 static int cmp_near(const void *a, const void *b)
@@ -207,9 +291,10 @@ static near_new *prune_table(state_job *j, const candidates *c, uint64_t first)
 }
 
 /* One pass: measure every row against candidates [first, c->m); *phi and counts (c->m) from the state; with
- * stats, the column statistics too (the first pass, which then is the only one before the draws). */
+ * stats, the column statistics too (the first pass, which then is the only one before the draws); with
+ * j->keep_stream, the keep section into kept (keep_doubles()). */
 static int update_state(ooc__fit *f, state_job *j, const candidates *c, uint64_t first, double *phi,
-                        double *counts, ooc_colstats **stats, ooc_error *err)
+                        double *counts, ooc_colstats **stats, double *kept, ooc_error *err)
 {
     ooc_dtype t = f->in->dtype;
     size_t esize = ooc_dtype_size(t);
@@ -220,7 +305,7 @@ static int update_state(ooc__fit *f, state_job *j, const candidates *c, uint64_t
     j->scratch_bytes = ooc__assign_scratch_bytes(t, (size_t)j->n_new, (size_t)j->d);
     j->stats_doubles = stats ? (ooc_colstats_partial_bytes(j->d) + 7) / 8 : 0;
     char *typed = malloc((size_t)(j->n_new * (j->d + 1)) * esize);
-    double *acc = calloc(1 + c->m + j->stats_doubles, sizeof *acc);
+    double *acc = calloc(state_reduced_doubles(j), sizeof *acc);
     if (!typed || !acc) {
         free(typed);
         free(acc);
@@ -241,6 +326,8 @@ static int update_state(ooc__fit *f, state_job *j, const candidates *c, uint64_t
     if (!rc) {
         *phi = acc[0];
         memcpy(counts, acc + 1, c->m * sizeof *counts);
+        if (j->keep_stream)
+            memcpy(kept, acc + 1 + c->m + j->stats_doubles, keep_doubles(j) * sizeof *kept);
     }
     if (!rc && stats)
         rc = ooc_colstats_from_partial(acc + 1 + c->m, f->in->rows, j->d, stats, err);
@@ -310,11 +397,17 @@ static int draw_append(void *ctx, uint64_t chunk, int slot, ooc_error *err)
     return 0;
 }
 
+/* l / phi, the draw's factor on dmin. */
+static double l_over_phi(const ooc__fit *f, double phi)
+{
+    return f->p->oversampling_factor * (double)f->k / phi;
+}
+
 static int draw_round(const ooc__fit *f, const state_job *j, int round, double phi, uint64_t **rows, uint64_t *n,
                       ooc_error *err)
 {
     int threads = ooc_rowstate_threads(j->rows);
-    draw_job d = {f, OOC__STREAM_ROUND + (uint32_t)round, f->p->oversampling_factor * (double)f->k / phi, {0},
+    draw_job d = {f, OOC__STREAM_ROUND + (uint32_t)round, l_over_phi(f, phi), {0},
                   calloc((size_t)threads, sizeof(row_list))};
     int rc = d.per_slot ? ooc_rowstate_scan_parallel(j->rows, draw_chunk, draw_append, &d, err)
                         : ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
@@ -410,14 +503,49 @@ static int top_up(ooc__fit *f, candidates *c, double *centers, ooc_error *err)
     return rc;
 }
 
+/* The draw of keep_rows() from what the pass kept: 1 when it could (rows added to c), 0 when the draw must go
+ * the usual way, or an error. */
+static int draw_kept(const ooc__fit *f, const state_job *j, const double *kept, double phi, candidates *c,
+                     ooc_error *err)
+{
+    double lp = l_over_phi(f, phi);
+    if (kept[1] || !(lp <= j->keep_l_over_phi))
+        return 0;
+    uint64_t n = (uint64_t)kept[0], rd = record_doubles(j);
+    int rc = reserve(c, n, err);
+    for (uint64_t i = 0; !rc && i < n; i++) {
+        const double *r = kept + 2 + i * rd;
+        double p = lp * r[2];
+        if (!(p > 0 && r[1] < p))
+            continue;
+        memcpy(&c->rows[c->m], &r[0], sizeof c->rows[c->m]);
+        memcpy(c->pts + c->m * c->d, r + 3, c->d * sizeof *c->pts);
+        c->m++;
+    }
+    return rc ? rc : 1;
+}
+
+/* Rows a keep section holds: 4 MiB of records, at least 64. */
+static uint64_t keep_capacity(uint64_t d)
+{
+    uint64_t cap = ((uint64_t)4 << 20) / ((3 + d) * sizeof(double));
+    return cap < 64 ? 64 : cap;
+}
+
 static int sampled_init(ooc__fit *f, int plusplus, double *centers, uint64_t *n_candidates, ooc__init_seed *seed,
                         ooc_colstats **stats, ooc_error *err)
 {
     uint64_t n = f->in->rows;
-    state_job j = {.d = f->d, .chunk_rows = f->in->chunk_rows};
+    state_job j = {.d = f->d, .chunk_rows = f->in->chunk_rows, .seed = f->p->seed, .keep_cap = keep_capacity(f->d)};
     candidates c = {.d = f->d};
     double *counts = NULL, phi = 0;
-    int rc = ooc_rowstate_create(f->stream, sizeof(row_state), &j.rows, err);
+    /* Passes after the first keep rows for the draw that follows (keep_rows()), with room for 4 times as many
+     * as it takes when phi does not fall: enough unless a round lowers phi 4 l / keep_cap-fold or more. */
+    double *kept = plusplus || !f->prune ? NULL : malloc((2 + j.keep_cap * record_doubles(&j)) * sizeof *kept);
+    int kept_round = 0; /* the draw kept holds rows for, or 0 */
+    int rc = plusplus || !f->prune || kept ? 0 : ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
+    if (!rc)
+        rc = ooc_rowstate_create(f->stream, sizeof(row_state), &j.rows, err);
     uint64_t first_row = ooc_random_below(f->p->seed, OOC__STREAM_FIRST_CENTER, 0, n);
     if (!rc)
         rc = add_rows(f, &c, &first_row, 1, err);
@@ -431,8 +559,12 @@ static int sampled_init(ooc__fit *f, int plusplus, double *centers, uint64_t *n_
                 break;
             }
             counts = grown;
+            int keep = kept && measured > 0 && r < rounds;
+            j.keep_stream = keep ? OOC__STREAM_ROUND + (uint32_t)(r + 1) : 0;
+            j.keep_l_over_phi = keep ? (double)j.keep_cap / 4 / phi : 0;
+            kept_round = keep ? r + 1 : 0;
             double t = ooc_clock_seconds();
-            rc = update_state(f, &j, &c, measured, &phi, counts, measured == 0 ? stats : NULL, err);
+            rc = update_state(f, &j, &c, measured, &phi, counts, measured == 0 ? stats : NULL, kept, err);
             if (measured == 0 && stats) {
                 f->stats_seconds = ooc_clock_seconds() - t;
                 if (!rc)
@@ -452,11 +584,18 @@ static int sampled_init(ooc__fit *f, int plusplus, double *centers, uint64_t *n_
                 rc = add_rows(f, &c, &p.pick, 1, err);
             continue;
         }
-        rc = draw_round(f, &j, r + 1, phi, &rows, &got, err);
+        rc = kept_round == r + 1 ? draw_kept(f, &j, kept, phi, &c, err) : 0;
+        if (rc == 1) {
+            rc = 0;
+            continue;
+        }
+        if (!rc)
+            rc = draw_round(f, &j, r + 1, phi, &rows, &got, err);
         if (!rc && got)
             rc = add_rows(f, &c, rows, got, err);
         free(rows);
     }
+    free(kept);
     *n_candidates = c.m;
     if (!rc && plusplus && c.m < f->k)
         rc = top_up(f, &c, centers, err); /* phi reached 0: fewer distinct rows than k were found */

@@ -31,8 +31,8 @@ typedef struct ooc__fit {
     const ooc_array_info *in;
     const ooc_kmeans_params *p;
     uint64_t k, d;
-    int prune; /* skip distance work that cannot change a result: Lloyd's Hamerly bounds, k-means||'s pruning
-                * (same results; off only to compare) */
+    int prune; /* skip work that cannot change a result: Lloyd's Hamerly bounds, k-means||'s pruning and its
+                * draws from rows kept in the pass (same results; off only to compare) */
     double stats_seconds; /* the pass that computed the column statistics */
 } ooc__fit;
 

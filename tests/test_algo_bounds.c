@@ -1,4 +1,5 @@
-/* The fit with its pruning (Lloyd's Hamerly bounds, k-means||'s pruned updates) against the fit without:
+/* The fit with its pruning (Lloyd's Hamerly bounds, k-means||'s pruned updates and draws from kept rows)
+ * against the fit without:
  * bitwise the same centres, inertia, n_iter, sizes, per-iteration history and labels, on overlapping blobs
  * (many rows near boundaries, labels changing for many iterations), k = 1, 2, 8, 50, float64 and float32,
  * with empty clusters relocated, with the state in memory and spilled to a file, with Lloyd's bounds from
@@ -6,6 +7,7 @@
 #define _GNU_SOURCE /* mkdtemp */
 #include "ooc_array.h"
 #include "ooc_chunk_output.h"
+#include "ooc_generate.h"
 #include "ooc_kmeans_internal.h"
 #include "ooc_test.h"
 
@@ -232,6 +234,44 @@ static void test_spilled(void)
     }
 }
 
+/* k-means||'s draws from the rows its passes keep: streaming a file (nothing cached), the fit with its
+ * shortcuts reads fewer bytes than without, since after the first round no drawn row is read back, and
+ * gives the same centres, candidates and inertia, bit for bit. */
+static void test_draws_kept(void)
+{
+    char path[64];
+    snprintf(path, sizeof path, "%s/blobs.h5", dir);
+    ooc_generate_params g = ooc_generate_params_default();
+    ooc_error err;
+    ASSERT_OK(ooc_blobs_parse("blobs:samples=40000,features=6,centers=10,seed=4,chunk_rows=1000", &g.blobs, &err));
+    g.labels = 0;
+    g.threads = 2;
+    ASSERT_OK(ooc_generate(&g, path, NULL, &err));
+    ooc_kmeans_model *m[2] = {NULL, NULL};
+    for (int prune = 0; prune < 2; prune++) {
+        ooc_array *a;
+        ASSERT_OK(ooc_array_open(path, &a, &err));
+        ooc_stream_params sp = ooc_stream_params_default();
+        sp.threads = 2;
+        sp.memory_limit = spilling_limit(a, &sp);
+        ooc_kmeans_params p = ooc_kmeans_params_default();
+        p.k = 10;
+        ASSERT_OK(ooc__kmeans_fit(a, &sp, &p, NULL, prune, &m[prune], &err));
+        ooc_array_free(a);
+    }
+    if (m[0] && m[1]) {
+        ASSERT(SAME_BITS(m[0]->inertia, m[1]->inertia));
+        ASSERT_INT_EQ(m[0]->n_candidates, m[1]->n_candidates);
+        ASSERT(!memcmp(m[0]->centers, m[1]->centers, 10 * 6 * sizeof *m[0]->centers));
+        ASSERT(m[1]->bytes_read < m[0]->bytes_read);
+        printf("     bytes read with the draws kept: %llu, without: %llu\n", (unsigned long long)m[1]->bytes_read,
+               (unsigned long long)m[0]->bytes_read);
+    }
+    ooc_kmeans_model_free(m[0]);
+    ooc_kmeans_model_free(m[1]);
+    unlink(path);
+}
+
 static void test_setup(void)
 {
     ASSERT(mkdtemp(dir) != NULL);
@@ -243,4 +283,4 @@ static void test_cleanup(void)
 }
 
 OOC_TEST_MAIN(test_setup, test_overlapping, test_bounds_skip, test_bounds_seeded, test_relocation, test_spilled,
-              test_cleanup)
+              test_draws_kept, test_cleanup)
