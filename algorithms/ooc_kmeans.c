@@ -107,27 +107,46 @@ static int lloyd_iterate(ooc__fit *f, ooc__bounds *bounds, double tol_abs, ooc_k
     return 0;
 }
 
-/* Lloyd with its per-row bounds when f->prune, seeded by the initialisation when it measured the rows. No
- * iteration writes labels (whether it is the last is known only after it): when the last one moved no
- * centre, its labels, kept in the bounds, are written from them (*labels_done); otherwise the caller's
- * final pass writes them. */
+/* The final centres' labels (into `labels`, unless NULL), inertia and sizes. When the last iteration moved
+ * no centre, its labels and inertia are already theirs, and the labels are in the bounds' state: written
+ * from it, without reading the data. Otherwise a pass assigns every row, skipping with the bounds (when
+ * there are) the distances that cannot change a label. */
+static int final_labels(ooc__fit *f, ooc__bounds *bounds, int final_known, ooc_h5_chunked *labels,
+                        ooc_kmeans_model *m, ooc_error *err)
+{
+    if (final_known && bounds)
+        return labels ? ooc__bounds_write_labels(bounds, f->stream, labels, err) : 0;
+    if (final_known && !labels)
+        return 0;
+    ooc__assign_result r;
+    int rc = ooc__assign_pass(f, m->centers, 0, bounds, labels, &r, err);
+    if (!rc) {
+        m->inertia = r.inertia;
+        set_sizes(m, r.counts);
+        ooc__assign_result_free(&r);
+    }
+    return rc;
+}
+
+/* Lloyd with its per-row bounds when f->prune, seeded by the initialisation when it measured the rows, then
+ * the final labels. No iteration writes labels: whether it is the last is known only after it. */
 static int lloyd(ooc__fit *f, ooc__init_seed *seed, double tol_abs, ooc_h5_chunked *labels, ooc_kmeans_model *m,
-                 int *final_known, int *labels_done, ooc_error *err)
+                 ooc_error *err)
 {
     ooc__bounds bounds;
-    *labels_done = 0;
     int rc = !f->prune   ? 0
              : seed->rows ? ooc__bounds_create_seeded(&bounds, f, seed, m->centers, err)
                           : ooc__bounds_create(&bounds, f, err);
     if (rc)
         return rc;
-    rc = lloyd_iterate(f, f->prune ? &bounds : NULL, tol_abs, m, final_known, err);
-    if (!rc && f->prune && *final_known) {
-        double t = ooc_clock_seconds();
-        rc = labels ? ooc__bounds_write_labels(&bounds, f->stream, labels, err) : 0;
-        m->seconds_labels = ooc_clock_seconds() - t;
-        *labels_done = 1;
-    }
+    double t = ooc_clock_seconds();
+    int final_known = 0;
+    rc = lloyd_iterate(f, f->prune ? &bounds : NULL, tol_abs, m, &final_known, err);
+    m->seconds_lloyd = ooc_clock_seconds() - t;
+    t = ooc_clock_seconds();
+    if (!rc)
+        rc = final_labels(f, f->prune ? &bounds : NULL, final_known, labels, m, err);
+    m->seconds_labels = ooc_clock_seconds() - t;
     if (f->prune)
         ooc__bounds_free(&bounds);
     return rc;
@@ -204,24 +223,10 @@ int ooc__kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_
     m->seconds_init = ooc_clock_seconds() - t - f.stats_seconds;
     double mean_var = stats ? ooc_colstats_mean_variance(stats) : 0;
     ooc_colstats_free(stats);
-    t = ooc_clock_seconds();
-    int final_known = 0, labels_done = 0;
     ooc_h5_chunked *out_labels = labels ? ooc_chunk_output_dataset(labels) : NULL;
     if (!rc)
-        rc = lloyd(&f, &seed, p->tol * mean_var, out_labels, m, &final_known, &labels_done, err);
+        rc = lloyd(&f, &seed, p->tol * mean_var, out_labels, m, err);
     ooc__init_seed_free(&seed);
-    m->seconds_lloyd = ooc_clock_seconds() - t - m->seconds_labels;
-    t = ooc_clock_seconds();
-    if (!rc && (!final_known || (out_labels && !labels_done))) { /* the final centres' labels and inertia */
-        ooc__assign_result r;
-        rc = ooc__assign_pass(&f, m->centers, 0, NULL, out_labels, &r, err);
-        if (!rc) {
-            m->inertia = r.inertia;
-            set_sizes(m, r.counts);
-            ooc__assign_result_free(&r);
-        }
-        m->seconds_labels = ooc_clock_seconds() - t;
-    }
     const ooc_stream_stats *ss = ooc_stream_get_stats(f.stream);
     m->passes = ss->passes;
     m->bytes_read = ss->bytes_read;
