@@ -9,9 +9,9 @@
  *   two centres is >= ‖Δ_j‖² (1 − γ). By the triangle inequality r_j' >= r_j − δ_j, so the bound for the
  *   new centres is lower − max_(j != label) δ_j: the largest drift, or the second largest when the row's
  *   own centre moved most. An empty cluster's relocation is only a large drift.
- * - Rounding a bound for storage: the float strictly below the double v = fl(l − δ). v is the double
- *   nearest the exact l − δ, so no double, hence no float, lies strictly between them: a float below v is
- *   <= l − δ.
+ * - Rounding a bound for storage (ooc__float_below()): the float strictly below the double v = fl(l − δ).
+ *   v is the double nearest the exact l − δ, so no double, hence no float, lies strictly between them: a
+ *   float below v is <= l − δ.
  * - Keeping: with l = fl(lower − δ) > 0 (at most l_exact (1 + u)), D_j >= r_j² (1 − γ) >= fl(fl(l·l) (1 − m))
  *   for every other j, so D_a below that means D_a < D_j: the kernel would answer a, and dist = D_a. */
 #include "ooc_kmeans_internal.h"
@@ -90,19 +90,6 @@ void ooc__bounds_end(ooc__bounds *b)
     b->seed_reach = NULL;
 }
 
-/* For v >= 0 (or NaN): the float strictly below v, so at most the exact value v was rounded from (see the
- * top), or 0 (below every positive exact value). Without branches (this runs for every row, and which way
- * it goes is a coin toss): positive floats are ordered as their bits, so the next one toward 0 is bits − 1. */
-static inline float float_below(double v)
-{
-    float f = (float)v;
-    uint32_t bits;
-    memcpy(&bits, &f, sizeof bits);
-    bits -= (uint32_t)(((double)f >= v) & (f > 0));
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
 /* Seeding from the initialisation (ooc__bounds_create_seeded()). For a row x, its nearest candidate c (at
  * exact distance t) and any centre j: r_j >= ‖c − c_j‖ − t. reach(c) = min over j != label(c) of
  * sqrt(D(c, c_j) (1 − m)) is at most every such ‖c − c_j‖ (as for the kernel's second above). dmin is D(x, c)
@@ -118,7 +105,7 @@ static void seed_rows(const ooc__bounds *b, void *state, uint64_t n)
         memcpy(&in, (char *)state + i * sizeof in, sizeof in);
         double t = sqrt((double)in.dmin * widen) * (1 + 0x1p-50);
         double l = b->seed_reach[in.nearest] - t;
-        ooc__bound_row out = {b->seed_label[in.nearest], l > 0 ? float_below(l) : 0};
+        ooc__bound_row out = {b->seed_label[in.nearest], l > 0 ? ooc__float_below(l) : 0};
         memcpy((char *)state + i * sizeof out, &out, sizeof out);
     }
 }
@@ -218,7 +205,7 @@ static void recompute(const ooc__bounds *b, const gather *g, const void *x, size
         labels[i] = g->labels[r];
         dist[i] = g->dist[r];
         st[i].label = g->labels[r];
-        st[i].lower = float_below(sqrt(g->second[r] * (1 - b->margin)));
+        st[i].lower = ooc__float_below(sqrt(g->second[r] * (1 - b->margin)));
     }
 }
 
@@ -247,7 +234,7 @@ static void recompute(const ooc__bounds *b, const gather *g, const void *x, size
             if (l > 0 && da < l * l * keep) {                                                              \
                 labels[i] = a;                                                                             \
                 dist[i] = da;                                                                              \
-                st[i].lower = float_below(l);                                                              \
+                st[i].lower = ooc__float_below(l);                                                              \
                 if (prefix) {                                                                              \
                     double *s = sums + (size_t)a * d;                                                      \
                     for (size_t t = 0; t < d; t++)                                                         \

@@ -59,23 +59,29 @@ typedef ooc__init_row row_state;
  * candidate, ‖x − c'‖ >= ‖o − c'‖ − t, t = ‖x − o‖ <= sqrt(dmin (1 + 2^-22) (1 + m)) (dmin is D rounded to
  * float), and ‖o − c'‖² >= key = D(o, c') (1 − m). So key >= 4 dmin (1 + 2^-22) (1 + m) rules c' out; the
  * factor 1 + 2^-40 on that threshold covers its own roundings. Each old candidate keeps the new ones sorted
- * by key: a row measures only the head of its nearest's list (on clustered data a few, often none), and its
- * state ends exactly as with the kernel: the kernel's winner, whenever it would change the state, is in that
- * head, and D is the same function either way. */
+ * by key, up to the threshold of the farthest row nearest it (its reach, from the pass before): a row
+ * measures only the head of its nearest's list (on clustered data a few, often none), and its state ends
+ * exactly as with the kernel: the kernel's winner, whenever it would change the state, is in that head, and
+ * D is the same function either way. */
 typedef struct near_new {
-    double key;
-    uint64_t index; /* among the new candidates */
+    float key;      /* rounded down (ooc__float_below()): still a lower bound */
+    uint32_t index; /* among the new candidates */
 } near_new;
 
-/* Pairs (old, new) the pruning table may hold (16 bytes each); past that, every row goes through the kernel. */
-#define PRUNE_MAX_PAIRS ((uint64_t)1 << 19)
+/* Pairs (old, new) the pruning table may hold (8 bytes each, 16 MiB); past that, every row goes through the
+ * kernel (k = 1000 blobs: round two needs 1.3 million, as the 13% of blobs no candidate has yet send their
+ * rows' reach across others). Building it measures every pair, so it is built only when that is cheap:
+ * first x n_new within the pairs above, or old candidates no more than a 64th of the rows (then at most 1/64
+ * of the distances a pass without the table measures). */
+#define PRUNE_MAX_PAIRS ((uint64_t)1 << 21)
 
 /* The per-row state and the pass that updates it against candidates [first, m). */
 typedef struct state_job {
     ooc_rowstate *rows;
     ooc__assign_fn kernel;
     const void *centers, *norm2; /* the new candidates, in the data's type */
-    const near_new *near;        /* first x n_new, or NULL: no pruning */
+    const near_new *near;        /* per old candidate o, its list at near + near_start[o]; NULL: no pruning */
+    const uint64_t *near_start;  /* first + 1 */
     double widen;                /* 4 (1 + 2^-22) (1 + m) (1 + 2^-40) */
     uint64_t stats_doubles;      /* the column statistics' share of a partial, when this pass computes them */
     ooc_dtype dtype;
@@ -91,10 +97,11 @@ typedef struct state_job {
 /* The length of the head of row i's list: the new candidates it must measure. */
 static uint64_t head(const state_job *j, const row_state *st, uint64_t i)
 {
-    const near_new *list = j->near + (uint64_t)st[i].nearest * j->n_new;
+    uint64_t o = (uint64_t)st[i].nearest, len = j->near_start[o + 1] - j->near_start[o];
+    const near_new *list = j->near + j->near_start[o];
     double limit = (double)st[i].dmin * j->widen;
     uint64_t h = 0;
-    while (h < j->n_new && list[h].key < limit)
+    while (h < len && list[h].key < limit)
         h++;
     return h;
 }
@@ -120,11 +127,12 @@ __attribute__((target_clones("avx2", "default"))) static void pruned_assign(cons
     for (uint64_t i = 0; i < n; i++) {
         for (size_t p = 0; p < row; p += 64)
             __builtin_prefetch((const char *)x + (i + 16) * row + p);
-        const near_new *list = j->near + (uint64_t)st[i].nearest * j->n_new;
+        uint64_t o = (uint64_t)st[i].nearest, len = j->near_start[o + 1] - j->near_start[o];
+        const near_new *list = j->near + j->near_start[o];
         double best = INFINITY;
         int64_t win = -1;
         double limit = (double)st[i].dmin * j->widen;
-        for (uint64_t q = 0; q < j->n_new && list[q].key < limit; q++) {
+        for (uint64_t q = 0; q < len && list[q].key < limit; q++) {
             double dq = ooc__sqdist(j->dtype, (const char *)x + i * row, (const char *)j->centers + list[q].index * row, d);
             if (dq < best || (dq == best && (int64_t)list[q].index < win)) { /* ties: the lowest index */
                 best = dq;
@@ -148,11 +156,12 @@ static uint64_t keep_doubles(const state_job *j)
     return j->keep_stream ? 2 + j->keep_cap * record_doubles(j) : 0;
 }
 
-/* Partial: [phi | counts m | column statistics | keep section] then scratch [dist rows | labels rows |
- * kernel]; the accumulator: the part before the scratch. */
+/* Partial: [phi | counts m | reach m | column statistics | keep section] then scratch [dist rows | labels
+ * rows | kernel]; the accumulator: the part before the scratch. reach: per candidate, the largest dmin of the
+ * rows nearest it. */
 static size_t state_reduced_doubles(const state_job *j)
 {
-    return 1 + j->m + j->stats_doubles + keep_doubles(j);
+    return 1 + 2 * j->m + j->stats_doubles + keep_doubles(j);
 }
 
 static size_t state_partial_doubles(const state_job *j)
@@ -214,16 +223,17 @@ static int state_map(void *ctx, const void *x, uint64_t row0, uint64_t n, void *
     (void)out;
     const state_job *j = ctx;
     row_state *st = state;
-    double *part = partial, *counts = part + 1, *keep = part + 1 + j->m + j->stats_doubles;
+    double *part = partial, *counts = part + 1, *reach = counts + j->m, *stats = reach + j->m;
+    double *keep = stats + j->stats_doubles;
     double *dist = part + state_reduced_doubles(j);
     if (j->stats_doubles) {
-        int rc = ooc_colstats_summarise(x, j->dtype, row0, n, j->d, part + 1 + j->m, err);
+        int rc = ooc_colstats_summarise(x, j->dtype, row0, n, j->d, stats, err);
         if (rc)
             return rc;
     }
     int32_t *labels = (int32_t *)(dist + j->chunk_rows);
     void *scratch = (void *)(((uintptr_t)(dist + j->chunk_rows + (j->chunk_rows + 1) / 2) + 63) & ~(uintptr_t)63);
-    memset(part, 0, (1 + j->m) * sizeof *part);
+    memset(part, 0, (1 + 2 * j->m) * sizeof *part);
     if (j->near && prune_pays(j, n, st))
         pruned_assign(j, x, n, st, labels, dist);
     else
@@ -237,6 +247,7 @@ static int state_map(void *ctx, const void *x, uint64_t row0, uint64_t n, void *
         }
         phi += st[i].dmin;
         counts[st[i].nearest] += 1;
+        reach[st[i].nearest] = st[i].dmin > reach[st[i].nearest] ? st[i].dmin : reach[st[i].nearest];
     }
     part[0] = phi;
     if (j->keep_stream)
@@ -251,10 +262,12 @@ static void state_combine(void *ctx, void *acc_v, const void *part_v)
     const double *part = part_v;
     for (uint64_t i = 0; i < 1 + j->m; i++)
         acc[i] += part[i];
+    for (uint64_t i = 1 + j->m; i < 1 + 2 * j->m; i++)
+        acc[i] = part[i] > acc[i] ? part[i] : acc[i];
     if (j->stats_doubles)
-        ooc_colstats_merge(acc + 1 + j->m, part + 1 + j->m, j->d);
+        ooc_colstats_merge(acc + 1 + 2 * j->m, part + 1 + 2 * j->m, j->d);
     if (j->keep_stream)
-        keep_combine(j, acc + 1 + j->m + j->stats_doubles, part + 1 + j->m + j->stats_doubles);
+        keep_combine(j, acc + 1 + 2 * j->m + j->stats_doubles, part + 1 + 2 * j->m + j->stats_doubles);
 }
 
 static int cmp_near(const void *a, const void *b)
@@ -263,38 +276,52 @@ static int cmp_near(const void *a, const void *b)
     return x->key < y->key ? -1 : x->key > y->key;
 }
 
-/* The pruning table for old candidates [0, first) against j's new ones, or NULL when out of memory (the
+/* The pruning table for old candidates [0, first) against j's new ones, each list cut at its candidate's
+ * reach; NULL, with no start, when it would hold more than PRUNE_MAX_PAIRS pairs or memory is short (the
  * pass then uses the kernel: same results). */
-static near_new *prune_table(state_job *j, const candidates *c, uint64_t first)
+static near_new *prune_table(state_job *j, const candidates *c, uint64_t first, const double *reach,
+                             uint64_t **start)
 {
     size_t d = (size_t)j->d, row = d * ooc_dtype_size(j->dtype);
     double m = ooc__sqdist_margin(d);
-    near_new *near = malloc(first * j->n_new * sizeof *near);
+    j->widen = 4 * (1 + 0x1p-22) * (1 + m) * (1 + 0x1p-40);
+    uint64_t cap = first * j->n_new < PRUNE_MAX_PAIRS ? first * j->n_new : PRUNE_MAX_PAIRS, used = 0;
+    near_new *near = malloc((cap ? cap : 1) * sizeof *near);
     char *old = malloc((first * d + first) * ooc_dtype_size(j->dtype));
-    if (near && old) {
+    *start = malloc((first + 1) * sizeof **start);
+    int ok = near && old && *start;
+    if (ok)
         ooc__assign_typed_centers(c->pts, (size_t)first, d, j->dtype, old);
-        for (uint64_t o = 0; o < first; o++) {
-            near_new *list = near + o * j->n_new;
-            for (uint64_t q = 0; q < j->n_new; q++) {
-                double dq = ooc__sqdist(j->dtype, old + o * row, (const char *)j->centers + q * row, d);
-                list[q] = (near_new){dq * (1 - m), q};
-            }
-            qsort(list, (size_t)j->n_new, sizeof *list, cmp_near);
+    for (uint64_t o = 0; ok && o < first; o++) {
+        (*start)[o] = used;
+        double limit = reach[o] * j->widen;
+        for (uint64_t q = 0; ok && q < j->n_new; q++) {
+            double key = ooc__sqdist(j->dtype, old + o * row, (const char *)j->centers + q * row, d) * (1 - m);
+            if (!(key < limit))
+                continue; /* beyond every row nearest o */
+            ok = used < cap;
+            if (ok)
+                near[used++] = (near_new){ooc__float_below(key), (uint32_t)q};
         }
-        j->widen = 4 * (1 + 0x1p-22) * (1 + m) * (1 + 0x1p-40);
-    } else {
-        free(near);
-        near = NULL;
+        qsort(near + (*start)[o], (size_t)(used - (*start)[o]), sizeof *near, cmp_near);
     }
     free(old);
+    if (!ok) {
+        free(near);
+        free(*start);
+        *start = NULL;
+        return NULL;
+    }
+    (*start)[first] = used;
     return near;
 }
 
-/* One pass: measure every row against candidates [first, c->m); *phi and counts (c->m) from the state; with
+/* One pass: measure every row against candidates [first, c->m); *phi, counts and reach (c->m each; reach
+ * holds the previous pass's for [0, first) on entry) from the state; with
  * stats, the column statistics too (the first pass, which then is the only one before the draws); with
  * j->keep_stream, the keep section into kept (keep_doubles()). */
 static int update_state(ooc__fit *f, state_job *j, const candidates *c, uint64_t first, double *phi,
-                        double *counts, ooc_colstats **stats, double *kept, ooc_error *err)
+                        double *counts, double *reach, ooc_colstats **stats, double *kept, ooc_error *err)
 {
     ooc_dtype t = f->in->dtype;
     size_t esize = ooc_dtype_size(t);
@@ -313,26 +340,33 @@ static int update_state(ooc__fit *f, state_job *j, const candidates *c, uint64_t
     }
     ooc__assign_typed_centers(c->pts + first * j->d, (size_t)j->n_new, (size_t)j->d, t, typed);
     if (stats)
-        ooc_colstats_partial_init(acc + 1 + c->m, j->d);
+        ooc_colstats_partial_init(acc + 1 + 2 * c->m, j->d);
     j->centers = typed;
     j->norm2 = typed + j->n_new * j->d * esize;
     j->dtype = t;
     near_new *near = NULL;
-    if (f->prune && first > 0 && first * j->n_new <= PRUNE_MAX_PAIRS && (near = prune_table(j, c, first)))
+    uint64_t *near_start = NULL;
+    if (f->prune && first > 0 && (first * j->n_new <= PRUNE_MAX_PAIRS || first * 64 <= f->in->rows) &&
+        (near = prune_table(j, c, first, reach, &near_start))) {
         j->near = near;
+        j->near_start = near_start;
+    }
     ooc_pass pass = {.phase = "init", .partial_size = state_partial_doubles(j) * sizeof(double), .ctx = j,
                      .map = state_map, .combine = state_combine, .state = j->rows};
     int rc = ooc_stream_run(f->stream, &pass, acc, err);
     if (!rc) {
         *phi = acc[0];
         memcpy(counts, acc + 1, c->m * sizeof *counts);
+        memcpy(reach, acc + 1 + c->m, c->m * sizeof *reach);
         if (j->keep_stream)
-            memcpy(kept, acc + 1 + c->m + j->stats_doubles, keep_doubles(j) * sizeof *kept);
+            memcpy(kept, acc + 1 + 2 * c->m + j->stats_doubles, keep_doubles(j) * sizeof *kept);
     }
     if (!rc && stats)
-        rc = ooc_colstats_from_partial(acc + 1 + c->m, f->in->rows, j->d, stats, err);
+        rc = ooc_colstats_from_partial(acc + 1 + 2 * c->m, f->in->rows, j->d, stats, err);
     free(near);
+    free(near_start);
     j->near = NULL;
+    j->near_start = NULL;
     free(typed);
     free(acc);
     return rc;
@@ -538,7 +572,7 @@ static int sampled_init(ooc__fit *f, int plusplus, double *centers, uint64_t *n_
     uint64_t n = f->in->rows;
     state_job j = {.d = f->d, .chunk_rows = f->in->chunk_rows, .seed = f->p->seed, .keep_cap = keep_capacity(f->d)};
     candidates c = {.d = f->d};
-    double *counts = NULL, phi = 0;
+    double *counts = NULL, *reach = NULL, phi = 0;
     /* Passes after the first keep rows for the draw that follows (keep_rows()), with room for 4 times as many
      * as it takes when phi does not fall: enough unless a round lowers phi 4 l / keep_cap-fold or more. */
     double *kept = plusplus || !f->prune ? NULL : malloc((2 + j.keep_cap * record_doubles(&j)) * sizeof *kept);
@@ -553,18 +587,19 @@ static int sampled_init(ooc__fit *f, int plusplus, double *centers, uint64_t *n_
     int rounds = plusplus ? (int)f->k - 1 : f->p->init_max_iter;
     for (int r = 0; !rc && r <= rounds; r++) {
         if (c.m > measured) {
-            double *grown = realloc(counts, c.m * sizeof *counts);
-            if (!grown) {
+            double *grown = realloc(counts, c.m * sizeof *counts), *grown_reach = realloc(reach, c.m * sizeof *reach);
+            counts = grown ? grown : counts;
+            reach = grown_reach ? grown_reach : reach;
+            if (!grown || !grown_reach) {
                 rc = ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
                 break;
             }
-            counts = grown;
             int keep = kept && measured > 0 && r < rounds;
             j.keep_stream = keep ? OOC__STREAM_ROUND + (uint32_t)(r + 1) : 0;
             j.keep_l_over_phi = keep ? (double)j.keep_cap / 4 / phi : 0;
             kept_round = keep ? r + 1 : 0;
             double t = ooc_clock_seconds();
-            rc = update_state(f, &j, &c, measured, &phi, counts, measured == 0 ? stats : NULL, kept, err);
+            rc = update_state(f, &j, &c, measured, &phi, counts, reach, measured == 0 ? stats : NULL, kept, err);
             if (measured == 0 && stats) {
                 f->stats_seconds = ooc_clock_seconds() - t;
                 if (!rc)
@@ -603,7 +638,8 @@ static int sampled_init(ooc__fit *f, int plusplus, double *centers, uint64_t *n_
         memcpy(centers, c.pts, f->k * f->d * sizeof *centers);
     else if (!rc && c.m <= f->k)
         rc = top_up(f, &c, centers, err);
-    else if (!rc && ooc__weighted_kmeans(c.pts, counts, (size_t)c.m, (size_t)f->d, (size_t)f->k, f->p->seed, centers))
+    else if (!rc && ooc__weighted_kmeans(c.pts, counts, (size_t)c.m, (size_t)f->d, (size_t)f->k, f->p->seed,
+                                         ooc_stream_get_stats(f->stream)->threads, centers))
         rc = ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory reclustering %llu candidates",
                            (unsigned long long)c.m);
     if (!rc) { /* the state refers to candidates [0, measured) */
@@ -613,6 +649,7 @@ static int sampled_init(ooc__fit *f, int plusplus, double *centers, uint64_t *n_
     }
     ooc_rowstate_free(j.rows);
     free(counts);
+    free(reach);
     free(c.pts);
     free(c.rows);
     return rc;

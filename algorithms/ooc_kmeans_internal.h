@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Random streams under the user's seed (ooc_random.h), one per use, so no two uses share draws. */
 enum {
@@ -21,9 +22,24 @@ enum {
 
 /* ooc__weighted_kmeans(): cluster m weighted points (m x d, weights >= 0, some > 0) into k <= m centres in
  * memory: weighted greedy k-means++ (2 + ln k local trials, as scikit-learn) then weighted Lloyd to
- * convergence. Deterministic for a seed. centers: k x d out. Returns 0 or OOC_ENOMEM. */
+ * convergence, on `threads` threads. Deterministic for a seed, whatever the threads. centers: k x d out.
+ * Returns 0 or OOC_ENOMEM. */
 int ooc__weighted_kmeans(const double *points, const double *weights, size_t m, size_t d, size_t k, uint64_t seed,
-                         double *centers);
+                         int threads, double *centers);
+
+/* ooc__float_below(): for v >= 0 (or NaN), the float strictly below v, or 0: a float bound at most any
+ * exact value that v was rounded to nearest from (no double, hence no float, lies strictly between them).
+ * Without branches (it runs for every row, and which way it goes is a coin toss): positive floats are
+ * ordered as their bits, so the next one toward 0 is bits − 1. */
+static inline float ooc__float_below(double v)
+{
+    float f = (float)v;
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    bits -= (uint32_t)(((double)f >= v) & (f > 0));
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
 
 /* The per-fit context the init and Lloyd files share. */
 typedef struct ooc__fit {

@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Trials per centre at most (2 + ln k reaches it at k = e^30). */
+enum { TRIALS_MAX = 32 };
+
 static double sqdist(const double *a, const double *b, size_t d)
 {
     double s = 0;
@@ -33,10 +36,47 @@ static size_t pick(const double *v, size_t m, double target)
     return last;
 }
 
-/* Weighted greedy k-means++ (scikit-learn's _kmeans_plusplus with sample weights). */
-static void plusplus(const double *pts, const double *w, size_t m, size_t d, size_t k, uint64_t seed,
-                     double *centers, double *closest, double *wd)
+/* D from every point to each of the trials' candidates (dd: trials x m), each summed in sqdist()'s order
+ * (the same bits), with the trials in the lanes of the inner loop (candidates transposed into ct: d x
+ * trials) so that it vectorises without reordering any sum; points split among threads. */
+__attribute__((target_clones("avx2", "default"))) static void trial_distances(const double *pts, size_t m, size_t d,
+                                                                               const size_t *cand, size_t trials,
+                                                                               double *ct, double *dd, int threads)
 {
+    for (size_t j = 0; j < d; j++)
+        for (size_t t = 0; t < trials; t++)
+            ct[j * trials + t] = pts[cand[t] * d + j];
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (size_t i = 0; i < m; i++) {
+        double acc[TRIALS_MAX] = {0};
+        for (size_t j = 0; j < d; j++) {
+            double x = pts[i * d + j];
+            for (size_t t = 0; t < trials; t++) {
+                double v = x - ct[j * trials + t];
+                acc[t] += v * v;
+            }
+        }
+        for (size_t t = 0; t < trials; t++)
+            dd[t * m + i] = acc[t];
+    }
+}
+
+/* Weighted greedy k-means++ (scikit-learn's _kmeans_plusplus with sample weights): 2 + ln k trials for each
+ * centre, the one that lowers the weighted potential most taken. */
+static int plusplus(const double *pts, const double *w, size_t m, size_t d, size_t k, uint64_t seed, int threads,
+                    double *centers)
+{
+    size_t trials = 2 + (size_t)log((double)k);
+    trials = trials < TRIALS_MAX ? trials : TRIALS_MAX;
+    double *closest = malloc(m * sizeof *closest), *wd = malloc(m * sizeof *wd);
+    double *dd = malloc(trials * m * sizeof *dd), *ct = malloc(d * trials * sizeof *ct);
+    if (!closest || !wd || !dd || !ct) {
+        free(closest);
+        free(wd);
+        free(dd);
+        free(ct);
+        return OOC_ENOMEM;
+    }
     uint64_t draw = 0;
     double total_w = 0;
     for (size_t i = 0; i < m; i++)
@@ -48,34 +88,39 @@ static void plusplus(const double *pts, const double *w, size_t m, size_t d, siz
         closest[i] = sqdist(pts + i * d, centers, d);
         pot += w[i] * closest[i];
     }
-    int trials = 2 + (int)log((double)k);
+    size_t cand[TRIALS_MAX];
     for (size_t c = 1; c < k; c++) {
         for (size_t i = 0; i < m; i++)
             wd[i] = w[i] * closest[i];
-        size_t best = 0;
-        double best_pot = INFINITY;
-        for (int t = 0; t < trials; t++) {
+        for (size_t t = 0; t < trials; t++) {
             double u = ooc_random_uniform(seed, OOC__STREAM_RECLUSTER, draw++);
             /* All points already on a centre: fall back to the weights. */
-            size_t cand = pot > 0 ? pick(wd, m, u * pot) : pick(w, m, u * total_w);
+            cand[t] = pot > 0 ? pick(wd, m, u * pot) : pick(w, m, u * total_w);
+        }
+        trial_distances(pts, m, d, cand, trials, ct, dd, threads);
+        size_t best = 0;
+        double best_pot = INFINITY;
+        for (size_t t = 0; t < trials; t++) {
             double cand_pot = 0;
-            for (size_t i = 0; i < m; i++) {
-                double dd = sqdist(pts + i * d, pts + cand * d, d);
-                cand_pot += w[i] * (dd < closest[i] ? dd : closest[i]);
-            }
+            for (size_t i = 0; i < m; i++)
+                cand_pot += w[i] * (dd[t * m + i] < closest[i] ? dd[t * m + i] : closest[i]);
             if (cand_pot < best_pot) {
                 best_pot = cand_pot;
-                best = cand;
+                best = t;
             }
         }
-        memcpy(centers + c * d, pts + best * d, d * sizeof *centers);
+        memcpy(centers + c * d, pts + cand[best] * d, d * sizeof *centers);
         pot = 0;
         for (size_t i = 0; i < m; i++) {
-            double dd = sqdist(pts + i * d, centers + c * d, d);
-            closest[i] = dd < closest[i] ? dd : closest[i];
+            closest[i] = dd[best * m + i] < closest[i] ? dd[best * m + i] : closest[i];
             pot += w[i] * closest[i];
         }
     }
+    free(closest);
+    free(wd);
+    free(dd);
+    free(ct);
+    return 0;
 }
 
 /* Weighted Lloyd to convergence (labels unchanged, or 300 iterations). */
@@ -122,12 +167,8 @@ static int lloyd(const double *pts, const double *w, size_t m, size_t d, size_t 
 }
 
 int ooc__weighted_kmeans(const double *points, const double *weights, size_t m, size_t d, size_t k, uint64_t seed,
-                         double *centers)
+                         int threads, double *centers)
 {
-    double *work = malloc(2 * m * sizeof *work);
-    if (!work)
-        return OOC_ENOMEM;
-    plusplus(points, weights, m, d, k, seed, centers, work, work + m);
-    free(work);
-    return lloyd(points, weights, m, d, k, centers);
+    int rc = plusplus(points, weights, m, d, k, seed, threads, centers);
+    return rc ? rc : lloyd(points, weights, m, d, k, centers);
 }
