@@ -1,7 +1,9 @@
 """The floors a Lloyd iteration is compared with, measured on this machine in the same run:
 
-  decompress_s  decode (shuffle + zstd) every stored chunk of the workload's file, already in memory, T threads:
-                the least a streaming iteration can cost (bench_pass --floors-only);
+  read_decompress_s  read every stored chunk of the workload's file (pread at its offset, the file in the page
+                cache) and decode it (shuffle + zstd), T threads: issue 5's read-and-decompress pass, the least a
+                streaming iteration can cost (bench_pass --floors-only);
+  decompress_s  the decoding alone, of stored chunks already in memory (shown beside it);
   membw_s       sum the decoded array in memory, T threads: the least a cached iteration can cost (idem);
   gemm_s        the distance products of one iteration, 2·rows·d·k flops, at the GEMM rate OpenBLAS reaches
                 at that shape (bench_gemm; dgemm for float64 data, sgemm for float32).
@@ -21,14 +23,15 @@ def _tool(build, name):
 
 
 def _pass_floors(doc, threads):
-    """decompress_s, membw_s from bench_pass's JSON: {"runs": [{"threads", "what", "seconds"}, ...]}."""
+    """read_decompress_s, decompress_s, membw_s from bench_pass's JSON: {"runs": [{"threads", "what",
+    "seconds"}, ...]}."""
     runs = {r["what"]: r["seconds"] for r in doc["runs"] if r["threads"] == threads}
-    return runs.get("decompress"), runs.get("membw")
+    return runs.get("read_decompress"), runs.get("decompress"), runs.get("membw")
 
 
 def pass_floors(build, data, threads, repeats):
-    """{"decompress_s", "membw_s", "note"} for the file `data`."""
-    none = {"decompress_s": None, "membw_s": None}
+    """{"read_decompress_s", "decompress_s", "membw_s", "note"} for the file `data`."""
+    none = {"read_decompress_s": None, "decompress_s": None, "membw_s": None}
     tool = _tool(build, "bench_pass")
     if not tool:
         return none | {"note": "bench_pass not built"}
@@ -41,8 +44,8 @@ def pass_floors(build, data, threads, repeats):
         if res["rc"] != 0:
             return none | {"note": run_measure.last_line(res["stderr"])}
         with open(out) as f:
-            dec, bw = _pass_floors(json.load(f), threads)
-    return {"decompress_s": dec, "membw_s": bw, "note": None}
+            rdec, dec, bw = _pass_floors(json.load(f), threads)
+    return {"read_decompress_s": rdec, "decompress_s": dec, "membw_s": bw, "note": None}
 
 
 def gemm_rate(build, w, threads, cache):
