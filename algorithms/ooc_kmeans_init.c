@@ -91,7 +91,8 @@ typedef struct state_job {
      * (else 0): at most keep_cap a chunk and in all. */
     uint64_t seed, keep_cap;
     uint32_t keep_stream;
-    double keep_l_over_phi;
+    double keep_l_over_phi; /* or 0: keep_l over the chunk's own phi (the first pass, with no phi before it) */
+    double keep_l;          /* l, the rows a round draws on average */
 } state_job;
 
 /* The length of the head of row i's list: the new candidates it must measure. */
@@ -170,23 +171,26 @@ static size_t state_partial_doubles(const state_job *j)
 }
 
 /* The next round draws a row when u < l / phi · dmin (draw_chunk()), phi being known only after the pass.
- * A pass that keeps every row with u < keep_l_over_phi · dmin, and its coordinates, keeps every row the
- * draw will take whenever l / phi <= keep_l_over_phi (a product of doubles is monotonic in each factor):
- * the draw then needs neither a scan of the state nor a read of the rows (which, streaming, decodes the
- * chunks holding them). Otherwise, or when more rows came than the section holds, the draw goes as usual.
- * The same rows either way, in the same order. */
+ * A pass that keeps every row with u < L · dmin, and its coordinates, keeps every row the draw will take
+ * whenever l / phi <= L (a product of doubles is monotonic in each factor): the draw then needs neither a
+ * scan of the state nor a read of the rows (which, streaming, decodes the chunks holding them). Otherwise,
+ * or when more rows came than the section holds, the draw goes as usual. The same rows either way, in the
+ * same order. L is keep_l_over_phi, from a bound on phi checked after the pass, or, in the first pass, l
+ * over the chunk's own phi, which the total (a sum of the chunks' non-negative phis, never below any of
+ * them in floating point either) cannot be below. */
 static void keep_rows(const state_job *j, const void *x, uint64_t row0, uint64_t n, const row_state *st,
-                      double *keep)
+                      double chunk_phi, double *keep)
 {
     enum { BLOCK = 1024 };
     double u[BLOCK], *rec = keep + 2;
+    double factor = j->keep_l_over_phi > 0 ? j->keep_l_over_phi : j->keep_l / chunk_phi;
     uint64_t kept = 0, rd = record_doubles(j);
     keep[1] = 0;
     for (uint64_t i0 = 0; i0 < n; i0 += BLOCK) {
         uint64_t m = n - i0 < BLOCK ? n - i0 : BLOCK;
         ooc_random_uniforms(j->seed, j->keep_stream, row0 + i0, m, u);
         for (uint64_t i = 0; i < m; i++) {
-            double p = j->keep_l_over_phi * (double)st[i0 + i].dmin;
+            double p = factor * (double)st[i0 + i].dmin;
             if (!(p > 0 && u[i] < p))
                 continue;
             if (kept == j->keep_cap) {
@@ -251,7 +255,7 @@ static int state_map(void *ctx, const void *x, uint64_t row0, uint64_t n, void *
     }
     part[0] = phi;
     if (j->keep_stream)
-        keep_rows(j, x, row0, n, st, keep);
+        keep_rows(j, x, row0, n, st, phi, keep);
     return 0;
 }
 
@@ -431,10 +435,15 @@ static int draw_append(void *ctx, uint64_t chunk, int slot, ooc_error *err)
     return 0;
 }
 
-/* l / phi, the draw's factor on dmin. */
+/* l, the rows a round draws on average, and l / phi, the draw's factor on dmin. */
+static double round_l(const ooc__fit *f)
+{
+    return f->p->oversampling_factor * (double)f->k;
+}
+
 static double l_over_phi(const ooc__fit *f, double phi)
 {
-    return f->p->oversampling_factor * (double)f->k / phi;
+    return round_l(f) / phi;
 }
 
 static int draw_round(const ooc__fit *f, const state_job *j, int round, double phi, uint64_t **rows, uint64_t *n,
@@ -543,7 +552,7 @@ static int draw_kept(const ooc__fit *f, const state_job *j, const double *kept, 
                      ooc_error *err)
 {
     double lp = l_over_phi(f, phi);
-    if (kept[1] || !(lp <= j->keep_l_over_phi))
+    if (kept[1] || (j->keep_l_over_phi > 0 && !(lp <= j->keep_l_over_phi)))
         return 0;
     uint64_t n = (uint64_t)kept[0], rd = record_doubles(j);
     int rc = reserve(c, n, err);
@@ -573,8 +582,9 @@ static int sampled_init(ooc__fit *f, int plusplus, double *centers, uint64_t *n_
     state_job j = {.d = f->d, .chunk_rows = f->in->chunk_rows, .seed = f->p->seed, .keep_cap = keep_capacity(f->d)};
     candidates c = {.d = f->d};
     double *counts = NULL, *reach = NULL, phi = 0;
-    /* Passes after the first keep rows for the draw that follows (keep_rows()), with room for 4 times as many
-     * as it takes when phi does not fall: enough unless a round lowers phi 4 l / keep_cap-fold or more. */
+    /* Passes keep rows for the draw that follows (keep_rows()): the first about l a chunk; the others, with
+     * room for 4 times as many as the draw takes when phi does not fall, enough unless a round lowers phi
+     * keep_cap / (4 l)-fold or more. */
     double *kept = plusplus || !f->prune ? NULL : malloc((2 + j.keep_cap * record_doubles(&j)) * sizeof *kept);
     int kept_round = 0; /* the draw kept holds rows for, or 0 */
     int rc = plusplus || !f->prune || kept ? 0 : ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
@@ -594,9 +604,10 @@ static int sampled_init(ooc__fit *f, int plusplus, double *centers, uint64_t *n_
                 rc = ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
                 break;
             }
-            int keep = kept && measured > 0 && r < rounds;
+            int keep = kept && r < rounds;
             j.keep_stream = keep ? OOC__STREAM_ROUND + (uint32_t)(r + 1) : 0;
-            j.keep_l_over_phi = keep ? (double)j.keep_cap / 4 / phi : 0;
+            j.keep_l_over_phi = keep && measured > 0 ? (double)j.keep_cap / 4 / phi : 0;
+            j.keep_l = round_l(f);
             kept_round = keep ? r + 1 : 0;
             double t = ooc_clock_seconds();
             rc = update_state(f, &j, &c, measured, &phi, counts, reach, measured == 0 ? stats : NULL, kept, err);

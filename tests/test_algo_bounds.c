@@ -235,8 +235,8 @@ static void test_spilled(void)
 }
 
 /* k-means||'s draws from the rows its passes keep: streaming a file (nothing cached), the fit with its
- * shortcuts reads fewer bytes than without, since after the first round no drawn row is read back, and
- * gives the same centres, candidates and inertia, bit for bit. */
+ * shortcuts reads fewer bytes than without, since no drawn row is read back, and gives the same centres,
+ * candidates and inertia, bit for bit. */
 static void test_draws_kept(void)
 {
     char path[64];
