@@ -42,13 +42,6 @@ enum { KP = 8, RBMAX = 8 };
         }                                                                                                  \
     }
 
-#if defined(__x86_64__) || defined(__i386__)
-#define OOC__AVX2 __attribute__((target("avx2")))
-#define OOC__AVX512 __attribute__((target("avx512f")))
-#else
-#define OOC__AVX2
-#define OOC__AVX512
-#endif
 OOC__DIRECT_BLOCK(block_v16_f64, double, 16, 4, 4, )
 OOC__DIRECT_BLOCK(block_v32_f64, double, 32, 4, 8, OOC__AVX2)
 OOC__DIRECT_BLOCK(block_v64_f64, double, 64, 8, 8, OOC__AVX512)

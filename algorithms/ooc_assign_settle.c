@@ -30,7 +30,7 @@
 #include <math.h>
 
 #define OOC__ASSIGN_SETTLE(NAME, SUF, T, I, UNIT, ROUND_UP, VB, ATTR)                                      \
-    ATTR static void NAME(const T *x, size_t n, size_t d, const T *c, size_t k, const T *cnp, size_t kp,     \
+    ATTR static void NAME(const T *x, size_t n, size_t d, const T *c, size_t k, const T *cnp, size_t kp,   \
                           double cmax, const T *dot, size_t ld, int32_t *labels, double *dist, double *second) \
     {                                                                                                      \
         typedef T vec __attribute__((vector_size(VB), aligned(16), may_alias));                            \
@@ -112,16 +112,6 @@
 #define OOC__ROUND_UP_F64(v) (v)
 #define OOC__ROUND_UP_F32(v) ((float)((v) + FLT_EPSILON * fabs(v) + FLT_TRUE_MIN))
 
-#if defined(__x86_64__) || defined(__i386__)
-#define OOC__AVX2 __attribute__((target("avx2")))
-#define OOC__AVX512 __attribute__((target("avx512f")))
-#define OOC__HAVE(feature) __builtin_cpu_supports(feature)
-#else
-#define OOC__AVX2
-#define OOC__AVX512
-#define OOC__HAVE(feature) 0
-#endif
-
 /* Whether vectors of `lanes` fit kp and ld exactly, four or more to a row: with fewer, a row's fixed work
  * (folding the lanes, one by one) costs more than the wider passes save (bench_assign, k = 8: 30 ns a row
  * in 16-byte vectors, 43 in one 64-byte vector). */
@@ -135,7 +125,7 @@ static int wide_enough(size_t kp, size_t ld, size_t lanes)
  * an exact D), which does not depend on how the scores are split among lanes either. The widest one that
  * the CPU has and that is wide_enough() runs (bench_assign, float64, ns a row: d,k = 32,1000 2471 -> 1843;
  * 16,256 466 -> 317). */
-#define OOC__SETTLE_DISPATCH(SUF, T, I, UNIT, ROUND_UP)                                                      \
+#define OOC__SETTLE_DISPATCH(SUF, T, I, UNIT, ROUND_UP)                                                    \
     OOC__ASSIGN_SETTLE(settle_v16_##SUF, SUF, T, I, UNIT, ROUND_UP, 16, )                                  \
     OOC__ASSIGN_SETTLE(settle_v32_##SUF, SUF, T, I, UNIT, ROUND_UP, 32, OOC__AVX2)                         \
     OOC__ASSIGN_SETTLE(settle_v64_##SUF, SUF, T, I, UNIT, ROUND_UP, 64, OOC__AVX512)                       \
@@ -151,13 +141,13 @@ static int wide_enough(size_t kp, size_t ld, size_t lanes)
         return cmax;                                                                                       \
     }                                                                                                      \
                                                                                                            \
-    void ooc__assign_settle_##SUF(const T *x, size_t n, size_t d, const T *c, size_t k, const T *cnp,       \
+    void ooc__assign_settle_##SUF(const T *x, size_t n, size_t d, const T *c, size_t k, const T *cnp,      \
                                   size_t kp, double cmax, const T *dot, size_t ld, int32_t *labels,        \
                                   double *dist, double *second)                                            \
     {                                                                                                      \
-        if (wide_enough(kp, ld, 64 / sizeof(T)) && OOC__HAVE("avx512f"))                                   \
+        if (wide_enough(kp, ld, 64 / sizeof(T)) && ooc__assign_have_avx512())                              \
             settle_v64_##SUF(x, n, d, c, k, cnp, kp, cmax, dot, ld, labels, dist, second);                 \
-        else if (wide_enough(kp, ld, 32 / sizeof(T)) && OOC__HAVE("avx2"))                                 \
+        else if (wide_enough(kp, ld, 32 / sizeof(T)) && ooc__assign_have_avx2())                           \
             settle_v32_##SUF(x, n, d, c, k, cnp, kp, cmax, dot, ld, labels, dist, second);                 \
         else                                                                                               \
             settle_v16_##SUF(x, n, d, c, k, cnp, kp, cmax, dot, ld, labels, dist, second);                 \
