@@ -221,9 +221,8 @@ static void recompute(const ooc__bounds *b, const gather *g, const void *x, size
         const T *c = b->now;                                                                               \
         const double keep = 1 - b->margin; /* exact, as is 1 + margin */                                   \
         size_t d = (size_t)b->d, m = 0;                                                                    \
-        uint64_t gathered = 0;                                                                             \
+        uint64_t gathered = 0, prefix_end = 0;                                                             \
         int prefix = sums != NULL;                                                                         \
-        *summed = 0;                                                                                       \
         for (uint64_t i = 0; i < n; i++) {                                                                 \
             for (size_t p = 0; p < g->row_bytes; p += 64)                                                  \
                 __builtin_prefetch((const char *)(x + (i + 16) * d) + p);                                  \
@@ -240,7 +239,7 @@ static void recompute(const ooc__bounds *b, const gather *g, const void *x, size
                     for (size_t t = 0; t < d; t++)                                                         \
                         s[t] += (double)xi[t];                                                             \
                     counts[a] += 1;                                                                        \
-                    *summed = i + 1;                                                                       \
+                    prefix_end = i + 1;                                                                    \
                 }                                                                                          \
                 continue;                                                                                  \
             }                                                                                              \
@@ -254,6 +253,7 @@ static void recompute(const ooc__bounds *b, const gather *g, const void *x, size
             }                                                                                              \
         }                                                                                                  \
         recompute(b, g, g->x, m, g->index, st, labels, dist, scratch);                                     \
+        *summed = prefix_end;                                                                              \
         return gathered + m;                                                                               \
     }
 

@@ -362,8 +362,10 @@ static int update_state(ooc__fit *f, state_job *j, const candidates *c, uint64_t
         *phi = acc[0];
         memcpy(counts, acc + 1, c->m * sizeof *counts);
         memcpy(reach, acc + 1 + c->m, c->m * sizeof *reach);
-        if (j->keep_stream)
-            memcpy(kept, acc + 1 + 2 * c->m + j->stats_doubles, keep_doubles(j) * sizeof *kept);
+        if (j->keep_stream) { /* the header and the records the pass kept, not the whole section */
+            const double *keep = acc + 1 + 2 * c->m + j->stats_doubles;
+            memcpy(kept, keep, (2 + (uint64_t)keep[0] * record_doubles(j)) * sizeof *kept);
+        }
     }
     if (!rc && stats)
         rc = ooc_colstats_from_partial(acc + 1 + 2 * c->m, f->in->rows, j->d, stats, err);
