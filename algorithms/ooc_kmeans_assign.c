@@ -15,7 +15,7 @@ typedef struct layout {
 } layout;
 
 typedef struct job {
-    uint64_t k, d, far_cap, block;
+    uint64_t k, d, far_cap, block, chunk_rows;
     ooc_dtype dtype;
     int accumulate;
     ooc__assign_fn kernel;
@@ -164,17 +164,20 @@ static uint64_t block_rows(uint64_t d, ooc_dtype t)
     return rows < 64 ? 64 : rows;
 }
 
-/* state: the chunk's rows' bounds with j->bounds, else NULL. Rows go in order, block by block, so sums and
- * inertia add up in the same order whatever the block size. */
+/* A chunk, or a piece of one (ooc_pass.pieces). state: the rows' bounds with j->bounds, else NULL. Rows go
+ * in order, block by block, so sums and inertia add up in the same order whatever the block and piece
+ * sizes. */
 static int map_chunk(void *ctx, const void *rows, uint64_t row0, uint64_t n, void *state, void *partial, void *out,
                      ooc_error *err)
 {
     (void)err;
     const job *j = ctx;
     double *part = partial;
-    init_reduced(part, j);
-    double *dist = part + j->lay.dist;
-    int32_t *labels = out ? out : (int32_t *)(part + j->lay.labels);
+    uint64_t at = row0 % j->chunk_rows; /* the piece's first row in its chunk */
+    if (at == 0)
+        init_reduced(part, j);
+    double *dist = part + j->lay.dist + at;
+    int32_t *labels = out ? out : (int32_t *)(part + j->lay.labels) + at;
     char *scratch = (char *)(((uintptr_t)(part + j->lay.kernel) + 63) & ~(uintptr_t)63);
     void *work = scratch + (j->lay.work - j->lay.kernel) * sizeof(double);
     size_t row_bytes = (size_t)j->d * ooc_dtype_size(j->dtype);
@@ -197,8 +200,8 @@ static int map_chunk(void *ctx, const void *rows, uint64_t row0, uint64_t n, voi
         else if (j->accumulate)
             accumulate_double(j, (const double *)x, row0 + i, summed, m, labels + i, dist + i, part);
     }
-    part[j->lay.recomputed] = (double)recomputed;
-    double inertia = 0;
+    part[j->lay.recomputed] += (double)recomputed;
+    double inertia = part[j->lay.inertia];
     for (uint64_t i = 0; i < n; i++)
         inertia += dist[i];
     part[j->lay.inertia] = inertia;
@@ -249,8 +252,8 @@ int ooc__assign_pass(ooc__fit *f, const double *centers, int accumulate, ooc__bo
                      ooc__assign_result *res, ooc_error *err)
 {
     memset(res, 0, sizeof *res);
-    job j = {.k = f->k, .d = f->d, .far_cap = accumulate ? f->k : 0, .dtype = f->in->dtype, .accumulate = accumulate,
-             .bounds = bounds};
+    job j = {.k = f->k, .d = f->d, .far_cap = accumulate ? f->k : 0, .chunk_rows = f->in->chunk_rows,
+             .dtype = f->in->dtype, .accumulate = accumulate, .bounds = bounds};
     j.kernel = ooc__assign_select(j.dtype, (size_t)j.k, (size_t)j.d);
     j.block = block_rows(j.d, j.dtype);
     j.lay = make_layout(j.k, j.d, j.far_cap, f->in->chunk_rows, ooc__assign_scratch_bytes(j.dtype, j.k, j.d),
@@ -270,7 +273,7 @@ int ooc__assign_pass(ooc__fit *f, const double *centers, int accumulate, ooc__bo
         ooc__bounds_begin(bounds, j.kernel, j.centers, j.norm2);
     ooc_pass pass = {.phase = accumulate ? "lloyd" : "labels", .partial_size = j.lay.total * sizeof(double),
                      .ctx = &j, .map = map_chunk, .combine = combine, .output = labels,
-                     .state = bounds ? bounds->rows : NULL};
+                     .state = bounds ? bounds->rows : NULL, .pieces = 1};
     int rc = ooc_stream_run(f->stream, &pass, acc, err);
     if (!rc && bounds)
         ooc__bounds_end(bounds);

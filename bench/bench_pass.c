@@ -69,14 +69,19 @@ static uint64_t sum_words(const uint64_t *x, uint64_t n)
     return acc[0] + acc[1] + acc[2] + acc[3] + acc[4] + acc[5] + acc[6] + acc[7];
 }
 
+typedef struct shape {
+    uint64_t cols, chunk_rows;
+} shape;
+
+/* A chunk, or a piece of one (the passes take chunks in pieces, as Lloyd's do). */
 static int map_sum(void *ctx, const void *rows, uint64_t row0, uint64_t n, void *state, void *partial, void *out, ooc_error *err)
 {
     (void)state;
-    (void)row0;
     (void)out;
     (void)err;
-    const uint64_t *cols = ctx;
-    *(double *)partial = sum_values(rows, n * *cols);
+    const shape *sh = ctx;
+    double sum = sum_values(rows, n * sh->cols);
+    *(double *)partial = row0 % sh->chunk_rows ? *(double *)partial + sum : sum;
     return 0;
 }
 
@@ -104,8 +109,9 @@ static double time_pass(const char *input, int threads, uint64_t limit, int cach
         fprintf(stderr, "bench_pass: %s\n", err.msg);
         exit(1);
     }
-    uint64_t cols = ooc_array_get_info(a)->cols;
-    ooc_pass pass = {.phase = "sum", .partial_size = sizeof(double), .ctx = &cols, .map = map_sum, .combine = combine_sum};
+    shape sh = {ooc_array_get_info(a)->cols, ooc_array_get_info(a)->chunk_rows};
+    ooc_pass pass = {.phase = "sum", .partial_size = sizeof(double), .ctx = &sh, .map = map_sum, .combine = combine_sum,
+                     .pieces = 1};
     double acc = 0, t = 0;
     for (int i = 0; i <= cached; i++) {
         acc = 0;

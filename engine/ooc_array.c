@@ -215,3 +215,23 @@ int ooc_array_decode(ooc_array *a, const ooc_array_raw *raw, ooc_codec_ctx *ctx,
         return ooc_error_set(err, e.code, "%s: chunk %llu: %s", in->input, (unsigned long long)raw->chunk, e.msg);
     return 0;
 }
+
+/* Pieces pay only where decoding whole would unshuffle the chunk through memory, to be read back row by
+ * row: our byte-shuffled chunks. Anything else decodes whole at no extra cost. */
+int ooc_array_stage(ooc_array *a, const ooc_array_raw *raw, ooc_codec_ctx *ctx, const void **staged, ooc_error *err)
+{
+    const ooc_array_info *in = &a->info;
+    if (a->blobs || raw->decoded || !in->h5->codec.shuffle)
+        return 0;
+    ooc_error e;
+    if (ooc_codec_decode_staged(&in->h5->codec, ctx, fetched(raw), raw->bytes, a->stored_chunk_bytes, staged, &e))
+        return ooc_error_set(err, e.code, "%s: chunk %llu: %s", in->input, (unsigned long long)raw->chunk, e.msg);
+    return 1;
+}
+
+void ooc_array_unstage(const ooc_array *a, const void *staged, uint64_t from, uint64_t n, void *dst)
+{
+    size_t row_bytes = (size_t)a->info.cols * ooc_dtype_size(a->info.dtype);
+    ooc_codec_unstage(&a->info.h5->codec, staged, (size_t)from * row_bytes, (size_t)n * row_bytes, dst,
+                      a->stored_chunk_bytes);
+}

@@ -77,4 +77,13 @@ int ooc_array_fetch(ooc_array *a, uint64_t chunk, ooc_array_raw *raw, ooc_error 
  * are the chunk's. ctx: the calling thread's codec scratch. Errors name the input and chunk. */
 int ooc_array_decode(ooc_array *a, const ooc_array_raw *raw, ooc_codec_ctx *ctx, void *dst, ooc_error *err);
 
+/* Decoding in pieces, so each piece of rows is used while still in cache: ooc_array_stage() decodes a
+ * fetched chunk of our byte-shuffled layout to its staged form (ooc_codec_decode_staged(): in ctx's scratch,
+ * or in raw's bytes) and returns 1 with *staged set; for other chunks it returns 0 and does nothing (decode
+ * them whole); or a negative error, as ooc_array_decode()'s. ooc_array_unstage(): rows [from, from + n) of
+ * the chunk, row-major in info->dtype, from its staged form into dst. raw and ctx must be left as they are
+ * until the last piece. */
+int ooc_array_stage(ooc_array *a, const ooc_array_raw *raw, ooc_codec_ctx *ctx, const void **staged, ooc_error *err);
+void ooc_array_unstage(const ooc_array *a, const void *staged, uint64_t from, uint64_t n, void *dst);
+
 #endif

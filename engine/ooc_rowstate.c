@@ -188,3 +188,8 @@ int ooc_rowstate_scan_parallel(ooc_rowstate *rs, ooc_rowstate_each_fn each, ooc_
     ooc__ordered_pass op = {rs->nchunks, rs->threads, scan_each, scan_done, &p};
     return ooc__pass_ordered(&op, err);
 }
+
+size_t ooc__rowstate_row_bytes(const ooc_rowstate *rs)
+{
+    return rs->row_bytes;
+}

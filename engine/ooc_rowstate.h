@@ -48,5 +48,6 @@ int ooc_rowstate_threads(const ooc_rowstate *rs);
  * write-back. */
 void *ooc__rowstate_load(ooc_rowstate *rs, uint64_t chunk, int slot, ooc_error *err);
 int ooc__rowstate_store(ooc_rowstate *rs, uint64_t chunk, int slot, ooc_error *err);
+size_t ooc__rowstate_row_bytes(const ooc_rowstate *rs);
 
 #endif

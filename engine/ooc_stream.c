@@ -15,6 +15,7 @@ typedef struct slot {
     uint64_t bytes_read;
     ooc_codec_ctx *codec;
     void *rows;    /* a decoded chunk that is not cached */
+    void *piece;   /* a piece of a chunk decoded in pieces */
     void *partial;
     void *out, *out_enc; /* the chunk's output rows, and encoded */
     size_t out_enc_bytes;
@@ -25,6 +26,7 @@ struct ooc_stream {
     ooc_stream_params p;
     ooc_stream_stats stats;
     size_t chunk_bytes; /* a full decoded chunk */
+    uint64_t piece_rows; /* rows of a piece, for inputs decoded in pieces (ooc_array_stage()); else 0 */
     slot *slots;
     ooc__prefetch *prefetch; /* HDF5 inputs not read in place: reads run ahead of the workers */
     int prefetching;         /* the prefetcher runs for the pass under way */
@@ -51,11 +53,16 @@ ooc_stream_params ooc_stream_params_default(void)
  * just the engine's chunks, stays within the limit (the origin workload peaked 23 MiB over with 32 MiB). */
 #define PROCESS_RESERVE ((uint64_t)64 << 20)
 
-/* Per thread a decoded chunk, the codec's shuffle scratch and, when chunks are read in place, the mapped
- * stored chunk; stored chunks in the prefetch ring otherwise. */
-static uint64_t working_bytes(size_t chunk_bytes, int threads, uint64_t mapped_bytes, int ring)
+/* Pieces of about this size stay in L2 (1 MiB or more on Zen 4 and most x86 cores) from their decoding to
+ * their use. */
+#define PIECE_BYTES ((size_t)256 << 10)
+
+/* Per thread a decoded chunk, the codec's shuffle scratch, a piece and, when chunks are read in place, the
+ * mapped stored chunk; stored chunks in the prefetch ring otherwise. */
+static uint64_t working_bytes(size_t chunk_bytes, size_t piece_bytes, int threads, uint64_t mapped_bytes, int ring)
 {
-    return PROCESS_RESERVE + (uint64_t)threads * (2 * (uint64_t)chunk_bytes + mapped_bytes + (1u << 20)) +
+    return PROCESS_RESERVE +
+           (uint64_t)threads * (2 * (uint64_t)chunk_bytes + piece_bytes + mapped_bytes + (1u << 20)) +
            (uint64_t)ring * chunk_bytes;
 }
 
@@ -76,7 +83,12 @@ int ooc_stream_create(ooc_array *a, const ooc_stream_params *p, ooc_stream **out
     s->p.threads = ooc_threads_resolve(p->threads);
     if (!s->p.memory_limit)
         s->p.memory_limit = ooc_memory_default_limit();
-    s->chunk_bytes = (size_t)(in->chunk_rows * in->cols * ooc_dtype_size(in->dtype));
+    size_t row_bytes = (size_t)in->cols * ooc_dtype_size(in->dtype);
+    s->chunk_bytes = (size_t)in->chunk_rows * row_bytes;
+    int shuffled = in->h5 && in->h5->raw_chunks && in->h5->codec.shuffle;
+    if (shuffled)
+        s->piece_rows = PIECE_BYTES / row_bytes ? PIECE_BYTES / row_bytes : 1;
+    size_t piece_bytes = (size_t)s->piece_rows * row_bytes;
     /* Chunks read in place need no prefetch thread: each worker maps its own, and the kernel's readahead on
      * its page faults fills the page cache. Asking the kernel to read the next chunks (POSIX_FADV_WILLNEED)
      * made it cache them in 4 KiB pages, which cost more to map on every later pass: a streaming pass of
@@ -86,7 +98,7 @@ int ooc_stream_create(ooc_array *a, const ooc_stream_params *p, ooc_stream **out
     /* With the thread count left to us (0), fewer threads rather than no run when the limit is tight: the
      * results are the same for any count. */
     for (;; s->p.threads--) {
-        working = working_bytes(s->chunk_bytes, s->p.threads, mapped, ring_depth(s));
+        working = working_bytes(s->chunk_bytes, piece_bytes, s->p.threads, mapped, ring_depth(s));
         /* Per-row state: all of it in memory if it fits beside the working buffers, else a chunk per thread. */
         state = (uint64_t)p->state_row_bytes * in->rows;
         s->stats.state_spilled = 0;
@@ -122,13 +134,15 @@ int ooc_stream_create(ooc_array *a, const ooc_stream_params *p, ooc_stream **out
     int ring = ring_depth(s);
     int ok = s->cache && s->slots && (!ring || ooc__prefetch_create(a, ring, &s->prefetch) == 0);
     /* Each thread's buffers are touched now, so that the first pass runs at the speed of the others. */
-    int shuffled = in->h5 && in->h5->raw_chunks && in->h5->codec.shuffle;
     for (int i = 0; ok && i < s->p.threads; i++) {
         slot *b = &s->slots[i];
         ok = ooc_codec_ctx_create(&b->codec) == 0 && (b->rows = ooc__buffer_alloc(s->chunk_bytes)) &&
-             (!shuffled || ooc_codec_ctx_reserve(b->codec, s->chunk_bytes) == 0);
+             (!shuffled || ((b->piece = ooc__buffer_alloc(piece_bytes)) &&
+                            ooc_codec_ctx_reserve(b->codec, s->chunk_bytes) == 0));
         if (ok)
             memset(b->rows, 0, s->chunk_bytes);
+        if (ok && b->piece)
+            memset(b->piece, 0, piece_bytes);
     }
     if (!ok) {
         ooc_stream_free(s);
@@ -147,6 +161,7 @@ void ooc_stream_free(ooc_stream *s)
         ooc_array_raw_free(&s->slots[i].raw);
         ooc_codec_ctx_free(s->slots[i].codec);
         free(s->slots[i].rows);
+        free(s->slots[i].piece);
         free(s->slots[i].partial);
         free(s->slots[i].out);
         free(s->slots[i].out_enc);
@@ -177,9 +192,22 @@ static int fetch(ooc_stream *s, uint64_t chunk, slot *b, const ooc_array_raw **r
     return ooc_array_fetch(s->a, chunk, &b->raw, err);
 }
 
-/* The chunk's rows: from the cache, or read (into the cache when it has room for this chunk). */
-static int chunk_rows_of(ooc_stream *s, uint64_t chunk, slot *b, const void **rows, ooc_error *err)
+/* The worker is done with the chunk's fetched bytes. */
+static void release(ooc_stream *s, uint64_t chunk, slot *b)
 {
+    if (s->prefetching)
+        ooc__prefetch_release(s->prefetch, chunk);
+    else
+        ooc_array_raw_done(&b->raw);
+}
+
+/* The chunk's rows: from the cache, or read (into the cache when it has room for this chunk). With staged
+ * not NULL, a chunk that is not to be cached may instead be only staged (ooc_array_stage()): *rows is then
+ * NULL, *staged set, and the caller releases the chunk once done with it. */
+static int chunk_rows_of(ooc_stream *s, uint64_t chunk, slot *b, const void **rows, const void **staged,
+                         ooc_error *err)
+{
+    *rows = NULL;
     if (s->cache[chunk]) {
         *rows = s->cache[chunk];
         return 0;
@@ -189,14 +217,16 @@ static int chunk_rows_of(ooc_stream *s, uint64_t chunk, slot *b, const void **ro
     if (rc)
         return rc;
     b->bytes_read = raw->bytes_read;
+    if (staged && chunk >= s->cache_slots && (rc = ooc_array_stage(s->a, raw, b->codec, staged, err)) != 0) {
+        if (rc < 0)
+            release(s, chunk, b);
+        return rc < 0 ? rc : 0;
+    }
     void *dst = b->rows;
     if (chunk < s->cache_slots && !(dst = ooc__buffer_alloc(s->chunk_bytes)))
         dst = b->rows; /* no memory to cache after all: stream this chunk */
     rc = ooc_array_decode(s->a, raw, b->codec, dst, err);
-    if (s->prefetching)
-        ooc__prefetch_release(s->prefetch, chunk);
-    else
-        ooc_array_raw_done(&b->raw);
+    release(s, chunk, b);
     if (rc) {
         if (dst != b->rows)
             free(dst);
@@ -208,20 +238,47 @@ static int chunk_rows_of(ooc_stream *s, uint64_t chunk, slot *b, const void **ro
     return 0;
 }
 
+/* A staged chunk's rows, a piece at a time: each piece decoded into the slot's piece buffer and handed to
+ * map() while still in cache, with its rows' state and output. */
+static int map_pieces(ooc_stream *s, slot *b, const void *staged, uint64_t row0, uint64_t n, char *state,
+                      ooc_error *err)
+{
+    const ooc_pass *pass = s->pass;
+    uint64_t chunk_rows = ooc_array_get_info(s->a)->chunk_rows;
+    size_t state_row_bytes = state ? ooc__rowstate_row_bytes(pass->state) : 0;
+    size_t out_row_bytes = pass->output ? (size_t)(s->out_chunk_bytes / chunk_rows) : 0;
+    char *out = pass->output ? b->out : NULL;
+    for (uint64_t at = 0; at < n; at += s->piece_rows) {
+        uint64_t m = n - at < s->piece_rows ? n - at : s->piece_rows;
+        ooc_array_unstage(s->a, staged, at, m, b->piece);
+        int rc = pass->map(pass->ctx, b->piece, row0 + at, m, state ? state + at * state_row_bytes : NULL,
+                           b->partial, out ? out + at * out_row_bytes : NULL, err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 static int produce(void *ctx, uint64_t chunk, int slot_index, ooc_error *err)
 {
     ooc_stream *s = ctx;
     slot *b = &s->slots[slot_index];
-    const void *rows = NULL;
+    const void *rows = NULL, *staged = NULL;
     b->bytes_read = 0;
-    int rc = s->pass->no_input ? 0 : chunk_rows_of(s, chunk, b, &rows, err);
+    int pieces = s->pass->pieces && s->piece_rows;
+    int rc = s->pass->no_input ? 0 : chunk_rows_of(s, chunk, b, &rows, pieces ? &staged : NULL, err);
     if (rc)
         return rc;
     uint64_t row0 = chunk * ooc_array_get_info(s->a)->chunk_rows, n = ooc_array_chunk_rows(s->a, chunk);
     void *state = NULL;
     if (s->pass->state && !(state = ooc__rowstate_load(s->pass->state, chunk, slot_index, err)))
-        return err->code;
-    rc = s->pass->map(s->pass->ctx, rows, row0, n, state, b->partial, s->pass->output ? b->out : NULL, err);
+        rc = err->code;
+    else if (staged)
+        rc = map_pieces(s, b, staged, row0, n, state, err);
+    else
+        rc = s->pass->map(s->pass->ctx, rows, row0, n, state, b->partial, s->pass->output ? b->out : NULL, err);
+    if (staged)
+        release(s, chunk, b);
     if (!rc && state && !s->pass->state_read_only)
         rc = ooc__rowstate_store(s->pass->state, chunk, slot_index, err);
     if (rc || !s->pass->output)
@@ -333,7 +390,7 @@ static int gather_chunk(void *ctx, uint64_t part, int slot_index, ooc_error *err
     uint64_t chunk = g->rows[g->first[part]] / in->chunk_rows;
     const void *data;
     b->bytes_read = 0;
-    int rc = chunk_rows_of(s, chunk, b, &data, err);
+    int rc = chunk_rows_of(s, chunk, b, &data, NULL, err);
     if (rc)
         return rc;
     for (size_t i = g->first[part]; i < g->first[part + 1]; i++) {

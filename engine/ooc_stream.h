@@ -81,6 +81,12 @@ typedef struct ooc_pass {
      * map() does not change it (a spilled state is then not written back). */
     ooc_rowstate *state;
     int state_read_only;
+    /* pieces: map() takes a chunk in pieces: it may be called for consecutive row ranges of one chunk, in
+     * row order, on one thread, with the same `partial`, and `state` and `out` at the piece's own rows. The
+     * first piece starts at the chunk's first row (row0 a multiple of the chunk rows): it fills the partial
+     * as for a whole chunk, and the others add to it. The stream then decodes chunks that it does not cache
+     * a piece at a time (ooc_array_stage()), each piece used while still in cache. */
+    int pieces;
 } ooc_pass;
 
 /* ooc_stream_run(): one pass; acc (initialised by the caller) receives the folded partials. Stops at the

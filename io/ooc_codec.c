@@ -135,33 +135,60 @@ int ooc_codec_encode(const ooc_codec *c, ooc_codec_ctx *ctx, const void *src, si
     return ooc_codec_encode_staged(c, ctx, tmp, raw_bytes, dst, cap, out_bytes, err);
 }
 
-int ooc_codec_decode(const ooc_codec *c, ooc_codec_ctx *ctx, const void *src, size_t bytes, void *dst,
-                     size_t raw_bytes, ooc_error *err)
+/* zstd's frame at src into exactly raw_bytes at dst. */
+static int unzstd(ooc_codec_ctx *ctx, const void *src, size_t bytes, void *dst, size_t raw_bytes, ooc_error *err)
 {
-    if (!c->zstd_level) {
-        if (bytes != raw_bytes)
-            return ooc_error_set(err, OOC_ECORRUPT, "stored chunk has %zu bytes, expected %zu", bytes, raw_bytes);
-        if (c->shuffle)
-            ooc__unshuffle(src, dst, raw_bytes, c->elem_size);
-        else
-            memcpy(dst, src, raw_bytes);
-        return 0;
-    }
-    void *out = dst;
-    if (c->shuffle && !(out = scratch(ctx, raw_bytes)))
-        return ooc_error_set(err, OOC_ENOMEM, "codec: cannot allocate %zu bytes", raw_bytes);
     /* A frame that declares another size is refused before any work: it cannot be this chunk. */
     unsigned long long declared = ZSTD_getFrameContentSize(src, bytes);
     if (declared == ZSTD_CONTENTSIZE_ERROR)
         return ooc_error_set(err, OOC_ECORRUPT, "zstd: not a zstd frame");
     if (declared != ZSTD_CONTENTSIZE_UNKNOWN && declared != raw_bytes)
         return ooc_error_set(err, OOC_ECORRUPT, "zstd: frame holds %llu bytes, expected %zu", declared, raw_bytes);
-    size_t n = ZSTD_decompressDCtx(ctx->dctx, out, raw_bytes, src, bytes);
+    size_t n = ZSTD_decompressDCtx(ctx->dctx, dst, raw_bytes, src, bytes);
     if (ZSTD_isError(n))
         return ooc_error_set(err, OOC_ECORRUPT, "zstd: %s", ZSTD_getErrorName(n));
     if (n != raw_bytes)
         return ooc_error_set(err, OOC_ECORRUPT, "zstd: decoded %zu bytes, expected %zu", n, raw_bytes);
-    if (c->shuffle)
-        ooc__unshuffle(out, dst, raw_bytes, c->elem_size);
     return 0;
+}
+
+int ooc_codec_decode_staged(const ooc_codec *c, ooc_codec_ctx *ctx, const void *src, size_t bytes,
+                            size_t raw_bytes, const void **staged, ooc_error *err)
+{
+    if (!c->zstd_level) {
+        if (bytes != raw_bytes)
+            return ooc_error_set(err, OOC_ECORRUPT, "stored chunk has %zu bytes, expected %zu", bytes, raw_bytes);
+        *staged = src;
+        return 0;
+    }
+    void *out = scratch(ctx, raw_bytes);
+    if (!out)
+        return ooc_error_set(err, OOC_ENOMEM, "codec: cannot allocate %zu bytes", raw_bytes);
+    int rc = unzstd(ctx, src, bytes, out, raw_bytes, err);
+    *staged = out;
+    return rc;
+}
+
+void ooc_codec_unstage(const ooc_codec *c, const void *staged, size_t offset, size_t bytes, void *dst,
+                       size_t raw_bytes)
+{
+    if (c->shuffle)
+        ooc__unshuffle_part(staged, dst, bytes / c->elem_size, c->elem_size, offset / c->elem_size,
+                            raw_bytes / c->elem_size);
+    else
+        memcpy(dst, (const char *)staged + offset, bytes);
+}
+
+int ooc_codec_decode(const ooc_codec *c, ooc_codec_ctx *ctx, const void *src, size_t bytes, void *dst,
+                     size_t raw_bytes, ooc_error *err)
+{
+    if (c->zstd_level && !c->shuffle) /* straight into dst */
+        return unzstd(ctx, src, bytes, dst, raw_bytes, err);
+    const void *staged = NULL;
+    int rc = ooc_codec_decode_staged(c, ctx, src, bytes, raw_bytes, &staged, err);
+    if (!rc && c->shuffle)
+        ooc__unshuffle(staged, dst, raw_bytes, c->elem_size);
+    else if (!rc)
+        memcpy(dst, staged, raw_bytes);
+    return rc;
 }

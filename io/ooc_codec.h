@@ -55,4 +55,14 @@ int ooc_codec_encode_staged(const ooc_codec *c, ooc_codec_ctx *ctx, const void *
 int ooc_codec_decode(const ooc_codec *c, ooc_codec_ctx *ctx, const void *src, size_t bytes, void *dst,
                      size_t raw_bytes, ooc_error *err);
 
+/* Decoding in two steps, the inverse of the two above, so a consumer can take a chunk's rows in parts while
+ * each is still in its cache: ooc_codec_decode_staged() decodes the stored chunk into its staged form
+ * (*staged: in ctx's scratch, valid until ctx's next use; or src itself when nothing is compressed), with
+ * ooc_codec_decode()'s errors; ooc_codec_unstage() then puts the raw bytes [offset, offset + bytes) of the
+ * chunk, contiguous, at dst (offset, bytes and raw_bytes multiples of elem_size). */
+int ooc_codec_decode_staged(const ooc_codec *c, ooc_codec_ctx *ctx, const void *src, size_t bytes,
+                            size_t raw_bytes, const void **staged, ooc_error *err);
+void ooc_codec_unstage(const ooc_codec *c, const void *staged, size_t offset, size_t bytes, void *dst,
+                       size_t raw_bytes);
+
 #endif

@@ -175,3 +175,11 @@ void ooc__shuffle_part(const void *src, void *dst, size_t n, size_t size, size_t
     else
         transpose(&forward, src, (uint8_t *)dst + first, n, size, total);
 }
+
+void ooc__unshuffle_part(const void *src, void *dst, size_t n, size_t size, size_t first, size_t total)
+{
+    if (size <= 1 || total <= 1)
+        memcpy(dst, (const uint8_t *)src + first * size, n * size);
+    else
+        transpose(&inverse, (const uint8_t *)src + first, dst, n, size, total);
+}

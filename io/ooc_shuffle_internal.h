@@ -14,4 +14,8 @@ void ooc__unshuffle(const void *src, void *dst, size_t nbytes, size_t size);
  * j * total + first + i). Shuffling every part of a buffer this way gives ooc__shuffle() of it. */
 void ooc__shuffle_part(const void *src, void *dst, size_t n, size_t size, size_t first, size_t total);
 
+/* ooc__unshuffle_part(): the inverse: elements [first, first + n) of the buffer of `total` elements whose
+ * shuffle is at src, contiguous at dst. Unshuffling every part gives ooc__unshuffle() of the buffer. */
+void ooc__unshuffle_part(const void *src, void *dst, size_t n, size_t size, size_t first, size_t total);
+
 #endif

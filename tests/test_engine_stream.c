@@ -751,6 +751,138 @@ static void test_row_state(void)
     ooc_array_free(a);
 }
 
+/* ---- (h) chunks taken in pieces ----------------------------------------------------------------------- */
+
+typedef struct piece_ctx {
+    uint64_t rows, chunk_rows, cols;
+    ooc_dtype dtype;
+    const char *want; /* every row, as the generator makes it */
+    char *seen;       /* every row, as handed to map() */
+    uint64_t pass_no;
+} piece_ctx;
+
+typedef struct piece_partial {
+    uint64_t next, pieces, bad;
+} piece_partial;
+
+/* Copies the rows it is handed to their place, and checks that the pieces of a chunk come in order, the
+ * first at its first row, each with its own rows' state (the row index plus the passes before). */
+static int map_piece(void *ctx, const void *rows, uint64_t row0, uint64_t nrows, void *state, void *partial,
+                     void *out, ooc_error *err)
+{
+    (void)out;
+    (void)err;
+    const piece_ctx *c = ctx;
+    piece_partial *p = partial;
+    if (row0 % c->chunk_rows == 0)
+        *p = (piece_partial){row0, 0, 0};
+    p->bad += row0 != p->next;
+    p->next = row0 + nrows;
+    p->pieces++;
+    size_t row_bytes = (size_t)c->cols * ooc_dtype_size(c->dtype);
+    memcpy(c->seen + row0 * row_bytes, rows, nrows * row_bytes);
+    uint64_t *st = state;
+    for (uint64_t i = 0; i < nrows; i++) {
+        p->bad += st[i] != (row0 + i) + c->pass_no;
+        st[i]++;
+    }
+    return 0;
+}
+
+static void combine_pieces(void *ctx, void *acc, const void *partial)
+{
+    const piece_ctx *c = ctx;
+    const piece_partial *p = partial;
+    piece_partial *a = acc;
+    uint64_t end = a->next + c->chunk_rows < c->rows ? a->next + c->chunk_rows : c->rows;
+    a->bad += p->bad + (p->next != end); /* every chunk covered to its end, in chunk order */
+    a->next = end;
+    a->pieces += p->pieces;
+}
+
+static int seed_state(void *ctx, const void *rows, uint64_t row0, uint64_t nrows, void *state, void *partial,
+                      void *out, ooc_error *err)
+{
+    (void)ctx, (void)rows, (void)out, (void)err, (void)partial;
+    uint64_t *st = state;
+    for (uint64_t i = 0; i < nrows; i++)
+        st[i] = row0 + i;
+    return 0;
+}
+
+static void no_combine(void *ctx, void *acc, const void *partial)
+{
+    (void)ctx, (void)acc, (void)partial;
+}
+
+/* The rows a pass sees in pieces are the file's, for float64 and float32, shuffled or not, cached or not;
+ * shuffled chunks that are not cached come in several pieces, anything else whole. */
+static void test_pieces(void)
+{
+    const char *specs[] = {"blobs:samples=23000,features=20,centers=3,seed=4,chunk_rows=5000",
+                           "blobs:samples=23000,features=20,centers=3,seed=4,chunk_rows=5000,dtype=float32"};
+    for (int si = 0; si < 2; si++) {
+        for (int shuffle = 0; shuffle <= 1; shuffle++) {
+            ooc_generate_params g = ooc_generate_params_default();
+            ooc_error err;
+            ASSERT_OK(ooc_blobs_parse(specs[si], &g.blobs, &err));
+            g.codec.shuffle = shuffle;
+            g.labels = 0;
+            g.force = 1;
+            new_path();
+            ASSERT_OK(ooc_generate(&g, path, NULL, &err));
+            ooc_array *a = open_array(path);
+            if (!a)
+                continue;
+            const ooc_array_info *in = ooc_array_get_info(a);
+            size_t bytes = (size_t)(in->rows * in->cols * ooc_dtype_size(in->dtype));
+            char *want = malloc(bytes), *seen = malloc(bytes);
+            ooc_blobs *b = NULL;
+            ASSERT_OK(ooc_blobs_create(&g.blobs, NULL, &b, &err));
+            ooc_blobs_rows(b, 0, (size_t)in->rows, want, NULL);
+            ooc_blobs_free(b);
+            for (int threads = 1; threads <= 3; threads++) {
+                for (int cached = 0; cached <= 2; cached += 2) { /* none, or the first two chunks */
+                    ooc_stream_params p = ooc_stream_params_default();
+                    p.threads = threads;
+                    p.state_row_bytes = sizeof(uint64_t);
+                    p.memory_limit = working_bytes(a, threads) + in->rows * sizeof(uint64_t) +
+                                     cached * chunk_bytes(a) + chunk_bytes(a) / 2;
+                    ooc_stream *s;
+                    ooc_rowstate *rs;
+                    ASSERT_OK(ooc_stream_create(a, &p, &s, &err));
+                    ASSERT_OK(ooc_rowstate_create(s, sizeof(uint64_t), &rs, &err));
+                    piece_ctx c = {in->rows, in->chunk_rows, in->cols, in->dtype, want, seen, 0};
+                    char none;
+                    ooc_pass seed = {.phase = "seed", .partial_size = 1, .map = seed_state, .combine = no_combine,
+                                     .no_input = 1, .state = rs};
+                    ASSERT_OK(ooc_stream_run(s, &seed, &none, &err));
+                    for (c.pass_no = 0; c.pass_no < 2; c.pass_no++) {
+                        memset(seen, 0, bytes);
+                        piece_partial acc = {0, 0, 0};
+                        ooc_pass pass = {.phase = "pieces", .partial_size = sizeof acc, .ctx = &c, .map = map_piece,
+                                         .combine = combine_pieces, .state = rs, .pieces = 1};
+                        ASSERT_OK(ooc_stream_run(s, &pass, &acc, &err));
+                        ASSERT_INT_EQ(acc.bad, 0);
+                        ASSERT(memcmp(seen, want, bytes) == 0);
+                        ASSERT_INT_EQ(ooc_stream_get_stats(s)->chunks_cached, cached);
+                        if (shuffle)
+                            ASSERT(acc.pieces >= cached + 2 * (in->nchunks - cached) - 1); /* the last is short */
+                        else
+                            ASSERT_INT_EQ(acc.pieces, in->nchunks);
+                    }
+                    ooc_rowstate_free(rs);
+                    ooc_stream_free(s);
+                }
+            }
+            free(want);
+            free(seen);
+            ooc_array_free(a);
+            unlink(path);
+        }
+    }
+}
+
 OOC_TEST_MAIN(test_each_chunk_once_in_order, test_sum_bitwise_identical, test_cache_serves_second_pass,
               test_map_error_stops_pass, test_limit_below_working_set, test_colstats_known_values,
-              test_processing_chunks, test_row_state)
+              test_processing_chunks, test_row_state, test_pieces)

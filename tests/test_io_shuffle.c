@@ -1,7 +1,7 @@
 /* The byte shuffle and unshuffle (SIMD paths for 4- and 8-byte elements, blocked scalar code for the rest
  * and the tails) against the filter's definition written as plain loops: every element size that matters,
  * every byte count up to 300 and some large ones, odd alignments, trailing bytes, round trips, and no byte
- * written past the end; and a buffer shuffled in parts. */
+ * written past the end; and a buffer shuffled, and unshuffled, in parts. */
 #include "ooc_shuffle_internal.h"
 #include "ooc_test.h"
 
@@ -142,4 +142,39 @@ static void test_shuffle_parts(void)
     }
 }
 
-OOC_TEST_MAIN(test_shuffle_small, test_shuffle_large, test_shuffle_alignment, test_shuffle_parts)
+/* The inverse: a shuffled buffer unshuffled in parts of random lengths, each into its own misaligned
+ * buffer (as a consumer takes them), against the reference unshuffle of the whole; nothing written past a
+ * part. */
+static void test_unshuffle_parts(void)
+{
+    uint64_t s = 7;
+    for (size_t k = 0; k < NSIZES; k++) {
+        size_t size = sizes[k];
+        int bad = 0;
+        for (size_t total = 0; total <= 3000; total += 1 + total / 3) {
+            size_t nbytes = total * size, cap = nbytes + PAD + GUARD;
+            uint8_t *src = malloc(cap), *part = malloc(cap), *ref = malloc(cap);
+            fill(src, nbytes, total + 9);
+            ref_unshuffle(src, ref, nbytes, size);
+            for (size_t first = 0; first < total;) {
+                s = s * 6364136223846793005u + 1442695040888963407u;
+                size_t n = (size_t)(s >> 33) % 70, a = (size_t)(s >> 20) % PAD;
+                n = n < total - first ? n : total - first;
+                memset(part, 0xA5, cap);
+                ooc__unshuffle_part(src, part + a, n, size, first, total);
+                bad += memcmp(part + a, ref + first * size, n * size) != 0;
+                for (size_t i = 0; i < cap; i++)
+                    bad += (i < a || i >= a + n * size) && part[i] != 0xA5;
+                first += n;
+            }
+            free(src);
+            free(part);
+            free(ref);
+        }
+        if (bad)
+            OOC__FAIL("element size %zu: %d failed checks", size, bad);
+    }
+}
+
+OOC_TEST_MAIN(test_shuffle_small, test_shuffle_large, test_shuffle_alignment, test_shuffle_parts,
+              test_unshuffle_parts)
