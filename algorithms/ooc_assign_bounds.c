@@ -212,9 +212,11 @@ static void recompute(const ooc__bounds *b, const gather *g, const void *x, size
 /* Rows whose bounds keep their label: labels, dist and a lowered bound; the others gathered for the
  * kernel, a full block at a time. With sums (k x d) and counts, rows kept before the first one gathered are
  * also added to their cluster's sum while in registers, and *summed says how many (the caller adds the
- * rest, after them: each sum still adds its rows in row order). Returns the rows gathered. */
-#define OOC__BOUNDED(SUF, T)                                                                               \
-    __attribute__((target_clones("avx2", "default"))) static uint64_t bounded_##SUF(                      \
+ * rest, after them: each sum still adds its rows in row order). Returns the rows gathered. Built once
+ * with the portable row operations and once with the AVX2 ones (OPS: their suffix), which give the same
+ * bits. */
+#define OOC__BOUNDED(NAME, T, ATTR, OPS)                                                                   \
+    ATTR static uint64_t NAME(                                                                             \
         const ooc__bounds *b, const T *x, uint64_t n, ooc__bound_row *st, int32_t *labels, double *dist,   \
         void *scratch, const gather *g, double *sums, double *counts, uint64_t *summed)                    \
     {                                                                                                      \
@@ -229,15 +231,13 @@ static void recompute(const ooc__bounds *b, const gather *g, const void *x, size
             int32_t a = st[i].label;                                                                       \
             double l = (double)st[i].lower - ((uint64_t)a == b->far1 ? b->drift2 : b->drift1);             \
             const T *xi = x + i * d;                                                                       \
-            double da = ooc__sqdist_##SUF(xi, c + (size_t)a * d, d);                                       \
+            double da = ooc__sqdist_##OPS(xi, c + (size_t)a * d, d);                                       \
             if (l > 0 && da < l * l * keep) {                                                              \
                 labels[i] = a;                                                                             \
                 dist[i] = da;                                                                              \
                 st[i].lower = ooc__float_below(l);                                                              \
                 if (prefix) {                                                                              \
-                    double *s = sums + (size_t)a * d;                                                      \
-                    for (size_t t = 0; t < d; t++)                                                         \
-                        s[t] += (double)xi[t];                                                             \
+                    ooc__add_row_##OPS(sums + (size_t)a * d, xi, d);                                       \
                     counts[a] += 1;                                                                        \
                     prefix_end = i + 1;                                                                    \
                 }                                                                                          \
@@ -257,8 +257,12 @@ static void recompute(const ooc__bounds *b, const gather *g, const void *x, size
         return gathered + m;                                                                               \
     }
 
-OOC__BOUNDED(f64, double)
-OOC__BOUNDED(f32, float)
+OOC__BOUNDED(bounded_f64, double, , f64)
+OOC__BOUNDED(bounded_f32, float, , f32)
+#ifdef OOC__HAVE_ROW_AVX2
+OOC__BOUNDED(bounded_f64_avx2, double, OOC__AVX2, f64_avx2)
+OOC__BOUNDED(bounded_f32_avx2, float, OOC__AVX2, f32_avx2)
+#endif
 
 uint64_t ooc__bounds_assign(const ooc__bounds *b, const void *x, uint64_t n, ooc__bound_row *st, int32_t *labels,
                             double *dist, void *scratch, void *work, double *sums, double *counts, uint64_t *summed)
@@ -266,6 +270,12 @@ uint64_t ooc__bounds_assign(const ooc__bounds *b, const void *x, uint64_t n, ooc
     gather g = gather_view(b, work);
     if (b->seed_label)
         seed_rows(b, st, n);
+#ifdef OOC__HAVE_ROW_AVX2
+    if (b->valid && ooc__assign_have_avx2())
+        return b->dtype == OOC_FLOAT32
+                   ? bounded_f32_avx2(b, x, n, st, labels, dist, scratch, &g, sums, counts, summed)
+                   : bounded_f64_avx2(b, x, n, st, labels, dist, scratch, &g, sums, counts, summed);
+#endif
     if (b->valid)
         return b->dtype == OOC_FLOAT32 ? bounded_f32(b, x, n, st, labels, dist, scratch, &g, sums, counts, summed)
                                        : bounded_f64(b, x, n, st, labels, dist, scratch, &g, sums, counts, summed);

@@ -125,6 +125,63 @@ OOC__SQDIST(f64, double)
 OOC__SQDIST(f32, float)
 #undef OOC__SQDIST
 
+/* ooc__add_row_f64/f32(): s[t] += x[t] for t < d, in double: a row added to its cluster's sum. */
+#define OOC__ADD_ROW(SUF, T)                                                                               \
+    static inline void ooc__add_row_##SUF(double *restrict s, const T *restrict x, size_t d)               \
+    {                                                                                                      \
+        for (size_t t = 0; t < d; t++)                                                                     \
+            s[t] += (double)x[t];                                                                          \
+    }
+OOC__ADD_ROW(f64, double)
+OOC__ADD_ROW(f32, float)
+#undef OOC__ADD_ROW
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+/* The same two for functions built with OOC__AVX2, a step of 4 columns in one 32-byte vector: the lanes are
+ * ooc__sqdist's 4 partial sums, so D has the same bits. Intrinsics, because GCC splits a float-to-double
+ * conversion of a vector extension into halves whose merges chain every row to the one before. */
+#define OOC__ROW_AVX2(SUF, T, LOAD4, LOADN)                                                                \
+    OOC__AVX2 static inline double ooc__sqdist_##SUF##_avx2(const T *x, const T *c, size_t d)              \
+    {                                                                                                      \
+        __m256d s = _mm256_setzero_pd(), v;                                                                \
+        size_t t = 0;                                                                                      \
+        for (; t + 4 <= d; t += 4) {                                                                       \
+            v = _mm256_sub_pd(LOAD4(x + t), LOAD4(c + t));                                                 \
+            s = _mm256_add_pd(s, _mm256_mul_pd(v, v));                                                     \
+        }                                                                                                  \
+        if (t < d) { /* lanes past d load 0, and s + 0 * 0 is s */                                         \
+            v = _mm256_sub_pd(LOADN(x + t, d - t), LOADN(c + t, d - t));                                   \
+            s = _mm256_add_pd(s, _mm256_mul_pd(v, v));                                                     \
+        }                                                                                                  \
+        __m128d h = _mm_hadd_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1));                   \
+        return _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));                                        \
+    }                                                                                                      \
+    OOC__AVX2 static inline void ooc__add_row_##SUF##_avx2(double *restrict s, const T *restrict x, size_t d) \
+    {                                                                                                      \
+        size_t t = 0;                                                                                      \
+        for (; t + 4 <= d; t += 4)                                                                         \
+            _mm256_storeu_pd(s + t, _mm256_add_pd(_mm256_loadu_pd(s + t), LOAD4(x + t)));                  \
+        for (; t < d; t++)                                                                                 \
+            s[t] += (double)x[t];                                                                          \
+    }
+/* The first n < 4 lanes of a mask. */
+#define OOC__MASK4(n) _mm_cmpgt_epi32(_mm_set1_epi32((int)(n)), _mm_setr_epi32(0, 1, 2, 3))
+#define OOC__LOAD4_F64(p) _mm256_loadu_pd(p)
+#define OOC__LOAD4_F32(p) _mm256_cvtps_pd(_mm_loadu_ps(p))
+#define OOC__LOADN_F64(p, n) _mm256_maskload_pd(p, _mm256_cvtepi32_epi64(OOC__MASK4(n)))
+#define OOC__LOADN_F32(p, n) _mm256_cvtps_pd(_mm_maskload_ps(p, OOC__MASK4(n)))
+OOC__ROW_AVX2(f64, double, OOC__LOAD4_F64, OOC__LOADN_F64)
+OOC__ROW_AVX2(f32, float, OOC__LOAD4_F32, OOC__LOADN_F32)
+#undef OOC__ROW_AVX2
+#undef OOC__MASK4
+#undef OOC__LOAD4_F64
+#undef OOC__LOAD4_F32
+#undef OOC__LOADN_F64
+#undef OOC__LOADN_F32
+#define OOC__HAVE_ROW_AVX2 1
+#endif
+
 /* ooc__sqdist(): the same for rows of the data's type t (float32 or float64). */
 static inline double ooc__sqdist(ooc_dtype t, const void *x, const void *c, size_t d)
 {

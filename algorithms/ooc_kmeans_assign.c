@@ -18,6 +18,7 @@ typedef struct job {
     uint64_t k, d, far_cap, block, chunk_rows;
     ooc_dtype dtype;
     int accumulate;
+    int avx2; /* the CPU has it */
     ooc__assign_fn kernel;
     const void *centers; /* k x d in the data's type */
     const void *norm2;   /* k, same type */
@@ -128,20 +129,17 @@ static void init_reduced(double *part, const job *j)
 }
 
 /* Rows [from, n) added to their clusters' sums and counts; every row offered to the far set (whose kept set
- * does not depend on the order of the offers). */
-#define ACCUMULATE(T)                                                                                      \
-    __attribute__((target_clones("avx2", "default"))) static void accumulate_##T(                         \
-        const job *j, const T *x, uint64_t row0, uint64_t from, uint64_t n, const int32_t *labels,         \
-        const double *dist, double *part)                                                                  \
+ * does not depend on the order of the offers). Built with the portable row operations and with the AVX2
+ * ones (OPS), which give the same bits. */
+#define ACCUMULATE(NAME, T, ATTR, OPS)                                                                     \
+    ATTR static void NAME(const job *j, const T *x, uint64_t row0, uint64_t from, uint64_t n,              \
+                          const int32_t *labels, const double *dist, double *part)                         \
     {                                                                                                      \
         double *sums = part + j->lay.sums, *counts = part + j->lay.counts;                                 \
         far_set far = far_view(part, j);                                                                   \
         double row[j->d > 0 ? j->d : 1];                                                                   \
         for (uint64_t i = from; i < n; i++) {                                                              \
-            const T *xi = x + i * j->d;                                                                    \
-            double *s = sums + (uint64_t)labels[i] * j->d;                                                 \
-            for (uint64_t t = 0; t < j->d; t++)                                                            \
-                s[t] += (double)xi[t];                                                                     \
+            ooc__add_row_##OPS(sums + (uint64_t)labels[i] * j->d, x + i * j->d, (size_t)j->d);             \
             counts[labels[i]] += 1;                                                                        \
         }                                                                                                  \
         for (uint64_t i = 0; i < n; i++)                                                                   \
@@ -153,8 +151,30 @@ static void init_reduced(double *part, const job *j)
             }                                                                                              \
     }
 
-ACCUMULATE(double)
-ACCUMULATE(float)
+ACCUMULATE(accumulate_f64, double, , f64)
+ACCUMULATE(accumulate_f32, float, , f32)
+#ifdef OOC__HAVE_ROW_AVX2
+ACCUMULATE(accumulate_f64_avx2, double, OOC__AVX2, f64_avx2)
+ACCUMULATE(accumulate_f32_avx2, float, OOC__AVX2, f32_avx2)
+#endif
+
+static void accumulate(const job *j, const void *x, uint64_t row0, uint64_t from, uint64_t n, const int32_t *labels,
+                       const double *dist, double *part)
+{
+#ifdef OOC__HAVE_ROW_AVX2
+    if (j->avx2) {
+        if (j->dtype == OOC_FLOAT32)
+            accumulate_f32_avx2(j, x, row0, from, n, labels, dist, part);
+        else
+            accumulate_f64_avx2(j, x, row0, from, n, labels, dist, part);
+        return;
+    }
+#endif
+    if (j->dtype == OOC_FLOAT32)
+        accumulate_f32(j, x, row0, from, n, labels, dist, part);
+    else
+        accumulate_f64(j, x, row0, from, n, labels, dist, part);
+}
 
 /* Rows per block: a block is assigned, then accumulated while its rows are still in L2 (Zen 4 and most
  * x86 cores have 1 MiB or more), so that a pass reads each row from memory once rather than twice. */
@@ -195,10 +215,8 @@ static int map_chunk(void *ctx, const void *rows, uint64_t row0, uint64_t n, voi
                       scratch);
             recomputed += m;
         }
-        if (j->accumulate && j->dtype == OOC_FLOAT32)
-            accumulate_float(j, (const float *)x, row0 + i, summed, m, labels + i, dist + i, part);
-        else if (j->accumulate)
-            accumulate_double(j, (const double *)x, row0 + i, summed, m, labels + i, dist + i, part);
+        if (j->accumulate)
+            accumulate(j, x, row0 + i, summed, m, labels + i, dist + i, part);
     }
     part[j->lay.recomputed] += (double)recomputed;
     double inertia = part[j->lay.inertia];
@@ -253,7 +271,7 @@ int ooc__assign_pass(ooc__fit *f, const double *centers, int accumulate, ooc__bo
 {
     memset(res, 0, sizeof *res);
     job j = {.k = f->k, .d = f->d, .far_cap = accumulate ? f->k : 0, .chunk_rows = f->in->chunk_rows,
-             .dtype = f->in->dtype, .accumulate = accumulate, .bounds = bounds};
+             .dtype = f->in->dtype, .accumulate = accumulate, .avx2 = ooc__assign_have_avx2(), .bounds = bounds};
     j.kernel = ooc__assign_select(j.dtype, (size_t)j.k, (size_t)j.d);
     j.block = block_rows(j.d, j.dtype);
     j.lay = make_layout(j.k, j.d, j.far_cap, f->in->chunk_rows, ooc__assign_scratch_bytes(j.dtype, j.k, j.d),

@@ -460,6 +460,66 @@ static void test_select(void)
     }
 }
 
+/* D by its definition, written out: partial sum t mod 4 over the whole groups of 4, the last d mod 4 terms
+ * into the first partial sums, then (s0 + s1) + (s2 + s3). */
+static double defined_sqdist(const double *x, const double *c, size_t d)
+{
+    double s[4] = {0, 0, 0, 0};
+    size_t whole = d / 4 * 4;
+    for (size_t t = 0; t < d; t++) {
+        double v = x[t] - c[t];
+        s[t < whole ? t % 4 : t - whole] += v * v;
+    }
+    return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+/* The row operations Lloyd's bounds and sums use, portable and AVX2 builds, against D's definition and
+ * against each other, bitwise, for every d up to 70 (each tail of the 4-column steps), float64 and float32. */
+static void test_row_ops(void)
+{
+    enum { DMAX = 70 };
+    double xd[DMAX], cd[DMAX], s1[DMAX], s2[DMAX], want[DMAX];
+    float xf[DMAX], cf[DMAX];
+    int bad = 0;
+    for (size_t d = 1; d <= DMAX; d++)
+        for (uint64_t seed = 0; seed < 20; seed++) {
+            for (size_t t = 0; t < d; t++) {
+                xd[t] = draw(seed % 2 ? OFFSET : UNIFORM, seed, 1, d * DMAX + t);
+                cd[t] = draw(UNIFORM, seed, 2, d * DMAX + t);
+                xf[t] = (float)xd[t];
+                cf[t] = (float)cd[t];
+                s1[t] = s2[t] = draw(UNIFORM, seed, 3, d * DMAX + t);
+            }
+            double dd = defined_sqdist(xd, cd, d), got = ooc__sqdist_f64(xd, cd, d);
+            bad += memcmp(&got, &dd, sizeof got) != 0;
+            double xw[DMAX], cw[DMAX]; /* float32 rows, widened exactly */
+            for (size_t t = 0; t < d; t++) {
+                xw[t] = xf[t];
+                cw[t] = cf[t];
+                want[t] = s1[t] + xd[t];
+            }
+            double df = defined_sqdist(xw, cw, d);
+            got = ooc__sqdist_f32(xf, cf, d);
+            bad += memcmp(&got, &df, sizeof got) != 0;
+            ooc__add_row_f64(s1, xd, d);
+            bad += memcmp(s1, want, d * sizeof *s1) != 0;
+#ifdef OOC__HAVE_ROW_AVX2
+            if (ooc__assign_have_avx2()) {
+                got = ooc__sqdist_f64_avx2(xd, cd, d);
+                bad += memcmp(&got, &dd, sizeof got) != 0;
+                got = ooc__sqdist_f32_avx2(xf, cf, d);
+                bad += memcmp(&got, &df, sizeof got) != 0;
+                ooc__add_row_f64_avx2(s2, xd, d);
+                bad += memcmp(s2, want, d * sizeof *s2) != 0;
+                ooc__add_row_f32(s1, xf, d);
+                ooc__add_row_f32_avx2(s2, xf, d);
+                bad += memcmp(s1, s2, d * sizeof *s1) != 0;
+            }
+#endif
+        }
+    ASSERT_INT_EQ(bad, 0);
+}
+
 static void test_isa(void)
 {
     printf("     AVX2 %s: direct-v32 %s; AVX-512 %s: direct-v64 %s\n", ooc__assign_have_avx2() ? "present" : "absent",
@@ -476,4 +536,4 @@ static void test_second_report(void)
 }
 
 OOC_TEST_MAIN(test_isa, test_uniform, test_offset, test_boundary, test_integer_ties, test_duplicate_centres,
-              test_rows_on_centres, test_select, test_second_report)
+              test_rows_on_centres, test_select, test_row_ops, test_second_report)
