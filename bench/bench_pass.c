@@ -229,7 +229,7 @@ static void time_floors(const char *path, int threads, int repeats, double *deco
                         fprintf(stderr, "bench_pass: %s: short read\n", path);
                     src = w->buf;
                 } else if (reading == 2) {
-                    map = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, (off_t)start);
+                    map = mmap(NULL, len, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, (off_t)start);
                     src = map == MAP_FAILED ? stored[c] : (const char *)map + (offset[c] - start);
                 }
                 ooc_codec_decode(&in->codec, w->ctx, src, sizes[c], w->out, chunk_bytes, NULL);

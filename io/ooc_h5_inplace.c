@@ -1,4 +1,4 @@
-#define _POSIX_C_SOURCE 200809L /* mmap, sysconf under -std=c11 */
+#define _GNU_SOURCE /* mmap, sysconf, MAP_POPULATE */
 #include "ooc_h5_inplace_internal.h"
 
 #include <fcntl.h>
@@ -101,7 +101,7 @@ int ooc__h5_inplace_view(const ooc__h5_inplace *t, uint64_t chunk, size_t decode
         return 0;
     uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), at = t->offset[chunk], start = at - at % page;
     size_t len = (size_t)(at + t->bytes[chunk] - start);
-    void *map = mmap(NULL, len, PROT_READ, MAP_SHARED, t->fd, (off_t)start);
+    void *map = mmap(NULL, len, PROT_READ, MAP_SHARED | MAP_POPULATE, t->fd, (off_t)start);
     if (map == MAP_FAILED)
         return 0;
     const void *data = (const char *)map + (at - start);
