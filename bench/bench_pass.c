@@ -1,7 +1,8 @@
 /* bench_pass: how fast a pass over the chunks runs, against the floors measured in the same run.
  *
  * Data: N x 20 float64 blobs (chunks of 200,000 rows), as a zstd:3 + shuffle HDF5 file written first with
- * ooc_generate (or the float64 /X of --input FILE, our layout), and as the generated input "blobs:" itself.
+ * ooc_generate (or the /X of --input FILE, our layout, float64 or float32), and as the generated input
+ * "blobs:" itself.
  * A pass is ooc_stream_run with a map that sums every value of its chunk (the least work a pass can do:
  * eight running sums, so it is bound by memory rather than by the latency of one chain of additions), with
  * T threads:
@@ -45,17 +46,20 @@ static double median(double *v, int n)
 
 /* Eight independent sums: one chain of dependent additions would run at the adder's latency, not at the
  * speed of memory. */
-static double sum_values(const double *x, uint64_t n)
-{
-    double acc[8] = {0};
-    uint64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++)
-            acc[k] += x[i + k];
-    for (; i < n; i++)
-        acc[0] += x[i];
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-}
+#define SUM_VALUES(NAME, T)                                                                                \
+    static double NAME(const T *x, uint64_t n)                                                             \
+    {                                                                                                      \
+        double acc[8] = {0};                                                                               \
+        uint64_t i = 0;                                                                                    \
+        for (; i + 8 <= n; i += 8)                                                                         \
+            for (int k = 0; k < 8; k++)                                                                    \
+                acc[k] += x[i + k];                                                                        \
+        for (; i < n; i++)                                                                                 \
+            acc[0] += x[i];                                                                                \
+        return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));          \
+    }
+SUM_VALUES(sum_values, double)
+SUM_VALUES(sum_values_f32, float)
 
 /* The memory floor reads the decoded bytes as 64-bit words (any element type), eight running sums. */
 static uint64_t sum_words(const uint64_t *x, uint64_t n)
@@ -71,6 +75,7 @@ static uint64_t sum_words(const uint64_t *x, uint64_t n)
 
 typedef struct shape {
     uint64_t cols, chunk_rows;
+    ooc_dtype dtype;
 } shape;
 
 /* A chunk, or a piece of one (the passes take chunks in pieces, as Lloyd's do). */
@@ -80,7 +85,7 @@ static int map_sum(void *ctx, const void *rows, uint64_t row0, uint64_t n, void 
     (void)out;
     (void)err;
     const shape *sh = ctx;
-    double sum = sum_values(rows, n * sh->cols);
+    double sum = sh->dtype == OOC_FLOAT32 ? sum_values_f32(rows, n * sh->cols) : sum_values(rows, n * sh->cols);
     *(double *)partial = row0 % sh->chunk_rows ? *(double *)partial + sum : sum;
     return 0;
 }
@@ -109,7 +114,7 @@ static double time_pass(const char *input, int threads, uint64_t limit, int cach
         fprintf(stderr, "bench_pass: %s\n", err.msg);
         exit(1);
     }
-    shape sh = {ooc_array_get_info(a)->cols, ooc_array_get_info(a)->chunk_rows};
+    shape sh = {ooc_array_get_info(a)->cols, ooc_array_get_info(a)->chunk_rows, ooc_array_get_info(a)->dtype};
     ooc_pass pass = {.phase = "sum", .partial_size = sizeof(double), .ctx = &sh, .map = map_sum, .combine = combine_sum,
                      .pieces = 1};
     double acc = 0, t = 0;
@@ -330,7 +335,7 @@ int main(int argc, char **argv)
             return 1;
         }
         const ooc_h5_info *in = ooc_h5_reader_info(r);
-        int raw = in->raw_chunks, origin_shape = in->type_size == 8 && in->cols == 20;
+        int raw = in->raw_chunks, origin_shape = in->cols == 20;
         rows = in->rows;
         chunk_rows = in->chunk_rows;
         cols = in->cols;
@@ -340,12 +345,12 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_pass: %s:/X: not our layout (float rows, shuffle + zstd chunks)\n", path);
             return 1;
         }
-        floors_only |= !origin_shape; /* the passes' sum map reads N x 20 float64 */
+        floors_only |= !origin_shape; /* the passes' comparison with "blobs:" is for N x 20 */
     } else {
         snprintf(path, sizeof path, "%s/bench_pass_%d.h5", dir, (int)getpid());
     }
-    snprintf(blobs, sizeof blobs, "blobs:samples=%llu,features=20,chunk_rows=%llu", (unsigned long long)rows,
-             (unsigned long long)chunk_rows);
+    snprintf(blobs, sizeof blobs, "blobs:samples=%llu,features=20,chunk_rows=%llu,dtype=float%d", (unsigned long long)rows,
+             (unsigned long long)chunk_rows, (int)elem * 8);
     ooc_generate_params gp = ooc_generate_params_default();
     if (!input && (ooc_blobs_parse(blobs, &gp.blobs, &err) || ooc_generate(&gp, path, NULL, &err))) {
         fprintf(stderr, "bench_pass: %s\n", err.msg);
