@@ -7,7 +7,7 @@
 #include <string.h>
 
 /* A chunk's partial: the reduced part [sums k*d | counts k | inertia | recomputed | n_far | far_dist F |
- * far_row F | far_coords F*d], then this thread's scratch [dist rows | labels rows | kernel scratch |
+XX
  * bounds' work], which combine() never reads. All offsets in doubles (8 bytes). */
 typedef struct layout {
     size_t sums, counts, inertia, recomputed, n_far, far_dist, far_row, far_coords, reduced;
@@ -186,18 +186,17 @@ static uint64_t block_rows(uint64_t d, ooc_dtype t)
 
 /* A chunk, or a piece of one (ooc_pass.pieces). state: the rows' bounds with j->bounds, else NULL. Rows go
  * in order, block by block, so sums and inertia add up in the same order whatever the block and piece
- * sizes. */
+ * sizes. A block's distances (and labels, when not written out) live in the partial's scratch only while
+ * the block is worked on, so they stay in cache. */
 static int map_chunk(void *ctx, const void *rows, uint64_t row0, uint64_t n, void *state, void *partial, void *out,
                      ooc_error *err)
 {
     (void)err;
     const job *j = ctx;
     double *part = partial;
-    uint64_t at = row0 % j->chunk_rows; /* the piece's first row in its chunk */
-    if (at == 0)
+    if (row0 % j->chunk_rows == 0) /* the chunk's first piece */
         init_reduced(part, j);
-    double *dist = part + j->lay.dist + at;
-    int32_t *labels = out ? out : (int32_t *)(part + j->lay.labels) + at;
+    double *dist = part + j->lay.dist, inertia = part[j->lay.inertia];
     char *scratch = (char *)(((uintptr_t)(part + j->lay.kernel) + 63) & ~(uintptr_t)63);
     void *work = scratch + (j->lay.work - j->lay.kernel) * sizeof(double);
     size_t row_bytes = (size_t)j->d * ooc_dtype_size(j->dtype);
@@ -205,27 +204,26 @@ static int map_chunk(void *ctx, const void *rows, uint64_t row0, uint64_t n, voi
     for (uint64_t i = 0; i < n; i += j->block) {
         uint64_t m = n - i < j->block ? n - i : j->block;
         const char *x = (const char *)rows + i * row_bytes;
+        int32_t *labels = out ? (int32_t *)out + i : (int32_t *)(part + j->lay.labels);
         uint64_t summed = 0;
         if (j->bounds) {
-            recomputed += ooc__bounds_assign(j->bounds, x, m, (ooc__bound_row *)state + i, labels + i, dist + i,
-                                             scratch, work, j->accumulate ? part + j->lay.sums : NULL,
-                                             part + j->lay.counts, &summed);
+            recomputed += ooc__bounds_assign(j->bounds, x, m, (ooc__bound_row *)state + i, labels, dist, scratch,
+                                             work, j->accumulate ? part + j->lay.sums : NULL, part + j->lay.counts,
+                                             &summed);
         } else {
-            j->kernel(x, (size_t)m, (size_t)j->d, j->centers, j->norm2, (size_t)j->k, labels + i, dist + i, NULL,
-                      scratch);
+            j->kernel(x, (size_t)m, (size_t)j->d, j->centers, j->norm2, (size_t)j->k, labels, dist, NULL, scratch);
             recomputed += m;
         }
         if (j->accumulate)
-            accumulate(j, x, row0 + i, summed, m, labels + i, dist + i, part);
+            accumulate(j, x, row0 + i, summed, m, labels, dist, part);
+        else
+            for (uint64_t r = 0; r < m; r++)
+                part[j->lay.counts + (uint64_t)labels[r]] += 1;
+        for (uint64_t r = 0; r < m; r++)
+            inertia += dist[r];
     }
     part[j->lay.recomputed] += (double)recomputed;
-    double inertia = part[j->lay.inertia];
-    for (uint64_t i = 0; i < n; i++)
-        inertia += dist[i];
     part[j->lay.inertia] = inertia;
-    if (!j->accumulate)
-        for (uint64_t i = 0; i < n; i++)
-            part[j->lay.counts + (uint64_t)labels[i]] += 1;
     return 0;
 }
 
@@ -274,7 +272,7 @@ int ooc__assign_pass(ooc__fit *f, const double *centers, int accumulate, ooc__bo
              .dtype = f->in->dtype, .accumulate = accumulate, .avx2 = ooc__assign_have_avx2(), .bounds = bounds};
     j.kernel = ooc__assign_select(j.dtype, (size_t)j.k, (size_t)j.d);
     j.block = block_rows(j.d, j.dtype);
-    j.lay = make_layout(j.k, j.d, j.far_cap, f->in->chunk_rows, ooc__assign_scratch_bytes(j.dtype, j.k, j.d),
+    j.lay = make_layout(j.k, j.d, j.far_cap, j.block, ooc__assign_scratch_bytes(j.dtype, j.k, j.d),
                         bounds ? ooc__bounds_work_bytes(j.dtype, j.d) : 0);
     size_t esize = ooc_dtype_size(j.dtype);
     char *typed = malloc((size_t)(j.k * j.d + j.k) * esize);
