@@ -226,8 +226,6 @@ static void recompute(const ooc__bounds *b, const gather *g, const void *x, size
         uint64_t gathered = 0, prefix_end = 0;                                                             \
         int prefix = sums != NULL;                                                                         \
         for (uint64_t i = 0; i < n; i++) {                                                                 \
-            for (size_t p = 0; p < g->row_bytes; p += 64)                                                  \
-                __builtin_prefetch((const char *)(x + (i + 16) * d) + p);                                  \
             int32_t a = st[i].label;                                                                       \
             double l = (double)st[i].lower - ((uint64_t)a == b->far1 ? b->drift2 : b->drift1);             \
             const T *xi = x + i * d;                                                                       \

@@ -146,6 +146,11 @@ OOC__ADD_ROW(f32, float)
     {                                                                                                      \
         __m256d s = _mm256_setzero_pd(), v;                                                                \
         size_t t = 0;                                                                                      \
+        if (d >= 4) { /* 0 + v·v is v·v (a square is never -0): one addition less on the chain */         \
+            v = _mm256_sub_pd(LOAD4(x), LOAD4(c));                                                         \
+            s = _mm256_mul_pd(v, v);                                                                       \
+            t = 4;                                                                                         \
+        }                                                                                                  \
         for (; t + 4 <= d; t += 4) {                                                                       \
             v = _mm256_sub_pd(LOAD4(x + t), LOAD4(c + t));                                                 \
             s = _mm256_add_pd(s, _mm256_mul_pd(v, v));                                                     \
@@ -154,7 +159,8 @@ OOC__ADD_ROW(f32, float)
             v = _mm256_sub_pd(LOADN(x + t, d - t), LOADN(c + t, d - t));                                   \
             s = _mm256_add_pd(s, _mm256_mul_pd(v, v));                                                     \
         }                                                                                                  \
-        __m128d h = _mm_hadd_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1));                   \
+        __m128d lo = _mm256_castpd256_pd128(s), hi = _mm256_extractf128_pd(s, 1);                          \
+        __m128d h = _mm_add_pd(_mm_unpacklo_pd(lo, hi), _mm_unpackhi_pd(lo, hi)); /* s0+s1, s2+s3 */       \
         return _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));                                        \
     }                                                                                                      \
     OOC__AVX2 static inline void ooc__add_row_##SUF##_avx2(double *restrict s, const T *restrict x, size_t d) \
