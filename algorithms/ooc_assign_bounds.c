@@ -233,7 +233,7 @@ static void recompute(const ooc__bounds *b, const gather *g, const void *x, size
             if (l > 0 && da < l * l * keep) {                                                              \
                 labels[i] = a;                                                                             \
                 dist[i] = da;                                                                              \
-                st[i].lower = ooc__float_below(l);                                                              \
+                st[i].lower = ooc__float_below(l);                                                         \
                 if (prefix) {                                                                              \
                     ooc__add_row_##OPS(sums + (size_t)a * d, xi, d);                                       \
                     counts[a] += 1;                                                                        \

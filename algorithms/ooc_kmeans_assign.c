@@ -7,8 +7,8 @@
 #include <string.h>
 
 /* A chunk's partial: the reduced part [sums k*d | counts k | inertia | recomputed | n_far | far_dist F |
-XX
- * bounds' work], which combine() never reads. All offsets in doubles (8 bytes). */
+ * far_row F | far_coords F*d], then this thread's scratch [dist | labels of a block of rows | kernel
+ * scratch | bounds' work], which combine() never reads. All offsets in doubles (8 bytes). */
 typedef struct layout {
     size_t sums, counts, inertia, recomputed, n_far, far_dist, far_row, far_coords, reduced;
     size_t dist, labels, kernel, work, total;
