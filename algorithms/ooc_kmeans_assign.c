@@ -18,7 +18,6 @@ typedef struct job {
     uint64_t k, d, far_cap, block, chunk_rows;
     ooc_dtype dtype;
     int accumulate;
-    int avx2; /* the CPU has it */
     ooc__assign_fn kernel;
     const void *centers; /* k x d in the data's type */
     const void *norm2;   /* k, same type */
@@ -162,7 +161,7 @@ static void accumulate(const job *j, const void *x, uint64_t row0, uint64_t from
                        const double *dist, double *part)
 {
 #ifdef OOC__HAVE_ROW_AVX2
-    if (j->avx2) {
+    if (ooc__assign_have_avx2()) {
         if (j->dtype == OOC_FLOAT32)
             accumulate_f32_avx2(j, x, row0, from, n, labels, dist, part);
         else
@@ -269,7 +268,7 @@ int ooc__assign_pass(ooc__fit *f, const double *centers, int accumulate, ooc__bo
 {
     memset(res, 0, sizeof *res);
     job j = {.k = f->k, .d = f->d, .far_cap = accumulate ? f->k : 0, .chunk_rows = f->in->chunk_rows,
-             .dtype = f->in->dtype, .accumulate = accumulate, .avx2 = ooc__assign_have_avx2(), .bounds = bounds};
+             .dtype = f->in->dtype, .accumulate = accumulate, .bounds = bounds};
     j.kernel = ooc__assign_select(j.dtype, (size_t)j.k, (size_t)j.d);
     j.block = block_rows(j.d, j.dtype);
     j.lay = make_layout(j.k, j.d, j.far_cap, j.block, ooc__assign_scratch_bytes(j.dtype, j.k, j.d),
