@@ -119,30 +119,55 @@ static int prune_pays(const state_job *j, uint64_t n, const row_state *st)
 }
 
 /* Rows [0, n) at x against the head of their nearest's list (see above); the kernel's labels and dist
- * where the state changes, and label -1 where it cannot. */
-__attribute__((target_clones("avx2", "default"))) static void pruned_assign(const state_job *j, const void *x,
-                                                                              uint64_t n, const row_state *st,
-                                                                              int32_t *labels, double *dist)
-{
-    size_t d = (size_t)j->d, row = d * ooc_dtype_size(j->dtype);
-    for (uint64_t i = 0; i < n; i++) {
-        for (size_t p = 0; p < row; p += 64)
-            __builtin_prefetch((const char *)x + (i + 16) * row + p);
-        uint64_t o = (uint64_t)st[i].nearest, len = j->near_start[o + 1] - j->near_start[o];
-        const near_new *list = j->near + j->near_start[o];
-        double best = INFINITY;
-        int64_t win = -1;
-        double limit = (double)st[i].dmin * j->widen;
-        for (uint64_t q = 0; q < len && list[q].key < limit; q++) {
-            double dq = ooc__sqdist(j->dtype, (const char *)x + i * row, (const char *)j->centers + list[q].index * row, d);
-            if (dq < best || (dq == best && (int64_t)list[q].index < win)) { /* ties: the lowest index */
-                best = dq;
-                win = (int64_t)list[q].index;
-            }
-        }
-        labels[i] = (int32_t)win;
-        dist[i] = best;
+ * where the state changes, and label -1 where it cannot. Built once with the portable row distance and once
+ * with the AVX2 one (OPS: its suffix), which give the same bits. */
+#define OOC__PRUNED(NAME, T, ATTR, OPS)                                                                    \
+    ATTR static void NAME(const state_job *j, const T *x, uint64_t n, const row_state *st, int32_t *labels,  \
+                          double *dist)                                                                    \
+    {                                                                                                      \
+        const T *c = j->centers;                                                                           \
+        size_t d = (size_t)j->d;                                                                           \
+        for (uint64_t i = 0; i < n; i++) {                                                                 \
+            const T *xi = x + i * d;                                                                       \
+            uint64_t o = (uint64_t)st[i].nearest, len = j->near_start[o + 1] - j->near_start[o];           \
+            const near_new *list = j->near + j->near_start[o];                                             \
+            double best = INFINITY, limit = (double)st[i].dmin * j->widen;                                 \
+            int64_t win = -1;                                                                              \
+            for (uint64_t q = 0; q < len && list[q].key < limit; q++) {                                    \
+                double dq = ooc__sqdist_##OPS(xi, c + (size_t)list[q].index * d, d);                       \
+                if (dq < best || (dq == best && (int64_t)list[q].index < win)) { /* ties: the lowest index */ \
+                    best = dq;                                                                             \
+                    win = (int64_t)list[q].index;                                                          \
+                }                                                                                          \
+            }                                                                                              \
+            labels[i] = (int32_t)win;                                                                      \
+            dist[i] = best;                                                                                \
+        }                                                                                                  \
     }
+
+OOC__PRUNED(pruned_f64, double, , f64)
+OOC__PRUNED(pruned_f32, float, , f32)
+#ifdef OOC__HAVE_ROW_AVX2
+OOC__PRUNED(pruned_f64_avx2, double, OOC__AVX2, f64_avx2)
+OOC__PRUNED(pruned_f32_avx2, float, OOC__AVX2, f32_avx2)
+#endif
+
+static void pruned_assign(const state_job *j, const void *x, uint64_t n, const row_state *st, int32_t *labels,
+                          double *dist)
+{
+#ifdef OOC__HAVE_ROW_AVX2
+    if (ooc__assign_have_avx2()) {
+        if (j->dtype == OOC_FLOAT32)
+            pruned_f32_avx2(j, x, n, st, labels, dist);
+        else
+            pruned_f64_avx2(j, x, n, st, labels, dist);
+        return;
+    }
+#endif
+    if (j->dtype == OOC_FLOAT32)
+        pruned_f32(j, x, n, st, labels, dist);
+    else
+        pruned_f64(j, x, n, st, labels, dist);
 }
 
 /* A kept row's record, in doubles: [row (its bits) | u | dmin | coordinates d]; a keep section: [records n |
