@@ -43,3 +43,12 @@ int ooc__pass_ordered(const ooc__ordered_pass *p, ooc_error *err)
     }
     return 0;
 }
+
+int ooc__pass_each_slot(int threads, ooc__slot_fn fn, void *ctx)
+{
+    int failed = 0;
+#pragma omp parallel for num_threads(threads) schedule(static, 1) reduction(+ : failed)
+    for (int slot = 0; slot < threads; slot++)
+        failed += fn(ctx, slot) != 0;
+    return failed;
+}

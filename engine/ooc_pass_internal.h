@@ -24,4 +24,10 @@ typedef struct ooc__ordered_pass {
 
 int ooc__pass_ordered(const ooc__ordered_pass *p, ooc_error *err);
 
+/* ooc__pass_each_slot(): fn(ctx, slot) for every slot in [0, threads), in parallel on the passes' threads:
+ * per-thread buffers set up (and first touched) by as many threads as will use them. Returns how many calls
+ * failed (returned nonzero). */
+typedef int (*ooc__slot_fn)(void *ctx, int slot);
+int ooc__pass_each_slot(int threads, ooc__slot_fn fn, void *ctx);
+
 #endif

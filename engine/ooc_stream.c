@@ -72,6 +72,25 @@ static int ring_depth(const ooc_stream *s)
     return ooc_array_get_info(s->a)->h5 && !s->in_place ? s->p.threads + 1 : 0;
 }
 
+/* A thread's buffers, touched now by that thread, so that the first pass runs at the speed of the others and
+ * the threads share the cost of the first touch (which a VM's host may make slow). */
+static int slot_create(void *ctx, int i)
+{
+    ooc_stream *s = ctx;
+    slot *b = &s->slots[i];
+    const ooc_array_info *in = ooc_array_get_info(s->a);
+    size_t piece_bytes = (size_t)s->piece_rows * in->cols * ooc_dtype_size(in->dtype);
+    if (ooc_codec_ctx_create(&b->codec) != 0 || !(b->rows = ooc__buffer_alloc(s->chunk_bytes)))
+        return -1;
+    memset(b->rows, 0, s->chunk_bytes);
+    if (!s->piece_rows) /* not shuffled: chunks are decoded whole, with no shuffle scratch */
+        return 0;
+    if (!(b->piece = ooc__buffer_alloc(piece_bytes)) || ooc_codec_ctx_reserve(b->codec, s->chunk_bytes) != 0)
+        return -1;
+    memset(b->piece, 0, piece_bytes);
+    return 0;
+}
+
 int ooc_stream_create(ooc_array *a, const ooc_stream_params *p, ooc_stream **out, ooc_error *err)
 {
     const ooc_array_info *in = ooc_array_get_info(a);
@@ -132,18 +151,8 @@ int ooc_stream_create(ooc_array *a, const ooc_stream_params *p, ooc_stream **out
     s->cache = calloc(in->nchunks ? in->nchunks : 1, sizeof *s->cache);
     s->slots = calloc((size_t)s->p.threads, sizeof *s->slots);
     int ring = ring_depth(s);
-    int ok = s->cache && s->slots && (!ring || ooc__prefetch_create(a, ring, &s->prefetch) == 0);
-    /* Each thread's buffers are touched now, so that the first pass runs at the speed of the others. */
-    for (int i = 0; ok && i < s->p.threads; i++) {
-        slot *b = &s->slots[i];
-        ok = ooc_codec_ctx_create(&b->codec) == 0 && (b->rows = ooc__buffer_alloc(s->chunk_bytes)) &&
-             (!shuffled || ((b->piece = ooc__buffer_alloc(piece_bytes)) &&
-                            ooc_codec_ctx_reserve(b->codec, s->chunk_bytes) == 0));
-        if (ok)
-            memset(b->rows, 0, s->chunk_bytes);
-        if (ok && b->piece)
-            memset(b->piece, 0, piece_bytes);
-    }
+    int ok = s->cache && s->slots && (!ring || ooc__prefetch_create(a, ring, &s->prefetch) == 0) &&
+             ooc__pass_each_slot(s->p.threads, slot_create, s) == 0;
     if (!ok) {
         ooc_stream_free(s);
         return ooc_error_set(err, OOC_ENOMEM, "%s: cannot allocate the stream's buffers", in->input);
