@@ -35,19 +35,36 @@ def one_run(res):
             "rss_bytes": res["rss_bytes"], "peak_rss_bytes_own": j["peak_rss_bytes"]}, j
 
 
-def measure(build, w, data, labels, mode, threads, repeats, budget_s):
-    """Medians over up to `repeats` runs (run_measure.more), plus the last run's centres and per-iteration
-    history. On a failed run: {"error": one line}, and no further repeats."""
-    runs, last, elapsed = [], None, 0.0
-    while not runs or run_measure.more(len(runs), elapsed, runs[-1]["fit_s"], repeats, budget_s):
-        res = run_measure.run(fit_argv(build, w, data, labels, mode, threads))
-        if res["rc"] != 0:
-            return {"error": f"kmeans-ooc fit ({mode}, -t {threads}) exit {res['rc']}: "
-                             f"{run_measure.last_line(res['stderr'])}"}
-        r, last = one_run(res)
-        runs.append(r)
-        elapsed += res["wall_s"]
-    out = {key: run_measure.median([r[key] for r in runs]) for key in runs[0]}
-    out.update(runs=runs, repeats=len(runs), threads=threads, labels_file=labels,
-               centers=last["cluster_centers"], history=last["history"], converged=last["converged"])
+def measure(build, w, data, jobs, repeats, budget_s):
+    """{name: result} for jobs [(name, labels, mode, threads)], their runs taken in turn (one of each, then
+    the next round), so that a drift of the machine over the minutes (this VM's: 5-10%, and its host backing
+    fresh memory slowly at times) falls on all of them alike. A result: medians over up to `repeats` runs
+    (run_measure.more), plus the last run's centres and per-iteration history; on a failed run {"error": one
+    line}, and no further repeats of that job."""
+    runs = {name: [] for name, *_ in jobs}
+    last, elapsed, failed = {}, {name: 0.0 for name, *_ in jobs}, {}
+    while True:
+        todo = [j for j in jobs if j[0] not in failed and
+                (not runs[j[0]] or run_measure.more(len(runs[j[0]]), elapsed[j[0]], runs[j[0]][-1]["fit_s"],
+                                                    repeats, budget_s))]
+        if not todo:
+            break
+        for name, labels, mode, threads in todo:
+            res = run_measure.run(fit_argv(build, w, data, labels, mode, threads))
+            if res["rc"] != 0:
+                failed[name] = {"error": f"kmeans-ooc fit ({mode}, -t {threads}) exit {res['rc']}: "
+                                         f"{run_measure.last_line(res['stderr'])}"}
+                continue
+            r, last[name] = one_run(res)
+            runs[name].append(r)
+            elapsed[name] += res["wall_s"]
+    out = dict(failed)
+    for name, labels, mode, threads in jobs:
+        if name in failed:
+            continue
+        o = {key: run_measure.median([r[key] for r in runs[name]]) for key in runs[name][0]}
+        o.update(runs=runs[name], repeats=len(runs[name]), threads=threads, labels_file=labels,
+                 centers=last[name]["cluster_centers"], history=last[name]["history"],
+                 converged=last[name]["converged"])
+        out[name] = o
     return out
