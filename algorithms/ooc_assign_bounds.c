@@ -255,12 +255,7 @@ static void recompute(const ooc__bounds *b, const gather *g, const void *x, size
         return gathered + m;                                                                               \
     }
 
-OOC__BOUNDED(bounded_f64, double, , f64)
-OOC__BOUNDED(bounded_f32, float, , f32)
-#ifdef OOC__HAVE_ROW_AVX2
-OOC__BOUNDED(bounded_f64_avx2, double, OOC__AVX2, f64_avx2)
-OOC__BOUNDED(bounded_f32_avx2, float, OOC__AVX2, f32_avx2)
-#endif
+OOC__ROW_LOOPS(OOC__BOUNDED, bounded)
 
 uint64_t ooc__bounds_assign(const ooc__bounds *b, const void *x, uint64_t n, ooc__bound_row *st, int32_t *labels,
                             double *dist, void *scratch, void *work, double *sums, double *counts, uint64_t *summed)
@@ -268,15 +263,8 @@ uint64_t ooc__bounds_assign(const ooc__bounds *b, const void *x, uint64_t n, ooc
     gather g = gather_view(b, work);
     if (b->seed_label)
         seed_rows(b, st, n);
-#ifdef OOC__HAVE_ROW_AVX2
-    if (b->valid && ooc__assign_have_avx2())
-        return b->dtype == OOC_FLOAT32
-                   ? bounded_f32_avx2(b, x, n, st, labels, dist, scratch, &g, sums, counts, summed)
-                   : bounded_f64_avx2(b, x, n, st, labels, dist, scratch, &g, sums, counts, summed);
-#endif
     if (b->valid)
-        return b->dtype == OOC_FLOAT32 ? bounded_f32(b, x, n, st, labels, dist, scratch, &g, sums, counts, summed)
-                                       : bounded_f64(b, x, n, st, labels, dist, scratch, &g, sums, counts, summed);
+        return OOC__ROW_LOOP_CALL(bounded, b->dtype, b, x, n, st, labels, dist, scratch, &g, sums, counts, summed);
     *summed = 0;
     for (uint64_t i = 0; i < n; i += g.cap) { /* no bounds yet: every row, in place */
         size_t m = n - i < g.cap ? (size_t)(n - i) : g.cap;

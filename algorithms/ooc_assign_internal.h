@@ -188,6 +188,25 @@ OOC__ROW_AVX2(f32, float, OOC__LOAD4_F32, OOC__LOADN_F32)
 #define OOC__HAVE_ROW_AVX2 1
 #endif
 
+/* Loops over rows, written once as BODY(NAME, T, ATTR, OPS) and built per row-operation set:
+ * OOC__ROW_LOOPS(BODY, name) defines name_f64 and name_f32 with the portable operations (OPS f64, f32) and,
+ * on x86, name_f64_avx2 and name_f32_avx2 with the AVX2 ones (ATTR OOC__AVX2); all give the same bits.
+ * OOC__ROW_LOOP_CALL(name, t, args...) calls the one for the data's type t that this CPU runs fastest. */
+#ifdef OOC__HAVE_ROW_AVX2
+#define OOC__ROW_LOOPS(BODY, NAME)                                                                         \
+    BODY(NAME##_f64, double, , f64)                                                                        \
+    BODY(NAME##_f32, float, , f32)                                                                         \
+    BODY(NAME##_f64_avx2, double, OOC__AVX2, f64_avx2)                                                     \
+    BODY(NAME##_f32_avx2, float, OOC__AVX2, f32_avx2)
+#define OOC__ROW_LOOP_CALL(NAME, t, ...)                                                                   \
+    (ooc__assign_have_avx2()                                                                               \
+         ? ((t) == OOC_FLOAT32 ? NAME##_f32_avx2(__VA_ARGS__) : NAME##_f64_avx2(__VA_ARGS__))             \
+         : ((t) == OOC_FLOAT32 ? NAME##_f32(__VA_ARGS__) : NAME##_f64(__VA_ARGS__)))
+#else
+#define OOC__ROW_LOOPS(BODY, NAME) BODY(NAME##_f64, double, , f64) BODY(NAME##_f32, float, , f32)
+#define OOC__ROW_LOOP_CALL(NAME, t, ...) ((t) == OOC_FLOAT32 ? NAME##_f32(__VA_ARGS__) : NAME##_f64(__VA_ARGS__))
+#endif
+
 /* ooc__sqdist(): the same for rows of the data's type t (float32 or float64). */
 static inline double ooc__sqdist(ooc_dtype t, const void *x, const void *c, size_t d)
 {

@@ -150,30 +150,7 @@ static void init_reduced(double *part, const job *j)
             }                                                                                              \
     }
 
-ACCUMULATE(accumulate_f64, double, , f64)
-ACCUMULATE(accumulate_f32, float, , f32)
-#ifdef OOC__HAVE_ROW_AVX2
-ACCUMULATE(accumulate_f64_avx2, double, OOC__AVX2, f64_avx2)
-ACCUMULATE(accumulate_f32_avx2, float, OOC__AVX2, f32_avx2)
-#endif
-
-static void accumulate(const job *j, const void *x, uint64_t row0, uint64_t from, uint64_t n, const int32_t *labels,
-                       const double *dist, double *part)
-{
-#ifdef OOC__HAVE_ROW_AVX2
-    if (ooc__assign_have_avx2()) {
-        if (j->dtype == OOC_FLOAT32)
-            accumulate_f32_avx2(j, x, row0, from, n, labels, dist, part);
-        else
-            accumulate_f64_avx2(j, x, row0, from, n, labels, dist, part);
-        return;
-    }
-#endif
-    if (j->dtype == OOC_FLOAT32)
-        accumulate_f32(j, x, row0, from, n, labels, dist, part);
-    else
-        accumulate_f64(j, x, row0, from, n, labels, dist, part);
-}
+OOC__ROW_LOOPS(ACCUMULATE, accumulate)
 
 /* Rows per block: a block is assigned, then accumulated while its rows are still in L2 (Zen 4 and most
  * x86 cores have 1 MiB or more), so that a pass reads each row from memory once rather than twice. */
@@ -214,7 +191,7 @@ static int map_chunk(void *ctx, const void *rows, uint64_t row0, uint64_t n, voi
             recomputed += m;
         }
         if (j->accumulate)
-            accumulate(j, x, row0 + i, summed, m, labels, dist, part);
+            OOC__ROW_LOOP_CALL(accumulate, j->dtype, j, (const void *)x, row0 + i, summed, m, labels, dist, part);
         else
             for (uint64_t r = 0; r < m; r++)
                 part[j->lay.counts + (uint64_t)labels[r]] += 1;

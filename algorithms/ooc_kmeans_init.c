@@ -145,30 +145,7 @@ static int prune_pays(const state_job *j, uint64_t n, const row_state *st)
         }                                                                                                  \
     }
 
-OOC__PRUNED(pruned_f64, double, , f64)
-OOC__PRUNED(pruned_f32, float, , f32)
-#ifdef OOC__HAVE_ROW_AVX2
-OOC__PRUNED(pruned_f64_avx2, double, OOC__AVX2, f64_avx2)
-OOC__PRUNED(pruned_f32_avx2, float, OOC__AVX2, f32_avx2)
-#endif
-
-static void pruned_assign(const state_job *j, const void *x, uint64_t n, const row_state *st, int32_t *labels,
-                          double *dist)
-{
-#ifdef OOC__HAVE_ROW_AVX2
-    if (ooc__assign_have_avx2()) {
-        if (j->dtype == OOC_FLOAT32)
-            pruned_f32_avx2(j, x, n, st, labels, dist);
-        else
-            pruned_f64_avx2(j, x, n, st, labels, dist);
-        return;
-    }
-#endif
-    if (j->dtype == OOC_FLOAT32)
-        pruned_f32(j, x, n, st, labels, dist);
-    else
-        pruned_f64(j, x, n, st, labels, dist);
-}
+OOC__ROW_LOOPS(OOC__PRUNED, pruned)
 
 /* A kept row's record, in doubles: [row (its bits) | u | dmin | coordinates d]; a keep section: [records n |
  * overflowed | keep_cap records]. */
@@ -264,7 +241,7 @@ static int state_map(void *ctx, const void *x, uint64_t row0, uint64_t n, void *
     void *scratch = (void *)(((uintptr_t)(dist + j->chunk_rows + (j->chunk_rows + 1) / 2) + 63) & ~(uintptr_t)63);
     memset(part, 0, (1 + 2 * j->m) * sizeof *part);
     if (j->near && prune_pays(j, n, st))
-        pruned_assign(j, x, n, st, labels, dist);
+        OOC__ROW_LOOP_CALL(pruned, j->dtype, j, x, n, st, labels, dist);
     else
         j->kernel(x, (size_t)n, (size_t)j->d, j->centers, j->norm2, (size_t)j->n_new, labels, dist, NULL, scratch);
     double phi = 0;
