@@ -5,6 +5,9 @@
                 streaming iteration can cost (bench_pass --floors-only);
   decompress_s  the decoding alone, of stored chunks already in memory (shown beside it);
   membw_s       sum the decoded array in memory, T threads: the least a cached iteration can cost (idem);
+  first_touch_s write that array's memory for the first time, T threads, once: what the first pass of a cached
+                fit pays on top of decoding to fill its cache (idem; on this VM it swings tenfold from minute
+                to minute, with the host's backing of fresh memory);
   gemm_s        the distance products of one iteration, 2·rows·d·k flops, at the GEMM rate OpenBLAS reaches
                 at that shape (bench_gemm; dgemm for float64 data, sgemm for float32).
 
@@ -22,16 +25,19 @@ def _tool(build, name):
     return path if os.access(path, os.X_OK) else None
 
 
+PASS_FLOORS = ("read_decompress", "decompress", "membw", "first_touch")
+
+
 def _pass_floors(doc, threads):
-    """read_decompress_s, decompress_s, membw_s from bench_pass's JSON: {"runs": [{"threads", "what",
+    """{name + "_s": seconds} for PASS_FLOORS, from bench_pass's JSON: {"runs": [{"threads", "what",
     "seconds"}, ...]}."""
     runs = {r["what"]: r["seconds"] for r in doc["runs"] if r["threads"] == threads}
-    return runs.get("read_decompress"), runs.get("decompress"), runs.get("membw")
+    return {f"{name}_s": runs.get(name) for name in PASS_FLOORS}
 
 
 def pass_floors(build, data, threads, repeats):
-    """{"read_decompress_s", "decompress_s", "membw_s", "note"} for the file `data`."""
-    none = {"read_decompress_s": None, "decompress_s": None, "membw_s": None}
+    """{"read_decompress_s", "decompress_s", "membw_s", "first_touch_s", "note"} for the file `data`."""
+    none = {f"{name}_s": None for name in PASS_FLOORS}
     tool = _tool(build, "bench_pass")
     if not tool:
         return none | {"note": "bench_pass not built"}
@@ -44,8 +50,7 @@ def pass_floors(build, data, threads, repeats):
         if res["rc"] != 0:
             return none | {"note": run_measure.last_line(res["stderr"])}
         with open(out) as f:
-            rdec, dec, bw = _pass_floors(json.load(f), threads)
-    return {"read_decompress_s": rdec, "decompress_s": dec, "membw_s": bw, "note": None}
+            return _pass_floors(json.load(f), threads) | {"note": None}
 
 
 def gemm_rate(build, w, threads, cache):

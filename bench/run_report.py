@@ -205,11 +205,11 @@ def systems_table(results):
 
 
 def floors_table(results):
-    head = ["workload", "stored MB", "read + decompress s", "decompress alone s", "membw s", "GEMM GFLOP/s",
-            "GEMM s/iter", "note"]
+    head = ["workload", "stored MB", "read + decompress s", "decompress alone s", "membw s", "first touch s",
+            "GEMM GFLOP/s", "GEMM s/iter", "note"]
     rows = [[r["workload"]["name"], _f(r["data"]["stored_bytes"] / MB, 4),
              _f(r["floors"].get("read_decompress_s")), _f(r["floors"]["decompress_s"]), _f(r["floors"]["membw_s"]),
-             _f(r["floors"]["gemm_gflops"]), _f(r["floors"]["gemm_s"]),
+             _f(r["floors"].get("first_touch_s")), _f(r["floors"]["gemm_gflops"]), _f(r["floors"]["gemm_s"]),
              short_error(r["floors"]["note"] or "")] for r in results]
     return _table(head, rows)
 
