@@ -82,15 +82,18 @@ def scaling(results):
     rows = []
     for r in series:
         n = r["workload"]["rows"]
-        fit, fit1 = _get(r, "ooc-cached", "fit_s"), _get(r, "ooc-cached-t1", "fit_s")
-        it, it1 = _get(r, "ooc-cached", "per_iter_s"), _get(r, "ooc-cached-t1", "per_iter_s")
+        fit, it = _get(r, "ooc-cached", "fit_s"), _get(r, "ooc-cached", "per_iter_s")
         stream = _get(r, "ooc-stream", "fit_s")
+
+        def speedup(key):
+            return _div(_get(r, "ooc-cached-t1", key), _get(r, "ooc-cached", key))
+
         rows.append({"workload": r["workload"]["name"], "rows": n, "fit_s": fit,
                      "fit_s_per_Mrow": _div(fit, n / 1e6), "stream_fit_s": stream,
                      "stream_fit_s_per_Mrow": _div(stream, n / 1e6), "per_iter_s": it,
-                     "fit_s_t1": fit1, "speedup_fit": _div(fit1, fit), "speedup_iter": _div(it1, it),
-                     "speedup_read": _div(_get(r, "ooc-cached-t1", "read_s"), _get(r, "ooc-cached", "read_s")),
-                     "speedup_init": _div(_get(r, "ooc-cached-t1", "init_s"), _get(r, "ooc-cached", "init_s"))})
+                     "fit_s_t1": _get(r, "ooc-cached-t1", "fit_s"), "speedup_fit": speedup("fit_s"),
+                     "speedup_iter": speedup("per_iter_s"), "speedup_read": speedup("read_s"),
+                     "speedup_init": speedup("init_s")})
     return rows
 
 
