@@ -169,7 +169,8 @@ static size_t per_row_bytes(const ooc_kmeans_params *p, int bounds)
     return init > lloyd ? init : lloyd;
 }
 
-/* Our threads split the chunks; OpenBLAS inside one of them must not start threads of its own. */
+/* Our threads split the chunks; OpenBLAS inside one of them must not start threads of its own (nor, in
+ * serial code, fan out to all cores, which the OpenMP build we link would). */
 static void blas_single_threaded(void)
 {
     openblas_set_num_threads(1);

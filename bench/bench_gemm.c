@@ -2,19 +2,21 @@
  * shape of the distance products: a tile of rows x d (the data) times d x k (the centres, transposed),
  * giving rows x k dot products. GFLOP/s counts 2·rows·d·k per call; the reported rate is the best of R
  * timed batches, each batch enough calls to take about 0.1 s (a floor is what the machine can do: on a
- * shared machine the median can be several times lower). bench/run turns the rate into the least time a
- * Lloyd iteration over n rows could spend in that product: 2·n·d·k / rate.
+ * shared machine the median can be several times lower). With T threads, each calls GEMM on one thread on
+ * tiles of its own, all at once, as ooc's passes do, and the rate is their total. bench/run turns the rate
+ * into the least time a Lloyd iteration over n rows could spend in that product: 2·n·d·k / rate.
  *
  * Usage: bench_gemm [--smoke] [--rows R] [-d D] [-k K] [-t T] [-r REPEATS] [--json FILE]
  *   --rows R   rows per tile (per call)                               [default: 16384]
  *   -d, -k     the shape                                              [default: 20, 8]
- *   -t T       OpenBLAS threads                                       [default: OpenBLAS's own]
+ *   -t T       threads, each on its own tiles                         [default: all cores]
  *   -r R       timed batches, the best reported                       [default: 5]
  *   --smoke    a small shape, one batch: for ctest (< 1 s)
  *   --json     write {"rows", "d", "k", "threads", "dgemm_gflops", "sgemm_gflops"} to FILE */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 
 #include <cblas.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,45 +40,63 @@ static void gemm(int single, size_t rows, size_t d, size_t k, const void *a, con
                     0.0, c, (int)k);
 }
 
-/* Best GFLOP/s of `repeats` batches; a first call sizes the batches and warms the caches. */
-static double rate(int single, size_t rows, size_t d, size_t k, int repeats, double batch_s)
+/* A tile's operands and product, filled with fixed values. */
+typedef struct tile {
+    unsigned char *a, *b, *c;
+} tile;
+
+static tile tile_create(int single, size_t rows, size_t d, size_t k)
 {
     size_t esize = single ? sizeof(float) : sizeof(double);
-    unsigned char *a = malloc(rows * d * esize), *b = malloc(k * d * esize), *c = malloc(rows * k * esize);
-    if (!a || !b || !c) {
+    tile t = {malloc(rows * d * esize), malloc(k * d * esize), malloc(rows * k * esize)};
+    if (!t.a || !t.b || !t.c) {
         fprintf(stderr, "bench_gemm: out of memory for a %zu x %zu x %zu tile\n", rows, d, k);
         exit(1);
     }
     for (size_t i = 0; i < rows * d; i++) {
         double v = (double)(i % 97) * 0.01 - 0.5;
         if (single)
-            ((float *)a)[i] = (float)v;
+            ((float *)t.a)[i] = (float)v;
         else
-            ((double *)a)[i] = v;
+            ((double *)t.a)[i] = v;
     }
     for (size_t i = 0; i < k * d; i++) {
         double v = (double)(i % 89) * 0.02 - 0.9;
         if (single)
-            ((float *)b)[i] = (float)v;
+            ((float *)t.b)[i] = (float)v;
         else
-            ((double *)b)[i] = v;
+            ((double *)t.b)[i] = v;
     }
+    return t;
+}
+
+/* Best GFLOP/s of `repeats` batches on `threads` threads; a first call sizes the batches and warms the
+ * caches. */
+static double rate(int single, size_t rows, size_t d, size_t k, int threads, int repeats, double batch_s)
+{
+    tile t[threads];
+    for (int i = 0; i < threads; i++)
+        t[i] = tile_create(single, rows, d, k);
     double t0 = now();
-    gemm(single, rows, d, k, a, b, c);
+    gemm(single, rows, d, k, t[0].a, t[0].b, t[0].c);
     double one = now() - t0;
-    size_t calls = one > 0 ? (size_t)(batch_s / one) : 1;
+    long calls = one > 0 ? (long)(batch_s / one) : 1;
     calls = calls < 1 ? 1 : calls;
     double best = 0;
     for (int rep = 0; rep < repeats; rep++) {
         t0 = now();
-        for (size_t i = 0; i < calls; i++)
-            gemm(single, rows, d, k, a, b, c);
-        double r = 2.0 * (double)rows * (double)d * (double)k * (double)calls / (now() - t0) / 1e9;
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
+        for (int th = 0; th < threads; th++)
+            for (long i = 0; i < calls; i++)
+                gemm(single, rows, d, k, t[th].a, t[th].b, t[th].c);
+        double r = 2.0 * (double)rows * (double)d * (double)k * (double)calls * threads / (now() - t0) / 1e9;
         best = r > best ? r : best;
     }
-    free(a);
-    free(b);
-    free(c);
+    for (int i = 0; i < threads; i++) {
+        free(t[i].a);
+        free(t[i].b);
+        free(t[i].c);
+    }
     return best;
 }
 
@@ -125,13 +145,12 @@ int main(int argc, char **argv)
         else
             usage();
     }
-    if (threads)
-        openblas_set_num_threads((int)threads);
-    int used = openblas_get_num_threads();
-    double dg = rate(0, (size_t)rows, (size_t)d, (size_t)k, (int)repeats, batch_s);
-    double sg = rate(1, (size_t)rows, (size_t)d, (size_t)k, (int)repeats, batch_s);
-    printf("bench_gemm: rows %ld x d %ld times d x k %ld, %d OpenBLAS threads, best of %ld\n", rows, d, k, used,
-           repeats);
+    openblas_set_num_threads(1); /* each call on its calling thread, as in ooc */
+    int used = threads ? (int)threads : omp_get_num_procs();
+    used = used > 256 ? 256 : used;
+    double dg = rate(0, (size_t)rows, (size_t)d, (size_t)k, used, (int)repeats, batch_s);
+    double sg = rate(1, (size_t)rows, (size_t)d, (size_t)k, used, (int)repeats, batch_s);
+    printf("bench_gemm: rows %ld x d %ld times d x k %ld, %d threads, best of %ld\n", rows, d, k, used, repeats);
     printf("dgemm %8.2f GFLOP/s\nsgemm %8.2f GFLOP/s\n", dg, sg);
     if (json) {
         FILE *f = fopen(json, "w");
