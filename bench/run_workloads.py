@@ -8,7 +8,7 @@ In equal-iteration workloads ooc starts, as faiss does, from k random rows (`ini
 is of the iterations, not of k-means||, whose cost the origin workloads show. `threads_scaling` adds an ooc
 cached run with one thread. `chunk_rows`: chunkgen's 200,000 for the origin's shape; wider rows get chunks
 of about 25 MB (as one would choose: 200,000 rows of 128 floats would make 100 MB chunks, and a chunk per
-thread, decoded and mapped, must fit the streaming runs' 256 MiB).
+thread, decoded and stored, must fit the streaming runs' 256 MiB).
 """
 from dataclasses import dataclass
 

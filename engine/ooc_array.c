@@ -119,23 +119,8 @@ uint64_t ooc_array_chunk_rows(const ooc_array *a, uint64_t chunk)
 
 void ooc_array_raw_free(ooc_array_raw *raw)
 {
-    ooc_h5_chunk_view_release(&raw->view);
     free(raw->buf);
     memset(raw, 0, sizeof *raw);
-}
-
-/* The fetched bytes: mapped in place, or copied into buf. */
-static const void *fetched(const ooc_array_raw *raw)
-{
-    return raw->view.map ? raw->view.data : raw->buf;
-}
-
-void ooc_array_raw_done(ooc_array_raw *raw)
-{
-    if (raw->view.map) {
-        ooc_h5_chunk_view_release(&raw->view);
-        raw->bytes = 0;
-    }
 }
 
 int ooc_array_in_place(ooc_array *a, uint64_t *max_stored_bytes)
@@ -156,19 +141,23 @@ static int ensure(ooc_array_raw *raw, size_t bytes, const char *input, ooc_error
     return 0;
 }
 
-/* Our layout: the stored bytes, in place or copied; raw->bytes = 0 when HDF5 must decode the chunk. */
+/* Our layout: the stored bytes, read in place or through HDF5; raw->bytes = 0 when HDF5 must decode the
+ * chunk. */
 static int fetch_stored(ooc_array *a, uint64_t chunk, ooc_array_raw *raw, ooc_error *err)
 {
-    if (ooc_h5_reader_view_raw_chunk(a->h5, chunk, &raw->view)) {
-        raw->bytes = raw->view.bytes;
-        return 0;
+    uint64_t most;
+    if (ooc_h5_reader_in_place(a->h5, &most)) {
+        int rc = ensure(raw, (size_t)most, a->info.input, err);
+        if (rc)
+            return rc;
+        if ((raw->bytes = ooc_h5_reader_read_raw_chunk_in_place(a->h5, chunk, raw->buf, raw->cap)) > 0)
+            return 0;
     }
     return ooc_h5_reader_read_raw_chunk(a->h5, chunk, &raw->buf, &raw->cap, &raw->bytes, err);
 }
 
 int ooc_array_fetch(ooc_array *a, uint64_t chunk, ooc_array_raw *raw, ooc_error *err)
 {
-    ooc_h5_chunk_view_release(&raw->view);
     raw->chunk = chunk;
     raw->bytes = raw->bytes_read = 0;
     raw->decoded = 0;
@@ -206,12 +195,12 @@ int ooc_array_decode(ooc_array *a, const ooc_array_raw *raw, ooc_codec_ctx *ctx,
         return 0;
     }
     if (raw->decoded) {
-        memcpy(dst, fetched(raw), raw->bytes);
+        memcpy(dst, raw->buf, raw->bytes);
         return 0;
     }
     /* Storage chunks are stored whole, the last one padded: decode all of it (dst holds chunk_rows rows). */
     ooc_error e;
-    if (ooc_codec_decode(&in->h5->codec, ctx, fetched(raw), raw->bytes, dst, a->stored_chunk_bytes, &e) != 0)
+    if (ooc_codec_decode(&in->h5->codec, ctx, raw->buf, raw->bytes, dst, a->stored_chunk_bytes, &e) != 0)
         return ooc_error_set(err, e.code, "%s: chunk %llu: %s", in->input, (unsigned long long)raw->chunk, e.msg);
     return 0;
 }
@@ -224,7 +213,7 @@ int ooc_array_stage(ooc_array *a, const ooc_array_raw *raw, ooc_codec_ctx *ctx, 
     if (a->blobs || raw->decoded || !in->h5->codec.shuffle)
         return 0;
     ooc_error e;
-    if (ooc_codec_decode_staged(&in->h5->codec, ctx, fetched(raw), raw->bytes, a->stored_chunk_bytes, staged, &e))
+    if (ooc_codec_decode_staged(&in->h5->codec, ctx, raw->buf, raw->bytes, a->stored_chunk_bytes, staged, &e))
         return ooc_error_set(err, e.code, "%s: chunk %llu: %s", in->input, (unsigned long long)raw->chunk, e.msg);
     return 1;
 }

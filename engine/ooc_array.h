@@ -9,8 +9,9 @@
  * OOC_ARRAY_TARGET_CHUNK_BYTES. Chunk i covers rows [i * chunk_rows, min((i + 1) * chunk_rows, rows)).
  *
  * Reading chunk i never reads chunk j, and goes in two steps so a pass can run ahead on I/O:
- * ooc_array_fetch() (the serial part: HDF5, under its lock; or, for zstd chunks of our layout, a map of the
- * chunk's bytes in the file, see ooc_h5_reader_view_raw_chunk) into an ooc_array_raw, then
+ * ooc_array_fetch() (the serial part: HDF5, under its lock; or, for zstd chunks of our layout, a read of the
+ * chunk's bytes from their place in the file, in parallel, see ooc_h5_reader_read_raw_chunk_in_place) into
+ * an ooc_array_raw, then
  * ooc_array_decode() (the parallel part: decompression, type conversion, generation) into rows.
  */
 #ifndef OOC_ARRAY_H
@@ -50,23 +51,18 @@ uint64_t ooc_array_chunk_rows(const ooc_array *a, uint64_t chunk);
 /* A chunk between fetch and decode. Zero-initialise; reuse across chunks; ooc_array_raw_free() at the end. */
 typedef struct ooc_array_raw {
     uint64_t chunk;
-    size_t bytes;      /* stored bytes (raw chunks), or rows already converted (other layouts): in view or buf */
+    size_t bytes;      /* stored bytes (raw chunks), or rows already converted (other layouts), in buf */
     int decoded;       /* they are rows already (HDF5 decoded them) */
     uint64_t bytes_read; /* bytes taken from the file for this chunk */
-    void *buf;         /* the bytes when copied */
+    void *buf;
     size_t cap;
-    ooc_h5_chunk_view view; /* the bytes when read in place; held until the next fetch */
 } ooc_array_raw;
 
 void ooc_array_raw_free(ooc_array_raw *raw);
 
-/* ooc_array_raw_done(): the fetched bytes are no longer needed: unmap a chunk read in place now rather than
- * at the next fetch. */
-void ooc_array_raw_done(ooc_array_raw *raw);
-
-/* ooc_array_in_place(): whether this array's chunks are read in place (mapped from the file, see
- * ooc_h5_reader_view_raw_chunk): then a fetch takes no lock and copies nothing, and *max_stored_bytes gets
- * the most one fetched chunk maps. */
+/* ooc_array_in_place(): whether this array's chunks are read in place (see
+ * ooc_h5_reader_read_raw_chunk_in_place): then a fetch takes no lock, and *max_stored_bytes gets the most
+ * one fetched chunk holds. */
 int ooc_array_in_place(ooc_array *a, uint64_t *max_stored_bytes);
 
 /* ooc_array_fetch(): the I/O of chunk `chunk` into raw. Serialised internally; call from any thread. */

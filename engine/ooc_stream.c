@@ -30,7 +30,7 @@ struct ooc_stream {
     slot *slots;
     ooc__prefetch *prefetch; /* HDF5 inputs not read in place: reads run ahead of the workers */
     int prefetching;         /* the prefetcher runs for the pass under way */
-    int in_place;            /* chunks read in place: each worker maps its own */
+    int in_place;            /* chunks read in place: each worker reads its own */
     void **cache;       /* per chunk: its decoded rows, or NULL */
     uint64_t cache_slots; /* chunks [0, cache_slots) are cached once read */
     /* the pass being run */
@@ -58,11 +58,11 @@ ooc_stream_params ooc_stream_params_default(void)
 #define PIECE_BYTES ((size_t)256 << 10)
 
 /* Per thread a decoded chunk, the codec's shuffle scratch, a piece and, when chunks are read in place, the
- * mapped stored chunk; stored chunks in the prefetch ring otherwise. */
-static uint64_t working_bytes(size_t chunk_bytes, size_t piece_bytes, int threads, uint64_t mapped_bytes, int ring)
+ * stored chunk; stored chunks in the prefetch ring otherwise. */
+static uint64_t working_bytes(size_t chunk_bytes, size_t piece_bytes, int threads, uint64_t stored_bytes, int ring)
 {
     return PROCESS_RESERVE +
-           (uint64_t)threads * (2 * (uint64_t)chunk_bytes + piece_bytes + mapped_bytes + (1u << 20)) +
+           (uint64_t)threads * (2 * (uint64_t)chunk_bytes + piece_bytes + stored_bytes + (1u << 20)) +
            (uint64_t)ring * chunk_bytes;
 }
 
@@ -108,16 +108,14 @@ int ooc_stream_create(ooc_array *a, const ooc_stream_params *p, ooc_stream **out
     if (shuffled)
         s->piece_rows = PIECE_BYTES / row_bytes ? PIECE_BYTES / row_bytes : 1;
     size_t piece_bytes = (size_t)s->piece_rows * row_bytes;
-    /* Chunks read in place need no prefetch thread: each worker maps its own, and the kernel's readahead on
-     * its page faults fills the page cache. Asking the kernel to read the next chunks (POSIX_FADV_WILLNEED)
-     * made it cache them in 4 KiB pages, which cost more to map on every later pass: a streaming pass of
-     * 10M x 20 took 0.47 s against 0.39 s over the same file read by faults. */
-    uint64_t mapped = 0, working, state;
-    s->in_place = ooc_array_in_place(a, &mapped);
+    /* Chunks read in place need no prefetch thread: each worker reads its own, without a lock, and the
+     * kernel's readahead fills the page cache. */
+    uint64_t stored = 0, working, state;
+    s->in_place = ooc_array_in_place(a, &stored);
     /* With the thread count left to us (0), fewer threads rather than no run when the limit is tight: the
      * results are the same for any count. */
     for (;; s->p.threads--) {
-        working = working_bytes(s->chunk_bytes, piece_bytes, s->p.threads, mapped, ring_depth(s));
+        working = working_bytes(s->chunk_bytes, piece_bytes, s->p.threads, stored, ring_depth(s));
         /* Per-row state: all of it in memory if it fits beside the working buffers, else a chunk per thread. */
         state = (uint64_t)p->state_row_bytes * in->rows;
         s->stats.state_spilled = 0;
@@ -201,13 +199,11 @@ static int fetch(ooc_stream *s, uint64_t chunk, slot *b, const ooc_array_raw **r
     return ooc_array_fetch(s->a, chunk, &b->raw, err);
 }
 
-/* The worker is done with the chunk's fetched bytes. */
-static void release(ooc_stream *s, uint64_t chunk, slot *b)
+/* The worker is done with the chunk's fetched bytes: the prefetcher may reuse their place in its ring. */
+static void release(ooc_stream *s, uint64_t chunk)
 {
     if (s->prefetching)
         ooc__prefetch_release(s->prefetch, chunk);
-    else
-        ooc_array_raw_done(&b->raw);
 }
 
 /* The chunk's rows: from the cache, or read (into the cache when it has room for this chunk). With staged
@@ -228,14 +224,14 @@ static int chunk_rows_of(ooc_stream *s, uint64_t chunk, slot *b, const void **ro
     b->bytes_read = raw->bytes_read;
     if (staged && chunk >= s->cache_slots && (rc = ooc_array_stage(s->a, raw, b->codec, staged, err)) != 0) {
         if (rc < 0)
-            release(s, chunk, b);
+            release(s, chunk);
         return rc < 0 ? rc : 0;
     }
     void *dst = b->rows;
     if (chunk < s->cache_slots && !(dst = ooc__buffer_alloc(s->chunk_bytes)))
         dst = b->rows; /* no memory to cache after all: stream this chunk */
     rc = ooc_array_decode(s->a, raw, b->codec, dst, err);
-    release(s, chunk, b);
+    release(s, chunk);
     if (rc) {
         if (dst != b->rows)
             free(dst);
@@ -287,7 +283,7 @@ static int produce(void *ctx, uint64_t chunk, int slot_index, ooc_error *err)
     else
         rc = s->pass->map(s->pass->ctx, rows, row0, n, state, b->partial, s->pass->output ? b->out : NULL, err);
     if (staged)
-        release(s, chunk, b);
+        release(s, chunk);
     if (!rc && state && !s->pass->state_read_only)
         rc = ooc__rowstate_store(s->pass->state, chunk, slot_index, err);
     if (rc || !s->pass->output)

@@ -122,26 +122,16 @@ int ooc_h5_reader_read_rows(ooc_h5_reader *r, uint64_t row0, uint64_t n, ooc_dty
 int ooc_h5_reader_read_raw_chunk(ooc_h5_reader *r, uint64_t chunk, void **buf, size_t *cap, size_t *bytes,
                                  ooc_error *err);
 
-/* The stored bytes of a raw chunk read in place: mapped from the file, not copied. */
-typedef struct ooc_h5_chunk_view {
-    const void *data;
-    size_t bytes;    /* 0: nothing mapped */
-    void *map;       /* the mapping, page-aligned around data */
-    size_t map_bytes;
-} ooc_h5_chunk_view;
-
-/* ooc_h5_reader_view_raw_chunk(): like ooc_h5_reader_read_raw_chunk(), but the bytes are mapped in place
- * (the first call locates the chunks; later ones take no lock). Returns 1 with v filled, or 0 when the chunk
- * cannot be read in place (not zstd, too many chunks to locate, not a whole zstd frame where HDF5's index
- * says): then read it with ooc_h5_reader_read_raw_chunk(). The view stays valid while the reader is open
- * and the file is not truncated; release it with ooc_h5_chunk_view_release(). */
-int ooc_h5_reader_view_raw_chunk(ooc_h5_reader *r, uint64_t chunk, ooc_h5_chunk_view *v);
+/* ooc_h5_reader_read_raw_chunk_in_place(): like ooc_h5_reader_read_raw_chunk(), but read straight from
+ * where the chunk lies in the file (the first call locates the chunks; later ones take no lock, so threads
+ * read in parallel) into buf, of cap bytes. Returns the stored bytes read, or 0 when the chunk cannot be read
+ * in place (not zstd, too many chunks to locate, larger than cap, not a whole zstd frame where HDF5's index
+ * says, a failed read): then read it with ooc_h5_reader_read_raw_chunk(), which says what is wrong. */
+size_t ooc_h5_reader_read_raw_chunk_in_place(ooc_h5_reader *r, uint64_t chunk, void *buf, size_t cap);
 
 /* ooc_h5_reader_in_place(): whether raw chunks can be read in place (locating them on the first call):
- * then *max_bytes gets the largest stored chunk, the most one view maps. */
+ * then *max_bytes gets the largest stored chunk, the most one read takes. */
 int ooc_h5_reader_in_place(ooc_h5_reader *r, uint64_t *max_bytes);
-
-void ooc_h5_chunk_view_release(ooc_h5_chunk_view *v); /* a released or zeroed view is a no-op */
 
 /* ---- conveniences ----------------------------------------------------------------------------------- */
 

@@ -1,10 +1,10 @@
-#define _GNU_SOURCE /* mmap, sysconf, MAP_POPULATE */
+#define _POSIX_C_SOURCE 200809L /* pread */
 #include "ooc_h5_inplace_internal.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -94,38 +94,25 @@ void ooc__h5_inplace_close(ooc__h5_inplace *t)
     free(t);
 }
 
-int ooc__h5_inplace_view(const ooc__h5_inplace *t, uint64_t chunk, size_t decoded_bytes, ooc_h5_chunk_view *v)
+size_t ooc__h5_inplace_read(const ooc__h5_inplace *t, uint64_t chunk, size_t decoded_bytes, void *buf, size_t cap)
 {
-    memset(v, 0, sizeof *v);
-    if (chunk >= t->nchunks || t->bytes[chunk] == 0)
+    if (chunk >= t->nchunks || t->bytes[chunk] == 0 || t->bytes[chunk] > cap)
         return 0;
-    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), at = t->offset[chunk], start = at - at % page;
-    size_t len = (size_t)(at + t->bytes[chunk] - start);
-    void *map = mmap(NULL, len, PROT_READ, MAP_SHARED | MAP_POPULATE, t->fd, (off_t)start);
-    if (map == MAP_FAILED)
-        return 0;
-    const void *data = (const char *)map + (at - start);
-    size_t bytes = (size_t)t->bytes[chunk];
-    /* Walking the frame's block headers also brings its pages in, here rather than in the decoder. */
-    if (ZSTD_getFrameContentSize(data, bytes) != decoded_bytes || ZSTD_findFrameCompressedSize(data, bytes) != bytes) {
-        munmap(map, len);
-        return 0;
+    size_t bytes = (size_t)t->bytes[chunk], done = 0;
+    while (done < bytes) {
+        ssize_t n = pread(t->fd, (char *)buf + done, bytes - done, (off_t)(t->offset[chunk] + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) /* HDF5's own read then says what is wrong */
+            return 0;
+        done += (size_t)n;
     }
-    v->data = data;
-    v->bytes = bytes;
-    v->map = map;
-    v->map_bytes = len;
-    return 1;
+    if (ZSTD_getFrameContentSize(buf, bytes) != decoded_bytes || ZSTD_findFrameCompressedSize(buf, bytes) != bytes)
+        return 0;
+    return bytes;
 }
 
 uint64_t ooc__h5_inplace_max_bytes(const ooc__h5_inplace *t)
 {
     return t->max_bytes;
-}
-
-void ooc_h5_chunk_view_release(ooc_h5_chunk_view *v)
-{
-    if (v->map)
-        munmap(v->map, v->map_bytes);
-    memset(v, 0, sizeof *v);
 }

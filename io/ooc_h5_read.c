@@ -297,12 +297,11 @@ static const ooc__h5_inplace *inplace(ooc_h5_reader *r)
     return r->inplace;
 }
 
-int ooc_h5_reader_view_raw_chunk(ooc_h5_reader *r, uint64_t chunk, ooc_h5_chunk_view *v)
+size_t ooc_h5_reader_read_raw_chunk_in_place(ooc_h5_reader *r, uint64_t chunk, void *buf, size_t cap)
 {
-    memset(v, 0, sizeof *v);
     const ooc__h5_inplace *t = inplace(r);
     const ooc_h5_info *in = &r->info;
-    return t && ooc__h5_inplace_view(t, chunk, (size_t)(in->chunk_rows * in->cols * in->type_size), v);
+    return t ? ooc__h5_inplace_read(t, chunk, (size_t)(in->chunk_rows * in->cols * in->type_size), buf, cap) : 0;
 }
 
 int ooc_h5_reader_in_place(ooc_h5_reader *r, uint64_t *max_bytes)

@@ -342,7 +342,7 @@ class TestGenerated(Case):
         chunk_kib = 10000 * 5 * 8 / 1024
         for threads in (1, 2, 3):
             # What the stream holds besides its cache (engine/ooc_stream.c working_bytes()): a process reserve,
-            # per thread a decoded chunk, shuffle scratch and the chunk mapped from the file; the rest caches.
+            # per thread a decoded chunk, shuffle scratch and the stored chunk read from the file; the rest caches.
             working_kib = chunkinfo(path, "--stats", "-t", threads)["working_bytes"] / 1024
             self.assertGreater(working_kib, threads * 2 * chunk_kib)
             for extra in (0.5, 2.5, 8.5):
