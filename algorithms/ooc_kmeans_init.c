@@ -186,9 +186,8 @@ static void keep_rows(const state_job *j, const void *x, uint64_t row0, uint64_t
     enum { BLOCK = 1024 };
     double u[BLOCK], *rec = keep + 2;
     double factor = j->keep_l_over_phi > 0 ? j->keep_l_over_phi : j->keep_l / chunk_phi;
-    uint64_t kept = 0, rd = record_doubles(j);
-    keep[1] = 0;
-    for (uint64_t i0 = 0; i0 < n; i0 += BLOCK) {
+    uint64_t kept = (uint64_t)keep[0], rd = record_doubles(j);
+    for (uint64_t i0 = 0; i0 < n && !keep[1]; i0 += BLOCK) {
         uint64_t m = n - i0 < BLOCK ? n - i0 : BLOCK;
         ooc_random_uniforms(j->seed, j->keep_stream, row0 + i0, m, u);
         for (uint64_t i = 0; i < m; i++) {
@@ -223,6 +222,8 @@ static void keep_combine(const state_job *j, double *acc, const double *part)
     acc[0] = (double)(have + add);
 }
 
+/* A chunk, or a piece of one when the pass takes pieces (takes_pieces()): rows in order, so phi adds up
+ * in the same order whatever the pieces. */
 static int state_map(void *ctx, const void *x, uint64_t row0, uint64_t n, void *state, void *partial, void *out,
                      ooc_error *err)
 {
@@ -232,6 +233,11 @@ static int state_map(void *ctx, const void *x, uint64_t row0, uint64_t n, void *
     double *part = partial, *counts = part + 1, *reach = counts + j->m, *stats = reach + j->m;
     double *keep = stats + j->stats_doubles;
     double *dist = part + state_reduced_doubles(j);
+    if (row0 % j->chunk_rows == 0) { /* the chunk's first piece */
+        memset(part, 0, (1 + 2 * j->m) * sizeof *part);
+        if (j->keep_stream)
+            keep[0] = keep[1] = 0;
+    }
     if (j->stats_doubles) {
         int rc = ooc_colstats_summarise(x, j->dtype, row0, n, j->d, stats, err);
         if (rc)
@@ -239,12 +245,11 @@ static int state_map(void *ctx, const void *x, uint64_t row0, uint64_t n, void *
     }
     int32_t *labels = (int32_t *)(dist + j->chunk_rows);
     void *scratch = (void *)(((uintptr_t)(dist + j->chunk_rows + (j->chunk_rows + 1) / 2) + 63) & ~(uintptr_t)63);
-    memset(part, 0, (1 + 2 * j->m) * sizeof *part);
     if (j->near && prune_pays(j, n, st))
         OOC__ROW_LOOP_CALL(pruned, j->dtype, j, x, n, st, labels, dist);
     else
         j->kernel(x, (size_t)n, (size_t)j->d, j->centers, j->norm2, (size_t)j->n_new, labels, dist, NULL, scratch);
-    double phi = 0;
+    double phi = part[0];
     for (uint64_t i = 0; i < n; i++) {
         float dd = (float)dist[i];
         if (j->first == 0 || dd < st[i].dmin) { /* ties keep the earlier candidate; a pruned row's inf never wins */
@@ -259,6 +264,13 @@ static int state_map(void *ctx, const void *x, uint64_t row0, uint64_t n, void *
     if (j->keep_stream)
         keep_rows(j, x, row0, n, st, phi, keep);
     return 0;
+}
+
+/* Whether a pass may hand state_map() chunks in pieces: not when it computes the column statistics (a
+ * chunk's summary starts from its first row) or keeps rows by the chunk's own phi, known only at its end. */
+static int takes_pieces(const state_job *j)
+{
+    return !j->stats_doubles && (!j->keep_stream || j->keep_l_over_phi > 0);
 }
 
 static void state_combine(void *ctx, void *acc_v, const void *part_v)
@@ -358,7 +370,7 @@ static int update_state(ooc__fit *f, state_job *j, const candidates *c, uint64_t
         j->near_start = near_start;
     }
     ooc_pass pass = {.phase = "init", .partial_size = state_partial_doubles(j) * sizeof(double), .ctx = j,
-                     .map = state_map, .combine = state_combine, .state = j->rows};
+                     .map = state_map, .combine = state_combine, .state = j->rows, .pieces = takes_pieces(j)};
     int rc = ooc_stream_run(f->stream, &pass, acc, err);
     if (!rc) {
         *phi = acc[0];
