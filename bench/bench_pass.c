@@ -165,7 +165,8 @@ static void chunk_offsets(const char *path, uint64_t chunk_rows, uint64_t nchunk
  *   read_decompress  each stored chunk read from the file (the file in the page cache, as it is for the
  *                    passes timed here), then decoded: issue 5's read-and-decompress pass, the least a
  *                    streaming iteration can cost. Read both ways, the faster taken: pread at its offset
- *                    into a buffer, or a map of its pages (what the engine does);
+ *                    into a buffer (what the engine does), or a map of its pages (what it did until
+ *                    session 8);
  *   membw            the whole decoded array, held in memory, summed;
  *   first_touch      that array's memory written for the first time, T threads a chunk at a time, as the
  *                    first pass of a cached fit fills its cache: the kernel's page zeroing and whatever a
