@@ -34,7 +34,7 @@ static int bounds_init(ooc__bounds *b, const ooc__fit *f, ooc_error *err)
 
 int ooc__bounds_create(ooc__bounds *b, const ooc__fit *f, ooc_error *err)
 {
-    int rc = bounds_init(b, f, err);
+    int rc = ooc__agree(f, bounds_init(b, f, err), err);
     if (!rc)
         rc = ooc_rowstate_create(f->stream, sizeof(ooc__bound_row), &b->rows, err);
     if (rc)
@@ -135,16 +135,18 @@ int ooc__bounds_create_seeded(ooc__bounds *b, const ooc__fit *f, ooc__init_seed 
 {
     _Static_assert(sizeof(ooc__init_row) == sizeof(ooc__bound_row), "converted in place");
     int rc = bounds_init(b, f, err);
-    if (rc)
-        return rc;
     size_t d = (size_t)f->d, esize = ooc_dtype_size(b->dtype);
-    void *cand = malloc((seed->m * d + seed->m) * esize);
-    b->seed_label = malloc(seed->m * sizeof *b->seed_label);
-    b->seed_reach = malloc(seed->m * sizeof *b->seed_reach);
-    if (!cand || !b->seed_label || !b->seed_reach) {
+    void *cand = rc ? NULL : malloc((seed->m * d + seed->m) * esize);
+    if (!rc) {
+        b->seed_label = malloc(seed->m * sizeof *b->seed_label);
+        b->seed_reach = malloc(seed->m * sizeof *b->seed_reach);
+        if (!cand || !b->seed_label || !b->seed_reach)
+            rc = ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
+    }
+    if ((rc = ooc__agree(f, rc, err)) != 0) {
         free(cand);
         ooc__bounds_free(b);
-        return ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
+        return rc;
     }
     ooc__assign_typed_centers(centers, (size_t)f->k, d, b->dtype, b->centers);
     ooc__assign_typed_centers(seed->candidates, (size_t)seed->m, d, b->dtype, cand);

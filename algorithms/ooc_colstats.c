@@ -227,14 +227,23 @@ int ooc_colstats_compute(ooc_stream *s, ooc_colstats **out, ooc_error *err)
     const ooc_array_info *in = ooc_array_get_info(ooc_stream_array(s));
     job j = {in->cols, in->dtype};
     void *acc = malloc(summary_size(in->cols));
-    if (!acc)
-        return ooc_error_set(err, OOC_ENOMEM, "statistics: out of memory");
+    const ooc_dist *dist = ooc_stream_dist(s);
+    int rc = ooc_dist_agree(dist, acc ? 0 : ooc_error_set(err, OOC_ENOMEM, "statistics: out of memory"), err);
+    if (rc) {
+        free(acc);
+        return rc;
+    }
     ooc_colstats_partial_init(acc, in->cols);
     ooc_pass pass = {.phase = "stats", .partial_size = summary_size(in->cols), .ctx = &j, .map = map_chunk,
                      .combine = combine};
-    int rc = ooc_stream_run(s, &pass, acc, err);
-    if (!rc)
-        rc = ooc_colstats_from_partial(acc, in->rows, in->cols, out, err);
+    rc = ooc_stream_run(s, &pass, acc, err);
+    if (!rc) {
+        int mine = ooc_colstats_from_partial(acc, in->rows, in->cols, out, err);
+        if ((rc = ooc_dist_agree(dist, mine, err)) != 0 && !mine) { /* another process failed */
+            ooc_colstats_free(*out);
+            *out = NULL;
+        }
+    }
     free(acc);
     return rc;
 }

@@ -198,12 +198,13 @@ int ooc__kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_
     sp2.state_row_bytes = per_row_bytes(p, prune);
     ooc__fit f = {.in = in, .p = p, .k = p->k, .d = in->cols, .prune = prune};
     rc = ooc_stream_create(a, &sp2, &f.stream, err);
-    if (rc)
-        return rc;
-    ooc_kmeans_model *m = model_alloc(f.k, f.d, p->max_iter);
-    if (!m) {
+    ooc_kmeans_model *m = rc ? NULL : model_alloc(f.k, f.d, p->max_iter);
+    if (!rc && !m)
+        rc = ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
+    if ((rc = ooc_dist_agree(sp->dist, rc, err)) != 0) {
+        ooc_kmeans_model_free(m);
         ooc_stream_free(f.stream);
-        return ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
+        return rc;
     }
     m->params = *p;
     m->n_samples = in->rows;
@@ -231,6 +232,9 @@ int ooc__kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_
     const ooc_stream_stats *ss = ooc_stream_get_stats(f.stream);
     m->passes = ss->passes;
     m->bytes_read = ss->bytes_read;
+    rc = ooc_dist_agree(sp->dist, rc, err);
+    if (!rc)
+        ooc_dist_sum(sp->dist, &m->bytes_read); /* every process's reads */
     m->state_spilled = ss->state_spilled;
     ooc_stream_free(f.stream);
     m->seconds_total = ooc_clock_seconds() - t_start;
@@ -251,9 +255,11 @@ int ooc_kmeans_predict(ooc_array *a, const ooc_stream_params *sp, const ooc_kmea
                              (unsigned long long)in->cols, (unsigned long long)m->d);
     blas_single_threaded();
     ooc__fit f = {.in = in, .p = &m->params, .k = m->k, .d = m->d};
-    int rc = ooc_stream_create(a, sp, &f.stream, err);
-    if (rc)
+    int rc = ooc_dist_agree(sp->dist, ooc_stream_create(a, sp, &f.stream, err), err);
+    if (rc) {
+        ooc_stream_free(f.stream);
         return rc;
+    }
     ooc__assign_result r;
     rc = ooc__assign_pass(&f, m->centers, 0, NULL, labels ? ooc_chunk_output_dataset(labels) : NULL, &r, err);
     if (!rc && inertia)

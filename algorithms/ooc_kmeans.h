@@ -15,7 +15,8 @@
  * ride on k-means|| and k-means++'s first pass.
  *
  * Same input, chunking, seed and options => bitwise-identical centres, inertia, n_iter and labels for any
- * thread count.
+ * thread count, and for any number of processes (ooc_stream_params.dist: every process calls fit or
+ * predict with the same arguments, each reads its own chunks, and all return the same model or error).
  */
 #ifndef OOC_KMEANS_H
 #define OOC_KMEANS_H
@@ -88,8 +89,9 @@ typedef struct ooc_kmeans_model {
 void ooc_kmeans_model_free(ooc_kmeans_model *m); /* NULL is a no-op */
 
 /* ooc_kmeans_fit(): fit p to the array a, streaming it under sp (threads, memory limit, progress). labels:
- * NULL, or an output chunked like a (int32, 1-D) that receives the label of every row. Errors: k > rows
- * (OOC_EINVAL), a non-finite value (OOC_ENONFINITE naming the first row), the reader's and the stream's. */
+ * NULL, or an output chunked like a (int32, 1-D) that receives the label of every row (distributed: in
+ * process 0; the others pass ooc_chunk_output_create_remote()'s). Errors: k > rows (OOC_EINVAL), a
+ * non-finite value (OOC_ENONFINITE naming the first row), the reader's and the stream's. */
 int ooc_kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_params *p, ooc_chunk_output *labels,
                    ooc_kmeans_model **out, ooc_error *err);
 

@@ -240,6 +240,12 @@ static int collect(const job *j, double *acc, ooc__assign_result *res)
     return 0;
 }
 
+static size_t reduced_bytes(void *ctx, const void *partial)
+{
+    (void)partial;
+    return ((const job *)ctx)->lay.reduced * sizeof(double);
+}
+
 int ooc__assign_pass(ooc__fit *f, const double *centers, int accumulate, ooc__bounds *bounds, ooc_h5_chunked *labels,
                      ooc__assign_result *res, ooc_error *err)
 {
@@ -253,10 +259,11 @@ int ooc__assign_pass(ooc__fit *f, const double *centers, int accumulate, ooc__bo
     size_t esize = ooc_dtype_size(j.dtype);
     char *typed = malloc((size_t)(j.k * j.d + j.k) * esize);
     double *acc = calloc(j.lay.reduced ? j.lay.reduced : 1, sizeof *acc);
-    if (!typed || !acc) {
+    int rc = ooc__agree(f, typed && acc ? 0 : ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory"), err);
+    if (rc) {
         free(typed);
         free(acc);
-        return ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
+        return rc;
     }
     ooc__assign_typed_centers(centers, (size_t)j.k, (size_t)j.d, j.dtype, typed);
     j.centers = typed;
@@ -264,9 +271,9 @@ int ooc__assign_pass(ooc__fit *f, const double *centers, int accumulate, ooc__bo
     if (bounds)
         ooc__bounds_begin(bounds, j.kernel, j.centers, j.norm2);
     ooc_pass pass = {.phase = accumulate ? "lloyd" : "labels", .partial_size = j.lay.total * sizeof(double),
-                     .ctx = &j, .map = map_chunk, .combine = combine, .output = labels,
+                     .ctx = &j, .map = map_chunk, .combine = combine, .reduced_bytes = reduced_bytes, .output = labels,
                      .state = bounds ? bounds->rows : NULL, .pieces = 1};
-    int rc = ooc_stream_run(f->stream, &pass, acc, err);
+    rc = ooc_stream_run(f->stream, &pass, acc, err);
     if (!rc && bounds)
         ooc__bounds_end(bounds);
     if (!rc) {
@@ -282,6 +289,7 @@ int ooc__assign_pass(ooc__fit *f, const double *centers, int accumulate, ooc__bo
                 memcpy(res->sums, acc + j.lay.sums, j.k * j.d * sizeof *res->sums);
         }
     }
+    rc = ooc__agree(f, rc, err);
     if (rc)
         ooc__assign_result_free(res);
     free(typed);

@@ -42,7 +42,7 @@ static int reserve(candidates *c, uint64_t n, ooc_error *err)
 
 static int add_rows(ooc__fit *f, candidates *c, const uint64_t *rows, uint64_t n, ooc_error *err)
 {
-    int rc = reserve(c, n, err);
+    int rc = ooc__agree(f, reserve(c, n, err), err);
     if (!rc)
         rc = ooc_stream_read_rows(f->stream, rows, (size_t)n, c->pts + c->m * c->d, err);
     if (rc)
@@ -273,6 +273,16 @@ static int takes_pieces(const state_job *j)
     return !j->stats_doubles && (!j->keep_stream || j->keep_l_over_phi > 0);
 }
 
+/* What state_combine() reads: the keep section's records only as far as they are used. */
+static size_t state_reduced_bytes(void *ctx, const void *partial)
+{
+    const state_job *j = ctx;
+    size_t n = 1 + 2 * j->m + j->stats_doubles;
+    if (j->keep_stream)
+        n += 2 + (size_t)((const double *)partial)[n] * record_doubles(j);
+    return n * sizeof(double);
+}
+
 static void state_combine(void *ctx, void *acc_v, const void *part_v)
 {
     const state_job *j = ctx;
@@ -351,10 +361,11 @@ static int update_state(ooc__fit *f, state_job *j, const candidates *c, uint64_t
     j->stats_doubles = stats ? (ooc_colstats_partial_bytes(j->d) + 7) / 8 : 0;
     char *typed = malloc((size_t)(j->n_new * (j->d + 1)) * esize);
     double *acc = calloc(state_reduced_doubles(j), sizeof *acc);
-    if (!typed || !acc) {
+    int rc = ooc__agree(f, typed && acc ? 0 : ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory"), err);
+    if (rc) {
         free(typed);
         free(acc);
-        return ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
+        return rc;
     }
     ooc__assign_typed_centers(c->pts + first * j->d, (size_t)j->n_new, (size_t)j->d, t, typed);
     if (stats)
@@ -370,8 +381,9 @@ static int update_state(ooc__fit *f, state_job *j, const candidates *c, uint64_t
         j->near_start = near_start;
     }
     ooc_pass pass = {.phase = "init", .partial_size = state_partial_doubles(j) * sizeof(double), .ctx = j,
-                     .map = state_map, .combine = state_combine, .state = j->rows, .pieces = takes_pieces(j)};
-    int rc = ooc_stream_run(f->stream, &pass, acc, err);
+                     .map = state_map, .combine = state_combine, .reduced_bytes = state_reduced_bytes,
+                     .state = j->rows, .pieces = takes_pieces(j)};
+    rc = ooc_stream_run(f->stream, &pass, acc, err);
     if (!rc) {
         *phi = acc[0];
         memcpy(counts, acc + 1, c->m * sizeof *counts);
@@ -381,8 +393,13 @@ static int update_state(ooc__fit *f, state_job *j, const candidates *c, uint64_t
             memcpy(kept, keep, (2 + (uint64_t)keep[0] * record_doubles(j)) * sizeof *kept);
         }
     }
-    if (!rc && stats)
-        rc = ooc_colstats_from_partial(acc + 1 + 2 * c->m, f->in->rows, j->d, stats, err);
+    if (!rc && stats) {
+        int mine = ooc_colstats_from_partial(acc + 1 + 2 * c->m, f->in->rows, j->d, stats, err);
+        if ((rc = ooc__agree(f, mine, err)) != 0 && !mine) { /* another process failed */
+            ooc_colstats_free(*stats);
+            *stats = NULL;
+        }
+    }
     free(near);
     free(near_start);
     j->near = NULL;
@@ -390,6 +407,12 @@ static int update_state(ooc__fit *f, state_job *j, const candidates *c, uint64_t
     free(typed);
     free(acc);
     return rc;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
 }
 
 /* Rows drawn by round r: each with probability min(1, l * dmin / phi), its draw keyed by (seed, r, row).
@@ -468,11 +491,22 @@ static int draw_round(const ooc__fit *f, const state_job *j, int round, double p
     int threads = ooc_rowstate_threads(j->rows);
     draw_job d = {f, OOC__STREAM_ROUND + (uint32_t)round, l_over_phi(f, phi), {0},
                   calloc((size_t)threads, sizeof(row_list))};
-    int rc = d.per_slot ? ooc_rowstate_scan_parallel(j->rows, draw_chunk, draw_append, &d, err)
-                        : ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
+    int rc = ooc__agree(f, d.per_slot ? 0 : ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory"), err);
+    if (!rc)
+        rc = ooc_rowstate_scan_parallel(j->rows, draw_chunk, draw_append, &d, err);
     for (int t = 0; d.per_slot && t < threads; t++)
         free(d.per_slot[t].rows);
     free(d.per_slot);
+    const ooc_dist *dist = ooc_stream_dist(f->stream);
+    if (!rc && dist) { /* every process's rows, in row order, as one process draws them */
+        void *all;
+        uint64_t n_all;
+        rc = ooc_dist_concat(dist, d.all.rows, d.all.n, sizeof *d.all.rows, &all, &n_all, err);
+        free(d.all.rows);
+        d.all = (row_list){all, n_all, n_all};
+        if (!rc)
+            qsort(d.all.rows, (size_t)d.all.n, sizeof *d.all.rows, cmp_u64);
+    }
     if (rc) {
         free(d.all.rows);
         return rc;
@@ -503,12 +537,6 @@ static int pick_chunk(void *ctx, uint64_t row0, uint64_t n, const void *state, o
         }
     }
     return 0;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
 }
 
 /* k distinct rows, uniformly, by (seed, stream, draw), not in `taken` (sorted, n_taken); sorted out. */
@@ -545,7 +573,7 @@ static int top_up(ooc__fit *f, candidates *c, double *centers, ooc_error *err)
              (unsigned long long)c->m, (unsigned long long)f->k, (unsigned long long)missing);
     note(f, msg);
     uint64_t *taken = malloc((c->m + 1) * sizeof *taken), *extra = malloc(missing * sizeof *extra);
-    int rc = taken && extra ? 0 : ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
+    int rc = ooc__agree(f, taken && extra ? 0 : ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory"), err);
     if (!rc) {
         memcpy(taken, c->rows, c->m * sizeof *taken);
         qsort(taken, c->m, sizeof *taken, cmp_u64);
@@ -571,7 +599,7 @@ static int draw_kept(const ooc__fit *f, const state_job *j, const double *kept, 
     if (kept[1] || (j->keep_l_over_phi > 0 && !(lp <= j->keep_l_over_phi)))
         return 0;
     uint64_t n = (uint64_t)kept[0], rd = record_doubles(j);
-    int rc = reserve(c, n, err);
+    int rc = ooc__agree(f, reserve(c, n, err), err);
     for (uint64_t i = 0; !rc && i < n; i++) {
         const double *r = kept + 2 + i * rd;
         double p = lp * r[2];
@@ -603,7 +631,8 @@ static int sampled_init(ooc__fit *f, int plusplus, double *centers, uint64_t *n_
      * keep_cap / (4 l)-fold or more. */
     double *kept = plusplus || !f->prune ? NULL : malloc((2 + j.keep_cap * record_doubles(&j)) * sizeof *kept);
     int kept_round = 0; /* the draw kept holds rows for, or 0 */
-    int rc = plusplus || !f->prune || kept ? 0 : ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
+    int rc = ooc__agree(f, plusplus || !f->prune || kept ? 0 : ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory"),
+                        err);
     if (!rc)
         rc = ooc_rowstate_create(f->stream, sizeof(row_state), &j.rows, err);
     uint64_t first_row = ooc_random_below(f->p->seed, OOC__STREAM_FIRST_CENTER, 0, n);
@@ -616,10 +645,9 @@ static int sampled_init(ooc__fit *f, int plusplus, double *centers, uint64_t *n_
             double *grown = realloc(counts, c.m * sizeof *counts), *grown_reach = realloc(reach, c.m * sizeof *reach);
             counts = grown ? grown : counts;
             reach = grown_reach ? grown_reach : reach;
-            if (!grown || !grown_reach) {
-                rc = ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
+            rc = ooc__agree(f, grown && grown_reach ? 0 : ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory"), err);
+            if (rc)
                 break;
-            }
             int keep = kept && r < rounds;
             j.keep_stream = keep ? OOC__STREAM_ROUND + (uint32_t)(r + 1) : 0;
             j.keep_l_over_phi = keep && measured > 0 ? (double)j.keep_cap / 4 / phi : 0;
@@ -639,7 +667,7 @@ static int sampled_init(ooc__fit *f, int plusplus, double *centers, uint64_t *n_
         uint64_t *rows = NULL, got = 0;
         if (plusplus) { /* the next centre: a row drawn with probability dmin / phi */
             pick_job p = {ooc_random_uniform(f->p->seed, OOC__STREAM_PLUSPLUS, (uint64_t)r) * phi, 0, n - 1};
-            rc = ooc_rowstate_scan(j.rows, pick_chunk, &p, err);
+            rc = ooc_rowstate_scan(j.rows, pick_chunk, &p, sizeof p, err);
             if (rc == PICKED)
                 rc = 0;
             if (!rc)
@@ -665,10 +693,14 @@ static int sampled_init(ooc__fit *f, int plusplus, double *centers, uint64_t *n_
         memcpy(centers, c.pts, f->k * f->d * sizeof *centers);
     else if (!rc && c.m <= f->k)
         rc = top_up(f, &c, centers, err);
-    else if (!rc && ooc__weighted_kmeans(c.pts, counts, (size_t)c.m, (size_t)f->d, (size_t)f->k, f->p->seed,
-                                         ooc_stream_get_stats(f->stream)->threads, centers))
-        rc = ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory reclustering %llu candidates",
-                           (unsigned long long)c.m);
+    else if (!rc) {
+        int mine = ooc__weighted_kmeans(c.pts, counts, (size_t)c.m, (size_t)f->d, (size_t)f->k, f->p->seed,
+                                        ooc_stream_get_stats(f->stream)->threads, centers)
+                       ? ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory reclustering %llu candidates",
+                                       (unsigned long long)c.m)
+                       : 0;
+        rc = ooc__agree(f, mine, err);
+    }
     if (!rc) { /* the state refers to candidates [0, measured) */
         *seed = (ooc__init_seed){j.rows, c.pts, measured};
         j.rows = NULL;
@@ -692,7 +724,7 @@ void ooc__init_seed_free(ooc__init_seed *s)
 static int random_init(ooc__fit *f, double *centers, ooc_error *err)
 {
     uint64_t *rows = malloc(f->k * sizeof *rows);
-    int rc = rows ? 0 : ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
+    int rc = ooc__agree(f, rows ? 0 : ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory"), err);
     if (!rc && distinct_rows(f, OOC__STREAM_RANDOM_INIT, NULL, 0, f->k, rows) != 0)
         rc = ooc_error_set(err, OOC_EINTERNAL, "kmeans: cannot draw %llu distinct rows", (unsigned long long)f->k);
     if (!rc)

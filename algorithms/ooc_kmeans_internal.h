@@ -52,6 +52,13 @@ typedef struct ooc__fit {
     double stats_seconds; /* the pass that computed the column statistics */
 } ooc__fit;
 
+/* ooc__agree(): in a distributed fit, rc agreed by every process (ooc_dist_agree()): after a step where one
+ * process may fail alone (memory, its own files), before the next collective one. */
+static inline int ooc__agree(const ooc__fit *f, int rc, ooc_error *err)
+{
+    return ooc_dist_agree(ooc_stream_dist(f->stream), rc, err);
+}
+
 /* ooc__kmeans_fit(): ooc_kmeans_fit() with the pruning (Lloyd's bounds, k-means||'s) on or off. */
 int ooc__kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_params *p, ooc_chunk_output *labels,
                     int prune, ooc_kmeans_model **out, ooc_error *err);

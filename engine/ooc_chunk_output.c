@@ -29,6 +29,21 @@ int ooc_chunk_output_create(const char *path, const char *dataset, const ooc_h5_
     return 0;
 }
 
+int ooc_chunk_output_create_remote(const char *dataset, const ooc_h5_chunked_params *p, ooc_chunk_output **out,
+                                   ooc_error *err)
+{
+    ooc_chunk_output *o = calloc(1, sizeof *o);
+    if (!o)
+        return ooc_error_set(err, OOC_ENOMEM, "%s: out of memory", dataset);
+    int rc = ooc_h5_chunked_create(NULL, dataset, p, &o->dataset, err);
+    if (rc) {
+        free(o);
+        return rc;
+    }
+    *out = o;
+    return 0;
+}
+
 ooc_h5_file *ooc_chunk_output_file(ooc_chunk_output *o)
 {
     return o->file;
@@ -50,7 +65,7 @@ int ooc_chunk_output_commit(ooc_chunk_output *o, ooc_error *err)
         ooc_chunk_output_abort(o);
         return rc;
     }
-    rc = ooc_output_commit(o->out, err);
+    rc = o->out ? ooc_output_commit(o->out, err) : 0;
     free(o);
     return rc;
 }

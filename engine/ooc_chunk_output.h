@@ -14,6 +14,12 @@ typedef struct ooc_chunk_output ooc_chunk_output;
 int ooc_chunk_output_create(const char *path, const char *dataset, const ooc_h5_chunked_params *p, int force,
                             ooc_chunk_output **out, ooc_error *err);
 
+/* ooc_chunk_output_create_remote(): in the processes of a distributed run other than 0, the output that
+ * process 0 created: its layout, for the stream to encode this process's chunks, which it sends to process 0
+ * (ooc_stream.h). Commit and abort only free it. */
+int ooc_chunk_output_create_remote(const char *dataset, const ooc_h5_chunked_params *p, ooc_chunk_output **out,
+                                   ooc_error *err);
+
 /* ooc_chunk_output_file(): the file, for attributes and small datasets beside the chunked one. */
 ooc_h5_file *ooc_chunk_output_file(ooc_chunk_output *o);
 

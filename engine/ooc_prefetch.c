@@ -20,7 +20,7 @@ struct ooc__prefetch {
     pthread_cond_t changed;
     pthread_t thread;
     int running, stop;
-    uint64_t nchunks;
+    uint64_t first, stride, count; /* chunks first + j * stride for j < count */
     void *const *skip;
 };
 
@@ -55,10 +55,11 @@ void ooc__prefetch_free(ooc__prefetch *p)
 static void *fetch_loop(void *arg)
 {
     ooc__prefetch *p = arg;
-    for (uint64_t c = 0; c < p->nchunks; c++) {
+    for (uint64_t j = 0; j < p->count; j++) {
+        uint64_t c = p->first + j * p->stride;
         if (p->skip[c])
             continue;
-        ring_slot *s = &p->ring[c % (uint64_t)p->depth];
+        ring_slot *s = &p->ring[j % (uint64_t)p->depth];
         pthread_mutex_lock(&p->mu);
         while (s->ready && !p->stop)
             pthread_cond_wait(&p->changed, &p->mu);
@@ -78,9 +79,18 @@ static void *fetch_loop(void *arg)
     return NULL;
 }
 
-int ooc__prefetch_start(ooc__prefetch *p, uint64_t nchunks, void *const *skip, ooc_error *err)
+/* The ring slot of chunk c: by its place in the pass, so that a stride cannot crowd chunks into one slot. */
+static ring_slot *slot_of(ooc__prefetch *p, uint64_t chunk)
 {
-    p->nchunks = nchunks;
+    return &p->ring[(chunk - p->first) / p->stride % (uint64_t)p->depth];
+}
+
+int ooc__prefetch_start(ooc__prefetch *p, uint64_t first, uint64_t stride, uint64_t count, void *const *skip,
+                        ooc_error *err)
+{
+    p->first = first;
+    p->stride = stride;
+    p->count = count;
     p->skip = skip;
     p->stop = 0;
     for (int i = 0; i < p->depth; i++)
@@ -93,7 +103,7 @@ int ooc__prefetch_start(ooc__prefetch *p, uint64_t nchunks, void *const *skip, o
 
 int ooc__prefetch_wait(ooc__prefetch *p, uint64_t chunk, const ooc_array_raw **raw, ooc_error *err)
 {
-    ring_slot *s = &p->ring[chunk % (uint64_t)p->depth];
+    ring_slot *s = slot_of(p, chunk);
     pthread_mutex_lock(&p->mu);
     while (!(s->ready && s->chunk == chunk))
         pthread_cond_wait(&p->changed, &p->mu);
@@ -108,7 +118,7 @@ int ooc__prefetch_wait(ooc__prefetch *p, uint64_t chunk, const ooc_array_raw **r
 
 void ooc__prefetch_release(ooc__prefetch *p, uint64_t chunk)
 {
-    ring_slot *s = &p->ring[chunk % (uint64_t)p->depth];
+    ring_slot *s = slot_of(p, chunk);
     pthread_mutex_lock(&p->mu);
     s->ready = 0;
     pthread_cond_broadcast(&p->changed);

@@ -1,6 +1,7 @@
 /* ooc_prefetch_internal.h: a thread that fetches chunks ahead of the workers during a pass, so that reading
- * (serialised by HDF5) overlaps decoding instead of stalling it. Chunks are fetched in index order into a
- * ring of `depth` buffers; chunk c uses buffer c % depth once chunk c - depth has released it. */
+ * (serialised by HDF5) overlaps decoding instead of stalling it. Chunks are fetched in the pass's order into
+ * a ring of `depth` buffers; the pass's j-th chunk uses buffer j % depth once the (j - depth)-th has
+ * released it. */
 #ifndef OOC_PREFETCH_INTERNAL_H
 #define OOC_PREFETCH_INTERNAL_H
 
@@ -11,9 +12,10 @@ typedef struct ooc__prefetch ooc__prefetch;
 int ooc__prefetch_create(ooc_array *a, int depth, ooc__prefetch **out);
 void ooc__prefetch_free(ooc__prefetch *p); /* NULL is a no-op; the pass must be finished */
 
-/* ooc__prefetch_start(): begin fetching chunks [0, nchunks), skipping chunk c when skip[c] is not NULL
- * (the stream's cache). */
-int ooc__prefetch_start(ooc__prefetch *p, uint64_t nchunks, void *const *skip, ooc_error *err);
+/* ooc__prefetch_start(): begin fetching chunks first + j * stride for j in [0, count) (this process's, in a
+ * distributed pass), skipping chunk c when skip[c] is not NULL (the stream's cache). */
+int ooc__prefetch_start(ooc__prefetch *p, uint64_t first, uint64_t stride, uint64_t count, void *const *skip,
+                        ooc_error *err);
 
 /* ooc__prefetch_wait(): chunk c once fetched (*raw stays valid until release), or its fetch error. */
 int ooc__prefetch_wait(ooc__prefetch *p, uint64_t chunk, const ooc_array_raw **raw, ooc_error *err);

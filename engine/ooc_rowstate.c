@@ -19,6 +19,8 @@ struct ooc_rowstate {
     const char *dir;
     unsigned char **buf; /* spilled: per worker, one chunk's state */
     int threads;
+    const ooc_dist *dist; /* distributed: this process holds chunks c with c % nprocs == rank */
+    int rank, nprocs;
 };
 
 static const char *temp_dir(void)
@@ -41,7 +43,7 @@ static int open_spill(const char *dir)
     return fd;
 }
 
-int ooc_rowstate_create(struct ooc_stream *s, size_t row_bytes, ooc_rowstate **out, ooc_error *err)
+static int create(struct ooc_stream *s, size_t row_bytes, ooc_rowstate **out, ooc_error *err)
 {
     const ooc_array_info *in = ooc_array_get_info(ooc_stream_array(s));
     const ooc_stream_stats *st = ooc_stream_get_stats(s);
@@ -56,6 +58,9 @@ int ooc_rowstate_create(struct ooc_stream *s, size_t row_bytes, ooc_rowstate **o
     rs->chunk_rows = in->chunk_rows;
     rs->nchunks = in->nchunks;
     rs->threads = st->threads;
+    rs->dist = ooc_stream_dist(s);
+    rs->rank = ooc_dist_rank(rs->dist);
+    rs->nprocs = ooc_dist_size(rs->dist);
     rs->fd = -1;
     rs->dir = temp_dir();
     int ok;
@@ -79,6 +84,17 @@ int ooc_rowstate_create(struct ooc_stream *s, size_t row_bytes, ooc_rowstate **o
     }
     *out = rs;
     return 0;
+}
+
+int ooc_rowstate_create(struct ooc_stream *s, size_t row_bytes, ooc_rowstate **out, ooc_error *err)
+{
+    *out = NULL;
+    int rc = ooc_dist_agree(ooc_stream_dist(s), create(s, row_bytes, out, err), err);
+    if (rc) {
+        ooc_rowstate_free(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 void ooc_rowstate_free(ooc_rowstate *rs)
@@ -140,17 +156,40 @@ int ooc__rowstate_store(ooc_rowstate *rs, uint64_t chunk, int slot, ooc_error *e
     return rs->mem ? 0 : transfer(rs, chunk, rs->buf[slot], 1, err);
 }
 
-int ooc_rowstate_scan(ooc_rowstate *rs, ooc_rowstate_fn fn, void *ctx, ooc_error *err)
+/* What the process holding a chunk's state tells the others in a distributed scan: fn's result, its error,
+ * then the caller's context as fn left it. */
+typedef struct scan_turn {
+    int rc;
+    ooc_error err;
+} scan_turn;
+
+int ooc_rowstate_scan(ooc_rowstate *rs, ooc_rowstate_fn fn, void *ctx, size_t ctx_bytes, ooc_error *err)
 {
-    for (uint64_t c = 0; c < rs->nchunks; c++) {
-        const void *st = ooc__rowstate_load(rs, c, 0, err);
-        if (!st)
-            return err->code;
-        int rc = fn(ctx, c * rs->chunk_rows, chunk_bytes(rs, c) / rs->row_bytes, st, err);
-        if (rc)
-            return rc;
+    unsigned char *turn = rs->dist ? malloc(sizeof(scan_turn) + ctx_bytes) : NULL;
+    int rc = ooc_dist_agree(rs->dist, rs->dist && !turn ? ooc_error_set(err, OOC_ENOMEM, "out of memory") : 0, err);
+    for (uint64_t c = 0; !rc && c < rs->nchunks; c++) {
+        int holder = (int)(c % (uint64_t)rs->nprocs);
+        if (holder == rs->rank) {
+            const void *st = ooc__rowstate_load(rs, c, 0, err);
+            rc = st ? fn(ctx, c * rs->chunk_rows, chunk_bytes(rs, c) / rs->row_bytes, st, err) : err->code;
+        }
+        if (!rs->dist)
+            continue;
+        scan_turn t = {.rc = rc};
+        ooc_error_clear(&t.err);
+        if (rc && err)
+            t.err = *err;
+        memcpy(turn, &t, sizeof t);
+        memcpy(turn + sizeof t, ctx, ctx_bytes);
+        ooc_dist_bcast(rs->dist, turn, sizeof t + ctx_bytes, holder);
+        memcpy(&t, turn, sizeof t);
+        memcpy(ctx, turn + sizeof t, ctx_bytes);
+        rc = t.rc;
+        if (rc && err && t.err.code)
+            *err = t.err;
     }
-    return 0;
+    free(turn);
+    return rc;
 }
 
 int ooc_rowstate_threads(const ooc_rowstate *rs)
@@ -165,9 +204,15 @@ typedef struct parallel_scan {
     void *ctx;
 } parallel_scan;
 
-static int scan_each(void *ctx, uint64_t chunk, int slot, ooc_error *err)
+static uint64_t scan_chunk(const ooc_rowstate *rs, uint64_t j)
+{
+    return j * (uint64_t)rs->nprocs + (uint64_t)rs->rank;
+}
+
+static int scan_each(void *ctx, uint64_t j, int slot, ooc_error *err)
 {
     parallel_scan *p = ctx;
+    uint64_t chunk = scan_chunk(p->rs, j);
     const void *st = ooc__rowstate_load(p->rs, chunk, slot, err);
     if (!st)
         return err->code;
@@ -175,18 +220,19 @@ static int scan_each(void *ctx, uint64_t chunk, int slot, ooc_error *err)
                    slot, err);
 }
 
-static int scan_done(void *ctx, uint64_t chunk, int slot, ooc_error *err)
+static int scan_done(void *ctx, uint64_t j, int slot, ooc_error *err)
 {
     parallel_scan *p = ctx;
-    return p->done ? p->done(p->ctx, chunk, slot, err) : 0;
+    return p->done ? p->done(p->ctx, scan_chunk(p->rs, j), slot, err) : 0;
 }
 
 int ooc_rowstate_scan_parallel(ooc_rowstate *rs, ooc_rowstate_each_fn each, ooc_rowstate_done_fn done, void *ctx,
                                ooc_error *err)
 {
     parallel_scan p = {rs, each, done, ctx};
-    ooc__ordered_pass op = {rs->nchunks, rs->threads, scan_each, scan_done, &p};
-    return ooc__pass_ordered(&op, err);
+    uint64_t rank = (uint64_t)rs->rank, mine = rs->nchunks > rank ? (rs->nchunks - rank - 1) / (uint64_t)rs->nprocs + 1 : 0;
+    ooc__ordered_pass op = {mine, rs->threads, scan_each, scan_done, &p};
+    return ooc_dist_agree(rs->dist, ooc__pass_ordered(&op, err), err);
 }
 
 size_t ooc__rowstate_row_bytes(const ooc_rowstate *rs)

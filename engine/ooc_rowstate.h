@@ -8,6 +8,9 @@
  *
  * A pass with .state set hands map() its chunk's state (nrows x row_bytes) to read and update; serial code
  * walks it chunk by chunk with ooc_rowstate_scan().
+ *
+ * Distributed (the stream's dist), each process holds the state of the chunks it maps (ooc_stream_owns());
+ * every call below is then collective.
  */
 #ifndef OOC_ROWSTATE_H
 #define OOC_ROWSTATE_H
@@ -30,13 +33,15 @@ void ooc_rowstate_free(ooc_rowstate *rs); /* NULL is a no-op */
 int ooc_rowstate_spilled(const ooc_rowstate *rs);
 
 /* ooc_rowstate_scan(): fn on every chunk's state in chunk order, serially, read only. Stops at fn's first
- * nonzero return, which it returns. */
+ * nonzero return, which it returns. ctx: ctx_bytes that fn may change; distributed, the process holding a
+ * chunk's state runs fn, then hands ctx (and fn's result) on to every process. */
 typedef int (*ooc_rowstate_fn)(void *ctx, uint64_t row0, uint64_t nrows, const void *state, ooc_error *err);
-int ooc_rowstate_scan(ooc_rowstate *rs, ooc_rowstate_fn fn, void *ctx, ooc_error *err);
+int ooc_rowstate_scan(ooc_rowstate *rs, ooc_rowstate_fn fn, void *ctx, size_t ctx_bytes, ooc_error *err);
 
 /* ooc_rowstate_scan_parallel(): each(ctx, chunk, row0, nrows, state, slot, err) on every chunk's state on
  * the stream's threads (slot in [0, threads): the caller's per-thread buffers), read only; then, when not
- * NULL, done(ctx, chunk, slot, err) for chunk 0, 1, 2, ... in order, one at a time. */
+ * NULL, done(ctx, chunk, slot, err) for chunk 0, 1, 2, ... in order, one at a time. Distributed, each process
+ * visits its own chunks only, and all return the first failure of any. */
 typedef int (*ooc_rowstate_each_fn)(void *ctx, uint64_t chunk, uint64_t row0, uint64_t nrows, const void *state,
                                     int slot, ooc_error *err);
 typedef int (*ooc_rowstate_done_fn)(void *ctx, uint64_t chunk, int slot, ooc_error *err);

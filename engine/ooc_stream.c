@@ -21,9 +21,29 @@ typedef struct slot {
     size_t out_enc_bytes;
 } slot;
 
+/* A distributed pass goes in rounds: in round j, process r maps chunk j * nprocs + r, if there is one, and
+ * every process then receives every header, every partial (each at a 64-byte aligned place) and, in
+ * process 0, every encoded output chunk. */
+typedef struct round_header {
+    ooc_error err;          /* code 0, or this process's failure: every process stops after this round */
+    int32_t has_chunk;
+    uint64_t partial_bytes, out_bytes;
+} round_header;
+
+typedef struct exchange {
+    round_header *hdr;      /* per process */
+    size_t *counts, *displs; /* per process */
+    void *partials, *outs;  /* nprocs partials; nprocs encoded chunks (process 0) */
+    size_t partial_stride, out_stride;
+    uint64_t rounds, done;  /* rounds in the pass, and exchanged */
+    int stopped;            /* a round carried a failure */
+} exchange;
+
 struct ooc_stream {
     ooc_array *a;
     ooc_stream_params p;
+    int rank, nprocs; /* p.dist's */
+    exchange x;
     ooc_stream_stats stats;
     size_t chunk_bytes; /* a full decoded chunk */
     uint64_t piece_rows; /* rows of a piece, for inputs decoded in pieces (ooc_array_stage()); else 0 */
@@ -32,12 +52,13 @@ struct ooc_stream {
     int prefetching;         /* the prefetcher runs for the pass under way */
     int in_place;            /* chunks read in place: each worker reads its own */
     void **cache;       /* per chunk: its decoded rows, or NULL */
-    uint64_t cache_slots; /* chunks [0, cache_slots) are cached once read */
+    uint64_t cache_slots; /* this process's first cache_slots chunks are cached once read */
     /* the pass being run */
     const ooc_pass *pass;
     void *acc;
     size_t out_chunk_bytes, out_cap; /* the output's buffers, as allocated */
-    uint64_t done_rows, done_bytes, done_chunks;
+    uint64_t done_rows, done_bytes, done_chunks; /* folded */
+    uint64_t mapped_bytes;                       /* of the chunks this process mapped */
     double start; /* ooc_clock_seconds() when the pass began */
 };
 
@@ -46,6 +67,17 @@ ooc_stream_params ooc_stream_params_default(void)
     ooc_stream_params p = {0};
     p.cache = 1;
     return p;
+}
+
+ooc_stream_params ooc_stream_params_resolved(const ooc_stream_params *p)
+{
+    ooc_stream_params r = *p;
+    int local = ooc_dist_local_size(p->dist), cores = ooc_threads_resolve(0);
+    if (!r.threads)
+        r.threads = cores > local ? cores / local : 1;
+    if (!r.memory_limit)
+        r.memory_limit = ooc_memory_default_limit() / (uint64_t)local;
+    return r;
 }
 
 /* What the process holds besides the chunk buffers: code, HDF5, zstd and OpenBLAS state (10-15 MB
@@ -70,6 +102,29 @@ static uint64_t working_bytes(size_t chunk_bytes, size_t piece_bytes, int thread
 static int ring_depth(const ooc_stream *s)
 {
     return ooc_array_get_info(s->a)->h5 && !s->in_place ? s->p.threads + 1 : 0;
+}
+
+int ooc_stream_owns(const ooc_stream *s, uint64_t chunk)
+{
+    return chunk % (uint64_t)s->nprocs == (uint64_t)s->rank;
+}
+
+/* This process's chunks: the j-th is chunk j * nprocs + rank. */
+static uint64_t local_chunks(const ooc_stream *s)
+{
+    uint64_t n = ooc_array_get_info(s->a)->nchunks, rank = (uint64_t)s->rank;
+    return n > rank ? (n - rank - 1) / (uint64_t)s->nprocs + 1 : 0;
+}
+
+static uint64_t global_chunk(const ooc_stream *s, uint64_t j)
+{
+    return j * (uint64_t)s->nprocs + (uint64_t)s->rank;
+}
+
+/* Whether a chunk is cached once read: this process's, among its first cache_slots. */
+static int cacheable(const ooc_stream *s, uint64_t chunk)
+{
+    return ooc_stream_owns(s, chunk) && chunk / (uint64_t)s->nprocs < s->cache_slots;
 }
 
 /* A thread's buffers, touched now by that thread, so that the first pass runs at the speed of the others and
@@ -98,10 +153,9 @@ int ooc_stream_create(ooc_array *a, const ooc_stream_params *p, ooc_stream **out
     if (!s)
         return ooc_error_set(err, OOC_ENOMEM, "stream: out of memory");
     s->a = a;
-    s->p = *p;
-    s->p.threads = ooc_threads_resolve(p->threads);
-    if (!s->p.memory_limit)
-        s->p.memory_limit = ooc_memory_default_limit();
+    s->p = ooc_stream_params_resolved(p);
+    s->rank = ooc_dist_rank(p->dist);
+    s->nprocs = ooc_dist_size(p->dist);
     size_t row_bytes = (size_t)in->cols * ooc_dtype_size(in->dtype);
     s->chunk_bytes = (size_t)in->chunk_rows * row_bytes;
     int shuffled = in->h5 && in->h5->raw_chunks && in->h5->codec.shuffle;
@@ -116,8 +170,9 @@ int ooc_stream_create(ooc_array *a, const ooc_stream_params *p, ooc_stream **out
      * results are the same for any count. */
     for (;; s->p.threads--) {
         working = working_bytes(s->chunk_bytes, piece_bytes, s->p.threads, stored, ring_depth(s));
-        /* Per-row state: all of it in memory if it fits beside the working buffers, else a chunk per thread. */
-        state = (uint64_t)p->state_row_bytes * in->rows;
+        /* Per-row state: all of this process's in memory if it fits beside the working buffers, else a chunk
+         * per thread. */
+        state = (uint64_t)p->state_row_bytes * (s->nprocs > 1 ? local_chunks(s) * in->chunk_rows : in->rows);
         s->stats.state_spilled = 0;
         if (working + state > s->p.memory_limit) {
             state = (uint64_t)p->state_row_bytes * in->chunk_rows * (uint64_t)s->p.threads;
@@ -144,7 +199,7 @@ int ooc_stream_create(ooc_array *a, const ooc_stream_params *p, ooc_stream **out
     s->stats.threads = s->p.threads;
     if (s->p.cache) {
         uint64_t fit = (s->p.memory_limit - working - state) / (s->chunk_bytes ? s->chunk_bytes : 1);
-        s->cache_slots = fit < in->nchunks ? fit : in->nchunks;
+        s->cache_slots = fit;
     }
     s->cache = calloc(in->nchunks ? in->nchunks : 1, sizeof *s->cache);
     s->slots = calloc((size_t)s->p.threads, sizeof *s->slots);
@@ -173,10 +228,15 @@ void ooc_stream_free(ooc_stream *s)
         free(s->slots[i].out);
         free(s->slots[i].out_enc);
     }
-    for (uint64_t c = 0; s->cache && c < s->cache_slots; c++)
+    for (uint64_t c = 0; s->cache && c < ooc_array_get_info(s->a)->nchunks; c++)
         free(s->cache[c]);
     free(s->cache);
     free(s->slots);
+    free(s->x.hdr);
+    free(s->x.counts);
+    free(s->x.displs);
+    free(s->x.partials);
+    free(s->x.outs);
     free(s);
 }
 
@@ -188,6 +248,11 @@ const ooc_stream_stats *ooc_stream_get_stats(const ooc_stream *s)
 ooc_array *ooc_stream_array(const ooc_stream *s)
 {
     return s->a;
+}
+
+const ooc_dist *ooc_stream_dist(const ooc_stream *s)
+{
+    return s->p.dist;
 }
 
 /* The chunk's fetched bytes: from the prefetcher while a pass runs it, or fetched here. */
@@ -222,13 +287,13 @@ static int chunk_rows_of(ooc_stream *s, uint64_t chunk, slot *b, const void **ro
     if (rc)
         return rc;
     b->bytes_read = raw->bytes_read;
-    if (staged && chunk >= s->cache_slots && (rc = ooc_array_stage(s->a, raw, b->codec, staged, err)) != 0) {
+    if (staged && !cacheable(s, chunk) && (rc = ooc_array_stage(s->a, raw, b->codec, staged, err)) != 0) {
         if (rc < 0)
             release(s, chunk);
         return rc < 0 ? rc : 0;
     }
     void *dst = b->rows;
-    if (chunk < s->cache_slots && !(dst = ooc__buffer_alloc(s->chunk_bytes)))
+    if (cacheable(s, chunk) && !(dst = ooc__buffer_alloc(s->chunk_bytes)))
         dst = b->rows; /* no memory to cache after all: stream this chunk */
     rc = ooc_array_decode(s->a, raw, b->codec, dst, err);
     release(s, chunk);
@@ -264,9 +329,10 @@ static int map_pieces(ooc_stream *s, slot *b, const void *staged, uint64_t row0,
     return 0;
 }
 
-static int produce(void *ctx, uint64_t chunk, int slot_index, ooc_error *err)
+static int produce(void *ctx, uint64_t j, int slot_index, ooc_error *err)
 {
     ooc_stream *s = ctx;
+    uint64_t chunk = global_chunk(s, j);
     slot *b = &s->slots[slot_index];
     const void *rows = NULL, *staged = NULL;
     b->bytes_read = 0;
@@ -295,19 +361,12 @@ static int produce(void *ctx, uint64_t chunk, int slot_index, ooc_error *err)
                             s->out_cap, &b->out_enc_bytes, err);
 }
 
-static int consume(void *ctx, uint64_t chunk, int slot_index, ooc_error *err)
+/* Chunk `chunk`'s partial into the accumulator, and the progress it makes. */
+static void fold(ooc_stream *s, uint64_t chunk, const void *partial)
 {
-    ooc_stream *s = ctx;
-    slot *b = &s->slots[slot_index];
-    if (s->pass->output) {
-        int rc = ooc_h5_chunked_write(s->pass->output, chunk, b->out_enc, b->out_enc_bytes, err);
-        if (rc)
-            return rc;
-    }
-    s->pass->combine(s->pass->ctx, s->acc, b->partial);
+    s->pass->combine(s->pass->ctx, s->acc, partial);
     const ooc_array_info *in = ooc_array_get_info(s->a);
     uint64_t rows = ooc_array_chunk_rows(s->a, chunk);
-    s->stats.bytes_read += b->bytes_read;
     s->done_rows += rows;
     s->done_bytes += rows * in->cols * ooc_dtype_size(in->dtype);
     s->done_chunks++;
@@ -316,7 +375,98 @@ static int consume(void *ctx, uint64_t chunk, int slot_index, ooc_error *err)
                            ooc_clock_seconds() - s->start};
         s->p.progress(&pr, s->p.progress_user);
     }
+}
+
+/* What this process did for its own chunk, once folded or sent. */
+static void account(ooc_stream *s, uint64_t chunk, const slot *b)
+{
+    const ooc_array_info *in = ooc_array_get_info(s->a);
+    s->stats.bytes_read += b->bytes_read;
+    s->mapped_bytes += ooc_array_chunk_rows(s->a, chunk) * in->cols * ooc_dtype_size(in->dtype);
+}
+
+static size_t round_up64(size_t n)
+{
+    return (n + 63) & ~(size_t)63;
+}
+
+/* One round of a distributed pass: this process's chunk (b; NULL when it has none in the round) or failure
+ * goes to every process, and every chunk of the round is folded, in order. Returns the failure of the
+ * lowest-numbered process that failed in the round, or process 0's failure to write. */
+static int exchange_round(ooc_stream *s, const slot *b, const ooc_error *failure, ooc_error *err)
+{
+    exchange *x = &s->x;
+    const ooc_pass *pass = s->pass;
+    round_header mine = {.has_chunk = b != NULL};
+    ooc_error_clear(&mine.err);
+    if (failure)
+        mine.err = *failure;
+    if (b && !failure) {
+        mine.partial_bytes = pass->reduced_bytes ? pass->reduced_bytes(pass->ctx, b->partial) : pass->partial_size;
+        mine.out_bytes = pass->output ? b->out_enc_bytes : 0;
+    }
+    ooc_dist_allgather(s->p.dist, &mine, sizeof mine, x->hdr);
+    uint64_t round = x->done++;
+    for (int r = 0; r < s->nprocs; r++)
+        if (x->hdr[r].err.code) {
+            x->stopped = 1;
+            *err = x->hdr[r].err;
+            return err->code;
+        }
+    for (int r = 0; r < s->nprocs; r++) {
+        x->counts[r] = x->hdr[r].partial_bytes;
+        x->displs[r] = (size_t)r * x->partial_stride;
+    }
+    ooc_dist_allgatherv(s->p.dist, b ? b->partial : NULL, x->counts, x->displs, x->partials);
+    int rc = 0;
+    if (pass->output) {
+        for (int r = 0; r < s->nprocs; r++) {
+            x->counts[r] = x->hdr[r].out_bytes;
+            x->displs[r] = (size_t)r * x->out_stride;
+        }
+        ooc_dist_gatherv(s->p.dist, b ? b->out_enc : NULL, x->counts, x->displs, x->outs);
+        for (int r = 0; r < s->nprocs && s->rank == 0 && !rc; r++)
+            if (x->hdr[r].has_chunk)
+                rc = ooc_h5_chunked_write(pass->output, round * (uint64_t)s->nprocs + (uint64_t)r,
+                                          (char *)x->outs + x->displs[r], x->counts[r], err);
+    }
+    for (int r = 0; r < s->nprocs && !rc; r++)
+        if (x->hdr[r].has_chunk)
+            fold(s, round * (uint64_t)s->nprocs + (uint64_t)r, (char *)x->partials + (size_t)r * x->partial_stride);
+    return rc;
+}
+
+static int consume(void *ctx, uint64_t j, int slot_index, ooc_error *err)
+{
+    ooc_stream *s = ctx;
+    uint64_t chunk = global_chunk(s, j);
+    slot *b = &s->slots[slot_index];
+    account(s, chunk, b);
+    if (s->p.dist)
+        return exchange_round(s, b, NULL, err);
+    if (s->pass->output) {
+        int rc = ooc_h5_chunked_write(s->pass->output, chunk, b->out_enc, b->out_enc_bytes, err);
+        if (rc)
+            return rc;
+    }
+    fold(s, chunk, b->partial);
     return 0;
+}
+
+/* After a distributed pass has run out of this process's chunks, or failed here: the rounds it has not
+ * taken part in yet (the last, when it has no chunk there; or a failure, which stops every process), then
+ * agreement on the result (process 0 may have failed to write the last round). */
+static int finish_rounds(ooc_stream *s, int rc, ooc_error *err)
+{
+    ooc_error failure = *err;
+    if (rc && !failure.code)
+        failure.code = rc;
+    while (!s->x.stopped && s->x.done < s->x.rounds) {
+        int r = exchange_round(s, NULL, rc ? &failure : NULL, err);
+        if (r)
+            rc = r;
+    }
+    return ooc_dist_agree(s->p.dist, rc, err);
 }
 
 static int grow(void **p, size_t size)
@@ -326,6 +476,25 @@ static int grow(void **p, size_t size)
         return -1;
     *p = q;
     return 0;
+}
+
+/* A distributed pass's exchange buffers: room for every process's partial and (process 0) encoded chunk. */
+static int ensure_exchange(ooc_stream *s, const ooc_pass *pass)
+{
+    exchange *x = &s->x;
+    size_t n = (size_t)s->nprocs;
+    x->partial_stride = round_up64(pass->partial_size);
+    x->out_stride = pass->output && s->rank == 0 ? round_up64(s->out_cap) : 0;
+    free(x->partials);
+    free(x->outs);
+    x->partials = ooc__buffer_alloc(n * x->partial_stride);
+    x->outs = x->out_stride ? ooc__buffer_alloc(n * x->out_stride) : NULL;
+    if (!x->hdr) {
+        x->hdr = calloc(n, sizeof *x->hdr);
+        x->counts = calloc(n, sizeof *x->counts);
+        x->displs = calloc(n, sizeof *x->displs);
+    }
+    return x->partials && (x->outs || !x->out_stride) && x->hdr && x->counts && x->displs ? 0 : -1;
 }
 
 /* Per-thread partials, and output buffers when the pass writes an output chunked like the array. */
@@ -346,33 +515,50 @@ static int ensure_buffers(ooc_stream *s, const ooc_pass *pass, ooc_error *err)
             (pass->output && (grow(&b->out, s->out_chunk_bytes) || grow(&b->out_enc, s->out_cap))))
             return ooc_error_set(err, OOC_ENOMEM, "%s: cannot allocate the pass's buffers", in->input);
     }
+    if (s->p.dist && ensure_exchange(s, pass) != 0)
+        return ooc_error_set(err, OOC_ENOMEM, "%s: cannot allocate the pass's exchange buffers", in->input);
     return 0;
 }
 
-int ooc_stream_run(ooc_stream *s, const ooc_pass *pass, void *acc, ooc_error *err)
+/* The pass over this process's chunks. */
+static int run_local(ooc_stream *s, const ooc_pass *pass, ooc_error *err)
 {
     int rc = ensure_buffers(s, pass, err);
     if (rc)
         return rc;
-    s->pass = pass;
-    s->acc = acc;
-    s->done_rows = s->done_bytes = s->done_chunks = 0;
-    s->start = ooc_clock_seconds();
-    uint64_t nchunks = ooc_array_get_info(s->a)->nchunks;
+    uint64_t n = local_chunks(s);
     ooc__prefetch *prefetch = pass->no_input ? NULL : s->prefetch;
-    if (prefetch && (rc = ooc__prefetch_start(prefetch, nchunks, s->cache, err)) != 0)
+    if (prefetch && (rc = ooc__prefetch_start(prefetch, (uint64_t)s->rank, (uint64_t)s->nprocs, n, s->cache, err)) != 0)
         return rc;
     s->prefetching = prefetch != NULL;
-    ooc__ordered_pass op = {nchunks, s->p.threads, produce, consume, s};
+    ooc__ordered_pass op = {n, s->p.threads, produce, consume, s};
     rc = ooc__pass_ordered(&op, err);
     if (prefetch)
         ooc__prefetch_finish(prefetch);
     s->prefetching = 0;
+    return rc;
+}
+
+int ooc_stream_run(ooc_stream *s, const ooc_pass *pass, void *acc, ooc_error *err)
+{
+    ooc_error local;
+    ooc_error_clear(&local);
+    err = err ? err : &local;
+    s->pass = pass;
+    s->acc = acc;
+    s->done_rows = s->done_bytes = s->done_chunks = s->mapped_bytes = 0;
+    s->x.done = 0;
+    s->x.stopped = 0;
+    s->x.rounds = (ooc_array_get_info(s->a)->nchunks + (uint64_t)s->nprocs - 1) / (uint64_t)s->nprocs;
+    s->start = ooc_clock_seconds();
+    int rc = run_local(s, pass, err);
+    if (s->p.dist)
+        rc = finish_rounds(s, rc, err);
     s->stats.passes += !pass->no_input;
-    s->stats.bytes_decoded += s->done_bytes;
+    s->stats.bytes_decoded += s->mapped_bytes;
     s->stats.seconds += ooc_clock_seconds() - s->start;
     s->stats.chunks_cached = 0;
-    for (uint64_t c = 0; c < s->cache_slots; c++)
+    for (uint64_t c = 0; c < ooc_array_get_info(s->a)->nchunks; c++)
         s->stats.chunks_cached += s->cache[c] != NULL;
     s->stats.cache_bytes = s->stats.chunks_cached * s->chunk_bytes;
     return rc;
@@ -421,7 +607,7 @@ int ooc_stream_read_rows(ooc_stream *s, const uint64_t *rows, size_t n, double *
     const ooc_array_info *in = ooc_array_get_info(s->a);
     size_t *first = malloc((n + 1) * sizeof *first), parts = 0;
     if (!first)
-        return ooc_error_set(err, OOC_ENOMEM, "%s: out of memory", in->input);
+        return ooc_dist_agree(s->p.dist, ooc_error_set(err, OOC_ENOMEM, "%s: out of memory", in->input), err);
     for (size_t i = 0; i < n; i++) {
         if (rows[i] >= in->rows) {
             free(first);
@@ -436,5 +622,5 @@ int ooc_stream_read_rows(ooc_stream *s, const uint64_t *rows, size_t n, double *
     ooc__ordered_pass op = {parts, s->p.threads, gather_chunk, gather_done, &g};
     int rc = ooc__pass_ordered(&op, err);
     free(first);
-    return rc;
+    return ooc_dist_agree(s->p.dist, rc, err);
 }

@@ -4,6 +4,10 @@
  * own, and folds the partials into the caller's accumulator with combine() in chunk-index order. So a
  * reduction is bitwise identical for any thread count.
  *
+ * Distributed (ooc_stream_params.dist, ooc_dist.h): each process maps its own chunks, and every process folds
+ * every chunk's partial, in chunk order: the same accumulator in every process, bitwise that of a single
+ * process. A pass is then collective, and returns the same result in every process.
+ *
  * Memory: everything the stream holds (per-thread chunk buffers, decompression scratch, partials, and the
  * cache of decoded chunks) stays under the memory limit. The working buffers come first; what the limit
  * leaves holds decoded chunks, filled on the first pass: data that fits is read and decompressed once per
@@ -13,6 +17,7 @@
 #define OOC_STREAM_H
 
 #include "ooc_array.h"
+#include "ooc_dist.h"
 #include "ooc_error.h"
 #include "ooc_progress.h"
 #include "ooc_rowstate.h"
@@ -21,18 +26,24 @@
 #include <stdint.h>
 
 typedef struct ooc_stream_params {
-    int threads;             /* 0: all cores, or fewer when the memory limit cannot hold their buffers
-                                                                                 [default: 0] */
-    uint64_t memory_limit;   /* bytes the stream may hold; 0: ooc_memory_default_limit() [default: 0] */
+    int threads;             /* 0: all cores (shared among the dist's processes on this machine), or fewer
+                                when the memory limit cannot hold their buffers  [default: 0] */
+    uint64_t memory_limit;   /* bytes the stream may hold; 0: ooc_memory_default_limit(), likewise
+                                shared                                           [default: 0] */
     int cache;               /* keep decoded chunks that fit under the limit     [default: 1] */
     size_t state_row_bytes;  /* per-row state (ooc_rowstate.h) the caller keeps at once, bytes per row:
                                 in memory when it fits beside the working buffers, else spilled to a
                                 file; counted in the limit before the cache      [default: 0] */
     ooc_progress_fn progress; /* after each chunk                                 [default: NULL] */
     void *progress_user;
+    const ooc_dist *dist;    /* the processes passes are split over, or NULL: this one alone
+                                                                                 [default: NULL] */
 } ooc_stream_params;
 
 ooc_stream_params ooc_stream_params_default(void);
+
+/* ooc_stream_params_resolved(): p with threads and memory_limit as a stream takes them when left at 0. */
+ooc_stream_params ooc_stream_params_resolved(const ooc_stream_params *p);
 
 typedef struct ooc_stream_stats {
     uint64_t passes;          /* passes run */
@@ -58,6 +69,10 @@ void ooc_stream_free(ooc_stream *s); /* NULL is a no-op */
 
 const ooc_stream_stats *ooc_stream_get_stats(const ooc_stream *s);
 ooc_array *ooc_stream_array(const ooc_stream *s);
+const ooc_dist *ooc_stream_dist(const ooc_stream *s);
+
+/* ooc_stream_owns(): whether this process maps chunk `chunk` in a pass (always, without a dist). */
+int ooc_stream_owns(const ooc_stream *s, uint64_t chunk);
 
 typedef struct ooc_pass {
     const char *phase;   /* for progress: "stats", "lloyd", ... */
@@ -71,6 +86,9 @@ typedef struct ooc_pass {
                ooc_error *err);
     /* combine(): fold one chunk's partial into acc; called for chunk 0, 1, 2, ... in order. */
     void (*combine)(void *ctx, void *acc, const void *partial);
+    /* reduced_bytes(): how many bytes from the partial's start combine() reads, or NULL: all partial_size.
+     * A distributed pass sends only those to the other processes. */
+    size_t (*reduced_bytes)(void *ctx, const void *partial);
     /* output: a chunked dataset with the array's chunk rows (ooc_chunk_output_dataset()), or NULL. The
      * stream encodes each chunk's output rows in the worker and writes them in chunk order. */
     ooc_h5_chunked *output;
@@ -90,11 +108,14 @@ typedef struct ooc_pass {
 } ooc_pass;
 
 /* ooc_stream_run(): one pass; acc (initialised by the caller) receives the folded partials. Stops at the
- * first failing chunk (the lowest-numbered, whatever the thread count) or a cancel request. */
+ * first failing chunk (the lowest-numbered, whatever the thread and process counts) or a cancel request.
+ * Distributed, process 0 writes the output; the others' pass->output only describes it
+ * (ooc_chunk_output_create_remote()). */
 int ooc_stream_run(ooc_stream *s, const ooc_pass *pass, void *acc, ooc_error *err);
 
 /* ooc_stream_read_rows(): rows rows[0..n) (sorted ascending, duplicates allowed) as float64 into out
- * (n x cols), reading only the chunks that hold them (from the cache when there), on the stream's threads. */
+ * (n x cols), reading only the chunks that hold them (from the cache when there), on the stream's threads.
+ * Distributed, every process reads them all (collective, as a pass). */
 int ooc_stream_read_rows(ooc_stream *s, const uint64_t *rows, size_t n, double *out, ooc_error *err);
 
 #endif

@@ -53,7 +53,8 @@ typedef struct ooc_h5_chunked_params {
 
 typedef struct ooc_h5_chunked ooc_h5_chunked;
 
-/* ooc_h5_chunked_create(): a chunked dataset `name` in f with the shuffle/zstd filters of p->codec. */
+/* ooc_h5_chunked_create(): a chunked dataset `name` in f with the shuffle/zstd filters of p->codec. With f
+ * NULL, its layout alone, for encoding chunks that another process writes: writing to it is an error. */
 int ooc_h5_chunked_create(ooc_h5_file *f, const char *name, const ooc_h5_chunked_params *p,
                           ooc_h5_chunked **out, ooc_error *err);
 

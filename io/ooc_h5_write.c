@@ -162,14 +162,15 @@ int ooc_h5_chunked_create(ooc_h5_file *f, const char *name, const ooc_h5_chunked
 {
     if (p->rows == 0 || p->cols == 0 || p->chunk_rows == 0 || (p->rank != 1 && p->rank != 2) ||
         (p->rank == 1 && p->cols != 1))
-        return ooc_error_set(err, OOC_EINVAL, "%s:%s: invalid dataset shape", f->path, name);
+        return ooc_error_set(err, OOC_EINVAL, "%s:%s: invalid dataset shape", f ? f->path : "", name);
     ooc_h5_chunked *d = calloc(1, sizeof *d);
-    size_t n = strlen(f->path) + strlen(name) + 2;
+    const char *path = f ? f->path : "(another process)";
+    size_t n = strlen(path) + strlen(name) + 2;
     if (!d || !(d->name = malloc(n))) {
         free(d);
-        return ooc_error_set(err, OOC_ENOMEM, "%s:%s: out of memory", f->path, name);
+        return ooc_error_set(err, OOC_ENOMEM, "%s:%s: out of memory", path, name);
     }
-    snprintf(d->name, n, "%s:%s", f->path, name);
+    snprintf(d->name, n, "%s:%s", path, name);
     d->rank = p->rank;
     d->rows = p->rows;
     d->cols = p->cols;
@@ -178,6 +179,11 @@ int ooc_h5_chunked_create(ooc_h5_file *f, const char *name, const ooc_h5_chunked
     d->codec.elem_size = ooc_dtype_size(p->dtype);
     d->chunk_bytes = (size_t)(d->chunk_rows * d->cols * d->codec.elem_size);
     d->fd = -1;
+    d->id = H5I_INVALID_HID;
+    if (!f) {
+        *out = d;
+        return 0;
+    }
 
     hsize_t dims[2] = {p->rows, p->cols};
     ooc__h5_lock();
@@ -254,6 +260,9 @@ int ooc_h5_chunked_write(ooc_h5_chunked *d, uint64_t chunk, const void *encoded,
     if (chunk * d->chunk_rows >= d->rows)
         return ooc_error_set(err, OOC_EINVAL, "%s: chunk %llu: beyond the dataset", d->name,
                              (unsigned long long)chunk);
+    if (d->id == H5I_INVALID_HID)
+        return ooc_error_set(err, OOC_EINVAL, "%s: chunk %llu: the dataset has no file here", d->name,
+                             (unsigned long long)chunk);
     hsize_t offset[2] = {chunk * d->chunk_rows, 0};
     ooc__h5_lock();
     int rc = 0;
@@ -271,9 +280,12 @@ int ooc_h5_chunked_close(ooc_h5_chunked *d, ooc_error *err)
 {
     if (!d)
         return 0;
-    ooc__h5_lock();
-    int rc = H5Dclose(d->id) < 0 ? ooc__h5_fail(err, OOC_EIO, "%s: cannot close", d->name) : 0;
-    ooc__h5_unlock();
+    int rc = 0;
+    if (d->id != H5I_INVALID_HID) {
+        ooc__h5_lock();
+        rc = H5Dclose(d->id) < 0 ? ooc__h5_fail(err, OOC_EIO, "%s: cannot close", d->name) : 0;
+        ooc__h5_unlock();
+    }
     free(d->name);
     free(d);
     return rc;

@@ -713,7 +713,7 @@ static void check_state(ooc_array *a, int threads, uint64_t limit, int spilled)
         ASSERT_INT_EQ(bad, 0);
     }
     uint64_t bad = 0;
-    ASSERT_OK(ooc_rowstate_scan(rs, scan_state, &bad, &err));
+    ASSERT_OK(ooc_rowstate_scan(rs, scan_state, &bad, sizeof bad, &err));
     ASSERT_INT_EQ(bad, 0);
     ooc_rowstate_free(rs);
     ooc_stream_free(s);
