@@ -6,6 +6,8 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
+import unittest
 
 BIN = os.environ.get("OOC_BIN") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build")
 PLUGIN_PATH = os.environ.get("HDF5_PLUGIN_PATH") or os.path.join(BIN, "plugins")
@@ -55,6 +57,19 @@ def assert_one_error(tc, program, status, stderr, expected_status, *needles):
     for needle in needles:
         tc.assertIn(needle, lines[0])
     return lines[0]
+
+
+class TempDirTest(unittest.TestCase):
+    """A test with a fresh directory of its own: self.dir, and self.path(name) in it."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        # A cleanup, not tearDown: cleanups run last-in first-out, so what a test mounts inside goes first.
+        self.addCleanup(self.tmp.cleanup)
+        self.dir = self.tmp.name
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
 
 
 def h5py():

@@ -7,7 +7,6 @@ import resource
 import select
 import signal
 import subprocess
-import tempfile
 import time
 import unittest
 
@@ -27,13 +26,10 @@ def temporaries(names, dest_name):
     return [n for n in names if n.startswith("." + dest_name + ".")]
 
 
-class Base(unittest.TestCase):
+class Base(T.TempDirTest):
     def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory()
-        # A cleanup, not tearDown: cleanups run last-in first-out, so a tmpfs mounted inside is unmounted first.
-        self.addCleanup(self.tmp.cleanup)
-        self.dir = self.tmp.name
-        self.out = os.path.join(self.dir, "out.h5")
+        super().setUp()
+        self.out = self.path("out.h5")
 
     def one_error(self, status, err, expected_status, *needles):
         return T.assert_one_error(self, "chunkgen", status, err, expected_status, *needles)

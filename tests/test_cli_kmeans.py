@@ -51,15 +51,7 @@ def temporaries(names):
     return [n for n in names if n.startswith(".")]
 
 
-class Base(unittest.TestCase):
-    def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory()
-        self.addCleanup(self.tmp.cleanup)
-        self.dir = self.tmp.name
-
-    def path(self, name):
-        return os.path.join(self.dir, name)
-
+class Base(T.TempDirTest):
     def one_error(self, status, err, expected_status, *needles):
         return T.assert_one_error(self, "kmeans-ooc", status, err, expected_status, *needles)
 

@@ -3,6 +3,7 @@
 
 #include "ooc_cancel.h"
 #include "ooc_clock.h"
+#include "ooc_dist.h"
 #include "ooc_output.h"
 #include "ooc_threads.h"
 #include "ooc_units.h"
@@ -16,6 +17,8 @@
 #include <unistd.h>
 
 static const char *program = "ooc";
+/* Under mpirun every process parses the same options and meets the same errors: process 0 says them. */
+static int speaks = 1;
 
 uint64_t cli_memory_limit(const char *value)
 {
@@ -48,6 +51,7 @@ void cli_init(const char *name)
 {
     const char *slash = strrchr(name, '/');
     program = slash ? slash + 1 : name;
+    speaks = ooc_dist_launch_rank() <= 0;
     opterr = 0; /* getopt's own messages would make a second line: cli_bad_option() says it once */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -62,9 +66,11 @@ void cli_usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "%s: error: ", program);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    if (speaks) {
+        fprintf(stderr, "%s: error: ", program);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+    }
     va_end(ap);
     exit(CLI_EXIT_USAGE);
 }
@@ -81,7 +87,8 @@ void cli_bad_option(int opt, char *const *argv)
 
 int cli_fail(const ooc_error *err)
 {
-    fprintf(stderr, "%s: error: %s\n", program, err->msg[0] ? err->msg : ooc_strerror(err->code));
+    if (speaks)
+        fprintf(stderr, "%s: error: %s\n", program, err->msg[0] ? err->msg : ooc_strerror(err->code));
     if (err->code == OOC_EINTERRUPTED && ooc_cancel_requested())
         return 128 + ooc_cancel_requested();
     return CLI_EXIT_FAILURE;

@@ -21,7 +21,7 @@ _Noreturn void cli_usage_error(const char *fmt, ...) __attribute__((format(print
 _Noreturn void cli_bad_option(int opt, char *const *argv);
 
 /* cli_fail(): print err as "PROGRAM: error: ..." and return the exit status for it: 128 + signal after an
- * interrupt, else 1. */
+ * interrupt, else 1. Under mpirun, only process 0 prints errors (this one and cli_usage_error()'s). */
 int cli_fail(const ooc_error *err);
 
 /* Option values: each exits with status 2 and a message naming the option on a bad value. */

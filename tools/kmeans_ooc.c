@@ -1,14 +1,15 @@
 #define _DEFAULT_SOURCE /* realpath, PATH_MAX */
 /* kmeans-ooc: cluster an input out of core (fit), label new data with a saved model (predict), print
- * labels (labels). Parses options, then calls the library. */
+ * labels (labels). Parses options, then calls the library. Under mpirun, fit and predict are distributed
+ * (ooc_dist.h): every process reads its own chunks; process 0 writes the outputs and prints. */
 #include "cli_common.h"
 #include "ooc_array.h"
 #include "ooc_chunk_output.h"
+#include "ooc_dist.h"
 #include "ooc_kmeans.h"
 #include "ooc_memory.h"
 #include "ooc_output.h"
 #include "ooc_stream.h"
-#include "ooc_threads.h"
 #include "ooc_units.h"
 
 #include <ctype.h>
@@ -298,7 +299,13 @@ static void on_note(const char *note, void *user)
         fprintf(stderr, "note: %s\n", note);
 }
 
-/* The labels output: chunked like the input, int32, zstd. */
+static int is_writer(const cli *c)
+{
+    return ooc_dist_rank(c->sp.dist) == 0;
+}
+
+/* The labels output: chunked like the input, int32, zstd. Process 0 writes it (the others only encode their
+ * chunks). */
 static int open_labels(const cli *c, ooc_array *a, ooc_chunk_output **out, ooc_error *err)
 {
     char file[4096], dataset[1024];
@@ -306,17 +313,20 @@ static int open_labels(const cli *c, ooc_array *a, ooc_chunk_output **out, ooc_e
         return ooc_error_set(err, OOC_EINVAL, "%s: not FILE.h5[:/dataset]", c->labels_out);
     const ooc_array_info *in = ooc_array_get_info(a);
     ooc_h5_chunked_params p = {OOC_INT32, 1, in->rows, 1, in->chunk_rows, {3, 1, 0}};
+    if (!is_writer(c))
+        return ooc_chunk_output_create_remote(dataset, &p, out, err);
     return ooc_chunk_output_create(file, dataset, &p, c->force, out, err);
 }
 
-static json_t *params_json(const cli *c, const ooc_stream_stats *ss)
+static json_t *params_json(const cli *c)
 {
     const ooc_kmeans_params *p = &c->kp;
-    return json_pack("{s:s,s:I,s:s,s:f,s:i,s:i,s:f,s:I,s:i,s:I}", "input", c->input, "n_clusters", (json_int_t)p->k,
+    ooc_stream_params sp = ooc_stream_params_resolved(&c->sp);
+    return json_pack("{s:s,s:I,s:s,s:f,s:i,s:i,s:f,s:I,s:i,s:i,s:I}", "input", c->input, "n_clusters", (json_int_t)p->k,
                      "init", ooc_kmeans_init_name(p->init), "oversampling_factor", p->oversampling_factor,
                      "init_max_iter", p->init_max_iter, "max_iter", p->max_iter, "tol", p->tol, "seed",
-                     (json_int_t)p->seed, "threads", ss ? ss->threads : ooc_threads_resolve(c->sp.threads),
-                     "memory_limit", (json_int_t)(c->sp.memory_limit ? c->sp.memory_limit : ooc_memory_default_limit()));
+                     (json_int_t)p->seed, "processes", ooc_dist_size(sp.dist), "threads", sp.threads, "memory_limit",
+                     (json_int_t)sp.memory_limit);
 }
 
 static void print_fit(const cli *c, const ooc_kmeans_model *m)
@@ -362,7 +372,7 @@ static void print_fit(const cli *c, const ooc_kmeans_model *m)
     json_object_set_new(o, "history", hist);
     json_object_set_new(o, "cluster_sizes", sizes);
     json_object_set_new(o, "cluster_centers", centers);
-    json_object_set_new(o, "parameters", params_json(c, NULL));
+    json_object_set_new(o, "parameters", params_json(c));
     json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
     putchar('\n');
     json_decref(o);
@@ -376,11 +386,12 @@ static int run_fit(cli *c, ooc_error *err)
     ooc_kmeans_model *m = NULL;
     /* Both outputs are reserved before any data is read (an existing file is refused now, not after the
      * fit), written beside their destinations, and renamed into place only when everything succeeded. */
-    int rc = c->model_out ? ooc_output_open(c->model_out, c->force, &model, err) : 0;
+    int rc = c->model_out && is_writer(c) ? ooc_output_open(c->model_out, c->force, &model, err) : 0;
     if (!rc)
         rc = ooc_array_open(c->input, &a, err);
     if (!rc && c->labels_out)
         rc = open_labels(c, a, &labels, err);
+    rc = ooc_dist_agree(c->sp.dist, rc, err);
     if (!rc)
         rc = ooc_kmeans_fit(a, &c->sp, &c->kp, labels, &m, err);
     if (!rc && model)
@@ -393,6 +404,7 @@ static int run_fit(cli *c, ooc_error *err)
         rc = ooc_output_commit(model, err);
         model = NULL;
     }
+    rc = ooc_dist_agree(c->sp.dist, rc, err);
     ooc_chunk_output_abort(labels);
     ooc_output_abort(model);
     if (!rc)
@@ -416,12 +428,14 @@ static int run_predict(cli *c, ooc_error *err)
                            (unsigned long long)ooc_array_get_info(a)->cols, c->model_in, (unsigned long long)m->d);
     if (!rc)
         rc = open_labels(c, a, &labels, err);
+    rc = ooc_dist_agree(c->sp.dist, rc, err);
     if (!rc)
         rc = ooc_kmeans_predict(a, &c->sp, m, labels, &inertia, err);
     if (!rc) {
         rc = ooc_chunk_output_commit(labels, err);
         labels = NULL;
     }
+    rc = ooc_dist_agree(c->sp.dist, rc, err);
     ooc_chunk_output_abort(labels);
     if (!rc && c->json)
         printf("{\"n_samples\": %llu, \"n_features\": %llu, \"n_clusters\": %llu, \"inertia\": %.17g}\n",
@@ -505,9 +519,22 @@ int main(int argc, char **argv)
     c.sp.progress_user = &c.bar;
     ooc_error err;
     ooc_error_clear(&err);
+    ooc_dist *dist = NULL;
+    if (ooc_dist_init(&argc, &argv, &dist, &err) != 0)
+        return cli_fail(&err);
+    c.sp.dist = dist;
+    if (!is_writer(&c)) { /* process 0 speaks for all */
+        c.quiet = 1;
+        c.verbose = 0;
+        c.json = 0;
+        c.sp.progress = NULL;
+    }
     int rc = strcmp(c.command, "fit") == 0       ? run_fit(&c, &err)
              : strcmp(c.command, "predict") == 0 ? run_predict(&c, &err)
-                                                 : run_labels(&c, &err);
+             : is_writer(&c)                     ? run_labels(&c, &err)
+                                                 : 0;
     cli_progress_finish(&c.bar);
-    return rc ? cli_fail(&err) : CLI_EXIT_OK;
+    int status = rc ? cli_fail(&err) : CLI_EXIT_OK;
+    ooc_dist_finalize(dist);
+    return status;
 }

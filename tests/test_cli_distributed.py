@@ -1,0 +1,246 @@
+"""kmeans-ooc under mpirun (SPEC: Distributed): fit and predict split over 1 to 5 processes give bitwise the
+single-process run's centres, inertia, n_iter, history and labels, cached or streaming (per-row state in a
+file), for every initialisation, our layout and other programs' layouts, and more processes than chunks; the
+labels also agree with numpy's nearest centre. Errors are one line from one process, and leave no output."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+import ooc_testlib as T
+
+import numpy as np
+
+h5py = T.h5py()
+
+MPIRUN = shutil.which("mpirun")
+KMEANS = T.tool("kmeans-ooc")
+# Open MPI as CI runs it: as root, more processes than the 2 cores, shared memory without ptrace (containers).
+MPI_ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               OMPI_MCA_rmaps_base_oversubscribe="1", OMPI_MCA_btl_vader_single_copy_mechanism="none")
+if T.SANITIZED:
+    # Open MPI leaks at MPI_Finalize from components it has already unloaded, in stacks LeakSanitizer cannot
+    # name (so no suppression matches): leak checks are off under mpirun; memory errors and UB still abort.
+    MPI_ENV["ASAN_OPTIONS"] = MPI_ENV.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
+# Two rows whose best two squared distances are this close (relative) may go either way: rounding, not a bug.
+TIE_REL = 1e-9
+
+TMP = None
+
+
+def setUpModule():
+    global TMP
+    assert MPIRUN, "mpirun is not installed (tools/setup.sh installs openmpi-bin)"
+    TMP = tempfile.TemporaryDirectory()
+    # 120000 x 6 in 14 chunks of 9000 rows (the last short): no process count here divides them evenly.
+    gen("blobs.h5", "-n", 120000, "-d", 6, "-c", 5, "--chunk-rows", 9000, "--seed", 11)
+    # float32, 1.2M x 4 in 40 chunks: its per-row state (9.6 MB; 1.9 MB a process for 5) spills to a file
+    # under the smallest limit.
+    gen("f32.h5", "-n", 1200000, "-d", 4, "-c", 6, "--chunk-rows", 30000, "--seed", 12, "--dtype", "float32")
+    # 30000 x 60 in 15 chunks: with L = 20, k = 50, the first k-means|| pass keeps about l = 1000 rows a chunk
+    # for the next draw, more than its section's 4 MiB hold (8322 rows of 60 features): that draw goes through
+    # the per-row state and reads the drawn rows by index instead.
+    gen("wide.h5", "-n", 30000, "-d", 60, "-c", 10, "--chunk-rows", 2000, "--seed", 14)
+    # 3 chunks, for 5 processes.
+    gen("three.h5", "-n", 30000, "-d", 3, "-c", 4, "--chunk-rows", 10000, "--seed", 13)
+    # Other programs' layouts, written by h5py: gzip chunks of float32 in a group; contiguous big-endian int32.
+    X = read(shared("blobs.h5"))
+    with h5py.File(shared("gzip.h5"), "w") as f:
+        f.create_dataset("data/X", data=X.astype("<f4"), chunks=(7000, 6), compression="gzip")
+    with h5py.File(shared("contiguous.h5"), "w") as f:
+        f["X"] = np.round(X * 1000).astype(">i4")
+
+
+def tearDownModule():
+    TMP.cleanup()
+
+
+def shared(name):
+    return os.path.join(TMP.name, name)
+
+
+def gen(name, *args):
+    status, out, err = T.chunkgen("-q", *args, shared(name))
+    assert status == 0, err
+
+
+def read(path, dataset="X"):
+    with h5py.File(path, "r") as f:
+        return f[dataset][...]
+
+
+def mpirun(np_, *args, **kw):
+    """kmeans-ooc ARGS on np_ processes: (status, stdout, stderr). -q: mpirun's own banners off."""
+    return T.run([MPIRUN, "-q", "-np", np_, KMEANS, *args], env=MPI_ENV, **kw)
+
+
+def single(*args):
+    return T.run([KMEANS, *args])
+
+
+RESULT_KEYS = ["n_samples", "inertia", "n_iter", "converged", "passes", "n_candidates", "cluster_centers",
+               "cluster_sizes", "history"]
+
+
+def result(stdout):
+    """The --json keys that must not depend on the process count (bytes_read does: every process reads the
+    chunks holding the rows k-means|| draws; seconds and the parameters do too)."""
+    j = json.loads(stdout)
+    return {k: j[k] for k in RESULT_KEYS}, j
+
+
+class Distributed(T.TempDirTest):
+    def fit_both(self, procs, inp, *args):
+        """Fit inp alone and on `procs` processes, with labels and model each; assert the same results and
+        the same label bits; return the distributed run's JSON and its outputs."""
+        status, out, err = single("fit", inp, "--json", "-q", "-f", "--labels", self.path("one.h5"), "-o",
+                                  self.path("one_model.h5"), *args)
+        self.assertEqual(status, 0, err)
+        want, _ = result(out)
+        tag = f"np{procs}"
+        labels, model = self.path(f"{tag}.h5"), self.path(f"{tag}_model.h5")
+        for p in (labels, model):
+            if os.path.exists(p):
+                os.remove(p)
+        status, out, err = mpirun(procs, "fit", inp, "--json", "-q", "--labels", labels, "-o", model, *args)
+        self.assertEqual(status, 0, err)
+        self.assertEqual(err, "")
+        got, j = result(out)
+        self.assertEqual(j["parameters"]["processes"], procs)
+        for k in RESULT_KEYS:
+            self.assertEqual(got[k], want[k], f"{k} differs on {procs} processes ({args})")
+        np.testing.assert_array_equal(read(labels, "labels"), read(self.path("one.h5"), "labels"))
+        np.testing.assert_array_equal(read(model, "cluster_centers"), read(self.path("one_model.h5"), "cluster_centers"))
+        return j, labels, model
+
+    def assert_nearest(self, X, labels, centers, inertia):
+        """numpy: every label is a nearest centre (ties within TIE_REL excepted), and the inertia is the sum
+        of those distances."""
+        X = np.asarray(X, dtype=np.float64)
+        D = np.stack([((X - c) ** 2).sum(axis=1) for c in centers], axis=1)
+        best = D.min(axis=1)
+        mine = D[np.arange(len(X)), labels]
+        self.assertTrue(np.all(mine <= best * (1 + TIE_REL) + 1e-300), "a label is not a nearest centre")
+        self.assertAlmostEqual(inertia / best.sum(), 1.0, delta=1e-9)
+
+    def test_fit_cached_matches_one_process(self):
+        for procs, threads in [(2, 1), (3, 2), (4, 1)]:
+            with self.subTest(procs=procs, threads=threads):
+                j, labels, model = self.fit_both(procs, shared("blobs.h5"), "-k", 5, "-t", threads)
+                self.assertEqual(j["per_row_state"], "memory")
+                centers = read(model, "cluster_centers")
+                # With float64 data the centres in the model are those the labels were measured against.
+                self.assert_nearest(read(shared("blobs.h5")), read(labels, "labels"), centers, j["inertia"])
+
+    def test_fit_streaming_with_state_in_a_file(self):
+        status, out, err = single("fit", shared("f32.h5"), "-q", "-k", 6, "-t", 1, "--memory-limit", "1M")
+        self.assertEqual(status, 1)
+        limit = err.split("needs ")[1].split(" MiB")[0] + "M"  # rounded up: it holds the working buffers
+        for procs in (2, 5):
+            with self.subTest(procs=procs):
+                j, _, _ = self.fit_both(procs, shared("f32.h5"), "-k", 6, "-t", 1, "--memory-limit", limit)
+                self.assertEqual(j["per_row_state"], "file")
+
+    def test_every_init(self):
+        for init, procs in [("k-means++", 3), ("random", 2), ("k-means||", 3)]:
+            with self.subTest(init=init):
+                # k=20 for 5 blobs: empty clusters and relocations are likely; tol 0 runs all 25 iterations.
+                self.fit_both(procs, shared("blobs.h5"), "-k", 20, "--init", init, "-t", 1, "--max-iter", 25,
+                              "--tol", 0)
+
+    def test_draws_from_the_state(self):
+        self.fit_both(3, shared("wide.h5"), "-k", 50, "--oversampling-factor", 20, "-t", 1)
+
+    def test_more_processes_than_chunks(self):
+        self.fit_both(5, shared("three.h5"), "-k", 4, "-t", 1)
+
+    def test_other_layouts(self):
+        for inp in (shared("gzip.h5") + ":/data/X", shared("contiguous.h5")):
+            with self.subTest(input=inp):
+                self.fit_both(2, inp, "-k", 5, "-t", 1)
+
+    def test_generated_input(self):
+        self.fit_both(3, "blobs:samples=50000,features=5,centers=4,seed=9,chunk_rows=6000", "-k", 4, "-t", 1)
+
+    def test_predict(self):
+        status, out, err = single("fit", shared("blobs.h5"), "-q", "-k", 5, "-o", self.path("m.h5"))
+        self.assertEqual(status, 0, err)
+        status, out, err = single("predict", self.path("m.h5"), shared("gzip.h5") + ":/data/X", "--json", "-q",
+                                  "--labels", self.path("one.h5"))
+        self.assertEqual(status, 0, err)
+        want = json.loads(out)
+        status, out, err = mpirun(3, "predict", self.path("m.h5"), shared("gzip.h5") + ":/data/X", "--json", "-q",
+                                  "--labels", self.path("three.h5"))
+        self.assertEqual(status, 0, err)
+        self.assertEqual(json.loads(out), want)
+        labels = read(self.path("three.h5"), "labels")
+        np.testing.assert_array_equal(labels, read(self.path("one.h5"), "labels"))
+        centers = read(self.path("m.h5"), "cluster_centers")
+        X = read(shared("gzip.h5"), "data/X")
+        # float32 data is measured against float32-rounded centres.
+        self.assert_nearest(X, labels, centers.astype(np.float32), want["inertia"])
+
+    def assert_nothing_written(self):
+        self.assertEqual(T.listdir(self.dir), [], "outputs or temporaries were left behind")
+
+    def test_corrupt_chunk_one_error_no_output(self):
+        bad = self.path("bad.h5")
+        shutil.copy(shared("blobs.h5"), bad)
+        with h5py.File(bad, "r") as f:
+            offset = f["X"].id.get_chunk_info(5).byte_offset
+        with open(bad, "r+b") as f:
+            f.seek(offset + 200)
+            block = bytearray(f.read(16))
+            f.seek(offset + 200)
+            f.write(bytes(b ^ 0xFF for b in block))
+        out_dir = tempfile.TemporaryDirectory()
+        self.addCleanup(out_dir.cleanup)
+        for procs in (2, 3):
+            with self.subTest(procs=procs):
+                status, out, err = mpirun(procs, "fit", bad, "-q", "-k", 5, "-t", 1, "--labels",
+                                          os.path.join(out_dir.name, "l.h5"), "-o", os.path.join(out_dir.name, "m.h5"))
+                self.assertNotEqual(status, 0)
+                T.assert_one_error(self, "kmeans-ooc", 1, err, 1, "chunk 5")
+                self.assertEqual(T.listdir(out_dir.name), [])
+
+    def test_existing_output_is_kept(self):
+        labels = self.path("labels.h5")
+        with open(labels, "wb") as f:
+            f.write(b"precious")
+        status, out, err = mpirun(2, "fit", shared("blobs.h5"), "-q", "-k", 5, "-t", 1, "--labels", labels)
+        T.assert_one_error(self, "kmeans-ooc", status, err, 1, "labels.h5", "exists")
+        with open(labels, "rb") as f:
+            self.assertEqual(f.read(), b"precious")
+        self.assertEqual(T.listdir(self.dir), ["labels.h5"])
+
+    def test_usage_error_said_once(self):
+        status, out, err = mpirun(3, "fit", shared("blobs.h5"), "-k", 0)
+        T.assert_one_error(self, "kmeans-ooc", status, err, 2, "--n-clusters")
+
+    def test_terminate_leaves_nothing(self):
+        """SIGTERM to mpirun (which passes it on to every process) mid-fit: every process stops at its next
+        chunk, process 0 says so once, and neither output nor a temporary remains."""
+        argv = [MPIRUN, "-q", "-np", 2, KMEANS, "fit", "blobs:samples=16M,features=20,chunk_rows=100000", "-k", 8,
+                "-t", 1, "-v", "--labels", self.path("l.h5"), "-o", self.path("m.h5")]
+        p = subprocess.Popen([str(a) for a in argv], env=MPI_ENV, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        first = p.stderr.read(1)  # -v: progress from the first chunk on
+        self.assertTrue(first, "no progress before the end")
+        p.send_signal(signal.SIGTERM)  # a pass over 16M rows takes seconds
+        out, err = p.communicate(timeout=60)
+        err = (first + err).decode()
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("kmeans-ooc: error: interrupted by signal", err)
+        self.assertEqual(err.count("error:"), 1, err)
+        deadline = time.time() + 10  # mpirun may return before its processes have removed their files
+        while T.listdir(self.dir) and time.time() < deadline:
+            time.sleep(0.1)
+        self.assert_nothing_written()
+
+
+if __name__ == "__main__":
+    unittest.main()
