@@ -136,10 +136,15 @@ class Distributed(T.TempDirTest):
                 # With float64 data the centres in the model are those the labels were measured against.
                 self.assert_nearest(read(shared("blobs.h5")), read(labels, "labels"), centers, j["inertia"])
 
-    def test_fit_streaming_with_state_in_a_file(self):
+    def spill_limit(self):
+        """The smallest --memory-limit for f32.h5 on one thread: it holds the working buffers, and not the
+        per-row state (the refusal of 1M says what is needed, rounded up)."""
         status, out, err = single("fit", shared("f32.h5"), "-q", "-k", 6, "-t", 1, "--memory-limit", "1M")
         self.assertEqual(status, 1)
-        limit = err.split("needs ")[1].split(" MiB")[0] + "M"  # rounded up: it holds the working buffers
+        return err.split("needs ")[1].split(" MiB")[0] + "M"
+
+    def test_fit_streaming_with_state_in_a_file(self):
+        limit = self.spill_limit()
         for procs in (2, 5):
             with self.subTest(procs=procs):
                 j, _, _ = self.fit_both(procs, shared("f32.h5"), "-k", 6, "-t", 1, "--memory-limit", limit)
@@ -206,6 +211,17 @@ class Distributed(T.TempDirTest):
                 self.assertNotEqual(status, 0)
                 T.assert_one_error(self, "kmeans-ooc", 1, err, 1, "chunk 5")
                 self.assertEqual(T.listdir(out_dir.name), [])
+
+    def test_one_process_fails_alone(self):
+        """Process 1 cannot create its per-row state file ($TMPDIR is missing): the others learn it at once,
+        and process 0 says it."""
+        args = [KMEANS, "fit", shared("f32.h5"), "-q", "-k", 6, "-t", 1, "--memory-limit", self.spill_limit(),
+                "--labels", self.path("l.h5")]
+        argv = [MPIRUN, "-q", "-np", 1, "-x", "TMPDIR=" + self.dir, *args, ":",
+                "-np", 1, "-x", "TMPDIR=" + self.path("missing"), *args]
+        status, out, err = T.run(argv, env=MPI_ENV, timeout=60)
+        T.assert_one_error(self, "kmeans-ooc", status, err, 1, "per-row state", "missing")
+        self.assertEqual(T.listdir(self.dir), [])
 
     def test_existing_output_is_kept(self):
         labels = self.path("labels.h5")
