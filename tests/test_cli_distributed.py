@@ -233,6 +233,21 @@ class Distributed(T.TempDirTest):
             self.assertEqual(f.read(), b"precious")
         self.assertEqual(T.listdir(self.dir), ["labels.h5"])
 
+    def test_tools_of_one_process(self):
+        """chunkgen and chunkinfo run as one process under mpirun: process 0 writes and prints, once."""
+        gen_args = ["-n", 50000, "-d", 3, "--chunk-rows", 7000, "--seed", 4]
+        status, out, err = T.run([MPIRUN, "-q", "-np", 3, T.tool("chunkgen"), *gen_args, self.path("mpi.h5")],
+                                 env=MPI_ENV)
+        self.assertEqual((status, err), (0, ""))
+        self.assertEqual(len(out.splitlines()), 1, out)
+        status, out, err = T.chunkgen(*gen_args, self.path("one.h5"))
+        self.assertEqual(status, 0, err)
+        with open(self.path("mpi.h5"), "rb") as a, open(self.path("one.h5"), "rb") as b:
+            self.assertEqual(a.read(), b.read())
+        status, out, err = T.run([MPIRUN, "-q", "-np", 2, T.tool("chunkinfo"), self.path("mpi.h5")], env=MPI_ENV)
+        self.assertEqual((status, err), (0, ""))
+        self.assertEqual(out.count("shape"), 1, out)
+
     def test_usage_error_said_once(self):
         status, out, err = mpirun(3, "fit", shared("blobs.h5"), "-k", 0)
         T.assert_one_error(self, "kmeans-ooc", status, err, 2, "--n-clusters")

@@ -158,6 +158,7 @@ int main(int argc, char **argv)
     cli_init(argv[0]);
     cli c = {.p = ooc_generate_params_default()};
     parse(argc, argv, &c);
+    cli_one_process();
 
     ooc_error err;
     ooc_error_clear(&err);

@@ -175,6 +175,7 @@ int main(int argc, char **argv)
     cli_init(argv[0]);
     cli c = {.sp = ooc_stream_params_default()};
     parse(argc, argv, &c);
+    cli_one_process();
     ooc_error err;
     ooc_error_clear(&err);
     ooc_array *a = NULL;

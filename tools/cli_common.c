@@ -62,6 +62,12 @@ void cli_init(const char *name)
     signal(SIGXFSZ, SIG_IGN);
 }
 
+void cli_one_process(void)
+{
+    if (!speaks)
+        exit(CLI_EXIT_OK);
+}
+
 void cli_usage_error(const char *fmt, ...)
 {
     va_list ap;

@@ -13,6 +13,10 @@ enum { CLI_EXIT_OK = 0, CLI_EXIT_FAILURE = 1, CLI_EXIT_USAGE = 2 };
  * removes temporary outputs and exits at once); SIGXFSZ is ignored so a file size limit is a write error. */
 void cli_init(const char *program);
 
+/* cli_one_process(): for tools that run as one process: under mpirun, every process but 0 leaves now
+ * (status 0), so that one writes and prints. */
+void cli_one_process(void);
+
 /* cli_usage_error(): "PROGRAM: error: WHAT: WHY" and exit 2. */
 _Noreturn void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
