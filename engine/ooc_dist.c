@@ -149,9 +149,10 @@ static void gatherv(const ooc_dist *d, const void *send, const size_t *counts, c
         return;
     }
 #ifdef OOC_HAVE_MPI
-    int *c = malloc(2 * (size_t)d->size * sizeof *c), *at = c + d->size;
+    int *c = malloc(2 * (size_t)d->size * sizeof *c);
     if (!c)
         ooc_dist_abort(d, 1);
+    int *at = c + d->size;
     for (int r = 0; r < d->size; r++) {
         c[r] = count_of(d, counts[r]);
         at[r] = count_of(d, displs[r]);
