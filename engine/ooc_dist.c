@@ -88,6 +88,17 @@ int ooc_dist_local_size(const ooc_dist *d)
     return d ? d->local_size : 1;
 }
 
+uint64_t ooc_dist_owned(const ooc_dist *d, uint64_t n)
+{
+    uint64_t rank = (uint64_t)ooc_dist_rank(d);
+    return n > rank ? (n - rank - 1) / (uint64_t)ooc_dist_size(d) + 1 : 0;
+}
+
+uint64_t ooc_dist_item(const ooc_dist *d, uint64_t j)
+{
+    return j * (uint64_t)ooc_dist_size(d) + (uint64_t)ooc_dist_rank(d);
+}
+
 void ooc_dist_abort(const ooc_dist *d, int status)
 {
 #ifdef OOC_HAVE_MPI

@@ -38,6 +38,11 @@ int ooc_dist_size(const ooc_dist *d);
 /* ooc_dist_local_size(): the processes on this machine (sharing its cores and memory). */
 int ooc_dist_local_size(const ooc_dist *d);
 
+/* Work item i (a chunk) belongs to process i % size. ooc_dist_owned(): how many of items [0, n) are this
+ * process's; ooc_dist_item(): its j-th, j * size + rank. */
+uint64_t ooc_dist_owned(const ooc_dist *d, uint64_t n);
+uint64_t ooc_dist_item(const ooc_dist *d, uint64_t j);
+
 /* ooc_dist_agree(): rc and err are this process's result. Returns 0 when every process succeeded; else
  * every process returns, with err, the error of the lowest-ranked process that failed. */
 int ooc_dist_agree(const ooc_dist *d, int rc, ooc_error *err);

@@ -19,8 +19,7 @@ struct ooc_rowstate {
     const char *dir;
     unsigned char **buf; /* spilled: per worker, one chunk's state */
     int threads;
-    const ooc_dist *dist; /* distributed: this process holds chunks c with c % nprocs == rank */
-    int rank, nprocs;
+    const ooc_dist *dist; /* distributed: this process holds its chunks' state (ooc_dist_item()) */
 };
 
 static const char *temp_dir(void)
@@ -59,8 +58,6 @@ static int create(struct ooc_stream *s, size_t row_bytes, ooc_rowstate **out, oo
     rs->nchunks = in->nchunks;
     rs->threads = st->threads;
     rs->dist = ooc_stream_dist(s);
-    rs->rank = ooc_dist_rank(rs->dist);
-    rs->nprocs = ooc_dist_size(rs->dist);
     rs->fd = -1;
     rs->dir = temp_dir();
     int ok;
@@ -168,8 +165,8 @@ int ooc_rowstate_scan(ooc_rowstate *rs, ooc_rowstate_fn fn, void *ctx, size_t ct
     unsigned char *turn = rs->dist ? malloc(sizeof(scan_turn) + ctx_bytes) : NULL;
     int rc = ooc_dist_agree(rs->dist, rs->dist && !turn ? ooc_error_set(err, OOC_ENOMEM, "out of memory") : 0, err);
     for (uint64_t c = 0; !rc && c < rs->nchunks; c++) {
-        int holder = (int)(c % (uint64_t)rs->nprocs);
-        if (holder == rs->rank) {
+        int holder = (int)(c % (uint64_t)ooc_dist_size(rs->dist));
+        if (holder == ooc_dist_rank(rs->dist)) {
             const void *st = ooc__rowstate_load(rs, c, 0, err);
             rc = st ? fn(ctx, c * rs->chunk_rows, chunk_bytes(rs, c) / rs->row_bytes, st, err) : err->code;
         }
@@ -204,15 +201,10 @@ typedef struct parallel_scan {
     void *ctx;
 } parallel_scan;
 
-static uint64_t scan_chunk(const ooc_rowstate *rs, uint64_t j)
-{
-    return j * (uint64_t)rs->nprocs + (uint64_t)rs->rank;
-}
-
 static int scan_each(void *ctx, uint64_t j, int slot, ooc_error *err)
 {
     parallel_scan *p = ctx;
-    uint64_t chunk = scan_chunk(p->rs, j);
+    uint64_t chunk = ooc_dist_item(p->rs->dist, j);
     const void *st = ooc__rowstate_load(p->rs, chunk, slot, err);
     if (!st)
         return err->code;
@@ -223,15 +215,14 @@ static int scan_each(void *ctx, uint64_t j, int slot, ooc_error *err)
 static int scan_done(void *ctx, uint64_t j, int slot, ooc_error *err)
 {
     parallel_scan *p = ctx;
-    return p->done ? p->done(p->ctx, scan_chunk(p->rs, j), slot, err) : 0;
+    return p->done ? p->done(p->ctx, ooc_dist_item(p->rs->dist, j), slot, err) : 0;
 }
 
 int ooc_rowstate_scan_parallel(ooc_rowstate *rs, ooc_rowstate_each_fn each, ooc_rowstate_done_fn done, void *ctx,
                                ooc_error *err)
 {
     parallel_scan p = {rs, each, done, ctx};
-    uint64_t rank = (uint64_t)rs->rank, mine = rs->nchunks > rank ? (rs->nchunks - rank - 1) / (uint64_t)rs->nprocs + 1 : 0;
-    ooc__ordered_pass op = {mine, rs->threads, scan_each, scan_done, &p};
+    ooc__ordered_pass op = {ooc_dist_owned(rs->dist, rs->nchunks), rs->threads, scan_each, scan_done, &p};
     return ooc_dist_agree(rs->dist, ooc__pass_ordered(&op, err), err);
 }
 

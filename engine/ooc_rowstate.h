@@ -9,7 +9,7 @@
  * A pass with .state set hands map() its chunk's state (nrows x row_bytes) to read and update; serial code
  * walks it chunk by chunk with ooc_rowstate_scan().
  *
- * Distributed (the stream's dist), each process holds the state of the chunks it maps (ooc_stream_owns());
+ * Distributed (the stream's dist), each process holds the state of the chunks it maps (ooc_dist_item());
  * every call below is then collective.
  */
 #ifndef OOC_ROWSTATE_H

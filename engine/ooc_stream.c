@@ -104,27 +104,10 @@ static int ring_depth(const ooc_stream *s)
     return ooc_array_get_info(s->a)->h5 && !s->in_place ? s->p.threads + 1 : 0;
 }
 
-int ooc_stream_owns(const ooc_stream *s, uint64_t chunk)
-{
-    return chunk % (uint64_t)s->nprocs == (uint64_t)s->rank;
-}
-
-/* This process's chunks: the j-th is chunk j * nprocs + rank. */
-static uint64_t local_chunks(const ooc_stream *s)
-{
-    uint64_t n = ooc_array_get_info(s->a)->nchunks, rank = (uint64_t)s->rank;
-    return n > rank ? (n - rank - 1) / (uint64_t)s->nprocs + 1 : 0;
-}
-
-static uint64_t global_chunk(const ooc_stream *s, uint64_t j)
-{
-    return j * (uint64_t)s->nprocs + (uint64_t)s->rank;
-}
-
 /* Whether a chunk is cached once read: this process's, among its first cache_slots. */
 static int cacheable(const ooc_stream *s, uint64_t chunk)
 {
-    return ooc_stream_owns(s, chunk) && chunk / (uint64_t)s->nprocs < s->cache_slots;
+    return chunk % (uint64_t)s->nprocs == (uint64_t)s->rank && chunk / (uint64_t)s->nprocs < s->cache_slots;
 }
 
 /* A thread's buffers, touched now by that thread, so that the first pass runs at the speed of the others and
@@ -172,7 +155,7 @@ int ooc_stream_create(ooc_array *a, const ooc_stream_params *p, ooc_stream **out
         working = working_bytes(s->chunk_bytes, piece_bytes, s->p.threads, stored, ring_depth(s));
         /* Per-row state: all of this process's in memory if it fits beside the working buffers, else a chunk
          * per thread. */
-        state = (uint64_t)p->state_row_bytes * (s->nprocs > 1 ? local_chunks(s) * in->chunk_rows : in->rows);
+        state = (uint64_t)p->state_row_bytes * (s->nprocs > 1 ? ooc_dist_owned(p->dist, in->nchunks) * in->chunk_rows : in->rows);
         s->stats.state_spilled = 0;
         if (working + state > s->p.memory_limit) {
             state = (uint64_t)p->state_row_bytes * in->chunk_rows * (uint64_t)s->p.threads;
@@ -332,7 +315,7 @@ static int map_pieces(ooc_stream *s, slot *b, const void *staged, uint64_t row0,
 static int produce(void *ctx, uint64_t j, int slot_index, ooc_error *err)
 {
     ooc_stream *s = ctx;
-    uint64_t chunk = global_chunk(s, j);
+    uint64_t chunk = ooc_dist_item(s->p.dist, j);
     slot *b = &s->slots[slot_index];
     const void *rows = NULL, *staged = NULL;
     b->bytes_read = 0;
@@ -439,7 +422,7 @@ static int exchange_round(ooc_stream *s, const slot *b, const ooc_error *failure
 static int consume(void *ctx, uint64_t j, int slot_index, ooc_error *err)
 {
     ooc_stream *s = ctx;
-    uint64_t chunk = global_chunk(s, j);
+    uint64_t chunk = ooc_dist_item(s->p.dist, j);
     slot *b = &s->slots[slot_index];
     account(s, chunk, b);
     if (s->p.dist)
@@ -526,7 +509,7 @@ static int run_local(ooc_stream *s, const ooc_pass *pass, ooc_error *err)
     int rc = ensure_buffers(s, pass, err);
     if (rc)
         return rc;
-    uint64_t n = local_chunks(s);
+    uint64_t n = ooc_dist_owned(s->p.dist, ooc_array_get_info(s->a)->nchunks);
     ooc__prefetch *prefetch = pass->no_input ? NULL : s->prefetch;
     if (prefetch && (rc = ooc__prefetch_start(prefetch, (uint64_t)s->rank, (uint64_t)s->nprocs, n, s->cache, err)) != 0)
         return rc;

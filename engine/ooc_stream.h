@@ -71,9 +71,6 @@ const ooc_stream_stats *ooc_stream_get_stats(const ooc_stream *s);
 ooc_array *ooc_stream_array(const ooc_stream *s);
 const ooc_dist *ooc_stream_dist(const ooc_stream *s);
 
-/* ooc_stream_owns(): whether this process maps chunk `chunk` in a pass (always, without a dist). */
-int ooc_stream_owns(const ooc_stream *s, uint64_t chunk);
-
 typedef struct ooc_pass {
     const char *phase;   /* for progress: "stats", "lloyd", ... */
     size_t partial_size; /* bytes of one chunk's partial result */
