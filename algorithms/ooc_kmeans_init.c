@@ -500,7 +500,7 @@ static int draw_round(const ooc__fit *f, const state_job *j, int round, double p
     const ooc_dist *dist = ooc_stream_dist(f->stream);
     if (!rc && dist) { /* every process's rows, in row order, as one process draws them */
         void *all;
-        uint64_t n_all;
+        uint64_t n_all = 0;
         rc = ooc_dist_concat(dist, d.all.rows, d.all.n, sizeof *d.all.rows, &all, &n_all, err);
         free(d.all.rows);
         d.all = (row_list){all, n_all, n_all};
