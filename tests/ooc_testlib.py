@@ -71,6 +71,18 @@ class TempDirTest(unittest.TestCase):
     def path(self, name):
         return os.path.join(self.dir, name)
 
+    def mount_tmpfs(self, options):
+        """A tmpfs (mount options, e.g. "size=1m") at self.dir/mnt, unmounted at cleanup; skips without root."""
+        if os.geteuid() != 0:
+            self.skipTest("mounting a tmpfs needs root")
+        mnt = self.path("mnt")
+        os.mkdir(mnt)
+        p = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", mnt], capture_output=True, text=True)
+        if p.returncode != 0:
+            self.skipTest(f"cannot mount a tmpfs: {p.stderr.strip()}")
+        self.addCleanup(subprocess.run, ["umount", mnt], capture_output=True)
+        return mnt
+
 
 def h5py():
     """The h5py module, imported after HDF5_PLUGIN_PATH is set."""

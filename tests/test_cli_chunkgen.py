@@ -307,17 +307,6 @@ class FullDisk(Base):
         self.assertEqual(self.read_bytes(), content)
         self.assertEqual(T.listdir(self.dir), ["out.h5"])
 
-    def mount_tmpfs(self, options):
-        if os.geteuid() != 0:
-            self.skipTest("mounting a tmpfs needs root")
-        mnt = os.path.join(self.dir, "mnt")
-        os.mkdir(mnt)
-        p = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", mnt], capture_output=True, text=True)
-        if p.returncode != 0:
-            self.skipTest(f"cannot mount a tmpfs: {p.stderr.strip()}")
-        self.addCleanup(subprocess.run, ["umount", mnt], capture_output=True)
-        return mnt
-
     def test_real_full_disk(self):
         mnt = self.mount_tmpfs("size=2m")
         dest = os.path.join(mnt, "x.h5")

@@ -223,6 +223,21 @@ class Distributed(T.TempDirTest):
         T.assert_one_error(self, "kmeans-ooc", status, err, 1, "per-row state", "missing")
         self.assertEqual(T.listdir(self.dir), [])
 
+    def test_full_disk(self):
+        """Process 0 runs out of space writing the labels: every process stops with its error, the same chunk
+        as one process alone, and nothing is left on the full file system."""
+        mnt = self.mount_tmpfs("size=300k")
+        args = ["fit", shared("f32.h5"), "-q", "-k", 6, "-t", 1, "--labels", os.path.join(mnt, "l.h5"), "-o",
+                os.path.join(mnt, "m.h5")]
+        status, out, err = single(*args)
+        want = T.assert_one_error(self, "kmeans-ooc", status, err, 1, "l.h5", "No space left")
+        self.assertEqual(T.listdir(mnt), [])
+        for procs in (2, 3):
+            with self.subTest(procs=procs):
+                status, out, err = mpirun(procs, *args)
+                self.assertEqual(T.assert_one_error(self, "kmeans-ooc", status, err, 1), want)
+                self.assertEqual(T.listdir(mnt), [])
+
     def test_existing_output_is_kept(self):
         labels = self.path("labels.h5")
         with open(labels, "wb") as f:
