@@ -88,6 +88,11 @@ int ooc_dist_local_size(const ooc_dist *d)
     return d ? d->local_size : 1;
 }
 
+int ooc_dist_owner(const ooc_dist *d, uint64_t i)
+{
+    return (int)(i % (uint64_t)ooc_dist_size(d));
+}
+
 uint64_t ooc_dist_owned(const ooc_dist *d, uint64_t n)
 {
     uint64_t rank = (uint64_t)ooc_dist_rank(d);

@@ -38,8 +38,9 @@ int ooc_dist_size(const ooc_dist *d);
 /* ooc_dist_local_size(): the processes on this machine (sharing its cores and memory). */
 int ooc_dist_local_size(const ooc_dist *d);
 
-/* Work item i (a chunk) belongs to process i % size. ooc_dist_owned(): how many of items [0, n) are this
- * process's; ooc_dist_item(): its j-th, j * size + rank. */
+/* Work item i (a chunk) belongs to process ooc_dist_owner() = i % size. ooc_dist_owned(): how many of items
+ * [0, n) are this process's; ooc_dist_item(): its j-th, j * size + rank. */
+int ooc_dist_owner(const ooc_dist *d, uint64_t i);
 uint64_t ooc_dist_owned(const ooc_dist *d, uint64_t n);
 uint64_t ooc_dist_item(const ooc_dist *d, uint64_t j);
 

@@ -165,7 +165,7 @@ int ooc_rowstate_scan(ooc_rowstate *rs, ooc_rowstate_fn fn, void *ctx, size_t ct
     unsigned char *turn = rs->dist ? malloc(sizeof(scan_turn) + ctx_bytes) : NULL;
     int rc = ooc_dist_agree(rs->dist, rs->dist && !turn ? ooc_error_set(err, OOC_ENOMEM, "out of memory") : 0, err);
     for (uint64_t c = 0; !rc && c < rs->nchunks; c++) {
-        int holder = (int)(c % (uint64_t)ooc_dist_size(rs->dist));
+        int holder = ooc_dist_owner(rs->dist, c);
         if (holder == ooc_dist_rank(rs->dist)) {
             const void *st = ooc__rowstate_load(rs, c, 0, err);
             rc = st ? fn(ctx, c * rs->chunk_rows, chunk_bytes(rs, c) / rs->row_bytes, st, err) : err->code;

@@ -107,7 +107,7 @@ static int ring_depth(const ooc_stream *s)
 /* Whether a chunk is cached once read: this process's, among its first cache_slots. */
 static int cacheable(const ooc_stream *s, uint64_t chunk)
 {
-    return chunk % (uint64_t)s->nprocs == (uint64_t)s->rank && chunk / (uint64_t)s->nprocs < s->cache_slots;
+    return ooc_dist_owner(s->p.dist, chunk) == s->rank && chunk / (uint64_t)s->nprocs < s->cache_slots;
 }
 
 /* A thread's buffers, touched now by that thread, so that the first pass runs at the speed of the others and
