@@ -51,8 +51,9 @@ static uint64_t rows_in_chunk(const job *j, uint64_t chunk)
  * so the raw chunk never goes through memory. */
 #define BLOCK_BYTES ((size_t)256 << 10)
 
-static int produce(void *ctx, uint64_t chunk, int s, ooc_error *err)
+static int produce(void *ctx, uint64_t chunk, int worker, int s, ooc_error *err)
 {
+    (void)worker; /* a window of one: the thread's slot holds all its buffers */
     job *j = ctx;
     slot *b = &j->slots[s];
     const ooc_codec *xc = ooc_h5_chunked_codec(j->x);
@@ -210,7 +211,7 @@ int ooc_generate(const ooc_generate_params *p, const char *path, ooc_generate_st
     if (!rc)
         rc = alloc_slots(&j, threads, err);
     if (!rc) {
-        ooc__ordered_pass pass = {ooc_blobs_nchunks(blobs), threads, produce, consume, &j};
+        ooc__ordered_pass pass = {ooc_blobs_nchunks(blobs), threads, 1, produce, consume, &j};
         rc = ooc__pass_ordered(&pass, err);
     }
     if (!rc)

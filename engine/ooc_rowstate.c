@@ -201,11 +201,11 @@ typedef struct parallel_scan {
     void *ctx;
 } parallel_scan;
 
-static int scan_each(void *ctx, uint64_t j, int slot, ooc_error *err)
+static int scan_each(void *ctx, uint64_t j, int worker, int slot, ooc_error *err)
 {
     parallel_scan *p = ctx;
     uint64_t chunk = ooc_dist_item(p->rs->dist, j);
-    const void *st = ooc__rowstate_load(p->rs, chunk, slot, err);
+    const void *st = ooc__rowstate_load(p->rs, chunk, worker, err);
     if (!st)
         return err->code;
     return p->each(p->ctx, chunk, chunk * p->rs->chunk_rows, chunk_bytes(p->rs, chunk) / p->rs->row_bytes, st,
@@ -222,7 +222,8 @@ int ooc_rowstate_scan_parallel(ooc_rowstate *rs, ooc_rowstate_each_fn each, ooc_
                                ooc_error *err)
 {
     parallel_scan p = {rs, each, done, ctx};
-    ooc__ordered_pass op = {ooc_dist_owned(rs->dist, rs->nchunks), rs->threads, scan_each, scan_done, &p};
+    /* a window of one: each() and done() get slots in [0, threads) */
+    ooc__ordered_pass op = {ooc_dist_owned(rs->dist, rs->nchunks), rs->threads, 1, scan_each, scan_done, &p};
     return ooc_dist_agree(rs->dist, ooc__pass_ordered(&op, err), err);
 }
 
