@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <hdf5.h>
+#include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,9 +172,11 @@ static void chunk_offsets(const char *path, uint64_t chunk_rows, uint64_t nchunk
  *   first_touch      that array's memory written for the first time, T threads a chunk at a time, as the
  *                    first pass of a cached fit fills its cache: the kernel's page zeroing and whatever a
  *                    VM's host adds (here it varied from 0.4 to 19 GB/s from minute to minute). Once, not a
- *                    median: memory is new only once. */
-static void time_floors(const char *path, int threads, int repeats, double *decompress, double *read_decompress,
-                        double *membw, double *first_touch)
+ *                    median: memory is new only once.
+ * With read_only, read_decompress alone (the others NAN): no copy of the stored chunks or the decoded array is
+ * made, so that bench/run can take it beside every streaming run of ooc, in a second or two. */
+static void time_floors(const char *path, int threads, int repeats, int read_only, double *decompress,
+                        double *read_decompress, double *membw, double *first_touch)
 {
     ooc_h5_reader *r;
     ooc_error err;
@@ -187,7 +190,7 @@ static void time_floors(const char *path, int threads, int repeats, double *deco
     void **stored = calloc(nchunks, sizeof *stored);
     size_t *sizes = calloc(nchunks, sizeof *sizes), cap = 0;
     uint64_t *offset = calloc(nchunks, sizeof *offset);
-    for (uint64_t c = 0; c < nchunks; c++) {
+    for (uint64_t c = 0; !read_only && c < nchunks; c++) {
         if (ooc_h5_reader_read_raw_chunk(r, c, &stored[c], &cap, &sizes[c], &err)) {
             fprintf(stderr, "bench_pass: %s\n", err.msg);
             exit(1);
@@ -197,15 +200,20 @@ static void time_floors(const char *path, int threads, int repeats, double *deco
     }
     size_t *file_bytes = calloc(nchunks, sizeof *file_bytes);
     chunk_offsets(path, in->chunk_rows, nchunks, offset, file_bytes);
+    for (uint64_t c = 0; read_only && c < nchunks; c++) {
+        sizes[c] = file_bytes[c];
+        max_stored = sizes[c] > max_stored ? sizes[c] : max_stored;
+    }
     int fd = open(path, O_RDONLY);
-    uint64_t *decoded = ooc__buffer_alloc(nchunks * chunk_bytes); /* huge pages, as the engine's cache has */
-    if (fd < 0 || !decoded) {
+    /* huge pages, as the engine's cache has */
+    uint64_t *decoded = read_only ? NULL : ooc__buffer_alloc(nchunks * chunk_bytes);
+    if (fd < 0 || (!read_only && !decoded)) {
         fprintf(stderr, "bench_pass: %s: cannot open or allocate\n", path);
         exit(1);
     }
     double t0 = ooc_clock_seconds();
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
-    for (uint64_t c = 0; c < nchunks; c++)
+    for (uint64_t c = 0; c < (read_only ? 0 : nchunks); c++)
         memset((char *)decoded + c * chunk_bytes, 0, chunk_bytes);
     *first_touch = ooc_clock_seconds() - t0;
     /* Each thread's codec context and buffers, made and touched before any timing, as the stream's are. */
@@ -231,7 +239,7 @@ static void time_floors(const char *path, int threads, int repeats, double *deco
     double td[64], trd[2][64], tm[64];
     long page = sysconf(_SC_PAGESIZE);
     for (int rep = 0; rep < repeats; rep++) {
-        for (int reading = 0; reading <= 2; reading++) { /* none, pread, map */
+        for (int reading = read_only; reading <= 2; reading++) { /* none, pread, map */
             double t = ooc_clock_seconds();
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
             for (uint64_t c = 0; c < nchunks; c++) {
@@ -262,10 +270,10 @@ static void time_floors(const char *path, int threads, int repeats, double *deco
     free(ws);
     ooc_codec_ctx *ctx;
     ooc_codec_ctx_create(&ctx);
-    for (uint64_t c = 0; c < nchunks; c++)
+    for (uint64_t c = 0; c < (read_only ? 0 : nchunks); c++)
         ooc_codec_decode(&in->codec, ctx, stored[c], sizes[c], (char *)decoded + c * chunk_bytes, chunk_bytes, NULL);
     ooc_codec_ctx_free(ctx);
-    for (int rep = 0; rep < repeats; rep++) {
+    for (int rep = 0; rep < (read_only ? 0 : repeats); rep++) {
         uint64_t sum = 0, n = in->rows * in->cols * in->type_size / 8, per = (n + (uint64_t)threads - 1) / (uint64_t)threads;
         double t = ooc_clock_seconds();
 #pragma omp parallel num_threads(threads) reduction(+ : sum)
@@ -277,10 +285,12 @@ static void time_floors(const char *path, int threads, int repeats, double *deco
         if (sum == 12345) /* keep the sum alive */
             puts("");
     }
-    *decompress = median(td, repeats);
+    *decompress = read_only ? NAN : median(td, repeats);
     double by_pread = median(trd[0], repeats), by_map = median(trd[1], repeats);
     *read_decompress = by_pread < by_map ? by_pread : by_map;
-    *membw = median(tm, repeats);
+    *membw = read_only ? NAN : median(tm, repeats);
+    if (read_only)
+        *first_touch = NAN;
     for (uint64_t c = 0; c < nchunks; c++)
         free(stored[c]);
     close(fd);
@@ -295,14 +305,14 @@ static void time_floors(const char *path, int threads, int repeats, double *deco
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_pass [--smoke] [--rows N] [--input FILE.h5] [-t T] [-r REPEATS] [--dir DIR]\n"
-                    "                  [--floors-only] [--json FILE]\n");
+                    "                  [--floors-only | --read-decompress-only] [--json FILE]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
     uint64_t rows = 10000000, chunk_rows = 200000, cols = 20, elem = 8;
-    int repeats = 3, only_threads = 0, floors_only = 0;
+    int repeats = 3, only_threads = 0, floors_only = 0, read_only = 0;
     const char *dir = "/tmp", *input = NULL, *json = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -312,8 +322,9 @@ int main(int argc, char **argv)
             repeats = 1;
             continue;
         }
-        if (!strcmp(a, "--floors-only")) {
+        if (!strcmp(a, "--floors-only") || !strcmp(a, "--read-decompress-only")) {
             floors_only = 1;
+            read_only |= !strcmp(a, "--read-decompress-only");
             continue;
         }
         if (!v)
@@ -383,16 +394,23 @@ int main(int argc, char **argv)
     const char *sep = "";
     for (int threads = only_threads ? only_threads : 1; threads <= (only_threads ? only_threads : 2); threads++) {
         double dec, rdec, bw, touch;
-        time_floors(path, threads, repeats, &dec, &rdec, &bw, &touch);
+        time_floors(path, threads, repeats, read_only, &dec, &rdec, &bw, &touch);
         /* streaming: room for the working set only; cached: room for everything */
         uint64_t tight = (uint64_t)((64 + threads * (2 * chunk_mb + 1) + (threads + 1) * chunk_mb + 1) * 1048576.0);
         uint64_t roomy = tight + (uint64_t)(gb * 1.1e9);
         struct { const char *what, *input; uint64_t limit; int cached; } runs[] = {
             {"file/stream", path, tight, 0}, {"file/cached", path, roomy, 1}, {"blobs", blobs, tight, 0}};
-        printf("%-8d %-15s %9.3f %9.2f %9.1f %12.2f %12s\n", threads, "decompress", dec, gb / dec, rows / dec / 1e6,
-               dec / rdec, "");
         printf("%-8d %-15s %9.3f %9.2f %9.1f %12s %12s\n", threads, "read+decompress", rdec, gb / rdec,
                rows / rdec / 1e6, "1.00", "");
+        if (read_only) {
+            if (js)
+                fprintf(js, "%s\n  {\"threads\": %d, \"what\": \"read_decompress\", \"seconds\": %.6f}", sep, threads,
+                        rdec);
+            sep = ",";
+            continue;
+        }
+        printf("%-8d %-15s %9.3f %9.2f %9.1f %12.2f %12s\n", threads, "decompress", dec, gb / dec, rows / dec / 1e6,
+               dec / rdec, "");
         printf("%-8d %-15s %9.3f %9.2f %9.1f %12s %12s\n", threads, "membw", bw, gb / bw, rows / bw / 1e6, "", "1.00");
         printf("%-8d %-15s %9.3f %9.2f %9.1f %12s %12.2f\n", threads, "first touch", touch, gb / touch,
                rows / touch / 1e6, "", touch / bw);

@@ -53,6 +53,22 @@ def pass_floors(build, data, threads, repeats):
             return _pass_floors(json.load(f), threads) | {"note": None}
 
 
+def read_decompress(build, data, threads):
+    """Seconds of one read-and-decompress pass over `data` (the faster of pread and a map, as above), or None:
+    taken beside each streaming run of ooc, so that the run and its floor see the machine in the same state
+    (this VM's speed drifts by 10-20% over minutes)."""
+    tool = _tool(build, "bench_pass")
+    if not tool:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "floor.json")
+        res = run_measure.run([tool, "--input", data, "--read-decompress-only", "-t", threads, "-r", 1, "--json", out])
+        if res["rc"] != 0:
+            return None
+        with open(out) as f:
+            return _pass_floors(json.load(f), threads)["read_decompress_s"]
+
+
 def gemm_rate(build, w, threads, cache):
     """{"gflops", "note"}: the GEMM rate at the workload's (d, k) and dtype; `cache` (a dict) keeps one
     measurement per shape for the whole run."""

@@ -3,10 +3,13 @@ measured from outside, medians taken.
 
 Modes: cached (the default memory limit: the data is read and decoded once, by the first pass, and the
 other passes are served from memory) and stream (--memory-limit 256M: every pass reads and decodes the file).
+Each streaming run follows a read-and-decompress floor of its own (run_floors.read_decompress()): its
+iteration's ratio to that floor is `iter_vs_floor`, and the result's is the median of the runs' ratios.
 """
 import json
 import os
 
+import run_floors
 import run_measure
 
 STREAM_LIMIT = "256M"
@@ -50,12 +53,16 @@ def measure(build, w, data, jobs, repeats, budget_s):
         if not todo:
             break
         for name, labels, mode, threads in todo:
+            floor = run_floors.read_decompress(build, data, threads) if mode == "stream" else None
             res = run_measure.run(fit_argv(build, w, data, labels, mode, threads))
             if res["rc"] != 0:
                 failed[name] = {"error": f"kmeans-ooc fit ({mode}, -t {threads}) exit {res['rc']}: "
                                          f"{run_measure.last_line(res['stderr'])}"}
                 continue
             r, last[name] = one_run(res)
+            if mode == "stream":
+                r["floor_s"] = floor
+                r["iter_vs_floor"] = r["per_iter_s"] / floor if floor else None
             runs[name].append(r)
             elapsed[name] += res["wall_s"]
     out = dict(failed)
