@@ -4,7 +4,7 @@
 #include "ooc_kmeans_internal.h"
 
 #include <cblas.h>
-
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -160,6 +160,25 @@ int ooc__check_stats(const ooc__fit *f, const ooc_colstats *st, ooc_error *err)
                          (unsigned long long)st->first_nonfinite_row);
 }
 
+/* A sum of squared distances that is not finite: a NaN or an infinity in the data (the first row named; a
+ * pass over the data finds it, paid only on this failure), else finite values whose squares overflow. */
+static int check_inertia(ooc__fit *f, double inertia, int stats_checked, ooc_error *err)
+{
+    if (isfinite(inertia))
+        return 0;
+    int rc = 0;
+    if (!stats_checked) {
+        ooc_colstats *st = NULL;
+        rc = ooc_colstats_compute(f->stream, &st, err);
+        if (!rc)
+            rc = ooc__check_stats(f, st, err);
+        ooc_colstats_free(st);
+    }
+    return rc ? rc
+              : ooc_error_set(err, OOC_ENONFINITE, "%s: squared distances overflow float64: values too large",
+                              f->in->input);
+}
+
 /* Per-row state the fit keeps (ooc_rowstate): k-means|| and k-means++ a distance and an index, then Lloyd
  * its bounds, converted in place from them; never both at once. */
 static size_t per_row_bytes(const ooc_kmeans_params *p, int bounds)
@@ -228,6 +247,8 @@ int ooc__kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_
     ooc_h5_chunked *out_labels = labels ? ooc_chunk_output_dataset(labels) : NULL;
     if (!rc)
         rc = lloyd(&f, &seed, p->tol * mean_var, out_labels, m, err);
+    if (!rc)
+        rc = check_inertia(&f, m->inertia, 1, err);
     ooc__init_seed_free(&seed);
     const ooc_stream_stats *ss = ooc_stream_get_stats(f.stream);
     m->passes = ss->passes;
@@ -262,10 +283,13 @@ int ooc_kmeans_predict(ooc_array *a, const ooc_stream_params *sp, const ooc_kmea
     }
     ooc__assign_result r;
     rc = ooc__assign_pass(&f, m->centers, 0, NULL, labels ? ooc_chunk_output_dataset(labels) : NULL, &r, err);
-    if (!rc && inertia)
-        *inertia = r.inertia;
-    if (!rc)
+    if (!rc) {
+        double sum = r.inertia;
         ooc__assign_result_free(&r);
+        rc = check_inertia(&f, sum, 0, err);
+        if (!rc && inertia)
+            *inertia = sum;
+    }
     ooc_stream_free(f.stream);
     return rc;
 }

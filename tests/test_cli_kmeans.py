@@ -231,6 +231,27 @@ class RuntimeFailures(Base):
                 inp = self.write_h5(name, X={"data": bad, "chunks": chunks})
                 line = self.fit_fails(inp, name, f"row {row}")
                 self.assertNotIn(f"row {row + 1}", line)
+                line = self.predict_fails(self.write_h5("model3.h5", cluster_centers=X[:3]), inp, name, f"row {row}")
+                self.assertNotIn(f"row {row + 1}", line)
+
+    def predict_fails(self, model, inp, *needles):
+        labels = self.path("fail-labels.h5")
+        before = T.listdir(self.dir)
+        for args in ((), ("--json",)):
+            status, out, err = kmeans("predict", model, inp, "--labels", labels, *args)
+            line = self.one_error(status, err, 1, *needles)
+            self.assertEqual(out, "")
+            self.assert_dir(before, "a failing predict left labels or a temporary behind")
+        return line
+
+    def test_squared_distances_overflow(self):
+        # Finite values whose squared distances exceed float64 (numpy agrees: inf): refused, not an inertia of
+        # inf (which --json could not print).
+        X = np.random.default_rng(1).normal(size=(2000, 3)) * 1e160
+        self.assertFalse(np.isfinite(((X - X[:1]) ** 2).sum()))
+        inp = self.write_h5("huge.h5", X=X)
+        self.fit_fails(inp, "huge.h5", "overflow", args=("-k", 2))
+        self.predict_fails(self.write_h5("model2.h5", cluster_centers=np.zeros((2, 3))), inp, "huge.h5", "overflow")
 
     def test_corrupt_chunk(self):
         inp = self.path("corrupt.h5")
