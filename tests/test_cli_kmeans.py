@@ -510,10 +510,22 @@ class LabelsCommand(Base):
             with self.subTest(chunk=i):
                 values, _ = self.printed("--chunk", i)
                 self.assertEqual(values, self.labels[i * 10000:(i + 1) * 10000].tolist())
-        for i in (5, 1000):
+        for i in (5, 1000, 2**63, 2**64 - 1):  # the last two overflow chunk x rows
             status, out, err = kmeans("labels", shared("labels.h5"), "--chunk", i)
             self.one_error(status, err, 1, "labels.h5", f"chunk {i}")
             self.assertEqual(out, "")
+
+    def test_empty_labels(self):
+        # Another program's empty labels, contiguous (no chunks at all) and chunked: all of nothing prints
+        # nothing; any chunk is out of range.
+        inp = self.write_h5("empty.h5", contiguous=np.zeros(0, dtype=np.int32),
+                            chunked={"shape": (0,), "dtype": np.int32, "chunks": (100,), "maxshape": (None,)})
+        for ds in ("/contiguous", "/chunked"):
+            with self.subTest(dataset=ds):
+                status, out, err = kmeans("labels", inp + ":" + ds)
+                self.assertEqual((status, out, err), (0, "", ""))
+                status, out, err = kmeans("labels", inp + ":" + ds, "--chunk", 0)
+                self.one_error(status, err, 1, "empty.h5", "chunk 0", "0 chunks")
 
     def test_partial_last_chunk(self):
         status, out, err = T.chunkgen("-q", "-n", 2500, "-d", 2, "-c", 2, "--chunk-rows", 1000, self.path("p.h5"))

@@ -483,11 +483,14 @@ static int run_labels(cli *c, ooc_error *err)
         rc = ooc_error_set(err, OOC_EFORMAT, "%s: not a 1-D integer labels dataset", ooc_h5_reader_name(r));
     } else if (c->chunk) {
         uint64_t chunk = cli_u64("--chunk", c->chunk), rows = in->chunked ? in->chunk_rows : in->rows;
-        if (chunk * rows >= in->rows)
+        uint64_t nchunks = rows ? (in->rows + rows - 1) / rows : 0;
+        if (chunk >= nchunks) {
             rc = ooc_error_set(err, OOC_EINVAL, "%s: chunk %llu: there are %llu chunks", ooc_h5_reader_name(r),
-                               (unsigned long long)chunk, (unsigned long long)((in->rows + rows - 1) / rows));
-        a = chunk * rows;
-        b = a + rows < in->rows ? a + rows : in->rows;
+                               (unsigned long long)chunk, (unsigned long long)nchunks);
+        } else {
+            a = chunk * rows;
+            b = a + rows < in->rows ? a + rows : in->rows;
+        }
     } else if (c->rows) {
         parse_rows(c->rows, in->rows, &a, &b);
     }
