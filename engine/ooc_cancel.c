@@ -16,3 +16,9 @@ int ooc_cancel_requested(void)
 {
     return atomic_load_explicit(&requested, memory_order_relaxed);
 }
+
+int ooc_cancel_check(ooc_error *err)
+{
+    int signo = ooc_cancel_requested();
+    return signo ? ooc_error_set(err, OOC_EINTERRUPTED, "interrupted by signal %d", signo) : 0;
+}

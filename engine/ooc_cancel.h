@@ -4,10 +4,17 @@
 #ifndef OOC_CANCEL_H
 #define OOC_CANCEL_H
 
+#include "ooc_error.h"
+
 /* ooc_cancel_request(): async-signal-safe; signo is remembered (the first one wins). */
 void ooc_cancel_request(int signo);
 
 /* ooc_cancel_requested(): 0, or the signal number passed to ooc_cancel_request(). */
 int ooc_cancel_requested(void);
+
+/* ooc_cancel_check(): 0, or OOC_EINTERRUPTED ("interrupted by signal N") once a cancel was requested. Also
+ * called just before outputs are renamed into place: a signal that came after the last pass still leaves
+ * the destinations as they were. */
+int ooc_cancel_check(ooc_error *err);
 
 #endif

@@ -54,13 +54,19 @@ ooc_h5_chunked *ooc_chunk_output_dataset(ooc_chunk_output *o)
     return o->dataset;
 }
 
-int ooc_chunk_output_commit(ooc_chunk_output *o, ooc_error *err)
+int ooc_chunk_output_ready(ooc_chunk_output *o, ooc_error *err)
 {
     int rc = ooc_h5_chunked_close(o->dataset, err);
     o->dataset = NULL;
     int rc2 = ooc_h5_file_close(o->file, rc ? NULL : err);
     o->file = NULL;
     rc = rc ? rc : rc2;
+    return rc || !o->out ? rc : ooc_output_ready(o->out, err);
+}
+
+int ooc_chunk_output_commit(ooc_chunk_output *o, ooc_error *err)
+{
+    int rc = ooc_chunk_output_ready(o, err);
     if (rc) {
         ooc_chunk_output_abort(o);
         return rc;

@@ -26,7 +26,12 @@ ooc_h5_file *ooc_chunk_output_file(ooc_chunk_output *o);
 /* ooc_chunk_output_dataset(): the chunked dataset, for the stream to encode and write chunks. */
 ooc_h5_chunked *ooc_chunk_output_dataset(ooc_chunk_output *o);
 
-/* ooc_chunk_output_commit(): close and rename into place; frees o. On failure nothing is left behind. */
+/* ooc_chunk_output_ready(): close the file and ooc_output_ready() it (see ooc_output.h): after this only the
+ * rename is left. On failure o is kept for ooc_chunk_output_abort(). */
+int ooc_chunk_output_ready(ooc_chunk_output *o, ooc_error *err);
+
+/* ooc_chunk_output_commit(): ooc_chunk_output_ready() if not yet done, and rename into place; frees o. On
+ * failure nothing is left behind. */
 int ooc_chunk_output_commit(ooc_chunk_output *o, ooc_error *err);
 
 /* ooc_chunk_output_abort(): remove everything written; frees o. NULL is a no-op. */

@@ -1,5 +1,6 @@
 #include "ooc_generate.h"
 
+#include "ooc_cancel.h"
 #include "ooc_clock.h"
 #include "ooc_h5.h"
 #include "ooc_output.h"
@@ -224,6 +225,10 @@ int ooc_generate(const ooc_generate_params *p, const char *path, ooc_generate_st
     rc = rc ? rc : rc2;
     rc2 = ooc_h5_file_close(f, rc ? NULL : err);
     rc = rc ? rc : rc2;
+    if (!rc)
+        rc = ooc_output_ready(out, err);
+    if (!rc)
+        rc = ooc_cancel_check(err);
     if (!rc)
         rc = ooc_output_commit(out, err);
     else

@@ -93,10 +93,8 @@ int ooc__pass_ordered(const ooc__ordered_pass *p, ooc_error *err)
                 continue; /* the pass has failed: the remaining chunks are skipped */
             atomic_store_explicit(&r.busy[s], 1, memory_order_relaxed);
             ooc_error_clear(&r.err[s]);
-            int rc;
-            if (ooc_cancel_requested())
-                rc = ooc_error_set(&r.err[s], OOC_EINTERRUPTED, "interrupted by signal %d", ooc_cancel_requested());
-            else
+            int rc = ooc_cancel_check(&r.err[s]);
+            if (!rc)
                 rc = p->produce(p->ctx, i, t, s, &r.err[s]);
             park_and_consume(&r, i, s, rc);
         }

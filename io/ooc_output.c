@@ -19,6 +19,7 @@ static volatile sig_atomic_t live_used[MAX_LIVE];
 struct ooc_output {
     char *dest, *tmp;
     int force, slot;
+    int ready; /* synced and the destination checked: only the rename is left */
 };
 
 static int register_live(const char *path)
@@ -66,15 +67,29 @@ static char *temp_template(const char *dest)
     return t;
 }
 
-int ooc_output_open(const char *dest, int force, ooc_output **out, ooc_error *err)
+/* Whether dest may be taken: absent, or (with force) a regular file. A rename would replace a device node
+ * or a FIFO with a regular file (as root, /dev/null). */
+static int check_dest(const char *dest, int force, ooc_error *err)
 {
     struct stat st;
-    if (stat(dest, &st) == 0) {
-        if (S_ISDIR(st.st_mode))
-            return ooc_error_set(err, OOC_EINVAL, "%s: is a directory", dest);
-        if (!force)
-            return ooc_error_set(err, OOC_EEXIST, "%s: %s", dest, ooc_strerror(OOC_EEXIST));
-    }
+    if (dest[0] == '\0')
+        return ooc_error_set(err, OOC_EINVAL, "an empty output file name");
+    if (stat(dest, &st) != 0)
+        return 0;
+    if (S_ISDIR(st.st_mode))
+        return ooc_error_set(err, OOC_EINVAL, "%s: is a directory", dest);
+    if (!S_ISREG(st.st_mode))
+        return ooc_error_set(err, OOC_EINVAL, "%s: not a regular file; outputs replace only regular files", dest);
+    if (!force)
+        return ooc_error_set(err, OOC_EEXIST, "%s: %s", dest, ooc_strerror(OOC_EEXIST));
+    return 0;
+}
+
+int ooc_output_open(const char *dest, int force, ooc_output **out, ooc_error *err)
+{
+    int rc = check_dest(dest, force, err);
+    if (rc)
+        return rc;
     ooc_output *o = calloc(1, sizeof *o);
     if (!o || !(o->dest = strdup(dest)) || !(o->tmp = temp_template(dest))) {
         if (o)
@@ -138,13 +153,23 @@ static int rename_into_place(const ooc_output *o)
     return 0;
 }
 
-int ooc_output_commit(ooc_output *o, ooc_error *err)
+int ooc_output_ready(ooc_output *o, ooc_error *err)
 {
-    int rc = 0;
+    if (o->ready)
+        return 0;
     if (sync_path(o->tmp, O_RDONLY) != 0) {
         int e = errno;
-        rc = ooc_error_set(err, e == ENOSPC ? OOC_ENOSPACE : OOC_EIO, "%s: cannot write: %s", o->dest, strerror(e));
-    } else if (rename_into_place(o) != 0) {
+        return ooc_error_set(err, e == ENOSPC ? OOC_ENOSPACE : OOC_EIO, "%s: cannot write: %s", o->dest, strerror(e));
+    }
+    int rc = check_dest(o->dest, o->force, err);
+    o->ready = !rc;
+    return rc;
+}
+
+int ooc_output_commit(ooc_output *o, ooc_error *err)
+{
+    int rc = ooc_output_ready(o, err);
+    if (!rc && rename_into_place(o) != 0) {
         int e = errno;
         rc = e == EEXIST ? ooc_error_set(err, OOC_EEXIST, "%s: %s", o->dest, ooc_strerror(OOC_EEXIST))
                          : ooc_error_set(err, OOC_EIO, "%s: cannot rename into place: %s", o->dest, strerror(e));

@@ -12,8 +12,8 @@
 
 typedef struct ooc_output ooc_output;
 
-/* ooc_output_open(): OOC_EEXIST if dest exists and !force; OOC_EINVAL if dest is a directory; OOC_EIO if
- * the temporary file cannot be created (message names the directory and the system's reason). */
+/* ooc_output_open(): the destinations ooc_output_ready() refuses are refused here already; OOC_EIO if the
+ * temporary file cannot be created (message names the directory and the system's reason). */
 int ooc_output_open(const char *dest, int force, ooc_output **out, ooc_error *err);
 
 /* ooc_output_path(): where to write: the temporary file. */
@@ -22,8 +22,14 @@ const char *ooc_output_path(const ooc_output *o);
 /* ooc_output_dest(): the destination path. */
 const char *ooc_output_dest(const ooc_output *o);
 
-/* ooc_output_commit(): fsync, rename into place, fsync the directory; frees o. On failure the temporary file
- * is removed and the destination left as it was. */
+/* ooc_output_ready(): fsync the temporary file and check again that the destination may be taken, so that
+ * a run committing several outputs finds any failure before its first rename. On failure o is kept (the
+ * caller aborts it). Refused destinations: an empty name, a directory or any other non-regular file
+ * (OOC_EINVAL), an existing file unless force (OOC_EEXIST). */
+int ooc_output_ready(ooc_output *o, ooc_error *err);
+
+/* ooc_output_commit(): ooc_output_ready() if not yet done, rename into place, fsync the directory; frees o.
+ * On failure the temporary file is removed and the destination left as it was. */
 int ooc_output_commit(ooc_output *o, ooc_error *err);
 
 /* ooc_output_abort(): remove the temporary file; frees o. NULL is a no-op. */

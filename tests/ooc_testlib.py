@@ -103,3 +103,48 @@ def filters(dset):
 def listdir(path):
     """Sorted directory listing, hidden files included."""
     return sorted(os.listdir(path))
+
+
+# An LD_PRELOAD library that acts at the process's first fsync(), the moment outputs are synced: after
+# every pass, just before they are renamed into place. It raises the signal OOC_TEST_FSYNC_SIGNAL, or creates
+# the file OOC_TEST_FSYNC_CREATE (a destination that appears during the run).
+_AT_FIRST_FSYNC = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+int fsync(int fd)
+{
+    static int done;
+    int (*real)(int) = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+    const char *sig = getenv("OOC_TEST_FSYNC_SIGNAL"), *create = getenv("OOC_TEST_FSYNC_CREATE");
+    if (!done++ && sig)
+        raise(atoi(sig));
+    if (done == 1 && create)
+        close(open(create, O_WRONLY | O_CREAT | O_EXCL, 0644));
+    return real(fd);
+}
+"""
+
+
+def at_first_fsync(directory, signo=None, create=None):
+    """An environment for run(env=...) in which, at its first fsync(), the program gets signal signo or
+    the file create appears."""
+    src, lib = os.path.join(directory, "at_first_fsync.c"), os.path.join(directory, "at_first_fsync.so")
+    if not os.path.exists(lib):
+        with open(src, "w") as f:
+            f.write(_AT_FIRST_FSYNC)
+        subprocess.run(["cc", "-shared", "-fPIC", "-o", lib, src, "-ldl"], check=True)
+        os.unlink(src)
+    env = dict(os.environ, LD_PRELOAD=lib)
+    env.pop("OOC_TEST_FSYNC_SIGNAL", None)
+    env.pop("OOC_TEST_FSYNC_CREATE", None)
+    if signo is not None:
+        env["OOC_TEST_FSYNC_SIGNAL"] = str(int(signo))
+    if create is not None:
+        env["OOC_TEST_FSYNC_CREATE"] = create
+    # Under AddressSanitizer the preloaded library comes before the sanitizer's runtime: allowed here.
+    env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0").lstrip(":")
+    return env

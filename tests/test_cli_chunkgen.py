@@ -6,11 +6,15 @@ import re
 import resource
 import select
 import signal
+import stat
 import subprocess
+import tempfile
 import time
 import unittest
 
 import ooc_testlib as T
+
+import numpy as np
 
 h5py = T.h5py()
 
@@ -202,6 +206,31 @@ class Outputs(Base):
             self.assertEqual(T.listdir(self.dir), ["out.h5"])
             self.assertEqual(T.listdir(self.out), [])
 
+    def test_output_is_not_a_regular_file(self):
+        # A FIFO (as root, a device node such as /dev/null too) is never replaced, even with --force.
+        os.mkfifo(self.out)
+        for force in ([], ["-f"]):
+            status, out, err = T.chunkgen("-q", *force, "-n", 100, self.out, timeout=20)
+            self.one_error(status, err, 1, "out.h5", "not a regular file")
+            self.assertTrue(stat.S_ISFIFO(os.lstat(self.out).st_mode))
+            self.assertEqual(T.listdir(self.dir), ["out.h5"])
+
+    def test_empty_output_name(self):
+        status, out, err = T.chunkgen("-q", "-n", 100, "")
+        self.one_error(status, err, 2, "empty")
+
+    def test_centers_from_the_output_itself(self):
+        # --force over the file the centres come from would replace an input: refused as usage.
+        c = os.path.join(self.dir, "c.h5")
+        with h5py.File(c, "w") as f:
+            f["centers"] = np.eye(3)
+        content = self.read_bytes(c)
+        for out_name in (c, os.path.join(self.dir, ".", "c.h5")):
+            status, out, err = T.chunkgen("-q", "-f", "-n", 100, "--centers-from", c, out_name)
+            self.one_error(status, err, 2, "c.h5", "input")
+            self.assertEqual(self.read_bytes(c), content)
+            self.assertEqual(T.listdir(self.dir), ["c.h5"])
+
     def test_centers_from_missing_file(self):
         missing = os.path.join(self.dir, "missing-centres.h5")
         status, out, err = T.chunkgen("-q", "-n", 100, "--centers-from", missing, self.out)
@@ -278,6 +307,19 @@ class Signals(Base):
     def test_sigterm_keeps_existing_destination(self):
         status, out, err = self.interrupted([signal.SIGTERM], force_over_existing=True)
         self.one_error(status, err, 143)
+
+    def test_signal_just_before_the_rename(self):
+        # After the last chunk, when the output is synced: still 128 + N, the destination untouched.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with self.subTest(signal=sig):
+                content = self.existing()
+                lib_dir = tempfile.TemporaryDirectory()
+                self.addCleanup(lib_dir.cleanup)
+                env = T.at_first_fsync(lib_dir.name, signo=sig)
+                status, out, err = T.chunkgen("-q", "-f", "-n", 1000, self.out, env=env)
+                self.one_error(status, err, 128 + sig, "interrupted")
+                self.assertEqual(self.read_bytes(), content)
+                self.assertEqual(T.listdir(self.dir), ["out.h5"])
 
     def test_second_sigint_stops_at_once_and_cleans_up(self):
         status, out, err = self.interrupted([signal.SIGINT, signal.SIGINT], force_over_existing=True)

@@ -4,6 +4,7 @@ import json
 import os
 import re
 import signal
+import stat
 import subprocess
 import tempfile
 import time
@@ -396,6 +397,40 @@ class Outputs(Base):
         self.assertEqual(self.read_bytes(labels), lc)
         self.assert_dir(["labels.h5", "model.h5", "nan.h5"])
 
+    def test_destination_appearing_during_the_run(self):
+        # Someone creates the model's destination while the fit runs: the fit fails without --force, and the
+        # labels, whose destination was free, do not appear either (both are checked before either rename).
+        model, labels = self.path("model.h5"), self.path("labels.h5")
+        env = T.at_first_fsync(tempfile.mkdtemp(dir=self.dir), create=model)
+        before = T.listdir(self.dir)
+        status, out, err = kmeans("fit", shared("blobs.h5"), "-k", 3, "-o", model, "--labels", labels, env=env)
+        self.one_error(status, err, 1, "model.h5", "exists")
+        self.assert_dir(before + ["model.h5"], "labels or a temporary file appeared")
+        self.assertEqual(self.read_bytes(model), b"")
+
+    def test_outputs_over_non_regular_files(self):
+        # A FIFO (and, as root, a device node such as /dev/null) is never replaced by an output, even with
+        # --force: refused before any data is read.
+        fifo = self.path("fifo.h5")
+        os.mkfifo(fifo)
+        for args in (["fit", shared("blobs.h5"), "-k", 3, "-o", fifo], ["fit", shared("blobs.h5"), "--labels", fifo],
+                     ["predict", shared("model.h5"), shared("blobs.h5"), "--labels", fifo]):
+            for force in ([], ["-f"]):
+                with self.subTest(args=args[:1] + args[3:] + force):
+                    status, out, err = kmeans(*args, *force, "-q", timeout=20)
+                    self.one_error(status, err, 1, "fifo.h5", "not a regular file")
+                    self.assertTrue(stat.S_ISFIFO(os.lstat(fifo).st_mode))
+                    self.assert_dir(["fifo.h5"])
+
+    def test_empty_output_names(self):
+        # Refused as usage before the data is read (the input here would take seconds).
+        for args in (["-o", ""], ["--labels", ""], ["--labels", ":/labels"], ["--labels", self.path("l.h5") + ":/"],
+                     ["--labels", self.path("l.h5") + ":/g/"]):
+            with self.subTest(args=args):
+                status, out, err = kmeans("fit", SLOW_INPUT, *args, timeout=20)
+                self.one_error(status, err, 2)
+                self.assert_dir([])
+
     def test_labels_dataset_path(self):
         status, out, err = kmeans("fit", shared("blobs.h5"), "-k", 3, "-q", "--labels", self.path("l.h5") + ":/lab")
         self.assertEqual(status, 0, err)
@@ -441,6 +476,25 @@ class Signals(Base):
         for dest, content in contents.items():
             self.assertEqual(self.read_bytes(dest), content, f"{dest} was touched")
         return p.returncode, err
+
+    def test_signal_just_before_the_renames(self):
+        # The signal comes after the last pass, when the outputs are synced: fit and predict still stop with
+        # 128 + N, the existing destinations untouched, nothing left behind.
+        lib_dir = tempfile.mkdtemp(dir=self.dir)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            env = T.at_first_fsync(lib_dir, signo=sig)
+            model, mc = self.existing("model.h5")
+            labels, lc = self.existing("labels.h5", b"L" * 999)
+            before = T.listdir(self.dir)
+            for args in (["fit", shared("blobs.h5"), "-k", 3, "-o", model, "--labels", labels, "-f"],
+                         ["predict", shared("model.h5"), shared("blobs.h5"), "--labels", labels, "-f"]):
+                with self.subTest(signal=sig, command=args[0]):
+                    status, out, err = kmeans(*args, env=env)
+                    self.one_error(status, err, 128 + sig, "interrupted")
+                    self.assertEqual(out, "")
+                    self.assert_dir(before, "an output or temporary file was left behind")
+                    self.assertEqual(self.read_bytes(model), mc)
+                    self.assertEqual(self.read_bytes(labels), lc)
 
     def test_sigint(self):
         status, err = self.interrupted(signal.SIGINT, existing=False)

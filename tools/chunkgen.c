@@ -124,6 +124,9 @@ static void parse(int argc, char **argv, cli *c)
         }
     }
     c->output = cli_one_operand(argc, argv, "OUTPUT.h5");
+    cli_output_name("OUTPUT.h5", c->output, NULL);
+    if (c->centers_from && cli_same_file(c->centers_from, c->output))
+        cli_usage_error("%s: is an input of this run (--centers-from); outputs never replace inputs", c->output);
     ooc_error err;
     if (!c->centers_from && ooc_blobs_params_check(b, &err) != 0)
         cli_usage_error("%s", err.msg);

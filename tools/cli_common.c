@@ -1,19 +1,23 @@
-#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* realpath, PATH_MAX */
 #include "cli_common.h"
 
 #include "ooc_cancel.h"
 #include "ooc_clock.h"
 #include "ooc_dist.h"
+#include "ooc_h5.h"
 #include "ooc_output.h"
 #include "ooc_threads.h"
 #include "ooc_units.h"
 
 #include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *program = "ooc";
@@ -35,6 +39,47 @@ const char *cli_one_operand(int argc, char **argv, const char *what)
     if (optind != argc - 1)
         cli_usage_error("one %s expected, got '%s' too (see '%s --help')", what, argv[argc - 1], program);
     return argv[optind];
+}
+
+void cli_output_name(const char *option, const char *spec, const char *default_dataset)
+{
+    char file[4096], dataset[1024];
+    if (!default_dataset) {
+        if (!spec[0])
+            cli_usage_error("%s: an empty file name", option);
+        return;
+    }
+    if (ooc_h5_split_name(spec, default_dataset, file, sizeof file, dataset, sizeof dataset) != 0)
+        cli_usage_error("%s: '%s' is not FILE.h5[:/dataset]", option, spec);
+    if (dataset[strlen(dataset) - 1] == '/')
+        cli_usage_error("%s: '%s' names a group, not a dataset", option, spec);
+}
+
+/* The file part of FILE.h5[:/dataset], canonical: the directory resolved (it exists even when the file does
+ * not yet), so "./a.h5", "a.h5" and "a.h5:/labels" name the same file. */
+static void canonical_file(const char *spec, char *out, size_t size)
+{
+    char file[PATH_MAX], ds[1024], dir[PATH_MAX], base[PATH_MAX], real[PATH_MAX];
+    if (ooc_h5_split_name(spec, "/", file, sizeof file, ds, sizeof ds) != 0) {
+        snprintf(out, size, "%s", spec);
+        return;
+    }
+    snprintf(dir, sizeof dir, "%s", file);
+    snprintf(base, sizeof base, "%s", file);
+    if (realpath(dirname(dir), real))
+        snprintf(out, size, "%s/%s", real, basename(base));
+    else
+        snprintf(out, size, "%s", file);
+}
+
+int cli_same_file(const char *a_spec, const char *b_spec)
+{
+    char a[2 * PATH_MAX], b[2 * PATH_MAX];
+    canonical_file(a_spec, a, sizeof a);
+    canonical_file(b_spec, b, sizeof b);
+    struct stat sa, sb; /* hard links too */
+    return strcmp(a, b) == 0 ||
+           (stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino);
 }
 
 static void on_signal(int signo)

@@ -35,6 +35,15 @@ double cli_double(const char *option, const char *value);
 int cli_threads(const char *option, const char *value);
 uint64_t cli_memory_limit(const char *value); /* --memory-limit: a size (512M, 2G), not 0 */
 
+/* cli_output_name(): an output named by option ("--labels"; "OUTPUT" for an operand): a file, or with
+ * default_dataset FILE.h5[:/dataset]. An empty file or dataset name, or the root group, exits 2 now,
+ * before any data is read. */
+void cli_output_name(const char *option, const char *spec, const char *default_dataset);
+
+/* cli_same_file(): whether two FILE.h5[:/dataset] names are one file (paths resolved, hard links too), so
+ * that an output never replaces an input. */
+int cli_same_file(const char *a_spec, const char *b_spec);
+
 /* cli_one_operand(): after getopt, the single operand (what names it in messages: "INPUT"), or exit 2. */
 const char *cli_one_operand(int argc, char **argv, const char *what);
 

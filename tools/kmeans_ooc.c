@@ -1,9 +1,9 @@
-#define _DEFAULT_SOURCE /* realpath, PATH_MAX */
 /* kmeans-ooc: cluster an input out of core (fit), label new data with a saved model (predict), print
  * labels (labels). Parses options, then calls the library. Under mpirun, fit and predict are distributed
  * (ooc_dist.h): every process reads its own chunks; process 0 writes the outputs and prints. */
 #include "cli_common.h"
 #include "ooc_array.h"
+#include "ooc_cancel.h"
 #include "ooc_chunk_output.h"
 #include "ooc_dist.h"
 #include "ooc_kmeans.h"
@@ -15,13 +15,10 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
-#include <libgen.h>
-#include <limits.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static void usage(void)
 {
@@ -166,33 +163,6 @@ static void parse_option(cli *c, int opt, char **argv)
     }
 }
 
-/* The file part of FILE.h5[:/dataset], canonical: the directory resolved (it exists even when the file does
- * not yet), so "./a.h5", "a.h5" and "a.h5:/labels" name the same file. */
-static void canonical_file(const char *spec, char *out, size_t size)
-{
-    char file[PATH_MAX], ds[1024], dir[PATH_MAX], base[PATH_MAX], real[PATH_MAX];
-    if (ooc_h5_split_name(spec, "/", file, sizeof file, ds, sizeof ds) != 0) {
-        snprintf(out, size, "%s", spec);
-        return;
-    }
-    snprintf(dir, sizeof dir, "%s", file);
-    snprintf(base, sizeof base, "%s", file);
-    if (realpath(dirname(dir), real))
-        snprintf(out, size, "%s/%s", real, basename(base));
-    else
-        snprintf(out, size, "%s", file);
-}
-
-static int same_file(const char *a_spec, const char *b_spec)
-{
-    char a[2 * PATH_MAX], b[2 * PATH_MAX];
-    canonical_file(a_spec, a, sizeof a);
-    canonical_file(b_spec, b, sizeof b);
-    struct stat sa, sb; /* hard links too */
-    return strcmp(a, b) == 0 ||
-           (stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino);
-}
-
 /* One bound of a Python slice: digits, with an optional minus (counted from the end). 0 or -1. */
 static int parse_bound(const char *s, int64_t *v)
 {
@@ -271,11 +241,15 @@ static void parse(int argc, char **argv, cli *c)
         cli_usage_error("predict needs --labels FILE.h5[:/labels]");
     if (is_predict && c->model_out)
         cli_usage_error("--model belongs to 'kmeans-ooc fit'");
-    if (c->model_out && c->labels_out && same_file(c->model_out, c->labels_out))
+    if (c->model_out)
+        cli_output_name("--model", c->model_out, NULL);
+    if (c->labels_out)
+        cli_output_name("--labels", c->labels_out, "/labels");
+    if (c->model_out && c->labels_out && cli_same_file(c->model_out, c->labels_out))
         cli_usage_error("--model and --labels name the same file");
     const char *outs[2] = {c->model_out, c->labels_out};
     for (int i = 0; i < 2 && !is_labels; i++)
-        if (outs[i] && (same_file(c->input, outs[i]) || (c->model_in && same_file(c->model_in, outs[i]))))
+        if (outs[i] && (cli_same_file(c->input, outs[i]) || (c->model_in && cli_same_file(c->model_in, outs[i]))))
             cli_usage_error("%s: is an input of this run; outputs never replace inputs", outs[i]);
     if (c->rows)
         check_rows_syntax(c->rows);
@@ -397,6 +371,14 @@ static int run_fit(cli *c, ooc_error *err)
         rc = ooc_kmeans_fit(a, &c->sp, &c->kp, labels, &m, err);
     if (!rc && model)
         rc = ooc_kmeans_model_write(m, c->input, ooc_output_path(model), c->model_out, err);
+    /* Both are made ready (synced, destinations checked again) and the signals checked before either is
+     * renamed, so that a failure or an interruption leaves both destinations as they were. */
+    if (!rc && labels)
+        rc = ooc_chunk_output_ready(labels, err);
+    if (!rc && model)
+        rc = ooc_output_ready(model, err);
+    if (!rc)
+        rc = ooc_cancel_check(err);
     if (!rc && labels) {
         rc = ooc_chunk_output_commit(labels, err);
         labels = NULL;
@@ -432,6 +414,10 @@ static int run_predict(cli *c, ooc_error *err)
     rc = ooc_dist_agree(c->sp.dist, rc, err);
     if (!rc)
         rc = ooc_kmeans_predict(a, &c->sp, m, labels, &inertia, err);
+    if (!rc)
+        rc = ooc_chunk_output_ready(labels, err);
+    if (!rc)
+        rc = ooc_cancel_check(err);
     if (!rc) {
         rc = ooc_chunk_output_commit(labels, err);
         labels = NULL;
