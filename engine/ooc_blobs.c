@@ -58,8 +58,8 @@ int ooc_blobs_params_check(const ooc_blobs_params *p, ooc_error *err)
         why = "samples * features overflows 64 bits";
     else if (p->chunk_rows > SIZE_MAX / 4 / 8 / p->features)
         why = "chunk_rows * features is too large for memory";
-    else if (p->centers > SIZE_MAX / 4 / 8 / p->features)
-        why = "centers * features is too large for memory";
+    else if (p->centers > ((uint64_t)1 << 28) / p->features) /* the centres are held whole in memory */
+        why = "centers * features must be at most 268435456 (2 GiB of float64 centres)";
     else if ((p->chunk_rows < p->samples ? p->chunk_rows : p->samples) * p->features * 8 >= (uint64_t)1 << 32)
         why = "a chunk (chunk_rows x features x 8 bytes) must stay under HDF5's 4 GiB limit: lower chunk_rows";
     return why ? ooc_error_set(err, OOC_EINVAL, "blobs: %s", why) : 0;

@@ -115,10 +115,13 @@ class BadUsage(Base):
 
     def test_unknown_and_missing_options(self):
         missing = self.path("missing.h5")
-        for args, needle in ((["--bogus"], "--bogus"), (["-Z"], "-Z"), (["-k"], "-k"), (["--init"], "--init")):
+        for args, needle in ((["--bogus"], "--bogus"), (["-Z"], "-Z"), (["-k"], "-k"), (["--init"], "--init"),
+                             (["--bogus=3"], "--bogus=3"), (["--json=yes"], "--json: takes no value"),
+                             (["--force=1"], "--force: takes no value"), (["--quiet="], "--quiet: takes no value")):
             with self.subTest(args=args):
                 status, out, err = kmeans("fit", missing, *args)
-                self.one_error(status, err, 2, needle)
+                line = self.one_error(status, err, 2, needle)
+                self.assertTrue(line.isprintable(), line)
 
     def test_commands(self):
         status, out, err = kmeans()

@@ -532,7 +532,9 @@ static void test_params_check(void)
         {"blobs:center_box=-1e308:1e308", "blobs: center_box must be LO:HI with LO < HI, both finite"},
         {"blobs:samples=9223372036854775808,features=2", "blobs: samples * features overflows 64 bits"},
         {"blobs:samples=1,chunk_rows=1e18", "blobs: chunk_rows * features is too large for memory"},
-        {"blobs:centers=2000000000,features=2000000000", "blobs: centers * features is too large for memory"},
+        {"blobs:centers=2000000000,features=2000000000", "blobs: centers * features must be at most 268435456"},
+        {"blobs:centers=1e9", "blobs: centers * features must be at most 268435456"},
+        {"blobs:centers=1000,features=268436", "blobs: centers * features must be at most 268435456"},
         {"blobs:samples=300000,features=3000", "under HDF5's 4 GiB limit: lower chunk_rows"},
     };
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
@@ -543,6 +545,9 @@ static void test_params_check(void)
         ASSERT_STR_CONTAINS(err.msg, bad[k].msg);
     }
     ooc_blobs_params p = ooc_blobs_params_default();
+    p.centers = 1000, p.features = 268435, p.chunk_rows = 1; /* the most centres allowed: 268,435,000 values */
+    ASSERT_OK(ooc_blobs_params_check(&p, NULL));
+    p = ooc_blobs_params_default();
     p.dtype = OOC_INT32;
     ASSERT_INT_EQ(ooc_blobs_params_check(&p, NULL), OOC_EINVAL);
     p = ooc_blobs_params_default();

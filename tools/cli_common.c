@@ -131,7 +131,11 @@ void cli_bad_option(int opt, char *const *argv)
     const char *arg = argv[optind - 1];
     if (opt == ':')
         cli_usage_error("%s: missing value (see '%s --help')", arg, program);
-    if (optopt)
+    /* getopt_long sets optopt to a known long option's value when it was given a value it takes none of. */
+    const char *eq = strchr(arg, '=');
+    if (strncmp(arg, "--", 2) == 0 && optopt && eq)
+        cli_usage_error("%.*s: takes no value (see '%s --help')", (int)(eq - arg), arg, program);
+    if (strncmp(arg, "--", 2) != 0 && optopt > 0 && optopt < 128)
         cli_usage_error("-%c: unknown option (see '%s --help')", optopt, program);
     cli_usage_error("%s: unknown option (see '%s --help')", arg, program);
 }
