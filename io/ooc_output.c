@@ -55,7 +55,8 @@ static void output_free(ooc_output *o)
     free(o);
 }
 
-/* "dir/.name.XXXXXX": hidden, beside the destination. */
+/* "dir/.name.XXXXXX": hidden, beside the destination; the name cut so that the whole stays within NAME_MAX
+ * (255 bytes), which a destination's own name may reach. */
 static char *temp_template(const char *dest)
 {
     const char *slash = strrchr(dest, '/');
@@ -63,7 +64,7 @@ static char *temp_template(const char *dest)
     size_t n = strlen(dest) + 16;
     char *t = malloc(n);
     if (t)
-        snprintf(t, n, "%.*s.%s.XXXXXX", (int)dir_len, dest, dest + dir_len);
+        snprintf(t, n, "%.*s.%.*s.XXXXXX", (int)dir_len, dest, NAME_MAX - 8, dest + dir_len);
     return t;
 }
 

@@ -215,6 +215,15 @@ class Outputs(Base):
             self.assertTrue(stat.S_ISFIFO(os.lstat(self.out).st_mode))
             self.assertEqual(T.listdir(self.dir), ["out.h5"])
 
+    def test_longest_output_name(self):
+        # A name of NAME_MAX (255) bytes: the temporary beside it must fit too.
+        name = "a" * 252 + ".h5"
+        status, out, err = T.chunkgen("-q", "-n", 100, "-d", 2, os.path.join(self.dir, name))
+        self.assertEqual(status, 0, err)
+        self.assertEqual(T.listdir(self.dir), [name])
+        with T.open_h5(os.path.join(self.dir, name)) as f:
+            self.assertEqual(f["X"].shape, (100, 2))
+
     def test_empty_output_name(self):
         status, out, err = T.chunkgen("-q", "-n", 100, "")
         self.one_error(status, err, 2, "empty")
@@ -299,6 +308,11 @@ class Signals(Base):
     def test_sigterm(self):
         status, out, err = self.interrupted([signal.SIGTERM])
         self.one_error(status, err, 143)
+
+    def test_sighup(self):
+        # The terminal closed: a clean stop as for SIGINT, nothing left behind.
+        status, out, err = self.interrupted([signal.SIGHUP], force_over_existing=True)
+        self.one_error(status, err, 128 + signal.SIGHUP)
 
     def test_sigint_keeps_existing_destination(self):
         status, out, err = self.interrupted([signal.SIGINT], force_over_existing=True)

@@ -104,6 +104,7 @@ void cli_init(const char *name)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL); /* the terminal closed: a clean stop too (exit 129) */
     signal(SIGXFSZ, SIG_IGN);
 }
 

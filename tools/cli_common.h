@@ -9,7 +9,7 @@
 
 enum { CLI_EXIT_OK = 0, CLI_EXIT_FAILURE = 1, CLI_EXIT_USAGE = 2 };
 
-/* cli_init(): remember the program name for messages; SIGINT/SIGTERM request a clean stop (a second one
+/* cli_init(): remember the program name for messages; SIGINT/SIGTERM/SIGHUP request a clean stop (a second one
  * removes temporary outputs and exits at once); SIGXFSZ is ignored so a file size limit is a write error. */
 void cli_init(const char *program);
 
