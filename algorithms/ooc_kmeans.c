@@ -257,6 +257,7 @@ int ooc__kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_
     if (!rc)
         ooc_dist_sum(sp->dist, &m->bytes_read); /* every process's reads */
     m->state_spilled = ss->state_spilled;
+    m->threads = ss->threads;
     ooc_stream_free(f.stream);
     m->seconds_total = ooc_clock_seconds() - t_start;
     if (rc) {

@@ -83,6 +83,7 @@ typedef struct ooc_kmeans_model {
     uint64_t passes;        /* full passes over the data */
     uint64_t bytes_read;    /* from storage */
     int state_spilled;      /* per-row state was kept in a temporary file, not in memory */
+    int threads;            /* the passes ran on (per process) */
     double seconds_stats, seconds_init, seconds_lloyd, seconds_labels, seconds_total;
 } ooc_kmeans_model;
 

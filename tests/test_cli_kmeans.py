@@ -732,6 +732,18 @@ class Interface(Base):
                           p["tol"], p["seed"], p["threads"], p["memory_limit"]),
                          (3, "k-means||", 1.5, 2, 50, 1e-3, 5, 2, 1 << 30))
 
+    def test_json_threads_are_those_used(self):
+        # Without -t, a limit that holds one thread's buffers but not two: parameters.threads says 1 (as
+        # chunkinfo's does), not the cores asked for by default.
+        if (os.cpu_count() or 1) < 2:
+            self.skipTest("needs two cores")
+        args = ("fit", "blobs:samples=1M,features=20", "-k", 4, "--json", "-q", "--max-iter", 2)
+        status, out, err = kmeans(*args, "--memory-limit", "130M")
+        self.assertEqual(status, 0, err)
+        self.assertEqual(json.loads(out)["parameters"]["threads"], 1)
+        status, out, err = kmeans(*args, "--memory-limit", "130M", "-t", 2)
+        self.one_error(status, err, 1, "--memory-limit")
+
     def test_json_predict(self):
         status, out, err = kmeans("predict", shared("model.h5"), shared("blobs.h5"), "--json",
                                   "--labels", self.path("l.h5"))

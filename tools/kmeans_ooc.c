@@ -293,14 +293,15 @@ static int open_labels(const cli *c, ooc_array *a, ooc_chunk_output **out, ooc_e
     return ooc_chunk_output_create(file, dataset, &p, c->force, out, err);
 }
 
-static json_t *params_json(const cli *c)
+/* threads: those the passes ran on (fewer than asked when the memory limit could not hold more). */
+static json_t *params_json(const cli *c, int threads)
 {
     const ooc_kmeans_params *p = &c->kp;
     ooc_stream_params sp = ooc_stream_params_resolved(&c->sp);
     return json_pack("{s:s,s:I,s:s,s:f,s:i,s:i,s:f,s:I,s:i,s:i,s:I}", "input", c->input, "n_clusters", (json_int_t)p->k,
                      "init", ooc_kmeans_init_name(p->init), "oversampling_factor", p->oversampling_factor,
                      "init_max_iter", p->init_max_iter, "max_iter", p->max_iter, "tol", p->tol, "seed",
-                     (json_int_t)p->seed, "processes", ooc_dist_size(sp.dist), "threads", sp.threads, "memory_limit",
+                     (json_int_t)p->seed, "processes", ooc_dist_size(sp.dist), "threads", threads, "memory_limit",
                      (json_int_t)sp.memory_limit);
 }
 
@@ -347,7 +348,7 @@ static void print_fit(const cli *c, const ooc_kmeans_model *m)
     json_object_set_new(o, "history", hist);
     json_object_set_new(o, "cluster_sizes", sizes);
     json_object_set_new(o, "cluster_centers", centers);
-    json_object_set_new(o, "parameters", params_json(c));
+    json_object_set_new(o, "parameters", params_json(c, m->threads));
     json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
     putchar('\n');
     json_decref(o);
