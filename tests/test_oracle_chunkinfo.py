@@ -271,6 +271,24 @@ class TestNonFinite(Case):
                 info = self.check_h5(self.path, "/" + name)
                 self.assertEqual(info["first_nonfinite_row"], first)
 
+    def test_sums_that_overflow(self):
+        """Finite values whose sums overflow float64 (numpy's mean is not finite either): every column is still
+        in the JSON, its mean and variance null, its extremes exact."""
+        path = tmp("overflow.h5")
+        x = np.random.default_rng(5).normal(size=(1000, 2)) * 1e307
+        x[:, 1] = 1.0
+        with h5py.File(path, "w") as f:
+            f["X"] = x
+        with np.errstate(over="ignore", invalid="ignore"):
+            self.assertFalse(np.isfinite(x[:, 0].mean()))
+        info = chunkinfo(path, "--stats")
+        self.assertEqual(len(info["columns"]), 2)
+        c0, c1 = info["columns"]
+        self.assertEqual((c0["mean"], c0["var"], c0["min"], c0["max"], c0["count"]),
+                         (None, None, x[:, 0].min(), x[:, 0].max(), 1000))
+        self.assertEqual((c1["mean"], c1["var"], c1["min"], c1["max"]), (1.0, 0.0, 1.0, 1.0))
+        self.assertIsNone(info["first_nonfinite_row"])
+
     def test_nan_in_our_layout(self):
         """A chunkgen file with values overwritten through h5py (and the zstd plugin): the fast path."""
         path = tmp("nan_chunkgen.h5")

@@ -122,11 +122,6 @@ static void print_text(const ooc_array_info *in, const ooc_colstats *st)
         printf("\nfirst non-finite row: %llu\n", (unsigned long long)st->first_nonfinite_row);
 }
 
-static json_t *number_or_null(double v)
-{
-    return v == v ? json_real(v) : json_null();
-}
-
 static void print_json(const ooc_array_info *in, const ooc_colstats *st, const ooc_stream_stats *ss)
 {
     sizes z = sizes_of(in);
@@ -150,9 +145,9 @@ static void print_json(const ooc_array_info *in, const ooc_colstats *st, const o
     if (st) {
         json_t *cols = json_array();
         for (uint64_t c = 0; c < st->cols; c++)
-            json_array_append_new(cols, json_pack("{s:o,s:o,s:o,s:o,s:I}", "mean", number_or_null(st->mean[c]), "var",
-                                                  number_or_null(st->var[c]), "min", number_or_null(st->min[c]), "max",
-                                                  number_or_null(st->max[c]), "count", (json_int_t)st->count[c]));
+            json_array_append_new(cols, json_pack("{s:o,s:o,s:o,s:o,s:I}", "mean", cli_json_number(st->mean[c]), "var",
+                                                  cli_json_number(st->var[c]), "min", cli_json_number(st->min[c]), "max",
+                                                  cli_json_number(st->max[c]), "count", (json_int_t)st->count[c]));
         json_object_set_new(o, "columns", cols);
         json_object_set_new(o, "first_nonfinite_row", st->first_nonfinite_row == OOC_NO_ROW
                                                           ? json_null()

@@ -12,6 +12,7 @@
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -224,4 +225,9 @@ void cli_progress_finish(cli_progress *bar)
 void cli_version(void)
 {
     printf("%s (ooc) %s\n", program, OOC_VERSION);
+}
+
+json_t *cli_json_number(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
 }

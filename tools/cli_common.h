@@ -5,6 +5,7 @@
 #include "ooc_error.h"
 #include "ooc_progress.h"
 
+#include <jansson.h>
 #include <stdint.h>
 
 enum { CLI_EXIT_OK = 0, CLI_EXIT_FAILURE = 1, CLI_EXIT_USAGE = 2 };
@@ -58,6 +59,9 @@ typedef struct cli_progress {
 void cli_progress_init(cli_progress *bar, int quiet, int verbose);
 void cli_progress_update(const ooc_progress *p, void *bar);
 void cli_progress_finish(cli_progress *bar);
+
+/* cli_json_number(): v as a JSON number, or null when it is NaN or infinite (which JSON cannot say). */
+json_t *cli_json_number(double v);
 
 /* cli_version(): "PROGRAM (ooc) VERSION" on stdout. */
 void cli_version(void);

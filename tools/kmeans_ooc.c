@@ -318,21 +318,22 @@ static void print_fit(const cli *c, const ooc_kmeans_model *m)
     }
     json_t *o = json_object(), *hist = json_array(), *centers = json_array(), *sizes = json_array();
     for (int i = 0; i < m->history_len; i++)
-        json_array_append_new(hist, json_pack("{s:i,s:f,s:f,s:I,s:I}", "iter", m->history[i].iter, "inertia",
-                                              m->history[i].inertia, "shift", m->history[i].shift, "empty_clusters",
+        json_array_append_new(hist, json_pack("{s:i,s:o,s:o,s:I,s:I}", "iter", m->history[i].iter, "inertia",
+                                              cli_json_number(m->history[i].inertia), "shift",
+                                              cli_json_number(m->history[i].shift), "empty_clusters",
                                               (json_int_t)m->history[i].empty, "recomputed",
                                               (json_int_t)m->history[i].recomputed));
     for (uint64_t j = 0; j < m->k; j++) {
         json_t *row = json_array();
         for (uint64_t t = 0; t < m->d; t++)
-            json_array_append_new(row, json_real(m->centers[j * m->d + t]));
+            json_array_append_new(row, cli_json_number(m->centers[j * m->d + t]));
         json_array_append_new(centers, row);
         json_array_append_new(sizes, json_integer((json_int_t)m->sizes[j]));
     }
     json_object_set_new(o, "n_samples", json_integer((json_int_t)m->n_samples));
     json_object_set_new(o, "n_features", json_integer((json_int_t)m->d));
     json_object_set_new(o, "n_clusters", json_integer((json_int_t)m->k));
-    json_object_set_new(o, "inertia", json_real(m->inertia));
+    json_object_set_new(o, "inertia", cli_json_number(m->inertia));
     json_object_set_new(o, "n_iter", json_integer(m->n_iter));
     json_object_set_new(o, "converged", json_boolean(m->converged));
     json_object_set_new(o, "passes", json_integer((json_int_t)m->passes));
