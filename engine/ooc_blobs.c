@@ -54,8 +54,8 @@ int ooc_blobs_params_check(const ooc_blobs_params *p, ooc_error *err)
         why = "center_box must be LO:HI with LO < HI, both finite";
     else if (p->dtype != OOC_FLOAT64 && p->dtype != OOC_FLOAT32)
         why = "dtype must be float64 or float32";
-    else if (p->samples > UINT64_MAX / p->features)
-        why = "samples * features overflows 64 bits";
+    else if (p->samples > UINT64_MAX / 8 / p->features) /* its size in bytes is counted in 64 bits */
+        why = "samples * features * 8 bytes overflows 64 bits";
     else if (p->chunk_rows > SIZE_MAX / 4 / 8 / p->features)
         why = "chunk_rows * features is too large for memory";
     else if (p->centers > ((uint64_t)1 << 28) / p->features) /* the centres are held whole in memory */

@@ -35,8 +35,8 @@ ooc_blobs_params ooc_blobs_params_default(void);
 
 /* ooc_blobs_params_check(): samples >= 1, 1 <= features <= 2^31, 1 <= centers <= INT32_MAX (labels are
  * int32), chunk_rows >= 1, cluster_std >= 0 and finite, center_lo < center_hi with a finite width, dtype
- * float; samples * features fits in 64 bits, and chunk_rows × features and centers × features float64
- * values in a quarter of the address space. Returns 0 or OOC_EINVAL with a message naming the bad parameter
+ * float; samples * features * 8 bytes fits in 64 bits, chunk_rows × features float64 values in a quarter of
+ * the address space, centers × features at most 2^28. Returns 0 or OOC_EINVAL with a message naming the bad parameter
  * ("blobs: features must be at least 1"). */
 int ooc_blobs_params_check(const ooc_blobs_params *p, ooc_error *err);
 

@@ -530,7 +530,8 @@ static void test_params_check(void)
         {"blobs:center_box=5:1", "blobs: center_box must be LO:HI with LO < HI"},
         {"blobs:center_box=1:1", "blobs: center_box must be LO:HI with LO < HI"},
         {"blobs:center_box=-1e308:1e308", "blobs: center_box must be LO:HI with LO < HI, both finite"},
-        {"blobs:samples=9223372036854775808,features=2", "blobs: samples * features overflows 64 bits"},
+        {"blobs:samples=9223372036854775808,features=2", "blobs: samples * features * 8 bytes overflows 64 bits"},
+        {"blobs:samples=1e18,features=10", "blobs: samples * features * 8 bytes overflows 64 bits"},
         {"blobs:samples=1,chunk_rows=1e18", "blobs: chunk_rows * features is too large for memory"},
         {"blobs:centers=2000000000,features=2000000000", "blobs: centers * features must be at most 268435456"},
         {"blobs:centers=1e9", "blobs: centers * features must be at most 268435456"},
@@ -554,12 +555,14 @@ static void test_params_check(void)
     p.cluster_std = INFINITY;
     ASSERT_INT_EQ(ooc_blobs_params_check(&p, NULL), OOC_EINVAL);
     p = ooc_blobs_params_default();
-    p.cluster_std = 0, p.samples = UINT64_MAX, p.features = 1, p.chunk_rows = 1;
+    p.cluster_std = 0, p.samples = UINT64_MAX / 8 + 1, p.features = 1, p.chunk_rows = 1;
+    ASSERT_INT_EQ(ooc_blobs_params_check(&p, NULL), OOC_EINVAL);
+    p.samples = UINT64_MAX / 8;
     ASSERT_OK(ooc_blobs_params_check(&p, NULL));
     ooc_blobs *b = make(&p, NULL);
-    ASSERT(ooc_blobs_nchunks(b) == UINT64_MAX);
+    ASSERT(ooc_blobs_nchunks(b) == UINT64_MAX / 8);
     double last;
-    ooc_blobs_rows(b, UINT64_MAX - 1, 1, &last, NULL);
+    ooc_blobs_rows(b, UINT64_MAX / 8 - 1, 1, &last, NULL);
     ASSERT(last >= p.center_lo && last < p.center_hi);
     ooc_blobs_free(b);
 }

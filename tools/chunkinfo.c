@@ -68,6 +68,7 @@ static void parse(int argc, char **argv, cli *c)
         }
     }
     c->input = cli_one_operand(argc, argv, "INPUT");
+    cli_input_name(c->input);
 }
 
 typedef struct sizes {

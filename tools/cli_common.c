@@ -1,6 +1,7 @@
 #define _DEFAULT_SOURCE /* realpath, PATH_MAX */
 #include "cli_common.h"
 
+#include "ooc_blobs.h"
 #include "ooc_cancel.h"
 #include "ooc_clock.h"
 #include "ooc_dist.h"
@@ -54,6 +55,18 @@ void cli_output_name(const char *option, const char *spec, const char *default_d
         cli_usage_error("%s: '%s' is not FILE.h5[:/dataset]", option, spec);
     if (dataset[strlen(dataset) - 1] == '/')
         cli_usage_error("%s: '%s' names a group, not a dataset", option, spec);
+}
+
+void cli_input_name(const char *input)
+{
+    ooc_blobs_params p;
+    ooc_error err;
+    if (strncmp(input, "blobs:", 6) != 0)
+        return;
+    if (ooc_blobs_parse(input, &p, &err) != 0) /* the message names the item */
+        cli_usage_error("%s", err.msg);
+    if (ooc_blobs_params_check(&p, &err) != 0)
+        cli_usage_error("%s: %s", input, err.msg);
 }
 
 /* The file part of FILE.h5[:/dataset], canonical: the directory resolved (it exists even when the file does

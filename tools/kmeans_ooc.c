@@ -229,6 +229,8 @@ static void parse(int argc, char **argv, cli *c)
         c->model_in = argv[optind++];
     c->input = argv[optind];
     int is_labels = strcmp(c->command, "labels") == 0, is_predict = want == 2;
+    if (!is_labels)
+        cli_input_name(c->input);
     if (!is_labels && (c->rows || c->chunk))
         cli_usage_error("--rows and --chunk belong to 'kmeans-ooc labels'");
     if (is_labels && c->not_labels)
