@@ -114,7 +114,9 @@ static int describe_layout(ooc_h5_reader *r, ooc_error *err)
             fast = 0;
     }
     H5Pclose(dcpl);
-    in->raw_chunks = fast && !rc;
+    /* A storage chunk taller than the dataset (h5py's resizable datasets: chunks of 1000 rows, 300 written)
+     * decodes to more rows than the one processing chunk, clamped to the rows, holds: HDF5 reads those. */
+    in->raw_chunks = fast && !rc && in->chunk_rows <= in->rows;
     return rc;
 }
 

@@ -1,0 +1,132 @@
+"""Inputs whose storage the fast paths once misread, against h5py and numpy: storage chunks taller than the
+dataset (h5py's resizable datasets)."""
+import itertools
+import json
+import os
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ooc_testlib as T  # noqa: E402  (sets HDF5_PLUGIN_PATH before h5py is imported)
+
+import numpy as np  # noqa: E402
+
+h5py = T.h5py()
+
+ZSTD = 32015
+# Two rows whose best two squared distances are this close (relative) may go either way: rounding, not a bug.
+TIE_REL = 1e-9
+TMP = None
+RUNS = itertools.count()  # names the outputs of each fit
+
+
+def setUpModule():
+    global TMP
+    TMP = tempfile.TemporaryDirectory(prefix="oracle_input_layouts_")
+
+
+def tearDownModule():
+    TMP.cleanup()
+
+
+def tmp(name):
+    return os.path.join(TMP.name, name)
+
+
+def blobs(rows, cols=4, k=3, seed=0):
+    """rows x cols float64: k well-separated Gaussian blobs."""
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(-20, 20, size=(k, cols))
+    return centres[rng.integers(0, k, size=rows)] + rng.normal(scale=0.5, size=(rows, cols))
+
+
+def ok(tc, argv):
+    """stdout of a successful run of argv, which must print nothing on stderr."""
+    status, out, err = T.run(argv)
+    tc.assertEqual(status, 0, f"{' '.join(map(str, argv))}: exit {status}:\n{err}")
+    tc.assertEqual(T.error_lines(err), [], f"{' '.join(map(str, argv))} printed on stderr")
+    return out
+
+
+def stats(tc, inp, *args):
+    """chunkinfo --stats --json of inp."""
+    return json.loads(ok(tc, ["chunkinfo", inp, "--stats", "--json", "-q", *args]))
+
+
+def check_stats(tc, inp, X):
+    """chunkinfo's per-column statistics of inp equal numpy's of X (min and max exactly)."""
+    cols = stats(tc, inp)["columns"]
+    X = np.asarray(X, dtype=np.float64)
+    tc.assertEqual(len(cols), X.shape[1])
+    for j, c in enumerate(cols):
+        tc.assertEqual(c["count"], X.shape[0], f"{inp} column {j}")
+        tc.assertEqual(c["min"], X[:, j].min(), f"{inp} column {j}: min")
+        tc.assertEqual(c["max"], X[:, j].max(), f"{inp} column {j}: max")
+        scale = abs(X[:, j]).max()
+        tc.assertLessEqual(abs(c["mean"] - X[:, j].mean()), 1e-12 * scale, f"{inp} column {j}: mean")
+        tc.assertLessEqual(abs(c["var"] - X[:, j].var()), 1e-10 * scale * scale, f"{inp} column {j}: var")
+
+
+def check_fit(tc, inp, X, k=3):
+    """kmeans-ooc fit of inp, then predict with its model: labels are numpy's nearest centre of the model's
+    centres (as the tool measures, in the data's precision) and inertia numpy's sum over X. Returns the fit's
+    JSON, the centres and the labels."""
+    name = tmp(f"fit-{next(RUNS)}")
+    model, labels, again = name + ".model.h5", name + ".labels.h5", name + ".predict.h5"
+    js = json.loads(ok(tc, ["kmeans-ooc", "fit", inp, "-k", k, "--json", "-q", "-o", model, "--labels", labels,
+                            "-f"]))
+    with h5py.File(model, "r") as f:
+        C = f["cluster_centers"][...]
+    with h5py.File(labels, "r") as f:
+        lab = f["labels"][...]
+    X = np.asarray(X)
+    W = C.astype(np.float32).astype(np.float64) if X.dtype == np.float32 else C
+    X64 = X.astype(np.float64)
+    D = np.stack([((X64 - c) ** 2).sum(axis=1) for c in W], axis=1)
+    part = np.partition(D, 1, axis=1)
+    ties = (part[:, 1] - part[:, 0]) <= TIE_REL * np.maximum(part[:, 1], 1e-300)
+    wrong = np.flatnonzero((lab != D.argmin(axis=1)) & ~ties)
+    tc.assertEqual(len(wrong), 0, f"{inp}: rows {wrong[:5]} not labelled with their nearest centre")
+    inertia = D[np.arange(len(X)), lab].sum()
+    tc.assertLessEqual(abs(js["inertia"] - inertia), 1e-9 * inertia, f"{inp}: inertia vs numpy's")
+    pj = json.loads(ok(tc, ["kmeans-ooc", "predict", model, inp, "--labels", again, "--json", "-q", "-f"]))
+    with h5py.File(again, "r") as f:
+        np.testing.assert_array_equal(f["labels"][...], lab)
+    tc.assertEqual(pj["inertia"], js["inertia"])
+    return js, C, lab
+
+
+class TallStorageChunks(unittest.TestCase):
+    """h5py's append pattern: a resizable dataset with 1000-row chunks holding fewer rows (300), or a last
+    chunk only partly inside the dataset (2300), in every layout our raw-chunk path decodes."""
+
+    LAYOUTS = {
+        "plain": {},
+        "shuffle": {"shuffle": True},
+        "shuffle_zstd": {"shuffle": True, "compression": ZSTD, "compression_opts": (3,)},
+        "zstd": {"compression": ZSTD, "compression_opts": (3,)},
+    }
+
+    def write(self, name, X, layout):
+        p = tmp(name)
+        with h5py.File(p, "w") as f:
+            d = f.create_dataset("X", shape=(0, X.shape[1]), maxshape=(None, X.shape[1]), chunks=(1000, X.shape[1]),
+                                 dtype=X.dtype, **self.LAYOUTS[layout])
+            d.resize(X.shape)
+            d[...] = X
+        return p
+
+    def test_every_layout_and_float_type(self):
+        for rows in (300, 2300):
+            for layout in self.LAYOUTS:
+                for dtype in (np.float32, np.float64):
+                    with self.subTest(rows=rows, layout=layout, dtype=dtype.__name__):
+                        X = blobs(rows, seed=rows).astype(dtype)
+                        p = self.write(f"tall-{rows}-{layout}-{dtype.__name__}.h5", X, layout)
+                        check_stats(self, p, X)
+                        check_fit(self, p, X)
+
+
+if __name__ == "__main__":
+    unittest.main()
