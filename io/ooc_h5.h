@@ -112,7 +112,8 @@ const ooc_h5_info *ooc_h5_reader_info(const ooc_h5_reader *r);
 const char *ooc_h5_reader_name(const ooc_h5_reader *r); /* "path:/dataset", for messages */
 
 /* ooc_h5_reader_read_rows(): rows [row0, row0 + n) converted to t into dst (n x cols, row-major), through
- * HDF5's own pipeline. A failure names the storage chunk holding row0 when the dataset is chunked. */
+ * HDF5's own pipeline; rows never written read as the dataset's fill value (0 by default), whatever its fill
+ * time. A failure names the storage chunk holding row0 when the dataset is chunked. */
 int ooc_h5_reader_read_rows(ooc_h5_reader *r, uint64_t row0, uint64_t n, ooc_dtype t, void *dst,
                             ooc_error *err);
 

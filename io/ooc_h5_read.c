@@ -10,6 +10,8 @@
 
 struct ooc_h5_reader {
     hid_t file, dset, space;
+    hid_t dcpl;  /* the dataset's creation properties: its fill value */
+    int prefill; /* HDF5 leaves the caller's buffer as it was where no storage was allocated */
     char *name; /* "path:/dataset" */
     char *path;
     ooc_h5_info info;
@@ -34,6 +36,8 @@ void ooc_h5_reader_close(ooc_h5_reader *r)
     ooc__h5_lock();
     if (r->space > 0)
         H5Sclose(r->space);
+    if (r->dcpl > 0)
+        H5Pclose(r->dcpl);
     if (r->dset > 0)
         H5Dclose(r->dset);
     if (r->file > 0)
@@ -76,10 +80,19 @@ static int describe_type(ooc_h5_reader *r, ooc_error *err)
 static int describe_layout(ooc_h5_reader *r, ooc_error *err)
 {
     ooc_h5_info *in = &r->info;
-    hid_t dcpl = H5Dget_create_plist(r->dset);
+    hid_t dcpl = r->dcpl = H5Dget_create_plist(r->dset);
     if (dcpl < 0)
         return ooc__h5_fail(err, OOC_ECORRUPT, "%s: cannot read the storage layout", r->name);
     int rc = 0;
+    /* Where storage was never allocated (a chunk never written), HDF5 gives the fill value only when it is
+     * to write fill values: not with fill time NEVER (our writer's, netCDF's NC_NOFILL), nor, in some HDF5
+     * releases, IFSET without a fill value of the user's (plain HDF5's default). Then it reads nothing there
+     * and leaves the buffer as it was: stale rows of another chunk. We fill the buffer first. */
+    H5D_fill_time_t when = H5D_FILL_TIME_IFSET;
+    H5D_fill_value_t fill = H5D_FILL_VALUE_UNDEFINED;
+    if (H5Pget_fill_time(dcpl, &when) < 0 || H5Pfill_value_defined(dcpl, &fill) < 0)
+        H5Eclear2(H5E_DEFAULT);
+    r->prefill = when == H5D_FILL_TIME_NEVER || (when == H5D_FILL_TIME_IFSET && fill != H5D_FILL_VALUE_USER_DEFINED);
     in->chunked = H5Pget_layout(dcpl) == H5D_CHUNKED;
     if (in->chunked) {
         hsize_t chunk[2] = {1, 1};
@@ -113,7 +126,6 @@ static int describe_layout(ooc_h5_reader *r, ooc_error *err)
         else
             fast = 0;
     }
-    H5Pclose(dcpl);
     /* A storage chunk taller than the dataset (h5py's resizable datasets: chunks of 1000 rows, 300 written)
      * decodes to more rows than the one processing chunk, clamped to the rows, holds: HDF5 reads those. */
     in->raw_chunks = fast && !rc && in->chunk_rows <= in->rows;
@@ -185,7 +197,7 @@ int ooc_h5_reader_open(const char *path, const char *dataset, ooc_h5_reader **ou
     }
     snprintf(r->name, n, "%s:%s", path, dataset);
     strcpy(r->path, path);
-    r->file = r->dset = r->space = -1;
+    r->file = r->dset = r->space = r->dcpl = -1;
     ooc__h5_lock();
     int rc = open_checked(r, path, dataset, err);
     ooc__h5_unlock();
@@ -206,6 +218,23 @@ static void where(const ooc_h5_reader *r, uint64_t row0, uint64_t n, char *buf, 
                  (unsigned long long)row0, (unsigned long long)last);
     else
         snprintf(buf, size, "rows %llu..%llu", (unsigned long long)row0, (unsigned long long)last);
+}
+
+/* n elements of type t at dst set to the dataset's fill value (0 when it has none or HDF5 cannot convert it). */
+static void fill(const ooc_h5_reader *r, size_t n, ooc_dtype t, void *dst)
+{
+    size_t size = ooc_dtype_size(t);
+    unsigned char value[8] = {0}, zero[8] = {0};
+    if (H5Pget_fill_value(r->dcpl, ooc__h5_mem_type(t), value) < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        memset(value, 0, sizeof value);
+    }
+    if (memcmp(value, zero, size) == 0) {
+        memset(dst, 0, n * size);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        memcpy((char *)dst + i * size, value, size);
 }
 
 static int read_hyperslab(ooc_h5_reader *r, uint64_t row0, uint64_t n, ooc_dtype t, void *dst)
@@ -229,6 +258,8 @@ int ooc_h5_reader_read_rows(ooc_h5_reader *r, uint64_t row0, uint64_t n, ooc_dty
         return 0;
     ooc__h5_lock();
     int rc = 0;
+    if (r->prefill)
+        fill(r, (size_t)(n * r->info.cols), t, dst);
     if (read_hyperslab(r, row0, n, t, dst)) {
         /* Name the storage chunk that failed: read the range again one row chunk at a time. */
         uint64_t step = r->info.chunked && r->info.chunk_rows ? r->info.chunk_rows : n, at = row0;

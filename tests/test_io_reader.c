@@ -345,4 +345,106 @@ static void test_read_in_place(void)
     unlink(path);
 }
 
-OOC_TEST_MAIN(test_layouts_and_types, test_open_errors, test_corrupt_and_truncated, test_read_in_place)
+/* A 40 x 2 float64 dataset in 10-row chunks with fill time `when` and fill value *fill (NULL: HDF5's
+ * default), of which only chunk 1 (rows 10..19, row * 1000 + col) is written; `contiguous`: no chunks, and
+ * nothing written. */
+static void write_sparse(const char *name, H5D_fill_time_t when, const double *fill, int contiguous)
+{
+    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    hsize_t dims[2] = {40, 2}, chunk[2] = {10, 2}, start[2] = {10, 0};
+    hid_t space = H5Screate_simple(2, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    if (!contiguous)
+        H5Pset_chunk(dcpl, 2, chunk);
+    H5Pset_fill_time(dcpl, when);
+    if (fill)
+        H5Pset_fill_value(dcpl, H5T_NATIVE_DOUBLE, fill);
+    hid_t ds = H5Dcreate2(file, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    ASSERT(ds >= 0);
+    if (!contiguous) {
+        double v[20];
+        for (int i = 0; i < 20; i++)
+            v[i] = (10 + i / 2) * 1000 + i % 2;
+        hid_t mem = H5Screate_simple(2, chunk, NULL);
+        H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, chunk, NULL);
+        ASSERT(H5Dwrite(ds, H5T_NATIVE_DOUBLE, mem, space, H5P_DEFAULT, v) >= 0);
+        H5Sclose(mem);
+    }
+    H5Dclose(ds);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    H5Fclose(file);
+}
+
+/* Every row of `name` as float64, float32 and int32 into a buffer full of junk: the written rows, and the fill
+ * value everywhere else. */
+static void check_sparse(const char *name, double fill, int contiguous)
+{
+    ooc_h5_reader *r;
+    ooc_error err;
+    ASSERT_OK(ooc_h5_reader_open(path, name, &r, &err));
+    if (!r)
+        return;
+    const ooc_dtype types[] = {OOC_FLOAT64, OOC_FLOAT32, OOC_INT32};
+    for (size_t k = 0; k < sizeof types / sizeof *types; k++) {
+        char buf[80 * 8];
+        memset(buf, 0xab, sizeof buf);
+        ASSERT_OK(ooc_h5_reader_read_rows(r, 0, 40, types[k], buf, &err));
+        for (int i = 0; i < 80; i++) {
+            int written = !contiguous && i >= 20 && i < 40;
+            double want = written ? (i / 2) * 1000 + i % 2 : types[k] == OOC_INT32 ? (int)fill : fill;
+            double got = types[k] == OOC_FLOAT64   ? ((double *)buf)[i]
+                         : types[k] == OOC_FLOAT32 ? ((float *)buf)[i]
+                                                   : ((int32_t *)buf)[i];
+            if (got != want) {
+                ASSERT_NEAR(got, want, 0);
+                fprintf(stderr, "  %s, type %d, element %d\n", name, (int)types[k], i);
+                break;
+            }
+        }
+    }
+    ooc_h5_reader_close(r);
+}
+
+/* Storage never allocated reads as the fill value, whatever the buffer held: with fill time NEVER (ooc's
+ * writer, netCDF's NC_NOFILL) and IFSET without a fill value of the user's (plain HDF5's default), HDF5 itself
+ * leaves the buffer as it was. */
+static void test_unwritten_chunks(void)
+{
+    const double seven = 7.5, zero = 0;
+    new_path();
+    write_plain("/unused", H5T_IEEE_F64LE, 1, 1, 0, 0, 0); /* the file, made after ooc's HDF5 setup */
+    write_sparse("/never_fill", H5D_FILL_TIME_NEVER, &seven, 0);
+    write_sparse("/never_default", H5D_FILL_TIME_NEVER, NULL, 0);
+    write_sparse("/ifset_default", H5D_FILL_TIME_IFSET, NULL, 0);
+    write_sparse("/ifset_zero", H5D_FILL_TIME_IFSET, &zero, 0);
+    write_sparse("/alloc_fill", H5D_FILL_TIME_ALLOC, &seven, 0);
+    write_sparse("/never_contiguous", H5D_FILL_TIME_NEVER, &seven, 1);
+    check_sparse("/never_fill", 7.5, 0);
+    check_sparse("/never_default", 0, 0);
+    check_sparse("/ifset_default", 0, 0);
+    check_sparse("/ifset_zero", 0, 0);
+    check_sparse("/alloc_fill", 7.5, 0);
+    check_sparse("/never_contiguous", 7.5, 1);
+    unlink(path);
+
+    /* ooc's own layout (fill time NEVER), chunk 2 never written: read through HDF5 */
+    new_path();
+    write_ours(5000, 1000);
+    ooc_h5_reader *r;
+    ooc_error err;
+    ASSERT_OK(ooc_h5_reader_open(path, "/X", &r, &err));
+    double *v = malloc(sizeof(double) * 1000 * 4);
+    memset(v, 0xab, sizeof(double) * 1000 * 4);
+    ASSERT_OK(ooc_h5_reader_read_rows(r, 2000, 1000, OOC_FLOAT64, v, &err));
+    for (int i = 0; i < 1000 * 4; i++)
+        if (v[i] != 0) {
+            ASSERT_NEAR(v[i], 0, 0);
+            break;
+        }
+    free(v);
+    ooc_h5_reader_close(r);
+    unlink(path);
+}
+
+OOC_TEST_MAIN(test_layouts_and_types, test_open_errors, test_corrupt_and_truncated, test_read_in_place,
+              test_unwritten_chunks)

@@ -1,5 +1,5 @@
 """Inputs whose storage the fast paths once misread, against h5py and numpy: storage chunks taller than the
-dataset (h5py's resizable datasets)."""
+dataset (h5py's resizable datasets); chunks never written, with fill time NEVER."""
 import itertools
 import json
 import os
@@ -68,14 +68,14 @@ def check_stats(tc, inp, X):
         tc.assertLessEqual(abs(c["var"] - X[:, j].var()), 1e-10 * scale * scale, f"{inp} column {j}: var")
 
 
-def check_fit(tc, inp, X, k=3):
-    """kmeans-ooc fit of inp, then predict with its model: labels are numpy's nearest centre of the model's
+def check_fit(tc, inp, X, *args, k=3):
+    """kmeans-ooc fit of inp (with args), then predict with its model: labels are numpy's nearest centre of the model's
     centres (as the tool measures, in the data's precision) and inertia numpy's sum over X. Returns the fit's
     JSON, the centres and the labels."""
     name = tmp(f"fit-{next(RUNS)}")
     model, labels, again = name + ".model.h5", name + ".labels.h5", name + ".predict.h5"
     js = json.loads(ok(tc, ["kmeans-ooc", "fit", inp, "-k", k, "--json", "-q", "-o", model, "--labels", labels,
-                            "-f"]))
+                            "-f", *args]))
     with h5py.File(model, "r") as f:
         C = f["cluster_centers"][...]
     with h5py.File(labels, "r") as f:
@@ -90,7 +90,7 @@ def check_fit(tc, inp, X, k=3):
     tc.assertEqual(len(wrong), 0, f"{inp}: rows {wrong[:5]} not labelled with their nearest centre")
     inertia = D[np.arange(len(X)), lab].sum()
     tc.assertLessEqual(abs(js["inertia"] - inertia), 1e-9 * inertia, f"{inp}: inertia vs numpy's")
-    pj = json.loads(ok(tc, ["kmeans-ooc", "predict", model, inp, "--labels", again, "--json", "-q", "-f"]))
+    pj = json.loads(ok(tc, ["kmeans-ooc", "predict", model, inp, "--labels", again, "--json", "-q", "-f", *args]))
     with h5py.File(again, "r") as f:
         np.testing.assert_array_equal(f["labels"][...], lab)
     tc.assertEqual(pj["inertia"], js["inertia"])
@@ -126,6 +126,53 @@ class TallStorageChunks(unittest.TestCase):
                         p = self.write(f"tall-{rows}-{layout}-{dtype.__name__}.h5", X, layout)
                         check_stats(self, p, X)
                         check_fit(self, p, X)
+
+
+class UnwrittenChunks(unittest.TestCase):
+    """Chunks never written, fill time NEVER (as ooc's writer and netCDF's NC_NOFILL set it): HDF5 then reads
+    nothing for them and leaves the caller's buffer as it was (so h5py gives whatever np.empty held); ooc
+    reads them as the dataset's fill value, the same for any thread count. The oracle is the written rows
+    with the fill value everywhere else."""
+
+    WRITTEN = (0, 3)  # of 5 chunks of 1000 rows
+
+    def write(self, name, X, layout, fill):
+        p = tmp(name)
+        with h5py.File(p, "w") as f:
+            dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+            dcpl.set_chunk((1000, X.shape[1]))
+            if layout in ("shuffle_zstd", "shuffle"):
+                dcpl.set_shuffle()
+            if layout in ("shuffle_zstd", "zstd"):
+                dcpl.set_filter(ZSTD, h5py.h5z.FLAG_MANDATORY, (3,))
+            if layout == "gzip":
+                dcpl.set_deflate(4)
+            if fill is not None:
+                dcpl.set_fill_value(np.array(fill, dtype=X.dtype))
+            dcpl.set_fill_time(h5py.h5d.FILL_TIME_NEVER)
+            h5py.h5d.create(f.id, b"X", h5py.h5t.py_create(X.dtype), h5py.h5s.create_simple(X.shape), dcpl=dcpl)
+            for c in self.WRITTEN:
+                f["X"][c * 1000:(c + 1) * 1000] = X[c * 1000:(c + 1) * 1000]
+            self.assertEqual(f["X"].id.get_num_chunks(), len(self.WRITTEN))
+        expected = np.full_like(X, 0 if fill is None else fill)
+        for c in self.WRITTEN:
+            expected[c * 1000:(c + 1) * 1000] = X[c * 1000:(c + 1) * 1000]
+        return p, expected
+
+    def test_fill_value_for_any_thread_count(self):
+        for layout in ("plain", "shuffle", "zstd", "shuffle_zstd", "gzip"):
+            for fill in (None, 7.5):
+                for dtype in (np.float64, np.float32):
+                    with self.subTest(layout=layout, fill=fill, dtype=dtype.__name__):
+                        X = blobs(5000, cols=3, seed=5).astype(dtype)
+                        p, expected = self.write(f"unwritten-{layout}-{fill}-{dtype.__name__}.h5", X, layout, fill)
+                        check_stats(self, p, expected)
+                        self.assertEqual(stats(self, p, "-t", 1)["columns"], stats(self, p, "-t", 2)["columns"])
+                        one, C1, lab1 = check_fit(self, p, expected, "-t", 1)
+                        two, C2, lab2 = check_fit(self, p, expected, "-t", 2)
+                        self.assertEqual(one["inertia"], two["inertia"])
+                        self.assertEqual(C1.tobytes(), C2.tobytes())
+                        self.assertEqual(lab1.tobytes(), lab2.tobytes())
 
 
 if __name__ == "__main__":
