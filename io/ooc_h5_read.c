@@ -13,7 +13,6 @@ struct ooc_h5_reader {
     hid_t dcpl;  /* the dataset's creation properties: its fill value */
     int prefill; /* HDF5 leaves the caller's buffer as it was where no storage was allocated */
     char *name; /* "path:/dataset" */
-    char *path;
     ooc_h5_info info;
     ooc__h5_inplace *inplace; /* where the raw chunks lie, once located */
     int inplace_tried;
@@ -45,7 +44,6 @@ void ooc_h5_reader_close(ooc_h5_reader *r)
     ooc__h5_unlock();
     ooc__h5_inplace_close(r->inplace);
     free(r->name);
-    free(r->path);
     free(r);
 }
 
@@ -189,14 +187,11 @@ int ooc_h5_reader_open(const char *path, const char *dataset, ooc_h5_reader **ou
 {
     ooc_h5_reader *r = calloc(1, sizeof *r);
     size_t n = strlen(path) + strlen(dataset) + 2;
-    if (!r || !(r->name = malloc(n)) || !(r->path = malloc(strlen(path) + 1))) {
-        if (r)
-            free(r->name);
+    if (!r || !(r->name = malloc(n))) {
         free(r);
         return ooc_error_set(err, OOC_ENOMEM, "%s: out of memory", path);
     }
     snprintf(r->name, n, "%s:%s", path, dataset);
-    strcpy(r->path, path);
     r->file = r->dset = r->space = r->dcpl = -1;
     ooc__h5_lock();
     int rc = open_checked(r, path, dataset, err);
@@ -318,13 +313,22 @@ int ooc_h5_reader_read_raw_chunk(ooc_h5_reader *r, uint64_t chunk, void **buf, s
     return rc;
 }
 
-/* The chunk table, located on first use. */
+/* The chunk table, located on first use, in the file that holds the dataset: not the one the user named
+ * when the dataset is an external link into another (its addresses and user block are the other's). */
 static const ooc__h5_inplace *inplace(ooc_h5_reader *r)
 {
     ooc__h5_lock();
     if (!r->inplace_tried) {
-        r->inplace = ooc__h5_inplace_open(r->path, r->file, r->dset, &r->info);
         r->inplace_tried = 1;
+        hid_t file = H5Iget_file_id(r->dset);
+        ssize_t n = file < 0 ? -1 : H5Fget_name(file, NULL, 0);
+        char *path = n > 0 ? malloc((size_t)n + 1) : NULL;
+        if (path && H5Fget_name(file, path, (size_t)n + 1) == n)
+            r->inplace = ooc__h5_inplace_open(path, file, r->dset, &r->info);
+        free(path);
+        if (file >= 0)
+            H5Fclose(file);
+        H5Eclear2(H5E_DEFAULT);
     }
     ooc__h5_unlock();
     return r->inplace;

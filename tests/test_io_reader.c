@@ -181,7 +181,9 @@ static void chunk_location(const char *name, uint64_t c, uint64_t chunk_rows, ha
     H5Fclose(file);
 }
 
-static void write_ours(uint64_t rows, uint64_t chunk_rows)
+/* Our layout (shuffle, zstd), chunk 2 never written. seed 0: value c * 100000 + i at element i of chunk c;
+ * else random bits, which zstd cannot compress: every chunk's frame has the same size for any seed. */
+static void write_ours_seeded(uint64_t rows, uint64_t chunk_rows, uint64_t seed)
 {
     ooc_h5_file *f;
     ooc_error err;
@@ -195,8 +197,15 @@ static void write_ours(uint64_t rows, uint64_t chunk_rows)
     ooc_codec_ctx *ctx;
     ASSERT_OK(ooc_codec_ctx_create(&ctx));
     for (uint64_t c = 0; c * chunk_rows < rows; c++) {
-        for (size_t i = 0; i < bytes / 8; i++)
-            raw[i] = (double)(c * 100000 + i);
+        for (size_t i = 0; i < bytes / 8; i++) {
+            uint64_t z = (seed * 0x9e3779b97f4a7c15u) ^ (c * bytes + i) * 0xbf58476d1ce4e5b9u; /* splitmix64 */
+            z = (z ^ (z >> 31)) * 0x94d049bb133111ebu;
+            z ^= z >> 29;
+            if (seed)
+                memcpy(&raw[i], &z, 8);
+            else
+                raw[i] = (double)(c * 100000 + i);
+        }
         ASSERT_OK(ooc_codec_encode(ooc_h5_chunked_codec(d), ctx, raw, bytes, enc, cap, &n, &err));
         if (c != 2) /* chunk 2 is never written */
             ASSERT_OK(ooc_h5_chunked_write(d, c, enc, n, &err));
@@ -206,6 +215,11 @@ static void write_ours(uint64_t rows, uint64_t chunk_rows)
     free(enc);
     ASSERT_OK(ooc_h5_chunked_close(d, &err));
     ASSERT_OK(ooc_h5_file_close(f, &err));
+}
+
+static void write_ours(uint64_t rows, uint64_t chunk_rows)
+{
+    write_ours_seeded(rows, chunk_rows, 0);
 }
 
 static void test_corrupt_and_truncated(void)
@@ -446,5 +460,62 @@ static void test_unwritten_chunks(void)
     unlink(path);
 }
 
+/* Turn the file at path into one whose /X is an external link to /X of `target` (its own /X, if any, is
+ * renamed /decoy: its chunks lie where the target's do, in the wrong file). */
+static void link_to(const char *target)
+{
+    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (H5Lexists(file, "/X", H5P_DEFAULT) > 0)
+        ASSERT(H5Lmove(file, "/X", file, "/decoy", H5P_DEFAULT, H5P_DEFAULT) >= 0);
+    ASSERT(H5Lcreate_external(target, "/X", file, "/X", H5P_DEFAULT, H5P_DEFAULT) >= 0);
+    H5Fclose(file);
+}
+
+/* A file holding nothing, with a user block of `userblock` bytes (0: none). */
+static void write_empty(hsize_t userblock)
+{
+    ooc_h5_file *f; /* ooc's HDF5 setup before plain HDF5 calls */
+    ooc_error err;
+    ASSERT_OK(ooc_h5_file_create(path, NULL, &f, &err));
+    ASSERT_OK(ooc_h5_file_close(f, &err));
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    if (userblock)
+        H5Pset_userblock(fcpl, userblock);
+    H5Fclose(H5Fcreate(path, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT));
+    H5Pclose(fcpl);
+}
+
+/* /X an external link into another file: chunks are read in place from the file that holds them, at its own
+ * user block's offset, never from the file the user named. */
+static void test_external_link_in_place(void)
+{
+    char target[64];
+    strcpy(target, "target_XXXXXX.h5");
+    close(mkstemps(target, 3));
+
+    /* The named file holds other chunks of the same sizes at the target's addresses: read there, they would
+     * pass for the target's. */
+    new_path();
+    write_ours_seeded(5000, 1000, 1);
+    ASSERT(rename(path, target) == 0);
+    write_ours_seeded(5000, 1000, 2);
+    link_to(target);
+    ASSERT_INT_EQ(check_in_place(5), 4);
+
+    /* A user block in the target only, then in the named file only. */
+    write_with_userblock(5000, 1000);
+    ASSERT(rename(path, target) == 0);
+    write_empty(0);
+    link_to(target);
+    ASSERT_INT_EQ(check_in_place(5), 5);
+    write_ours(5000, 1000);
+    ASSERT(rename(path, target) == 0);
+    write_empty(4096);
+    link_to(target);
+    ASSERT_INT_EQ(check_in_place(5), 4);
+    unlink(path);
+    unlink(target);
+}
+
 OOC_TEST_MAIN(test_layouts_and_types, test_open_errors, test_corrupt_and_truncated, test_read_in_place,
-              test_unwritten_chunks)
+              test_unwritten_chunks, test_external_link_in_place)

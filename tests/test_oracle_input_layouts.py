@@ -1,5 +1,6 @@
 """Inputs whose storage the fast paths once misread, against h5py and numpy: storage chunks taller than the
-dataset (h5py's resizable datasets); chunks never written, with fill time NEVER."""
+dataset (h5py's resizable datasets); chunks never written, with fill time NEVER; datasets behind external
+links."""
 import itertools
 import json
 import os
@@ -41,17 +42,17 @@ def blobs(rows, cols=4, k=3, seed=0):
     return centres[rng.integers(0, k, size=rows)] + rng.normal(scale=0.5, size=(rows, cols))
 
 
-def ok(tc, argv):
-    """stdout of a successful run of argv, which must print nothing on stderr."""
-    status, out, err = T.run(argv)
+def ok(tc, argv, **kwargs):
+    """stdout of a successful run of argv (kwargs: T.run's), which must print nothing on stderr."""
+    status, out, err = T.run(argv, **kwargs)
     tc.assertEqual(status, 0, f"{' '.join(map(str, argv))}: exit {status}:\n{err}")
     tc.assertEqual(T.error_lines(err), [], f"{' '.join(map(str, argv))} printed on stderr")
     return out
 
 
-def stats(tc, inp, *args):
+def stats(tc, inp, *args, **kwargs):
     """chunkinfo --stats --json of inp."""
-    return json.loads(ok(tc, ["chunkinfo", inp, "--stats", "--json", "-q", *args]))
+    return json.loads(ok(tc, ["chunkinfo", inp, "--stats", "--json", "-q", *args], **kwargs))
 
 
 def check_stats(tc, inp, X):
@@ -173,6 +174,47 @@ class UnwrittenChunks(unittest.TestCase):
                         self.assertEqual(one["inertia"], two["inertia"])
                         self.assertEqual(C1.tobytes(), C2.tobytes())
                         self.assertEqual(lab1.tobytes(), lab2.tobytes())
+
+
+class ExternalLinks(unittest.TestCase):
+    """/X an external link to a chunkgen (zstd) dataset in another file, with a user block in neither, the
+    linking file or the target, run from another directory too: the same statistics, centres, inertia and
+    labels as on the target itself. (The linking file holding other chunks at the target's addresses, which
+    passed for the target's, is test_io_reader's.)"""
+
+    def fit(self, inp, **kwargs):
+        out = tmp(f"fit-{next(RUNS)}")
+        js = json.loads(ok(self, ["kmeans-ooc", "fit", inp, "-k", 3, "--json", "-q", "-o", out + ".model.h5",
+                                  "--labels", out + ".labels.h5"], **kwargs))
+        with h5py.File(out + ".model.h5", "r") as f:
+            C = f["cluster_centers"][...]
+        with h5py.File(out + ".labels.h5", "r") as f:
+            lab = f["labels"][...]
+        return js["inertia"], js["n_iter"], C.tobytes(), lab.tobytes()
+
+    def test_same_results_as_the_target(self):
+        target = tmp("link-target.h5")
+        status, out, err = T.chunkgen("-q", "-n", 20000, "-d", 4, "-c", 3, "--chunk-rows", 2000, "--seed", 3, target)
+        self.assertEqual(status, 0, err)
+        # The target's chunks copied as they are (H5Ocopy) into a file with a user block.
+        target_ub = tmp("link-target-ub.h5")
+        with h5py.File(target, "r") as src, h5py.File(target_ub, "w", userblock_size=4096) as dst:
+            dst.copy(src["X"], "X")
+        links = []
+        for name, to, userblock in (("link.h5", target, 0), ("link-ub.h5", target, 4096),
+                                    ("link-to-ub.h5", target_ub, 0)):
+            links.append(tmp(name))
+            with h5py.File(links[-1], "w", **({"userblock_size": userblock} if userblock else {})) as f:
+                f["padding"] = np.arange(50000.0)  # so the linking file's bytes lie where the target's chunks do
+                f["X"] = h5py.ExternalLink(os.path.basename(to), "/X")
+        want_stats, want_fit = stats(self, target)["columns"], self.fit(target)
+        elsewhere = tmp("elsewhere")
+        os.makedirs(elsewhere, exist_ok=True)
+        for p in links:
+            for cwd in (None, elsewhere):
+                with self.subTest(link=os.path.basename(p), cwd=cwd):
+                    self.assertEqual(stats(self, p, cwd=cwd)["columns"], want_stats)
+                    self.assertEqual(self.fit(p, cwd=cwd), want_fit)
 
 
 if __name__ == "__main__":
