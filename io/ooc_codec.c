@@ -135,15 +135,34 @@ int ooc_codec_encode(const ooc_codec *c, ooc_codec_ctx *ctx, const void *src, si
     return ooc_codec_encode_staged(c, ctx, tmp, raw_bytes, dst, cap, out_bytes, err);
 }
 
-/* zstd's frame at src into exactly raw_bytes at dst. */
+unsigned long long ooc_codec_zstd_content_size(const void *src, size_t bytes)
+{
+    unsigned long long total = 0;
+    while (bytes > 0) {
+        unsigned long long n = ZSTD_getFrameContentSize(src, bytes); /* 0 for a skippable frame */
+        size_t frame = ZSTD_findFrameCompressedSize(src, bytes);
+        if (n == ZSTD_CONTENTSIZE_ERROR || ZSTD_isError(frame) || total + n < total)
+            return ZSTD_CONTENTSIZE_ERROR;
+        if (n == ZSTD_CONTENTSIZE_UNKNOWN)
+            return n;
+        total += n;
+        src = (const char *)src + frame;
+        bytes -= frame;
+    }
+    return total;
+}
+
+/* zstd's frames at src, one after the other, into exactly raw_bytes at dst. */
 static int unzstd(ooc_codec_ctx *ctx, const void *src, size_t bytes, void *dst, size_t raw_bytes, ooc_error *err)
 {
-    /* A frame that declares another size is refused before any work: it cannot be this chunk. */
-    unsigned long long declared = ZSTD_getFrameContentSize(src, bytes);
-    if (declared == ZSTD_CONTENTSIZE_ERROR)
+    if (ZSTD_getFrameContentSize(src, bytes) == ZSTD_CONTENTSIZE_ERROR)
         return ooc_error_set(err, OOC_ECORRUPT, "zstd: not a zstd frame");
-    if (declared != ZSTD_CONTENTSIZE_UNKNOWN && declared != raw_bytes)
-        return ooc_error_set(err, OOC_ECORRUPT, "zstd: frame holds %llu bytes, expected %zu", declared, raw_bytes);
+    /* Frames that declare another size are refused before any work: they cannot be this chunk. (Frames
+     * cut short or followed by junk are left to the decoder, which says what is wrong.) */
+    unsigned long long declared = ooc_codec_zstd_content_size(src, bytes);
+    if (declared != ZSTD_CONTENTSIZE_ERROR && declared != ZSTD_CONTENTSIZE_UNKNOWN && declared != raw_bytes)
+        return ooc_error_set(err, OOC_ECORRUPT, "zstd: the frames hold %llu bytes, expected %zu", declared,
+                             raw_bytes);
     size_t n = ZSTD_decompressDCtx(ctx->dctx, dst, raw_bytes, src, bytes);
     if (ZSTD_isError(n))
         return ooc_error_set(err, OOC_ECORRUPT, "zstd: %s", ZSTD_getErrorName(n));

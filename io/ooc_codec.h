@@ -50,10 +50,16 @@ void ooc_codec_stage(const ooc_codec *c, const void *src, size_t offset, size_t 
 int ooc_codec_encode_staged(const ooc_codec *c, ooc_codec_ctx *ctx, const void *staged, size_t raw_bytes,
                             void *dst, size_t cap, size_t *out_bytes, ooc_error *err);
 
-/* ooc_codec_decode(): decode `bytes` of src into exactly raw_bytes at dst. Anything else (bad frame,
- * checksum mismatch, wrong decoded size) is OOC_ECORRUPT with zstd's reason in err ("zstd: ..."). */
+/* ooc_codec_decode(): decode `bytes` of src (with zstd, one frame or several) into exactly raw_bytes at dst.
+ * Anything else (bad frame, checksum mismatch, wrong decoded size) is OOC_ECORRUPT with zstd's reason in err
+ * ("zstd: ..."). */
 int ooc_codec_decode(const ooc_codec *c, ooc_codec_ctx *ctx, const void *src, size_t bytes, void *dst,
                      size_t raw_bytes, ooc_error *err);
+
+/* ooc_codec_zstd_content_size(): the decoded size of the zstd frames at src, one after the other (zstd and
+ * the HDF5 zstd filter accept a chunk of several): ZSTD_CONTENTSIZE_UNKNOWN when a frame does not record it,
+ * ZSTD_CONTENTSIZE_ERROR when the bytes are not whole frames. */
+unsigned long long ooc_codec_zstd_content_size(const void *src, size_t bytes);
 
 /* Decoding in two steps, the inverse of the two above, so a consumer can take a chunk's rows in parts while
  * each is still in its cache: ooc_codec_decode_staged() decodes the stored chunk into its staged form

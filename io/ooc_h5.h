@@ -128,7 +128,7 @@ int ooc_h5_reader_read_raw_chunk(ooc_h5_reader *r, uint64_t chunk, void **buf, s
 /* ooc_h5_reader_read_raw_chunk_in_place(): like ooc_h5_reader_read_raw_chunk(), but read straight from
  * where the chunk lies in the file (the first call locates the chunks; later ones take no lock, so threads
  * read in parallel) into buf, of cap bytes. Returns the stored bytes read, or 0 when the chunk cannot be read
- * in place (not zstd, too many chunks to locate, larger than cap, not a whole zstd frame where HDF5's index
+ * in place (not zstd, too many chunks to locate, larger than cap, not whole zstd frames where HDF5's index
  * says, a failed read): then read it with ooc_h5_reader_read_raw_chunk(), which says what is wrong. */
 size_t ooc_h5_reader_read_raw_chunk_in_place(ooc_h5_reader *r, uint64_t chunk, void *buf, size_t cap);
 

@@ -7,7 +7,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zstd.h>
 
 struct ooc__h5_inplace {
     int fd;
@@ -107,7 +106,7 @@ size_t ooc__h5_inplace_read(const ooc__h5_inplace *t, uint64_t chunk, size_t dec
             return 0;
         done += (size_t)n;
     }
-    if (ZSTD_getFrameContentSize(buf, bytes) != decoded_bytes || ZSTD_findFrameCompressedSize(buf, bytes) != bytes)
+    if (ooc_codec_zstd_content_size(buf, bytes) != decoded_bytes)
         return 0;
     return bytes;
 }

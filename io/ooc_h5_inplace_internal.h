@@ -11,7 +11,7 @@
  * only when that is small against reading the chunks (see ooc_h5_inplace.c); otherwise every chunk is
  * read through HDF5 as before.
  *
- * A location is trusted only when the bytes there are one whole zstd frame of the chunk's decoded size;
+ * A location is trusted only when the bytes there are whole zstd frames of the chunk's decoded size;
  * anything else (a file with a user block we misjudged, a corrupt index) falls back to HDF5's read, which
  * reports what is wrong. Only zstd chunks are read in place: their frames can be checked that way.
  */
@@ -30,7 +30,7 @@ ooc__h5_inplace *ooc__h5_inplace_open(const char *path, hid_t file, hid_t dset, 
 void ooc__h5_inplace_close(ooc__h5_inplace *t); /* NULL is a no-op */
 
 /* ooc__h5_inplace_read(): chunk `chunk`'s stored bytes into buf (cap bytes; no lock needed); returns how many,
- * or 0 if it cannot be read in place (not located, larger than cap, a failed read, not a whole zstd frame of
+ * or 0 if it cannot be read in place (not located, larger than cap, a failed read, not whole zstd frames of
  * decoded_bytes). */
 size_t ooc__h5_inplace_read(const ooc__h5_inplace *t, uint64_t chunk, size_t decoded_bytes, void *buf, size_t cap);
 

@@ -8,6 +8,7 @@
 #include <hdf5.h>
 #include <stdint.h>
 #include <unistd.h>
+#include <zstd.h>
 
 static char path[64];
 
@@ -517,5 +518,100 @@ static void test_external_link_in_place(void)
     unlink(target);
 }
 
+/* bytes at src as `nframes` zstd frames (with checksums) one after the other at dst; returns their size. */
+static size_t zstd_frames(const void *src, size_t bytes, int nframes, void *dst, size_t cap)
+{
+    size_t done = 0, out = 0;
+    ZSTD_CCtx *cctx = ZSTD_createCCtx();
+    ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
+    for (int i = 0; i < nframes; i++) {
+        size_t part = i + 1 < nframes ? bytes / nframes / 8 * 8 : bytes - done;
+        size_t n = ZSTD_compress2(cctx, (char *)dst + out, cap - out, (const char *)src + done, part);
+        ASSERT(!ZSTD_isError(n));
+        done += part;
+        out += n;
+    }
+    ZSTD_freeCCtx(cctx);
+    return out;
+}
+
+/* A 4000 x 4 float64 dataset of our layout (zstd, byte-shuffled when `shuffle`) in 1000-row chunks, chunk c
+ * stored by H5Dwrite_chunk as c + 1 zstd frames one after the other, as other zstd writers may store it. */
+static void write_multiframe(const char *name, int shuffle)
+{
+    enum { ROWS = 4000, CR = 1000, COLS = 4, N = CR * COLS };
+    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    hsize_t dims[2] = {ROWS, COLS}, chunk[2] = {CR, COLS};
+    hid_t space = H5Screate_simple(2, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    unsigned level = 3;
+    H5Pset_chunk(dcpl, 2, chunk);
+    if (shuffle)
+        H5Pset_shuffle(dcpl);
+    H5Pset_filter(dcpl, OOC_H5Z_FILTER_ZSTD, H5Z_FLAG_MANDATORY, 1, &level);
+    hid_t ds = H5Dcreate2(file, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    ASSERT(ds >= 0);
+    static double v[N];
+    static unsigned char staged[N * 8], enc[N * 8 + 4096];
+    for (int c = 0; c < ROWS / CR; c++) {
+        for (int i = 0; i < N; i++)
+            v[i] = (double)((c * CR + i / COLS) * 1000 + i % COLS);
+        for (int i = 0; i < N * 8; i++) /* HDF5's shuffle: byte b of element e goes to b * N + e */
+            staged[i] = shuffle ? ((unsigned char *)v)[(i % N) * 8 + i / N] : ((unsigned char *)v)[i];
+        size_t bytes = zstd_frames(staged, sizeof staged, c + 1, enc, sizeof enc);
+        hsize_t offset[2] = {(hsize_t)c * CR, 0};
+        ASSERT(H5Dwrite_chunk(ds, H5P_DEFAULT, 0, offset, bytes, enc) >= 0);
+    }
+    H5Dclose(ds);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    H5Fclose(file);
+}
+
+/* Chunks of several zstd frames (the HDF5 zstd filter and zstd itself accept them) decode on every path:
+ * raw chunks, read in place, and HDF5's pipeline; frames adding up to another size are refused. */
+static void test_concatenated_zstd_frames(void)
+{
+    new_path();
+    write_plain("/unused", H5T_IEEE_F64LE, 1, 1, 0, 0, 0); /* the file, made after ooc's HDF5 setup */
+    write_multiframe("/shuffled", 1);
+    write_multiframe("/X", 0);
+    ASSERT_INT_EQ(check_in_place(4), 4); /* in-place bytes are H5Dread_chunk's */
+    check_values("/shuffled", 0, 4000, 1);
+    check_values("/X", 0, 4000, 1);
+    const char *names[] = {"/shuffled", "/X"};
+    ooc_codec_ctx *ctx;
+    ASSERT_OK(ooc_codec_ctx_create(&ctx));
+    double *out = malloc(sizeof(double) * 4000);
+    for (int k = 0; k < 2; k++) {
+        ooc_h5_reader *r;
+        ooc_error err;
+        ASSERT_OK(ooc_h5_reader_open(path, names[k], &r, &err));
+        const ooc_h5_info *in = ooc_h5_reader_info(r);
+        void *buf = NULL;
+        size_t cap = 0, bytes;
+        for (uint64_t c = 0; c < 4; c++) {
+            ASSERT_OK(ooc_h5_reader_read_raw_chunk(r, c, &buf, &cap, &bytes, &err));
+            ASSERT_OK(ooc_codec_decode(&in->codec, ctx, buf, bytes, out, sizeof(double) * 4000, &err));
+            for (int i = 0; i < 4000; i++)
+                if (out[i] != (double)((c * 1000 + i / 4) * 1000 + i % 4)) {
+                    ASSERT_NEAR(out[i], (double)((c * 1000 + i / 4) * 1000 + i % 4), 0);
+                    break;
+                }
+            /* the frames hold a chunk, not the chunk with one more row or one fewer */
+            ASSERT_INT_EQ(ooc_codec_decode(&in->codec, ctx, buf, bytes, out, sizeof(double) * 3996, &err),
+                          OOC_ECORRUPT);
+            ASSERT_STR_CONTAINS(err.msg, "hold 32000 bytes, expected 31968");
+        }
+        /* one frame cut off the end: refused, whatever the frames before it hold */
+        ASSERT_INT_EQ(ooc_codec_decode(&in->codec, ctx, buf, bytes - 10, out, sizeof(double) * 4000, &err),
+                      OOC_ECORRUPT);
+        free(buf);
+        ooc_h5_reader_close(r);
+    }
+    free(out);
+    ooc_codec_ctx_free(ctx);
+    unlink(path);
+}
+
 OOC_TEST_MAIN(test_layouts_and_types, test_open_errors, test_corrupt_and_truncated, test_read_in_place,
-              test_unwritten_chunks, test_external_link_in_place)
+              test_unwritten_chunks, test_external_link_in_place, test_concatenated_zstd_frames)
