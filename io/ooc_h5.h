@@ -87,7 +87,7 @@ typedef struct ooc_h5_info {
     int rank;                  /* as stored; readers accept 1 or 2 */
     uint64_t rows, cols;       /* cols = 1 for rank 1 */
     char type_name[32];        /* "float64", "int16", "uint8", ... */
-    int is_float, is_signed;   /* integers are converted to float64 on read */
+    int is_float, is_signed;   /* integers and floats other than float32 are converted to float64 on read */
     int big_endian;
     size_t type_size;
     int chunked;               /* else contiguous or compact */

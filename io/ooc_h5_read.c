@@ -47,7 +47,8 @@ void ooc_h5_reader_close(ooc_h5_reader *r)
     free(r);
 }
 
-/* Type: any integer or float, either byte order; anything else is refused. */
+/* Type: any integer or float, either byte order (HDF5 converts float16, long double and other float
+ * layouts to float64 on read); anything else is refused. */
 static int describe_type(ooc_h5_reader *r, ooc_error *err)
 {
     ooc_h5_info *in = &r->info;
@@ -58,7 +59,7 @@ static int describe_type(ooc_h5_reader *r, ooc_error *err)
     in->type_size = H5Tget_size(type);
     in->big_endian = H5Tget_order(type) == H5T_ORDER_BE;
     int rc = 0;
-    if (cls == H5T_FLOAT && (in->type_size == 4 || in->type_size == 8)) {
+    if (cls == H5T_FLOAT) {
         in->is_float = in->is_signed = 1;
         snprintf(in->type_name, sizeof in->type_name, "float%zu", in->type_size * 8);
     } else if (cls == H5T_INTEGER && in->type_size >= 1 && in->type_size <= 8) {
@@ -68,8 +69,8 @@ static int describe_type(ooc_h5_reader *r, ooc_error *err)
         rc = ooc_error_set(err, OOC_EFORMAT, "%s: not a numeric dataset (HDF5 type class %d, %zu bytes)",
                            r->name, (int)cls, in->type_size);
     }
-    /* The fast path hands decoded bytes straight to the caller: only native little-endian floats. */
-    if (!rc && in->is_float && !in->big_endian)
+    /* The fast path hands decoded bytes straight to the caller: only little-endian float32 and float64. */
+    if (!rc && in->is_float && !in->big_endian && (in->type_size == 4 || in->type_size == 8))
         in->codec.elem_size = in->type_size;
     H5Tclose(type);
     return rc;

@@ -1,6 +1,6 @@
 """Inputs whose storage the fast paths once misread, against h5py and numpy: storage chunks taller than the
 dataset (h5py's resizable datasets); chunks never written, with fill time NEVER; datasets behind external
-links."""
+links; float types other than float32 and float64."""
 import itertools
 import json
 import os
@@ -174,6 +174,25 @@ class UnwrittenChunks(unittest.TestCase):
                         self.assertEqual(one["inertia"], two["inertia"])
                         self.assertEqual(C1.tobytes(), C2.tobytes())
                         self.assertEqual(lab1.tobytes(), lab2.tobytes())
+
+
+class OtherFloatTypes(unittest.TestCase):
+    """float16 and long double (numpy's float128 on x86-64), either byte order, compressed or not: HDF5
+    converts them to float64, as it does integers."""
+
+    def test_read_as_float64(self):
+        for dtype, name in (("<f2", "float16"), (">f2", "float16"), (np.longdouble, None)):
+            for layout in ({}, {"chunks": (500, 4), "shuffle": True, "compression": ZSTD, "compression_opts": (3,)}):
+                with self.subTest(dtype=str(np.dtype(dtype)), layout=layout):
+                    X = blobs(2000, seed=9).astype(dtype)
+                    p = tmp(f"float-{np.dtype(dtype).str}-{len(layout)}.h5")
+                    with h5py.File(p, "w") as f:
+                        f.create_dataset("X", data=X, **layout)
+                    X64 = X.astype(np.float64)
+                    info = json.loads(ok(self, ["chunkinfo", p, "--json"]))
+                    self.assertEqual(info["dtype"], name or f"float{8 * np.dtype(dtype).itemsize}")
+                    check_stats(self, p, X64)
+                    check_fit(self, p, X64)
 
 
 class ExternalLinks(unittest.TestCase):
