@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct ooc_h5_reader {
@@ -156,6 +157,10 @@ static int open_checked(ooc_h5_reader *r, const char *path, const char *dataset,
 {
     if (access(path, R_OK) != 0)
         return ooc_error_set(err, errno == ENOENT ? OOC_ENOTFOUND : OOC_EIO, "%s: %s", path, strerror(errno));
+    /* A FIFO or a terminal would block HDF5's first read for ever; a directory is no file either. */
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return ooc_error_set(err, OOC_EFORMAT, "%s: not a regular file", path);
     htri_t is = H5Fis_hdf5(path);
     if (is <= 0)
         return ooc_error_set(err, OOC_EFORMAT, "%s: not an HDF5 file", path);

@@ -91,7 +91,14 @@ class Errors(unittest.TestCase):
 
     def test_not_hdf5(self):
         self.fails([self.not_h5, "--stats"], 1, self.not_h5)
-        self.fails([TMP.name], 1, TMP.name)  # a directory
+        self.fails([TMP.name], 1, TMP.name, "not a regular file")  # a directory
+
+    def test_fifo(self):
+        # HDF5 would wait for a writer for ever: refused before it opens the file.
+        fifo = tmp("fifo.h5")
+        os.mkfifo(fifo)
+        for extra in ([], ["--stats"]):
+            self.fails([fifo, *extra], 1, fifo, "not a regular file")
 
     def test_missing_dataset(self):
         self.fails([self.path + ":/nope", "--stats"], 1, self.path, "/nope")

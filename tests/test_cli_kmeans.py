@@ -426,6 +426,17 @@ class Outputs(Base):
                     self.assertTrue(stat.S_ISFIFO(os.lstat(fifo).st_mode))
                     self.assert_dir(["fifo.h5"])
 
+    def test_inputs_that_are_fifos(self):
+        # HDF5 would wait for a writer for ever: refused before it opens the file.
+        fifo = self.path("fifo.h5")
+        os.mkfifo(fifo)
+        for args in (["fit", fifo, "-k", 3], ["predict", fifo, shared("blobs.h5"), "--labels", self.path("l.h5")],
+                     ["predict", shared("model.h5"), fifo, "--labels", self.path("l.h5")]):
+            with self.subTest(args=args):
+                status, out, err = kmeans(*args, "-q", timeout=20)
+                self.one_error(status, err, 1, "fifo.h5", "not a regular file")
+                self.assert_dir(["fifo.h5"])
+
     def test_empty_output_names(self):
         # Refused as usage before the data is read (the input here would take seconds).
         for args in (["-o", ""], ["--labels", ""], ["--labels", ":/labels"], ["--labels", self.path("l.h5") + ":/"],
