@@ -244,7 +244,11 @@ static int read_hyperslab(ooc_h5_reader *r, uint64_t row0, uint64_t n, ooc_dtype
     hid_t mem = H5Screate_simple(r->info.rank, count, NULL);
     int bad = H5Sselect_hyperslab(r->space, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
               H5Dread(r->dset, ooc__h5_mem_type(t), mem, r->space, H5P_DEFAULT, dst) < 0;
+    /* Every HDF5 call clears the error stack first: keep the read's reason across the close. */
+    hid_t reason = bad ? H5Eget_current_stack() : H5I_INVALID_HID;
     H5Sclose(mem);
+    if (reason >= 0)
+        H5Eset_current_stack(reason);
     return bad;
 }
 

@@ -150,11 +150,12 @@ class Errors(unittest.TestCase):
             self.assertEqual(json.loads(out)["shape"], [10000, 4])
 
     def test_corrupt_chunk_other_layouts(self):
-        """Corruption that HDF5's own filters detect (deflate, fletcher32): one line naming the file and
-        where in it (the chunk or its rows)."""
+        """Corruption that HDF5's own filters detect (deflate, fletcher32): one line naming the file, where
+        in it (the chunk or its rows) and the filter's reason."""
         x = np.random.default_rng(5).normal(size=(8000, 3))
-        for label, kw in (("gzip", {"compression": "gzip"}), ("fletcher32", {"fletcher32": True}),
-                          ("zstd", {"compression": 32015, "compression_opts": (3,)})):
+        for label, kw, reason in (("gzip", {"compression": "gzip"}, "inflate"),
+                                  ("fletcher32", {"fletcher32": True}, "Fletcher32"),
+                                  ("zstd", {"compression": 32015, "compression_opts": (3,)}, "zstd")):
             path = tmp(f"corrupt_{label}.h5")
             with h5py.File(path, "w") as f:
                 info = f.create_dataset("X", data=x, chunks=(1000, 3), **kw).id.get_chunk_info(5)
@@ -166,7 +167,7 @@ class Errors(unittest.TestCase):
             # HDF5 reads on the worker threads too: its error stack must stay silent there (run a few times).
             for threads in ("1", "2", "2", "2", "3"):
                 with self.subTest(label, threads=threads):
-                    line = self.fails([path, "--stats", "-t", threads], 1, path)
+                    line = self.fails([path, "--stats", "-t", threads], 1, path, reason)
                     self.assertRegex(line, r"\bchunk 5\b|\brows \d+")
 
     def test_truncated(self):
