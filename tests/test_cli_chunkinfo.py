@@ -307,7 +307,8 @@ class MemoryLimit(unittest.TestCase):
         info = json.loads(out)
         # The tool's own report agrees with the kernel's count for the child.
         self.assertLessEqual(info["peak_rss_bytes"], rss)
-        self.assertGreaterEqual(info["peak_rss_bytes"], 0.9 * rss)
+        if not T.SANITIZED:  # LeakSanitizer's check at exit grows the process after its report
+            self.assertGreaterEqual(info["peak_rss_bytes"], 0.9 * rss)
         return info, rss
 
     @unittest.skipIf(T.SANITIZED, "peak RSS under AddressSanitizer is its shadow memory and quarantine")
