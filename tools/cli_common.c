@@ -128,17 +128,31 @@ void cli_one_process(void)
         exit(CLI_EXIT_OK);
 }
 
+/* "PROGRAM: KIND: message" on stderr, from process 0 only. */
+static void say(const char *kind, const char *fmt, va_list ap)
+{
+    if (!speaks)
+        return;
+    fprintf(stderr, "%s: %s: ", program, kind);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 void cli_usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    if (speaks) {
-        fprintf(stderr, "%s: error: ", program);
-        vfprintf(stderr, fmt, ap);
-        fputc('\n', stderr);
-    }
+    say("error", fmt, ap);
     va_end(ap);
     exit(CLI_EXIT_USAGE);
+}
+
+void cli_warning(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    say("warning", fmt, ap);
+    va_end(ap);
 }
 
 void cli_bad_option(int opt, char *const *argv)

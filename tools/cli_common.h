@@ -21,6 +21,9 @@ void cli_one_process(void);
 /* cli_usage_error(): "PROGRAM: error: WHAT: WHY" and exit 2. */
 _Noreturn void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* cli_warning(): "PROGRAM: warning: WHAT" on stderr (process 0 only); the run goes on. */
+void cli_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* cli_bad_option(): for getopt_long's '?' or ':' (optstring starting with ':'): one error line naming the
  * option, exit 2. */
 _Noreturn void cli_bad_option(int opt, char *const *argv);

@@ -307,8 +307,21 @@ static json_t *params_json(const cli *c, int threads)
                      (json_int_t)sp.memory_limit);
 }
 
+/* As scikit-learn warns (ConvergenceWarning): clusters left empty at the end, which Lloyd's relocation could
+ * not fill, mean the rows hold fewer distinct points than clusters. */
+static void warn_empty_clusters(const cli *c, const ooc_kmeans_model *m)
+{
+    uint64_t distinct = 0;
+    for (uint64_t j = 0; j < m->k; j++)
+        distinct += m->sizes[j] > 0;
+    if (distinct < m->k && !c->quiet)
+        cli_warning("%llu distinct clusters found, fewer than k = %llu (duplicate rows?); the other %llu are empty",
+                    (unsigned long long)distinct, (unsigned long long)m->k, (unsigned long long)(m->k - distinct));
+}
+
 static void print_fit(const cli *c, const ooc_kmeans_model *m)
 {
+    warn_empty_clusters(c, m);
     if (!c->json) {
         if (!c->quiet)
             printf("kmeans: %llu x %llu, k=%llu, inertia %.10g, %d iterations%s, %llu passes, %.2f s (init %.2f s, "
