@@ -16,7 +16,8 @@
  *            (ooc_assign_settle.c). Never above the exact value; not bitwise the same across variants.
  *   scratch  ooc__assign_scratch_bytes(t, k, d) bytes, 64-byte aligned, owned by the caller (one per
  *            thread); enough for every variant of (t, k, d).
- *   Shapes   n >= 0 (0: nothing written), k >= 1, d >= 1. Data finite, with finite squares in its type.
+ *   Shapes   n >= 0 (0: nothing written), k >= 1, d >= 1. Data finite (in the fast variants, a row whose
+ *            scores could overflow the data's type is settled with D against every centre).
  *            Rows are independent: a row's outputs depend on it alone, so splitting [0, n) into several
  *            calls, or gathering any rows into one, gives identical labels and dist.
  * Pure: no allocation, no threads (OpenBLAS must run single-threaded: the caller's business), no I/O, no

@@ -29,7 +29,7 @@
 #include <float.h>
 #include <math.h>
 
-#define OOC__ASSIGN_SETTLE(NAME, SUF, T, I, UNIT, ROUND_UP, VB, ATTR)                                      \
+#define OOC__ASSIGN_SETTLE(NAME, SUF, T, I, UNIT, BIG, ROUND_UP, VB, ATTR)                                 \
     ATTR static void NAME(const T *x, size_t n, size_t d, const T *c, size_t k, const T *cnp, size_t kp,   \
                           double cmax, const T *dot, size_t ld, int32_t *labels, double *dist, double *second) \
     {                                                                                                      \
@@ -69,6 +69,10 @@
             const double d_b = ooc__sqdist_##SUF(xi, c + (size_t)b * d, d);                                \
             const double limit = (double)sb + rel * (d_b + 2 * cmax);                                      \
             const T lim = ROUND_UP(limit); /* a T >= limit: (double)s <= limit implies s <= lim */         \
+            /* Every score and dot product is at most (‖x‖ + 2 max‖c‖)² <= 2 D_b + 8 cmax in magnitude;    \
+             * beyond a quarter of T's range (float32 data past about 1e19) one may have overflowed, and   \
+             * the ranking means nothing: D settles every centre, as the reference does. */                \
+            const int all = !(2 * d_b + 8 * cmax <= BIG / 4);                                              \
             ivec within = {0};                                                                             \
             for (size_t j = 0; j < kp; j += L)                                                             \
                 within -= (*(const vec *)(cnp + j) - 2 * *(const vec *)(g + j)) <= lim;                    \
@@ -78,10 +82,10 @@
             size_t label = (size_t)b;                                                                      \
             double db = d_b, d2 = INFINITY; /* d2: the second lowest D computed */                         \
             T out = (T)INFINITY;            /* the lowest score outside the margin */                      \
-            if (count > 1) {                                                                               \
+            if (count > 1 || all) {                                                                        \
                 for (size_t j = 0; j < k; j++) {                                                           \
                     T s = cnp[j] - 2 * g[j];                                                               \
-                    if (j == (size_t)b || !(s <= lim)) {                                                   \
+                    if (j == (size_t)b || (!all && !(s <= lim))) {                                         \
                         out = j != (size_t)b && s < out ? s : out;                                         \
                         continue;                                                                          \
                     }                                                                                      \
@@ -97,7 +101,9 @@
             }                                                                                              \
             labels[i] = (int32_t)label;                                                                    \
             dist[i] = db;                                                                                  \
-            if (second) {                                                                                  \
+            if (second && all) {                                                                           \
+                second[i] = d2;                                                                            \
+            } else if (second) {                                                                           \
                 if (count <= 1) /* all but b are outside: the second lowest score */                       \
                     for (int u = 0; u < L; u++)                                                            \
                         out = u == ub ? (next[u] < out ? next[u] : out) : (best[u] < out ? best[u] : out); \
@@ -125,10 +131,10 @@ static int wide_enough(size_t kp, size_t ld, size_t lanes)
  * an exact D), which does not depend on how the scores are split among lanes either. The widest one that
  * the CPU has and that is wide_enough() runs (bench_assign, float64, ns a row: d,k = 32,1000 2471 -> 1843;
  * 16,256 466 -> 317). */
-#define OOC__SETTLE_DISPATCH(SUF, T, I, UNIT, ROUND_UP)                                                    \
-    OOC__ASSIGN_SETTLE(settle_v16_##SUF, SUF, T, I, UNIT, ROUND_UP, 16, )                                  \
-    OOC__ASSIGN_SETTLE(settle_v32_##SUF, SUF, T, I, UNIT, ROUND_UP, 32, OOC__AVX2)                         \
-    OOC__ASSIGN_SETTLE(settle_v64_##SUF, SUF, T, I, UNIT, ROUND_UP, 64, OOC__AVX512)                       \
+#define OOC__SETTLE_DISPATCH(SUF, T, I, UNIT, BIG, ROUND_UP)                                               \
+    OOC__ASSIGN_SETTLE(settle_v16_##SUF, SUF, T, I, UNIT, BIG, ROUND_UP, 16, )                             \
+    OOC__ASSIGN_SETTLE(settle_v32_##SUF, SUF, T, I, UNIT, BIG, ROUND_UP, 32, OOC__AVX2)                    \
+    OOC__ASSIGN_SETTLE(settle_v64_##SUF, SUF, T, I, UNIT, BIG, ROUND_UP, 64, OOC__AVX512)                  \
                                                                                                            \
     double ooc__assign_pad_norms_##SUF(const T *cn, size_t k, size_t kp, T *cnp)                           \
     {                                                                                                      \
@@ -153,5 +159,5 @@ static int wide_enough(size_t kp, size_t ld, size_t lanes)
             settle_v16_##SUF(x, n, d, c, k, cnp, kp, cmax, dot, ld, labels, dist, second);                 \
     }
 
-OOC__SETTLE_DISPATCH(f64, double, int64_t, DBL_EPSILON / 2, OOC__ROUND_UP_F64)
-OOC__SETTLE_DISPATCH(f32, float, int32_t, FLT_EPSILON / 2, OOC__ROUND_UP_F32)
+OOC__SETTLE_DISPATCH(f64, double, int64_t, DBL_EPSILON / 2, DBL_MAX, OOC__ROUND_UP_F64)
+OOC__SETTLE_DISPATCH(f32, float, int32_t, FLT_EPSILON / 2, FLT_MAX, OOC__ROUND_UP_F32)

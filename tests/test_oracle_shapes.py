@@ -1,0 +1,129 @@
+"""Unusual shapes and magnitudes against numpy: labels are the nearest centre, inertia numpy's, statistics
+numpy's, and a fit of data scaled by a power of two (exact in floating point) is the unscaled fit, scaled."""
+import itertools
+import json
+import os
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ooc_testlib as T  # noqa: E402  (sets HDF5_PLUGIN_PATH before h5py is imported)
+
+import numpy as np  # noqa: E402
+
+h5py = T.h5py()
+
+# Two rows whose best two squared distances are this close (relative) may go either way: rounding, not a bug.
+TIE_REL = 1e-9
+TMP = None
+RUNS = itertools.count()  # names the outputs of each run
+
+
+def setUpModule():
+    global TMP
+    TMP = tempfile.TemporaryDirectory(prefix="oracle_shapes_")
+
+
+def tearDownModule():
+    TMP.cleanup()
+
+
+def tmp(name):
+    return os.path.join(TMP.name, name)
+
+
+def blobs(rows, cols, k, seed=0, offset=0.0):
+    """rows x cols float64: k well-separated Gaussian blobs around offset."""
+    rng = np.random.default_rng(seed)
+    centres = offset + rng.uniform(-20, 20, size=(k, cols))
+    return centres[rng.integers(0, k, size=rows)] + rng.normal(scale=0.5, size=(rows, cols))
+
+
+def write(name, X, **kw):
+    p = tmp(name)
+    with h5py.File(p, "w") as f:
+        f.create_dataset("X", data=X, **kw)
+    return p
+
+
+def ok(tc, argv):
+    """stdout of a successful run of argv, which must print nothing on stderr."""
+    status, out, err = T.run(argv)
+    tc.assertEqual(status, 0, f"{' '.join(map(str, argv))}: exit {status}:\n{err}")
+    tc.assertEqual(T.error_lines(err), [], f"{' '.join(map(str, argv))} printed on stderr")
+    return out
+
+
+def fit(tc, inp, *args):
+    """kmeans-ooc fit of inp: its JSON, centres and labels."""
+    name = tmp(f"fit-{next(RUNS)}")
+    js = json.loads(ok(tc, ["kmeans-ooc", "fit", inp, "--json", "-q", "-o", name + ".model.h5",
+                            "--labels", name + ".labels.h5", *args]))
+    with h5py.File(name + ".model.h5", "r") as f:
+        C = f["cluster_centers"][...]
+    with h5py.File(name + ".labels.h5", "r") as f:
+        lab = f["labels"][...]
+    js["model"] = name + ".model.h5"
+    return js, C, lab
+
+
+def predict(tc, model, inp):
+    out = tmp(f"predict-{next(RUNS)}.h5")
+    js = json.loads(ok(tc, ["kmeans-ooc", "predict", model, inp, "--labels", out, "--json", "-q"]))
+    with h5py.File(out, "r") as f:
+        return js, f["labels"][...]
+
+
+def check_nearest(tc, X, C, lab, inertia, what):
+    """Every label numpy's nearest centre (as the tool measures: float32 data against float32-rounded
+    centres, differences in float64), ties allowed; inertia numpy's sum."""
+    X = np.asarray(X)
+    W = C.astype(np.float32).astype(np.float64) if X.dtype == np.float32 else C
+    X64 = X.astype(np.float64)
+    D = np.stack([((X64 - c) ** 2).sum(axis=1) for c in W], axis=1)
+    if D.shape[1] > 1:
+        part = np.partition(D, 1, axis=1)
+        ties = (part[:, 1] - part[:, 0]) <= TIE_REL * part[:, 1]
+    else:
+        ties = np.zeros(len(X), bool)
+    wrong = np.flatnonzero((lab != D.argmin(axis=1)) & ~ties)
+    tc.assertEqual(len(wrong), 0, f"{what}: {len(wrong)} rows, e.g. {wrong[:5]}, not labelled with their nearest centre")
+    expected = D[np.arange(len(X)), lab].sum()
+    tc.assertLessEqual(abs(inertia - expected), 1e-9 * expected, f"{what}: inertia {inertia} vs numpy's {expected}")
+
+
+class LargeFloat32(unittest.TestCase):
+    """float32 values past about 1e19, whose squares overflow float32 (not float64, in which the tool measures
+    distances): the fast kernels rank centres by float32 scores that then overflow, and labelled rows with a
+    centre other than their nearest (990 of 1000 rows wrong)."""
+
+    def test_nearest_centre_in_every_kernel(self):
+        # k x d: 3 x 4 takes the direct kernel (with AVX2), 40 x 64 the GEMM one; -t 1 and -t 2 the same bits.
+        for (k, d), scale, init in itertools.product(((3, 4), (40, 64)), (2.0 ** 60, 2.0 ** 100),
+                                                     ("k-means||", "random")):
+            with self.subTest(k=k, d=d, scale=scale, init=init):
+                X = (blobs(1000, d, k, seed=d) * scale).astype(np.float32)
+                self.assertTrue(np.isfinite(X).all())
+                p = write(f"large-f32-{k}-{d}-{scale}-{init}.h5", X, chunks=(300, d))
+                one, C1, lab1 = fit(self, p, "-k", k, "--init", init, "-t", 1)
+                check_nearest(self, X, C1, lab1, one["inertia"], "fit")
+                two, C2, lab2 = fit(self, p, "-k", k, "--init", init, "-t", 2)
+                self.assertEqual((one["inertia"], one["n_iter"], C1.tobytes(), lab1.tobytes()),
+                                 (two["inertia"], two["n_iter"], C2.tobytes(), lab2.tobytes()))
+                pj, plab = predict(self, one["model"], p)
+                np.testing.assert_array_equal(plab, lab1)
+                self.assertEqual(pj["inertia"], one["inertia"])
+
+    def test_float32_extremes_own_centres(self):
+        """Three rows, three clusters: each row is its own centre, inertia 0."""
+        X = np.array([[3.4e38, 1.0], [-3.4e38, 2.0], [0.0, 3.0]], dtype=np.float32)
+        p = write("f32-extremes.h5", X)
+        js, C, lab = fit(self, p, "-k", 3)
+        check_nearest(self, X, C, lab, js["inertia"], "fit")
+        self.assertEqual(js["inertia"], 0.0)
+        self.assertEqual(sorted(lab.tolist()), [0, 1, 2])
+
+
+if __name__ == "__main__":
+    unittest.main()
