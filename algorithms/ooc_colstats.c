@@ -41,7 +41,8 @@ static void finish(summary_view v, uint64_t cols, const double *shift, const dou
             continue;
         double d = s1[j] / v.n[j];
         v.mean[j] = shift[j] + d;
-        v.m2[j] = fmax(0.0, s2[j] - s1[j] * d);
+        double m2 = s2[j] - s1[j] * d;
+        v.m2[j] = isnan(m2) ? m2 : fmax(0.0, m2); /* sums that overflowed stay unknown, not 0 */
     }
 }
 
@@ -152,7 +153,11 @@ void ooc_colstats_merge(void *acc, const void *partial, uint64_t cols)
     summary_view a = view(acc, cols), b = view((void *)partial, cols);
     for (uint64_t c = 0; c < cols; c++) {
         double n = a.n[c] + b.n[c];
-        if (b.n[c] > 0) {
+        if (a.n[c] == 0) { /* not through delta²·0: for |mean| past 1e154 that is inf·0, NaN */
+            a.n[c] = b.n[c];
+            a.mean[c] = b.mean[c];
+            a.m2[c] = b.m2[c];
+        } else if (b.n[c] > 0) {
             double delta = b.mean[c] - a.mean[c];
             a.mean[c] += delta * (b.n[c] / n);
             a.m2[c] += b.m2[c] + delta * delta * (a.n[c] * b.n[c] / n);

@@ -125,5 +125,30 @@ class LargeFloat32(unittest.TestCase):
         self.assertEqual(sorted(lab.tolist()), [0, 1, 2])
 
 
+class LargeMean(unittest.TestCase):
+    """Columns whose mean's square overflows float64 (|mean| past 1e154) while their spread's does not: the
+    merge of a chunk's statistics into the empty total computed delta² · 0 = inf · 0 = NaN, so chunkinfo
+    printed a variance of null and fit's tolerance (tol × mean variance) was NaN: it never converged and ran
+    all 300 iterations."""
+
+    def test_statistics_and_convergence(self):
+        X = blobs(2000, 4, 3, seed=4, offset=10000.0)
+        Y = X * 2.0 ** 500  # exact: the same data in other units, its mean about 3e154
+        px = write("mean-x.h5", X, chunks=(500, 4))
+        py = write("mean-y.h5", Y, chunks=(500, 4))
+        cols = json.loads(ok(self, ["chunkinfo", py, "--stats", "--json", "-q"]))["columns"]
+        for j, c in enumerate(cols):
+            self.assertIsNotNone(c["var"], f"column {j}: variance")
+            self.assertLessEqual(abs(c["var"] - Y[:, j].var()), 1e-9 * Y[:, j].var(), f"column {j}: variance")
+        # --init random: every other step is exact under scaling by a power of two.
+        jx, Cx, labx = fit(self, px, "-k", 3, "--init", "random")
+        jy, Cy, laby = fit(self, py, "-k", 3, "--init", "random")
+        self.assertTrue(jx["converged"])
+        self.assertEqual((jy["converged"], jy["n_iter"]), (jx["converged"], jx["n_iter"]))
+        np.testing.assert_array_equal(laby, labx)
+        np.testing.assert_array_equal(Cy, Cx * 2.0 ** 500)
+        check_nearest(self, Y, Cy, laby, jy["inertia"], "fit")
+
+
 if __name__ == "__main__":
     unittest.main()
