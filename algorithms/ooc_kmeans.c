@@ -18,7 +18,7 @@ void ooc_kmeans_model_free(ooc_kmeans_model *m)
     free(m);
 }
 
-static ooc_kmeans_model *model_alloc(uint64_t k, uint64_t d, int history)
+static ooc_kmeans_model *model_alloc(uint64_t k, uint64_t d)
 {
     ooc_kmeans_model *m = calloc(1, sizeof *m);
     if (!m)
@@ -27,8 +27,7 @@ static ooc_kmeans_model *model_alloc(uint64_t k, uint64_t d, int history)
     m->d = d;
     m->centers = malloc(k * d * sizeof *m->centers);
     m->sizes = calloc(k, sizeof *m->sizes);
-    m->history = calloc(history > 0 ? (size_t)history : 1, sizeof *m->history);
-    if (!m->centers || !m->sizes || !m->history) {
+    if (!m->centers || !m->sizes) {
         ooc_kmeans_model_free(m);
         return NULL;
     }
@@ -69,16 +68,35 @@ static void set_sizes(ooc_kmeans_model *m, const double *counts)
         m->sizes[c] = (int64_t)counts[c];
 }
 
+/* Room for one more entry in m's history, grown as iterations come (not max_iter entries at the start:
+ * --max-iter 1e9, "until it converges", asked for 40 GB); *cap: the entries allocated. */
+static int history_room(const ooc__fit *f, ooc_kmeans_model *m, int *cap, ooc_error *err)
+{
+    if (m->history_len < *cap)
+        return 0;
+    int more = *cap < f->p->max_iter / 2 ? (*cap ? 2 * *cap : 64) : f->p->max_iter;
+    ooc_kmeans_iteration *h = realloc(m->history, (size_t)more * sizeof *h);
+    if (h) {
+        m->history = h;
+        *cap = more;
+    }
+    /* every process grows at the same iteration */
+    return ooc__agree(f, h ? 0 : ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory"), err);
+}
+
 /* Lloyd to convergence; the model gets centres, n_iter, converged, history, and, when the last iteration
  * changed no centre (so its labels and inertia already belong to the final centres), inertia and sizes. */
 static int lloyd_iterate(ooc__fit *f, ooc__bounds *bounds, double tol_abs, ooc_kmeans_model *m, int *final_known,
                          ooc_error *err)
 {
     *final_known = 0;
+    int cap = 0;
     for (int it = 1; it <= f->p->max_iter; it++) {
         double t0 = ooc_clock_seconds();
         ooc__assign_result r;
-        int rc = ooc__assign_pass(f, m->centers, 1, bounds, NULL, &r, err);
+        int rc = history_room(f, m, &cap, err);
+        if (!rc)
+            rc = ooc__assign_pass(f, m->centers, 1, bounds, NULL, &r, err);
         if (rc)
             return rc;
         uint64_t empty;
@@ -217,7 +235,7 @@ int ooc__kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_
     sp2.state_row_bytes = per_row_bytes(p, prune);
     ooc__fit f = {.in = in, .p = p, .k = p->k, .d = in->cols, .prune = prune};
     rc = ooc_stream_create(a, &sp2, &f.stream, err);
-    ooc_kmeans_model *m = rc ? NULL : model_alloc(f.k, f.d, p->max_iter);
+    ooc_kmeans_model *m = rc ? NULL : model_alloc(f.k, f.d);
     if (!rc && !m)
         rc = ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
     if ((rc = ooc_dist_agree(sp->dist, rc, err)) != 0) {

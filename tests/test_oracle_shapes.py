@@ -150,5 +150,22 @@ class LargeMean(unittest.TestCase):
         check_nearest(self, Y, Cy, laby, jy["inertia"], "fit")
 
 
+class MaxIter(unittest.TestCase):
+    """--max-iter 1e9 (the most it takes), meaning "until it converges": the fit allocated the whole history up
+    front, 40 GB, and failed with 'out of memory'. Its results are those of the default --max-iter."""
+
+    def test_huge_max_iter(self):
+        X = blobs(3000, 3, 5, seed=6)
+        p = write("max-iter.h5", X, chunks=(700, 3))
+        want, Cw, labw = fit(self, p, "-k", 5, "--tol", 0)
+        got, Cg, labg = fit(self, p, "-k", 5, "--tol", 0, "--max-iter", "1e9")
+        self.assertTrue(got["converged"])
+        self.assertEqual((got["n_iter"], got["inertia"], got["history"]), (want["n_iter"], want["inertia"], want["history"]))
+        self.assertEqual(len(got["history"]), got["n_iter"])
+        np.testing.assert_array_equal(Cg, Cw)
+        np.testing.assert_array_equal(labg, labw)
+        check_nearest(self, X, Cg, labg, got["inertia"], "fit")
+
+
 if __name__ == "__main__":
     unittest.main()
