@@ -167,5 +167,18 @@ class MaxIter(unittest.TestCase):
         check_nearest(self, X, Cg, labg, got["inertia"], "fit")
 
 
+class HugeK(unittest.TestCase):
+    """-k past int32 (labels are int32) is bad usage, refused before any input is opened, as k < 1 is: it was
+    exit 1 with 'kmeans: n_clusters must be from 1 to 2147483647', not naming the option."""
+
+    def test_refused_as_usage(self):
+        for k in ("2147483648", "1e10", "9223372036854775808"):
+            with self.subTest(k=k):
+                status, _, err = T.run(["kmeans-ooc", "fit", tmp("no-such-input.h5"), "-k", k])
+                T.assert_one_error(self, "kmeans-ooc", status, err, 2, "--n-clusters", k)
+        status, _, err = T.run(["kmeans-ooc", "fit", tmp("no-such-input.h5"), "-k", "2147483647"])
+        T.assert_one_error(self, "kmeans-ooc", status, err, 1, "no-such-input.h5")
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -129,7 +129,11 @@ static void parse_option(cli *c, int opt, char **argv)
 {
     note_option_owner(c, opt);
     switch (opt) {
-    case 'k': c->kp.k = cli_count("--n-clusters", optarg, 1); break;
+    case 'k':
+        c->kp.k = cli_count("--n-clusters", optarg, 1);
+        if (c->kp.k > INT32_MAX) /* labels are int32 */
+            cli_usage_error("--n-clusters: '%s' is too large (at most 2147483647)", optarg);
+        break;
     case OPT_INIT:
         if (ooc_kmeans_init_parse(optarg, &c->kp.init) != 0)
             cli_usage_error("--init: '%s' is not k-means||, k-means++ or random", optarg);
