@@ -103,7 +103,7 @@ static void seed_rows(const ooc__bounds *b, void *state, uint64_t n)
     for (uint64_t i = 0; i < n; i++) { /* in place: an ooc__init_row becomes an ooc__bound_row */
         ooc__init_row in;
         memcpy(&in, (char *)state + i * sizeof in, sizeof in);
-        double t = sqrt((double)in.dmin * widen) * (1 + 0x1p-50);
+        double t = sqrt((double)in.dmin / b->seed_scale * widen) * (1 + 0x1p-50); /* exact: a power of two */
         double l = b->seed_reach[in.nearest] - t;
         ooc__bound_row out = {b->seed_label[in.nearest], l > 0 ? ooc__float_below(l) : 0};
         memcpy((char *)state + i * sizeof out, &out, sizeof out);
@@ -156,6 +156,7 @@ int ooc__bounds_create_seeded(ooc__bounds *b, const ooc__fit *f, ooc__init_seed 
         b->seed_reach[c] = sqrt(second * (1 - b->margin));
     }
     free(cand);
+    b->seed_scale = seed->scale;
     b->rows = seed->rows;
     seed->rows = NULL;
     b->valid = 1;

@@ -4,7 +4,13 @@
  * candidate's index (8 bytes a row: ooc_rowstate, in memory when the budget has room, else in a temporary
  * file), so each round costs one pass that measures the rows against the new candidates only. Which rows a
  * round draws is decided afterwards from that state alone, with the draw for a row keyed by (seed, round,
- * row); the drawn rows are then read by index. */
+ * row); the drawn rows are then read by index.
+ *
+ * The state's distances are floats, whose range (about 1e-38 to 3e38) squared distances of float64 data
+ * easily leave (values below 1e-19 or above 1e19): every one is kept times a power of two, the scale, that
+ * brings the distances of rows near the first centre to [1, 2). Powers of two scale exactly, and the draws
+ * depend on ratios of distances only, so the centres do not depend on the scale, nor on the data's when it
+ * is multiplied by a power of two. */
 #include "ooc_assign_internal.h"
 #include "ooc_clock.h"
 #include "ooc_colstats.h"
@@ -93,6 +99,7 @@ typedef struct state_job {
     uint32_t keep_stream;
     double keep_l_over_phi; /* or 0: keep_l over the chunk's own phi (the first pass, with no phi before it) */
     double keep_l;          /* l, the rows a round draws on average */
+    double scale;           /* the state's dmin are D scale (a power of two, see the top) */
 } state_job;
 
 /* The length of the head of row i's list: the new candidates it must measure. */
@@ -251,7 +258,7 @@ static int state_map(void *ctx, const void *x, uint64_t row0, uint64_t n, void *
         j->kernel(x, (size_t)n, (size_t)j->d, j->centers, j->norm2, (size_t)j->n_new, labels, dist, NULL, scratch);
     double phi = part[0];
     for (uint64_t i = 0; i < n; i++) {
-        float dd = (float)dist[i];
+        float dd = (float)(dist[i] * j->scale);
         if (j->first == 0 || dd < st[i].dmin) { /* ties keep the earlier candidate; a pruned row's inf never wins */
             st[i].dmin = dd;
             st[i].nearest = (int32_t)(j->first + (uint64_t)labels[i]);
@@ -324,7 +331,8 @@ static near_new *prune_table(state_job *j, const candidates *c, uint64_t first, 
         (*start)[o] = used;
         double limit = reach[o] * j->widen;
         for (uint64_t q = 0; ok && q < j->n_new; q++) {
-            double key = ooc__sqdist(j->dtype, old + o * row, (const char *)j->centers + q * row, d) * (1 - m);
+            double key = ooc__sqdist(j->dtype, old + o * row, (const char *)j->centers + q * row, d) * (1 - m) *
+                         j->scale;
             if (!(key < limit))
                 continue; /* beyond every row nearest o */
             ok = used < cap;
@@ -619,6 +627,41 @@ static uint64_t keep_capacity(uint64_t d)
     return cap < 64 ? 64 : cap;
 }
 
+/* The first candidate, row first_row, into c, and the state's scale (see the top): 2^-e with e the binary
+ * exponent of the largest D from it to the rows of its chunk next to it (up to 64, read with it), or 1 when
+ * those are all 0 (or not finite: the column statistics refuse that data). */
+static int first_candidate(ooc__fit *f, candidates *c, uint64_t first_row, double *scale, ooc_error *err)
+{
+    enum { SAMPLE = 64 };
+    uint64_t n = f->in->rows, cr = f->in->chunk_rows, d = f->d;
+    uint64_t lo = first_row - first_row % cr, hi = lo + cr < n ? lo + cr : n;
+    uint64_t m = hi - lo < SAMPLE ? hi - lo : SAMPLE, start = first_row < hi - m ? first_row : hi - m;
+    uint64_t rows[SAMPLE];
+    for (uint64_t i = 0; i < m; i++)
+        rows[i] = start + i;
+    double *x = malloc(m * d * sizeof *x);
+    int rc = ooc__agree(f, x ? reserve(c, 1, err) : ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory"), err);
+    if (!rc)
+        rc = ooc_stream_read_rows(f->stream, rows, (size_t)m, x, err);
+    if (!rc) {
+        const double *c0 = x + (first_row - start) * d;
+        double dmax = 0;
+        for (uint64_t i = 0; i < m; i++) {
+            double dist = 0;
+            for (uint64_t t = 0; t < d; t++)
+                dist += (x[i * d + t] - c0[t]) * (x[i * d + t] - c0[t]);
+            dmax = dist > dmax ? dist : dmax;
+        }
+        int e = dmax > 0 && isfinite(dmax) ? -ilogb(dmax) : 0;
+        *scale = ldexp(1, e < 1000 ? e : 1000); /* 2^1000 at most: subnormal distances too stay finite */
+        memcpy(c->pts, c0, d * sizeof *c0);
+        c->rows[0] = first_row;
+        c->m = 1;
+    }
+    free(x);
+    return rc;
+}
+
 static int sampled_init(ooc__fit *f, int plusplus, double *centers, uint64_t *n_candidates, ooc__init_seed *seed,
                         ooc_colstats **stats, ooc_error *err)
 {
@@ -637,7 +680,7 @@ static int sampled_init(ooc__fit *f, int plusplus, double *centers, uint64_t *n_
         rc = ooc_rowstate_create(f->stream, sizeof(row_state), &j.rows, err);
     uint64_t first_row = ooc_random_below(f->p->seed, OOC__STREAM_FIRST_CENTER, 0, n);
     if (!rc)
-        rc = add_rows(f, &c, &first_row, 1, err);
+        rc = first_candidate(f, &c, first_row, &j.scale, err);
     uint64_t measured = 0; /* candidates [0, measured) are in the state */
     int rounds = plusplus ? (int)f->k - 1 : f->p->init_max_iter;
     for (int r = 0; !rc && r <= rounds; r++) {
@@ -702,7 +745,7 @@ static int sampled_init(ooc__fit *f, int plusplus, double *centers, uint64_t *n_
         rc = ooc__agree(f, mine, err);
     }
     if (!rc) { /* the state refers to candidates [0, measured) */
-        *seed = (ooc__init_seed){j.rows, c.pts, measured};
+        *seed = (ooc__init_seed){j.rows, c.pts, measured, j.scale};
         j.rows = NULL;
         c.pts = NULL;
     }

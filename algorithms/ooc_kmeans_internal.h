@@ -67,7 +67,7 @@ int ooc__kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_
  * distance to the nearest candidate measured and that candidate's index, and the candidates (m x d, values of
  * the data's type). rows is NULL after --init random or a failure. */
 typedef struct ooc__init_row {
-    float dmin; /* D to the nearest candidate, rounded to float */
+    float dmin; /* D to the nearest candidate times the seed's scale, rounded to float */
     int32_t nearest;
 } ooc__init_row;
 
@@ -75,6 +75,7 @@ typedef struct ooc__init_seed {
     ooc_rowstate *rows;
     double *candidates;
     uint64_t m;
+    double scale; /* a power of two: dmin is D scale (ooc_kmeans_init.c) */
 } ooc__init_seed;
 
 void ooc__init_seed_free(ooc__init_seed *s);
@@ -127,6 +128,7 @@ typedef struct ooc__bounds {
      * and the reach of the bound (ooc_assign_bounds.c) */
     int32_t *seed_label;
     double *seed_reach;
+    double seed_scale; /* the seed's: its dmin are D seed_scale */
 } ooc__bounds;
 
 /* ooc__bounds_create(): for the rows of f's stream (created with state_row_bytes >= sizeof(ooc__bound_row)). */
