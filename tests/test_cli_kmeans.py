@@ -106,6 +106,14 @@ class BadUsage(Base):
             (["--memory-limit", "0"], "--memory-limit"),
             (["--seed", "-1"], "--seed"),
         ]
+        # Values out of range say so, rather than that they are no number.
+        for args, option, why in ((["--tol", "1e-400"], "--tol", "not a finite number a double holds"),
+                                  (["--tol", "inf"], "--tol", "not a finite number a double holds"),
+                                  (["--tol", "0.1.2"], "--tol", "not a number"),
+                                  (["--seed", "18446744073709551616"], "--seed", "too large")):
+            with self.subTest(args=args):
+                status, out, err = kmeans("fit", missing, *args)
+                self.one_error(status, err, 2, option, f"'{args[1]}'", why)
         for args, option in cases:
             with self.subTest(args=args):
                 status, out, err = kmeans("fit", missing, *args, "-o", self.path("m.h5"))
@@ -556,7 +564,10 @@ class LabelsCommand(Base):
 
     def test_negative_rows(self):
         """Bounds count from the end when negative, as Python slices do."""
-        for spec in ("-3:", ":-49990", "-10:-5", "-60000:3", "-2:-7", "5:-49990", "-1:"):
+        # Bounds past int64 clamp as Python's do (-2^63 as a bound once negated itself).
+        for spec in ("-3:", ":-49990", "-10:-5", "-60000:3", "-2:-7", "5:-49990", "-1:", "0:18446744073709551615",
+                     "-99999999999999999999999999999:3", "99999999999999999999999999999999999999999:",
+                     "-9223372036854775808:", "3:-9223372036854775808"):
             with self.subTest(rows=spec):
                 a, b = (int(x) if x else None for x in spec.split(":"))
                 values, _ = self.printed("--rows", spec)

@@ -191,7 +191,10 @@ uint64_t cli_count(const char *option, const char *value, uint64_t min)
 uint64_t cli_u64(const char *option, const char *value)
 {
     uint64_t v;
-    if (ooc_parse_u64(value, &v) != 0)
+    int rc = ooc_parse_u64(value, &v);
+    if (rc == OOC_ERANGE)
+        cli_usage_error("%s: '%s' is too large (at most %llu)", option, value, (unsigned long long)UINT64_MAX);
+    if (rc)
         cli_usage_error("%s: '%s' is not a non-negative integer", option, value);
     return v;
 }
@@ -199,8 +202,11 @@ uint64_t cli_u64(const char *option, const char *value)
 double cli_double(const char *option, const char *value)
 {
     double v;
-    if (ooc_parse_double(value, &v) != 0)
-        cli_usage_error("%s: '%s' is not a finite number", option, value);
+    int rc = ooc_parse_double(value, &v);
+    if (rc == OOC_ERANGE) /* 1e999, inf, nan, and 1e-400, which would be 0 */
+        cli_usage_error("%s: '%s' is not a finite number a double holds", option, value);
+    if (rc)
+        cli_usage_error("%s: '%s' is not a number", option, value);
     return v;
 }
 

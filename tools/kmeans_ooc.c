@@ -167,17 +167,14 @@ static void parse_option(cli *c, int opt, char **argv)
     }
 }
 
-/* One bound of a Python slice: digits, with an optional minus (counted from the end). 0 or -1. */
-static int parse_bound(const char *s, int64_t *v)
+/* One bound of a Python slice, the n bytes at s: digits, with an optional minus (counted from the end); past
+ * int64, the nearest int64 (which clamps the same: no dataset has 2^63 rows). 0 or -1. */
+static int parse_bound(const char *s, size_t n, int64_t *v)
 {
-    if (!(isdigit((unsigned char)s[0]) || (s[0] == '-' && isdigit((unsigned char)s[1]))))
+    size_t digits = strspn(s + (s[0] == '-'), "0123456789");
+    if (digits == 0 || digits + (s[0] == '-') != n)
         return -1;
-    char *end;
-    errno = 0;
-    long long x = strtoll(s, &end, 10);
-    if (*end || errno)
-        return -1;
-    *v = x;
+    *v = strtoll(s, NULL, 10); /* stops at the colon; saturates past int64 */
     return 0;
 }
 
@@ -185,15 +182,12 @@ static int parse_bound(const char *s, int64_t *v)
 static int split_rows(const char *s, int64_t *a, int64_t *b, int *has_a, int *has_b)
 {
     const char *colon = strchr(s, ':');
-    char left[32];
-    size_t n = colon ? (size_t)(colon - s) : 0;
-    if (!colon || n >= sizeof left)
+    if (!colon)
         return -1;
-    memcpy(left, s, n);
-    left[n] = '\0';
-    *has_a = n > 0;
+    *has_a = colon > s;
     *has_b = colon[1] != '\0';
-    if ((*has_a && parse_bound(left, a) != 0) || (*has_b && parse_bound(colon + 1, b) != 0))
+    if ((*has_a && parse_bound(s, (size_t)(colon - s), a) != 0) ||
+        (*has_b && parse_bound(colon + 1, strlen(colon + 1), b) != 0))
         return -1;
     return 0;
 }
@@ -458,8 +452,9 @@ static int run_predict(cli *c, ooc_error *err)
 /* A slice bound as Python resolves it: negative counts from the end; clamped to [0, n]. */
 static uint64_t resolve_bound(int64_t v, uint64_t n)
 {
+    uint64_t back = 0 - (uint64_t)v; /* |v| for v < 0, INT64_MIN too */
     if (v < 0)
-        return (uint64_t)-v >= n ? 0 : n - (uint64_t)-v;
+        return back >= n ? 0 : n - back;
     return (uint64_t)v > n ? n : (uint64_t)v;
 }
 
