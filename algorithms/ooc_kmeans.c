@@ -34,8 +34,28 @@ static ooc_kmeans_model *model_alloc(uint64_t k, uint64_t d)
     return m;
 }
 
+/* Whether x is one of the k centres but for the rounding of a mean (relative distance 2^-20 at most). */
+static int at_a_centre(const double *x, const double *centers, uint64_t k, uint64_t d)
+{
+    for (uint64_t c = 0; c < k; c++) {
+        double dist = 0, xx = 0, cc = 0;
+        for (uint64_t t = 0; t < d; t++) {
+            double v = x[t], w = centers[c * d + t];
+            dist += (v - w) * (v - w);
+            xx += v * v;
+            cc += w * w;
+        }
+        if (dist <= 0x1p-40 * (xx > cc ? xx : cc))
+            return 1;
+    }
+    return 0;
+}
+
 /* New centres from one Lloyd pass; empty clusters take the rows farthest from their centres, farthest
- * first, in cluster order (scikit-learn's relocation). Returns the squared shift summed over clusters. */
+ * first, in cluster order (scikit-learn's relocation), but not a row at a centre (as the centres stand,
+ * updated up to this cluster): that would only split identical rows, and, their means rounding, the clusters
+ * would trade them for ever (rows of 5 distinct points, k = 8: 300 iterations, centres jumping). When the rows
+ * hold fewer distinct points than k, clusters stay empty. Returns the squared shift summed over clusters. */
 static double update_centers(const ooc__fit *f, const ooc__assign_result *r, double *centers, uint64_t *n_empty)
 {
     double shift = 0;
@@ -46,9 +66,13 @@ static double update_centers(const ooc__fit *f, const ooc__assign_result *r, dou
         const double *src = NULL;
         if (r->counts[c] > 0) {
             src = r->sums + c * f->d;
-        } else if (next_far < r->n_far) {
-            src = r->far + next_far++ * f->d;
-            (*n_empty)++;
+        } else {
+            while (next_far < r->n_far && at_a_centre(r->far + next_far * f->d, centers, f->k, f->d))
+                next_far++;
+            if (next_far < r->n_far) {
+                src = r->far + next_far++ * f->d;
+                (*n_empty)++;
+            }
         }
         if (!src)
             continue;

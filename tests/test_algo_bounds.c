@@ -200,13 +200,13 @@ static void test_bounds_seeded(void)
     }
 }
 
-/* Fewer distinct points than clusters (std 0: every row is its blob's centre), so random rows make equal
- * centres, the later ones empty, relocated to far rows: a drift like any other. */
+/* Few distinct points (std 0: every row is its blob's centre, 10 of them), so random rows make equal centres,
+ * the later ones empty, relocated to far rows (of the points no centre is at): a drift like any other. */
 static void test_relocation(void)
 {
     static const fit_case cases[] = {
-        {"blobs:samples=5000,features=4,centers=5,cluster_std=0,seed=3,chunk_rows=777", 8, OOC_INIT_RANDOM, 20, 0},
-        {"blobs:samples=5000,features=4,centers=5,cluster_std=0,seed=3,chunk_rows=777,dtype=float32", 8,
+        {"blobs:samples=5000,features=4,centers=10,cluster_std=0,seed=3,chunk_rows=777", 8, OOC_INIT_RANDOM, 20, 0},
+        {"blobs:samples=5000,features=4,centers=10,cluster_std=0,seed=3,chunk_rows=777,dtype=float32", 8,
          OOC_INIT_RANDOM, 20, 0},
     };
     for (size_t s = 0; s < sizeof cases / sizeof cases[0]; s++) {

@@ -702,21 +702,24 @@ class Interface(Base):
 
     def test_fewer_distinct_rows_than_clusters(self):
         # As scikit-learn's ConvergenceWarning: a fit that cannot fill every cluster says so in one line and
-        # succeeds; the model's sizes count the rows of each distinct point (numpy's unique).
-        points = np.array([[0.0, 0.0], [5.0, 1.0], [-3.0, 7.0]])
-        X = points[np.random.default_rng(3).integers(0, 3, size=900)]
+        # succeeds; the model's sizes count the rows of each distinct point (numpy's unique), and it converges
+        # (empty clusters moved onto rows at other centres traded rows for ever: 300 iterations).
+        rng = np.random.default_rng(3)
+        points = rng.uniform(-50, 50, size=(5, 3))
+        X = points[rng.integers(0, 5, size=2000)]
         p = self.write_h5("dup.h5", X=X)
         _, counts = np.unique(X, axis=0, return_counts=True)
         for init in ("k-means||", "k-means++", "random"):
             with self.subTest(init=init):
-                status, out, err = kmeans("fit", p, "-k", 5, "--init", init, "--json")
+                status, out, err = kmeans("fit", p, "-k", 8, "--init", init, "--json", "--max-iter", 20)
                 self.assertEqual(status, 0, err)
-                self.assertEqual(T.error_lines(err), ["kmeans-ooc: warning: 3 distinct clusters found, fewer than "
-                                                      "k = 5 (duplicate rows?); the other 2 are empty"])
-                sizes = json.loads(out)["cluster_sizes"]
-                self.assertEqual(sorted(s for s in sizes if s), sorted(counts.tolist()))
-        self.assertEqual(kmeans("fit", p, "-k", 5, "-q")[1:], ("", ""))  # -q: not a word
-        status, out, err = kmeans("fit", p, "-k", 3)
+                self.assertEqual(T.error_lines(err), ["kmeans-ooc: warning: 5 distinct clusters found, fewer than "
+                                                      "k = 8 (duplicate rows?); the other 3 are empty"])
+                js = json.loads(out)
+                self.assertEqual(sorted(s for s in js["cluster_sizes"] if s), sorted(counts.tolist()))
+                self.assertTrue(js["converged"], js["history"][-3:])
+        self.assertEqual(kmeans("fit", p, "-k", 8, "-q")[1:], ("", ""))  # -q: not a word
+        status, out, err = kmeans("fit", p, "-k", 5)
         self.assertEqual((status, T.error_lines(err)), (0, []))
 
     def test_verbose_prints_a_line_per_iteration(self):
