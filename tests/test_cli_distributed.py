@@ -267,6 +267,18 @@ class Distributed(T.TempDirTest):
         status, out, err = mpirun(3, "fit", shared("blobs.h5"), "-k", 0)
         T.assert_one_error(self, "kmeans-ooc", status, err, 2, "--n-clusters")
 
+    def test_usage_error_not_lost(self):
+        """Bad usage is found before MPI starts: the other processes leave silently with 0, since mpirun,
+        seeing one of them fail before process 0, could end the job before printing process 0's message
+        (1 run in 20 printed nothing). Each process as mpirun starts it, then many whole runs."""
+        for rank, status, lines in (("0", 2, 1), ("2", 0, 0)):
+            env = dict(os.environ, OMPI_COMM_WORLD_RANK=rank)
+            got = T.run([KMEANS, "fit", shared("blobs.h5"), "-k", 0], env=env)
+            self.assertEqual((got[0], len(T.error_lines(got[2]))), (status, lines), got)
+        for _ in range(10):
+            status, out, err = mpirun(4, "fit", shared("blobs.h5"), "-k", 0)
+            T.assert_one_error(self, "kmeans-ooc", status, err, 2, "--n-clusters")
+
     def test_terminate_leaves_nothing(self):
         """SIGTERM to mpirun (which passes it on to every process) mid-fit: every process stops at its next
         chunk, process 0 says so once, and neither output nor a temporary remains."""

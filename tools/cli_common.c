@@ -144,7 +144,10 @@ void cli_usage_error(const char *fmt, ...)
     va_start(ap, fmt);
     say("error", fmt, ap);
     va_end(ap);
-    exit(CLI_EXIT_USAGE);
+    /* Under mpirun, before MPI is up: the silent processes leave with 0, or mpirun, seeing one of them fail
+     * first, may tear the job down before it has forwarded process 0's message (1 run in 20 lost it). The
+     * job's status is process 0's 2. */
+    exit(speaks ? CLI_EXIT_USAGE : CLI_EXIT_OK);
 }
 
 void cli_warning(const char *fmt, ...)
