@@ -263,6 +263,14 @@ class Distributed(T.TempDirTest):
         self.assertEqual((status, err), (0, ""))
         self.assertEqual(out.count("shape"), 1, out)
 
+    def test_help_and_version_said_once(self):
+        for tool in ("kmeans-ooc", "chunkgen", "chunkinfo"):
+            for arg, needle in (("--help", "Usage:"), ("-V", "(ooc)")):
+                with self.subTest(tool=tool, arg=arg):
+                    status, out, err = T.run([MPIRUN, "-q", "-np", 3, T.tool(tool), arg], env=MPI_ENV)
+                    self.assertEqual((status, err), (0, ""))
+                    self.assertEqual(out.count(needle), 1, out)
+
     def test_usage_error_said_once(self):
         status, out, err = mpirun(3, "fit", shared("blobs.h5"), "-k", 0)
         T.assert_one_error(self, "kmeans-ooc", status, err, 2, "--n-clusters")

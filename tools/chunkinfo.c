@@ -62,8 +62,8 @@ static void parse(int argc, char **argv, cli *c)
         case OPT_MEMORY_LIMIT: c->sp.memory_limit = cli_memory_limit(optarg); break;
         case 'q': c->quiet = 1; break;
         case 'v': c->verbose = 1; break;
-        case 'h': usage(); exit(CLI_EXIT_OK);
-        case 'V': cli_version(); exit(CLI_EXIT_OK);
+        case 'h': cli_print_and_exit(usage);
+        case 'V': cli_print_and_exit(cli_version);
         default: cli_bad_option(opt, argv);
         }
     }

@@ -263,6 +263,13 @@ void cli_version(void)
     printf("%s (ooc) %s\n", program, OOC_VERSION);
 }
 
+void cli_print_and_exit(void (*print)(void))
+{
+    if (speaks)
+        print();
+    exit(CLI_EXIT_OK);
+}
+
 json_t *cli_json_number(double v)
 {
     return isfinite(v) ? json_real(v) : json_null();

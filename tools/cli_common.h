@@ -73,4 +73,8 @@ json_t *cli_json_number(double v);
 /* cli_version(): "PROGRAM (ooc) VERSION" on stdout. */
 void cli_version(void);
 
+/* cli_print_and_exit(): print() (usage, version) from process 0 only, then exit 0 in every process: under
+ * mpirun, --help and --version are said once. */
+_Noreturn void cli_print_and_exit(void (*print)(void));
+
 #endif

@@ -161,8 +161,8 @@ static void parse_option(cli *c, int opt, char **argv)
     case 'f': c->force = 1; break;
     case 'q': c->quiet = 1; break;
     case 'v': c->verbose = 1; break;
-    case 'h': usage(); exit(CLI_EXIT_OK);
-    case 'V': cli_version(); exit(CLI_EXIT_OK);
+    case 'h': cli_print_and_exit(usage);
+    case 'V': cli_print_and_exit(cli_version);
     default: cli_bad_option(opt, argv);
     }
 }
@@ -203,12 +203,10 @@ static void check_rows_syntax(const char *s)
 static void parse(int argc, char **argv, cli *c)
 {
     if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
-        usage();
-        exit(CLI_EXIT_OK);
+        cli_print_and_exit(usage);
     }
     if (argc >= 2 && (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0)) {
-        cli_version();
-        exit(CLI_EXIT_OK);
+        cli_print_and_exit(cli_version);
     }
     if (argc < 2)
         cli_usage_error("missing command: fit, predict or labels (see 'kmeans-ooc --help')");
