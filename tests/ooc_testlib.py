@@ -59,6 +59,36 @@ def assert_one_error(tc, program, status, stderr, expected_status, *needles):
     return lines[0]
 
 
+# Two rows whose best two squared distances are this close (relative) may go either way: rounding, not a bug.
+TIE_REL = 1e-9
+
+
+def assert_nearest_centres(tc, X, C, labels, inertia, what="labels"):
+    """numpy as the oracle: every label is a nearest centre of C as the tools measure (float32 data against
+    float32-rounded centres, differences in float64; rows whose two nearest are within TIE_REL excepted),
+    and inertia is the sum of those distances (rel 1e-9). Returns the number of such near ties."""
+    import numpy as np
+    X = np.asarray(X)
+    C = np.asarray(C, dtype=np.float64)
+    W = C.astype(np.float32).astype(np.float64) if X.dtype == np.float32 else C
+    X64 = X.astype(np.float64)
+    D = np.stack([((X64 - c) ** 2).sum(axis=1) for c in W], axis=1)  # no n x k x d temporary
+    best = D.argmin(axis=1)
+    if len(W) > 1:
+        part = np.partition(D, 1, axis=1)
+        ties = (part[:, 1] - part[:, 0]) <= TIE_REL * np.maximum(part[:, 1], 1e-300)
+    else:
+        ties = np.zeros(len(X), bool)
+    labels = np.asarray(labels)
+    tc.assertTrue(((labels >= 0) & (labels < len(W))).all(), f"{what}: a label outside [0, k)")
+    wrong = np.flatnonzero((labels != best) & ~ties)
+    tc.assertEqual(len(wrong), 0, f"{what}: {len(wrong)} rows not labelled with their nearest centre, e.g. rows "
+                                  f"{wrong[:5]}: labels {labels[wrong[:5]]}, nearest {best[wrong[:5]]}")
+    expected = D[np.arange(len(X)), labels].sum()
+    tc.assertLessEqual(abs(inertia - expected), 1e-9 * expected, f"{what}: inertia {inertia} vs numpy's {expected}")
+    return int(ties.sum())
+
+
 class TempDirTest(unittest.TestCase):
     """A test with a fresh directory of its own: self.dir, and self.path(name) in it."""
 

@@ -26,8 +26,6 @@ if T.SANITIZED:
     # Open MPI leaks at MPI_Finalize from components it has already unloaded, in stacks LeakSanitizer cannot
     # name (so no suppression matches): leak checks are off under mpirun; memory errors and UB still abort.
     MPI_ENV["ASAN_OPTIONS"] = MPI_ENV.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
-# Two rows whose best two squared distances are this close (relative) may go either way: rounding, not a bug.
-TIE_REL = 1e-9
 
 TMP = None
 
@@ -117,16 +115,6 @@ class Distributed(T.TempDirTest):
         np.testing.assert_array_equal(read(model, "cluster_centers"), read(self.path("one_model.h5"), "cluster_centers"))
         return j, labels, model
 
-    def assert_nearest(self, X, labels, centers, inertia):
-        """numpy: every label is a nearest centre (ties within TIE_REL excepted), and the inertia is the sum
-        of those distances."""
-        X = np.asarray(X, dtype=np.float64)
-        D = np.stack([((X - c) ** 2).sum(axis=1) for c in centers], axis=1)
-        best = D.min(axis=1)
-        mine = D[np.arange(len(X)), labels]
-        self.assertTrue(np.all(mine <= best * (1 + TIE_REL) + 1e-300), "a label is not a nearest centre")
-        self.assertAlmostEqual(inertia / best.sum(), 1.0, delta=1e-9)
-
     def test_fit_cached_matches_one_process(self):
         for procs, threads in [(2, 1), (3, 2), (4, 1)]:
             with self.subTest(procs=procs, threads=threads):
@@ -134,7 +122,7 @@ class Distributed(T.TempDirTest):
                 self.assertEqual(j["per_row_state"], "memory")
                 centers = read(model, "cluster_centers")
                 # With float64 data the centres in the model are those the labels were measured against.
-                self.assert_nearest(read(shared("blobs.h5")), read(labels, "labels"), centers, j["inertia"])
+                T.assert_nearest_centres(self, read(shared("blobs.h5")), centers, read(labels, "labels"), j["inertia"])
 
     def spill_limit(self):
         """The smallest --memory-limit for f32.h5 on one thread: it holds the working buffers, and not the
@@ -186,8 +174,7 @@ class Distributed(T.TempDirTest):
         np.testing.assert_array_equal(labels, read(self.path("one.h5"), "labels"))
         centers = read(self.path("m.h5"), "cluster_centers")
         X = read(shared("gzip.h5"), "data/X")
-        # float32 data is measured against float32-rounded centres.
-        self.assert_nearest(X, labels, centers.astype(np.float32), want["inertia"])
+        T.assert_nearest_centres(self, X, centers, labels, want["inertia"])
 
     def assert_nothing_written(self):
         self.assertEqual(T.listdir(self.dir), [], "outputs or temporaries were left behind")

@@ -16,8 +16,6 @@ import numpy as np  # noqa: E402
 h5py = T.h5py()
 
 ZSTD = 32015
-# Two rows whose best two squared distances are this close (relative) may go either way: rounding, not a bug.
-TIE_REL = 1e-9
 TMP = None
 RUNS = itertools.count()  # names the outputs of each fit
 
@@ -81,16 +79,7 @@ def check_fit(tc, inp, X, *args, k=3):
         C = f["cluster_centers"][...]
     with h5py.File(labels, "r") as f:
         lab = f["labels"][...]
-    X = np.asarray(X)
-    W = C.astype(np.float32).astype(np.float64) if X.dtype == np.float32 else C
-    X64 = X.astype(np.float64)
-    D = np.stack([((X64 - c) ** 2).sum(axis=1) for c in W], axis=1)
-    part = np.partition(D, 1, axis=1)
-    ties = (part[:, 1] - part[:, 0]) <= TIE_REL * np.maximum(part[:, 1], 1e-300)
-    wrong = np.flatnonzero((lab != D.argmin(axis=1)) & ~ties)
-    tc.assertEqual(len(wrong), 0, f"{inp}: rows {wrong[:5]} not labelled with their nearest centre")
-    inertia = D[np.arange(len(X)), lab].sum()
-    tc.assertLessEqual(abs(js["inertia"] - inertia), 1e-9 * inertia, f"{inp}: inertia vs numpy's")
+    T.assert_nearest_centres(tc, X, C, lab, js["inertia"], inp)
     pj = json.loads(ok(tc, ["kmeans-ooc", "predict", model, inp, "--labels", again, "--json", "-q", "-f", *args]))
     with h5py.File(again, "r") as f:
         np.testing.assert_array_equal(f["labels"][...], lab)

@@ -14,8 +14,6 @@ import numpy as np  # noqa: E402
 
 h5py = T.h5py()
 
-# Two rows whose best two squared distances are this close (relative) may go either way: rounding, not a bug.
-TIE_REL = 1e-9
 TMP = None
 RUNS = itertools.count()  # names the outputs of each run
 
@@ -75,24 +73,6 @@ def predict(tc, model, inp):
         return js, f["labels"][...]
 
 
-def check_nearest(tc, X, C, lab, inertia, what):
-    """Every label numpy's nearest centre (as the tool measures: float32 data against float32-rounded
-    centres, differences in float64), ties allowed; inertia numpy's sum."""
-    X = np.asarray(X)
-    W = C.astype(np.float32).astype(np.float64) if X.dtype == np.float32 else C
-    X64 = X.astype(np.float64)
-    D = np.stack([((X64 - c) ** 2).sum(axis=1) for c in W], axis=1)
-    if D.shape[1] > 1:
-        part = np.partition(D, 1, axis=1)
-        ties = (part[:, 1] - part[:, 0]) <= TIE_REL * part[:, 1]
-    else:
-        ties = np.zeros(len(X), bool)
-    wrong = np.flatnonzero((lab != D.argmin(axis=1)) & ~ties)
-    tc.assertEqual(len(wrong), 0, f"{what}: {len(wrong)} rows, e.g. {wrong[:5]}, not labelled with their nearest centre")
-    expected = D[np.arange(len(X)), lab].sum()
-    tc.assertLessEqual(abs(inertia - expected), 1e-9 * expected, f"{what}: inertia {inertia} vs numpy's {expected}")
-
-
 class LargeFloat32(unittest.TestCase):
     """float32 values past about 1e19, whose squares overflow float32 (not float64, in which the tool measures
     distances): the fast kernels rank centres by float32 scores that then overflow, and labelled rows with a
@@ -107,7 +87,7 @@ class LargeFloat32(unittest.TestCase):
                 self.assertTrue(np.isfinite(X).all())
                 p = write(f"large-f32-{k}-{d}-{scale}-{init}.h5", X, chunks=(300, d))
                 one, C1, lab1 = fit(self, p, "-k", k, "--init", init, "-t", 1)
-                check_nearest(self, X, C1, lab1, one["inertia"], "fit")
+                T.assert_nearest_centres(self, X, C1, lab1, one["inertia"], "fit")
                 two, C2, lab2 = fit(self, p, "-k", k, "--init", init, "-t", 2)
                 self.assertEqual((one["inertia"], one["n_iter"], C1.tobytes(), lab1.tobytes()),
                                  (two["inertia"], two["n_iter"], C2.tobytes(), lab2.tobytes()))
@@ -120,7 +100,7 @@ class LargeFloat32(unittest.TestCase):
         X = np.array([[3.4e38, 1.0], [-3.4e38, 2.0], [0.0, 3.0]], dtype=np.float32)
         p = write("f32-extremes.h5", X)
         js, C, lab = fit(self, p, "-k", 3)
-        check_nearest(self, X, C, lab, js["inertia"], "fit")
+        T.assert_nearest_centres(self, X, C, lab, js["inertia"], "fit")
         self.assertEqual(js["inertia"], 0.0)
         self.assertEqual(sorted(lab.tolist()), [0, 1, 2])
 
@@ -147,7 +127,7 @@ class LargeMean(unittest.TestCase):
         self.assertEqual((jy["converged"], jy["n_iter"]), (jx["converged"], jx["n_iter"]))
         np.testing.assert_array_equal(laby, labx)
         np.testing.assert_array_equal(Cy, Cx * 2.0 ** 500)
-        check_nearest(self, Y, Cy, laby, jy["inertia"], "fit")
+        T.assert_nearest_centres(self, Y, Cy, laby, jy["inertia"], "fit")
 
 
 class ScaledInit(unittest.TestCase):
@@ -177,7 +157,7 @@ class ScaledInit(unittest.TestCase):
                     np.testing.assert_array_equal(lab, labw)
                     np.testing.assert_array_equal(C, Cw * 2.0 ** e)
                     self.assertEqual(js["inertia"], want["inertia"] * 2.0 ** (2 * e))
-                    check_nearest(self, Y, C, lab, js["inertia"], "fit")
+                    T.assert_nearest_centres(self, Y, C, lab, js["inertia"], "fit")
 
 
 class MaxIter(unittest.TestCase):
@@ -194,7 +174,7 @@ class MaxIter(unittest.TestCase):
         self.assertEqual(len(got["history"]), got["n_iter"])
         np.testing.assert_array_equal(Cg, Cw)
         np.testing.assert_array_equal(labg, labw)
-        check_nearest(self, X, Cg, labg, got["inertia"], "fit")
+        T.assert_nearest_centres(self, X, Cg, labg, got["inertia"], "fit")
 
 
 class HugeK(unittest.TestCase):
