@@ -14,9 +14,10 @@ struct ooc_array {
     size_t stored_chunk_bytes; /* raw chunks: decoded bytes of one storage chunk */
 };
 
-/* Rows per processing chunk: our layout's storage chunks as they are; otherwise a multiple of the storage
- * chunk rows (so no storage chunk is split between two processing chunks and decoded twice) of about the
- * target size; contiguous data in blocks of the target size. */
+/* Rows per processing chunk: our layout's storage chunks as they are; filtered storage chunks in a multiple
+ * of their rows (so none is split between two processing chunks and decoded twice) of about the target
+ * size; contiguous data and unfiltered chunks, which HDF5 reads in part without decoding anything, in
+ * blocks of the target size (column chunks of every row, (n, 1), made one processing chunk of all rows). */
 static uint64_t processing_rows(const ooc_h5_info *in)
 {
     uint64_t row_bytes = in->cols * 8;
@@ -26,7 +27,7 @@ static uint64_t processing_rows(const ooc_h5_info *in)
     uint64_t rows;
     if (in->raw_chunks)
         rows = in->chunk_rows;
-    else if (in->chunked)
+    else if (in->chunked && in->nfilters > 0)
         rows = in->chunk_rows * (target > in->chunk_rows ? target / in->chunk_rows : 1);
     else
         rows = target;

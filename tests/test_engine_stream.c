@@ -635,10 +635,19 @@ static void test_processing_chunks(void)
     write_plain("/deflate777", H5T_IEEE_F64LE, 2 * per + 1000, 3, 777, 3, 1, NULL);
     snprintf(input, sizeof input, "%s:/deflate777", path);
     check_chunks(input, 2 * per + 1000, 777, per);
-    /* Storage chunks narrower than the rows: still whole multiples of the chunk rows. */
-    write_plain("/narrow", H5T_STD_I16LE, 2 * per + 1, 3, 777, 2, 0, NULL);
+    /* Deflated storage chunks narrower than the rows: still whole multiples of the chunk rows. */
+    write_plain("/narrow", H5T_STD_I16LE, 2 * per + 1, 3, 777, 2, 1, NULL);
     snprintf(input, sizeof input, "%s:/narrow", path);
     check_chunks(input, 2 * per + 1, 777, per);
+    /* Unfiltered ones, which HDF5 reads in part, in blocks of the target size: a column chunk of every row
+     * (n, 1) is not one processing chunk of all rows. */
+    uint64_t target3 = OOC_ARRAY_TARGET_CHUNK_BYTES / (3 * 8);
+    write_plain("/narrow_plain", H5T_STD_I16LE, 2 * per + 1, 3, 777, 2, 0, NULL);
+    snprintf(input, sizeof input, "%s:/narrow_plain", path);
+    check_chunks(input, 2 * per + 1, 0, target3);
+    write_plain("/columns", H5T_IEEE_F64LE, 3 * target3 + 7, 3, 3 * target3 + 7, 1, 0, NULL);
+    snprintf(input, sizeof input, "%s:/columns", path);
+    check_chunks(input, 3 * target3 + 7, 0, target3);
     /* Storage chunks bigger than the target: one storage chunk per processing chunk. */
     write_plain("/tall", H5T_IEEE_F64LE, 3 * 800000 - 1, 3, 800000, 3, 1, NULL);
     snprintf(input, sizeof input, "%s:/tall", path);
