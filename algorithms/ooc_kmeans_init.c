@@ -647,9 +647,7 @@ static int first_candidate(ooc__fit *f, candidates *c, uint64_t first_row, doubl
         const double *c0 = x + (first_row - start) * d;
         double dmax = 0;
         for (uint64_t i = 0; i < m; i++) {
-            double dist = 0;
-            for (uint64_t t = 0; t < d; t++)
-                dist += (x[i * d + t] - c0[t]) * (x[i * d + t] - c0[t]);
+            double dist = ooc__sqdist(OOC_FLOAT64, x + i * d, c0, (size_t)d);
             dmax = dist > dmax ? dist : dmax;
         }
         int e = dmax > 0 && isfinite(dmax) ? -ilogb(dmax) : 0;

@@ -202,12 +202,10 @@ static void check_rows_syntax(const char *s)
 
 static void parse(int argc, char **argv, cli *c)
 {
-    if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+    if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0))
         cli_print_and_exit(usage);
-    }
-    if (argc >= 2 && (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0)) {
+    if (argc >= 2 && (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0))
         cli_print_and_exit(cli_version);
-    }
     if (argc < 2)
         cli_usage_error("missing command: fit, predict or labels (see 'kmeans-ooc --help')");
     c->command = argv[1];
