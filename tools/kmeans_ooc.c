@@ -12,8 +12,6 @@
 #include "ooc_stream.h"
 #include "ooc_units.h"
 
-#include <ctype.h>
-#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
