@@ -14,7 +14,7 @@
 typedef struct worker {
     ooc_array_raw raw; /* chunks fetched by the worker itself (no prefetcher) */
     ooc_codec_ctx *codec;
-    void *rows;  /* a decoded chunk that is not cached */
+    void *rows;  /* a decoded chunk that is not cached, while passes take whole chunks (hold_rows()) */
     void *piece; /* a piece of a chunk decoded in pieces */
     void *out;   /* the chunk's output rows */
 } worker;
@@ -65,6 +65,8 @@ struct ooc_stream {
     int in_place;            /* chunks read in place: each worker reads its own */
     void **cache;       /* per chunk: its decoded rows, or NULL */
     uint64_t cache_slots; /* this process's first cache_slots chunks are cached once read */
+    uint64_t slots_beside_rows; /* cache_slots while the workers hold whole decoded chunks */
+    int rows_held;        /* the workers' rows buffers are allocated */
     /* the pass being run */
     const ooc_pass *pass;
     void *acc;
@@ -101,8 +103,8 @@ ooc_stream_params ooc_stream_params_resolved(const ooc_stream_params *p)
  * their use. */
 #define PIECE_BYTES ((size_t)256 << 10)
 
-/* Per thread a decoded chunk, the codec's shuffle scratch, a piece and, when chunks are read in place, the
- * stored chunk; stored chunks in the prefetch ring otherwise. */
+/* Per thread a decoded chunk (held only while needed: hold_rows()), the codec's shuffle scratch, a piece and,
+ * when chunks are read in place, the stored chunk; stored chunks in the prefetch ring otherwise. */
 static uint64_t working_bytes(size_t chunk_bytes, size_t piece_bytes, int threads, uint64_t stored_bytes, int ring)
 {
     return PROCESS_RESERVE +
@@ -130,14 +132,50 @@ static int worker_create(void *ctx, int i)
     worker *b = &s->workers[i];
     const ooc_array_info *in = ooc_array_get_info(s->a);
     size_t piece_bytes = (size_t)s->piece_rows * in->cols * ooc_dtype_size(in->dtype);
-    if (ooc_codec_ctx_create(&b->codec) != 0 || !(b->rows = ooc__buffer_alloc(s->chunk_bytes)))
+    if (ooc_codec_ctx_create(&b->codec) != 0)
         return -1;
-    memset(b->rows, 0, s->chunk_bytes);
     if (!s->piece_rows) /* not shuffled: chunks are decoded whole, with no shuffle scratch */
         return 0;
     if (!(b->piece = ooc__buffer_alloc(piece_bytes)) || ooc_codec_ctx_reserve(b->codec, s->chunk_bytes) != 0)
         return -1;
     memset(b->piece, 0, piece_bytes);
+    return 0;
+}
+
+/* A thread's whole decoded chunk, touched by that thread as in worker_create(). */
+static int rows_create(void *ctx, int i)
+{
+    ooc_stream *s = ctx;
+    worker *b = &s->workers[i];
+    if (!b->rows && !(b->rows = ooc__buffer_alloc(s->chunk_bytes)))
+        return -1;
+    memset(b->rows, 0, s->chunk_bytes);
+    return 0;
+}
+
+/* The workers hold a whole decoded chunk each only while passes need one (to decode a chunk that is not
+ * cached, when a pass does not take pieces or the input is not decoded in pieces); otherwise that room,
+ * a chunk per thread, caches chunks instead. Chunks cached past the room left when the rows come back are
+ * dropped (read again when next needed). */
+static int hold_rows(ooc_stream *s, int need, ooc_error *err)
+{
+    s->cache_slots = s->p.cache ? s->slots_beside_rows + (need ? 0 : (uint64_t)s->p.threads) : 0;
+    for (uint64_t c = 0; c < ooc_array_get_info(s->a)->nchunks; c++)
+        if (s->cache[c] && !cacheable(s, c)) {
+            free(s->cache[c]);
+            s->cache[c] = NULL;
+        }
+    if (need == s->rows_held)
+        return 0;
+    if (!need)
+        for (int i = 0; i < s->p.threads; i++) {
+            free(s->workers[i].rows);
+            s->workers[i].rows = NULL;
+        }
+    else if (ooc__pass_each_slot(s->p.threads, rows_create, s) != 0)
+        return ooc_error_set(err, OOC_ENOMEM, "%s: cannot allocate the stream's buffers",
+                             ooc_array_get_info(s->a)->input);
+    s->rows_held = need;
     return 0;
 }
 
@@ -192,10 +230,9 @@ int ooc_stream_create(ooc_array *a, const ooc_stream_params *p, ooc_stream **out
     s->stats.state_row_bytes = p->state_row_bytes;
     s->stats.memory_limit = s->p.memory_limit;
     s->stats.threads = s->p.threads;
-    if (s->p.cache) {
-        uint64_t fit = (s->p.memory_limit - working - state) / (s->chunk_bytes ? s->chunk_bytes : 1);
-        s->cache_slots = fit;
-    }
+    if (s->p.cache)
+        s->slots_beside_rows = (s->p.memory_limit - working - state) / (s->chunk_bytes ? s->chunk_bytes : 1);
+    s->cache_slots = s->slots_beside_rows;
     s->cache = calloc(in->nchunks ? in->nchunks : 1, sizeof *s->cache);
     s->workers = calloc((size_t)s->p.threads, sizeof *s->workers);
     s->packets = calloc((size_t)s->p.threads * WINDOW, sizeof *s->packets);
@@ -553,7 +590,9 @@ int ooc_stream_run(ooc_stream *s, const ooc_pass *pass, void *acc, ooc_error *er
     s->x.stopped = 0;
     s->x.rounds = (ooc_array_get_info(s->a)->nchunks + (uint64_t)s->nprocs - 1) / (uint64_t)s->nprocs;
     s->start = ooc_clock_seconds();
-    int rc = run_local(s, pass, err);
+    int rc = pass->no_input ? 0 : hold_rows(s, !pass->pieces || !s->piece_rows, err);
+    if (!rc)
+        rc = run_local(s, pass, err);
     if (s->p.dist)
         rc = finish_rounds(s, rc, err);
     s->stats.passes += !pass->no_input;
@@ -580,17 +619,24 @@ static int gather_chunk(void *ctx, uint64_t part, int worker_index, int slot, oo
     ooc_stream *s = g->s;
     const ooc_array_info *in = ooc_array_get_info(s->a);
     uint64_t chunk = g->rows[g->first[part]] / in->chunk_rows;
-    const void *data;
+    worker *b = &s->workers[worker_index];
+    const void *data, *staged = NULL;
     s->packets[slot].bytes_read = 0;
-    int rc = chunk_rows_of(s, chunk, &s->workers[worker_index], &s->packets[slot].bytes_read, &data, NULL, err);
+    int rc = chunk_rows_of(s, chunk, b, &s->packets[slot].bytes_read, &data, s->piece_rows ? &staged : NULL, err);
     if (rc)
         return rc;
+    size_t row_bytes = (size_t)in->cols * ooc_dtype_size(in->dtype);
     for (size_t i = g->first[part]; i < g->first[part + 1]; i++) {
         uint64_t r = g->rows[i] - chunk * in->chunk_rows;
+        const void *row = staged ? b->piece : (const char *)data + r * row_bytes;
+        if (staged)
+            ooc_array_unstage(s->a, staged, r, 1, b->piece);
         for (uint64_t j = 0; j < in->cols; j++)
-            g->out[i * in->cols + j] = in->dtype == OOC_FLOAT32 ? (double)((const float *)data)[r * in->cols + j]
-                                                                 : ((const double *)data)[r * in->cols + j];
+            g->out[i * in->cols + j] =
+                in->dtype == OOC_FLOAT32 ? (double)((const float *)row)[j] : ((const double *)row)[j];
     }
+    if (staged)
+        release(s, chunk);
     return 0;
 }
 
@@ -621,7 +667,9 @@ int ooc_stream_read_rows(ooc_stream *s, const uint64_t *rows, size_t n, double *
     first[parts] = n;
     gather g = {s, rows, out, first};
     ooc__ordered_pass op = {parts, s->p.threads, WINDOW, gather_chunk, gather_done, &g};
-    int rc = ooc__pass_ordered(&op, err);
+    int rc = hold_rows(s, !s->piece_rows, err);
+    if (!rc)
+        rc = ooc__pass_ordered(&op, err);
     free(first);
     return ooc_dist_agree(s->p.dist, rc, err);
 }

@@ -10,8 +10,9 @@
  *
  * Memory: everything the stream holds (per-thread chunk buffers, decompression scratch, partials, and the
  * cache of decoded chunks) stays under the memory limit. The working buffers come first; what the limit
- * leaves holds decoded chunks, filled on the first pass: data that fits is read and decompressed once per
- * run, data that does not streams, with as many chunks cached as fit.
+ * leaves holds decoded chunks, filled as passes read them: data that fits is read and decompressed once per
+ * run, data that does not streams, with as many chunks cached as fit. Passes that take chunks in pieces
+ * (ooc_pass.pieces) need no whole decoded chunk per thread, and the cache gets that room while they run.
  */
 #ifndef OOC_STREAM_H
 #define OOC_STREAM_H

@@ -824,32 +824,47 @@ static void no_combine(void *ctx, void *acc, const void *partial)
     (void)ctx, (void)acc, (void)partial;
 }
 
+/* A file of blobs:spec's rows, shuffled or not, opened; *want gets its rows as the generator makes them. */
+static ooc_array *blobs_file(const char *spec, int shuffle, char **want)
+{
+    ooc_generate_params g = ooc_generate_params_default();
+    ooc_error err;
+    ASSERT_OK(ooc_blobs_parse(spec, &g.blobs, &err));
+    g.codec.shuffle = shuffle;
+    g.labels = 0;
+    g.force = 1;
+    new_path();
+    ASSERT_OK(ooc_generate(&g, path, NULL, &err));
+    ooc_array *a = open_array(path);
+    if (!a)
+        return NULL;
+    const ooc_array_info *in = ooc_array_get_info(a);
+    *want = malloc((size_t)(in->rows * in->cols * ooc_dtype_size(in->dtype)));
+    ooc_blobs *b = NULL;
+    ASSERT_OK(ooc_blobs_create(&g.blobs, NULL, &b, &err));
+    ooc_blobs_rows(b, 0, (size_t)in->rows, *want, NULL);
+    ooc_blobs_free(b);
+    return a;
+}
+
 /* The rows a pass sees in pieces are the file's, for float64 and float32, shuffled or not, cached or not;
- * shuffled chunks that are not cached come in several pieces, anything else whole. */
+ * shuffled chunks that are not cached come in several pieces, anything else whole. Passes in pieces over
+ * shuffled chunks need no whole decoded chunk per thread, so that room caches a chunk per thread more; a
+ * pass of whole chunks afterwards takes it back (the chunks cached past the limit's room are dropped). */
 static void test_pieces(void)
 {
     const char *specs[] = {"blobs:samples=23000,features=20,centers=3,seed=4,chunk_rows=5000",
                            "blobs:samples=23000,features=20,centers=3,seed=4,chunk_rows=5000,dtype=float32"};
     for (int si = 0; si < 2; si++) {
         for (int shuffle = 0; shuffle <= 1; shuffle++) {
-            ooc_generate_params g = ooc_generate_params_default();
-            ooc_error err;
-            ASSERT_OK(ooc_blobs_parse(specs[si], &g.blobs, &err));
-            g.codec.shuffle = shuffle;
-            g.labels = 0;
-            g.force = 1;
-            new_path();
-            ASSERT_OK(ooc_generate(&g, path, NULL, &err));
-            ooc_array *a = open_array(path);
+            char *want;
+            ooc_array *a = blobs_file(specs[si], shuffle, &want);
             if (!a)
                 continue;
+            ooc_error err;
             const ooc_array_info *in = ooc_array_get_info(a);
             size_t bytes = (size_t)(in->rows * in->cols * ooc_dtype_size(in->dtype));
-            char *want = malloc(bytes), *seen = malloc(bytes);
-            ooc_blobs *b = NULL;
-            ASSERT_OK(ooc_blobs_create(&g.blobs, NULL, &b, &err));
-            ooc_blobs_rows(b, 0, (size_t)in->rows, want, NULL);
-            ooc_blobs_free(b);
+            char *seen = malloc(bytes);
             for (int threads = 1; threads <= 3; threads++) {
                 for (int cached = 0; cached <= 2; cached += 2) { /* none, or the first two chunks */
                     ooc_stream_params p = ooc_stream_params_default();
@@ -866,17 +881,20 @@ static void test_pieces(void)
                     ooc_pass seed = {.phase = "seed", .partial_size = 1, .map = seed_state, .combine = no_combine,
                                      .no_input = 1, .state = rs};
                     ASSERT_OK(ooc_stream_run(s, &seed, &none, &err));
-                    for (c.pass_no = 0; c.pass_no < 2; c.pass_no++) {
+                    for (c.pass_no = 0; c.pass_no < 3; c.pass_no++) {
+                        int pieces = c.pass_no < 2;
+                        uint64_t room = (uint64_t)cached + (pieces && shuffle ? (uint64_t)threads : 0);
+                        uint64_t held = room < in->nchunks ? room : in->nchunks;
                         memset(seen, 0, bytes);
                         piece_partial acc = {0, 0, 0};
                         ooc_pass pass = {.phase = "pieces", .partial_size = sizeof acc, .ctx = &c, .map = map_piece,
-                                         .combine = combine_pieces, .state = rs, .pieces = 1};
+                                         .combine = combine_pieces, .state = rs, .pieces = pieces};
                         ASSERT_OK(ooc_stream_run(s, &pass, &acc, &err));
                         ASSERT_INT_EQ(acc.bad, 0);
                         ASSERT(memcmp(seen, want, bytes) == 0);
-                        ASSERT_INT_EQ(ooc_stream_get_stats(s)->chunks_cached, cached);
-                        if (shuffle)
-                            ASSERT(acc.pieces >= cached + 2 * (in->nchunks - cached) - 1); /* the last is short */
+                        ASSERT_INT_EQ(ooc_stream_get_stats(s)->chunks_cached, held);
+                        if (shuffle && pieces)
+                            ASSERT(acc.pieces >= held + 2 * (in->nchunks - held) - 1); /* the last is short */
                         else
                             ASSERT_INT_EQ(acc.pieces, in->nchunks);
                     }
@@ -892,6 +910,48 @@ static void test_pieces(void)
     }
 }
 
+/* ooc_stream_read_rows(): the rows asked for (sorted, repeated, in the first, a middle and the short last
+ * chunk) as float64, as the generator made them, from chunks decoded whole or in pieces, and read again
+ * (from the cache when it has room); a row past the end is refused. */
+static void test_read_rows(void)
+{
+    const char *specs[] = {"blobs:samples=23000,features=7,centers=3,seed=5,chunk_rows=5000",
+                           "blobs:samples=23000,features=7,centers=3,seed=5,chunk_rows=5000,dtype=float32"};
+    const uint64_t rows[] = {0, 0, 1, 4999, 5000, 12345, 12345, 14999, 20000, 22998, 22999};
+    size_t n = sizeof rows / sizeof *rows;
+    for (int si = 0; si < 2; si++)
+        for (int shuffle = 0; shuffle <= 1; shuffle++) {
+            char *want;
+            ooc_array *a = blobs_file(specs[si], shuffle, &want);
+            if (!a)
+                continue;
+            const ooc_array_info *in = ooc_array_get_info(a);
+            double got[sizeof rows / sizeof *rows * 7];
+            for (int threads = 1; threads <= 2; threads++)
+                for (int cached = 0; cached <= 5; cached += 5) {
+                    ooc_stream *s = open_stream(a, threads, working_bytes(a, threads) + cached * chunk_bytes(a), 1);
+                    ooc_error err;
+                    for (int again = 0; again < 2; again++) {
+                        memset(got, 0, sizeof got);
+                        ASSERT_OK(ooc_stream_read_rows(s, rows, n, got, &err));
+                        for (size_t i = 0; i < n; i++)
+                            for (uint64_t j = 0; j < in->cols; j++) {
+                                uint64_t at = rows[i] * in->cols + j;
+                                double w = in->dtype == OOC_FLOAT32 ? (double)((const float *)want)[at]
+                                                                    : ((const double *)want)[at];
+                                ASSERT(got[i * in->cols + j] == w);
+                            }
+                    }
+                    uint64_t past = in->rows;
+                    ASSERT_INT_EQ(ooc_stream_read_rows(s, &past, 1, got, &err), OOC_EINVAL);
+                    ooc_stream_free(s);
+                }
+            free(want);
+            ooc_array_free(a);
+            unlink(path);
+        }
+}
+
 OOC_TEST_MAIN(test_each_chunk_once_in_order, test_sum_bitwise_identical, test_cache_serves_second_pass,
               test_map_error_stops_pass, test_limit_below_working_set, test_colstats_known_values,
-              test_processing_chunks, test_row_state, test_pieces)
+              test_processing_chunks, test_row_state, test_pieces, test_read_rows)
