@@ -264,8 +264,8 @@ static void time_floors(const char *path, int threads, int repeats, int read_onl
     }
     for (int i = 0; i < threads; i++) {
         ooc_codec_ctx_free(ws[i].ctx);
-        free(ws[i].buf);
-        free(ws[i].out);
+        ooc__buffer_free(ws[i].buf, max_stored);
+        ooc__buffer_free(ws[i].out, chunk_bytes);
     }
     free(ws);
     ooc_codec_ctx *ctx;
@@ -298,7 +298,7 @@ static void time_floors(const char *path, int threads, int repeats, int read_onl
     free(sizes);
     free(offset);
     free(file_bytes);
-    free(decoded);
+    ooc__buffer_free(decoded, read_only ? 0 : nchunks * chunk_bytes);
     ooc_h5_reader_close(r);
 }
 

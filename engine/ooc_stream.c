@@ -45,6 +45,7 @@ typedef struct exchange {
     round_header *hdr;      /* per process */
     size_t *counts, *displs; /* per process */
     void *partials, *outs;  /* nprocs partials; nprocs encoded chunks (process 0) */
+    size_t partials_bytes, outs_bytes; /* as allocated (ooc__buffer_alloc()) */
     size_t partial_stride, out_stride;
     uint64_t rounds, done;  /* rounds in the pass, and exchanged */
     int stopped;            /* a round carried a failure */
@@ -124,14 +125,19 @@ static int cacheable(const ooc_stream *s, uint64_t chunk)
     return ooc_dist_owner(s->p.dist, chunk) == s->rank && chunk / (uint64_t)s->nprocs < s->cache_slots;
 }
 
+static size_t piece_buffer_bytes(const ooc_stream *s)
+{
+    const ooc_array_info *in = ooc_array_get_info(s->a);
+    return (size_t)s->piece_rows * in->cols * ooc_dtype_size(in->dtype);
+}
+
 /* A thread's buffers, touched now by that thread, so that the first pass runs at the speed of the others and
  * the threads share the cost of the first touch (which a VM's host may make slow). */
 static int worker_create(void *ctx, int i)
 {
     ooc_stream *s = ctx;
     worker *b = &s->workers[i];
-    const ooc_array_info *in = ooc_array_get_info(s->a);
-    size_t piece_bytes = (size_t)s->piece_rows * in->cols * ooc_dtype_size(in->dtype);
+    size_t piece_bytes = piece_buffer_bytes(s);
     if (ooc_codec_ctx_create(&b->codec) != 0)
         return -1;
     if (!s->piece_rows) /* not shuffled: chunks are decoded whole, with no shuffle scratch */
@@ -162,14 +168,14 @@ static int hold_rows(ooc_stream *s, int need, ooc_error *err)
     s->cache_slots = s->p.cache ? s->slots_beside_rows + (need ? 0 : (uint64_t)s->p.threads) : 0;
     for (uint64_t c = 0; c < ooc_array_get_info(s->a)->nchunks; c++)
         if (s->cache[c] && !cacheable(s, c)) {
-            free(s->cache[c]);
+            ooc__buffer_free(s->cache[c], s->chunk_bytes);
             s->cache[c] = NULL;
         }
     if (need == s->rows_held)
         return 0;
     if (!need)
         for (int i = 0; i < s->p.threads; i++) {
-            free(s->workers[i].rows);
+            ooc__buffer_free(s->workers[i].rows, s->chunk_bytes);
             s->workers[i].rows = NULL;
         }
     else if (ooc__pass_each_slot(s->p.threads, rows_create, s) != 0)
@@ -255,8 +261,8 @@ void ooc_stream_free(ooc_stream *s)
     for (int i = 0; s->workers && i < s->p.threads; i++) {
         ooc_array_raw_free(&s->workers[i].raw);
         ooc_codec_ctx_free(s->workers[i].codec);
-        free(s->workers[i].rows);
-        free(s->workers[i].piece);
+        ooc__buffer_free(s->workers[i].rows, s->chunk_bytes);
+        ooc__buffer_free(s->workers[i].piece, piece_buffer_bytes(s));
         free(s->workers[i].out);
     }
     for (int i = 0; s->packets && i < s->p.threads * WINDOW; i++) {
@@ -264,15 +270,15 @@ void ooc_stream_free(ooc_stream *s)
         free(s->packets[i].out_enc);
     }
     for (uint64_t c = 0; s->cache && c < ooc_array_get_info(s->a)->nchunks; c++)
-        free(s->cache[c]);
+        ooc__buffer_free(s->cache[c], s->chunk_bytes);
     free(s->cache);
     free(s->workers);
     free(s->packets);
     free(s->x.hdr);
     free(s->x.counts);
     free(s->x.displs);
-    free(s->x.partials);
-    free(s->x.outs);
+    ooc__buffer_free(s->x.partials, s->x.partials_bytes);
+    ooc__buffer_free(s->x.outs, s->x.outs_bytes);
     free(s);
 }
 
@@ -335,7 +341,7 @@ static int chunk_rows_of(ooc_stream *s, uint64_t chunk, worker *b, uint64_t *byt
     release(s, chunk);
     if (rc) {
         if (dst != b->rows)
-            free(dst);
+            ooc__buffer_free(dst, s->chunk_bytes);
         return rc;
     }
     if (dst != b->rows)
@@ -522,10 +528,12 @@ static int ensure_exchange(ooc_stream *s, const ooc_pass *pass)
     size_t n = (size_t)s->nprocs;
     x->partial_stride = round_up64(pass->partial_size);
     x->out_stride = pass->output && s->rank == 0 ? round_up64(s->out_cap) : 0;
-    free(x->partials);
-    free(x->outs);
-    x->partials = ooc__buffer_alloc(n * x->partial_stride);
-    x->outs = x->out_stride ? ooc__buffer_alloc(n * x->out_stride) : NULL;
+    ooc__buffer_free(x->partials, x->partials_bytes);
+    ooc__buffer_free(x->outs, x->outs_bytes);
+    x->partials_bytes = n * x->partial_stride;
+    x->outs_bytes = n * x->out_stride;
+    x->partials = ooc__buffer_alloc(x->partials_bytes);
+    x->outs = x->out_stride ? ooc__buffer_alloc(x->outs_bytes) : NULL;
     if (!x->hdr) {
         x->hdr = calloc(n, sizeof *x->hdr);
         x->counts = calloc(n, sizeof *x->counts);

@@ -1,20 +1,46 @@
-#define _DEFAULT_SOURCE /* madvise */
+#define _DEFAULT_SOURCE /* madvise, MAP_ANONYMOUS */
 #include "ooc_buffer_internal.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define HUGE_PAGE ((size_t)2 << 20)
+
+/* The pages a mapping of `bytes` takes: the tail short of a huge page simply gets small pages, so that the
+ * memory budget's exact sizes hold. */
+static size_t mapped_bytes(size_t bytes)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    return (bytes + page - 1) / page * page;
+}
 
 void *ooc__buffer_alloc(size_t bytes)
 {
     if (bytes < HUGE_PAGE)
         return malloc(bytes ? bytes : 1);
-    /* Aligned but not rounded up: the memory budget counts exact sizes, and the tail short of a huge page
-     * simply gets small pages. */
-    void *p = NULL;
-    if (posix_memalign(&p, HUGE_PAGE, bytes) != 0)
+    size_t len = mapped_bytes(bytes), span = len + HUGE_PAGE;
+    if (len < bytes || span < len)
         return NULL;
-    madvise(p, bytes, MADV_HUGEPAGE); /* advice only: failure is harmless */
+    char *m = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    char *p = (char *)(((uintptr_t)m + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+    if (p > m) /* keep only the aligned part */
+        munmap(m, (size_t)(p - m));
+    if (m + span > p + len)
+        munmap(p + len, (size_t)(m + span - (p + len)));
+    madvise(p, len, MADV_HUGEPAGE); /* advice only: failure is harmless */
     return p;
+}
+
+void ooc__buffer_free(void *p, size_t bytes)
+{
+    if (!p)
+        return;
+    if (bytes < HUGE_PAGE)
+        free(p);
+    else
+        munmap(p, mapped_bytes(bytes));
 }

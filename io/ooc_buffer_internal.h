@@ -6,7 +6,13 @@
 
 /* ooc__buffer_alloc(): `bytes` aligned to 2 MiB and advised for transparent huge pages: first touching a
  * 32 MB chunk then costs 16 page faults instead of 8192, which is most of the cost of filling a cache.
- * Free with free(). NULL on failure. */
+ * Buffers of 2 MiB or more are mappings of their own, outside malloc: glibc raises its mmap threshold to
+ * the size of a large block freed, after which blocks that size come from its heap and stay resident once
+ * freed, so a stream that frees buffers mid-run for others (ooc_stream.c) would outgrow its memory limit.
+ * NULL on failure. */
 void *ooc__buffer_alloc(size_t bytes);
+
+/* ooc__buffer_free(): a buffer of ooc__buffer_alloc(bytes), with the same bytes. NULL is a no-op. */
+void ooc__buffer_free(void *p, size_t bytes);
 
 #endif

@@ -60,7 +60,7 @@ void ooc_codec_ctx_free(ooc_codec_ctx *ctx)
         return;
     ZSTD_freeCCtx(ctx->cctx);
     ZSTD_freeDCtx(ctx->dctx);
-    free(ctx->scratch);
+    ooc__buffer_free(ctx->scratch, ctx->scratch_cap);
     free(ctx);
 }
 
@@ -70,7 +70,7 @@ static void *scratch(ooc_codec_ctx *ctx, size_t bytes)
         void *p = ooc__buffer_alloc(bytes);
         if (!p)
             return NULL;
-        free(ctx->scratch);
+        ooc__buffer_free(ctx->scratch, ctx->scratch_cap);
         ctx->scratch = p;
         ctx->scratch_cap = bytes;
     }
