@@ -536,6 +536,27 @@ class Signals(Base):
         self.one_error(status, err, 143)
 
 
+class MemoryLimit(Base):
+    """--memory-limit bounds a fit's whole process, whatever the rows: through its passes of whole chunks
+    (the first) and in pieces (the others, whose room the cache takes meanwhile), the labels written."""
+
+    @unittest.skipIf(T.SANITIZED, "peak RSS under AddressSanitizer is its shadow memory and quarantine")
+    def test_peak_under_limit_and_flat_in_rows(self):
+        limit = 128 * 2**20
+        peaks = []
+        for rows in ("600k", "2400k"):  # 8 MB chunks: 96 and 384 MB of data
+            path = self.path(f"rows_{rows}.h5")
+            status, _, err = T.chunkgen("-q", "-n", rows, "-d", 20, "-c", 5, "--chunk-rows", 50000, path)
+            self.assertEqual(status, 0, err)
+            status, out, err = kmeans("fit", path, "-k", 5, "-q", "--json", "-t", 2, "--memory-limit", "128M",
+                                      "--labels", self.path(f"labels_{rows}.h5"))
+            self.assertEqual((status, err), (0, ""), rows)
+            peak = json.loads(out)["peak_rss_bytes"]
+            self.assertLessEqual(peak, limit, f"{rows} rows: peak RSS {peak / 2**20:.1f} MiB")
+            peaks.append(peak)
+        self.assertLessEqual(abs(peaks[1] - peaks[0]), 0.1 * max(peaks), peaks)
+
+
 class LabelsCommand(Base):
     @classmethod
     def setUpClass(cls):
