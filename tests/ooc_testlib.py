@@ -89,6 +89,24 @@ def assert_nearest_centres(tc, X, C, labels, inertia, what="labels"):
     return int(ties.sum())
 
 
+def module_tempdir(prefix):
+    """A temporary directory for a test module's files, made before its tests and removed after them:
+    `setUpModule, tearDownModule, tmp = T.module_tempdir("name_")`. tmp(name) is a path in it; tmp() the
+    directory itself."""
+    made = []
+
+    def set_up():
+        made.append(tempfile.TemporaryDirectory(prefix=prefix))
+
+    def tear_down():
+        made.pop().cleanup()
+
+    def path(name=None):
+        return made[-1].name if name is None else os.path.join(made[-1].name, name)
+
+    return set_up, tear_down, path
+
+
 class TempDirTest(unittest.TestCase):
     """A test with a fresh directory of its own: self.dir, and self.path(name) in it."""
 

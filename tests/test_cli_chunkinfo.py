@@ -16,20 +16,9 @@ import numpy as np  # noqa: E402
 
 h5py = T.h5py()
 MiB = 1 << 20
-TMP = None
 
 
-def setUpModule():
-    global TMP
-    TMP = tempfile.TemporaryDirectory(prefix="cli_chunkinfo_")
-
-
-def tearDownModule():
-    TMP.cleanup()
-
-
-def tmp(name):
-    return os.path.join(TMP.name, name)
+setUpModule, tearDownModule, tmp = T.module_tempdir("cli_chunkinfo_")
 
 
 def chunkinfo(*args):
@@ -91,7 +80,7 @@ class Errors(unittest.TestCase):
 
     def test_not_hdf5(self):
         self.fails([self.not_h5, "--stats"], 1, self.not_h5)
-        self.fails([TMP.name], 1, TMP.name, "not a regular file")  # a directory
+        self.fails([tmp()], 1, tmp(), "not a regular file")  # a directory
 
     def test_fifo(self):
         # HDF5 would wait for a writer for ever: refused before it opens the file.

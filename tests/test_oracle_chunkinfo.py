@@ -5,7 +5,6 @@ any thread count and memory limit (cached or streamed)."""
 import json
 import os
 import sys
-import tempfile
 import unittest
 import warnings
 
@@ -17,20 +16,9 @@ import numpy as np  # noqa: E402
 h5py = T.h5py()
 
 FILTER_NAMES = {1: "deflate", 2: "shuffle", 3: "fletcher32", 32015: "zstd"}
-TMP = None
 
 
-def setUpModule():
-    global TMP
-    TMP = tempfile.TemporaryDirectory(prefix="oracle_chunkinfo_")
-
-
-def tearDownModule():
-    TMP.cleanup()
-
-
-def tmp(name):
-    return os.path.join(TMP.name, name)
+setUpModule, tearDownModule, tmp = T.module_tempdir("oracle_chunkinfo_")
 
 
 def chunkinfo(*args):

@@ -5,7 +5,6 @@ import itertools
 import json
 import os
 import sys
-import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -16,21 +15,10 @@ import numpy as np  # noqa: E402
 h5py = T.h5py()
 
 ZSTD = 32015
-TMP = None
 RUNS = itertools.count()  # names the outputs of each fit
 
 
-def setUpModule():
-    global TMP
-    TMP = tempfile.TemporaryDirectory(prefix="oracle_input_layouts_")
-
-
-def tearDownModule():
-    TMP.cleanup()
-
-
-def tmp(name):
-    return os.path.join(TMP.name, name)
+setUpModule, tearDownModule, tmp = T.module_tempdir("oracle_input_layouts_")
 
 
 def blobs(rows, cols=4, k=3, seed=0):

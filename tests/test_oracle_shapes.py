@@ -4,7 +4,6 @@ import itertools
 import json
 import os
 import sys
-import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -14,21 +13,10 @@ import numpy as np  # noqa: E402
 
 h5py = T.h5py()
 
-TMP = None
 RUNS = itertools.count()  # names the outputs of each run
 
 
-def setUpModule():
-    global TMP
-    TMP = tempfile.TemporaryDirectory(prefix="oracle_shapes_")
-
-
-def tearDownModule():
-    TMP.cleanup()
-
-
-def tmp(name):
-    return os.path.join(TMP.name, name)
+setUpModule, tearDownModule, tmp = T.module_tempdir("oracle_shapes_")
 
 
 def blobs(rows, cols, k, seed=0, offset=0.0):
