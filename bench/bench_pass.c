@@ -298,7 +298,7 @@ static void time_floors(const char *path, int threads, int repeats, int read_onl
     free(sizes);
     free(offset);
     free(file_bytes);
-    ooc__buffer_free(decoded, read_only ? 0 : nchunks * chunk_bytes);
+    ooc__buffer_free(decoded, nchunks * chunk_bytes);
     ooc_h5_reader_close(r);
 }
 

@@ -238,7 +238,6 @@ int ooc_stream_create(ooc_array *a, const ooc_stream_params *p, ooc_stream **out
     s->stats.threads = s->p.threads;
     if (s->p.cache)
         s->slots_beside_rows = (s->p.memory_limit - working - state) / (s->chunk_bytes ? s->chunk_bytes : 1);
-    s->cache_slots = s->slots_beside_rows;
     s->cache = calloc(in->nchunks ? in->nchunks : 1, sizeof *s->cache);
     s->workers = calloc((size_t)s->p.threads, sizeof *s->workers);
     s->packets = calloc((size_t)s->p.threads * WINDOW, sizeof *s->packets);
