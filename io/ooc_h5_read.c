@@ -153,6 +153,22 @@ static int path_exists(hid_t file, const char *path)
     return 1;
 }
 
+/* Unfiltered chunks are best read straight from the file, at the chunk's own size: HDF5 1.10's chunk cache
+ * reads them at the size the chunk index records, and a damaged index recording less overran its buffer
+ * (h5py reads such files as written when its cache is off too). Without filters the cache saves nothing. */
+static int reopen_uncached(ooc_h5_reader *r, const char *path, const char *dataset, ooc_error *err)
+{
+    /* Closed first: a dataset opened twice shares the first opening's chunk cache. */
+    H5Dclose(r->dset);
+    hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
+    r->dset = dapl < 0 || H5Pset_chunk_cache(dapl, H5D_CHUNK_CACHE_NSLOTS_DEFAULT, 0, H5D_CHUNK_CACHE_W0_DEFAULT) < 0
+                  ? H5I_INVALID_HID
+                  : H5Dopen2(r->file, dataset, dapl);
+    if (dapl >= 0)
+        H5Pclose(dapl);
+    return r->dset < 0 ? ooc__h5_fail(err, OOC_EFORMAT, "%s: '%s' cannot be opened again", path, dataset) : 0;
+}
+
 static int open_checked(ooc_h5_reader *r, const char *path, const char *dataset, ooc_error *err)
 {
     if (access(path, R_OK) != 0)
@@ -186,7 +202,9 @@ static int open_checked(ooc_h5_reader *r, const char *path, const char *dataset,
     r->info.cols = rank == 2 ? dims[1] : 1;
     r->info.stored_bytes = H5Dget_storage_size(r->dset);
     int rc = describe_type(r, err);
-    return rc ? rc : describe_layout(r, err);
+    if (!rc)
+        rc = describe_layout(r, err);
+    return rc || !r->info.chunked || r->info.nfilters ? rc : reopen_uncached(r, path, dataset, err);
 }
 
 int ooc_h5_reader_open(const char *path, const char *dataset, ooc_h5_reader **out, ooc_error *err)
@@ -296,6 +314,11 @@ int ooc_h5_reader_read_raw_chunk(ooc_h5_reader *r, uint64_t chunk, void **buf, s
     hsize_t stored = 0;
     int rc = 0;
     *bytes = 0;
+    /* Unfiltered chunks go through HDF5's own read, as h5py's do: for them H5Dget_chunk_storage_size gives
+     * the chunk's size while H5Dread_chunk reads as many bytes as the chunk index records, which a damaged
+     * or foreign index may set larger than the buffer. */
+    if (in->nfilters == 0)
+        return 0;
     ooc__h5_lock();
     /* An index lookup (H5Dget_chunk_info_by_coord would search the chunks one by one: quadratic over a
      * pass). It fails for a chunk never written: then *bytes stays 0 and the caller reads the rows through

@@ -81,7 +81,8 @@ static void write_both(const char *path, ooc_dtype t, ooc_codec codec, const voi
     free(enc);
 }
 
-/* Read `name` both ways (raw chunks decoded by us; HDF5's H5Dread) and compare with data. */
+/* Read `name` both ways (raw chunks decoded by us, row chunks read by HDF5 when unfiltered; HDF5's H5Dread of
+ * every row) and compare with data. */
 static void read_both(const char *path, const char *name, ooc_dtype t, ooc_codec codec, const void *data)
 {
     ooc_h5_reader *r;
@@ -104,9 +105,14 @@ static void read_both(const char *path, const char *name, ooc_dtype t, ooc_codec
     ASSERT_OK(ooc_codec_ctx_create(&ctx));
     for (uint64_t c = 0; c * CHUNK < ROWS; c++) {
         ASSERT_OK(ooc_h5_reader_read_raw_chunk(r, c, &buf, &cap, &bytes, &err));
+        size_t rows = ROWS - c * CHUNK < CHUNK ? ROWS - c * CHUNK : CHUNK;
+        if (in->nfilters == 0) { /* unfiltered chunks are left to HDF5's own read (ooc_h5_read.c) */
+            ASSERT_INT_EQ(bytes, 0);
+            ASSERT_OK(ooc_h5_reader_read_rows(r, c * CHUNK, rows, t, got + c * CHUNK * COLS * esize, &err));
+            continue;
+        }
         ASSERT(bytes > 0);
         ASSERT_OK(ooc_codec_decode(&in->codec, ctx, buf, bytes, chunk, CHUNK * COLS * esize, &err));
-        size_t rows = ROWS - c * CHUNK < CHUNK ? ROWS - c * CHUNK : CHUNK;
         memcpy(got + c * CHUNK * COLS * esize, chunk, rows * COLS * esize);
     }
     ASSERT_MEM_EQ(got, data, total);

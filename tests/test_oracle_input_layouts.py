@@ -1,9 +1,10 @@
 """Inputs whose storage the fast paths once misread, against h5py and numpy: storage chunks taller than the
 dataset (h5py's resizable datasets); chunks never written, with fill time NEVER; datasets behind external
-links; float types other than float32 and float64."""
+links; float types other than float32 and float64; unfiltered chunks whose index records another size."""
 import itertools
 import json
 import os
+import struct
 import sys
 import unittest
 
@@ -170,6 +171,42 @@ class OtherFloatTypes(unittest.TestCase):
                     self.assertEqual(info["dtype"], name or f"float{8 * np.dtype(dtype).itemsize}")
                     check_stats(self, p, X64)
                     check_fit(self, p, X64)
+
+
+class IndexedChunkSizes(unittest.TestCase):
+    """An unfiltered chunked dataset whose chunk index (version 1 B-tree, HDF5's default) records a size other
+    than the chunk's for one chunk. HDF5 1.10 reads an unfiltered chunk at its own size when it bypasses its
+    chunk cache (h5py with rdcc_nbytes=0 reads the data as written), and at the recorded size through it: h5py
+    with its defaults fails, or reads past its own buffer. ooc read the recorded size into a chunk-sized
+    buffer (glibc abort), then overran HDF5's; it must read the data as written."""
+
+    def write(self, name, X, chunk_rows, bad_chunk, recorded):
+        p = tmp(name)
+        with h5py.File(p, "w") as f:
+            f.create_dataset("X", data=X, chunks=(chunk_rows, X.shape[1]))
+        size = chunk_rows * X.shape[1] * X.dtype.itemsize
+        # The chunk's B-tree key: its size, filter mask 0, then its offset in each dimension and the element's.
+        key = struct.pack("<II", size, 0) + struct.pack("<QQQ", bad_chunk * chunk_rows, 0, 0)
+        data = bytearray(open(p, "rb").read())
+        self.assertEqual(data.count(key), 1, "the chunk's index key")
+        at = data.index(key)
+        data[at:at + 4] = struct.pack("<I", recorded)
+        with open(p, "wb") as f:
+            f.write(data)
+        with h5py.File(p, "r", rdcc_nbytes=0) as f:
+            np.testing.assert_array_equal(f["X"][...], X)  # the oracle reads it as written
+        return p
+
+    def test_read_as_written(self):
+        for dtype in (np.float64, np.float32):
+            X = blobs(3000, seed=11).astype(dtype)
+            size = 500 * 4 * X.dtype.itemsize
+            for bad_chunk, recorded in ((0, size + 0xE100), (2, size // 2), (5, size + 8)):
+                with self.subTest(dtype=dtype.__name__, chunk=bad_chunk, recorded=recorded):
+                    p = self.write(f"index-size-{dtype.__name__}-{bad_chunk}-{recorded}.h5", X, 500, bad_chunk,
+                                   recorded)
+                    check_stats(self, p, X)
+                    check_fit(self, p, X)
 
 
 class ExternalLinks(unittest.TestCase):
