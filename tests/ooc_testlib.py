@@ -28,14 +28,27 @@ def tool(name):
     return path
 
 
-def run(argv, timeout=DEFAULT_TIMEOUT, env=None, **kwargs):
-    """Run argv (argv[0] a tool name or a path); return (status, stdout, stderr) as text."""
+def command(argv):
+    """argv as strings, argv[0] (a tool name or a path) resolved to the built tool."""
     argv = [str(a) for a in argv]
     if os.sep not in argv[0]:
         argv[0] = tool(argv[0])
-    p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
+    return argv
+
+
+def run(argv, timeout=DEFAULT_TIMEOUT, env=None, **kwargs):
+    """Run argv (argv[0] a tool name or a path); return (status, stdout, stderr) as text."""
+    p = subprocess.run(command(argv), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
                        env=env, **kwargs)
     return p.returncode, p.stdout, p.stderr
+
+
+def run_into_full(argv, timeout=DEFAULT_TIMEOUT):
+    """Run argv with its stdout on /dev/full, which takes no byte; return (status, stderr)."""
+    with open("/dev/full", "w") as full:
+        p = subprocess.run(command(argv), stdin=subprocess.DEVNULL, stdout=full, stderr=subprocess.PIPE, text=True,
+                           timeout=timeout)
+    return p.returncode, p.stderr
 
 
 def chunkgen(*args, **kwargs):

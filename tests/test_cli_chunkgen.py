@@ -265,6 +265,14 @@ class Outputs(Base):
                 self.one_error(status, err, status, ds)
                 self.assertEqual(T.listdir(self.dir), ["c.h5"])
 
+    def test_standard_output_full(self):
+        # The summary is printed once the file is in place: a summary that cannot be written fails the run
+        # (as cp -v does), the dataset itself complete.
+        status, err = T.run_into_full(["chunkgen", "-n", 1000, self.out])
+        self.one_error(status, err, 1, "standard output", "No space left on device")
+        with T.open_h5(self.out) as f:
+            self.assertEqual(f["X"].shape, (1000, 20))
+
 
 class Signals(Base):
     def interrupted(self, signals, force_over_existing=False):

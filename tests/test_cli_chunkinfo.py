@@ -274,6 +274,13 @@ class Output(unittest.TestCase):
         self.assertEqual((status, err), (0, ""))
         self.assertIn("first non-finite row: 42", out)
 
+    def test_standard_output_full(self):
+        inp = chunkgen(tmp("full-stdout.h5"), "-n", 1000)
+        for args in ([inp], [inp, "--json", "--stats"], ["--help"]):
+            with self.subTest(args=args[1:]):
+                status, err = T.run_into_full(["chunkinfo", *args])
+                T.assert_one_error(self, "chunkinfo", status, err, 1, "standard output", "No space left on device")
+
 
 class MemoryLimit(unittest.TestCase):
     """--memory-limit bounds the process, whatever the size of the data."""

@@ -409,6 +409,23 @@ class Outputs(Base):
         self.assertEqual(self.read_bytes(labels), lc)
         self.assert_dir(["labels.h5", "model.h5", "nan.h5"])
 
+    def test_standard_output_full(self):
+        # /dev/full takes no byte: results that cannot be reported fail the run (exit 1, one error line), and
+        # since they are reported before the renames, the outputs stay as they were, as after any failure.
+        model, mc = self.existing("model.h5")
+        labels, lc = self.existing("labels.h5")
+        for argv in (["fit", shared("blobs.h5"), "-k", 3, "-f", "-o", model, "--labels", labels],
+                     ["fit", shared("blobs.h5"), "-k", 3, "-f", "--json", "-o", model],
+                     ["predict", shared("model.h5"), shared("blobs.h5"), "-f", "--labels", labels],
+                     ["labels", shared("labels.h5"), "--rows", "0:3"],
+                     ["--help"]):
+            with self.subTest(argv=argv[0:2]):
+                status, err = T.run_into_full([KMEANS, *argv])
+                self.one_error(status, err, 1, "standard output", "No space left on device")
+                self.assertEqual(self.read_bytes(model), mc)
+                self.assertEqual(self.read_bytes(labels), lc)
+                self.assert_dir(["labels.h5", "model.h5"])
+
     def test_destination_appearing_during_the_run(self):
         # Someone creates the model's destination while the fit runs: the fit fails without --force, and the
         # labels, whose destination was free, do not appear either (both are checked before either rename).

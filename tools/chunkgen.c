@@ -187,5 +187,5 @@ int main(int argc, char **argv)
                st.stored_bytes ? (double)st.raw_bytes / (double)st.stored_bytes : 0.0, st.seconds,
                (double)st.rows / (st.seconds > 0 ? st.seconds : 1e-9), ooc_threads_resolve(c.p.threads));
     }
-    return CLI_EXIT_OK;
+    return cli_stdout_status(CLI_EXIT_OK);
 }

@@ -197,5 +197,5 @@ int main(int argc, char **argv)
     ooc_colstats_free(st);
     ooc_stream_free(s);
     ooc_array_free(a);
-    return status;
+    return cli_stdout_status(status);
 }

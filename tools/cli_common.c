@@ -10,6 +10,7 @@
 #include "ooc_threads.h"
 #include "ooc_units.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
@@ -181,6 +182,23 @@ int cli_fail(const ooc_error *err)
     return CLI_EXIT_FAILURE;
 }
 
+int cli_stdout_check(ooc_error *err)
+{
+    errno = 0;
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return 0;
+    return ooc_error_set(err, OOC_EIO, "standard output: %s", errno ? strerror(errno) : "write error");
+}
+
+int cli_stdout_status(int status)
+{
+    ooc_error err;
+    if (cli_stdout_check(&err) == 0)
+        return status;
+    int failed = cli_fail(&err);
+    return status == CLI_EXIT_OK ? failed : status;
+}
+
 uint64_t cli_count(const char *option, const char *value, uint64_t min)
 {
     uint64_t v;
@@ -267,7 +285,7 @@ void cli_print_and_exit(void (*print)(void))
 {
     if (speaks)
         print();
-    exit(CLI_EXIT_OK);
+    exit(cli_stdout_status(CLI_EXIT_OK));
 }
 
 json_t *cli_json_number(double v)

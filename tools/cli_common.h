@@ -32,6 +32,12 @@ _Noreturn void cli_bad_option(int opt, char *const *argv);
  * interrupt, else 1. Under mpirun, only process 0 prints errors (this one and cli_usage_error()'s). */
 int cli_fail(const ooc_error *err);
 
+/* cli_stdout_check(): whether what the program printed on stdout could all be written (not on a full disk,
+ * nor to a closed pipe with SIGPIPE ignored): 0, or OOC_EIO in err, "standard output: WHY".
+ * cli_stdout_status(): status, or when that fails, its error printed and 1. */
+int cli_stdout_check(ooc_error *err);
+int cli_stdout_status(int status);
+
 /* Option values: each exits with status 2 and a message naming the option on a bad value. */
 uint64_t cli_count(const char *option, const char *value, uint64_t min);
 uint64_t cli_u64(const char *option, const char *value);

@@ -388,6 +388,11 @@ static int run_fit(cli *c, ooc_error *err)
         rc = ooc_output_ready(model, err);
     if (!rc)
         rc = ooc_cancel_check(err);
+    if (!rc) { /* the results are out before the outputs are in place: a run that cannot report them fails */
+        print_fit(c, m);
+        rc = is_writer(c) ? cli_stdout_check(err) : 0;
+    }
+    rc = ooc_dist_agree(c->sp.dist, rc, err);
     if (!rc && labels) {
         rc = ooc_chunk_output_commit(labels, err);
         labels = NULL;
@@ -399,8 +404,6 @@ static int run_fit(cli *c, ooc_error *err)
     rc = ooc_dist_agree(c->sp.dist, rc, err);
     ooc_chunk_output_abort(labels);
     ooc_output_abort(model);
-    if (!rc)
-        print_fit(c, m);
     ooc_kmeans_model_free(m);
     ooc_array_free(a);
     return rc;
@@ -427,17 +430,20 @@ static int run_predict(cli *c, ooc_error *err)
         rc = ooc_chunk_output_ready(labels, err);
     if (!rc)
         rc = ooc_cancel_check(err);
+    if (!rc && c->json) /* as fit: reported before the labels are in place */
+        printf("{\"n_samples\": %llu, \"n_features\": %llu, \"n_clusters\": %llu, \"inertia\": %.17g}\n",
+               (unsigned long long)ooc_array_get_info(a)->rows, (unsigned long long)m->d, (unsigned long long)m->k, inertia);
+    else if (!rc && !c->quiet)
+        printf("predict: %llu rows labelled, inertia %.10g\n", (unsigned long long)ooc_array_get_info(a)->rows, inertia);
+    if (!rc && is_writer(c))
+        rc = cli_stdout_check(err);
+    rc = ooc_dist_agree(c->sp.dist, rc, err);
     if (!rc) {
         rc = ooc_chunk_output_commit(labels, err);
         labels = NULL;
     }
     rc = ooc_dist_agree(c->sp.dist, rc, err);
     ooc_chunk_output_abort(labels);
-    if (!rc && c->json)
-        printf("{\"n_samples\": %llu, \"n_features\": %llu, \"n_clusters\": %llu, \"inertia\": %.17g}\n",
-               (unsigned long long)ooc_array_get_info(a)->rows, (unsigned long long)m->d, (unsigned long long)m->k, inertia);
-    else if (!rc && !c->quiet)
-        printf("predict: %llu rows labelled, inertia %.10g\n", (unsigned long long)ooc_array_get_info(a)->rows, inertia);
     ooc_kmeans_model_free(m);
     ooc_array_free(a);
     return rc;
@@ -534,7 +540,7 @@ int main(int argc, char **argv)
              : is_writer(&c)                     ? run_labels(&c, &err)
                                                  : 0;
     cli_progress_finish(&c.bar);
-    int status = rc ? cli_fail(&err) : CLI_EXIT_OK;
+    int status = rc ? cli_fail(&err) : cli_stdout_status(CLI_EXIT_OK);
     ooc_dist_finalize(dist);
     return status;
 }
