@@ -110,8 +110,9 @@ int ooc_kmeans_predict(ooc_array *a, const ooc_stream_params *sp, const ooc_kmea
 int ooc_kmeans_model_write(const ooc_kmeans_model *m, const char *input, const char *path, const char *name,
                            ooc_error *err);
 
-/* ooc_kmeans_model_load(): read a model written by ooc_kmeans_model_save() (or by anyone, with at least
- * /cluster_centers). */
+/* ooc_kmeans_model_load(): read a model written by ooc_kmeans_model_write(), or by anyone: /cluster_centers
+ * (finite) is all it needs; /cluster_sizes and the attributes n_clusters and n_features, where present, must
+ * agree with it (k non-negative integer counts; k; d), else OOC_EFORMAT naming what disagrees. */
 int ooc_kmeans_model_load(const char *path, ooc_kmeans_model **out, ooc_error *err);
 
 #endif

@@ -2,6 +2,7 @@
 #include "ooc_h5.h"
 #include "ooc_kmeans.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +40,43 @@ int ooc_kmeans_model_write(const ooc_kmeans_model *m, const char *input, const c
     return rc ? rc : rc2;
 }
 
+/* What a model file may hold besides its centres must agree with them; a file of centres alone (written by
+ * another program, as one would hand scikit-learn's cluster_centers_ on) is a model too. */
+static int check_sizes(const char *path, ooc_kmeans_model *m, ooc_error *err)
+{
+    double *v = NULL;
+    uint64_t n = 0;
+    int rc = ooc_h5_read_vector(path, "/cluster_sizes", &v, &n, err);
+    if (rc == OOC_ENOTFOUND) {
+        ooc_error_clear(err);
+        return 0;
+    }
+    if (!rc && n != m->k)
+        rc = ooc_error_set(err, OOC_EFORMAT, "%s:/cluster_sizes: %llu counts for %llu centres", path,
+                           (unsigned long long)n, (unsigned long long)m->k);
+    for (uint64_t j = 0; !rc && j < n; j++) {
+        if (!(v[j] >= 0 && v[j] < 0x1p63 && v[j] == (double)(int64_t)v[j]))
+            rc = ooc_error_set(err, OOC_EFORMAT, "%s:/cluster_sizes: count %llu is %g, not a count of rows", path,
+                               (unsigned long long)j, v[j]);
+        else
+            m->sizes[j] = (int64_t)v[j];
+    }
+    free(v);
+    return rc;
+}
+
+static int check_shape_attr(const char *path, const char *name, uint64_t want, const char *what, ooc_error *err)
+{
+    double v = 0;
+    int rc = ooc_h5_read_root_number(path, name, &v, err);
+    if (rc == OOC_ENOTFOUND)
+        return 0;
+    if (!rc && v != (double)want)
+        rc = ooc_error_set(err, OOC_EFORMAT, "%s: attribute %s is %g, but /cluster_centers has %llu %s", path, name,
+                           v, (unsigned long long)want, what);
+    return rc;
+}
+
 int ooc_kmeans_model_load(const char *path, ooc_kmeans_model **out, ooc_error *err)
 {
     ooc_kmeans_model *m = calloc(1, sizeof *m);
@@ -52,6 +90,12 @@ int ooc_kmeans_model_load(const char *path, ooc_kmeans_model **out, ooc_error *e
         if (!(m->centers[i] - m->centers[i] == 0))
             rc = ooc_error_set(err, OOC_EFORMAT, "%s:/cluster_centers: centre %llu: NaN or infinity", path,
                                (unsigned long long)(i / m->d));
+    if (!rc)
+        rc = check_sizes(path, m, err);
+    if (!rc)
+        rc = check_shape_attr(path, "n_clusters", m->k, "rows", err);
+    if (!rc)
+        rc = check_shape_attr(path, "n_features", m->d, "columns", err);
     if (rc) {
         ooc_kmeans_model_free(m);
         return rc;

@@ -143,8 +143,14 @@ int ooc_h5_reader_in_place(ooc_h5_reader *r, uint64_t *max_bytes);
 int ooc_h5_split_name(const char *spec, const char *default_dataset, char *file, size_t file_size, char *dataset,
                       size_t dataset_size);
 
-/* ooc_h5_read_matrix(): a whole small 2-D dataset as float64 into *out (malloc'd, rows x cols). */
+/* ooc_h5_read_matrix(): a whole small 2-D dataset as float64 into *out (malloc'd, rows x cols);
+ * ooc_h5_read_vector() a 1-D one (n values). OOC_ENOTFOUND when there is no such dataset. */
 int ooc_h5_read_matrix(const char *path, const char *dataset, double **out, uint64_t *rows, uint64_t *cols,
                        ooc_error *err);
+int ooc_h5_read_vector(const char *path, const char *dataset, double **out, uint64_t *n, ooc_error *err);
+
+/* ooc_h5_read_root_number(): the file's root attribute `name`, a numeric scalar, as a double in *v; OOC_ENOTFOUND
+ * (err untouched) when the root has no such attribute, OOC_EFORMAT when it is not a number. */
+int ooc_h5_read_root_number(const char *path, const char *name, double *v, ooc_error *err);
 
 #endif

@@ -1,7 +1,5 @@
 #include "ooc_h5.h"
 
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 int ooc_h5_split_name(const char *spec, const char *default_dataset, char *file, size_t file_size, char *dataset,
@@ -18,34 +16,4 @@ int ooc_h5_split_name(const char *spec, const char *default_dataset, char *file,
     file[file_len] = '\0';
     strcpy(dataset, ds);
     return 0;
-}
-
-int ooc_h5_read_matrix(const char *path, const char *dataset, double **out, uint64_t *rows, uint64_t *cols,
-                       ooc_error *err)
-{
-    ooc_h5_reader *r;
-    int rc = ooc_h5_reader_open(path, dataset, &r, err);
-    if (rc)
-        return rc;
-    const ooc_h5_info *in = ooc_h5_reader_info(r);
-    double *m = NULL;
-    if (in->rank != 2)
-        rc = ooc_error_set(err, OOC_EFORMAT, "%s: a 1-D dataset; expected 2-D", ooc_h5_reader_name(r));
-    else if (in->rows == 0 || in->cols == 0)
-        rc = ooc_error_set(err, OOC_EFORMAT, "%s: empty dataset", ooc_h5_reader_name(r));
-    else if (in->rows > (1u << 28) / in->cols)
-        rc = ooc_error_set(err, OOC_ERANGE, "%s: too large to hold in memory", ooc_h5_reader_name(r));
-    else if (!(m = malloc(in->rows * in->cols * sizeof *m)))
-        rc = ooc_error_set(err, OOC_ENOMEM, "%s: out of memory", ooc_h5_reader_name(r));
-    else
-        rc = ooc_h5_reader_read_rows(r, 0, in->rows, OOC_FLOAT64, m, err);
-    if (!rc) {
-        *out = m;
-        *rows = in->rows;
-        *cols = in->cols;
-    } else {
-        free(m);
-    }
-    ooc_h5_reader_close(r);
-    return rc;
 }

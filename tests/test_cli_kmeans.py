@@ -3,6 +3,7 @@ is read, nothing lost on failure or signal, --force, the labels command, help, v
 import json
 import os
 import re
+import shutil
 import signal
 import stat
 import subprocess
@@ -327,6 +328,19 @@ class RuntimeFailures(Base):
         self.one_error(status, err, 1, "five.h5", "5", "4")
         self.assert_dir(["five.h5"])
 
+    def edited_model(self, name, **changes):
+        """A copy of the shared model with datasets (arrays) and root attributes (scalars) replaced."""
+        p = self.path(name)
+        shutil.copy(shared("model.h5"), p)
+        with h5py.File(p, "r+") as f:
+            for key, value in changes.items():
+                if isinstance(value, np.ndarray):
+                    del f[key]
+                    f[key] = value
+                else:
+                    f.attrs[key] = value
+        return p
+
     def test_predict_malformed_models(self):
         garbage, _ = self.existing("garbage.h5")
         cases = {
@@ -336,6 +350,14 @@ class RuntimeFailures(Base):
             "nancentres.h5": self.write_h5("nancentres.h5", cluster_centers=np.full((3, 4), np.nan)),
             "nocluster.h5": self.write_h5("nocluster.h5", cluster_centers=np.zeros((0, 4))),
             "missing.h5": self.path("missing.h5"),
+            # What a model holds besides its centres must agree with them.
+            "twosizes.h5": self.edited_model("twosizes.h5", cluster_sizes=np.array([5, 7])),
+            "flatsizes.h5": self.edited_model("flatsizes.h5", cluster_sizes=np.ones((3, 1), dtype=np.int64)),
+            "negsizes.h5": self.edited_model("negsizes.h5", cluster_sizes=np.array([5, -1, 3])),
+            "halfsizes.h5": self.edited_model("halfsizes.h5", cluster_sizes=np.array([5, 1.5, 3])),
+            "kattr.h5": self.edited_model("kattr.h5", n_clusters=4),
+            "dattr.h5": self.edited_model("dattr.h5", n_features=7),
+            "wordattr.h5": self.edited_model("wordattr.h5", n_features="four"),
         }
         for name, model in cases.items():
             with self.subTest(model=name):
@@ -826,6 +848,20 @@ class Interface(Base):
         self.assertEqual(json.loads(out)["parameters"]["threads"], 1)
         status, out, err = kmeans(*args, "--memory-limit", "130M", "-t", 2)
         self.one_error(status, err, 1, "--memory-limit")
+
+    def test_predict_with_centres_alone(self):
+        # A file holding only /cluster_centers (another program's, as scikit-learn's cluster_centers_ saved with
+        # h5py) labels the data as the full model does.
+        with T.open_h5(shared("model.h5")) as f:
+            C = f["cluster_centers"][...]
+        alone = self.path("centres.h5")
+        with h5py.File(alone, "w") as f:
+            f["cluster_centers"] = C
+        for model, out in ((shared("model.h5"), self.path("full.h5")), (alone, self.path("alone.h5"))):
+            status, _, err = kmeans("predict", model, shared("blobs.h5"), "-q", "--labels", out)
+            self.assertEqual(status, 0, err)
+        with T.open_h5(self.path("full.h5")) as f, T.open_h5(self.path("alone.h5")) as g:
+            np.testing.assert_array_equal(f["labels"][...], g["labels"][...])
 
     def test_json_predict(self):
         status, out, err = kmeans("predict", shared("model.h5"), shared("blobs.h5"), "--json",
