@@ -187,6 +187,15 @@ int ooc_array_fetch(ooc_array *a, uint64_t chunk, ooc_array_raw *raw, ooc_error 
     return rc;
 }
 
+/* A chunk that does not decode, named as HDF5 read failures are: "FILE:/dataset: chunk 4 (rows 800..999): WHY". */
+static int chunk_error(const ooc_array *a, uint64_t chunk, const ooc_error *e, ooc_error *err)
+{
+    uint64_t row0 = chunk * a->info.chunk_rows;
+    return ooc_error_set(err, e->code, "%s: chunk %llu (rows %llu..%llu): %s", ooc_h5_reader_name(a->h5),
+                         (unsigned long long)chunk, (unsigned long long)row0,
+                         (unsigned long long)(row0 + ooc_array_chunk_rows(a, chunk) - 1), e->msg);
+}
+
 int ooc_array_decode(ooc_array *a, const ooc_array_raw *raw, ooc_codec_ctx *ctx, void *dst, ooc_error *err)
 {
     const ooc_array_info *in = &a->info;
@@ -202,7 +211,7 @@ int ooc_array_decode(ooc_array *a, const ooc_array_raw *raw, ooc_codec_ctx *ctx,
     /* Storage chunks are stored whole, the last one padded: decode all of it (dst holds chunk_rows rows). */
     ooc_error e;
     if (ooc_codec_decode(&in->h5->codec, ctx, raw->buf, raw->bytes, dst, a->stored_chunk_bytes, &e) != 0)
-        return ooc_error_set(err, e.code, "%s: chunk %llu: %s", in->input, (unsigned long long)raw->chunk, e.msg);
+        return chunk_error(a, raw->chunk, &e, err);
     return 0;
 }
 
@@ -215,7 +224,7 @@ int ooc_array_stage(ooc_array *a, const ooc_array_raw *raw, ooc_codec_ctx *ctx, 
         return 0;
     ooc_error e;
     if (ooc_codec_decode_staged(&in->h5->codec, ctx, raw->buf, raw->bytes, a->stored_chunk_bytes, staged, &e))
-        return ooc_error_set(err, e.code, "%s: chunk %llu: %s", in->input, (unsigned long long)raw->chunk, e.msg);
+        return chunk_error(a, raw->chunk, &e, err);
     return 1;
 }
 

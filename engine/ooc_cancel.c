@@ -17,8 +17,14 @@ int ooc_cancel_requested(void)
     return atomic_load_explicit(&requested, memory_order_relaxed);
 }
 
+const char *ooc_signal_name(int signo)
+{
+    return signo == SIGINT ? "SIGINT" : signo == SIGTERM ? "SIGTERM" : signo == SIGHUP ? "SIGHUP" : "a signal";
+}
+
 int ooc_cancel_check(ooc_error *err)
 {
     int signo = ooc_cancel_requested();
-    return signo ? ooc_error_set(err, OOC_EINTERRUPTED, "interrupted by signal %d", signo) : 0;
+    return signo ? ooc_error_set(err, OOC_EINTERRUPTED, "interrupted: signal %d (%s)", signo, ooc_signal_name(signo))
+                 : 0;
 }

@@ -12,7 +12,10 @@ void ooc_cancel_request(int signo);
 /* ooc_cancel_requested(): 0, or the signal number passed to ooc_cancel_request(). */
 int ooc_cancel_requested(void);
 
-/* ooc_cancel_check(): 0, or OOC_EINTERRUPTED ("interrupted by signal N") once a cancel was requested. Also
+/* ooc_signal_name(): "SIGINT", "SIGTERM", "SIGHUP", or "a signal" for any other. */
+const char *ooc_signal_name(int signo);
+
+/* ooc_cancel_check(): 0, or OOC_EINTERRUPTED ("interrupted: signal 2 (SIGINT)") once a cancel was requested. Also
  * called just before outputs are renamed into place: a signal that came after the last pass still leaves
  * the destinations as they were. */
 int ooc_cancel_check(ooc_error *err);

@@ -311,7 +311,7 @@ class Signals(Base):
 
     def test_sigint(self):
         status, out, err = self.interrupted([signal.SIGINT])
-        self.one_error(status, err, 130)
+        self.one_error(status, err, 130, "interrupted: signal 2 (SIGINT)")
 
     def test_sigterm(self):
         status, out, err = self.interrupted([signal.SIGTERM])
@@ -345,8 +345,8 @@ class Signals(Base):
 
     def test_second_sigint_stops_at_once_and_cleans_up(self):
         status, out, err = self.interrupted([signal.SIGINT, signal.SIGINT], force_over_existing=True)
-        self.assertEqual(status, 130, err)
-        self.assertLessEqual(len(T.error_lines(err)), 1, err)
+        # One line: "... again, stopped at once", or the first signal's own if the run ended before the second.
+        self.one_error(status, err, 130, "interrupted: signal 2 (SIGINT)")
 
 
 def limit_file_size():

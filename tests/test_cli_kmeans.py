@@ -282,7 +282,7 @@ class RuntimeFailures(Base):
         status, out, err = T.chunkgen("-q", "-n", 50000, "-d", 4, "-c", 3, "--chunk-rows", 10000, inp)
         self.assertEqual(status, 0, err)
         flip_chunk_bytes(inp, "X", 2)
-        self.fit_fails(inp, "corrupt.h5", "chunk 2")
+        self.fit_fails(inp, "corrupt.h5:/X: chunk 2 (rows 20000..29999): zstd")
         # Every thread count and the file left as it was (inputs are never written).
         content = self.read_bytes(inp)
         for t in ("1", "2"):

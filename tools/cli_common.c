@@ -97,11 +97,18 @@ int cli_same_file(const char *a_spec, const char *b_spec)
            (stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino);
 }
 
+/* What a second signal says on its way out, written ready (a handler may only write(2) it). */
+static const int handled[] = {SIGINT, SIGTERM, SIGHUP};
+static char second_line[3][256];
+
 static void on_signal(int signo)
 {
     if (ooc_cancel_requested()) {
         /* Second signal: the user insists. Leave nothing partial behind and go. */
         ooc_output_remove_all_temporaries();
+        for (int i = 0; i < 3 && speaks; i++)
+            if (handled[i] == signo && write(STDERR_FILENO, second_line[i], strlen(second_line[i])) < 0)
+                break;
         _exit(128 + signo);
     }
     ooc_cancel_request(signo);
@@ -117,9 +124,11 @@ void cli_init(const char *name)
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL); /* the terminal closed: a clean stop too (exit 129) */
+    for (int i = 0; i < 3; i++) { /* SIGHUP: the terminal closed, a clean stop too (exit 129) */
+        snprintf(second_line[i], sizeof second_line[i], "%s: error: interrupted: signal %d (%s) again, stopped at once\n",
+                 program, handled[i], ooc_signal_name(handled[i]));
+        sigaction(handled[i], &sa, NULL);
+    }
     signal(SIGXFSZ, SIG_IGN);
 }
 
