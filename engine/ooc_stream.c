@@ -6,6 +6,7 @@
 #include "ooc_pass_internal.h"
 #include "ooc_prefetch_internal.h"
 #include "ooc_threads.h"
+#include "ooc_units.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -221,11 +222,12 @@ int ooc_stream_create(ooc_array *a, const ooc_stream_params *p, ooc_stream **out
             break;
     }
     if (working + state > s->p.memory_limit) {
+        char limit[32], chunk[32];
         int rc = ooc_error_set(err, OOC_ERANGE,
-                               "%s: memory limit %.0f MiB is too small for %d thread%s on %.1f MiB chunks%s (needs %.0f "
-                               "MiB): raise --memory-limit%s",
-                               in->input, (double)s->p.memory_limit / 1048576.0, s->p.threads,
-                               s->p.threads > 1 ? "s" : "", (double)s->chunk_bytes / 1048576.0,
+                               "%s: memory limit %s is too small for %d thread%s on %s chunks%s (needs %.0f MiB): raise "
+                               "--memory-limit%s",
+                               in->input, ooc_format_size(s->p.memory_limit, limit, sizeof limit), s->p.threads,
+                               s->p.threads > 1 ? "s" : "", ooc_format_size(s->chunk_bytes, chunk, sizeof chunk),
                                state ? " and per-row state" : "", (double)(working + state) / 1048576.0 + 1,
                                s->p.threads > 1 ? " or lower --threads" : "");
         free(s);

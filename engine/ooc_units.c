@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -116,4 +117,20 @@ int ooc_parse_u64(const char *s, uint64_t *out)
         return OOC_ERANGE;
     *out = v;
     return 0;
+}
+
+const char *ooc_format_size(uint64_t bytes, char *buf, size_t size)
+{
+    static const char *const unit[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    double v = (double)bytes;
+    int u = -1;
+    while (u < 5 && v >= 1024) {
+        v /= 1024;
+        u++;
+    }
+    if (u < 0)
+        snprintf(buf, size, "%llu bytes", (unsigned long long)bytes);
+    else
+        snprintf(buf, size, v >= 100 ? "%.0f %s" : "%.3g %s", v, unit[u]);
+    return buf;
 }

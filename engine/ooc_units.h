@@ -1,9 +1,10 @@
-/* ooc_units.h: parsing of the numbers users type: counts, memory sizes, reals.
+/* ooc_units.h: parsing of the numbers users type: counts, memory sizes, reals; and memory sizes for messages.
  * Each returns 0 or OOC_EINVAL (not a number of that kind) / OOC_ERANGE (overflow); the whole string must
  * be consumed. */
 #ifndef OOC_UNITS_H
 #define OOC_UNITS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* ooc_parse_count(): "1000000", "1e6", "1.5M", "100M", "2G", "10k": k/M/G are decimal (10^3, 10^6, 10^9);
@@ -19,5 +20,10 @@ int ooc_parse_double(const char *s, double *out);
 
 /* ooc_parse_u64(): a plain non-negative decimal integer (seeds, levels). */
 int ooc_parse_u64(const char *s, uint64_t *out);
+
+/* ooc_format_size(): bytes as a user would write them back, in the largest binary unit that keeps the
+ * value at 1 or more, to 3 significant digits or the unit: "512 KiB", "67 MiB", "1.5 GiB", "100 bytes".
+ * Returns buf. */
+const char *ooc_format_size(uint64_t bytes, char *buf, size_t size);
 
 #endif

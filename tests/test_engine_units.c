@@ -1,9 +1,11 @@
-/* Parsing of counts, sizes, reals and plain integers: accepted forms, refused forms, their error codes. */
+/* Parsing of counts, sizes, reals and plain integers: accepted forms, refused forms, their error codes; sizes
+ * formatted for messages. */
 #include "ooc_error.h"
 #include "ooc_test.h"
 #include "ooc_units.h"
 
 #include <stdint.h>
+#include <string.h>
 
 typedef int (*parse_u64_fn)(const char *, uint64_t *);
 
@@ -125,4 +127,18 @@ static void test_u64(void)
     check_bad(ooc_parse_u64, NULL, OOC_EINVAL);
 }
 
-OOC_TEST_MAIN(test_count, test_size, test_double, test_u64)
+/* Sizes written back as a user would type them: what ooc_parse_size() reads as the same bytes, to 3 digits. */
+static void test_format_size(void)
+{
+    const struct {
+        uint64_t bytes;
+        const char *text;
+    } cases[] = {{0, "0 bytes"},           {1023, "1023 bytes"},      {1024, "1 KiB"},
+                 {512u << 10, "512 KiB"},  {(1u << 20) - 1, "1024 KiB"}, {67u << 20, "67 MiB"},
+                 {3u << 29, "1.5 GiB"},    {UINT64_MAX, "16 EiB"}};
+    char buf[32];
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
+        ASSERT(strcmp(ooc_format_size(cases[k].bytes, buf, sizeof buf), cases[k].text) == 0);
+}
+
+OOC_TEST_MAIN(test_count, test_size, test_double, test_u64, test_format_size)
