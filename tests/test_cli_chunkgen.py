@@ -240,6 +240,19 @@ class Outputs(Base):
             self.assertEqual(self.read_bytes(c), content)
             self.assertEqual(T.listdir(self.dir), ["c.h5"])
 
+    def test_centers_from_disagreeing_options(self):
+        # The error names the option that disagrees with the file, and only an option the user gave.
+        c = os.path.join(self.dir, "c.h5")
+        with h5py.File(c, "w") as f:
+            f["centers"] = np.zeros((4, 3))
+        for args, needle in ((["-c", 5], "holds 4 centres, but -c 5 was given"),
+                             (["-d", 7], "holds centres of 3 features, but -d 7 was given")):
+            with self.subTest(args=args):
+                status, out, err = T.chunkgen("-q", "-n", 100, "--centers-from", c, *args, self.out)
+                line = self.one_error(status, err, 2, needle)
+                self.assertNotIn("-c" if args[0] == "-d" else "-d", line.split("given")[0].split("but")[1])
+                self.assertEqual(T.listdir(self.dir), ["c.h5"])
+
     def test_centers_from_missing_file(self):
         missing = os.path.join(self.dir, "missing-centres.h5")
         status, out, err = T.chunkgen("-q", "-n", 100, "--centers-from", missing, self.out)

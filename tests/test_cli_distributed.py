@@ -287,7 +287,7 @@ class Distributed(T.TempDirTest):
         out, err = p.communicate(timeout=60)
         err = (first + err).decode()
         self.assertNotEqual(p.returncode, 0)
-        self.assertIn("kmeans-ooc: error: interrupted by signal", err)
+        self.assertIn("kmeans-ooc: error: interrupted: signal 15 (SIGTERM)", err)
         self.assertEqual(err.count("error:"), 1, err)
         deadline = time.time() + 10  # mpirun may return before its processes have removed their files
         while T.listdir(self.dir) and time.time() < deadline:

@@ -133,6 +133,14 @@ class BadUsage(Base):
                     self.one_error(status, err, 2, needle)
                     self.assert_dir([])
 
+    def test_empty_input_names(self):
+        for spec in ("", ":/X"):
+            for args in (["fit", spec, "-k", 1], ["predict", shared("model.h5"), spec, "--labels", self.path("l.h5")]):
+                with self.subTest(args=args):
+                    status, out, err = kmeans(*args)
+                    self.one_error(status, err, 2, "INPUT", "not FILE.h5[:/dataset]")
+                    self.assert_dir([])
+
     def test_unknown_and_missing_options(self):
         missing = self.path("missing.h5")
         for args, needle in ((["--bogus"], "--bogus"), (["-Z"], "-Z"), (["-k"], "-k"), (["--init"], "--init"),

@@ -143,10 +143,12 @@ static int load_centers(cli *c, double **centers, ooc_error *err)
     if (rc)
         return rc;
     ooc_blobs_params *b = &c->p.blobs;
-    if ((c->centers_given && k != b->centers) || (c->features_given && d != b->features))
-        cli_usage_error("--centers-from: %s holds %llu x %llu centres, but -c %llu -d %llu were given",
-                        c->centers_from, (unsigned long long)k, (unsigned long long)d,
-                        (unsigned long long)b->centers, (unsigned long long)b->features);
+    if (c->centers_given && k != b->centers)
+        cli_usage_error("--centers-from: %s holds %llu centres, but -c %llu was given", c->centers_from,
+                        (unsigned long long)k, (unsigned long long)b->centers);
+    if (c->features_given && d != b->features)
+        cli_usage_error("--centers-from: %s holds centres of %llu features, but -d %llu was given", c->centers_from,
+                        (unsigned long long)d, (unsigned long long)b->features);
     b->centers = k;
     b->features = d;
     if (ooc_blobs_params_check(b, err) != 0)

@@ -62,8 +62,12 @@ void cli_input_name(const char *input)
 {
     ooc_blobs_params p;
     ooc_error err;
-    if (strncmp(input, "blobs:", 6) != 0)
+    char file[4096], dataset[1024];
+    if (strncmp(input, "blobs:", 6) != 0) {
+        if (ooc_h5_split_name(input, "/X", file, sizeof file, dataset, sizeof dataset) != 0)
+            cli_usage_error("INPUT: '%s' is not FILE.h5[:/dataset] or blobs:...", input);
         return;
+    }
     if (ooc_blobs_parse(input, &p, &err) != 0) /* the message names the item */
         cli_usage_error("%s", err.msg);
     if (ooc_blobs_params_check(&p, &err) != 0)

@@ -50,8 +50,8 @@ uint64_t cli_memory_limit(const char *value); /* --memory-limit: a size (512M, 2
  * before any data is read. */
 void cli_output_name(const char *option, const char *spec, const char *default_dataset);
 
-/* cli_input_name(): a "blobs:" INPUT that does not parse or whose parameters are out of range exits 2 now,
- * as a bad option value would; files are left to the run. */
+/* cli_input_name(): an INPUT that is neither FILE.h5[:/dataset] (an empty name, say) nor a "blobs:" spec that
+ * parses with parameters in range exits 2 now, as a bad option value would; files are left to the run. */
 void cli_input_name(const char *input);
 
 /* cli_same_file(): whether two FILE.h5[:/dataset] names are one file (paths resolved, hard links too), so
