@@ -171,8 +171,9 @@ static int reopen_uncached(ooc_h5_reader *r, const char *path, const char *datas
 
 static int open_checked(ooc_h5_reader *r, const char *path, const char *dataset, ooc_error *err)
 {
-    if (access(path, R_OK) != 0)
-        return ooc_error_set(err, errno == ENOENT ? OOC_ENOTFOUND : OOC_EIO, "%s: %s", path, strerror(errno));
+    if (access(path, R_OK) != 0) /* "data.h5:X" is a file name: datasets are named FILE.h5:/X */
+        return ooc_error_set(err, errno == ENOENT ? OOC_ENOTFOUND : OOC_EIO, "%s: %s%s", path, strerror(errno),
+                             errno == ENOENT && strchr(path, ':') ? " (a dataset is named FILE.h5:/path)" : "");
     /* A FIFO or a terminal would block HDF5's first read for ever; a directory is no file either. */
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))

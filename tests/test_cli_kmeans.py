@@ -315,6 +315,7 @@ class RuntimeFailures(Base):
         self.fit_fails(self.path("missing.h5"), "missing.h5")
         inp = self.write_h5("some.h5", X=np.zeros((10, 2)))
         self.fit_fails(inp + ":/nope", "some.h5", "nope")
+        self.fit_fails(inp + ":X", "some.h5:X", "No such file", "FILE.h5:/path")  # a file name, with a hint
 
     def test_wrong_shapes(self):
         inp = self.write_h5("shapes.h5", v=np.arange(10.0), cube=np.zeros((4, 3, 2)), empty=np.zeros((0, 3)),
