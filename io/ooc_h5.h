@@ -143,7 +143,7 @@ int ooc_h5_reader_in_place(ooc_h5_reader *r, uint64_t *max_bytes);
 int ooc_h5_split_name(const char *spec, const char *default_dataset, char *file, size_t file_size, char *dataset,
                       size_t dataset_size);
 
-/* ooc_h5_read_matrix(): a whole small 2-D dataset as float64 into *out (malloc'd, rows x cols);
+/* ooc_h5_read_matrix(): a whole small non-empty 2-D dataset as float64 into *out (malloc'd, rows x cols);
  * ooc_h5_read_vector() a 1-D one (n values). OOC_ENOTFOUND when there is no such dataset. */
 int ooc_h5_read_matrix(const char *path, const char *dataset, double **out, uint64_t *rows, uint64_t *cols,
                        ooc_error *err);

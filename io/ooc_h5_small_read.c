@@ -4,8 +4,9 @@
 
 #include <stdlib.h>
 
-int ooc_h5_read_matrix(const char *path, const char *dataset, double **out, uint64_t *rows, uint64_t *cols,
-                       ooc_error *err)
+/* A whole non-empty dataset of the given rank (1 or 2) as float64, rows x cols (cols 1 for rank 1). */
+static int read_whole(const char *path, const char *dataset, int rank, double **out, uint64_t *rows,
+                      uint64_t *cols, ooc_error *err)
 {
     ooc_h5_reader *r;
     int rc = ooc_h5_reader_open(path, dataset, &r, err);
@@ -13,8 +14,9 @@ int ooc_h5_read_matrix(const char *path, const char *dataset, double **out, uint
         return rc;
     const ooc_h5_info *in = ooc_h5_reader_info(r);
     double *m = NULL;
-    if (in->rank != 2)
-        rc = ooc_error_set(err, OOC_EFORMAT, "%s: a 1-D dataset; expected 2-D", ooc_h5_reader_name(r));
+    if (in->rank != rank)
+        rc = ooc_error_set(err, OOC_EFORMAT, "%s: a %d-D dataset; expected %d-D", ooc_h5_reader_name(r), in->rank,
+                           rank);
     else if (in->rows == 0 || in->cols == 0)
         rc = ooc_error_set(err, OOC_EFORMAT, "%s: empty dataset", ooc_h5_reader_name(r));
     else if (in->rows > (1u << 28) / in->cols)
@@ -34,30 +36,16 @@ int ooc_h5_read_matrix(const char *path, const char *dataset, double **out, uint
     return rc;
 }
 
+int ooc_h5_read_matrix(const char *path, const char *dataset, double **out, uint64_t *rows, uint64_t *cols,
+                       ooc_error *err)
+{
+    return read_whole(path, dataset, 2, out, rows, cols, err);
+}
+
 int ooc_h5_read_vector(const char *path, const char *dataset, double **out, uint64_t *n, ooc_error *err)
 {
-    ooc_h5_reader *r;
-    int rc = ooc_h5_reader_open(path, dataset, &r, err);
-    if (rc)
-        return rc;
-    const ooc_h5_info *in = ooc_h5_reader_info(r);
-    double *v = NULL;
-    if (in->rank != 1)
-        rc = ooc_error_set(err, OOC_EFORMAT, "%s: a 2-D dataset; expected 1-D", ooc_h5_reader_name(r));
-    else if (in->rows > (1u << 28))
-        rc = ooc_error_set(err, OOC_ERANGE, "%s: too large to hold in memory", ooc_h5_reader_name(r));
-    else if (!(v = malloc((in->rows ? in->rows : 1) * sizeof *v)))
-        rc = ooc_error_set(err, OOC_ENOMEM, "%s: out of memory", ooc_h5_reader_name(r));
-    else
-        rc = ooc_h5_reader_read_rows(r, 0, in->rows, OOC_FLOAT64, v, err);
-    if (!rc) {
-        *out = v;
-        *n = in->rows;
-    } else {
-        free(v);
-    }
-    ooc_h5_reader_close(r);
-    return rc;
+    uint64_t one;
+    return read_whole(path, dataset, 1, out, n, &one, err);
 }
 
 int ooc_h5_read_root_number(const char *path, const char *name, double *v, ooc_error *err)
