@@ -2,10 +2,13 @@
  * rows against KB centres at a time, the RB x KB sums held in registers while t runs over the d columns.
  * The centres are transposed once per call into scratch (d x kp, kp = k rounded up to KP, zero-padded) so
  * that the KB centres of column t are contiguous and each row's x_t is a broadcast: GNU C vector
- * extensions, no intrinsics. Two builds of the block: 16-byte vectors (SSE2, any x86-64) and 32-byte ones
- * compiled for AVX2 and taken when the CPU has it. Both do the same multiplications and additions in the
- * same order in every lane (no FMA: -ffp-contract=off), so they give the same bits. The padded centres are
- * never looked at: ooc__assign_settle_*() reads the first k of each row of dot products.
+ * extensions, no intrinsics. Builds of the block: 16-byte vectors (SSE2, any x86-64), 32-byte ones (AVX2)
+ * and 64-byte ones (AVX-512, float64), each taken when the CPU has it. The AVX2 and AVX-512 ones fuse each
+ * multiplication with its addition (FMA, one rounding instead of two: a fifth off the kernel's time at d = 20,
+ * k = 8-31, bench_assign), so their dot products may differ from the SSE2 block's in the last bits, as
+ * OpenBLAS's do; what the kernels return does not: labels and distances come from D in the settling, and
+ * the second-nearest bound holds for any summation (ooc_assign_settle.c). The padded centres are never looked
+ * at: ooc__assign_settle_*() reads the first k of each row of dot products.
  *
  * Scratch, in elements of T: ct d x kp | norms kp | dot RBMAX x kp | tail rows RBMAX x d (the last rows of
  * a call, zero-padded to a block, so one block code serves them too). */
@@ -42,11 +45,15 @@ enum { KP = 8, RBMAX = 8 };
         }                                                                                                  \
     }
 
+/* The project builds with -ffp-contract=off (D and the row operations must give the same bits everywhere);
+ * these blocks alone may contract a * b + c into an FMA. */
+#define OOC__FUSED __attribute__((optimize("fp-contract=fast")))
+
 OOC__DIRECT_BLOCK(block_v16_f64, double, 16, 4, 4, )
-OOC__DIRECT_BLOCK(block_v32_f64, double, 32, 4, 8, OOC__AVX2)
-OOC__DIRECT_BLOCK(block_v64_f64, double, 64, 8, 8, OOC__AVX512)
+OOC__DIRECT_BLOCK(block_v32_f64, double, 32, 4, 8, OOC__AVX2 OOC__FUSED)
+OOC__DIRECT_BLOCK(block_v64_f64, double, 64, 8, 8, OOC__AVX512 OOC__FUSED)
 OOC__DIRECT_BLOCK(block_v16_f32, float, 16, 4, 8, )
-OOC__DIRECT_BLOCK(block_v32_f32, float, 32, 8, 8, OOC__AVX2)
+OOC__DIRECT_BLOCK(block_v32_f32, float, 32, 8, 8, OOC__AVX2 OOC__FUSED)
 
 static size_t direct_kp(size_t k)
 {
@@ -97,7 +104,7 @@ OOC__DIRECT(ooc__assign_direct_v32_f32, f32, float, block_v32_f32, 8)
 int ooc__assign_have_avx2(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
-    return __builtin_cpu_supports("avx2");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); /* every AVX2 x86 has FMA too */
 #else
     return 0;
 #endif
