@@ -73,8 +73,7 @@ int ooc__assign_have_avx2(void);
 int ooc__assign_have_avx512(void);
 
 /* Builds of a function for AVX2 (with FMA, as every AVX2 CPU has) or AVX-512 (call them only where
- * ooc__assign_have_*() says so); nothing
- * off x86. */
+ * ooc__assign_have_*() says so); nothing off x86. */
 #if defined(__x86_64__) || defined(__i386__)
 #define OOC__AVX2 __attribute__((target("avx2,fma")))
 #define OOC__AVX512 __attribute__((target("avx512f")))
