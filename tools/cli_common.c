@@ -103,14 +103,15 @@ int cli_same_file(const char *a_spec, const char *b_spec)
 
 /* What a second signal says on its way out, written ready (a handler may only write(2) it). */
 static const int handled[] = {SIGINT, SIGTERM, SIGHUP};
-static char second_line[3][256];
+enum { HANDLED = sizeof handled / sizeof handled[0] };
+static char second_line[HANDLED][256];
 
 static void on_signal(int signo)
 {
     if (ooc_cancel_requested()) {
         /* Second signal: the user insists. Leave nothing partial behind and go. */
         ooc_output_remove_all_temporaries();
-        for (int i = 0; i < 3 && speaks; i++)
+        for (int i = 0; i < HANDLED && speaks; i++)
             if (handled[i] == signo && write(STDERR_FILENO, second_line[i], strlen(second_line[i])) < 0)
                 break;
         _exit(128 + signo);
@@ -128,7 +129,7 @@ void cli_init(const char *name)
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
-    for (int i = 0; i < 3; i++) { /* SIGHUP: the terminal closed, a clean stop too (exit 129) */
+    for (int i = 0; i < HANDLED; i++) { /* SIGHUP: the terminal closed, a clean stop too (exit 129) */
         snprintf(second_line[i], sizeof second_line[i], "%s: error: interrupted: signal %d (%s) again, stopped at once\n",
                  program, handled[i], ooc_signal_name(handled[i]));
         sigaction(handled[i], &sa, NULL);
