@@ -9,6 +9,10 @@
  *   two centres is >= ‖Δ_j‖² (1 − γ). By the triangle inequality r_j' >= r_j − δ_j, so the bound for the
  *   new centres is lower − max_(j != label) δ_j: the largest drift, or the second largest when the row's
  *   own centre moved most. An empty cluster's relocation is only a large drift.
+ * - Exceptions: for a row the above cannot keep, the centres E that drifted most are measured: D_j for j in
+ *   E. With l' = lower − (the largest drift outside E, other than the row's own centre's), D_a < l'² (1 − m)
+ *   and D_a < D_j for every j in E other than a still mean D_a < D_j for every j != a, and the new bound is
+ *   the least of l' and the sqrt(D_j (1 − m)) (each rounded as the kernel's second is).
  * - Rounding a bound for storage (ooc__float_below()): the float strictly below the double v = fl(l − δ).
  *   v is the double nearest the exact l − δ, so no double, hence no float, lies strictly between them: a
  *   float below v is <= l − δ.
@@ -29,7 +33,8 @@ static int bounds_init(ooc__bounds *b, const ooc__fit *f, ooc_error *err)
     b->dtype = f->in->dtype;
     b->margin = ooc__sqdist_margin((size_t)f->d);
     b->centers = malloc((f->k * f->d + f->k) * ooc_dtype_size(b->dtype));
-    return b->centers ? 0 : ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
+    b->drifted = malloc(f->k * sizeof *b->drifted);
+    return b->centers && b->drifted ? 0 : ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
 }
 
 int ooc__bounds_create(ooc__bounds *b, const ooc__fit *f, ooc_error *err)
@@ -46,6 +51,7 @@ void ooc__bounds_free(ooc__bounds *b)
 {
     ooc_rowstate_free(b->rows);
     free(b->centers);
+    free(b->drifted);
     free(b->seed_label);
     free(b->seed_reach);
     memset(b, 0, sizeof *b);
@@ -58,26 +64,56 @@ static double drift(const ooc__bounds *b, const void *c, const void *c_old)
     return sqrt(dd * (1 + b->margin));
 }
 
+/* Largest drift first; equal drifts by centre index, so the order is one total order. */
+static int larger_drift(const void *pa, const void *pb)
+{
+    const ooc__drift *a = pa, *b = pb;
+    if (a->drift != b->drift)
+        return a->drift > b->drift ? -1 : 1;
+    return a->centre < b->centre ? -1 : a->centre > b->centre;
+}
+
+/* The drift of the centre after the first e in drifted[], or 0 past the last. */
+static double drift_after(const ooc__bounds *b, uint64_t e)
+{
+    return e < b->k ? b->drifted[e].drift : 0;
+}
+
+/* How many exceptions, at most EXCEPTIONS_MAX. The rows the plain bound cannot keep grow about as the
+ * largest drift δ_1, and those left after e exceptions as δ_(e+1); the first pay e distances each, the
+ * others the kernel, worth about k/4 distances (its dot products run 4 or more times as fast). So e
+ * minimises e δ_1 + (k/4) δ_(e+1): 0 when the drifts are alike, a few when a few stand out. Any e gives the
+ * same results. */
+#define EXCEPTIONS_MAX 64
+
+static uint64_t exceptions(const ooc__bounds *b)
+{
+    double kernel = (double)b->k / 4 > 2 ? (double)b->k / 4 : 2, d1 = drift_after(b, 0);
+    uint64_t best = 0, most = b->k < EXCEPTIONS_MAX ? b->k : EXCEPTIONS_MAX;
+    double best_cost = kernel * d1;
+    for (uint64_t e = 1; e <= most; e++) {
+        double cost = (double)e * d1 + kernel * drift_after(b, e);
+        if (cost < best_cost) {
+            best_cost = cost;
+            best = e;
+        }
+    }
+    return best;
+}
+
 void ooc__bounds_begin(ooc__bounds *b, ooc__assign_fn kernel, const void *centers, const void *norm2)
 {
     b->kernel = kernel;
     b->now = centers;
     b->now_norm2 = norm2;
-    b->drift1 = b->drift2 = 0;
-    b->far1 = 0;
+    b->n_exc = 0;
     if (!b->valid)
         return;
     size_t row = (size_t)b->d * ooc_dtype_size(b->dtype);
-    for (uint64_t j = 0; j < b->k; j++) {
-        double dj = drift(b, (const char *)centers + j * row, (const char *)b->centers + j * row);
-        if (dj > b->drift1) {
-            b->drift2 = b->drift1;
-            b->drift1 = dj;
-            b->far1 = j;
-        } else if (dj > b->drift2) {
-            b->drift2 = dj;
-        }
-    }
+    for (uint64_t j = 0; j < b->k; j++)
+        b->drifted[j] = (ooc__drift){drift(b, (const char *)centers + j * row, (const char *)b->centers + j * row), j};
+    qsort(b->drifted, (size_t)b->k, sizeof *b->drifted, larger_drift);
+    b->n_exc = exceptions(b);
 }
 
 void ooc__bounds_end(ooc__bounds *b)
@@ -212,6 +248,43 @@ static void recompute(const ooc__bounds *b, const gather *g, const void *x, size
     }
 }
 
+/* The largest drift among centres past the first e of drifted[], other than a: what a row labelled a
+ * subtracts from its bound when those e are measured. */
+static inline double drift_other(const ooc__bounds *b, uint64_t e, int32_t a)
+{
+    if (e >= b->k)
+        return 0;
+    return b->drifted[e].centre == (uint64_t)a ? drift_after(b, e + 1) : b->drifted[e].drift;
+}
+
+/* A row (label a, stored bound `lower`, D to its centre da) that the plain bound could not keep, measured
+ * against the exceptions: its new bound when it keeps its label, else -1. Not inlined: most rows never
+ * come here, and the loop that does keep them runs faster without it. */
+#define OOC__RARE __attribute__((noinline))
+#define OOC__EXCEPTED(NAME, T, ATTR, OPS)                                                                  \
+    ATTR OOC__RARE static float NAME(const ooc__bounds *b, const T *x, int32_t a, float lower, double da)  \
+    {                                                                                                      \
+        const T *c = b->now;                                                                               \
+        size_t d = (size_t)b->d;                                                                           \
+        double l = (double)lower - drift_other(b, b->n_exc, a);                                            \
+        if (!(l > 0 && da < l * l * (1 - b->margin)))                                                      \
+            return -1;                                                                                     \
+        float kept = ooc__float_below(l);                                                                  \
+        for (uint64_t e = 0; e < b->n_exc; e++) {                                                          \
+            uint64_t j = b->drifted[e].centre;                                                             \
+            if (j == (uint64_t)a)                                                                          \
+                continue;                                                                                  \
+            double dj = ooc__sqdist_##OPS(x, c + j * d, d);                                                \
+            if (!(da < dj))                                                                                \
+                return -1;                                                                                 \
+            float fj = ooc__float_below(sqrt(dj * (1 - b->margin)));                                       \
+            kept = fj < kept ? fj : kept;                                                                  \
+        }                                                                                                  \
+        return kept;                                                                                       \
+    }
+
+OOC__ROW_LOOPS(OOC__EXCEPTED, excepted)
+
 /* Rows whose bounds keep their label: labels, dist and a lowered bound; the others gathered for the
  * kernel, a full block at a time. With sums (k x d) and counts, rows kept before the first one gathered are
  * also added to their cluster's sum while in registers, and *summed says how many (the caller adds the
@@ -225,32 +298,35 @@ static void recompute(const ooc__bounds *b, const gather *g, const void *x, size
     {                                                                                                      \
         const T *c = b->now;                                                                               \
         const double keep = 1 - b->margin; /* exact, as is 1 + margin */                                   \
+        const double drift1 = drift_after(b, 0), drift2 = drift_after(b, 1);                               \
+        const uint64_t far1 = b->drifted[0].centre;                                                        \
         size_t d = (size_t)b->d, m = 0;                                                                    \
         uint64_t gathered = 0, prefix_end = 0;                                                             \
         int prefix = sums != NULL;                                                                         \
         for (uint64_t i = 0; i < n; i++) {                                                                 \
             int32_t a = st[i].label;                                                                       \
-            double l = (double)st[i].lower - ((uint64_t)a == b->far1 ? b->drift2 : b->drift1);             \
+            double l = (double)st[i].lower - ((uint64_t)a == far1 ? drift2 : drift1);                      \
             const T *xi = x + i * d;                                                                       \
             double da = ooc__sqdist_##OPS(xi, c + (size_t)a * d, d);                                       \
-            if (l > 0 && da < l * l * keep) {                                                              \
-                labels[i] = a;                                                                             \
-                dist[i] = da;                                                                              \
-                st[i].lower = ooc__float_below(l);                                                         \
-                if (prefix) {                                                                              \
-                    ooc__add_row_##OPS(sums + (size_t)a * d, xi, d);                                       \
-                    counts[a] += 1;                                                                        \
-                    prefix_end = i + 1;                                                                    \
+            float lower = l > 0 && da < l * l * keep ? ooc__float_below(l) : -1;                           \
+            if (lower < 0 && (!b->n_exc || (lower = excepted_##OPS(b, xi, a, st[i].lower, da)) < 0)) {     \
+                prefix = 0;                                                                                \
+                memcpy(g->x + m * g->row_bytes, xi, g->row_bytes);                                         \
+                g->index[m++] = i;                                                                         \
+                if (m == g->cap) {                                                                         \
+                    recompute(b, g, g->x, m, g->index, st, labels, dist, scratch);                         \
+                    gathered += m;                                                                         \
+                    m = 0;                                                                                 \
                 }                                                                                          \
                 continue;                                                                                  \
             }                                                                                              \
-            prefix = 0;                                                                                    \
-            memcpy(g->x + m * g->row_bytes, xi, g->row_bytes);                                             \
-            g->index[m++] = i;                                                                             \
-            if (m == g->cap) {                                                                             \
-                recompute(b, g, g->x, m, g->index, st, labels, dist, scratch);                             \
-                gathered += m;                                                                             \
-                m = 0;                                                                                     \
+            labels[i] = a;                                                                                 \
+            dist[i] = da;                                                                                  \
+            st[i].lower = lower;                                                                           \
+            if (prefix) {                                                                                  \
+                ooc__add_row_##OPS(sums + (size_t)a * d, xi, d);                                           \
+                counts[a] += 1;                                                                            \
+                prefix_end = i + 1;                                                                        \
             }                                                                                              \
         }                                                                                                  \
         recompute(b, g, g->x, m, g->index, st, labels, dist, scratch);                                     \

@@ -104,12 +104,19 @@ typedef struct ooc__assign_result {
 /* Hamerly's bounds (ooc_assign_bounds.c): per row, the label of the last pass and a lower bound on the
  * distance (not squared) to every other centre. A pass first lowers each bound by how far the other centres
  * have moved since; a row whose exact D to its old centre is below the bound's square keeps its label
- * (strictly nearer than any other centre, so no tie either), and only the others go through the kernel,
+ * (strictly nearer than any other centre, so no tie either). When a few centres moved much farther than the
+ * rest (an empty cluster relocated, a centre finding its blob), a row that bound cannot keep is measured
+ * against those few and bounded by the others' drift alone; only the rows still left go through the kernel,
  * which also gives their new bound. Labels and distances are the kernel's, bit for bit, either way. */
 typedef struct ooc__bound_row {
     int32_t label;
     float lower; /* rounded down, so that it stays a lower bound */
 } ooc__bound_row;
+
+typedef struct ooc__drift {
+    double drift;
+    uint64_t centre;
+} ooc__drift;
 
 typedef struct ooc__bounds {
     ooc_rowstate *rows;   /* an ooc__bound_row per row, handed to each chunk's map() */
@@ -119,11 +126,13 @@ typedef struct ooc__bounds {
     ooc_dtype dtype;
     double margin;        /* ooc__sqdist_margin(d) */
     /* the pass under way: its kernel and centres, and the drift of every centre since `centers` (upper
-     * bounds on ‖c_new − c_old‖): the largest, drift1 of centre far1, and the second largest */
+     * bounds on ‖c_new − c_old‖), largest first: drifted[0 .. k). A row the plain bound cannot keep is
+     * measured against the first n_exc of them, the exceptions, and bounded by the drift of the others
+     * (ooc_assign_bounds.c). */
     ooc__assign_fn kernel;
     const void *now, *now_norm2;
-    double drift1, drift2;
-    uint64_t far1;
+    ooc__drift *drifted;
+    uint64_t n_exc;
     /* seeded, until the first pass has converted every row: per k-means|| candidate the centre nearest it
      * and the reach of the bound (ooc_assign_bounds.c) */
     int32_t *seed_label;
