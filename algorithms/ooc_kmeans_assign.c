@@ -122,6 +122,24 @@ static void far_offer(far_set *f, double dist, uint64_t row, const double *coord
     }
 }
 
+/* The largest of dist[0 .. n), n >= 1, in 4 lanes so that the comparisons do not chain. */
+static double farthest(const double *dist, uint64_t n)
+{
+    double m0 = dist[0], m1 = m0, m2 = m0, m3 = m0;
+    uint64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        m0 = dist[i] > m0 ? dist[i] : m0;
+        m1 = dist[i + 1] > m1 ? dist[i + 1] : m1;
+        m2 = dist[i + 2] > m2 ? dist[i + 2] : m2;
+        m3 = dist[i + 3] > m3 ? dist[i + 3] : m3;
+    }
+    for (; i < n; i++)
+        m0 = dist[i] > m0 ? dist[i] : m0;
+    m0 = m1 > m0 ? m1 : m0;
+    m2 = m3 > m2 ? m3 : m2;
+    return m2 > m0 ? m2 : m0;
+}
+
 static void init_reduced(double *part, const job *j)
 {
     memset(part, 0, j->lay.reduced * sizeof *part);
@@ -141,6 +159,8 @@ static void init_reduced(double *part, const job *j)
             ooc__add_row_##OPS(sums + (uint64_t)labels[i] * j->d, x + i * j->d, (size_t)j->d);             \
             counts[labels[i]] += 1;                                                                        \
         }                                                                                                  \
+        if (n && *far.n == (double)far.cap && farthest(dist, n) < far.dist[0])                             \
+            return; /* no row to offer: the common case once the set has filled */                          \
         for (uint64_t i = 0; i < n; i++)                                                                   \
             if (*far.n < (double)far.cap || farther(dist[i], row0 + i, far.dist[0], far.row[0])) {         \
                 const T *xi = x + i * j->d;                                                                \
