@@ -15,18 +15,26 @@
  *            128,256 6650.1 / 4205.8 / 1954.9 / 1704.9 / 1471.7           128,256  9354.7 /2149.2 /1010.8 / 756.9
  *            32,1000 7171.0 / 4062.4 / 1863.6 / 1637.5 / 1852.7           32,1000  9828.4 /2041.3 / 964.7 / 964.8
  *            64,1000      - /      - / 3414.1 / 2900.1 / 3139.6
- * (float32 has no -v64: it would pad small k to 16.) The reference wins only for one or two centres (float64
- * d,k = 20,1: 6.4 ns against 25 for any other; 20,2: 18.7 against 31; 20,4: a tie), as in k-means||'s
- * first round; beyond, it is the tests' oracle. With
- * AVX-512 the float64 direct kernel wins but where both d and k are large (d >= 96, k >= 128); with AVX2
- * alone it wins or ties GEMM below k·d = 4096 (float64) and 2048 (float32); at and above, GEMM. Without AVX2
- * the SSE2 direct kernel loses to GEMM past the tiniest shapes, so GEMM takes its place. */
+ * (float32 has no -v64: it would pad small k to 16.) The reference wins only for one or two centres
+ * (float64 d,k = 20,1: 6.4 ns against 25 for any other; 20,2: 18.7 against 31; 20,4: a tie), as in
+ * k-means||'s first round; beyond, it is the tests' oracle. With AVX-512 the float64 direct kernel wins but
+ * where both d and k are large (d >= 96, k >= 128); with AVX2 alone it wins or ties GEMM below k·d = 4096
+ * (float64) and 2048 (float32); at and above, GEMM. Without AVX2 the SSE2 direct kernel loses to GEMM past
+ * the tiniest shapes, so GEMM takes its place.
+ *
+ * gemm-f64s (float64 data ranked by float32 GEMM, settled in double) against direct-v64 and gemm, same
+ * run, 7 repeats, ns per row, d,k: 8,256 132 / 150; 16,256 166 / 188 / 261; 128,256 770 / 1227 / 1222;
+ * 8,1000 384 / 520; 32,1000 814 / 953 / 1543; 64,1000 1402 / 1597; a tie at k = 128 (32,128 156 / 152;
+ * 128,128 444 / 441), slower below (128,64 306 / 235); faster than gemm at every shape (20,32 54 / 57;
+ * 32,64 107 / 123). So with AVX-512 it takes k >= 256, and without it every shape GEMM took. */
 #include "ooc_assign_internal.h"
 
 size_t ooc__assign_scratch_bytes(ooc_dtype t, size_t k, size_t d)
 {
     size_t direct = ooc__assign_direct_scratch(t, k, d), gemm = ooc__assign_gemm_scratch(t, k, d);
+    size_t mixed = t == OOC_FLOAT64 ? ooc__assign_gemm_f64s_scratch(k, d) : 0;
     size_t bytes = direct > gemm ? direct : gemm;
+    bytes = mixed > bytes ? mixed : bytes;
     return (bytes + 63) / 64 * 64;
 }
 
@@ -37,8 +45,8 @@ ooc__assign_fn ooc__assign_select(ooc_dtype t, size_t k, size_t d)
     if (t == OOC_FLOAT32)
         return k * d < 2048 && ooc__assign_have_avx2() ? ooc__assign_direct_f32 : ooc__assign_gemm_f32;
     if (ooc__assign_have_avx512())
-        return d >= 96 && k >= 128 ? ooc__assign_gemm_f64 : ooc__assign_direct_f64;
-    return k * d < 4096 && ooc__assign_have_avx2() ? ooc__assign_direct_f64 : ooc__assign_gemm_f64;
+        return k >= 256 ? ooc__assign_gemm_f64s : d >= 96 && k >= 128 ? ooc__assign_gemm_f64 : ooc__assign_direct_f64;
+    return k * d < 4096 && ooc__assign_have_avx2() ? ooc__assign_direct_f64 : ooc__assign_gemm_f64s;
 }
 
 void ooc__assign_typed_centers(const double *c, size_t k, size_t d, ooc_dtype t, void *typed)

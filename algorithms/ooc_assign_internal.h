@@ -85,10 +85,14 @@ void ooc__assign_gemm_f64(const void *x, size_t n, size_t d, const void *c, cons
                           int32_t *labels, double *dist, double *second, void *scratch);
 void ooc__assign_gemm_f32(const void *x, size_t n, size_t d, const void *c, const void *c_norm2, size_t k,
                           int32_t *labels, double *dist, double *second, void *scratch);
+/* gemm-f64s: float64 data ranked with float32 GEMM, settled in double (ooc_assign_gemm.c): float64 only. */
+void ooc__assign_gemm_f64s(const void *x, size_t n, size_t d, const void *c, const void *c_norm2, size_t k,
+                           int32_t *labels, double *dist, double *second, void *scratch);
 
 /* The scratch each fast variant needs (ooc__assign_scratch_bytes() is their maximum, rounded up). */
 size_t ooc__assign_direct_scratch(ooc_dtype t, size_t k, size_t d);
 size_t ooc__assign_gemm_scratch(ooc_dtype t, size_t k, size_t d);
+size_t ooc__assign_gemm_f64s_scratch(size_t k, size_t d);
 
 /* ooc__sqdist_f64/f32(): D(x, c) = Σ (x_t − c_t)² in double, in 4 interleaved partial sums (t mod 4; the
  * last d mod 4 terms into the first ones) added as (s0 + s1) + (s2 + s3): one fixed order, so every file
@@ -240,5 +244,10 @@ void ooc__assign_settle_f64(const double *x, size_t n, size_t d, const double *c
 void ooc__assign_settle_f32(const float *x, size_t n, size_t d, const float *c, size_t k, const float *cnp,
                             size_t kp, double cmax, const float *dot, size_t ld, int32_t *labels, double *dist,
                             double *second);
+/* The same for float64 rows and centres ranked by float32 scores (cnp and dot in float32, within float32's
+ * rounding of the values in double; see ooc__assign_gemm_f64s()), D in double. */
+void ooc__assign_settle_f64s(const double *x, size_t n, size_t d, const double *c, size_t k, const float *cnp,
+                             size_t kp, double cmax, const float *dot, size_t ld, int32_t *labels, double *dist,
+                             double *second);
 
 #endif

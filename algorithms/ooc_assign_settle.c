@@ -16,6 +16,14 @@
  * margin; only rows where that count exceeds one take the scalar path. Which of several equal lowest scores
  * is taken does not matter: they are all within the margin, and D settles them.
  *
+ * Float64 data ranked in float32 (ooc__assign_gemm_f64s()): the scores come from x' = fl32(x), c' = fl32(c)
+ * and fl32(‖c‖²). With every nonzero |x_t|, |c_t| in [2^-50, 2^50] (rows outside go to the reference, the
+ * centres to float64 GEMM), each conversion is within u = 2^-24 relative, every product x'_t c'_t is a
+ * normal float (and a sum that underflows is exact), so |x'·c' − x·c| <= (2u + u²) Σ|x_t c_t| on top of
+ * the dot product's γ_d Σ|x'_t c'_t|, and the norm is off by u cmax: in all e_s <= γ_(d+4) (‖x‖² + 2 cmax)
+ * with u = 2^-24, while e_D (in double) is negligible beside it. Then 2 (e_s + e_D) <= 4 γ_(d+5)
+ * (D_b + 2 cmax), well within the same allowance 16 (d + 4) u: the argument above holds as it is.
+ *
  * The second nearest (when asked). Let M = limit − s_b, the allowance above. By the same bounds, for any
  * centre j, D_j* − D_b* >= s_j − s_b − 2 e_s (D* exact), and D_b* >= D_b − e_D, so D_j* >= D_b + s_j − limit
  * since M >= 2 e_s + e_D with room. For a centre outside the margin (s_j > limit) that is positive, and D_j
@@ -29,8 +37,8 @@
 #include <float.h>
 #include <math.h>
 
-#define OOC__ASSIGN_SETTLE(NAME, SUF, T, I, UNIT, BIG, ROUND_UP, VB, ATTR)                                 \
-    ATTR static void NAME(const T *x, size_t n, size_t d, const T *c, size_t k, const T *cnp, size_t kp,   \
+#define OOC__ASSIGN_SETTLE(NAME, XSUF, XT, T, I, UNIT, BIG, ROUND_UP, VB, ATTR)                           \
+    ATTR static void NAME(const XT *x, size_t n, size_t d, const XT *c, size_t k, const T *cnp, size_t kp, \
                           double cmax, const T *dot, size_t ld, int32_t *labels, double *dist, double *second) \
     {                                                                                                      \
         typedef T vec __attribute__((vector_size(VB), aligned(16), may_alias));                            \
@@ -41,7 +49,8 @@
         for (int u = 0; u < L; u++)                                                                        \
             lane[u] = u;                                                                                   \
         for (size_t i = 0; i < n; i++) {                                                                   \
-            const T *xi = x + i * d, *g = dot + i * ld;                                                    \
+            const XT *xi = x + i * d;                                                                      \
+            const T *g = dot + i * ld;                                                                     \
             vec best = *(const vec *)cnp - 2 * *(const vec *)g, next = (vec){0} + (T)INFINITY;             \
             ivec where = lane;                                                                             \
             for (size_t j = L; j < kp; j += L) { /* per lane: the lowest score, first where equal */       \
@@ -66,7 +75,7 @@
             }                                                                                              \
             if ((size_t)b >= k) /* every score NaN: data outside the contract; any valid label */          \
                 b = 0;                                                                                     \
-            const double d_b = ooc__sqdist_##SUF(xi, c + (size_t)b * d, d);                                \
+            const double d_b = ooc__sqdist_##XSUF(xi, c + (size_t)b * d, d);                               \
             const double limit = (double)sb + rel * (d_b + 2 * cmax);                                      \
             const T lim = ROUND_UP(limit); /* a T >= limit: (double)s <= limit implies s <= lim */         \
             /* Every score and dot product is at most (‖x‖ + 2 max‖c‖)² <= 2 D_b + 8 cmax in magnitude;    \
@@ -89,7 +98,7 @@
                         out = j != (size_t)b && s < out ? s : out;                                         \
                         continue;                                                                          \
                     }                                                                                      \
-                    double dj = ooc__sqdist_##SUF(xi, c + j * d, d);                                       \
+                    double dj = ooc__sqdist_##XSUF(xi, c + j * d, d);                                      \
                     if (dj < db || (dj == db && j < label)) {                                              \
                         d2 = db;                                                                           \
                         db = dj;                                                                           \
@@ -131,23 +140,12 @@ static int wide_enough(size_t kp, size_t ld, size_t lanes)
  * an exact D), which does not depend on how the scores are split among lanes either. The widest one that
  * the CPU has and that is wide_enough() runs (bench_assign, float64, ns a row: d,k = 32,1000 2471 -> 1843;
  * 16,256 466 -> 317). */
-#define OOC__SETTLE_DISPATCH(SUF, T, I, UNIT, BIG, ROUND_UP)                                               \
-    OOC__ASSIGN_SETTLE(settle_v16_##SUF, SUF, T, I, UNIT, BIG, ROUND_UP, 16, )                             \
-    OOC__ASSIGN_SETTLE(settle_v32_##SUF, SUF, T, I, UNIT, BIG, ROUND_UP, 32, OOC__AVX2)                    \
-    OOC__ASSIGN_SETTLE(settle_v64_##SUF, SUF, T, I, UNIT, BIG, ROUND_UP, 64, OOC__AVX512)                  \
+#define OOC__SETTLE_DISPATCH(SUF, XSUF, XT, T, I, UNIT, BIG, ROUND_UP)                                     \
+    OOC__ASSIGN_SETTLE(settle_v16_##SUF, XSUF, XT, T, I, UNIT, BIG, ROUND_UP, 16, )                        \
+    OOC__ASSIGN_SETTLE(settle_v32_##SUF, XSUF, XT, T, I, UNIT, BIG, ROUND_UP, 32, OOC__AVX2)               \
+    OOC__ASSIGN_SETTLE(settle_v64_##SUF, XSUF, XT, T, I, UNIT, BIG, ROUND_UP, 64, OOC__AVX512)             \
                                                                                                            \
-    double ooc__assign_pad_norms_##SUF(const T *cn, size_t k, size_t kp, T *cnp)                           \
-    {                                                                                                      \
-        double cmax = 0;                                                                                   \
-        for (size_t j = 0; j < kp; j++) {                                                                  \
-            cnp[j] = j < k ? cn[j] : (T)INFINITY;                                                          \
-            if (j < k && (double)cn[j] > cmax)                                                             \
-                cmax = (double)cn[j];                                                                      \
-        }                                                                                                  \
-        return cmax;                                                                                       \
-    }                                                                                                      \
-                                                                                                           \
-    void ooc__assign_settle_##SUF(const T *x, size_t n, size_t d, const T *c, size_t k, const T *cnp,      \
+    void ooc__assign_settle_##SUF(const XT *x, size_t n, size_t d, const XT *c, size_t k, const T *cnp,    \
                                   size_t kp, double cmax, const T *dot, size_t ld, int32_t *labels,        \
                                   double *dist, double *second)                                            \
     {                                                                                                      \
@@ -159,5 +157,21 @@ static int wide_enough(size_t kp, size_t ld, size_t lanes)
             settle_v16_##SUF(x, n, d, c, k, cnp, kp, cmax, dot, ld, labels, dist, second);                 \
     }
 
-OOC__SETTLE_DISPATCH(f64, double, int64_t, DBL_EPSILON / 2, DBL_MAX, OOC__ROUND_UP_F64)
-OOC__SETTLE_DISPATCH(f32, float, int32_t, FLT_EPSILON / 2, FLT_MAX, OOC__ROUND_UP_F32)
+#define OOC__PAD_NORMS(SUF, T)                                                                             \
+    double ooc__assign_pad_norms_##SUF(const T *cn, size_t k, size_t kp, T *cnp)                           \
+    {                                                                                                      \
+        double cmax = 0;                                                                                   \
+        for (size_t j = 0; j < kp; j++) {                                                                  \
+            cnp[j] = j < k ? cn[j] : (T)INFINITY;                                                          \
+            if (j < k && (double)cn[j] > cmax)                                                             \
+                cmax = (double)cn[j];                                                                      \
+        }                                                                                                  \
+        return cmax;                                                                                       \
+    }
+
+OOC__PAD_NORMS(f64, double)
+OOC__PAD_NORMS(f32, float)
+/* f64s: float64 rows and centres, ranked by float32 scores (ooc_assign_gemm.c), settled with D in double. */
+OOC__SETTLE_DISPATCH(f64, f64, double, double, int64_t, DBL_EPSILON / 2, DBL_MAX, OOC__ROUND_UP_F64)
+OOC__SETTLE_DISPATCH(f32, f32, float, float, int32_t, FLT_EPSILON / 2, FLT_MAX, OOC__ROUND_UP_F32)
+OOC__SETTLE_DISPATCH(f64s, f64, double, float, int32_t, FLT_EPSILON / 2, FLT_MAX, OOC__ROUND_UP_F32)

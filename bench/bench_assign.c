@@ -4,7 +4,8 @@
  * pass would; each variant runs `repeats` times, interleaved so that noise from other processes spreads
  * over all of them, and reports its median thread CPU time: ns per row and GFLOP/s counting 2·n·k·d flops
  * (the x·c products alone). Variants: ref, direct-v16 (SSE2), direct-v32 (AVX2, where the CPU has it),
- * direct-v64 (AVX-512, float64, idem), gemm; "sel" marks the one ooc__assign_select() picks. check: rows whose label or distance differs from
+ * direct-v64 (AVX-512, float64, idem), gemm, gemm-f64s (float64 ranked by float32 GEMM); "sel" marks the
+ * one ooc__assign_select() picks. check: rows whose label or distance differs from
  * the reference's, or (--second) whose bound on the second nearest distance is above the reference's exact
  * one, over all variants (must be 0; the exit status says so).
  *
@@ -25,20 +26,24 @@
 #include <string.h>
 #include <time.h>
 
-enum { MAX_REPEATS = 99, MAX_SHAPES = 32, NVARIANTS = 5 };
+enum { MAX_REPEATS = 99, MAX_SHAPES = 32, NVARIANTS = 6 };
 
-/* direct-v32 only where the CPU has AVX2, direct-v64 (float64 only) where it has AVX-512. */
-static const char *const variant_name[NVARIANTS] = {"ref", "direct-v16", "direct-v32", "direct-v64", "gemm"};
-static const ooc__assign_fn variant_f64[NVARIANTS] = {ooc__assign_ref_f64, ooc__assign_direct_v16_f64,
+/* direct-v32 only where the CPU has AVX2, direct-v64 (float64 only) where it has AVX-512; gemm-f64s
+ * (float64 ranked in float32) for float64 only. */
+static const char *const variant_name[NVARIANTS] = {"ref", "direct-v16", "direct-v32", "direct-v64", "gemm",
+                                                    "gemm-f64s"};
+static const ooc__assign_fn variant_f64[NVARIANTS] = {ooc__assign_ref_f64,        ooc__assign_direct_v16_f64,
                                                       ooc__assign_direct_v32_f64, ooc__assign_direct_v64_f64,
-                                                      ooc__assign_gemm_f64};
+                                                      ooc__assign_gemm_f64,       ooc__assign_gemm_f64s};
 static const ooc__assign_fn variant_f32[NVARIANTS] = {ooc__assign_ref_f32, ooc__assign_direct_v16_f32,
-                                                      ooc__assign_direct_v32_f32, NULL, ooc__assign_gemm_f32};
+                                                      ooc__assign_direct_v32_f32, NULL, ooc__assign_gemm_f32, NULL};
 
 static int available(int v, ooc_dtype t)
 {
     if (v == 3)
         return t == OOC_FLOAT64 && ooc__assign_have_avx512();
+    if (v == 5)
+        return t == OOC_FLOAT64;
     return v != 2 || ooc__assign_have_avx2();
 }
 

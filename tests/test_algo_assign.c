@@ -2,8 +2,8 @@
  * variant on many shapes (k, d, n with tails that fill no tile), float32 and float64; near-ties counted to
  * show they were met; exact ties to the lowest index; the same outputs however rows are split into calls
  * and whether the second nearest distance is asked for; that bound never above the exact second nearest
- * (the reference's, checked by brute force) and within the variant's rounding allowance of it; a variant
- * and enough scratch for every shape. */
+ * (the reference's, checked by brute force) and within the variant's rounding allowance of it; float64
+ * values outside what float32 ranking takes on trust; a variant and enough scratch for every shape. */
 #include "ooc_assign_internal.h"
 #include "ooc_random.h"
 #include "ooc_test.h"
@@ -14,6 +14,7 @@
 typedef struct variant {
     const char *name;
     ooc__assign_fn f64, f32;
+    int ranks_f32; /* ranks in float32 whatever the data's type */
 } variant;
 
 static ooc__assign_fn pick(const variant *v, ooc_dtype t)
@@ -22,13 +23,14 @@ static ooc__assign_fn pick(const variant *v, ooc_dtype t)
 }
 
 /* direct-v32 runs only where the CPU has AVX2, direct-v64 (float64 only) where it has AVX-512 (see
- * available()). */
+ * available()); gemm-f64s is float64 data ranked by float32 GEMM. */
 static const variant variants[] = {
-    {"direct", ooc__assign_direct_f64, ooc__assign_direct_f32},
-    {"direct-v16", ooc__assign_direct_v16_f64, ooc__assign_direct_v16_f32},
-    {"direct-v32", ooc__assign_direct_v32_f64, ooc__assign_direct_v32_f32},
-    {"direct-v64", ooc__assign_direct_v64_f64, NULL},
-    {"gemm", ooc__assign_gemm_f64, ooc__assign_gemm_f32},
+    {"direct", ooc__assign_direct_f64, ooc__assign_direct_f32, 0},
+    {"direct-v16", ooc__assign_direct_v16_f64, ooc__assign_direct_v16_f32, 0},
+    {"direct-v32", ooc__assign_direct_v32_f64, ooc__assign_direct_v32_f32, 0},
+    {"direct-v64", ooc__assign_direct_v64_f64, NULL, 0},
+    {"gemm", ooc__assign_gemm_f64, ooc__assign_gemm_f32, 0},
+    {"gemm-f64s", ooc__assign_gemm_f64s, NULL, 1},
 };
 enum { NVARIANTS = sizeof variants / sizeof variants[0] };
 
@@ -264,9 +266,9 @@ static double widest_second[2];
 
 /* A variant's second[] against the reference's exact values: never above, and below by at most the
  * variant's rounding allowance (twice the settling's, ooc_assign_settle.c) and 1e-6 relative. */
-static void check_second(const problem *p, const char *name, const char *what)
+static void check_second(const problem *p, const char *name, const char *what, int ranks_f32)
 {
-    double cmax = 0, unit = p->t == OOC_FLOAT32 ? FLT_EPSILON / 2 : DBL_EPSILON / 2;
+    double cmax = 0, unit = p->t == OOC_FLOAT32 || ranks_f32 ? FLT_EPSILON / 2 : DBL_EPSILON / 2;
     for (size_t j = 0; j < p->k; j++)
         cmax = fmax(cmax, elem(p, p->cn, j));
     size_t above = 0, loose = 0, first = 0;
@@ -303,7 +305,7 @@ static void check_problem(problem *p, const char *what)
         check_same(p, name, what);
         run(p, f, 0, p->n, p->labels, p->dist, p->second);
         check_same(p, name, what);
-        check_second(p, name, what);
+        check_second(p, name, what, v < NVARIANTS ? variants[v].ranks_f32 : f == ooc__assign_gemm_f64s);
         if (p->n >= 2) {
             size_t m = 1 + (size_t)ooc_random_below(7, 4, p->n * 31 + p->k, p->n - 1);
             run(p, f, 0, m, p->labels, p->dist, NULL);
@@ -437,6 +439,38 @@ static void test_rows_on_centres(void)
     }
 }
 
+/* float64 values that float32 ranking must not take on trust (gemm-f64s sends rows with a nonzero value
+ * outside [2^-50, 2^50] in magnitude to the reference, and centres with one to float64 GEMM): every variant
+ * still gives the reference's outputs, on shapes where gemm-f64s is selected or not. */
+static void test_extreme_values(void)
+{
+    static const size_t shapes[][3] = {{203, 20, 300}, {61, 7, 1000}, {45, 128, 256}, {150, 20, 12}};
+    static const double odd[] = {0x1p-50, 0x1p50, 0x1p-51, 0x1p51, 1e-30, 1e30, 1e-300, 1e300, -1e-310, 1e-40};
+    enum { NODD = sizeof odd / sizeof odd[0] };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int centres = 0; centres < 2; centres++) {
+            problem p;
+            problem_init(&p, OOC_FLOAT64, shapes[s][0], shapes[s][1], shapes[s][2]);
+            fill(&p, UNIFORM, 300 + s, 0);
+            double *x = p.x, *c = p.c, *cn = p.cn;
+            for (size_t i = 0; i < p.n; i++) /* one odd value in most rows, a scaled row in some */
+                if (i % 7 == 6)
+                    for (size_t t = 0; t < p.d; t++)
+                        x[i * p.d + t] *= 1e-20;
+                else if (i % (NODD + 1))
+                    x[i * p.d + i % p.d] = odd[i % (NODD + 1) - 1];
+            if (centres) { /* a centre with a tiny value, its norm recomputed */
+                size_t j = p.k / 2;
+                c[j * p.d] = 1e-200;
+                cn[j] = 0;
+                for (size_t t = 0; t < p.d; t++)
+                    cn[j] += c[j * p.d + t] * c[j * p.d + t];
+            }
+            check_problem(&p, centres ? "extreme rows and a tiny centre" : "extreme rows");
+            problem_free(&p);
+        }
+}
+
 static void test_select(void)
 {
     static const size_t more_k[] = {1, 2, 5, 8, 16, 31, 100, 4096, 65536};
@@ -455,6 +489,7 @@ static void test_select(void)
                 ASSERT_INT_EQ(bytes % 64, 0);
                 ASSERT(bytes >= ooc__assign_direct_scratch(t, k, d));
                 ASSERT(bytes >= ooc__assign_gemm_scratch(t, k, d));
+                ASSERT(t == OOC_FLOAT32 || bytes >= ooc__assign_gemm_f64s_scratch(k, d));
                 ASSERT(f == ooc__assign_select(t, k, d));
             }
     }
@@ -536,4 +571,4 @@ static void test_second_report(void)
 }
 
 OOC_TEST_MAIN(test_isa, test_uniform, test_offset, test_boundary, test_integer_ties, test_duplicate_centres,
-              test_rows_on_centres, test_select, test_row_ops, test_second_report)
+              test_rows_on_centres, test_extreme_values, test_select, test_row_ops, test_second_report)
