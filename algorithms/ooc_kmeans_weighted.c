@@ -20,44 +20,72 @@ static double sqdist(const double *a, const double *b, size_t d)
     return s;
 }
 
-/* The first index whose running sum of v exceeds target (the last with v > 0 if rounding runs past). */
-static size_t pick(const double *v, size_t m, double target)
+/* For each of n targets, the first index whose running sum of v exceeds it (the last with v > 0 if rounding
+ * runs past), all in one pass: the running sum is the same for every target. order: n scratch indices. */
+static void pick(const double *v, size_t m, const double *target, size_t n, size_t *order, size_t *out)
 {
+    for (size_t a = 0; a < n; a++) { /* targets ascending (insertion sort: n <= TRIALS_MAX) */
+        size_t b = a;
+        for (; b > 0 && target[order[b - 1]] > target[a]; b--)
+            order[b] = order[b - 1];
+        order[b] = a;
+    }
     double run = 0;
-    size_t last = 0;
-    for (size_t i = 0; i < m; i++) {
+    size_t last = 0, next = 0;
+    for (size_t i = 0; i < m && next < n; i++) {
         if (v[i] <= 0)
             continue;
         run += v[i];
         last = i;
-        if (run > target)
-            return i;
+        for (; next < n && run > target[order[next]]; next++)
+            out[order[next]] = i;
     }
-    return last;
+    for (; next < n; next++)
+        out[order[next]] = last;
 }
 
+/* Trials measured together: the lanes of one AVX-512 vector (two AVX2 ones). */
+enum { TRIAL_LANES = 8 };
+
+/* Points x columns x trial lanes below which a step runs on one thread: about a millisecond of work. A step
+ * is one parallel region, and k of them run in a row: with less work each, waking the other threads and
+ * meeting them at the end costs more than it saves, and on a machine whose cores are busy with other work a
+ * region can wait a whole time slice for a thread (a 200-cluster fit measured 0.06 s on one thread, 0.6 s
+ * on two with one core taken). */
+#define PARALLEL_STEP_MIN ((size_t)8 << 20)
+
 /* D from every point to each of the trials' candidates (dd: trials x m), each summed in sqdist()'s order
- * (the same bits), with the trials in the lanes of the inner loop (candidates transposed into ct: d x
- * trials) so that it vectorises without reordering any sum; points split among threads. */
-__attribute__((target_clones("avx2", "default"))) static void trial_distances(const double *pts, size_t m, size_t d,
-                                                                               const size_t *cand, size_t trials,
-                                                                               double *ct, double *dd, int threads)
+ * (the same bits), with TRIAL_LANES trials in the lanes of the inner loop (candidates transposed into ct:
+ * d x a multiple of TRIAL_LANES columns, the spare ones repeating the last candidate) and two points at a
+ * time, so that the sums stay in registers and two chains of additions run side by side, without
+ * reordering any sum; points split among threads when there are enough of them. */
+__attribute__((target_clones("avx512f", "avx2", "default"))) static void
+trial_distances(const double *pts, size_t m, size_t d, const size_t *cand, size_t trials, double *ct, double *dd,
+                int threads)
 {
+    size_t tp = (trials + TRIAL_LANES - 1) / TRIAL_LANES * TRIAL_LANES;
     for (size_t j = 0; j < d; j++)
-        for (size_t t = 0; t < trials; t++)
-            ct[j * trials + t] = pts[cand[t] * d + j];
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (size_t i = 0; i < m; i++) {
-        double acc[TRIALS_MAX] = {0};
-        for (size_t j = 0; j < d; j++) {
-            double x = pts[i * d + j];
-            for (size_t t = 0; t < trials; t++) {
-                double v = x - ct[j * trials + t];
-                acc[t] += v * v;
+        for (size_t t = 0; t < tp; t++)
+            ct[j * tp + t] = pts[cand[t < trials ? t : trials - 1] * d + j];
+    typedef double lanes __attribute__((vector_size(TRIAL_LANES * sizeof(double)), aligned(8)));
+    size_t pairs = (m + 1) / 2;
+    int team = m * d * tp >= PARALLEL_STEP_MIN ? threads : 1;
+#pragma omp parallel for num_threads(team) if (team > 1) schedule(static)
+    for (size_t p = 0; p < pairs; p++) {
+        size_t i0 = 2 * p, i1 = i0 + 1 < m ? i0 + 1 : i0; /* an odd last point is measured twice */
+        for (size_t g = 0; g < tp; g += TRIAL_LANES) {
+            lanes a0 = {0}, a1 = {0};
+            for (size_t j = 0; j < d; j++) {
+                lanes c = *(const lanes *)(ct + j * tp + g);
+                lanes v0 = pts[i0 * d + j] - c, v1 = pts[i1 * d + j] - c;
+                a0 += v0 * v0;
+                a1 += v1 * v1;
+            }
+            for (size_t u = 0; u < TRIAL_LANES && g + u < trials; u++) {
+                dd[(g + u) * m + i0] = a0[u];
+                dd[(g + u) * m + i1] = a1[u];
             }
         }
-        for (size_t t = 0; t < trials; t++)
-            dd[t * m + i] = acc[t];
     }
 }
 
@@ -69,7 +97,7 @@ static int plusplus(const double *pts, const double *w, size_t m, size_t d, size
     size_t trials = 2 + (size_t)log((double)k);
     trials = trials < TRIALS_MAX ? trials : TRIALS_MAX;
     double *closest = malloc(m * sizeof *closest), *wd = malloc(m * sizeof *wd);
-    double *dd = malloc(trials * m * sizeof *dd), *ct = malloc(d * trials * sizeof *ct);
+    double *dd = malloc(trials * m * sizeof *dd), *ct = malloc(d * (trials + TRIAL_LANES) * sizeof *ct);
     if (!closest || !wd || !dd || !ct) {
         free(closest);
         free(wd);
@@ -81,34 +109,35 @@ static int plusplus(const double *pts, const double *w, size_t m, size_t d, size
     double total_w = 0;
     for (size_t i = 0; i < m; i++)
         total_w += w[i];
-    size_t first = pick(w, m, ooc_random_uniform(seed, OOC__STREAM_RECLUSTER, draw++) * total_w);
+    size_t first, order[TRIALS_MAX], cand[TRIALS_MAX];
+    double target[TRIALS_MAX], cand_pot[TRIALS_MAX];
+    target[0] = ooc_random_uniform(seed, OOC__STREAM_RECLUSTER, draw++) * total_w;
+    pick(w, m, target, 1, order, &first);
     memcpy(centers, pts + first * d, d * sizeof *centers);
     double pot = 0;
     for (size_t i = 0; i < m; i++) {
         closest[i] = sqdist(pts + i * d, centers, d);
         pot += w[i] * closest[i];
     }
-    size_t cand[TRIALS_MAX];
     for (size_t c = 1; c < k; c++) {
         for (size_t i = 0; i < m; i++)
             wd[i] = w[i] * closest[i];
-        for (size_t t = 0; t < trials; t++) {
-            double u = ooc_random_uniform(seed, OOC__STREAM_RECLUSTER, draw++);
-            /* All points already on a centre: fall back to the weights. */
-            cand[t] = pot > 0 ? pick(wd, m, u * pot) : pick(w, m, u * total_w);
-        }
+        for (size_t t = 0; t < trials; t++) /* all points already on a centre: fall back to the weights */
+            target[t] = ooc_random_uniform(seed, OOC__STREAM_RECLUSTER, draw++) * (pot > 0 ? pot : total_w);
+        pick(pot > 0 ? wd : w, m, target, trials, order, cand);
         trial_distances(pts, m, d, cand, trials, ct, dd, threads);
+        for (size_t t = 0; t < trials; t++)
+            cand_pot[t] = 0;
+        for (size_t i = 0; i < m; i++) /* each trial's sum in point order, the trials side by side */
+            for (size_t t = 0; t < trials; t++)
+                cand_pot[t] += w[i] * (dd[t * m + i] < closest[i] ? dd[t * m + i] : closest[i]);
         size_t best = 0;
         double best_pot = INFINITY;
-        for (size_t t = 0; t < trials; t++) {
-            double cand_pot = 0;
-            for (size_t i = 0; i < m; i++)
-                cand_pot += w[i] * (dd[t * m + i] < closest[i] ? dd[t * m + i] : closest[i]);
-            if (cand_pot < best_pot) {
-                best_pot = cand_pot;
+        for (size_t t = 0; t < trials; t++)
+            if (cand_pot[t] < best_pot) {
+                best_pot = cand_pot[t];
                 best = t;
             }
-        }
         memcpy(centers + c * d, pts + cand[best] * d, d * sizeof *centers);
         pot = 0;
         for (size_t i = 0; i < m; i++) {
