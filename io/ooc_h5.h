@@ -139,7 +139,8 @@ int ooc_h5_reader_in_place(ooc_h5_reader *r, uint64_t *max_bytes);
 /* ---- conveniences ----------------------------------------------------------------------------------- */
 
 /* ooc_h5_split_name(): "FILE.h5" or "FILE.h5:/path/to/dataset" into the file and the dataset (default_dataset
- * when none is given; the dataset is what follows the last ":/"). OOC_EINVAL if a part does not fit. */
+ * when none is given; the dataset is what follows the last ":/"). OOC_EINVAL if a part does not fit, or if
+ * the file part ends with ':' (as "FILE.h5:" does). */
 int ooc_h5_split_name(const char *spec, const char *default_dataset, char *file, size_t file_size, char *dataset,
                       size_t dataset_size);
 

@@ -10,7 +10,8 @@ int ooc_h5_split_name(const char *spec, const char *default_dataset, char *file,
         sep = p;
     size_t file_len = sep ? (size_t)(sep - spec) : strlen(spec);
     const char *ds = sep ? sep + 1 : default_dataset;
-    if (file_len == 0 || file_len >= file_size || strlen(ds) >= dataset_size)
+    /* "FILE.h5:" names no dataset after its colon: a mistake, not a file named so. */
+    if (file_len == 0 || spec[file_len - 1] == ':' || file_len >= file_size || strlen(ds) >= dataset_size)
         return OOC_EINVAL;
     memcpy(file, spec, file_len);
     file[file_len] = '\0';

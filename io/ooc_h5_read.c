@@ -188,7 +188,7 @@ static int open_checked(ooc_h5_reader *r, const char *path, const char *dataset,
         return ooc_error_set(err, OOC_ENOTFOUND, "%s: no dataset '%s'", path, dataset);
     r->dset = H5Dopen2(r->file, dataset, H5P_DEFAULT);
     if (r->dset < 0)
-        return ooc__h5_fail(err, OOC_EFORMAT, "%s: '%s' is not a dataset", path, dataset);
+        return ooc__h5_fail(err, OOC_EFORMAT, "%s: cannot open '%s' as a dataset", path, dataset);
     r->space = H5Dget_space(r->dset);
     int rank = r->space < 0 ? -1 : H5Sget_simple_extent_ndims(r->space);
     if (rank < 0)

@@ -111,7 +111,9 @@ class BadUsage(Base):
         for args, option, why in ((["--tol", "1e-400"], "--tol", "not a finite number a double holds"),
                                   (["--tol", "inf"], "--tol", "not a finite number a double holds"),
                                   (["--tol", "0.1.2"], "--tol", "not a number"),
-                                  (["--seed", "18446744073709551616"], "--seed", "too large")):
+                                  (["--seed", "18446744073709551616"], "--seed", "too large"),
+                                  # --json prints the seed as a JSON integer, which is an int64
+                                  (["--seed", "9223372036854775808"], "--seed", "at most 9223372036854775807")):
             with self.subTest(args=args):
                 status, out, err = kmeans("fit", missing, *args)
                 self.one_error(status, err, 2, option, f"'{args[1]}'", why)
@@ -134,7 +136,7 @@ class BadUsage(Base):
                     self.assert_dir([])
 
     def test_empty_input_names(self):
-        for spec in ("", ":/X"):
+        for spec in ("", ":/X", shared("blobs.h5") + ":"):
             for args in (["fit", spec, "-k", 1], ["predict", shared("model.h5"), spec, "--labels", self.path("l.h5")]):
                 with self.subTest(args=args):
                     status, out, err = kmeans(*args)
@@ -221,7 +223,8 @@ class BadUsage(Base):
                 self.assert_dir(["in.h5", "model.h5"])
 
     def test_labels_values_are_usage_errors(self):
-        for args, needle in ((["--rows", "a:b"], "--rows"), (["--rows", "5"], "--rows"),
+        for args, needle in ((["--rows", "a:b"], "--rows"), (["--rows", "5"], "--rows"), (["--rows", "1.5:3"], "--rows"),
+                             (["--rows", "+3:"], "--rows"), (["--rows", "--3:"], "--rows"), (["--rows", "1k5:"], "--rows"),
                              (["--chunk", "x"], "--chunk")):
             for labels in (shared("labels.h5"), self.path("missing.h5")):  # checked before the file is opened
                 with self.subTest(args=args, labels=labels):
@@ -502,6 +505,12 @@ class Outputs(Base):
                 self.one_error(status, err, 2)
                 self.assert_dir([])
 
+    def test_output_name_ending_in_a_colon(self):
+        # "l.h5:" names no dataset: refused, not a file called "l.h5:"
+        status, out, err = kmeans("fit", shared("blobs.h5"), "-k", 3, "-q", "--labels", self.path("l.h5") + ":")
+        self.one_error(status, err, 2, "--labels", "not FILE.h5[:/dataset]")
+        self.assert_dir([])
+
     def test_labels_dataset_path(self):
         status, out, err = kmeans("fit", shared("blobs.h5"), "-k", 3, "-q", "--labels", self.path("l.h5") + ":/lab")
         self.assertEqual(status, 0, err)
@@ -625,7 +634,11 @@ class LabelsCommand(Base):
         for spec, expect in (("3:17", self.labels[3:17]), (":5", self.labels[:5]), ("49990:", self.labels[49990:]),
                              ("9995:10005", self.labels[9995:10005]), ("0:0", []), ("7:3", []),
                              ("49998:60000", self.labels[49998:]), ("60000:70000", []), ("60000:", []),
-                             (":", self.labels)):
+                             (":", self.labels),
+                             # bounds are counts, in the forms every count takes (SPEC: 1e8, k, M, G)
+                             ("1e1:2e1", self.labels[10:20]), ("9.995k:10.005k", self.labels[9995:10005]),
+                             ("-1e1:", self.labels[-10:]), (":-0.04999M", self.labels[:-49990]), ("1G:", []),
+                             ("-1e30:5", self.labels[:5])):
             with self.subTest(rows=spec):
                 values, out = self.printed("--rows", spec)
                 self.assertEqual(values, list(expect))
@@ -845,6 +858,12 @@ class Interface(Base):
         self.assertEqual((p["n_clusters"], p["init"], p["oversampling_factor"], p["init_max_iter"], p["max_iter"],
                           p["tol"], p["seed"], p["threads"], p["memory_limit"]),
                          (3, "k-means||", 1.5, 2, 50, 1e-3, 5, 2, 1 << 30))
+
+    def test_json_largest_seed(self):
+        status, out, err = kmeans("fit", shared("blobs.h5"), "-k", 3, "--json", "--max-iter", 1,
+                                  "--seed", 2**63 - 1)
+        self.assertEqual(status, 0, err)
+        self.assertEqual(json.loads(out)["parameters"]["seed"], 2**63 - 1)
 
     def test_json_threads_are_those_used(self):
         # Without -t, a limit that holds one thread's buffers but not two: parameters.threads says 1 (as

@@ -112,7 +112,7 @@ static void parse(int argc, char **argv, cli *c)
                 cli_usage_error("--compression: '%s' is not zstd, zstd:LEVEL (1..22) or none", optarg);
             break;
         case OPT_NO_SHUFFLE: c->p.codec.shuffle = 0; break;
-        case OPT_SEED: b->seed = cli_u64("--seed", optarg); break;
+        case OPT_SEED: b->seed = cli_u64("--seed", optarg, UINT64_MAX); break;
         case 't': c->p.threads = cli_threads("--threads", optarg); break;
         case OPT_NO_LABELS: c->p.labels = 0; break;
         case 'f': c->p.force = 1; break;

@@ -223,12 +223,12 @@ uint64_t cli_count(const char *option, const char *value, uint64_t min)
     return v;
 }
 
-uint64_t cli_u64(const char *option, const char *value)
+uint64_t cli_u64(const char *option, const char *value, uint64_t max)
 {
     uint64_t v;
     int rc = ooc_parse_u64(value, &v);
-    if (rc == OOC_ERANGE)
-        cli_usage_error("%s: '%s' is too large (at most %llu)", option, value, (unsigned long long)UINT64_MAX);
+    if (rc == OOC_ERANGE || (rc == 0 && v > max))
+        cli_usage_error("%s: '%s' is too large (at most %llu)", option, value, (unsigned long long)max);
     if (rc)
         cli_usage_error("%s: '%s' is not a non-negative integer", option, value);
     return v;

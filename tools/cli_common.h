@@ -40,7 +40,7 @@ int cli_stdout_status(int status);
 
 /* Option values: each exits with status 2 and a message naming the option on a bad value. */
 uint64_t cli_count(const char *option, const char *value, uint64_t min);
-uint64_t cli_u64(const char *option, const char *value);
+uint64_t cli_u64(const char *option, const char *value, uint64_t max);
 double cli_double(const char *option, const char *value);
 int cli_threads(const char *option, const char *value);
 uint64_t cli_memory_limit(const char *value); /* --memory-limit: a size (512M, 2G), not 0 */

@@ -148,7 +148,7 @@ static void parse_option(cli *c, int opt, char **argv)
         if (c->kp.tol < 0)
             cli_usage_error("--tol: '%s' must not be negative", optarg);
         break;
-    case OPT_SEED: c->kp.seed = cli_u64("--seed", optarg); break;
+    case OPT_SEED: c->kp.seed = cli_u64("--seed", optarg, INT64_MAX); /* JSON integers are int64 */ break;
     case 't': c->sp.threads = cli_threads("--threads", optarg); break;
     case OPT_MEMORY_LIMIT: c->sp.memory_limit = cli_memory_limit(optarg); break;
     case 'o': c->model_out = optarg; break;
@@ -165,14 +165,30 @@ static void parse_option(cli *c, int opt, char **argv)
     }
 }
 
-/* One bound of a Python slice, the n bytes at s: digits, with an optional minus (counted from the end); past
- * int64, the nearest int64 (which clamps the same: no dataset has 2^63 rows). 0 or -1. */
+/* One bound of a Python slice, the n bytes at s: a count (17, 1e6, 10k), with an optional minus (counted from
+ * the end); past int64, the nearest int64 (which clamps the same: no dataset has 2^63 rows). 0 or -1. */
 static int parse_bound(const char *s, size_t n, int64_t *v)
 {
-    size_t digits = strspn(s + (s[0] == '-'), "0123456789");
-    if (digits == 0 || digits + (s[0] == '-') != n)
+    int negative = n > 0 && s[0] == '-';
+    const char *body = s + negative;
+    size_t len = n - (size_t)negative;
+    if (len == 0 || body[0] == '+' || body[0] == '-')
         return -1;
-    *v = strtoll(s, NULL, 10); /* stops at the colon; saturates past int64 */
+    char count[64];
+    uint64_t u = 0;
+    int rc;
+    if (len >= sizeof count) /* only digits run this long: past int64 */
+        rc = strspn(body, "0123456789") >= len ? OOC_ERANGE : OOC_EINVAL;
+    else {
+        memcpy(count, body, len);
+        count[len] = '\0';
+        rc = ooc_parse_count(count, &u);
+    }
+    if (rc == OOC_ERANGE || (rc == 0 && u > INT64_MAX))
+        u = (uint64_t)INT64_MAX + (uint64_t)negative;
+    else if (rc)
+        return -1;
+    *v = (int64_t)(negative ? 0 - u : u);
     return 0;
 }
 
@@ -248,7 +264,7 @@ static void parse(int argc, char **argv, cli *c)
     if (c->rows)
         check_rows_syntax(c->rows);
     if (c->chunk)
-        cli_u64("--chunk", c->chunk);
+        cli_u64("--chunk", c->chunk, UINT64_MAX);
 }
 
 static void on_iteration(const ooc_kmeans_iteration *it, void *user)
@@ -484,7 +500,7 @@ static int run_labels(cli *c, ooc_error *err)
     if (in->rank != 1 || in->is_float) {
         rc = ooc_error_set(err, OOC_EFORMAT, "%s: not a 1-D integer labels dataset", ooc_h5_reader_name(r));
     } else if (c->chunk) {
-        uint64_t chunk = cli_u64("--chunk", c->chunk), rows = in->chunked ? in->chunk_rows : in->rows;
+        uint64_t chunk = cli_u64("--chunk", c->chunk, UINT64_MAX), rows = in->chunked ? in->chunk_rows : in->rows;
         uint64_t nchunks = rows ? (in->rows + rows - 1) / rows : 0;
         if (chunk >= nchunks) {
             rc = ooc_error_set(err, OOC_EINVAL, "%s: chunk %llu: there are %llu chunks", ooc_h5_reader_name(r),
