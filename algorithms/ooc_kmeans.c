@@ -51,6 +51,14 @@ static int at_a_centre(const double *x, const double *centers, uint64_t k, uint6
     return 0;
 }
 
+/* A centre coordinate as the assignment measures it: float32 rows against float32 centres. The model keeps
+ * those (as scikit-learn keeps float32 centres for float32 data), so that the centres saved are the ones the
+ * labels and inertia belong to. */
+static double in_data_type(const ooc__fit *f, double v)
+{
+    return f->in->dtype == OOC_FLOAT32 ? (double)(float)v : v;
+}
+
 /* New centres from one Lloyd pass; empty clusters take the rows farthest from their centres, farthest
  * first, in cluster order (scikit-learn's relocation), but not a row at a centre (as the centres stand,
  * updated up to this cluster): that would only split identical rows, and, their means rounding, the clusters
@@ -77,7 +85,7 @@ static double update_centers(const ooc__fit *f, const ooc__assign_result *r, dou
         if (!src)
             continue;
         for (uint64_t t = 0; t < f->d; t++) {
-            double v = r->counts[c] > 0 ? src[t] / r->counts[c] : src[t];
+            double v = in_data_type(f, r->counts[c] > 0 ? src[t] / r->counts[c] : src[t]);
             double delta = v - ctr[t];
             shift += delta * delta;
             ctr[t] = v;
@@ -175,6 +183,8 @@ static int final_labels(ooc__fit *f, ooc__bounds *bounds, int final_known, ooc_h
 static int lloyd(ooc__fit *f, ooc__init_seed *seed, double tol_abs, ooc_h5_chunked *labels, ooc_kmeans_model *m,
                  ooc_error *err)
 {
+    for (uint64_t e = 0; e < f->k * f->d; e++) /* the initial centres too: a cluster may never move */
+        m->centers[e] = in_data_type(f, m->centers[e]);
     ooc__bounds bounds;
     int rc = !f->prune   ? 0
              : seed->rows ? ooc__bounds_create_seeded(&bounds, f, seed, m->centers, err)

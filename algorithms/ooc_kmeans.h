@@ -70,7 +70,7 @@ int ooc_kmeans_params_check(const ooc_kmeans_params *p, ooc_error *err);
 
 typedef struct ooc_kmeans_model {
     uint64_t k, d;
-    double *centers;        /* k x d */
+    double *centers;        /* k x d (float32-representable when fitted to float32 rows) */
     int64_t *sizes;         /* rows in each cluster */
     double inertia;         /* sum of squared distances of rows to their centres */
     int n_iter, converged;

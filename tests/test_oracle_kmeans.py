@@ -103,8 +103,8 @@ def sqdist(X, C):
 
 
 def working_centres(C, dtype):
-    """The centres as the tool measures distances to them: in the data's precision (ooc_kmeans.h: the
-    assignment runs in the data's type; float32 data is measured against float32-rounded centres)."""
+    """The centres as the tool measures distances to them: in the data's precision (float32 data is measured
+    against float32-rounded centres; a fit to float32 data saves those)."""
     if np.dtype(dtype) == np.float32:
         return C.astype(np.float32).astype(np.float64)
     return C
@@ -139,15 +139,12 @@ class Quality(unittest.TestCase):
         self.assertEqual(lab.shape, (len(X),))
         ari = adjusted_rand_score(y, lab)
         self.assertGreaterEqual(ari, 0.99, f"ARI vs the true blobs, seed {seed} {dtype} {args}")
-        ties = check_exact(self, X, working_centres(C, dtype), lab, float(attrs["inertia"]), sizes)
-        self.assertEqual(ties, 0, "near ties on separated blobs")
         if dtype == "float32":
-            # Against the float64 centres as saved, a label may change only where the distances tie to
-            # float32 precision.
-            D = sqdist(X, C)
-            off = np.flatnonzero(np.argmin(D, axis=1) != lab)
-            gap = D[off, lab[off]] - D[off].min(axis=1)
-            self.assertTrue((gap <= 1e-5 * D[off].min(axis=1)).all(), f"rows {off[:5]} far from a tie")
+            # The centres saved are those the rows were measured against (float32, as scikit-learn keeps them
+            # for float32 data), so that labels and inertia belong to the model as saved.
+            np.testing.assert_array_equal(C, C.astype(np.float32).astype(np.float64))
+        ties = check_exact(self, X, C, lab, float(attrs["inertia"]), sizes)
+        self.assertEqual(ties, 0, "near ties on separated blobs")
         # The JSON, the model file and the attributes agree.
         self.assertEqual(js["inertia"], float(attrs["inertia"]))
         self.assertEqual(js["n_iter"], int(attrs["n_iter"]))
@@ -352,8 +349,9 @@ class Layouts(unittest.TestCase):
         C, sizes, attrs = load_model(model)
         lab = read(labels, "labels")
         X64 = data.astype(np.float64)
-        self.assertEqual(check_exact(self, X64, working_centres(C, working_dtype), lab, float(attrs["inertia"]),
-                                     sizes), 0)
+        # float32 data (big-endian too): the centres saved are float32 values, those the rows were measured against
+        np.testing.assert_array_equal(C, working_centres(C, working_dtype))
+        self.assertEqual(check_exact(self, X64, C, lab, float(attrs["inertia"]), sizes), 0)
         self.assertGreaterEqual(adjusted_rand_score(self.y, lab), 0.99)
         status, out, err = T.run(["chunkinfo", p, "--json"])
         self.assertEqual(status, 0, err)
