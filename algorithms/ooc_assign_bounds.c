@@ -37,6 +37,13 @@ static int bounds_init(ooc__bounds *b, const ooc__fit *f, ooc_error *err)
     return b->centers && b->drifted ? 0 : ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
 }
 
+uint64_t ooc__bounds_held_bytes(const ooc__fit *f, uint64_t m)
+{
+    uint64_t esize = ooc_dtype_size(f->in->dtype);
+    uint64_t seeding = m * (f->d + 1) * esize + m * (sizeof(int32_t) + sizeof(double));
+    return (f->k * f->d + f->k) * esize + f->k * sizeof(ooc__drift) + seeding;
+}
+
 int ooc__bounds_create(ooc__bounds *b, const ooc__fit *f, ooc_error *err)
 {
     int rc = ooc__agree(f, bounds_init(b, f, err), err);
@@ -192,6 +199,8 @@ int ooc__bounds_create_seeded(ooc__bounds *b, const ooc__fit *f, ooc__init_seed 
         b->seed_reach[c] = sqrt(second * (1 - b->margin));
     }
     free(cand);
+    free(seed->candidates); /* used up: Lloyd has no need of them */
+    seed->candidates = NULL;
     b->seed_scale = seed->scale;
     b->rows = seed->rows;
     seed->rows = NULL;

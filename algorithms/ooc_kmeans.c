@@ -5,6 +5,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -240,6 +241,38 @@ static size_t per_row_bytes(const ooc_kmeans_params *p, int bounds)
     return init > lloyd ? init : lloyd;
 }
 
+/* At its peak: the model; then the initialisation's arrays, or the seeding of Lloyd's bounds (with the
+ * candidates), or a Lloyd pass's (with the bounds' centres). */
+void ooc__kmeans_fit_memory(const ooc_array_info *in, const ooc_kmeans_params *p, int prune, uint64_t *held,
+                            size_t *partial)
+{
+    ooc__fit fit = {.in = in, .p = p, .k = p->k, .d = in->cols, .prune = prune}, *f = &fit;
+    uint64_t init, pass;
+    size_t init_partial, pass_partial;
+    ooc__kmeans_init_memory(f, &init, &init_partial);
+    ooc__assign_pass_memory(f, 1, f->prune, &pass, &pass_partial);
+    uint64_t m = ooc__kmeans_init_candidates(f);
+    int seeded = f->prune && f->p->init != OOC_INIT_RANDOM;
+    uint64_t seeding = seeded ? m * f->d * sizeof(double) + ooc__bounds_held_bytes(f, m) : 0;
+    uint64_t lloyd = pass + (f->prune ? ooc__bounds_held_bytes(f, 0) : 0);
+    uint64_t peak = init > seeding ? init : seeding;
+    *held = f->k * (f->d + 1) * sizeof(double) + (peak > lloyd ? peak : lloyd);
+    *partial = init_partial > pass_partial ? init_partial : pass_partial;
+}
+
+/* A stream for f's passes (into f->stream), its budget counting what the fit or prediction holds. */
+static int create_stream(ooc__fit *f, ooc_array *a, ooc_stream_params sp, uint64_t held, size_t partial,
+                         ooc_error *err)
+{
+    char name[96];
+    snprintf(name, sizeof name, "k = %llu centres of %llu features", (unsigned long long)f->k,
+             (unsigned long long)f->d);
+    sp.held_bytes = held;
+    sp.partial_bytes = partial;
+    sp.held_name = name;
+    return ooc_stream_create(a, &sp, &f->stream, err);
+}
+
 /* Our threads split the chunks; OpenBLAS inside one of them must not start threads of its own (nor, in
  * serial code, fan out to all cores, which the OpenMP build we link would). */
 static void blas_single_threaded(void)
@@ -268,7 +301,10 @@ int ooc__kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_
     ooc_stream_params sp2 = *sp;
     sp2.state_row_bytes = per_row_bytes(p, prune);
     ooc__fit f = {.in = in, .p = p, .k = p->k, .d = in->cols, .prune = prune};
-    rc = ooc_stream_create(a, &sp2, &f.stream, err);
+    uint64_t held;
+    size_t partial;
+    ooc__kmeans_fit_memory(in, p, prune, &held, &partial);
+    rc = create_stream(&f, a, sp2, held, partial, err);
     ooc_kmeans_model *m = rc ? NULL : model_alloc(f.k, f.d);
     if (!rc && !m)
         rc = ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
@@ -329,7 +365,11 @@ int ooc_kmeans_predict(ooc_array *a, const ooc_stream_params *sp, const ooc_kmea
                              (unsigned long long)in->cols, (unsigned long long)m->d);
     blas_single_threaded();
     ooc__fit f = {.in = in, .p = &m->params, .k = m->k, .d = m->d};
-    int rc = ooc_dist_agree(sp->dist, ooc_stream_create(a, sp, &f.stream, err), err);
+    uint64_t held;
+    size_t partial;
+    ooc__assign_pass_memory(&f, 0, 0, &held, &partial);
+    int rc = ooc_dist_agree(sp->dist, create_stream(&f, a, *sp, held + m->k * (m->d + 1) * sizeof(double), partial, err),
+                            err);
     if (rc) {
         ooc_stream_free(f.stream);
         return rc;

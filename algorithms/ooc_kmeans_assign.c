@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A chunk's partial: the reduced part [sums k*d | counts k | inertia | recomputed | n_far | far_dist F |
+/* A chunk's partial: the reduced part [sums k*d (Lloyd's pass only) | counts k | inertia | recomputed | n_far | far_dist F |
  * far_row F | far_coords F*d], then this thread's scratch [dist | labels of a block of rows | kernel
  * scratch | bounds' work], which combine() never reads. All offsets in doubles (8 bytes). */
 typedef struct layout {
@@ -25,12 +25,12 @@ typedef struct job {
     layout lay;
 } job;
 
-static layout make_layout(uint64_t k, uint64_t d, uint64_t far_cap, uint64_t rows, size_t kernel_bytes,
-                          size_t work_bytes)
+static layout make_layout(uint64_t k, uint64_t d, int accumulate, uint64_t far_cap, uint64_t rows,
+                          size_t kernel_bytes, size_t work_bytes)
 {
     layout l;
     l.sums = 0;
-    l.counts = l.sums + k * d;
+    l.counts = l.sums + (accumulate ? k * d : 0);
     l.inertia = l.counts + k;
     l.recomputed = l.inertia + 1;
     l.n_far = l.recomputed + 1;
@@ -266,16 +266,32 @@ static size_t reduced_bytes(void *ctx, const void *partial)
     return ((const job *)ctx)->lay.reduced * sizeof(double);
 }
 
+static job make_job(const ooc__fit *f, int accumulate, int with_bounds)
+{
+    job j = {.k = f->k, .d = f->d, .far_cap = accumulate ? f->k : 0, .chunk_rows = f->in->chunk_rows,
+             .dtype = f->in->dtype, .accumulate = accumulate};
+    j.kernel = ooc__assign_select(j.dtype, (size_t)j.k, (size_t)j.d);
+    j.block = block_rows(j.d, j.dtype);
+    j.lay = make_layout(j.k, j.d, accumulate, j.far_cap, j.block, ooc__assign_scratch_bytes(j.dtype, j.k, j.d),
+                        with_bounds ? ooc__bounds_work_bytes(j.dtype, j.d) : 0);
+    return j;
+}
+
+void ooc__assign_pass_memory(const ooc__fit *f, int accumulate, int with_bounds, uint64_t *held, size_t *partial)
+{
+    job j = make_job(f, accumulate, with_bounds);
+    /* the typed centres, the accumulator, and the result's sums, counts and far rows */
+    *held = (j.k * j.d + j.k) * ooc_dtype_size(j.dtype) + j.lay.reduced * sizeof(double) +
+            ((accumulate ? j.k * j.d : 0) + j.k + j.far_cap * j.d) * sizeof(double);
+    *partial = j.lay.total * sizeof(double);
+}
+
 int ooc__assign_pass(ooc__fit *f, const double *centers, int accumulate, ooc__bounds *bounds, ooc_h5_chunked *labels,
                      ooc__assign_result *res, ooc_error *err)
 {
     memset(res, 0, sizeof *res);
-    job j = {.k = f->k, .d = f->d, .far_cap = accumulate ? f->k : 0, .chunk_rows = f->in->chunk_rows,
-             .dtype = f->in->dtype, .accumulate = accumulate, .bounds = bounds};
-    j.kernel = ooc__assign_select(j.dtype, (size_t)j.k, (size_t)j.d);
-    j.block = block_rows(j.d, j.dtype);
-    j.lay = make_layout(j.k, j.d, j.far_cap, j.block, ooc__assign_scratch_bytes(j.dtype, j.k, j.d),
-                        bounds ? ooc__bounds_work_bytes(j.dtype, j.d) : 0);
+    job j = make_job(f, accumulate, bounds != NULL);
+    j.bounds = bounds;
     size_t esize = ooc_dtype_size(j.dtype);
     char *typed = malloc((size_t)(j.k * j.d + j.k) * esize);
     double *acc = calloc(j.lay.reduced ? j.lay.reduced : 1, sizeof *acc);

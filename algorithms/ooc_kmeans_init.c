@@ -774,6 +774,39 @@ static int random_init(ooc__fit *f, double *centers, ooc_error *err)
     return rc;
 }
 
+uint64_t ooc__kmeans_init_candidates(const ooc__fit *f)
+{
+    if (f->p->init != OOC_INIT_KMEANS_PARALLEL)
+        return f->k;
+    /* a round draws each row with probability min(1, l dmin / phi): l rows or fewer on average */
+    double m = 1 + ceil(round_l(f)) * f->p->init_max_iter;
+    return m < (double)f->in->rows ? (uint64_t)m : f->in->rows;
+}
+
+void ooc__kmeans_init_memory(const ooc__fit *f, uint64_t *held, size_t *partial)
+{
+    uint64_t m = ooc__kmeans_init_candidates(f), d = f->d, esize = ooc_dtype_size(f->in->dtype);
+    *held = f->k * sizeof(uint64_t); /* --init random: the rows drawn */
+    *partial = 0;
+    if (f->p->init == OOC_INIT_RANDOM)
+        return;
+    int parallel = f->p->init == OOC_INIT_KMEANS_PARALLEL;
+    uint64_t n_new = parallel ? (uint64_t)ceil(round_l(f)) : 1;
+    /* Not counted: the rows kept for a draw (a few a chunk, in sections of 4 MiB at most, touched only as
+     * filled), which the stream's reserve holds. */
+    state_job j = {.d = d, .chunk_rows = f->in->chunk_rows, .m = m,
+                   .stats_doubles = (ooc_colstats_partial_bytes(d) + 7) / 8,
+                   .scratch_bytes = ooc__assign_scratch_bytes(f->in->dtype, (size_t)n_new, (size_t)d)};
+    *partial = state_partial_doubles(&j) * sizeof(double);
+    /* the candidates, their rows, counts and reach; a pass's typed candidates (new and old, together m),
+     * pruning table (old x new pairs, m^2 / 4 at most) and accumulator; or, at the end, the reclustering */
+    uint64_t drawn = m * (d + 3) * sizeof(double), pairs = m / 2 * (m - m / 2);
+    uint64_t pass = m * (d + 1) * esize + (pairs < PRUNE_MAX_PAIRS ? pairs : PRUNE_MAX_PAIRS) * sizeof(near_new) +
+                    (m + 1) * sizeof(uint64_t) + state_reduced_doubles(&j) * sizeof(double);
+    uint64_t recluster = parallel ? ooc__weighted_kmeans_bytes((size_t)m, (size_t)d, (size_t)f->k) : 0;
+    *held = drawn + (pass > recluster ? pass : recluster);
+}
+
 int ooc__kmeans_init(ooc__fit *f, double *centers, uint64_t *n_candidates, ooc__init_seed *seed,
                      ooc_colstats **stats, ooc_error *err)
 {

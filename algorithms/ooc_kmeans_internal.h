@@ -26,6 +26,8 @@ enum {
  * Returns 0 or OOC_ENOMEM. */
 int ooc__weighted_kmeans(const double *points, const double *weights, size_t m, size_t d, size_t k, uint64_t seed,
                          int threads, double *centers);
+/* ooc__weighted_kmeans_bytes(): the memory ooc__weighted_kmeans() allocates at its peak. */
+size_t ooc__weighted_kmeans_bytes(size_t m, size_t d, size_t k);
 
 /* ooc__float_below(): for v >= 0 (or NaN), the float strictly below v, or 0: a float bound at most any
  * exact value that v was rounded to nearest from (no double, hence no float, lies strictly between them).
@@ -62,6 +64,10 @@ static inline int ooc__agree(const ooc__fit *f, int rc, ooc_error *err)
 /* ooc__kmeans_fit(): ooc_kmeans_fit() with the pruning (Lloyd's bounds, k-means||'s) on or off. */
 int ooc__kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_params *p, ooc_chunk_output *labels,
                     int prune, ooc_kmeans_model **out, ooc_error *err);
+/* ooc__kmeans_fit_memory(): what such a fit holds besides the stream and the per-row state, at its peak
+ * (*held), and the largest partial of its passes: its stream's held_bytes and partial_bytes. */
+void ooc__kmeans_fit_memory(const ooc_array_info *in, const ooc_kmeans_params *p, int prune, uint64_t *held,
+                            size_t *partial);
 
 /* What k-means|| and k-means++ leave for Lloyd's first bounds: per row (ooc__init_row, in `rows`) the squared
  * distance to the nearest candidate measured and that candidate's index, and the candidates (m x d, values of
@@ -86,6 +92,13 @@ void ooc__init_seed_free(ooc__init_seed *s);
  * --init random. */
 int ooc__kmeans_init(ooc__fit *f, double *centers, uint64_t *n_candidates, ooc__init_seed *seed,
                      ooc_colstats **stats, ooc_error *err);
+
+/* ooc__kmeans_init_memory(): what p->init holds at its peak besides the stream and the k x d centres
+ * (for k-means||, with the expected number of candidates: 1 + oversampling_factor k a round), and the
+ * largest partial of its passes. */
+void ooc__kmeans_init_memory(const ooc__fit *f, uint64_t *held, size_t *partial);
+/* ooc__kmeans_init_candidates(): the candidates k-means|| is expected to draw (k for the others). */
+uint64_t ooc__kmeans_init_candidates(const ooc__fit *f);
 
 /* ooc__check_stats(): OOC_ENONFINITE, naming the first row with NaN or infinity, or 0. */
 int ooc__check_stats(const ooc__fit *f, const ooc_colstats *st, ooc_error *err);
@@ -155,6 +168,9 @@ void ooc__bounds_begin(ooc__bounds *b, ooc__assign_fn kernel, const void *center
 void ooc__bounds_end(ooc__bounds *b);
 /* ooc__bounds_work_bytes(): the work area one call of ooc__bounds_assign() needs, a multiple of 64. */
 size_t ooc__bounds_work_bytes(ooc_dtype t, uint64_t d);
+/* ooc__bounds_held_bytes(): what bounds hold besides the per-row state; seeded from m candidates, while
+ * they are created (m = 0: not seeded). */
+uint64_t ooc__bounds_held_bytes(const ooc__fit *f, uint64_t m);
 /* ooc__bounds_assign(): labels and dist of rows x (n x d) as the pass's kernel gives them, and their
  * state st (n rows) updated; scratch: the kernel's, work: ooc__bounds_work_bytes(), both 64-byte aligned.
  * sums (k x d) and counts, or NULL: the first *summed rows are added to them (those the bounds kept before
@@ -170,5 +186,7 @@ int ooc__bounds_write_labels(ooc__bounds *b, ooc_stream *s, ooc_h5_chunked *labe
 int ooc__assign_pass(ooc__fit *f, const double *centers, int accumulate, ooc__bounds *bounds, ooc_h5_chunked *labels,
                      ooc__assign_result *res, ooc_error *err);
 void ooc__assign_result_free(ooc__assign_result *r);
+/* ooc__assign_pass_memory(): what such a pass holds besides the stream (*held) and its partial's size. */
+void ooc__assign_pass_memory(const ooc__fit *f, int accumulate, int with_bounds, uint64_t *held, size_t *partial);
 
 #endif

@@ -89,13 +89,27 @@ trial_distances(const double *pts, size_t m, size_t d, const size_t *cand, size_
     }
 }
 
+static size_t trial_count(size_t k)
+{
+    size_t trials = 2 + (size_t)log((double)k);
+    return trials < TRIALS_MAX ? trials : TRIALS_MAX;
+}
+
+size_t ooc__weighted_kmeans_bytes(size_t m, size_t d, size_t k)
+{
+    size_t trials = trial_count(k);
+    size_t plusplus = m * (2 + trials) * sizeof(double) + d * (trials + TRIAL_LANES) * sizeof(double);
+    size_t lloyd = ooc__assign_scratch_bytes(OOC_FLOAT64, k, d) + 64 + m * (2 * sizeof(int32_t) + sizeof(double)) +
+                   k * (d + 2) * sizeof(double);
+    return plusplus > lloyd ? plusplus : lloyd;
+}
+
 /* Weighted greedy k-means++ (scikit-learn's _kmeans_plusplus with sample weights): 2 + ln k trials for each
  * centre, the one that lowers the weighted potential most taken. */
 static int plusplus(const double *pts, const double *w, size_t m, size_t d, size_t k, uint64_t seed, int threads,
                     double *centers)
 {
-    size_t trials = 2 + (size_t)log((double)k);
-    trials = trials < TRIALS_MAX ? trials : TRIALS_MAX;
+    size_t trials = trial_count(k);
     double *closest = malloc(m * sizeof *closest), *wd = malloc(m * sizeof *wd);
     double *dd = malloc(trials * m * sizeof *dd), *ct = malloc(d * (trials + TRIAL_LANES) * sizeof *ct);
     if (!closest || !wd || !dd || !ct) {

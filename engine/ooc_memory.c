@@ -18,14 +18,19 @@ static uint64_t read_number(const char *path)
     return v;
 }
 
-static uint64_t meminfo_available(void)
+/* The "KEY: N kB" line of a /proc file, in bytes, or 0 when absent. */
+static uint64_t proc_kb(const char *path, const char *key)
 {
-    FILE *f = fopen("/proc/meminfo", "r");
+    FILE *f = fopen(path, "r");
     char line[256];
     unsigned long long kb = 0;
+    size_t n = strlen(key);
     while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+        if (strncmp(line, key, n) == 0 && line[n] == ':') {
+            if (sscanf(line + n + 1, "%llu", &kb) != 1)
+                kb = 0;
             break;
+        }
     if (f)
         fclose(f);
     return kb * 1024;
@@ -49,7 +54,7 @@ static uint64_t cgroup_headroom(void)
 
 uint64_t ooc_memory_available(void)
 {
-    uint64_t avail = meminfo_available(), cg = cgroup_headroom();
+    uint64_t avail = proc_kb("/proc/meminfo", "MemAvailable"), cg = cgroup_headroom();
     if (cg && (!avail || cg < avail))
         avail = cg;
     return avail ? avail : (uint64_t)1 << 30;
@@ -62,6 +67,11 @@ uint64_t ooc_memory_default_limit(void)
 
 uint64_t ooc_memory_peak_rss(void)
 {
+    /* This program's own peak: getrusage()'s survives exec, so a process started from a big one (a Python
+     * test, say) would report its parent's peak. */
+    uint64_t hwm = proc_kb("/proc/self/status", "VmHWM");
+    if (hwm)
+        return hwm;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return (uint64_t)ru.ru_maxrss * 1024;

@@ -11,7 +11,7 @@ uint64_t ooc_memory_available(void);
 /* ooc_memory_default_limit(): the --memory-limit default: half of ooc_memory_available(). */
 uint64_t ooc_memory_default_limit(void);
 
-/* ooc_memory_peak_rss(): the process's peak resident set so far, in bytes (getrusage). */
+/* ooc_memory_peak_rss(): the process's peak resident set so far, in bytes (VmHWM, else getrusage). */
 uint64_t ooc_memory_peak_rss(void);
 
 #endif

@@ -8,6 +8,7 @@
 #include "ooc_threads.h"
 #include "ooc_units.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -186,6 +187,15 @@ static int hold_rows(ooc_stream *s, int need, ooc_error *err)
     return 0;
 }
 
+/* For the message when the limit is too small: what the caller's share is for. */
+static const char *held_what(const ooc_stream_params *p, char *buf, size_t size)
+{
+    if (!p->held_name || (p->held_bytes == 0 && p->partial_bytes == 0))
+        return "";
+    snprintf(buf, size, " and %s", p->held_name);
+    return buf;
+}
+
 int ooc_stream_create(ooc_array *a, const ooc_stream_params *p, ooc_stream **out, ooc_error *err)
 {
     const ooc_array_info *in = ooc_array_get_info(a);
@@ -209,7 +219,8 @@ int ooc_stream_create(ooc_array *a, const ooc_stream_params *p, ooc_stream **out
     /* With the thread count left to us (0), fewer threads rather than no run when the limit is tight: the
      * results are the same for any count. */
     for (;; s->p.threads--) {
-        working = working_bytes(s->chunk_bytes, piece_bytes, s->p.threads, stored, ring_depth(s));
+        working = working_bytes(s->chunk_bytes, piece_bytes, s->p.threads, stored, ring_depth(s)) + p->held_bytes +
+                  (uint64_t)p->partial_bytes * ((uint64_t)s->p.threads * WINDOW + (s->nprocs > 1 ? (uint64_t)s->nprocs : 0));
         /* Per-row state: all of this process's in memory if it fits beside the working buffers, else a chunk
          * per thread. */
         state = (uint64_t)p->state_row_bytes * (s->nprocs > 1 ? ooc_dist_owned(p->dist, in->nchunks) * in->chunk_rows : in->rows);
@@ -222,13 +233,13 @@ int ooc_stream_create(ooc_array *a, const ooc_stream_params *p, ooc_stream **out
             break;
     }
     if (working + state > s->p.memory_limit) {
-        char limit[32], chunk[32];
+        char limit[32], chunk[32], held[160];
         int rc = ooc_error_set(err, OOC_ERANGE,
-                               "%s: memory limit %s is too small for %d thread%s on %s chunks%s (needs %.0f MiB): raise "
-                               "--memory-limit%s",
+                               "%s: memory limit %s is too small for %d thread%s on %s chunks%s%s (needs %.0f MiB): "
+                               "raise --memory-limit%s",
                                in->input, ooc_format_size(s->p.memory_limit, limit, sizeof limit), s->p.threads,
                                s->p.threads > 1 ? "s" : "", ooc_format_size(s->chunk_bytes, chunk, sizeof chunk),
-                               state ? " and per-row state" : "", (double)(working + state) / 1048576.0 + 1,
+                               state ? ", per-row state" : "", held_what(p, held, sizeof held), (double)(working + state) / 1048576.0 + 1,
                                s->p.threads > 1 ? " or lower --threads" : "");
         free(s);
         return rc;

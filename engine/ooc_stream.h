@@ -35,6 +35,12 @@ typedef struct ooc_stream_params {
     size_t state_row_bytes;  /* per-row state (ooc_rowstate.h) the caller keeps at once, bytes per row:
                                 in memory when it fits beside the working buffers, else spilled to a
                                 file; counted in the limit before the cache      [default: 0] */
+    uint64_t held_bytes;     /* what the caller holds beside the stream for the run (a model, its
+                                copies, candidates): counted in the limit before the cache  [default: 0] */
+    size_t partial_bytes;    /* the largest ooc_pass.partial_size the caller's passes use: the stream
+                                holds two a thread (and one a process, distributed)  [default: 0] */
+    const char *held_name;   /* what the two above are for, in the message when the limit cannot hold
+                                them ("k = 500 centres", say)                    [default: NULL] */
     ooc_progress_fn progress; /* after each chunk                                 [default: NULL] */
     void *progress_user;
     const ooc_dist *dist;    /* the processes passes are split over, or NULL: this one alone
@@ -52,7 +58,7 @@ typedef struct ooc_stream_stats {
     uint64_t bytes_decoded;   /* bytes of rows handed to map(), over all passes */
     uint64_t chunks_cached;   /* chunks held decoded in memory */
     uint64_t cache_bytes;     /* bytes they take */
-    uint64_t working_bytes;   /* per-thread buffers */
+    uint64_t working_bytes;   /* per-thread buffers, partials, and the caller's held_bytes */
     uint64_t state_bytes;     /* what per-row state holds in memory: all of it, or per-thread buffers */
     size_t state_row_bytes;   /* as asked */
     int state_spilled;        /* per-row state lives in a temporary file */

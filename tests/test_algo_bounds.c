@@ -36,12 +36,13 @@ static void fitted_free(fitted *f)
     free(f->labels);
 }
 
-/* The smallest memory limit that holds the stream's working buffers and a chunk of per-row state per
- * thread: less than the state of every row. */
-static uint64_t spilling_limit(ooc_array *a, const ooc_stream_params *sp)
+/* The smallest memory limit that holds the stream's working buffers (with what the fit holds) and a chunk
+ * of per-row state per thread: less than the state of every row. */
+static uint64_t spilling_limit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_params *p)
 {
     ooc_stream_params big = *sp;
     big.state_row_bytes = sizeof(ooc__bound_row);
+    ooc__kmeans_fit_memory(ooc_array_get_info(a), p, 1, &big.held_bytes, &big.partial_bytes);
     ooc_stream *s;
     ooc_error err;
     ASSERT_OK(ooc_stream_create(a, &big, &s, &err));
@@ -68,13 +69,13 @@ static fitted fit(const fit_case *c, int bounds, int threads)
     ASSERT_OK(ooc_chunk_output_create(path, "/labels", &lp, 1, &o, &err));
     ooc_stream_params sp = ooc_stream_params_default();
     sp.threads = threads;
-    if (c->spill && bounds)
-        sp.memory_limit = spilling_limit(a, &sp);
     ooc_kmeans_params p = ooc_kmeans_params_default();
     p.k = c->k;
     p.init = c->init;
     p.max_iter = c->max_iter;
     p.tol = 0;
+    if (c->spill && bounds)
+        sp.memory_limit = spilling_limit(a, &sp, &p);
     int rc = ooc__kmeans_fit(a, &sp, &p, o, bounds, &out.m, &err);
     if (rc)
         OOC__FAIL("%s k=%llu: %s", c->spec, (unsigned long long)c->k, err.msg);
@@ -259,9 +260,9 @@ static void test_draws_kept(void)
         ASSERT_OK(ooc_array_open(path, &a, &err));
         ooc_stream_params sp = ooc_stream_params_default();
         sp.threads = 2;
-        sp.memory_limit = spilling_limit(a, &sp);
         ooc_kmeans_params p = ooc_kmeans_params_default();
         p.k = 10;
+        sp.memory_limit = spilling_limit(a, &sp, &p);
         ASSERT_OK(ooc__kmeans_fit(a, &sp, &p, NULL, prune, &m[prune], &err));
         ooc_array_free(a);
     }

@@ -302,8 +302,9 @@ class MemoryLimit(unittest.TestCase):
         status, out, err, rss = run_measured(path, "--stats", "--json", "-q", "-t", threads, "--memory-limit", limit)
         self.assertEqual((status, err), (0, ""), path)
         info = json.loads(out)
-        # The tool's own report agrees with the kernel's count for the child.
-        self.assertLessEqual(info["peak_rss_bytes"], rss)
+        # The tool's own report (its VmHWM) agrees with the kernel's count for the child, within the pages
+        # the kernel's per-thread RSS counters had not yet folded in.
+        self.assertLessEqual(info["peak_rss_bytes"], rss + MiB)
         if not T.SANITIZED:  # LeakSanitizer's check at exit grows the process after its report
             self.assertGreaterEqual(info["peak_rss_bytes"], 0.9 * rss)
         return info, rss

@@ -614,6 +614,37 @@ class MemoryLimit(Base):
         self.assertLessEqual(abs(peaks[1] - peaks[0]), 0.1 * max(peaks), peaks)
 
 
+    # Many centres of many features: the model, its copies and each chunk's sums grow with k x d, not with the
+    # rows, and count in the limit too (before, this fit took 252 MiB under a limit of 128M).
+    MANY = "blobs:samples=10k,features=500,centers=8,chunk_rows=1000"
+
+    def needs(self, *args):
+        """The --memory-limit a run refuses 128M with, from its one-line error (which names k and d)."""
+        status, out, err = kmeans(*args, "-t", 1, "--memory-limit", "128M", "-q")
+        self.one_error(status, err, 1, "--memory-limit", "k = 5000 centres of 500 features", "needs")
+        self.assertEqual(out, "")
+        return int(err.split("needs ")[1].split(" MiB")[0])
+
+    def test_many_centres_refused_or_under_the_limit(self):
+        fit = ("fit", self.MANY, "-k", 5000, "--init", "random", "--max-iter", 1, "--labels", self.path("l.h5"))
+        rng = np.random.default_rng(0)
+        model = self.path("m.h5")
+        with h5py.File(model, "w") as f:
+            f["cluster_centers"] = rng.normal(size=(5000, 500))
+        predict = ("predict", model, self.MANY, "--labels", self.path("p.h5"), "-f")
+        for args in (fit, predict):
+            with self.subTest(command=args[0]):
+                before = T.listdir(self.dir)
+                limit = self.needs(*args)
+                self.assert_dir(before)
+                if T.SANITIZED:
+                    continue  # peak RSS under AddressSanitizer is its shadow memory and quarantine
+                status, out, err = kmeans(*args, "-t", 1, "--memory-limit", f"{limit}M", "--json", "-q", "-f")
+                self.assertEqual(status, 0, err)
+                peak = json.loads(out)["peak_rss_bytes"]
+                self.assertLessEqual(peak, limit * 2**20, f"peak RSS {peak / 2**20:.1f} MiB")
+
+
 class LabelsCommand(Base):
     @classmethod
     def setUpClass(cls):
@@ -871,10 +902,13 @@ class Interface(Base):
         if (os.cpu_count() or 1) < 2:
             self.skipTest("needs two cores")
         args = ("fit", "blobs:samples=1M,features=20", "-k", 4, "--json", "-q", "--max-iter", 2)
-        status, out, err = kmeans(*args, "--memory-limit", "130M")
+        status, out, err = kmeans(*args, "--memory-limit", "1M", "-t", 1)
+        self.one_error(status, err, 1, "--memory-limit", "needs")
+        one_thread = err.split("needs ")[1].split(" MiB")[0] + "M"
+        status, out, err = kmeans(*args, "--memory-limit", one_thread)
         self.assertEqual(status, 0, err)
         self.assertEqual(json.loads(out)["parameters"]["threads"], 1)
-        status, out, err = kmeans(*args, "--memory-limit", "130M", "-t", 2)
+        status, out, err = kmeans(*args, "--memory-limit", one_thread, "-t", 2)
         self.one_error(status, err, 1, "--memory-limit")
 
     def test_predict_with_centres_alone(self):
@@ -900,6 +934,7 @@ class Interface(Base):
             inertia = float(f.attrs["inertia"])
         self.assertEqual((js["n_samples"], js["n_features"], js["n_clusters"]), (50000, 4, 3))
         self.assertEqual(js["inertia"], inertia)
+        self.assertGreater(js["peak_rss_bytes"], 0)
 
     def test_count_forms(self):
         for k in ("3", "3e0", "0.003k"):

@@ -447,8 +447,10 @@ static int run_predict(cli *c, ooc_error *err)
     if (!rc)
         rc = ooc_cancel_check(err);
     if (!rc && c->json) /* as fit: reported before the labels are in place */
-        printf("{\"n_samples\": %llu, \"n_features\": %llu, \"n_clusters\": %llu, \"inertia\": %.17g}\n",
-               (unsigned long long)ooc_array_get_info(a)->rows, (unsigned long long)m->d, (unsigned long long)m->k, inertia);
+        printf("{\"n_samples\": %llu, \"n_features\": %llu, \"n_clusters\": %llu, \"inertia\": %.17g, "
+               "\"peak_rss_bytes\": %llu}\n",
+               (unsigned long long)ooc_array_get_info(a)->rows, (unsigned long long)m->d, (unsigned long long)m->k, inertia,
+               (unsigned long long)ooc_memory_peak_rss());
     else if (!rc && !c->quiet)
         printf("predict: %llu rows labelled, inertia %.10g\n", (unsigned long long)ooc_array_get_info(a)->rows, inertia);
     if (!rc && is_writer(c))
