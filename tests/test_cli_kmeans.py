@@ -834,6 +834,13 @@ class Interface(Base):
         self.assertEqual(kmeans("fit", p, "-k", 8, "-q")[1:], ("", ""))  # -q: not a word
         status, out, err = kmeans("fit", p, "-k", 5)
         self.assertEqual((status, T.error_lines(err)), (0, []))
+        # Distinct rows whose squared distances all underflow to 0 look the same: the warning says so.
+        tiny = self.write_h5("tiny.h5", X=rng.uniform(-1e-300, 1e-300, size=(2000, 3)))
+        status, out, err = kmeans("fit", tiny, "-k", 8, "--json")
+        self.assertEqual(status, 0, err)
+        self.assertEqual(json.loads(out)["inertia"], 0)
+        [line] = T.error_lines(err)
+        self.assertIn("squared distances underflow", line)
 
     def test_verbose_prints_a_line_per_iteration(self):
         status, out, err = kmeans("fit", shared("blobs.h5"), "-k", 3, "-v", "--json", "--init", "random",

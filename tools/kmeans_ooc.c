@@ -322,9 +322,12 @@ static void warn_empty_clusters(const cli *c, const ooc_kmeans_model *m)
     uint64_t distinct = 0;
     for (uint64_t j = 0; j < m->k; j++)
         distinct += m->sizes[j] > 0;
+    /* an inertia of 0 is also what values below about 1e-154 give: their squared distances underflow */
     if (distinct < m->k && !c->quiet)
-        cli_warning("%llu distinct clusters found, fewer than k = %llu (duplicate rows?); the other %llu are empty",
-                    (unsigned long long)distinct, (unsigned long long)m->k, (unsigned long long)(m->k - distinct));
+        cli_warning("%llu distinct clusters found, fewer than k = %llu (duplicate rows%s?); the other %llu are empty",
+                    (unsigned long long)distinct, (unsigned long long)m->k,
+                    m->inertia == 0 ? ", or values so small that squared distances underflow to 0" : "",
+                    (unsigned long long)(m->k - distinct));
 }
 
 static void print_fit(const cli *c, const ooc_kmeans_model *m)
