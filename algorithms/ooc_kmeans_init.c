@@ -799,8 +799,9 @@ void ooc__kmeans_init_memory(const ooc__fit *f, uint64_t *held, size_t *partial)
                    .scratch_bytes = ooc__assign_scratch_bytes(f->in->dtype, (size_t)n_new, (size_t)d)};
     *partial = state_partial_doubles(&j) * sizeof(double);
     /* the candidates, their rows, counts and reach; a pass's typed candidates (new and old, together m),
-     * pruning table (old x new pairs, m^2 / 4 at most) and accumulator; or, at the end, the reclustering */
-    uint64_t drawn = m * (d + 3) * sizeof(double), pairs = m / 2 * (m - m / 2);
+     * pruning table (old x new pairs: m^2 / 4 at most, m for k-means++'s one new a pass) and accumulator;
+     * or, at the end, the reclustering */
+    uint64_t drawn = m * (d + 3) * sizeof(double), pairs = parallel ? m / 2 * (m - m / 2) : m;
     uint64_t pass = m * (d + 1) * esize + (pairs < PRUNE_MAX_PAIRS ? pairs : PRUNE_MAX_PAIRS) * sizeof(near_new) +
                     (m + 1) * sizeof(uint64_t) + state_reduced_doubles(&j) * sizeof(double);
     uint64_t recluster = parallel ? ooc__weighted_kmeans_bytes((size_t)m, (size_t)d, (size_t)f->k) : 0;
