@@ -14,7 +14,7 @@ static int write_model(ooc_h5_file *f, const ooc_kmeans_model *m, const char *in
     if (!rc) rc = ooc_h5_write_dataset(f, "/cluster_sizes", OOC_INT64, 1, dims, m->sizes, err);
     if (!rc) rc = ooc_h5_attr_double(f, "inertia", m->inertia, err);
     if (!rc) rc = ooc_h5_attr_uint(f, "n_iter", (uint64_t)m->n_iter, err);
-    if (!rc) rc = ooc_h5_attr_uint(f, "converged", (uint64_t)m->converged, err);
+    if (!rc) rc = ooc_h5_attr_bool(f, "converged", m->converged, err);
     if (!rc) rc = ooc_h5_attr_uint(f, "n_samples", m->n_samples, err);
     if (!rc) rc = ooc_h5_attr_uint(f, "n_features", m->d, err);
     if (!rc) rc = ooc_h5_attr_uint(f, "n_clusters", m->k, err);

@@ -37,6 +37,8 @@ int ooc_h5_attr_uint(ooc_h5_file *f, const char *name, uint64_t value, ooc_error
 int ooc_h5_attr_double(ooc_h5_file *f, const char *name, double value, ooc_error *err);
 int ooc_h5_attr_doubles(ooc_h5_file *f, const char *name, const double *values, size_t n, ooc_error *err);
 int ooc_h5_attr_string(ooc_h5_file *f, const char *name, const char *value, ooc_error *err);
+/* ooc_h5_attr_bool(): an 8-bit enum FALSE = 0, TRUE = 1, which h5py reads as numpy.bool_. */
+int ooc_h5_attr_bool(ooc_h5_file *f, const char *name, int value, ooc_error *err);
 
 /* ooc_h5_write_dataset(): a small contiguous dataset written whole: rank 1 (dims[0]) or 2 (dims[0] x
  * dims[1]) elements of type t from data. */

@@ -98,6 +98,21 @@ int ooc_h5_attr_uint(ooc_h5_file *f, const char *name, uint64_t value, ooc_error
     return attr_array(f, name, H5T_NATIVE_UINT64, &value, 1, err);
 }
 
+int ooc_h5_attr_bool(ooc_h5_file *f, const char *name, int value, ooc_error *err)
+{
+    ooc__h5_lock();
+    hid_t type = H5Tenum_create(H5T_NATIVE_INT8);
+    int8_t no = 0, yes = 1, v = value ? 1 : 0;
+    H5Tenum_insert(type, "FALSE", &no);
+    H5Tenum_insert(type, "TRUE", &yes);
+    hid_t space = H5Screate(H5S_SCALAR);
+    int rc = write_attr(f, name, type, space, &v, err);
+    H5Sclose(space);
+    H5Tclose(type);
+    ooc__h5_unlock();
+    return rc;
+}
+
 int ooc_h5_attr_double(ooc_h5_file *f, const char *name, double value, ooc_error *err)
 {
     return attr_array(f, name, H5T_NATIVE_DOUBLE, &value, 1, err);
