@@ -300,6 +300,7 @@ int ooc__kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_
     blas_single_threaded();
     ooc_stream_params sp2 = *sp;
     sp2.state_row_bytes = per_row_bytes(p, prune);
+    sp2.output_row_bytes = labels ? sizeof(int32_t) : 0;
     ooc__fit f = {.in = in, .p = p, .k = p->k, .d = in->cols, .prune = prune};
     uint64_t held;
     size_t partial;
@@ -368,7 +369,9 @@ int ooc_kmeans_predict(ooc_array *a, const ooc_stream_params *sp, const ooc_kmea
     uint64_t held;
     size_t partial;
     ooc__assign_pass_memory(&f, 0, 0, &held, &partial);
-    int rc = ooc_dist_agree(sp->dist, create_stream(&f, a, *sp, held + m->k * (m->d + 1) * sizeof(double), partial, err),
+    ooc_stream_params sp2 = *sp;
+    sp2.output_row_bytes = labels ? sizeof(int32_t) : 0;
+    int rc = ooc_dist_agree(sp->dist, create_stream(&f, a, sp2, held + m->k * (m->d + 1) * sizeof(double), partial, err),
                             err);
     if (rc) {
         ooc_stream_free(f.stream);

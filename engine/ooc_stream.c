@@ -106,19 +106,32 @@ ooc_stream_params ooc_stream_params_resolved(const ooc_stream_params *p)
  * their use. */
 #define PIECE_BYTES ((size_t)256 << 10)
 
-/* Per thread a decoded chunk (held only while needed: hold_rows()), the codec's shuffle scratch, a piece and,
- * when chunks are read in place, the stored chunk; stored chunks in the prefetch ring otherwise. */
-static uint64_t working_bytes(size_t chunk_bytes, size_t piece_bytes, int threads, uint64_t stored_bytes, int ring)
-{
-    return PROCESS_RESERVE +
-           (uint64_t)threads * (2 * (uint64_t)chunk_bytes + piece_bytes + stored_bytes + (1u << 20)) +
-           (uint64_t)ring * chunk_bytes;
-}
-
 /* The prefetch ring: threads + 1 stored chunks for HDF5 inputs not read in place, else none. */
 static int ring_depth(const ooc_stream *s)
 {
     return ooc_array_get_info(s->a)->h5 && !s->in_place ? s->p.threads + 1 : 0;
+}
+
+/* Per thread: a decoded chunk (held only while needed: hold_rows()), the codec's scratch where our codec
+ * decompresses (zstd chunks of our layout), a piece and, when chunks are read in place, the stored chunk;
+ * stored chunks in the prefetch ring otherwise. Chunks whose filters HDF5 decodes (gzip, say): its buffers
+ * for the one chunk it decodes at a time (measured: 3 storage chunks for gzip; 4 counted). A pass's output
+ * chunks: a thread's, and its packets' encoded ones (and one a process, distributed). The caller's held
+ * bytes and partials (ooc_stream_params). */
+static uint64_t working_bytes(const ooc_stream *s, const ooc_stream_params *p, int threads, size_t piece_bytes,
+                              uint64_t stored_bytes)
+{
+    const ooc_array_info *in = ooc_array_get_info(s->a);
+    const ooc_h5_info *h5 = in->h5;
+    int scratch = h5 && h5->raw_chunks && h5->codec.zstd_level > 0;
+    uint64_t library = h5 && !h5->raw_chunks && h5->nfilters > 0
+                           ? 4 * h5->chunk_rows * h5->chunk_cols * h5->type_size : 0;
+    uint64_t out = (uint64_t)in->chunk_rows * p->output_row_bytes, out_encoded = out + out / 64 + 4096;
+    uint64_t per_thread = (uint64_t)(1 + scratch) * s->chunk_bytes + piece_bytes + stored_bytes + (1u << 20) +
+                          out + WINDOW * out_encoded + WINDOW * (uint64_t)p->partial_bytes;
+    uint64_t per_process = s->nprocs > 1 ? (uint64_t)s->nprocs * (p->partial_bytes + out_encoded) : 0;
+    return PROCESS_RESERVE + (uint64_t)threads * per_thread + (uint64_t)ring_depth(s) * s->chunk_bytes + library +
+           per_process + p->held_bytes;
 }
 
 /* Whether a chunk is cached once read: this process's, among its first cache_slots. */
@@ -219,8 +232,7 @@ int ooc_stream_create(ooc_array *a, const ooc_stream_params *p, ooc_stream **out
     /* With the thread count left to us (0), fewer threads rather than no run when the limit is tight: the
      * results are the same for any count. */
     for (;; s->p.threads--) {
-        working = working_bytes(s->chunk_bytes, piece_bytes, s->p.threads, stored, ring_depth(s)) + p->held_bytes +
-                  (uint64_t)p->partial_bytes * ((uint64_t)s->p.threads * WINDOW + (s->nprocs > 1 ? (uint64_t)s->nprocs : 0));
+        working = working_bytes(s, p, s->p.threads, piece_bytes, stored);
         /* Per-row state: all of this process's in memory if it fits beside the working buffers, else a chunk
          * per thread. */
         state = (uint64_t)p->state_row_bytes * (s->nprocs > 1 ? ooc_dist_owned(p->dist, in->nchunks) * in->chunk_rows : in->rows);

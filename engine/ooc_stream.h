@@ -39,6 +39,8 @@ typedef struct ooc_stream_params {
                                 copies, candidates): counted in the limit before the cache  [default: 0] */
     size_t partial_bytes;    /* the largest ooc_pass.partial_size the caller's passes use: the stream
                                 holds two a thread (and one a process, distributed)  [default: 0] */
+    size_t output_row_bytes; /* bytes a row of the output a pass writes (ooc_pass.output; 4 for int32
+                                labels), or 0: no pass writes one                [default: 0] */
     const char *held_name;   /* what the two above are for, in the message when the limit cannot hold
                                 them ("k = 500 centres", say)                    [default: NULL] */
     ooc_progress_fn progress; /* after each chunk                                 [default: NULL] */

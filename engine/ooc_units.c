@@ -21,6 +21,8 @@ static int parse_scaled(const char *s, double (*scale)(char), double *out, const
     /* strtod also reads hex, "inf" and "nan": none of them is a count or a size. */
     if (end == s || strspn(s, "0123456789.eE+-") < (size_t)(end - s))
         return OOC_EINVAL;
+    if (errno == ERANGE && fabs(v) < 1) /* 1e-400: below every count and size, not past them */
+        return OOC_EINVAL;
     if (errno == ERANGE || !isfinite(v))
         return OOC_ERANGE;
     if (*end && scale(*end) != 0)

@@ -36,12 +36,13 @@ static void fitted_free(fitted *f)
     free(f->labels);
 }
 
-/* The smallest memory limit that holds the stream's working buffers (with what the fit holds) and a chunk
- * of per-row state per thread: less than the state of every row. */
-static uint64_t spilling_limit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_params *p)
+/* The smallest memory limit that holds the stream's working buffers (with what the fit holds, and its labels'
+ * buffers when it writes them) and a chunk of per-row state per thread: less than the state of every row. */
+static uint64_t spilling_limit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_params *p, int labels)
 {
     ooc_stream_params big = *sp;
     big.state_row_bytes = sizeof(ooc__bound_row);
+    big.output_row_bytes = labels ? sizeof(int32_t) : 0;
     ooc__kmeans_fit_memory(ooc_array_get_info(a), p, 1, &big.held_bytes, &big.partial_bytes);
     ooc_stream *s;
     ooc_error err;
@@ -75,7 +76,7 @@ static fitted fit(const fit_case *c, int bounds, int threads)
     p.max_iter = c->max_iter;
     p.tol = 0;
     if (c->spill && bounds)
-        sp.memory_limit = spilling_limit(a, &sp, &p);
+        sp.memory_limit = spilling_limit(a, &sp, &p, 1);
     int rc = ooc__kmeans_fit(a, &sp, &p, o, bounds, &out.m, &err);
     if (rc)
         OOC__FAIL("%s k=%llu: %s", c->spec, (unsigned long long)c->k, err.msg);
@@ -262,7 +263,7 @@ static void test_draws_kept(void)
         sp.threads = 2;
         ooc_kmeans_params p = ooc_kmeans_params_default();
         p.k = 10;
-        sp.memory_limit = spilling_limit(a, &sp, &p);
+        sp.memory_limit = spilling_limit(a, &sp, &p, 0);
         ASSERT_OK(ooc__kmeans_fit(a, &sp, &p, NULL, prune, &m[prune], &err));
         ooc_array_free(a);
     }

@@ -228,6 +228,13 @@ class Outputs(Base):
         status, out, err = T.chunkgen("-q", "-n", 100, "")
         self.one_error(status, err, 2, "empty")
 
+    def test_output_name_ending_in_a_colon(self):
+        # as kmeans-ooc's FILE.h5:/dataset with the dataset left out: a mistake, not a file named 'out.h5:'
+        before = T.listdir(self.dir)
+        status, out, err = T.chunkgen("-q", "-n", 100, self.path("out.h5:"))
+        self.one_error(status, err, 2, "ends with ':'")
+        self.assertEqual(T.listdir(self.dir), before)
+
     def test_centers_from_the_output_itself(self):
         # --force over the file the centres come from would replace an input: refused as usage.
         c = os.path.join(self.dir, "c.h5")

@@ -128,7 +128,8 @@ class Distributed(T.TempDirTest):
         """The smallest --memory-limit for f32.h5 on one thread of `procs` processes: it holds the working
         buffers (each process's share of a distributed pass's partials too), and not the per-row state (the
         refusal of 1M says what is needed, rounded up)."""
-        args = ("fit", shared("f32.h5"), "-q", "-k", 6, "-t", 1, "--memory-limit", "1M")
+        args = ("fit", shared("f32.h5"), "-q", "-k", 6, "-t", 1, "--memory-limit", "1M", "--labels",
+                self.path("limit.h5"))  # as the runs it is for: their labels' buffers count too
         status, out, err = mpirun(procs, *args) if procs > 1 else single(*args)
         self.assertEqual(status, 1)
         return err.split("needs ")[1].split(" MiB")[0] + "M"

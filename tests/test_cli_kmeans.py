@@ -224,6 +224,7 @@ class BadUsage(Base):
 
     def test_labels_values_are_usage_errors(self):
         for args, needle in ((["--rows", "a:b"], "--rows"), (["--rows", "5"], "--rows"), (["--rows", "1.5:3"], "--rows"),
+                             (["--rows", "0:1e-400"], "--rows"), (["--rows", "-1e-308:"], "--rows"),
                              (["--rows", "+3:"], "--rows"), (["--rows", "--3:"], "--rows"), (["--rows", "1k5:"], "--rows"),
                              (["--chunk", "x"], "--chunk")):
             for labels in (shared("labels.h5"), self.path("missing.h5")):  # checked before the file is opened
@@ -506,10 +507,21 @@ class Outputs(Base):
                 self.assert_dir([])
 
     def test_output_name_ending_in_a_colon(self):
-        # "l.h5:" names no dataset: refused, not a file called "l.h5:"
+        # "l.h5:" names no dataset: refused, not a file called "l.h5:"; a model is a file, named without one
         status, out, err = kmeans("fit", shared("blobs.h5"), "-k", 3, "-q", "--labels", self.path("l.h5") + ":")
         self.one_error(status, err, 2, "--labels", "not FILE.h5[:/dataset]")
+        status, out, err = kmeans("fit", shared("blobs.h5"), "-k", 3, "-q", "-o", self.path("m.h5") + ":")
+        self.one_error(status, err, 2, "--model", "ends with ':'")
+        status, out, err = kmeans("predict", shared("model.h5") + ":", shared("blobs.h5"), "--labels",
+                                  self.path("l.h5"))
+        self.one_error(status, err, 2, "MODEL.h5", "ends with ':'")
         self.assert_dir([])
+
+    def test_values_with_newlines_stay_on_one_line(self):
+        for args in (["--n-clusters", "5\nX"], ["--seed", "1\n2"]):
+            with self.subTest(args=args):
+                status, out, err = kmeans("fit", shared("blobs.h5"), *args)
+                self.one_error(status, err, 2, args[0], "\\x0a")
 
     def test_labels_dataset_path(self):
         status, out, err = kmeans("fit", shared("blobs.h5"), "-k", 3, "-q", "--labels", self.path("l.h5") + ":/lab")
@@ -645,6 +657,32 @@ class MemoryLimit(Base):
                 self.assertLessEqual(peak, limit * 2**20, f"peak RSS {peak / 2**20:.1f} MiB")
 
 
+    def at_what_it_needs(self, *args):
+        """Run args at the --memory-limit they refuse 1M with ("needs N MiB"): the peak stays under it."""
+        status, out, err = kmeans(*args, "--memory-limit", "1M", "-q")
+        self.one_error(status, err, 1, "--memory-limit", "needs")
+        limit = int(err.split("needs ")[1].split(" MiB")[0])
+        status, out, err = kmeans(*args, "--memory-limit", f"{limit}M", "--json", "-q", "-f")
+        self.assertEqual(status, 0, err)
+        peak = json.loads(out)["peak_rss_bytes"]
+        self.assertLessEqual(peak, limit * 2**20, f"peak RSS {peak / 2**20:.1f} MiB, limit {limit} MiB")
+
+    @unittest.skipIf(T.SANITIZED, "peak RSS under AddressSanitizer is its shadow memory and quarantine")
+    def test_chunks_hdf5_decodes(self):
+        # gzip (h5py's usual filter) is HDF5's to decode, in buffers of its own: 192 MiB against 175 counted
+        p = self.path("gzip.h5")
+        with h5py.File(p, "w") as f:
+            f.create_dataset("X", data=np.random.default_rng(1).normal(size=(400000, 20)), chunks=(100000, 20),
+                             compression="gzip", compression_opts=1)
+        self.at_what_it_needs("fit", p, "-k", 8, "--max-iter", 3, "-t", 2)
+
+    @unittest.skipIf(T.SANITIZED, "peak RSS under AddressSanitizer is its shadow memory and quarantine")
+    def test_labels_of_long_chunks(self):
+        # One feature: a chunk's labels take as much room as its rows, for each thread and its pending chunks
+        self.at_what_it_needs("fit", "blobs:samples=32M,features=1,dtype=float32,chunk_rows=8M", "-k", 4, "--init",
+                              "random", "--max-iter", 2, "-t", 2, "--labels", self.path("l.h5"))
+
+
 class LabelsCommand(Base):
     @classmethod
     def setUpClass(cls):
@@ -669,7 +707,7 @@ class LabelsCommand(Base):
                              # bounds are counts, in the forms every count takes (SPEC: 1e8, k, M, G)
                              ("1e1:2e1", self.labels[10:20]), ("9.995k:10.005k", self.labels[9995:10005]),
                              ("-1e1:", self.labels[-10:]), (":-0.04999M", self.labels[:-49990]), ("1G:", []),
-                             ("-1e30:5", self.labels[:5])):
+                             ("-1e30:5", self.labels[:5]), ("0" * 70 + "5:10", self.labels[5:10])):
             with self.subTest(rows=spec):
                 values, out = self.printed("--rows", spec)
                 self.assertEqual(values, list(expect))

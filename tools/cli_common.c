@@ -44,12 +44,20 @@ const char *cli_one_operand(int argc, char **argv, const char *what)
     return argv[optind];
 }
 
+void cli_file_name(const char *what, const char *spec)
+{
+    size_t n = strlen(spec);
+    if (n == 0)
+        cli_usage_error("%s: an empty file name", what);
+    if (spec[n - 1] == ':')
+        cli_usage_error("%s: '%s' ends with ':' (a file name, with no dataset, is expected)", what, spec);
+}
+
 void cli_output_name(const char *option, const char *spec, const char *default_dataset)
 {
     char file[4096], dataset[1024];
     if (!default_dataset) {
-        if (!spec[0])
-            cli_usage_error("%s: an empty file name", option);
+        cli_file_name(option, spec);
         return;
     }
     if (ooc_h5_split_name(spec, default_dataset, file, sizeof file, dataset, sizeof dataset) != 0)
@@ -143,14 +151,26 @@ void cli_one_process(void)
         exit(CLI_EXIT_OK);
 }
 
-/* "PROGRAM: KIND: message" on stderr, from process 0 only. */
+/* "PROGRAM: KIND: message" on stderr as one line: control characters (a newline in a value, say) escaped. */
+static void put_line(const char *kind, const char *msg)
+{
+    fprintf(stderr, "%s: %s: ", program, kind);
+    for (const unsigned char *c = (const unsigned char *)msg; *c; c++)
+        if (*c < 0x20 || *c == 0x7f)
+            fprintf(stderr, "\\x%02x", *c);
+        else
+            fputc(*c, stderr);
+    fputc('\n', stderr);
+}
+
+/* put_line(), from process 0 only. */
 static void say(const char *kind, const char *fmt, va_list ap)
 {
     if (!speaks)
         return;
-    fprintf(stderr, "%s: %s: ", program, kind);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    char msg[8192]; /* usage errors quote values, paths among them */
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    put_line(kind, msg);
 }
 
 void cli_usage_error(const char *fmt, ...)
@@ -190,7 +210,7 @@ void cli_bad_option(int opt, char *const *argv)
 int cli_fail(const ooc_error *err)
 {
     if (speaks)
-        fprintf(stderr, "%s: error: %s\n", program, err->msg[0] ? err->msg : ooc_strerror(err->code));
+        put_line("error", err->msg[0] ? err->msg : ooc_strerror(err->code));
     if (err->code == OOC_EINTERRUPTED && ooc_cancel_requested())
         return 128 + ooc_cancel_requested();
     return CLI_EXIT_FAILURE;

@@ -45,9 +45,13 @@ double cli_double(const char *option, const char *value);
 int cli_threads(const char *option, const char *value);
 uint64_t cli_memory_limit(const char *value); /* --memory-limit: a size (512M, 2G), not 0 */
 
-/* cli_output_name(): an output named by option ("--labels"; "OUTPUT" for an operand): a file, or with
- * default_dataset FILE.h5[:/dataset]. An empty file or dataset name, or the root group, exits 2 now,
- * before any data is read. */
+/* cli_file_name(): a plain file named by `what` ("--model", "MODEL.h5"): an empty name, or one ending in ':'
+ * (FILE.h5: with its dataset left out, where none is taken), exits 2 now. */
+void cli_file_name(const char *what, const char *spec);
+
+/* cli_output_name(): an output named by option ("--labels"; "OUTPUT" for an operand): a file
+ * (cli_file_name()), or with default_dataset FILE.h5[:/dataset]. An empty file or dataset name, or the root
+ * group, exits 2 now, before any data is read. */
 void cli_output_name(const char *option, const char *spec, const char *default_dataset);
 
 /* cli_input_name(): an INPUT that is neither FILE.h5[:/dataset] (an empty name, say) nor a "blobs:" spec that

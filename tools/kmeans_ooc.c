@@ -174,6 +174,8 @@ static int parse_bound(const char *s, size_t n, int64_t *v)
     size_t len = n - (size_t)negative;
     if (len == 0 || body[0] == '+' || body[0] == '-')
         return -1;
+    while (len > 1 && body[0] == '0' && body[1] >= '0' && body[1] <= '9') /* 0005 is 5, however many zeros */
+        body++, len--;
     char count[64];
     uint64_t u = 0;
     int rc;
@@ -234,7 +236,7 @@ static void parse(int argc, char **argv, cli *c)
         cli_usage_error("%s takes %s (see 'kmeans-ooc --help')", c->command,
                         want == 2 ? "MODEL.h5 and INPUT" : strcmp(c->command, "labels") == 0 ? "FILE.h5[:/labels]" : "INPUT");
     if (want == 2)
-        c->model_in = argv[optind++];
+        cli_file_name("MODEL.h5", c->model_in = argv[optind++]);
     c->input = argv[optind];
     int is_labels = strcmp(c->command, "labels") == 0, is_predict = want == 2;
     if (!is_labels)
@@ -252,7 +254,7 @@ static void parse(int argc, char **argv, cli *c)
     if (is_predict && c->model_out)
         cli_usage_error("--model belongs to 'kmeans-ooc fit'");
     if (c->model_out)
-        cli_output_name("--model", c->model_out, NULL);
+        cli_file_name("--model", c->model_out);
     if (c->labels_out)
         cli_output_name("--labels", c->labels_out, "/labels");
     if (c->model_out && c->labels_out && cli_same_file(c->model_out, c->labels_out))
