@@ -131,7 +131,7 @@ const char *ooc_format_size(uint64_t bytes, char *buf, size_t size)
         u++;
     }
     if (u < 0)
-        snprintf(buf, size, "%llu bytes", (unsigned long long)bytes);
+        snprintf(buf, size, "%llu byte%s", (unsigned long long)bytes, bytes == 1 ? "" : "s");
     else
         snprintf(buf, size, v >= 100 ? "%.0f %s" : "%.3g %s", v, unit[u]);
     return buf;

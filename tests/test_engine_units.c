@@ -60,6 +60,8 @@ static void test_count(void)
     check_bad(ooc_parse_count, " 5", OOC_EINVAL);
     check_bad(ooc_parse_count, "5 ", OOC_EINVAL);
     check_bad(ooc_parse_count, "1e30", OOC_ERANGE);
+    check_bad(ooc_parse_count, "1e-400", OOC_EINVAL); /* underflows: no count, not one past the largest */
+    check_bad(ooc_parse_size, "1e-400", OOC_EINVAL);
     check_bad(ooc_parse_count, "18446744073709551616", OOC_ERANGE);
     check_bad(ooc_parse_count, "20G0", OOC_EINVAL);
 }
@@ -133,7 +135,7 @@ static void test_format_size(void)
     const struct {
         uint64_t bytes;
         const char *text;
-    } cases[] = {{0, "0 bytes"},           {1023, "1023 bytes"},      {1024, "1 KiB"},
+    } cases[] = {{0, "0 bytes"},           {1, "1 byte"}, {1023, "1023 bytes"}, {1024, "1 KiB"},
                  {512u << 10, "512 KiB"},  {(1u << 20) - 1, "1024 KiB"}, {67u << 20, "67 MiB"},
                  {3u << 29, "1.5 GiB"},    {UINT64_MAX, "16 EiB"}};
     char buf[32];
