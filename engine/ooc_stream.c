@@ -97,10 +97,11 @@ ooc_stream_params ooc_stream_params_resolved(const ooc_stream_params *p)
     return r;
 }
 
-/* What the process holds besides the chunk buffers: code, HDF5, zstd and OpenBLAS state (10-15 MB
- * measured), a pass's partials and output buffers, allocator slack. Counted so that the whole process, not
- * just the engine's chunks, stays within the limit (the origin workload peaked 23 MiB over with 32 MiB). */
-#define PROCESS_RESERVE ((uint64_t)64 << 20)
+/* What the process holds besides what working_bytes() counts: code, HDF5, zstd and OpenBLAS state (10-15 MB
+ * measured), small arrays, allocator slack. Counted so that the whole process, not just the engine's chunks,
+ * stays within the limit (the origin workload peaked 23 MiB over with 32 MiB, before partials and output
+ * buffers were counted apart: 64 MiB then, 40 since). */
+#define PROCESS_RESERVE ((uint64_t)40 << 20)
 
 /* Pieces of about this size stay in L2 (1 MiB or more on Zen 4 and most x86 cores) from their decoding to
  * their use. */
@@ -115,7 +116,8 @@ static int ring_depth(const ooc_stream *s)
 /* Per thread: a decoded chunk (held only while needed: hold_rows()), the codec's scratch where our codec
  * decompresses (zstd chunks of our layout), a piece and, when chunks are read in place, the stored chunk;
  * stored chunks in the prefetch ring otherwise. Chunks whose filters HDF5 decodes (gzip, say): its buffers
- * for the one chunk it decodes at a time (measured: 3 storage chunks for gzip; 4 counted). A pass's output
+ * for the one chunk it decodes at a time (gzip, 32 MB chunks, one thread: 260 MiB at the peak, of which our
+ * own buffers are about 100; 5 storage chunks counted). A pass's output
  * chunks: a thread's, and its packets' encoded ones (and one a process, distributed). The caller's held
  * bytes and partials (ooc_stream_params). */
 static uint64_t working_bytes(const ooc_stream *s, const ooc_stream_params *p, int threads, size_t piece_bytes,
@@ -125,7 +127,7 @@ static uint64_t working_bytes(const ooc_stream *s, const ooc_stream_params *p, i
     const ooc_h5_info *h5 = in->h5;
     int scratch = h5 && h5->raw_chunks && h5->codec.zstd_level > 0;
     uint64_t library = h5 && !h5->raw_chunks && h5->nfilters > 0
-                           ? 4 * h5->chunk_rows * h5->chunk_cols * h5->type_size : 0;
+                           ? 5 * h5->chunk_rows * h5->chunk_cols * h5->type_size : 0;
     uint64_t out = (uint64_t)in->chunk_rows * p->output_row_bytes, out_encoded = out + out / 64 + 4096;
     uint64_t per_thread = (uint64_t)(1 + scratch) * s->chunk_bytes + piece_bytes + stored_bytes + (1u << 20) +
                           out + WINDOW * out_encoded + WINDOW * (uint64_t)p->partial_bytes;
