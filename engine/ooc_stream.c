@@ -117,9 +117,8 @@ static int ring_depth(const ooc_stream *s)
  * decompresses (zstd chunks of our layout), a piece and, when chunks are read in place, the stored chunk;
  * stored chunks in the prefetch ring otherwise. Chunks whose filters HDF5 decodes (gzip, say): its buffers
  * for the one chunk it decodes at a time (gzip, 32 MB chunks, one thread: 260 MiB at the peak, of which our
- * own buffers are about 100; 5 storage chunks counted). A pass's output
- * chunks: a thread's, and its packets' encoded ones (and one a process, distributed). The caller's held
- * bytes and partials (ooc_stream_params). */
+ * own buffers are about 100; 5 storage chunks counted). A pass's output chunks: a thread's, and its packets'
+ * encoded ones (and one a process, distributed). The caller's held bytes and partials (ooc_stream_params). */
 static uint64_t working_bytes(const ooc_stream *s, const ooc_stream_params *p, int threads, size_t piece_bytes,
                               uint64_t stored_bytes)
 {
@@ -248,12 +247,14 @@ int ooc_stream_create(ooc_array *a, const ooc_stream_params *p, ooc_stream **out
     }
     if (working + state > s->p.memory_limit) {
         char limit[32], chunk[32], held[160];
+        const char *what = held_what(p, held, sizeof held);
         int rc = ooc_error_set(err, OOC_ERANGE,
                                "%s: memory limit %s is too small for %d thread%s on %s chunks%s%s (needs %.0f MiB): "
                                "raise --memory-limit%s",
                                in->input, ooc_format_size(s->p.memory_limit, limit, sizeof limit), s->p.threads,
                                s->p.threads > 1 ? "s" : "", ooc_format_size(s->chunk_bytes, chunk, sizeof chunk),
-                               state ? ", per-row state" : "", held_what(p, held, sizeof held), (double)(working + state) / 1048576.0 + 1,
+                               !state ? "" : *what ? ", per-row state" : " and per-row state", what,
+                               (double)(working + state) / 1048576.0 + 1,
                                s->p.threads > 1 ? " or lower --threads" : "");
         free(s);
         return rc;
