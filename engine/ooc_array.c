@@ -1,4 +1,5 @@
 #include "ooc_array.h"
+#include "ooc_buffer_internal.h"
 
 #include "ooc_blobs.h"
 
@@ -137,6 +138,7 @@ static int ensure(ooc_array_raw *raw, size_t bytes, const char *input, ooc_error
     void *p = realloc(raw->buf, bytes);
     if (!p)
         return ooc_error_set(err, OOC_ENOMEM, "%s: cannot allocate %zu bytes for a chunk", input, bytes);
+    ooc__buffer_advise(p, bytes); /* first touch: 2 MiB at a time, not 4 KiB */
     raw->buf = p;
     raw->cap = bytes;
     return 0;

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE /* O_TMPFILE */
 #include "ooc_rowstate.h"
 
+#include "ooc_buffer_internal.h"
 #include "ooc_pass_internal.h"
 #include "ooc_stream.h"
 
@@ -62,7 +63,7 @@ static int create(struct ooc_stream *s, size_t row_bytes, ooc_rowstate **out, oo
     rs->dir = temp_dir();
     int ok;
     if (!st->state_spilled) {
-        ok = (rs->mem = calloc(in->rows, row_bytes)) != NULL;
+        ok = (rs->mem = ooc__buffer_calloc(in->rows * row_bytes)) != NULL;
     } else {
         ok = (rs->buf = calloc((size_t)rs->threads, sizeof *rs->buf)) != NULL;
         for (int i = 0; ok && i < rs->threads; i++)
@@ -98,7 +99,7 @@ void ooc_rowstate_free(ooc_rowstate *rs)
 {
     if (!rs)
         return;
-    free(rs->mem);
+    ooc__buffer_free(rs->mem, rs->rows * rs->row_bytes);
     for (int i = 0; rs->buf && i < rs->threads; i++)
         free(rs->buf[i]);
     free(rs->buf);

@@ -19,6 +19,7 @@ typedef struct worker {
     void *rows;  /* a decoded chunk that is not cached, while passes take whole chunks (hold_rows()) */
     void *piece; /* a piece of a chunk decoded in pieces */
     void *out;   /* the chunk's output rows */
+    size_t out_cap;
 } worker;
 
 /* What a chunk leaves for its consume(), in one of the pass's slots (ooc__pass_ordered()). */
@@ -27,6 +28,7 @@ typedef struct packet {
     void *partial;
     void *out_enc; /* the output rows encoded */
     size_t out_enc_bytes;
+    size_t partial_cap, out_enc_cap; /* as allocated (ooc__buffer_alloc()) */
 } packet;
 
 /* A worker may run this many chunks ahead of the last one folded, so that the time a chunk would wait for
@@ -290,11 +292,11 @@ void ooc_stream_free(ooc_stream *s)
         ooc_codec_ctx_free(s->workers[i].codec);
         ooc__buffer_free(s->workers[i].rows, s->chunk_bytes);
         ooc__buffer_free(s->workers[i].piece, piece_buffer_bytes(s));
-        free(s->workers[i].out);
+        ooc__buffer_free(s->workers[i].out, s->workers[i].out_cap);
     }
     for (int i = 0; s->packets && i < s->p.threads * WINDOW; i++) {
-        free(s->packets[i].partial);
-        free(s->packets[i].out_enc);
+        ooc__buffer_free(s->packets[i].partial, s->packets[i].partial_cap);
+        ooc__buffer_free(s->packets[i].out_enc, s->packets[i].out_enc_cap);
     }
     for (uint64_t c = 0; s->cache && c < ooc_array_get_info(s->a)->nchunks; c++)
         ooc__buffer_free(s->cache[c], s->chunk_bytes);
@@ -539,13 +541,16 @@ static int finish_rounds(ooc_stream *s, int rc, ooc_error *err)
     return ooc_dist_agree(s->p.dist, rc, err);
 }
 
-static int grow(void **p, size_t size)
+/* A pass's buffer of exactly `size` bytes (the budget counts each pass's own), contents not kept: a new one
+ * when the size changes, so that a partial of megabytes (k-means||'s kept rows) gets huge pages, as
+ * ooc__buffer_alloc() gives, rather than thousands of page faults in each pass that grows it. */
+static int renew(void **p, size_t *cap, size_t size)
 {
-    void *q = realloc(*p, size ? size : 1);
-    if (!q)
-        return -1;
-    *p = q;
-    return 0;
+    if (*p && *cap == size)
+        return 0;
+    ooc__buffer_free(*p, *cap);
+    *cap = size;
+    return (*p = ooc__buffer_alloc(size)) ? 0 : -1;
 }
 
 /* A distributed pass's exchange buffers: room for every process's partial and (process 0) encoded chunk. */
@@ -583,11 +588,12 @@ static int ensure_buffers(ooc_stream *s, const ooc_pass *pass, ooc_error *err)
     }
     for (int i = 0; i < s->p.threads * WINDOW; i++) {
         packet *b = &s->packets[i];
-        if (grow(&b->partial, pass->partial_size) || (pass->output && grow(&b->out_enc, s->out_cap)))
+        if (renew(&b->partial, &b->partial_cap, pass->partial_size) ||
+            (pass->output && renew(&b->out_enc, &b->out_enc_cap, s->out_cap)))
             return ooc_error_set(err, OOC_ENOMEM, "%s: cannot allocate the pass's buffers", in->input);
     }
     for (int i = 0; pass->output && i < s->p.threads; i++)
-        if (grow(&s->workers[i].out, s->out_chunk_bytes))
+        if (renew(&s->workers[i].out, &s->workers[i].out_cap, s->out_chunk_bytes))
             return ooc_error_set(err, OOC_ENOMEM, "%s: cannot allocate the pass's buffers", in->input);
     if (s->p.dist && ensure_exchange(s, pass) != 0)
         return ooc_error_set(err, OOC_ENOMEM, "%s: cannot allocate the pass's exchange buffers", in->input);

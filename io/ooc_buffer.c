@@ -35,6 +35,19 @@ void *ooc__buffer_alloc(size_t bytes)
     return p;
 }
 
+void *ooc__buffer_calloc(size_t bytes)
+{
+    return bytes < HUGE_PAGE ? calloc(1, bytes ? bytes : 1) : ooc__buffer_alloc(bytes); /* new maps read 0 */
+}
+
+void ooc__buffer_advise(void *p, size_t bytes)
+{
+    uintptr_t first = ((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
+    uintptr_t end = ((uintptr_t)p + bytes) & ~(uintptr_t)(HUGE_PAGE - 1);
+    if (p && end > first)
+        madvise((void *)first, end - first, MADV_HUGEPAGE); /* advice only, as above */
+}
+
 void ooc__buffer_free(void *p, size_t bytes)
 {
     if (!p)

@@ -12,7 +12,15 @@
  * NULL on failure. */
 void *ooc__buffer_alloc(size_t bytes);
 
-/* ooc__buffer_free(): a buffer of ooc__buffer_alloc(bytes), with the same bytes. NULL is a no-op. */
+/* ooc__buffer_calloc(): ooc__buffer_alloc(), zeroed (mappings are; small buffers come from calloc). */
+void *ooc__buffer_calloc(size_t bytes);
+
+/* ooc__buffer_free(): a buffer of ooc__buffer_alloc(bytes) or ooc__buffer_calloc(bytes), with the same bytes.
+ * NULL is a no-op. */
 void ooc__buffer_free(void *p, size_t bytes);
+
+/* ooc__buffer_advise(): huge pages for the whole 2 MiB pages inside a block of `bytes` at p that malloc or
+ * realloc gave (a buffer whose owner frees or grows it with them: a chunk's stored bytes). */
+void ooc__buffer_advise(void *p, size_t bytes);
 
 #endif
