@@ -725,6 +725,10 @@ class LabelsCommand(Base):
             with self.subTest(chunk=i):
                 values, _ = self.printed("--chunk", i)
                 self.assertEqual(values, self.labels[i * 10000:(i + 1) * 10000].tolist())
+        for spec, i in (("1e0", 1), ("0.004k", 4), ("003", 3)):  # an index is a count: every form counts take
+            with self.subTest(chunk=spec):
+                values, _ = self.printed("--chunk", spec)
+                self.assertEqual(values, self.labels[i * 10000:(i + 1) * 10000].tolist())
         for i in (5, 1000, 2**63, 2**64 - 1):  # the last two overflow chunk x rows
             status, out, err = kmeans("labels", shared("labels.h5"), "--chunk", i)
             self.one_error(status, err, 1, "labels.h5", f"chunk {i}")

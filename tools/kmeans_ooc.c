@@ -266,7 +266,7 @@ static void parse(int argc, char **argv, cli *c)
     if (c->rows)
         check_rows_syntax(c->rows);
     if (c->chunk)
-        cli_u64("--chunk", c->chunk, UINT64_MAX);
+        cli_count("--chunk", c->chunk, 0);
 }
 
 static void on_iteration(const ooc_kmeans_iteration *it, void *user)
@@ -507,7 +507,7 @@ static int run_labels(cli *c, ooc_error *err)
     if (in->rank != 1 || in->is_float) {
         rc = ooc_error_set(err, OOC_EFORMAT, "%s: not a 1-D integer labels dataset", ooc_h5_reader_name(r));
     } else if (c->chunk) {
-        uint64_t chunk = cli_u64("--chunk", c->chunk, UINT64_MAX), rows = in->chunked ? in->chunk_rows : in->rows;
+        uint64_t chunk = cli_count("--chunk", c->chunk, 0), rows = in->chunked ? in->chunk_rows : in->rows;
         uint64_t nchunks = rows ? (in->rows + rows - 1) / rows : 0;
         if (chunk >= nchunks) {
             rc = ooc_error_set(err, OOC_EINVAL, "%s: chunk %llu: there are %llu chunks", ooc_h5_reader_name(r),
