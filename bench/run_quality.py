@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """Quality of every system's result, computed the same way for all: run_quality.py SPEC.json
 
-SPEC: {"input": FILE.h5, "systems": {NAME: {"centers": [[...], ...], "labels": FILE.h5 or null}}}.
-One pass over FILE.h5:/X in float64, a storage chunk at a time: for each system, the inertia against its final
+SPEC: {"input": FILE.h5, "compressed": FILE.h5 or null, "systems": {NAME: {"centers": [[...], ...], "labels":
+FILE.h5 or null}}}. "input" may be an uncompressed twin of the file the systems clustered, "compressed", whose
+first and last storage chunks are then compared with the twin's (a difference is an error, exit 1). One pass
+over FILE.h5:/X in float64, a storage chunk at a time: for each system, the inertia against its final
 centres (float64 numpy, whatever the system computed in) and each row's nearest centre. ARI against /y (the
 true blobs) uses the system's own labels file when it has one (ooc's --labels output), else the nearest
 centres (what faiss's index.search and scikit-learn's labels_ give, ties aside). `labels_differ` counts the
@@ -37,9 +39,23 @@ def ari(truth, pred):
     return 1.0 if best == expected else float((sum_ij - expected) / (best - expected))
 
 
+def check_twin(twin, compressed):
+    """Exit 1 unless the twin's /X holds the compressed file's values in its first and last storage chunks."""
+    with h5py.File(twin, "r") as a, h5py.File(compressed, "r") as b:
+        x, y = a["X"], b["X"]
+        step = y.chunks[0] if y.chunks else x.shape[0]
+        last = (max(y.shape[0] - 1, 0) // step) * step
+        same = x.shape == y.shape and x.dtype == y.dtype and all(
+            np.array_equal(x[r:r + step], y[r:r + step]) for r in sorted({0, last}))
+    if not same:
+        sys.exit(f"run_quality.py: {twin}: /X differs from {compressed}'s")
+
+
 def main(spec_path):
     with open(spec_path) as f:
         spec = json.load(f)
+    if spec.get("compressed"):
+        check_twin(spec["input"], spec["compressed"])
     systems = spec["systems"]
     centers = {s: np.asarray(v["centers"], dtype=np.float64) for s, v in systems.items()}
     # Systems with bitwise-equal centres (ooc cached and stream) share one computation.

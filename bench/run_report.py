@@ -256,7 +256,8 @@ def markdown(doc):
         "",
         "read s: ooc's first pass (statistics and k-means||'s first round; reads and decodes the file; cached "
         "mode keeps the decoded data), the "
-        "peers' loading from HDF5 (not part of their fit). fit s: ooc's whole command from the file, labels "
+        "peers' loading from HDF5, from an uncompressed twin of the file with the same values (not part of their "
+        "fit). fit s: ooc's whole command from the file, labels "
         "written (wall); sklearn's kmeans_plusplus + fit and faiss's train on data in memory. s/iter ÷ floor: "
         "to the memory-bandwidth floor; for ooc-stream, the median over its runs of each run's iteration over a "
         "read-and-decompress floor taken just before it (the Floors table has the floors taken once, at the "
