@@ -113,13 +113,15 @@ int cli_same_file(const char *a_spec, const char *b_spec)
 static const int handled[] = {SIGINT, SIGTERM, SIGHUP};
 enum { HANDLED = sizeof handled / sizeof handled[0] };
 static char second_line[HANDLED][256];
+/* The run's error line is out (put_line()): a signal during the exit that follows adds no second one. */
+static volatile sig_atomic_t said_error;
 
 static void on_signal(int signo)
 {
     if (ooc_cancel_requested()) {
         /* Second signal: the user insists. Leave nothing partial behind and go. */
         ooc_output_remove_all_temporaries();
-        for (int i = 0; i < HANDLED && speaks; i++)
+        for (int i = 0; i < HANDLED && speaks && !said_error; i++)
             if (handled[i] == signo && write(STDERR_FILENO, second_line[i], strlen(second_line[i])) < 0)
                 break;
         _exit(128 + signo);
@@ -161,6 +163,8 @@ static void put_line(const char *kind, const char *msg)
         else
             fputc(*c, stderr);
     fputc('\n', stderr);
+    if (strcmp(kind, "error") == 0)
+        said_error = 1;
 }
 
 /* put_line(), from process 0 only. */
