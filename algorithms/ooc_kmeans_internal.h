@@ -51,7 +51,7 @@ typedef struct ooc__fit {
     uint64_t k, d;
     int prune; /* skip work that cannot change a result: Lloyd's Hamerly bounds, k-means||'s pruning and its
                 * draws from rows kept in the pass (same results; off only to compare) */
-    double stats_seconds; /* the pass that computed the column statistics */
+    double stats_seconds; /* the pass that computed the column statistics, and the first centre's read before it */
 } ooc__fit;
 
 /* ooc__agree(): in a distributed fit, rc agreed by every process (ooc_dist_agree()): after a step where one

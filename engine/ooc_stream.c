@@ -343,8 +343,8 @@ static void release(ooc_stream *s, uint64_t chunk)
 }
 
 /* The chunk's rows: from the cache, or read (into the cache when it has room for this chunk). With staged
- * not NULL, a chunk that is not to be cached may instead be only staged (ooc_array_stage()): *rows is then
- * NULL, *staged set, and the caller releases the chunk once done with it. */
+ * not NULL, a chunk that is not cached (no room, or no memory after all) may instead be only staged
+ * (ooc_array_stage()): *rows is then NULL, *staged set, and the caller releases the chunk once done with it. */
 static int chunk_rows_of(ooc_stream *s, uint64_t chunk, worker *b, uint64_t *bytes_read, const void **rows,
                          const void **staged, ooc_error *err)
 {
@@ -358,14 +358,14 @@ static int chunk_rows_of(ooc_stream *s, uint64_t chunk, worker *b, uint64_t *byt
     if (rc)
         return rc;
     *bytes_read = raw->bytes_read;
-    if (staged && !cacheable(s, chunk) && (rc = ooc_array_stage(s->a, raw, b->codec, staged, err)) != 0) {
+    /* NULL: not to be cached, or no memory to cache it after all: this chunk is streamed */
+    void *dst = cacheable(s, chunk) ? ooc__buffer_alloc(s->chunk_bytes) : NULL;
+    if (!dst && staged && (rc = ooc_array_stage(s->a, raw, b->codec, staged, err)) != 0) {
         if (rc < 0)
             release(s, chunk);
         return rc < 0 ? rc : 0;
     }
-    void *dst = b->rows;
-    if (cacheable(s, chunk) && !(dst = ooc__buffer_alloc(s->chunk_bytes)))
-        dst = b->rows; /* no memory to cache after all: stream this chunk */
+    dst = dst ? dst : b->rows;
     rc = ooc_array_decode(s->a, raw, b->codec, dst, err);
     release(s, chunk);
     if (rc) {
@@ -646,24 +646,54 @@ int ooc_stream_run(ooc_stream *s, const ooc_pass *pass, void *acc, ooc_error *er
     return rc;
 }
 
-/* ooc_stream_read_rows() in parallel: the distinct chunks holding the rows, each decoded by one worker. */
+/* ooc_stream_read_rows() in parallel: the distinct chunks holding the rows, each decoded by one worker; then
+ * chunks to warm (warm_chunks()). */
 typedef struct gather {
     ooc_stream *s;
     const uint64_t *rows;
     double *out;
     const size_t *first; /* per distinct chunk: its first index into rows; first[nparts] = n */
+    size_t nparts;
+    const uint64_t *warm; /* nwarm chunks to decode into the cache */
+    size_t nwarm;
 } gather;
+
+/* Chunks for the threads that would otherwise wait while the others read the rows' chunks: up to threads - 1
+ * a chunk read, taken from this process's chunks that every pass caches (the first slots_beside_rows) and that
+ * are not cached yet, lowest first. A pass would decode them anyway: the first read of a fit (k-means||'s
+ * first centre, one chunk) then costs the wall time of one chunk instead of keeping the other threads idle
+ * for it. Into warm (room for threads - 1 per part); returns how many. */
+static size_t warm_chunks(const ooc_stream *s, const gather *g, uint64_t *warm)
+{
+    const ooc_array_info *in = ooc_array_get_info(s->a);
+    uint64_t owned = ooc_dist_owned(s->p.dist, in->nchunks);
+    size_t want = (size_t)(s->p.threads - 1) * g->nparts, n = 0;
+    for (uint64_t j = 0; j < owned && j < s->slots_beside_rows && n < want; j++) {
+        uint64_t chunk = ooc_dist_item(s->p.dist, j);
+        int read_anyway = 0;
+        for (size_t p = 0; p < g->nparts && !read_anyway; p++)
+            read_anyway = g->rows[g->first[p]] / in->chunk_rows == chunk;
+        if (!s->cache[chunk] && !read_anyway)
+            warm[n++] = chunk;
+    }
+    return n;
+}
 
 static int gather_chunk(void *ctx, uint64_t part, int worker_index, int slot, ooc_error *err)
 {
     gather *g = ctx;
     ooc_stream *s = g->s;
     const ooc_array_info *in = ooc_array_get_info(s->a);
-    uint64_t chunk = g->rows[g->first[part]] / in->chunk_rows;
     worker *b = &s->workers[worker_index];
     const void *data, *staged = NULL;
     s->packets[slot].bytes_read = 0;
+    uint64_t chunk = part < g->nparts ? g->rows[g->first[part]] / in->chunk_rows : g->warm[part - g->nparts];
     int rc = chunk_rows_of(s, chunk, b, &s->packets[slot].bytes_read, &data, s->piece_rows ? &staged : NULL, err);
+    if (part >= g->nparts) { /* a chunk to warm: now in the cache (staged only when memory ran short) */
+        if (!rc && staged)
+            release(s, chunk);
+        return rc;
+    }
     if (rc)
         return rc;
     size_t row_bytes = (size_t)in->cols * ooc_dtype_size(in->dtype);
@@ -706,11 +736,18 @@ int ooc_stream_read_rows(ooc_stream *s, const uint64_t *rows, size_t n, double *
             first[parts++] = i;
     }
     first[parts] = n;
-    gather g = {s, rows, out, first};
-    ooc__ordered_pass op = {parts, s->p.threads, WINDOW, gather_chunk, gather_done, &g};
-    int rc = hold_rows(s, !s->piece_rows, err);
-    if (!rc)
+    int rc = hold_rows(s, !s->piece_rows, err); /* before warm_chunks(): it may drop cached chunks */
+    gather g = {s, rows, out, first, parts, NULL, 0};
+    uint64_t *warm = rc ? NULL : malloc(((size_t)(s->p.threads - 1) * parts + 1) * sizeof *warm);
+    if (!rc && !warm)
+        rc = ooc_error_set(err, OOC_ENOMEM, "%s: out of memory", in->input);
+    if (!rc) {
+        g.warm = warm;
+        g.nwarm = warm_chunks(s, &g, warm);
+        ooc__ordered_pass op = {parts + g.nwarm, s->p.threads, WINDOW, gather_chunk, gather_done, &g};
         rc = ooc__pass_ordered(&op, err);
+    }
+    free(warm);
     free(first);
     return ooc_dist_agree(s->p.dist, rc, err);
 }

@@ -317,6 +317,20 @@ static void test_cache_serves_second_pass(void)
             ASSERT_MEM_EQ(&first, &second, sizeof first);
             ooc_stream_free(s);
         }
+        /* A row read before the first pass (k-means||'s first centre) reads its chunk, and each other thread
+         * warms the cache with the lowest chunk not cached; the pass reads the rest: every byte still once. */
+        s = open_stream(a, threads, 1ull << 30, 1);
+        if (s) {
+            uint64_t row = 7 * 1500 + 3;
+            double x[4];
+            ooc_error err;
+            ASSERT_OK(ooc_stream_read_rows(s, &row, 1, x, &err));
+            ASSERT_INT_EQ(ooc_stream_get_stats(s)->bytes_read, sizes[7] + (threads > 1 ? sizes[0] : 0));
+            run_sum(s, in->cols);
+            ASSERT_INT_EQ(ooc_stream_get_stats(s)->bytes_read, total);
+            ASSERT_INT_EQ(ooc_stream_get_stats(s)->chunks_cached, in->nchunks);
+            ooc_stream_free(s);
+        }
         /* Room for 5 chunks: chunks 0..4 are cached; every later pass reads chunks 5..13 again. */
         uint64_t m = 5;
         s = open_stream(a, threads, working_bytes(a, threads) + m * chunk_bytes(a) + chunk_bytes(a) / 2, 1);
