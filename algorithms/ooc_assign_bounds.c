@@ -142,11 +142,12 @@ void ooc__bounds_end(ooc__bounds *b)
  * pass converts each chunk's rows as it loads them (no pass over the state of its own). */
 static void seed_rows(const ooc__bounds *b, void *state, uint64_t n)
 {
-    const double widen = (1 + 0x1p-22) * (1 + b->margin);
+    /* The scale is a power of two: times its reciprocal is exactly divided by it, without a division a row */
+    const double widen = (1 + 0x1p-22) * (1 + b->margin), unscale = 1 / b->seed_scale;
     for (uint64_t i = 0; i < n; i++) { /* in place: an ooc__init_row becomes an ooc__bound_row */
         ooc__init_row in;
         memcpy(&in, (char *)state + i * sizeof in, sizeof in);
-        double t = sqrt((double)in.dmin / b->seed_scale * widen) * (1 + 0x1p-50); /* exact: a power of two */
+        double t = sqrt((double)in.dmin * unscale * widen) * (1 + 0x1p-50);
         double l = b->seed_reach[in.nearest] - t;
         ooc__bound_row out = {b->seed_label[in.nearest], l > 0 ? ooc__float_below(l) : 0};
         memcpy((char *)state + i * sizeof out, &out, sizeof out);
