@@ -19,12 +19,14 @@
 #include "ooc_clock.h"
 #include "ooc_generate.h"
 #include "ooc_h5.h"
+#include "ooc_memory.h"
 #include "ooc_stream.h"
 #include "ooc_threads.h"
 #include "ooc_units.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <hdf5.h>
 #include <math.h>
 #include <omp.h>
@@ -187,6 +189,16 @@ static void time_floors(const char *path, int threads, int repeats, int read_onl
     const ooc_h5_info *in = ooc_h5_reader_info(r);
     uint64_t nchunks = (in->rows + in->chunk_rows - 1) / in->chunk_rows;
     size_t chunk_bytes = (size_t)(in->chunk_rows * in->cols * in->type_size), max_stored = 0;
+    /* The full floors hold the stored chunks and the decoded array at once (the origin's 100M x 20: 30 GB):
+     * refuse plainly rather than be killed for memory midway. */
+    struct stat st;
+    uint64_t need = stat(path, &st) == 0 ? (uint64_t)st.st_size + nchunks * chunk_bytes : 0;
+    if (!read_only && need > ooc_memory_available()) {
+        fprintf(stderr, "bench_pass: error: %s: the floors hold %.1f GB in memory (stored chunks and decoded array), "
+                        "%.1f GB is available: use --read-decompress-only\n",
+                path, (double)need / 1e9, (double)ooc_memory_available() / 1e9);
+        exit(1);
+    }
     void **stored = calloc(nchunks, sizeof *stored);
     size_t *sizes = calloc(nchunks, sizeof *sizes), cap = 0;
     uint64_t *offset = calloc(nchunks, sizeof *offset);
