@@ -667,13 +667,14 @@ static size_t warm_chunks(const ooc_stream *s, const gather *g, uint64_t *warm)
 {
     const ooc_array_info *in = ooc_array_get_info(s->a);
     uint64_t owned = ooc_dist_owned(s->p.dist, in->nchunks);
-    size_t want = (size_t)(s->p.threads - 1) * g->nparts, n = 0;
+    size_t want = (size_t)(s->p.threads - 1) * g->nparts, n = 0, p = 0;
     for (uint64_t j = 0; j < owned && j < s->slots_beside_rows && n < want; j++) {
         uint64_t chunk = ooc_dist_item(s->p.dist, j);
-        int read_anyway = 0;
-        for (size_t p = 0; p < g->nparts && !read_anyway; p++)
-            read_anyway = g->rows[g->first[p]] / in->chunk_rows == chunk;
-        if (!s->cache[chunk] && !read_anyway)
+        if (s->cache[chunk])
+            continue;
+        while (p < g->nparts && g->rows[g->first[p]] / in->chunk_rows < chunk) /* the parts' chunks ascend */
+            p++;
+        if (p == g->nparts || g->rows[g->first[p]] / in->chunk_rows != chunk) /* not read anyway */
             warm[n++] = chunk;
     }
     return n;
