@@ -193,10 +193,11 @@ static void time_floors(const char *path, int threads, int repeats, int read_onl
      * refuse plainly rather than be killed for memory midway. */
     struct stat st;
     uint64_t need = stat(path, &st) == 0 ? (uint64_t)st.st_size + nchunks * chunk_bytes : 0;
-    if (!read_only && need > ooc_memory_available()) {
+    uint64_t available = read_only ? UINT64_MAX : ooc_memory_available();
+    if (need > available) {
         fprintf(stderr, "bench_pass: error: %s: the floors hold %.1f GB in memory (stored chunks and decoded array), "
                         "%.1f GB is available: use --read-decompress-only\n",
-                path, (double)need / 1e9, (double)ooc_memory_available() / 1e9);
+                path, (double)need / 1e9, (double)available / 1e9);
         exit(1);
     }
     void **stored = calloc(nchunks, sizeof *stored);
