@@ -126,8 +126,10 @@ static int prune_pays(const state_job *j, uint64_t n, const row_state *st)
 }
 
 /* Rows [0, n) at x against the head of their nearest's list (see above); the kernel's labels and dist
- * where the state changes, and label -1 where it cannot. Built once with the portable row distance and once
- * with the AVX2 one (OPS: its suffix), which give the same bits. */
+ * where the state changes, and label -1 where it cannot. The nearest is kept with masks rather than a branch
+ * (which of a row's few candidates wins is a coin toss, and mispredicting it cost a third of the loop): D is
+ * >= 0 or +inf (finite data), so its bits order it as its value. Built once with the portable row distance
+ * and once with the AVX2 one (OPS: its suffix), which give the same bits. */
 #define OOC__PRUNED(NAME, T, ATTR, OPS)                                                                    \
     ATTR static void NAME(const state_job *j, const T *x, uint64_t n, const row_state *st, int32_t *labels,  \
                           double *dist)                                                                    \
@@ -139,14 +141,19 @@ static int prune_pays(const state_job *j, uint64_t n, const row_state *st)
             uint64_t o = (uint64_t)st[i].nearest, len = j->near_start[o + 1] - j->near_start[o];           \
             const near_new *list = j->near + j->near_start[o];                                             \
             double best = INFINITY, limit = (double)st[i].dmin * j->widen;                                 \
+            uint64_t bb;                                                                                   \
+            memcpy(&bb, &best, sizeof bb);                                                                 \
             int64_t win = -1;                                                                              \
             for (uint64_t q = 0; q < len && list[q].key < limit; q++) {                                    \
                 double dq = ooc__sqdist_##OPS(xi, c + (size_t)list[q].index * d, d);                       \
-                if (dq < best || (dq == best && (int64_t)list[q].index < win)) { /* ties: the lowest index */ \
-                    best = dq;                                                                             \
-                    win = (int64_t)list[q].index;                                                          \
-                }                                                                                          \
+                int64_t iq = (int64_t)list[q].index;                                                       \
+                uint64_t bq;                                                                               \
+                memcpy(&bq, &dq, sizeof bq);                                                               \
+                uint64_t take = -(uint64_t)((bq < bb) | ((bq == bb) & (iq < win))); /* all ones or 0 */    \
+                bb = (bq & take) | (bb & ~take);                                                           \
+                win = (int64_t)(((uint64_t)iq & take) | ((uint64_t)win & ~take));                          \
             }                                                                                              \
+            memcpy(&best, &bb, sizeof best);                                                               \
             labels[i] = (int32_t)win;                                                                      \
             dist[i] = best;                                                                                \
         }                                                                                                  \
@@ -257,12 +264,19 @@ static int state_map(void *ctx, const void *x, uint64_t row0, uint64_t n, void *
     else
         j->kernel(x, (size_t)n, (size_t)j->d, j->centers, j->norm2, (size_t)j->n_new, labels, dist, NULL, scratch);
     double phi = part[0];
+    const uint32_t all = j->first == 0 ? UINT32_MAX : 0;
     for (uint64_t i = 0; i < n; i++) {
+        /* The state takes the new candidate when nearer (ties keep the earlier one; a pruned row's inf never
+         * wins), with masks as in the pruned loop: dd and dmin are >= 0 or +inf. */
         float dd = (float)(dist[i] * j->scale);
-        if (j->first == 0 || dd < st[i].dmin) { /* ties keep the earlier candidate; a pruned row's inf never wins */
-            st[i].dmin = dd;
-            st[i].nearest = (int32_t)(j->first + (uint64_t)labels[i]);
-        }
+        uint32_t bn, bo;
+        memcpy(&bn, &dd, sizeof bn);
+        memcpy(&bo, &st[i].dmin, sizeof bo);
+        uint32_t take = all | (0 - (uint32_t)(bn < bo));
+        uint32_t bits = (bn & take) | (bo & ~take);
+        memcpy(&st[i].dmin, &bits, sizeof bits);
+        uint32_t nearest = (uint32_t)(j->first + (uint64_t)labels[i]);
+        st[i].nearest = (int32_t)((nearest & take) | ((uint32_t)st[i].nearest & ~take));
         phi += st[i].dmin;
         counts[st[i].nearest] += 1;
         reach[st[i].nearest] = st[i].dmin > reach[st[i].nearest] ? st[i].dmin : reach[st[i].nearest];
