@@ -13,8 +13,9 @@
  *
  * Speed. A row costs two branch-free passes over its k scores in 16-byte vectors (GNU C vector extensions:
  * SSE2 on any x86-64): the lowest score and where it is, per lane, then how many scores are within the
- * margin; only rows where that count exceeds one take the scalar path. Which of several equal lowest scores
- * is taken does not matter: they are all within the margin, and D settles them.
+ * margin, each folded across lanes by halves; only rows where that count exceeds one take the scalar path.
+ * Which of several equal lowest scores is taken does not matter: they are all within the margin, and D
+ * settles them.
  *
  * Float64 data ranked in float32 (ooc__assign_gemm_f64s()): the scores come from x' = fl32(x), c' = fl32(c)
  * and fl32(‖c‖²). With every nonzero |x_t|, |c_t| in [2^-50, 2^50] (rows outside go to the reference, the
@@ -64,15 +65,22 @@
                 best = (vec)(((ivec)best & ~m) | ((ivec)s & m));                                           \
                 where = (where & ~m) | ((lane + (I)j) & m);                                                \
             }                                                                                              \
-            T sb = best[0];                                                                                \
-            I b = where[0];                                                                                \
-            int ub = 0;                                                                                    \
-            for (int u = 1; u < L; u++) { /* any lowest score will do: equal ones are settled by D */      \
-                int p = best[u] < sb;                                                                      \
-                sb = p ? best[u] : sb;                                                                     \
-                b = p ? where[u] : b;                                                                      \
-                ub = p ? u : ub;                                                                           \
+            /* Across lanes, in blocks of 2, 4, ... lanes: the lowest score, the lowest lane where equal   \
+             * (from the block above when the lane is in the upper half of its new block). Any lowest score \
+             * would do for the label (D settles equal ones); the lane keeps second's bound as it was. */   \
+            vec low = best;                                                                                \
+            ivec at = where;                                                                               \
+            for (int h = 1; h < L; h *= 2) {                                                               \
+                ivec swap = lane ^ (I)h;                                                                   \
+                vec ol = __builtin_shuffle(low, swap);                                                     \
+                ivec oa = __builtin_shuffle(at, swap);                                                     \
+                ivec m = (ol < low) | ((ol == low) & ((lane & (I)h) != 0));                                \
+                low = (vec)(((ivec)low & ~m) | ((ivec)ol & m));                                            \
+                at = (at & ~m) | (oa & m);                                                                 \
             }                                                                                              \
+            const T sb = low[0];                                                                           \
+            I b = at[0];                                                                                   \
+            const int ub = (int)(b & (L - 1)); /* its lane: where[u] is u mod L */                         \
             if ((size_t)b >= k) /* every score NaN: data outside the contract; any valid label */          \
                 b = 0;                                                                                     \
             const double d_b = ooc__sqdist_##XSUF(xi, c + (size_t)b * d, d);                               \
@@ -85,9 +93,9 @@
             ivec within = {0};                                                                             \
             for (size_t j = 0; j < kp; j += L)                                                             \
                 within -= (*(const vec *)(cnp + j) - 2 * *(const vec *)(g + j)) <= lim;                    \
-            I count = 0;                                                                                   \
-            for (int u = 0; u < L; u++)                                                                    \
-                count += within[u];                                                                        \
+            for (int h = 1; h < L; h *= 2)                                                                 \
+                within += __builtin_shuffle(within, lane ^ (I)h);                                          \
+            const I count = within[0];                                                                     \
             size_t label = (size_t)b;                                                                      \
             double db = d_b, d2 = INFINITY; /* d2: the second lowest D computed */                         \
             T out = (T)INFINITY;            /* the lowest score outside the margin */                      \
@@ -128,8 +136,8 @@
 #define OOC__ROUND_UP_F32(v) ((float)((v) + FLT_EPSILON * fabs(v) + FLT_TRUE_MIN))
 
 /* Whether vectors of `lanes` fit kp and ld exactly, four or more to a row: with fewer, a row's fixed work
- * (folding the lanes, one by one) costs more than the wider passes save (bench_assign, k = 8: 30 ns a row
- * in 16-byte vectors, 43 in one 64-byte vector). */
+ * (folding the lanes, even by halves) costs more than the wider passes save (bench_assign, --second, ns a
+ * row: float64 k = 12, 32 in 32-byte vectors, 46 in two 64-byte ones; float32 k = 32, 41 and 58). */
 static int wide_enough(size_t kp, size_t ld, size_t lanes)
 {
     return kp % lanes == 0 && ld % lanes == 0 && kp >= 4 * lanes;
