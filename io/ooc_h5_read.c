@@ -95,10 +95,19 @@ static int describe_layout(ooc_h5_reader *r, ooc_error *err)
     r->prefill = when == H5D_FILL_TIME_NEVER || (when == H5D_FILL_TIME_IFSET && fill != H5D_FILL_VALUE_USER_DEFINED);
     in->chunked = H5Pget_layout(dcpl) == H5D_CHUNKED;
     if (in->chunked) {
-        hsize_t chunk[2] = {1, 1};
+        hsize_t chunk[2] = {1, 1}, dims[2] = {0, 1}, max[2] = {0, 1};
         H5Pget_chunk(dcpl, 2, chunk);
+        H5Sget_simple_extent_dims(r->space, dims, max);
         in->chunk_rows = chunk[0];
         in->chunk_cols = in->rank == 2 ? chunk[1] : 1;
+        /* HDF5 creates no chunk larger than a fixed dimension, and 1.10 reads such a chunk past the end of
+         * its decoded buffer (it crashed on a file whose chunk shape was damaged): refused before any read. */
+        for (int i = 0; i < in->rank && !rc; i++)
+            if (chunk[i] == 0 || (max[i] != H5S_UNLIMITED && chunk[i] > max[i]))
+                rc = ooc_error_set(err, OOC_ECORRUPT,
+                                   "%s: storage chunks of %llu x %llu, beyond its %llu %s at most: the file is damaged",
+                                   r->name, (unsigned long long)in->chunk_rows, (unsigned long long)in->chunk_cols,
+                                   (unsigned long long)max[i], i == 0 ? "rows" : "columns");
     }
     int n = H5Pget_nfilters(dcpl);
     int fast = in->chunked && in->codec.elem_size && in->chunk_cols == in->cols && n >= 0 && n <= 2;

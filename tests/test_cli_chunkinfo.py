@@ -4,6 +4,7 @@ truncated inputs; bad usage), --help, text output, and the memory limit honoured
 import json
 import os
 import re
+import struct
 import subprocess
 import sys
 import tempfile
@@ -159,6 +160,37 @@ class Errors(unittest.TestCase):
                     # As HDF5's own read failures are named, so are ours (zstd here is our layout's decoder).
                     self.fails([path, "--stats", "-t", threads], 1, f"{path}:/X: chunk 5 (rows 5000..5999): ",
                                reason)
+
+    def test_damaged_chunk_shape(self):
+        """A chunk shape beyond the dataset's fixed maximum (a damaged layout message: HDF5 1.10 read such a
+        chunk past its decoded buffer and crashed, h5dump too) is refused before any read; a resizable
+        dataset's chunks may be wider than its data, and that reads as numpy does."""
+        x = np.random.default_rng(8).normal(size=(2000, 3))
+        ours = chunkgen(tmp("shape_ours.h5"), "-n", "2000", "-d", "3", "--chunk-rows", "300")
+        theirs = tmp("shape_gzip.h5")
+        with h5py.File(theirs, "w") as f:
+            f.create_dataset("X", data=x, chunks=(300, 3), compression="gzip", shuffle=True)
+        for good in (ours, theirs):
+            with open(good, "rb") as f:
+                data = bytearray(f.read())
+            dims = struct.pack("<III", 300, 3, 8)  # the layout message's chunk dimensions, then the element size
+            self.assertEqual(data.count(dims), 1, good)
+            at = data.find(dims)
+            data[at + 4:at + 8] = struct.pack("<I", 29187)
+            bad = good.replace(".h5", "_damaged.h5")
+            with open(bad, "wb") as f:
+                f.write(data)
+            for extra in ([], ["--stats"], ["--stats", "-t", "1"]):
+                with self.subTest(bad, extra=extra):
+                    self.fails([bad, *extra], 1, bad, "300 x 29187", "3 columns")
+            status, _, err = T.run(["kmeans-ooc", "fit", bad, "-k", "2", "-q"])
+            T.assert_one_error(self, "kmeans-ooc", status, err, 1, bad, "damaged")
+        wide = tmp("shape_resizable.h5")
+        with h5py.File(wide, "w") as f:
+            f.create_dataset("X", data=x, chunks=(300, 8), maxshape=(None, None), compression="gzip")
+        status, out, err = chunkinfo(wide, "--stats", "--json")
+        self.assertEqual((status, err), (0, ""))
+        np.testing.assert_allclose([c["mean"] for c in json.loads(out)["columns"]], x.mean(axis=0), rtol=1e-12)
 
     def test_truncated(self):
         good = chunkgen(tmp("whole.h5"), "-n", "20000", "-d", "5", "--chunk-rows", "2000")
