@@ -190,7 +190,9 @@ int ooc_colstats_from_partial(const void *acc, uint64_t rows, uint64_t cols, ooc
     for (uint64_t c = 0; c < cols; c++) {
         st->count[c] = a.n[c];
         st->mean[c] = a.n[c] > 0 ? a.mean[c] : NAN;
-        st->var[c] = a.n[c] > 0 ? a.m2[c] / a.n[c] : NAN;
+        /* m2 is NaN only where finite values' squared deviations overflowed (inf - inf): the variance is past
+         * the largest double, and numpy's is inf too. */
+        st->var[c] = a.n[c] == 0 ? NAN : isnan(a.m2[c]) ? INFINITY : a.m2[c] / a.n[c];
         st->min[c] = a.n[c] > 0 ? a.min[c] : NAN;
         st->max[c] = a.n[c] > 0 ? a.max[c] : NAN;
     }

@@ -335,7 +335,7 @@ int ooc__kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_
     ooc_colstats_free(stats);
     ooc_h5_chunked *out_labels = labels ? ooc_chunk_output_dataset(labels) : NULL;
     if (!rc)
-        rc = lloyd(&f, &seed, p->tol * mean_var, out_labels, m, err);
+        rc = lloyd(&f, &seed, p->tol > 0 ? p->tol * mean_var : 0, out_labels, m, err); /* 0 x inf is no tol */
     if (!rc)
         rc = check_inertia(&f, m->inertia, 1, err);
     ooc__init_seed_free(&seed);

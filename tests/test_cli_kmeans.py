@@ -289,6 +289,28 @@ class RuntimeFailures(Base):
         self.fit_fails(inp, "huge.h5", "overflow", args=("-k", 2))
         self.predict_fails(self.write_h5("model2.h5", cluster_centers=np.zeros((2, 3))), inp, "huge.h5", "overflow")
 
+    def test_variance_overflow(self):
+        # One finite row so far out that the features' variance overflows (numpy: inf), as scikit-learn's
+        # tolerance then is: the first iteration converges, and its squared distances overflow: refused at
+        # once, not 300 iterations that never converge (the variance was NaN, and no shift is <= NaN).
+        X = np.random.default_rng(2).normal(size=(30000, 4))
+        X[12345, 2:] = 1e308
+        with np.errstate(over="ignore", invalid="ignore"):
+            self.assertFalse(np.isfinite(X.var(axis=0).mean()))
+        inp = self.write_h5("outlier.h5", X=X)
+        self.fit_fails(inp, "outlier.h5", "overflow", args=("-k", 3))
+        # With --tol 0 Lloyd runs until nothing moves: the outlier alone in its cluster, as numpy computes.
+        status, out, err = kmeans("fit", inp, "-k", 3, "--tol", 0, "--json", "-q")
+        self.assertEqual(status, 0, err)
+        r = json.loads(out)
+        self.assertTrue(r["converged"])
+        self.assertLess(r["n_iter"], 300)
+        self.assertIn(1, r["cluster_sizes"])
+        rest = np.delete(X, 12345, axis=0)
+        self.assertEqual(sum(r["cluster_sizes"]), len(X))
+        self.assertGreater(r["inertia"], 0)
+        self.assertLess(r["inertia"], ((rest - rest.mean(axis=0)) ** 2).sum())
+
     def test_corrupt_chunk(self):
         inp = self.path("corrupt.h5")
         status, out, err = T.chunkgen("-q", "-n", 50000, "-d", 4, "-c", 3, "--chunk-rows", 10000, inp)
