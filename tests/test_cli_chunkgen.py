@@ -73,6 +73,8 @@ class BadUsage(Base):
         (["--center-box", "5,5"], "--center-box"),
         (["--center-box", "x"], "--center-box"),
         (["--center-box", "1,"], "--center-box", "''"),
+        (["--center-box", "1,2,3"], "--center-box", "'1,2,3' is not LO,HI"),
+        (["--center-box", "-1e308,1e308"], "--center-box", "finite"),  # both finite, HI - LO is not
         (["--dtype", "int8"], "--dtype"),
         (["--compression", "lz4"], "--compression"),
         (["--compression", "zstd:0"], "--compression"),
@@ -259,6 +261,30 @@ class Outputs(Base):
                 line = self.one_error(status, err, 2, needle)
                 self.assertNotIn("-c" if args[0] == "-d" else "-d", line.split("given")[0].split("but")[1])
                 self.assertEqual(T.listdir(self.dir), ["c.h5"])
+
+    def test_centers_from_and_center_box(self):
+        # Both given: the box would be recorded in the attributes, unused; refused as usage, before reading.
+        status, out, err = T.chunkgen("-q", "-n", 100, "--centers-from", os.path.join(self.dir, "nope.h5"),
+                                      "--center-box", "1,2", self.out)
+        self.one_error(status, err, 2, "--center-box", "--centers-from")
+        self.assertEqual(T.listdir(self.dir), [])
+
+    def test_centers_from_a_model(self):
+        # Without a dataset named: chunkgen's /centers, else a model's /cluster_centers; neither is one line.
+        model, other = os.path.join(self.dir, "model.h5"), os.path.join(self.dir, "other.h5")
+        centres = np.random.default_rng(3).uniform(-5, 5, size=(4, 3))
+        with h5py.File(model, "w") as f:
+            f["cluster_centers"] = centres
+        with h5py.File(other, "w") as f:
+            f["X"] = centres
+        status, out, err = T.chunkgen("-q", "-n", 100, "--centers-from", model, self.out)
+        self.assertEqual(status, 0, err)
+        with h5py.File(self.out, "r") as f:
+            np.testing.assert_array_equal(f["centers"][:], centres)
+        os.unlink(self.out)
+        status, out, err = T.chunkgen("-q", "-n", 100, "--centers-from", other, self.out)
+        self.one_error(status, err, 1, "other.h5", "/centers", "/cluster_centers")
+        self.assertEqual(sorted(T.listdir(self.dir)), ["model.h5", "other.h5"])
 
     def test_centers_from_missing_file(self):
         missing = os.path.join(self.dir, "missing-centres.h5")

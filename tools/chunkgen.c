@@ -6,6 +6,7 @@
 #include "ooc_threads.h"
 
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,8 @@ static void usage(void)
            "      --cluster-std F        standard deviation of each blob [default: %g]\n"
            "      --center-box LO,HI     centres drawn uniformly in this box [default: %g,%g]\n"
            "      --centers-from FILE.h5[:/dataset]\n"
-           "                             use these centres (k x d) instead [default: none]\n"
+           "                             use these centres (k x d) instead of --center-box [default: none;\n"
+           "                             the dataset: /centers (chunkgen's), else /cluster_centers (a model's)]\n"
            "      --chunk-rows R         rows per chunk [default: %llu]\n"
            "      --dtype float64|float32  [default: float64]\n"
            "      --compression zstd[:LEVEL]|none  zstd level 1..22 [default: zstd:3]\n"
@@ -70,7 +72,7 @@ static void parse_box(const char *value, ooc_blobs_params *b)
 {
     const char *comma = strchr(value, ',');
     char lo[64];
-    if (!comma || (size_t)(comma - value) >= sizeof lo)
+    if (!comma || (size_t)(comma - value) >= sizeof lo || strchr(comma + 1, ','))
         cli_usage_error("--center-box: '%s' is not LO,HI", value);
     memcpy(lo, value, (size_t)(comma - value));
     lo[comma - value] = '\0';
@@ -78,12 +80,14 @@ static void parse_box(const char *value, ooc_blobs_params *b)
     b->center_hi = cli_double("--center-box", comma + 1);
     if (!(b->center_lo < b->center_hi))
         cli_usage_error("--center-box: '%s': LO must be below HI", value);
+    if (!isfinite(b->center_hi - b->center_lo)) /* the draws scale by the width */
+        cli_usage_error("--center-box: '%s': HI - LO must be a finite number", value);
 }
 
 typedef struct cli {
     ooc_generate_params p;
     const char *output, *centers_from;
-    int quiet, verbose, features_given, centers_given;
+    int quiet, verbose, features_given, centers_given, box_given;
 } cli;
 
 static void parse(int argc, char **argv, cli *c)
@@ -100,7 +104,10 @@ static void parse(int argc, char **argv, cli *c)
             if (b->cluster_std < 0)
                 cli_usage_error("--cluster-std: '%s' must not be negative", optarg);
             break;
-        case OPT_CENTER_BOX: parse_box(optarg, b); break;
+        case OPT_CENTER_BOX:
+            parse_box(optarg, b);
+            c->box_given = 1;
+            break;
         case OPT_CENTERS_FROM: c->centers_from = optarg; break;
         case OPT_CHUNK_ROWS: b->chunk_rows = cli_count("--chunk-rows", optarg, 1); break;
         case OPT_DTYPE:
@@ -125,6 +132,8 @@ static void parse(int argc, char **argv, cli *c)
     }
     c->output = cli_one_operand(argc, argv, "OUTPUT.h5");
     cli_output_name("OUTPUT.h5", c->output, NULL);
+    if (c->centers_from && c->box_given) /* the box would be recorded in the attributes, unused */
+        cli_usage_error("--center-box and --centers-from: give one of them, not both");
     if (c->centers_from && cli_same_file(c->centers_from, c->output))
         cli_usage_error("%s: is an input of this run (--centers-from); outputs never replace inputs", c->output);
     ooc_error err;
@@ -132,7 +141,8 @@ static void parse(int argc, char **argv, cli *c)
         cli_usage_error("%s", err.msg);
 }
 
-/* --centers-from: the file decides k and d; explicit -c/-d must agree with it. */
+/* --centers-from: the file decides k and d; explicit -c/-d must agree with it. Without a dataset named, a
+ * chunkgen file's /centers, else a model's /cluster_centers. */
 static int load_centers(cli *c, double **centers, ooc_error *err)
 {
     char file[4096], dataset[1024];
@@ -140,6 +150,12 @@ static int load_centers(cli *c, double **centers, ooc_error *err)
         cli_usage_error("--centers-from: '%s' is not FILE.h5[:/dataset]", c->centers_from);
     uint64_t k, d;
     int rc = ooc_h5_read_matrix(file, dataset, centers, &k, &d, err);
+    if (rc == OOC_ENOTFOUND && strcmp(file, c->centers_from) == 0) {
+        rc = ooc_h5_read_matrix(file, "/cluster_centers", centers, &k, &d, err);
+        if (rc == OOC_ENOTFOUND)
+            ooc_error_set(err, rc, "%s: no dataset '/centers' (chunkgen's) or '/cluster_centers' (a model's): name "
+                                   "one as FILE.h5:/dataset", file);
+    }
     if (rc)
         return rc;
     ooc_blobs_params *b = &c->p.blobs;
