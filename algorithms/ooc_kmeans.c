@@ -5,6 +5,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -280,10 +281,47 @@ static void blas_single_threaded(void)
     openblas_set_num_threads(1);
 }
 
+/* The caller's thread settings, put back when a fit or prediction returns: OpenBLAS's, and OpenMP's default,
+ * which the OpenMP build of OpenBLAS sets with its own. */
+typedef struct thread_settings {
+    int blas, omp;
+} thread_settings;
+
+static thread_settings thread_settings_save(void)
+{
+    return (thread_settings){openblas_get_num_threads(), omp_get_max_threads()};
+}
+
+static void thread_settings_restore(thread_settings s)
+{
+    openblas_set_num_threads(s.blas);
+    omp_set_num_threads(s.omp);
+}
+
+/* The labels output must hold one int32 a row, in the input's processing chunks: anything else would be
+ * written with the wrong layout (garbage, or bytes never set). */
+static int check_labels_output(const ooc_array_info *in, ooc_chunk_output *labels, ooc_error *err)
+{
+    if (!labels)
+        return 0;
+    ooc_h5_chunked_params q = ooc_h5_chunked_get_params(ooc_chunk_output_dataset(labels));
+    if (q.dtype == OOC_INT32 && q.rank == 1 && q.rows == in->rows && q.chunk_rows == in->chunk_rows)
+        return 0;
+    return ooc_error_set(err, OOC_EINVAL,
+                         "%s: the labels output must be int32, 1-D, %llu rows in chunks of %llu (the input's), "
+                         "not %s, %d-D, %llu x %llu in chunks of %llu",
+                         in->input, (unsigned long long)in->rows, (unsigned long long)in->chunk_rows,
+                         ooc_dtype_name(q.dtype), q.rank, (unsigned long long)q.rows, (unsigned long long)q.cols,
+                         (unsigned long long)q.chunk_rows);
+}
+
 int ooc_kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_params *p, ooc_chunk_output *labels,
                    ooc_kmeans_model **out, ooc_error *err)
 {
-    return ooc__kmeans_fit(a, sp, p, labels, 1, out, err);
+    thread_settings saved = thread_settings_save();
+    int rc = ooc__kmeans_fit(a, sp, p, labels, 1, out, err);
+    thread_settings_restore(saved);
+    return rc;
 }
 
 int ooc__kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_params *p, ooc_chunk_output *labels,
@@ -297,6 +335,8 @@ int ooc__kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_
     if (p->k > in->rows)
         return ooc_error_set(err, OOC_EINVAL, "%s: n_clusters %llu is more than the %llu rows", in->input,
                              (unsigned long long)p->k, (unsigned long long)in->rows);
+    if ((rc = check_labels_output(in, labels, err)) != 0)
+        return rc;
     blas_single_threaded();
     ooc_stream_params sp2 = *sp;
     sp2.state_row_bytes = per_row_bytes(p, prune);
@@ -357,13 +397,16 @@ int ooc__kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_
     return 0;
 }
 
-int ooc_kmeans_predict(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_model *m,
-                       ooc_chunk_output *labels, double *inertia, ooc_error *err)
+static int predict(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_model *m, ooc_chunk_output *labels,
+                   double *inertia, ooc_error *err)
 {
     const ooc_array_info *in = ooc_array_get_info(a);
     if (in->cols != m->d)
         return ooc_error_set(err, OOC_EINVAL, "%s: %llu features, but the model has %llu", in->input,
                              (unsigned long long)in->cols, (unsigned long long)m->d);
+    int rc = check_labels_output(in, labels, err);
+    if (rc)
+        return rc;
     blas_single_threaded();
     ooc__fit f = {.in = in, .p = &m->params, .k = m->k, .d = m->d};
     uint64_t held;
@@ -371,8 +414,8 @@ int ooc_kmeans_predict(ooc_array *a, const ooc_stream_params *sp, const ooc_kmea
     ooc__assign_pass_memory(&f, 0, 0, &held, &partial);
     ooc_stream_params sp2 = *sp;
     sp2.output_row_bytes = labels ? sizeof(int32_t) : 0;
-    int rc = ooc_dist_agree(sp->dist, create_stream(&f, a, sp2, held + m->k * (m->d + 1) * sizeof(double), partial, err),
-                            err);
+    rc = ooc_dist_agree(sp->dist, create_stream(&f, a, sp2, held + m->k * (m->d + 1) * sizeof(double), partial, err),
+                        err);
     if (rc) {
         ooc_stream_free(f.stream);
         return rc;
@@ -387,5 +430,14 @@ int ooc_kmeans_predict(ooc_array *a, const ooc_stream_params *sp, const ooc_kmea
             *inertia = sum;
     }
     ooc_stream_free(f.stream);
+    return rc;
+}
+
+int ooc_kmeans_predict(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_model *m,
+                       ooc_chunk_output *labels, double *inertia, ooc_error *err)
+{
+    thread_settings saved = thread_settings_save();
+    int rc = predict(a, sp, m, labels, inertia, err);
+    thread_settings_restore(saved);
     return rc;
 }

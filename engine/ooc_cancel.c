@@ -12,6 +12,11 @@ void ooc_cancel_request(int signo)
     atomic_compare_exchange_strong(&requested, &none, signo ? signo : SIGINT);
 }
 
+void ooc_cancel_clear(void)
+{
+    atomic_store(&requested, 0);
+}
+
 int ooc_cancel_requested(void)
 {
     return atomic_load_explicit(&requested, memory_order_relaxed);

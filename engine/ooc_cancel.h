@@ -9,6 +9,10 @@
 /* ooc_cancel_request(): async-signal-safe; signo is remembered (the first one wins). */
 void ooc_cancel_request(int signo);
 
+/* ooc_cancel_clear(): forget a request, for a program that stopped one run and starts another (a request is
+ * process-wide: it stops every run under way). */
+void ooc_cancel_clear(void);
+
 /* ooc_cancel_requested(): 0, or the signal number passed to ooc_cancel_request(). */
 int ooc_cancel_requested(void);
 

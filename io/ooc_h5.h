@@ -70,6 +70,9 @@ size_t ooc_h5_chunked_chunk_bytes(const ooc_h5_chunked *d);
 /* ooc_h5_chunked_chunk_rows(): rows per chunk (after clamping to the dataset's rows). */
 uint64_t ooc_h5_chunked_chunk_rows(const ooc_h5_chunked *d);
 
+/* ooc_h5_chunked_get_params(): the dataset's type, shape and filters as created (chunk_rows clamped). */
+ooc_h5_chunked_params ooc_h5_chunked_get_params(const ooc_h5_chunked *d);
+
 /* ooc_h5_chunked_write(): store chunk index `chunk` from `bytes` encoded bytes. */
 int ooc_h5_chunked_write(ooc_h5_chunked *d, uint64_t chunk, const void *encoded, size_t bytes, ooc_error *err);
 

@@ -16,9 +16,7 @@ struct ooc_h5_file {
 struct ooc_h5_chunked {
     hid_t id;
     char *name; /* "path:/name" for messages */
-    ooc_codec codec;
-    uint64_t rows, cols, chunk_rows;
-    int rank;
+    ooc_h5_chunked_params params; /* as created: chunk_rows clamped to rows, codec.elem_size set */
     size_t chunk_bytes;
     int fd;                  /* the file's descriptor (sec2 driver), or -1: for drop-behind */
     haddr_t prev_addr;       /* the bytes written before, still in the page cache */
@@ -160,13 +158,13 @@ int ooc_h5_write_dataset(ooc_h5_file *f, const char *name, ooc_dtype t, int rank
 static hid_t chunked_dcpl(const ooc_h5_chunked *d)
 {
     hid_t dcpl = untimed_dcpl();
-    hsize_t chunk[2] = {d->chunk_rows, d->cols};
-    H5Pset_chunk(dcpl, d->rank, chunk);
+    hsize_t chunk[2] = {d->params.chunk_rows, d->params.cols};
+    H5Pset_chunk(dcpl, d->params.rank, chunk);
     H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
-    if (d->codec.shuffle)
+    if (d->params.codec.shuffle)
         H5Pset_shuffle(dcpl);
-    if (d->codec.zstd_level) {
-        unsigned level = (unsigned)d->codec.zstd_level;
+    if (d->params.codec.zstd_level) {
+        unsigned level = (unsigned)d->params.codec.zstd_level;
         H5Pset_filter(dcpl, OOC_H5Z_FILTER_ZSTD, H5Z_FLAG_MANDATORY, 1, &level);
     }
     return dcpl;
@@ -178,6 +176,9 @@ int ooc_h5_chunked_create(ooc_h5_file *f, const char *name, const ooc_h5_chunked
     if (p->rows == 0 || p->cols == 0 || p->chunk_rows == 0 || (p->rank != 1 && p->rank != 2) ||
         (p->rank == 1 && p->cols != 1))
         return ooc_error_set(err, OOC_EINVAL, "%s:%s: invalid dataset shape", f ? f->path : "", name);
+    if (p->codec.zstd_level < 0 || p->codec.zstd_level > 22)
+        return ooc_error_set(err, OOC_EINVAL, "%s:%s: zstd level %d is not 1..22 (or 0, none)", f ? f->path : "",
+                             name, p->codec.zstd_level);
     ooc_h5_chunked *d = calloc(1, sizeof *d);
     const char *path = f ? f->path : "(another process)";
     size_t n = strlen(path) + strlen(name) + 2;
@@ -186,13 +187,10 @@ int ooc_h5_chunked_create(ooc_h5_file *f, const char *name, const ooc_h5_chunked
         return ooc_error_set(err, OOC_ENOMEM, "%s:%s: out of memory", path, name);
     }
     snprintf(d->name, n, "%s:%s", path, name);
-    d->rank = p->rank;
-    d->rows = p->rows;
-    d->cols = p->cols;
-    d->chunk_rows = p->chunk_rows < p->rows ? p->chunk_rows : p->rows;
-    d->codec = p->codec;
-    d->codec.elem_size = ooc_dtype_size(p->dtype);
-    d->chunk_bytes = (size_t)(d->chunk_rows * d->cols * d->codec.elem_size);
+    d->params = *p;
+    d->params.chunk_rows = p->chunk_rows < p->rows ? p->chunk_rows : p->rows;
+    d->params.codec.elem_size = ooc_dtype_size(p->dtype);
+    d->chunk_bytes = (size_t)(d->params.chunk_rows * p->cols * d->params.codec.elem_size);
     d->fd = -1;
     d->id = H5I_INVALID_HID;
     if (!f) {
@@ -229,7 +227,7 @@ int ooc_h5_chunked_create(ooc_h5_file *f, const char *name, const ooc_h5_chunked
 
 const ooc_codec *ooc_h5_chunked_codec(const ooc_h5_chunked *d)
 {
-    return &d->codec;
+    return &d->params.codec;
 }
 
 size_t ooc_h5_chunked_chunk_bytes(const ooc_h5_chunked *d)
@@ -239,7 +237,12 @@ size_t ooc_h5_chunked_chunk_bytes(const ooc_h5_chunked *d)
 
 uint64_t ooc_h5_chunked_chunk_rows(const ooc_h5_chunked *d)
 {
-    return d->chunk_rows;
+    return d->params.chunk_rows;
+}
+
+ooc_h5_chunked_params ooc_h5_chunked_get_params(const ooc_h5_chunked *d)
+{
+    return d->params;
 }
 
 /* Drop-behind: start writing a chunk back to disk as soon as it is written, and drop the one before from
@@ -272,13 +275,13 @@ static off_t file_size(int fd)
 
 int ooc_h5_chunked_write(ooc_h5_chunked *d, uint64_t chunk, const void *encoded, size_t bytes, ooc_error *err)
 {
-    if (chunk * d->chunk_rows >= d->rows)
+    if (chunk * d->params.chunk_rows >= d->params.rows)
         return ooc_error_set(err, OOC_EINVAL, "%s: chunk %llu: beyond the dataset", d->name,
                              (unsigned long long)chunk);
     if (d->id == H5I_INVALID_HID)
         return ooc_error_set(err, OOC_EINVAL, "%s: chunk %llu: the dataset has no file here", d->name,
                              (unsigned long long)chunk);
-    hsize_t offset[2] = {chunk * d->chunk_rows, 0};
+    hsize_t offset[2] = {chunk * d->params.chunk_rows, 0};
     ooc__h5_lock();
     int rc = 0;
     int track = d->fd >= 0 && bytes >= DROP_BEHIND_MIN_BYTES;

@@ -1,6 +1,7 @@
 """The library as another program uses it (SPEC: Library): `cmake --install` (into a DESTDIR), then a C
-program of its own (install_consumer.c) built with `pkg-config --cflags --libs --static ooc` against the
-installed headers and archive alone; its fit must give the tool's inertia, n_iter and centres bit for bit."""
+program of its own (install_consumer.c) built with `pkg-config --cflags --libs ooc`, with and without
+--static, against the installed headers and archive alone; its fit must give the tool's inertia, n_iter and
+centres bit for bit."""
 import json
 import os
 import shutil
@@ -27,18 +28,21 @@ class Installed(T.TempDirTest):
         pc_dirs = [root for root, dirs, files in os.walk(dest) if "ooc.pc" in files]
         self.assertEqual(len(pc_dirs), 1, "ooc.pc is not installed once")
         env = dict(os.environ, PKG_CONFIG_PATH=pc_dirs[0])
-        flags = self.run_ok(["pkg-config", "--cflags", "--libs", "--static", "ooc"], env=env).split()
-        self.assertFalse(any(T.BIN in f or HERE in f for f in flags), f"flags point into the build tree: {flags}")
-        sanitize = ["-fsanitize=address,undefined"] if T.SANITIZED else []
-        program = self.path("consumer")
-        self.run_ok(["cc", "-std=c11", "-Wall", "-Werror", *sanitize, "-o", program,
-                     os.path.join(HERE, "install_consumer.c"), *flags])
-        lines = self.run_ok([program, INPUT, 4]).split()
         tool = json.loads(self.run_ok([T.tool("kmeans-ooc"), "fit", INPUT, "-k", 4, "--json", "-q"]))
-        self.assertEqual(float(lines[0]), tool["inertia"])
-        self.assertEqual(int(lines[1]), tool["n_iter"])
-        centres = [float(v) for v in lines[2:]]
-        self.assertEqual(centres, [v for row in tool["cluster_centers"] for v in row])
+        for static in ([], ["--static"]):
+            with self.subTest(static=static):
+                flags = self.run_ok(["pkg-config", "--cflags", "--libs", *static, "ooc"], env=env).split()
+                self.assertFalse(any(T.BIN in f or HERE in f for f in flags),
+                                 f"flags point into the build tree: {flags}")
+                sanitize = ["-fsanitize=address,undefined"] if T.SANITIZED else []
+                program = self.path("consumer")
+                self.run_ok(["cc", "-std=c11", "-Wall", "-Werror", *sanitize, "-o", program,
+                             os.path.join(HERE, "install_consumer.c"), *flags])
+                lines = self.run_ok([program, INPUT, 4]).split()
+                self.assertEqual(float(lines[0]), tool["inertia"])
+                self.assertEqual(int(lines[1]), tool["n_iter"])
+                centres = [float(v) for v in lines[2:]]
+                self.assertEqual(centres, [v for row in tool["cluster_centers"] for v in row])
 
 
 if __name__ == "__main__":

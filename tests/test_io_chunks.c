@@ -38,9 +38,14 @@ static void write_both(const char *path, ooc_dtype t, ooc_codec codec, const voi
     ASSERT_OK(ooc_h5_file_create(path, NULL, &f, &err));
     ooc_h5_chunked_params p = {t, 2, ROWS, COLS, CHUNK, codec};
     ooc_h5_chunked *d;
+    ooc_h5_chunked_params bad = p;
+    bad.codec.zstd_level = 99; /* outside 1..22 (0: none): refused, as ooc_codec_parse() refuses it */
+    ASSERT_INT_EQ(ooc_h5_chunked_create(f, "/bad", &bad, &d, &err), OOC_EINVAL);
     ASSERT_OK(ooc_h5_chunked_create(f, "/fast", &p, &d, &err));
     size_t esize = ooc_dtype_size(t), chunk_bytes = ooc_h5_chunked_chunk_bytes(d);
     ASSERT_INT_EQ(chunk_bytes, CHUNK * COLS * esize);
+    ooc_h5_chunked_params got = ooc_h5_chunked_get_params(d);
+    ASSERT(got.dtype == t && got.rank == 2 && got.rows == ROWS && got.cols == COLS && got.chunk_rows == CHUNK);
     ooc_codec_ctx *ctx;
     ASSERT_OK(ooc_codec_ctx_create(&ctx));
     char *raw = calloc(1, chunk_bytes);
