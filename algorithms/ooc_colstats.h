@@ -12,6 +12,10 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define OOC_NO_ROW UINT64_MAX
 
 typedef struct ooc_colstats {
@@ -38,5 +42,9 @@ int ooc_colstats_from_partial(const void *acc, uint64_t rows, uint64_t cols, ooc
 
 /* ooc_colstats_mean_variance(): the mean over columns of the variance (scikit-learn's tolerance scale). */
 double ooc_colstats_mean_variance(const ooc_colstats *st);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

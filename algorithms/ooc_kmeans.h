@@ -28,6 +28,10 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum ooc_kmeans_init {
     OOC_INIT_KMEANS_PARALLEL = 0, /* "k-means||" */
     OOC_INIT_KMEANS_PP = 1,       /* "k-means++" */
@@ -114,5 +118,9 @@ int ooc_kmeans_model_write(const ooc_kmeans_model *m, const char *input, const c
  * (finite) is all it needs; /cluster_sizes and the attributes n_clusters and n_features, where present, must
  * agree with it (k non-negative integer counts; k; d), else OOC_EFORMAT naming what disagrees. */
 int ooc_kmeans_model_load(const char *path, ooc_kmeans_model **out, ooc_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -25,6 +25,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define OOC_ARRAY_TARGET_CHUNK_BYTES ((size_t)16 << 20)
 
 typedef struct ooc_array ooc_array;
@@ -81,5 +85,9 @@ int ooc_array_decode(ooc_array *a, const ooc_array_raw *raw, ooc_codec_ctx *ctx,
  * until the last piece. */
 int ooc_array_stage(ooc_array *a, const ooc_array_raw *raw, ooc_codec_ctx *ctx, const void **staged, ooc_error *err);
 void ooc_array_unstage(const ooc_array *a, const void *staged, uint64_t from, uint64_t n, void *dst);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

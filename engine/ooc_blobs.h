@@ -19,6 +19,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct ooc_blobs_params {
     uint64_t samples;    /* rows                           [default: 1000000] */
     uint64_t features;   /* columns                        [default: 20] */
@@ -63,5 +67,9 @@ uint64_t ooc_blobs_nchunks(const ooc_blobs *b);      /* ceil(samples / chunk_row
 /* ooc_blobs_rows(): rows [row0, row0 + n) (row0 + n <= samples) into x (n × d, row-major, params dtype)
  * and their blob labels into y (n int32; y may be NULL). Pure and thread-safe: no allocation, no I/O. */
 void ooc_blobs_rows(const ooc_blobs *b, uint64_t row0, size_t n, void *x, int32_t *y);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -6,6 +6,10 @@
 
 #include "ooc_error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ooc_cancel_request(): async-signal-safe; signo is remembered (the first one wins). */
 void ooc_cancel_request(int signo);
 
@@ -23,5 +27,9 @@ const char *ooc_signal_name(int signo);
  * called just before outputs are renamed into place: a signal that came after the last pass still leaves
  * the destinations as they were. */
 int ooc_cancel_check(ooc_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -7,6 +7,10 @@
 #include "ooc_error.h"
 #include "ooc_h5.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct ooc_chunk_output ooc_chunk_output;
 
 /* ooc_chunk_output_create(): reserve path (OOC_EEXIST unless force) and create `dataset` in it with the
@@ -36,5 +40,9 @@ int ooc_chunk_output_commit(ooc_chunk_output *o, ooc_error *err);
 
 /* ooc_chunk_output_abort(): remove everything written; frees o. NULL is a no-op. */
 void ooc_chunk_output_abort(ooc_chunk_output *o);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -2,7 +2,15 @@
 #ifndef OOC_CLOCK_H
 #define OOC_CLOCK_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ooc_clock_seconds(): a monotonic clock in seconds (only differences mean anything). */
 double ooc_clock_seconds(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

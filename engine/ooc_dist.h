@@ -19,6 +19,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct ooc_dist ooc_dist;
 
 /* ooc_dist_launch_rank(): this process's rank when an MPI launcher (mpirun, mpiexec, srun) started it, as
@@ -73,6 +77,15 @@ int ooc_dist_concat(const ooc_dist *d, const void *mine, uint64_t n_mine, size_t
 
 /* ooc_dist_abort(): end every process of the run at once, with status. For a failure the others cannot be
  * told of; never returns. */
-_Noreturn void ooc_dist_abort(const ooc_dist *d, int status);
+#ifdef __cplusplus
+[[noreturn]]
+#else
+_Noreturn
+#endif
+void ooc_dist_abort(const ooc_dist *d, int status);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -14,6 +14,10 @@
 #include "ooc_error.h"
 #include "ooc_progress.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct ooc_generate_params {
     ooc_blobs_params blobs;        /* shape, blobs and chunking   [default: ooc_blobs_params_default()] */
     const double *centers;         /* k x d centres to use, or NULL to draw them   [default: NULL] */
@@ -39,5 +43,9 @@ typedef struct ooc_generate_stats {
  * existing path without force (OOC_EEXIST), I/O (OOC_EIO, OOC_ENOSPACE), a cancel request
  * (OOC_EINTERRUPTED); on any of them no file is left behind and an existing one is untouched. */
 int ooc_generate(const ooc_generate_params *p, const char *path, ooc_generate_stats *stats, ooc_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -4,6 +4,10 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ooc_memory_available(): bytes this process can still take: the smaller of the system's available memory
  * (MemAvailable) and what its cgroup's memory.max leaves (cgroup v2, or v1's limit_in_bytes). */
 uint64_t ooc_memory_available(void);
@@ -13,5 +17,9 @@ uint64_t ooc_memory_default_limit(void);
 
 /* ooc_memory_peak_rss(): the process's peak resident set so far, in bytes (VmHWM, else getrusage). */
 uint64_t ooc_memory_peak_rss(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

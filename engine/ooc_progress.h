@@ -4,6 +4,10 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct ooc_progress {
     const char *phase;     /* "generate", "init", "lloyd", "labels", ... */
     uint64_t chunks_done, chunks_total;
@@ -14,5 +18,9 @@ typedef struct ooc_progress {
 
 /* Called from one thread at a time, after each chunk; must be quick (throttle drawing yourself). */
 typedef void (*ooc_progress_fn)(const ooc_progress *p, void *user);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

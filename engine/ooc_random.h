@@ -5,6 +5,10 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ooc_random_u64(): 64 random bits for (seed, stream, index). */
 uint64_t ooc_random_u64(uint64_t seed, uint32_t stream, uint64_t index);
 
@@ -17,5 +21,9 @@ void ooc_random_uniforms(uint64_t seed, uint32_t stream, uint64_t index0, uint64
 
 /* ooc_random_below(): an integer in [0, n) for (seed, stream, index) (n >= 1; bias below n / 2^64). */
 uint64_t ooc_random_below(uint64_t seed, uint32_t stream, uint64_t index, uint64_t n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -20,6 +20,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct ooc_rowstate ooc_rowstate;
 struct ooc_stream;
 
@@ -54,5 +58,9 @@ int ooc_rowstate_threads(const ooc_rowstate *rs);
 void *ooc__rowstate_load(ooc_rowstate *rs, uint64_t chunk, int slot, ooc_error *err);
 int ooc__rowstate_store(ooc_rowstate *rs, uint64_t chunk, int slot, ooc_error *err);
 size_t ooc__rowstate_row_bytes(const ooc_rowstate *rs);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

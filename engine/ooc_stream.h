@@ -26,6 +26,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct ooc_stream_params {
     int threads;             /* 0: all cores (shared among the dist's processes on this machine), or fewer
                                 when the memory limit cannot hold their buffers  [default: 0] */
@@ -123,5 +127,9 @@ int ooc_stream_run(ooc_stream *s, const ooc_pass *pass, void *acc, ooc_error *er
  * (n x cols), reading only the chunks that hold them (from the cache when there), on the stream's threads.
  * Distributed, every process reads them all (collective, as a pass). */
 int ooc_stream_read_rows(ooc_stream *s, const uint64_t *rows, size_t n, double *out, ooc_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -7,6 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ooc_parse_count(): "1000000", "1e6", "1.5M", "100M", "2G", "10k": k/M/G are decimal (10^3, 10^6, 10^9);
  * the value must be a non-negative integer. */
 int ooc_parse_count(const char *s, uint64_t *out);
@@ -25,5 +29,9 @@ int ooc_parse_u64(const char *s, uint64_t *out);
  * value at 1 or more, to 3 significant digits or the unit: "512 KiB", "67 MiB", "1.5 GiB", "100 bytes".
  * Returns buf. */
 const char *ooc_format_size(uint64_t bytes, char *buf, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

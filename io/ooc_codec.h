@@ -12,6 +12,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define OOC_H5Z_FILTER_ZSTD 32015 /* the registered HDF5 filter id for Zstandard */
 
 typedef struct ooc_codec {
@@ -70,5 +74,9 @@ int ooc_codec_decode_staged(const ooc_codec *c, ooc_codec_ctx *ctx, const void *
                             size_t raw_bytes, const void **staged, ooc_error *err);
 void ooc_codec_unstage(const ooc_codec *c, const void *staged, size_t offset, size_t bytes, void *dst,
                        size_t raw_bytes);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

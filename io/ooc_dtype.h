@@ -4,6 +4,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum ooc_dtype {
     OOC_FLOAT64 = 0,
     OOC_FLOAT32 = 1,
@@ -19,5 +23,9 @@ const char *ooc_dtype_name(ooc_dtype t);
 
 /* ooc_dtype_parse(): "float64" or "float32" (the data types a user may ask for); 0 or OOC_EINVAL. */
 int ooc_dtype_parse(const char *s, ooc_dtype *out);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -9,6 +9,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* X(name, value, message): the one table behind the enum and ooc_strerror(). */
 #define OOC_ERRNO_MAP(X)                                                                                   \
     X(OK, 0, "success")                                                                                    \
@@ -50,5 +54,9 @@ int ooc_error_set(ooc_error *err, int code, const char *fmt, ...) __attribute__(
 
 /* ooc_error_copy(): copy src into dst unless dst already holds an error (the first error wins). */
 void ooc_error_copy(ooc_error *dst, const ooc_error *src);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -21,6 +21,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ---- writing ---------------------------------------------------------------------------------------- */
 
 typedef struct ooc_h5_file ooc_h5_file;
@@ -158,5 +162,9 @@ int ooc_h5_read_vector(const char *path, const char *dataset, double **out, uint
 /* ooc_h5_read_root_number(): the file's root attribute `name`, a numeric scalar, as a double in *v; OOC_ENOTFOUND
  * (err untouched) when the root has no such attribute, OOC_EFORMAT when it is not a number. */
 int ooc_h5_read_root_number(const char *path, const char *name, double *v, ooc_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -10,6 +10,10 @@
 
 #include "ooc_error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct ooc_output ooc_output;
 
 /* ooc_output_open(): the destinations ooc_output_ready() refuses are refused here already; OOC_EIO if the
@@ -38,5 +42,9 @@ void ooc_output_abort(ooc_output *o);
 /* ooc_output_remove_all_temporaries(): unlink every temporary file still open. Async-signal-safe: for a
  * program that must exit from a signal handler without unwinding. */
 void ooc_output_remove_all_temporaries(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
