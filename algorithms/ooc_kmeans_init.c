@@ -125,6 +125,12 @@ static int prune_pays(const state_job *j, uint64_t n, const row_state *st)
     return 4 * measured < sampled * j->n_new;
 }
 
+/* Of a and b, a where mask is all ones and b where it is 0: a choice without a branch. */
+static inline uint64_t pick(uint64_t mask, uint64_t a, uint64_t b)
+{
+    return (a & mask) | (b & ~mask);
+}
+
 /* Rows [0, n) at x against the head of their nearest's list (see above); the kernel's labels and dist
  * where the state changes, and label -1 where it cannot. The nearest is kept with masks rather than a branch
  * (which of a row's few candidates wins is a coin toss, and mispredicting it cost a third of the loop): D is
@@ -150,8 +156,8 @@ static int prune_pays(const state_job *j, uint64_t n, const row_state *st)
                 uint64_t bq;                                                                               \
                 memcpy(&bq, &dq, sizeof bq);                                                               \
                 uint64_t take = -(uint64_t)((bq < bb) | ((bq == bb) & (iq < win))); /* all ones or 0 */    \
-                bb = (bq & take) | (bb & ~take);                                                           \
-                win = (int64_t)(((uint64_t)iq & take) | ((uint64_t)win & ~take));                          \
+                bb = pick(take, bq, bb);                                                                   \
+                win = (int64_t)pick(take, (uint64_t)iq, (uint64_t)win);                                    \
             }                                                                                              \
             memcpy(&best, &bb, sizeof best);                                                               \
             labels[i] = (int32_t)win;                                                                      \
@@ -273,10 +279,10 @@ static int state_map(void *ctx, const void *x, uint64_t row0, uint64_t n, void *
         memcpy(&bn, &dd, sizeof bn);
         memcpy(&bo, &st[i].dmin, sizeof bo);
         uint32_t take = all | (0 - (uint32_t)(bn < bo));
-        uint32_t bits = (bn & take) | (bo & ~take);
+        uint32_t bits = (uint32_t)pick(take, bn, bo);
         memcpy(&st[i].dmin, &bits, sizeof bits);
         uint32_t nearest = (uint32_t)(j->first + (uint64_t)labels[i]);
-        st[i].nearest = (int32_t)((nearest & take) | ((uint32_t)st[i].nearest & ~take));
+        st[i].nearest = (int32_t)(uint32_t)pick(take, nearest, (uint32_t)st[i].nearest);
         phi += st[i].dmin;
         counts[st[i].nearest] += 1;
         reach[st[i].nearest] = st[i].dmin > reach[st[i].nearest] ? st[i].dmin : reach[st[i].nearest];

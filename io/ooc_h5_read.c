@@ -95,9 +95,9 @@ static int describe_layout(ooc_h5_reader *r, ooc_error *err)
     r->prefill = when == H5D_FILL_TIME_NEVER || (when == H5D_FILL_TIME_IFSET && fill != H5D_FILL_VALUE_USER_DEFINED);
     in->chunked = H5Pget_layout(dcpl) == H5D_CHUNKED;
     if (in->chunked) {
-        hsize_t chunk[2] = {1, 1}, dims[2] = {0, 1}, max[2] = {0, 1};
+        hsize_t chunk[2] = {1, 1}, max[2] = {0, 1};
         H5Pget_chunk(dcpl, 2, chunk);
-        H5Sget_simple_extent_dims(r->space, dims, max);
+        H5Sget_simple_extent_dims(r->space, NULL, max);
         in->chunk_rows = chunk[0];
         in->chunk_cols = in->rank == 2 ? chunk[1] : 1;
         /* HDF5 creates no chunk larger than a fixed dimension, and 1.10 reads such a chunk past the end of
