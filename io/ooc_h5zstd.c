@@ -33,17 +33,19 @@ static size_t zstd_compress_chunk(unsigned cd_nelmts, const unsigned cd_values[]
     return n;
 }
 
-/* Frames written by other zstd filters may not record their content size: decode those as a stream. */
+/* Frames written by other zstd filters may not record their content size, and a chunk may hold several
+ * frames, skippable or empty ones among them: decode it as a stream into a buffer that grows, starting at
+ * the first frame's size when it declares one (never at 0: a buffer that doubles must hold something). */
 static size_t zstd_decompress_chunk(size_t nbytes, size_t *buf_size, void **buf)
 {
     unsigned long long declared = ZSTD_getFrameContentSize(*buf, nbytes);
     if (declared == ZSTD_CONTENTSIZE_ERROR)
         return 0;
-    size_t cap = declared != ZSTD_CONTENTSIZE_UNKNOWN ? (size_t)declared : ZSTD_DStreamOutSize();
-    if (declared != ZSTD_CONTENTSIZE_UNKNOWN && (unsigned long long)cap != declared)
+    size_t cap = declared != ZSTD_CONTENTSIZE_UNKNOWN && declared > 0 ? (size_t)declared : ZSTD_DStreamOutSize();
+    if (declared != ZSTD_CONTENTSIZE_UNKNOWN && declared > 0 && (unsigned long long)cap != declared)
         return 0;
     ZSTD_DCtx *dctx = ZSTD_createDCtx();
-    unsigned char *out = malloc(cap ? cap : 1);
+    unsigned char *out = malloc(cap);
     ZSTD_inBuffer in = {*buf, nbytes, 0};
     size_t pos = 0, ret = 1;
     while (dctx && out) {

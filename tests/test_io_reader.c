@@ -518,12 +518,21 @@ static void test_external_link_in_place(void)
     unlink(target);
 }
 
-/* bytes at src as `nframes` zstd frames (with checksums) one after the other at dst; returns their size. */
-static size_t zstd_frames(const void *src, size_t bytes, int nframes, void *dst, size_t cap)
+/* bytes at src as `nframes` zstd frames (with checksums) one after the other at dst, after a skippable frame
+ * (lead 1) or a frame of no content (lead 2) when asked; returns their size. */
+static size_t zstd_frames(const void *src, size_t bytes, int nframes, int lead, void *dst, size_t cap)
 {
     size_t done = 0, out = 0;
     ZSTD_CCtx *cctx = ZSTD_createCCtx();
     ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
+    if (lead == 1) { /* magic 0x184D2A50, 8 bytes of user data */
+        static const unsigned char skippable[] = {0x50, 0x2A, 0x4D, 0x18, 8, 0, 0, 0, 's', 'k', 'i', 'p', 'p', 'a', 'b', 'l'};
+        memcpy(dst, skippable, sizeof skippable);
+        out = sizeof skippable;
+    } else if (lead == 2) {
+        out = ZSTD_compress2(cctx, dst, cap, src, 0);
+        ASSERT(!ZSTD_isError(out));
+    }
     for (int i = 0; i < nframes; i++) {
         size_t part = i + 1 < nframes ? bytes / nframes / 8 * 8 : bytes - done;
         size_t n = ZSTD_compress2(cctx, (char *)dst + out, cap - out, (const char *)src + done, part);
@@ -535,13 +544,14 @@ static size_t zstd_frames(const void *src, size_t bytes, int nframes, void *dst,
     return out;
 }
 
-/* A 4000 x 4 float64 dataset of our layout (zstd, byte-shuffled when `shuffle`) in 1000-row chunks, chunk c
- * stored by H5Dwrite_chunk as c + 1 zstd frames one after the other, as other zstd writers may store it. */
-static void write_multiframe(const char *name, int shuffle)
+/* A 4000 x 4 float64 dataset of our layout (zstd, byte-shuffled when `shuffle`) in 1000-row chunks of
+ * `chunk_cols` columns, chunk c stored by H5Dwrite_chunk as c + 1 zstd frames one after the other, as other
+ * zstd writers may store it, chunks 1 and 2 after a skippable frame and an empty one. */
+static void write_multiframe(const char *name, int shuffle, int chunk_cols)
 {
     enum { ROWS = 4000, CR = 1000, COLS = 4, N = CR * COLS };
     hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
-    hsize_t dims[2] = {ROWS, COLS}, chunk[2] = {CR, COLS};
+    hsize_t dims[2] = {ROWS, COLS}, chunk[2] = {CR, (hsize_t)chunk_cols};
     hid_t space = H5Screate_simple(2, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
     unsigned level = 3;
     H5Pset_chunk(dcpl, 2, chunk);
@@ -552,32 +562,40 @@ static void write_multiframe(const char *name, int shuffle)
     ASSERT(ds >= 0);
     static double v[N];
     static unsigned char staged[N * 8], enc[N * 8 + 4096];
-    for (int c = 0; c < ROWS / CR; c++) {
-        for (int i = 0; i < N; i++)
-            v[i] = (double)((c * CR + i / COLS) * 1000 + i % COLS);
-        for (int i = 0; i < N * 8; i++) /* HDF5's shuffle: byte b of element e goes to b * N + e */
-            staged[i] = shuffle ? ((unsigned char *)v)[(i % N) * 8 + i / N] : ((unsigned char *)v)[i];
-        size_t bytes = zstd_frames(staged, sizeof staged, c + 1, enc, sizeof enc);
-        hsize_t offset[2] = {(hsize_t)c * CR, 0};
-        ASSERT(H5Dwrite_chunk(ds, H5P_DEFAULT, 0, offset, bytes, enc) >= 0);
-    }
+    const int n = CR * chunk_cols; /* values in a chunk */
+    for (int c = 0; c < ROWS / CR; c++)
+        for (int j = 0; j < COLS / chunk_cols; j++) {
+            for (int i = 0; i < n; i++)
+                v[i] = (double)((c * CR + i / chunk_cols) * 1000 + j * chunk_cols + i % chunk_cols);
+            for (int i = 0; i < n * 8; i++) /* HDF5's shuffle: byte b of element e goes to b * n + e */
+                staged[i] = shuffle ? ((unsigned char *)v)[(i % n) * 8 + i / n] : ((unsigned char *)v)[i];
+            size_t bytes = zstd_frames(staged, (size_t)n * 8, c + 1, c == 1 || c == 2 ? c : 0, enc, sizeof enc);
+            hsize_t offset[2] = {(hsize_t)c * CR, (hsize_t)(j * chunk_cols)};
+            ASSERT(H5Dwrite_chunk(ds, H5P_DEFAULT, 0, offset, bytes, enc) >= 0);
+        }
     H5Dclose(ds);
     H5Pclose(dcpl);
     H5Sclose(space);
     H5Fclose(file);
 }
 
-/* Chunks of several zstd frames (the HDF5 zstd filter and zstd itself accept them) decode on every path:
- * raw chunks, read in place, and HDF5's pipeline; frames adding up to another size are refused. */
+/* Chunks of several zstd frames (the HDF5 zstd filter and zstd itself accept them, skippable and empty
+ * frames among them) decode on every path: raw chunks, read in place, and HDF5's pipeline (chunks of half a
+ * row: before, a skippable or empty first frame made the filter free its buffer twice); frames adding up to
+ * another size are refused. */
 static void test_concatenated_zstd_frames(void)
 {
     new_path();
     write_plain("/unused", H5T_IEEE_F64LE, 1, 1, 0, 0, 0); /* the file, made after ooc's HDF5 setup */
-    write_multiframe("/shuffled", 1);
-    write_multiframe("/X", 0);
+    write_multiframe("/shuffled", 1, 4);
+    write_multiframe("/X", 0, 4);
+    write_multiframe("/shuffled_half_rows", 1, 2);
+    write_multiframe("/half_rows", 0, 2);
     ASSERT_INT_EQ(check_in_place(4), 4); /* in-place bytes are H5Dread_chunk's */
     check_values("/shuffled", 0, 4000, 1);
     check_values("/X", 0, 4000, 1);
+    check_values("/shuffled_half_rows", 0, 4000, 0);
+    check_values("/half_rows", 0, 4000, 0);
     const char *names[] = {"/shuffled", "/X"};
     ooc_codec_ctx *ctx;
     ASSERT_OK(ooc_codec_ctx_create(&ctx));
