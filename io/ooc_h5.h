@@ -153,6 +153,13 @@ int ooc_h5_reader_in_place(ooc_h5_reader *r, uint64_t *max_bytes);
 int ooc_h5_split_name(const char *spec, const char *default_dataset, char *file, size_t file_size, char *dataset,
                       size_t dataset_size);
 
+/* ooc_h5_dataset_uses_file(): 1 when the values of `dataset` in the HDF5 file at `path` come, in whole or in
+ * part, from the file at `other` (the same file: device and inode): the file at `path` itself, the file an
+ * external link on the way leads to, a virtual dataset's source files (and theirs), external raw storage;
+ * looked for where HDF5 looks by default (as named, and beside the file naming them). Else 0, also when the
+ * dataset cannot be opened (reading it will say why). For refusing an output that would replace an input. */
+int ooc_h5_dataset_uses_file(const char *path, const char *dataset, const char *other);
+
 /* ooc_h5_read_matrix(): a whole small non-empty 2-D dataset as float64 into *out (malloc'd, rows x cols);
  * ooc_h5_read_vector() a 1-D one (n values). OOC_ENOTFOUND when there is no such dataset. */
 int ooc_h5_read_matrix(const char *path, const char *dataset, double **out, uint64_t *rows, uint64_t *cols,

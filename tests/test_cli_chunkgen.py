@@ -243,11 +243,15 @@ class Outputs(Base):
         with h5py.File(c, "w") as f:
             f["centers"] = np.eye(3)
         content = self.read_bytes(c)
-        for out_name in (c, os.path.join(self.dir, ".", "c.h5")):
-            status, out, err = T.chunkgen("-q", "-f", "-n", 100, "--centers-from", c, out_name)
+        # A model whose /cluster_centers is an external link to c.h5: c.h5 is an input too.
+        link = os.path.join(self.dir, "link.h5")
+        with h5py.File(link, "w") as f:
+            f["cluster_centers"] = h5py.ExternalLink("c.h5", "/centers")
+        for source, out_name in ((c, c), (c, os.path.join(self.dir, ".", "c.h5")), (link, c)):
+            status, out, err = T.chunkgen("-q", "-f", "-n", 100, "--centers-from", source, out_name)
             self.one_error(status, err, 2, "c.h5", "input")
             self.assertEqual(self.read_bytes(c), content)
-            self.assertEqual(T.listdir(self.dir), ["c.h5"])
+            self.assertEqual(T.listdir(self.dir), ["c.h5", "link.h5"])
 
     def test_centers_from_disagreeing_options(self):
         # The error names the option that disagrees with the file, and only an option the user gave.

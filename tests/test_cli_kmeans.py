@@ -222,6 +222,62 @@ class BadUsage(Base):
                 self.assertEqual(self.read_bytes(model), model_content, "the model was written")
                 self.assert_dir(["in.h5", "model.h5"])
 
+    def test_output_is_a_file_the_input_reads(self):
+        """Files an input reaches through an external link, a virtual dataset (sources beside it, one of them
+        virtual in turn) or external raw storage are inputs too: an output naming one is refused as usage,
+        before anything is written; a file beside them that the input does not read may still be written."""
+        X = np.arange(1200, dtype=np.float64).reshape(300, 4) % 97
+        os.mkdir(self.path("sub"))
+        self.write_h5("target.h5", **{"data/X": X})
+        self.write_h5("sub/part1.h5", part=X[:150])
+        self.write_h5("sub/part2.h5", part=X[150:])
+        self.write_h5("centres.h5", cluster_centers=X[:3])
+        with h5py.File(self.path("link.h5"), "w") as f:
+            f["X"] = h5py.ExternalLink("target.h5", "/data/X")
+            f["cluster_centers"] = h5py.ExternalLink("centres.h5", "/cluster_centers")
+        layout = h5py.VirtualLayout(shape=(300, 4), dtype="f8")
+        layout[:150] = h5py.VirtualSource("part1.h5", "part", shape=(150, 4))  # named relative to sub/
+        layout[150:] = h5py.VirtualSource("part2.h5", "part", shape=(150, 4))
+        with h5py.File(self.path("sub/virtual.h5"), "w") as f:
+            f.create_virtual_dataset("X", layout)
+        outer = h5py.VirtualLayout(shape=(300, 4), dtype="f8")
+        outer[:] = h5py.VirtualSource(self.path("sub/virtual.h5"), "X", shape=(300, 4))
+        with h5py.File(self.path("virtual_of_virtual.h5"), "w") as f:
+            f.create_virtual_dataset("X", outer)
+        X.tofile(self.path("raw.bin"))
+        cwd = os.getcwd()
+        os.chdir(self.dir)  # external raw storage is named from the current directory
+        try:
+            with h5py.File("external.h5", "w") as f:
+                f.create_dataset("X", shape=X.shape, dtype="<f8", external=[("raw.bin", 0, X.nbytes)])
+            names = sorted(T.listdir(self.dir))
+            before = {n: self.read_bytes(self.path(n)) for n in names if n != "sub"}
+            before.update({f"sub/{n}": self.read_bytes(self.path(f"sub/{n}")) for n in T.listdir(self.path("sub"))})
+            cases = [
+                (["fit", "link.h5", "-f", "-o", "target.h5"], "target.h5"),
+                (["fit", "sub/virtual.h5", "-f", "--labels", "sub/part1.h5"], "part1.h5"),
+                (["fit", "virtual_of_virtual.h5", "-f", "--labels", "sub/part2.h5:/labels"], "part2.h5"),
+                (["fit", "external.h5", "-f", "-o", "raw.bin"], "raw.bin"),
+                (["predict", "link.h5", "sub/virtual.h5", "-f", "--labels", "centres.h5"], "centres.h5"),
+            ]
+            for argv, needle in cases:
+                with self.subTest(argv=argv):
+                    status, out, err = kmeans(*argv)
+                    self.one_error(status, err, 2, needle, "input")
+                    for n, content in before.items():
+                        self.assertEqual(self.read_bytes(self.path(n)), content, f"{n} was written")
+                    self.assertEqual(sorted(T.listdir(self.dir)), names)
+            # The same inputs with outputs they do not read: the data read through them is the data.
+            for inp in ("link.h5", "sub/virtual.h5", "virtual_of_virtual.h5", "external.h5"):
+                with self.subTest(inp=inp):
+                    status, out, err = kmeans("fit", inp, "-k", 3, "-q", "-f", "--json", "--labels", "l.h5")
+                    self.assertEqual((status, err), (0, ""))
+                    with h5py.File(self.path("l.h5"), "r") as f:
+                        self.assertEqual(f["labels"].shape, (300,))
+                    self.assertEqual(json.loads(out)["n_samples"], 300)
+        finally:
+            os.chdir(cwd)
+
     def test_labels_values_are_usage_errors(self):
         for args, needle in ((["--rows", "a:b"], "--rows"), (["--rows", "5"], "--rows"), (["--rows", "1.5:3"], "--rows"),
                              (["--rows", "0:1e-400"], "--rows"), (["--rows", "-1e-308:"], "--rows"),

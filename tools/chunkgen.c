@@ -134,7 +134,8 @@ static void parse(int argc, char **argv, cli *c)
     cli_output_name("OUTPUT.h5", c->output, NULL);
     if (c->centers_from && c->box_given) /* the box would be recorded in the attributes, unused */
         cli_usage_error("--center-box and --centers-from: give one of them, not both");
-    if (c->centers_from && cli_same_file(c->centers_from, c->output))
+    if (c->centers_from && (cli_reads_from(c->centers_from, "/centers", c->output) ||
+                            cli_reads_from(c->centers_from, "/cluster_centers", c->output)))
         cli_usage_error("%s: is an input of this run (--centers-from); outputs never replace inputs", c->output);
     ooc_error err;
     if (!c->centers_from && ooc_blobs_params_check(b, &err) != 0)

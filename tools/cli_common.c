@@ -109,6 +109,17 @@ int cli_same_file(const char *a_spec, const char *b_spec)
            (stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino);
 }
 
+int cli_reads_from(const char *in_spec, const char *default_dataset, const char *out_spec)
+{
+    char in[PATH_MAX], dataset[1024], out[PATH_MAX], unused[1024];
+    if (cli_same_file(in_spec, out_spec))
+        return 1;
+    return strncmp(in_spec, "blobs:", 6) != 0 &&
+           ooc_h5_split_name(in_spec, default_dataset, in, sizeof in, dataset, sizeof dataset) == 0 &&
+           ooc_h5_split_name(out_spec, "/", out, sizeof out, unused, sizeof unused) == 0 &&
+           ooc_h5_dataset_uses_file(in, dataset, out);
+}
+
 /* What a second signal says on its way out, written ready (a handler may only write(2) it). */
 static const int handled[] = {SIGINT, SIGTERM, SIGHUP};
 enum { HANDLED = sizeof handled / sizeof handled[0] };

@@ -62,6 +62,11 @@ void cli_input_name(const char *input);
  * that an output never replaces an input. */
 int cli_same_file(const char *a_spec, const char *b_spec);
 
+/* cli_reads_from(): whether the output FILE.h5[:/dataset] out_spec is a file the input in_spec
+ * (FILE.h5[:/dataset], default_dataset when none is named; a "blobs:" spec reads none) takes values from:
+ * the input file itself, or one it reaches through external links, virtual datasets or external storage. */
+int cli_reads_from(const char *in_spec, const char *default_dataset, const char *out_spec);
+
 /* cli_one_operand(): after getopt, the single operand (what names it in messages: "INPUT"), or exit 2. */
 const char *cli_one_operand(int argc, char **argv, const char *what);
 

@@ -261,7 +261,8 @@ static void parse(int argc, char **argv, cli *c)
         cli_usage_error("--model and --labels name the same file");
     const char *outs[2] = {c->model_out, c->labels_out};
     for (int i = 0; i < 2 && !is_labels; i++)
-        if (outs[i] && (cli_same_file(c->input, outs[i]) || (c->model_in && cli_same_file(c->model_in, outs[i]))))
+        if (outs[i] && (cli_reads_from(c->input, "/X", outs[i]) ||
+                        (c->model_in && cli_reads_from(c->model_in, "/cluster_centers", outs[i]))))
             cli_usage_error("%s: is an input of this run; outputs never replace inputs", outs[i]);
     if (c->rows)
         check_rows_syntax(c->rows);
