@@ -870,6 +870,22 @@ class LabelsCommand(Base):
         status, out, err = kmeans("labels", shared("blobs.h5") + ":/y", "--rows", "10:20")
         self.assertEqual(status, 0, err)
         self.assertEqual([int(v) for v in out.split()], y[10:20].tolist())
+        # Other integer types print as they are while in int32's range; a value outside it is refused (HDF5's
+        # conversion to int32 would clamp it), naming the row.
+        inp = self.write_h5("wide.h5", i64=np.array([2**31 - 1, -2**31, 4], dtype=np.int64),
+                            u8=np.array([0, 255, 7], dtype=np.uint8),
+                            big=np.array([7, 2**40, -5], dtype=np.int64), low=np.array([-2**40], dtype=np.int64),
+                            u64=np.array([1, 2, 2**63 + 5], dtype=np.uint64),
+                            u32=np.array([3, 3_000_000_000], dtype=np.uint32))
+        for ds, values in (("/i64", [2**31 - 1, -2**31, 4]), ("/u8", [0, 255, 7])):
+            with self.subTest(dataset=ds):
+                status, out, err = kmeans("labels", inp + ":" + ds)
+                self.assertEqual((status, err), (0, ""))
+                self.assertEqual([int(v) for v in out.split()], values)
+        for ds, row in (("/big", 1), ("/low", 0), ("/u64", 2), ("/u32", 1)):
+            with self.subTest(dataset=ds):
+                status, out, err = kmeans("labels", inp + ":" + ds)
+                self.one_error(status, err, 1, "wide.h5:" + ds, f"row {row}", "int32")
 
 
 class Interface(Base):

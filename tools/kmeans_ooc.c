@@ -520,16 +520,21 @@ static int run_labels(cli *c, ooc_error *err)
     } else if (c->rows) {
         parse_rows(c->rows, in->rows, &a, &b);
     }
-    /* In blocks, so printing all labels of a large file needs no more memory than a block. */
+    /* In blocks, so printing all labels of a large file needs no more memory than a block. Read as int64:
+     * HDF5 would clamp wider values to int32's range, and a label outside it is no label of ours. */
     enum { BLOCK = 1 << 20 };
-    int32_t *buf = rc ? NULL : malloc(sizeof *buf * (b - a < BLOCK ? (b - a ? b - a : 1) : BLOCK));
+    int64_t *buf = rc ? NULL : malloc(sizeof *buf * (b - a < BLOCK ? (b - a ? b - a : 1) : BLOCK));
     if (!rc && !buf)
         rc = ooc_error_set(err, OOC_ENOMEM, "labels: out of memory");
     for (uint64_t at = a; !rc && at < b; at += BLOCK) {
         uint64_t n = b - at < BLOCK ? b - at : BLOCK;
-        rc = ooc_h5_reader_read_rows(r, at, n, OOC_INT32, buf, err);
+        rc = ooc_h5_reader_read_rows(r, at, n, OOC_INT64, buf, err);
         for (uint64_t i = 0; !rc && i < n; i++)
-            printf("%d\n", buf[i]);
+            if (buf[i] < INT32_MIN || buf[i] > INT32_MAX)
+                rc = ooc_error_set(err, OOC_EFORMAT, "%s: row %llu: the label is outside int32's range",
+                                   ooc_h5_reader_name(r), (unsigned long long)(at + i));
+            else
+                printf("%d\n", (int)buf[i]);
     }
     free(buf);
     ooc_h5_reader_close(r);
