@@ -39,7 +39,8 @@ typedef enum ooc_errno {
 
 typedef struct ooc_error {
     int code;                    /* 0 or a negative OOC_E* code */
-    char msg[OOC_ERROR_MSG_MAX]; /* "WHAT: WHY", without a trailing newline */
+    char msg[OOC_ERROR_MSG_MAX]; /* "WHAT: WHY", without a trailing newline; a longer one keeps its start
+                                  * and its end, "..." between */
 } ooc_error;
 
 /* ooc_strerror(): the generic message for a code; never NULL. */

@@ -1,5 +1,6 @@
 """kmeans-ooc as a user sees it: exit statuses and the one-line error contract, usage checked before any data
 is read, nothing lost on failure or signal, --force, the labels command, help, version, -v and --json."""
+import errno
 import json
 import os
 import re
@@ -292,6 +293,15 @@ class BadUsage(Base):
 
 class RuntimeFailures(Base):
     """Exit 1, one line naming the file, dataset, chunk or row."""
+
+    def test_long_path_keeps_the_reason(self):
+        # A message longer than the room for it loses the middle of the path, not the reason at its end,
+        # and is cut between characters (two-byte ones here): the line still decodes as UTF-8.
+        deep = os.path.join(self.dir, "missing", "é" * 200, "y" * 200, "model.h5")
+        status, out, err = kmeans("fit", shared("blobs.h5"), "-k", 3, "-q", "-o", deep)
+        line = self.one_error(status, err, 1, self.dir, "...", "/model.h5: ")
+        self.assertTrue(line.endswith(os.strerror(errno.ENOENT)), line)
+        self.assertLess(len(line.encode()), 600)
 
     def fit_fails(self, inp, *needles, args=("-k", 3)):
         model, labels = self.path("fail-model.h5"), self.path("fail-labels.h5")
