@@ -100,6 +100,8 @@ typedef struct ooc_h5_info {
     int big_endian;
     size_t type_size;
     int chunked;               /* else contiguous or compact */
+    char layout[16];           /* "chunked", "contiguous", "compact", "virtual" or "external" (raw storage
+                                * in other files) */
     uint64_t chunk_rows, chunk_cols; /* storage chunk shape when chunked */
     int nfilters;
     ooc_h5_filter filters[OOC_H5_MAX_FILTERS];

@@ -77,6 +77,16 @@ static int describe_type(ooc_h5_reader *r, ooc_error *err)
     return rc;
 }
 
+static const char *layout_name(hid_t dcpl)
+{
+    switch (H5Pget_layout(dcpl)) {
+    case H5D_CHUNKED: return "chunked";
+    case H5D_COMPACT: return "compact";
+    case H5D_VIRTUAL: return "virtual";
+    default: return H5Pget_external_count(dcpl) > 0 ? "external" : "contiguous";
+    }
+}
+
 static int describe_layout(ooc_h5_reader *r, ooc_error *err)
 {
     ooc_h5_info *in = &r->info;
@@ -94,6 +104,7 @@ static int describe_layout(ooc_h5_reader *r, ooc_error *err)
         H5Eclear2(H5E_DEFAULT);
     r->prefill = when == H5D_FILL_TIME_NEVER || (when == H5D_FILL_TIME_IFSET && fill != H5D_FILL_VALUE_USER_DEFINED);
     in->chunked = H5Pget_layout(dcpl) == H5D_CHUNKED;
+    snprintf(in->layout, sizeof in->layout, "%s", layout_name(dcpl));
     if (in->chunked) {
         hsize_t chunk[2] = {1, 1}, max[2] = {0, 1};
         H5Pget_chunk(dcpl, 2, chunk);

@@ -288,7 +288,7 @@ class Output(unittest.TestCase):
         status, out, err = chunkinfo(path, "--json")
         self.assertEqual((status, err), (0, ""))
         info = json.loads(out)
-        for key in ("input", "shape", "dtype", "byte_order", "chunks", "processing_chunk_rows",
+        for key in ("input", "shape", "dtype", "byte_order", "layout", "chunks", "processing_chunk_rows",
                     "processing_chunks", "filters", "stored_bytes", "raw_bytes"):
             self.assertIn(key, info)
         self.assertNotIn("columns", info)

@@ -84,6 +84,10 @@ class Case(unittest.TestCase):
             if d.dtype.itemsize > 1:
                 self.assertEqual(info["byte_order"], "big" if d.dtype.byteorder == ">" else "little")
             self.assertEqual(info["chunks"], list(d.chunks) if d.chunks else None)
+            dcpl = d.id.get_create_plist()
+            layout = {h5py.h5d.CHUNKED: "chunked", h5py.h5d.COMPACT: "compact", h5py.h5d.VIRTUAL: "virtual",
+                      h5py.h5d.CONTIGUOUS: "external" if dcpl.get_external_count() else "contiguous"}
+            self.assertEqual(info["layout"], layout[dcpl.get_layout()])
             if chunks_expected is not None:
                 self.assertEqual(info["chunks"], chunks_expected)
             self.assertEqual([(x["id"], x["name"]) for x in info["filters"]],
@@ -155,10 +159,33 @@ class TestH5pyLayouts(Case):
             f.create_dataset("constant", data=np.full((3001, 2), 0.1), chunks=(300, 2))
             # Wide rows: processing chunks of whole storage chunks, the last one short.
             f.create_dataset("wide", data=rng.normal(size=(3000, 700)), chunks=(1200, 700))
+            # The values in the file's header (compact), or in other files: a virtual dataset of two of the
+            # datasets above, and raw storage of a file of its own.
+            small = np.ascontiguousarray(base[:500, :3])
+            dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+            dcpl.set_layout(h5py.h5d.COMPACT)
+            h5py.h5d.create(f.id, b"compact", h5py.h5t.IEEE_F64LE, h5py.h5s.create_simple(small.shape),
+                            dcpl=dcpl).write(h5py.h5s.ALL, h5py.h5s.ALL, small)
+            layout = h5py.VirtualLayout(shape=(20011, 3), dtype="f8")
+            layout[:, :2] = h5py.VirtualSource(f["contiguous"])[:, :2]
+            layout[:, 2:] = h5py.VirtualSource(f["gzip"])[:, 4:]
+            f.create_virtual_dataset("virtual", layout)
+            base.tofile(tmp("layouts_raw.bin"))
+            f.create_dataset("external", shape=base.shape, dtype="<f8", external=[(tmp("layouts_raw.bin"), 0, base.nbytes)])
 
     def test_contiguous(self):
         info = self.check_h5(self.path, "/contiguous", chunks_expected=None)
         self.assertEqual(info["filters"], [])
+
+    def test_compact_virtual_external(self):
+        for name in ("/compact", "/virtual", "/external"):
+            with self.subTest(name=name):
+                info = self.check_h5(self.path, name)
+                self.assertEqual(info["layout"], name[1:])
+        status, out, err = T.run(["chunkinfo", self.path + ":/virtual"])
+        self.assertEqual((status, err), (0, ""))
+        self.assertIn("chunks      none (virtual)", out)
+        self.assertIn("stored      in other files (virtual)", out)
 
     def test_chunks_777(self):
         self.check_h5(self.path, "/chunked777", chunks_expected=[777, 3])

@@ -101,16 +101,20 @@ static void print_text(const ooc_array_info *in, const ooc_colstats *st)
     if (h && h->chunked)
         printf("chunks      %llu x %llu (storage)\n", (unsigned long long)h->chunk_rows, (unsigned long long)h->chunk_cols);
     else
-        printf("chunks      none (%s)\n", h ? "contiguous" : "generated");
+        printf("chunks      none (%s)\n", h ? h->layout : "generated");
     printf("processing  %llu chunks of %llu rows\n", (unsigned long long)in->nchunks, (unsigned long long)in->chunk_rows);
     printf("filters     ");
     for (int i = 0; h && i < h->nfilters; i++)
         printf("%s%s(%d)", i ? ", " : "", h->filters[i].name, h->filters[i].id);
     printf("%s\n", h && h->nfilters ? "" : "none");
     printf("raw         %llu bytes (%.1f MB)\n", (unsigned long long)z.raw, (double)z.raw / 1e6);
-    if (h)
+    if (h && (strcmp(h->layout, "virtual") == 0 || strcmp(h->layout, "external") == 0))
+        printf("stored      in other files (%s)\n", h->layout);
+    else if (h && z.stored)
         printf("stored      %llu bytes (%.1f MB), ratio %.3f\n", (unsigned long long)z.stored, (double)z.stored / 1e6,
-               z.stored ? (double)z.raw / (double)z.stored : 0.0);
+               (double)z.raw / (double)z.stored);
+    else if (h)
+        printf("stored      0 bytes (nothing written: fill values)\n");
     if (!st)
         return;
     printf("\n%8s %14s %14s %14s %14s %12s\n", "column", "mean", "var", "min", "max", "count");
@@ -133,6 +137,7 @@ static void print_json(const ooc_array_info *in, const ooc_colstats *st, const o
     json_object_set_new(o, "dtype", json_string(z.dtype));
     if (h)
         json_object_set_new(o, "byte_order", json_string(h->big_endian ? "big" : "little"));
+    json_object_set_new(o, "layout", json_string(h ? h->layout : "generated"));
     json_object_set_new(o, "chunks", h && h->chunked ? json_pack("[II]", (json_int_t)h->chunk_rows, (json_int_t)h->chunk_cols)
                                                      : json_null());
     json_object_set_new(o, "processing_chunk_rows", json_integer((json_int_t)in->chunk_rows));
