@@ -4,13 +4,14 @@
  * rounds in which every row is drawn with probability min(1, l * d2(x, C) / phi), l = oversampling_factor * k,
  * the draw for a row keyed by (seed, round, row) so the candidates depend on nothing else; the candidates
  * weighted by how many rows are nearest to each and reclustered in memory by weighted greedy k-means++
- * (2 + ln k trials per step) and weighted Lloyd. Or k-means++ (k passes) or k random rows (no pass).
+ * (2 + ln k trials per step) and weighted Lloyd. Or greedy k-means++ over the rows, as scikit-learn's (each
+ * step draws 2 + ln k trial rows by d2 and keeps the one that lowers the potential most), or k random rows.
  * Then Lloyd: one pass per iteration (assignment and accumulation fused), until the squared centre shift
  * summed over clusters is at most tol * (mean feature variance) or max_iter. Labels and inertia belong to
  * the final centres.
  *
  * Costs, in full passes over the data: k-means|| 1 + init_max_iter (plus reading the chunks that hold sampled
- * rows); k-means++ k; random 1 (the statistics alone); Lloyd 1 per iteration; final labels/inertia 1 unless
+ * rows); k-means++ 2k - 1 (a pass adding each centre, one scoring each step's trials); random 1 (the statistics alone); Lloyd 1 per iteration; final labels/inertia 1 unless
  * the last iteration changed no label (strict convergence). The statistics (NaN check, variance for tol)
  * ride on k-means|| and k-means++'s first pass.
  *

@@ -443,6 +443,12 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
 /* Rows drawn by round r: each with probability min(1, l * dmin / phi), its draw keyed by (seed, r, row).
  * Chunks are drawn in parallel, each thread into a list of its own, appended in chunk order. */
 typedef struct row_list {
@@ -544,26 +550,111 @@ static int draw_round(const ooc__fit *f, const state_job *j, int round, double p
     return 0;
 }
 
-/* k-means++'s next centre: the first row where the running sum of dmin passes target. */
-typedef struct pick_job {
-    double target, run;
-    uint64_t pick;
-} pick_job;
+/* k-means++'s next centre, greedily as scikit-learn's: 2 + ln k trial rows drawn with probability dmin / phi
+ * (with replacement), of which the one whose potential (phi with it a centre) is least wins, the lowest row
+ * of equals. Drawing reads the state; the potentials take a pass over the data. */
+enum { TRIALS_MAX = 24 }; /* 2 + ln k for every k < 2^31 */
 
-#define PICKED 1 /* pick_chunk() found the row: ooc_rowstate_scan() stops */
+/* The draw: for each target (ascending), the first row where the running sum of dmin passes it. */
+typedef struct trial_draw {
+    double target[TRIALS_MAX], run;
+    uint64_t row[TRIALS_MAX];
+    int n, found;
+} trial_draw;
 
-static int pick_chunk(void *ctx, uint64_t row0, uint64_t n, const void *state, ooc_error *err)
+#define DRAWN 1 /* draw_trials() found every row: ooc_rowstate_scan() stops */
+
+static int draw_trials(void *ctx, uint64_t row0, uint64_t n, const void *state, ooc_error *err)
 {
     (void)err;
-    pick_job *p = ctx;
+    trial_draw *t = ctx;
     const row_state *st = state;
     for (uint64_t i = 0; i < n; i++) {
-        p->run += st[i].dmin;
-        if (p->run > p->target) {
-            p->pick = row0 + i;
-            return PICKED;
-        }
+        t->run += st[i].dmin;
+        while (t->found < t->n && t->run > t->target[t->found])
+            t->row[t->found++] = row0 + i;
+        if (t->found == t->n)
+            return DRAWN;
     }
+    return 0;
+}
+
+typedef struct trial_job {
+    const void *rows; /* the trials, in the data's type */
+    ooc_dtype dtype;
+    uint64_t n, d, chunk_rows;
+    double scale; /* the state's */
+} trial_job;
+
+/* Partial: each trial's potential over the rows, in the state's units (dmin as floats, scaled). */
+#define OOC__TRIALS(NAME, T, ATTR, OPS)                                                                    \
+    ATTR static void NAME(const trial_job *t, const T *x, uint64_t n, const row_state *st, double *pot)    \
+    {                                                                                                      \
+        const T *c = t->rows;                                                                              \
+        size_t d = (size_t)t->d;                                                                           \
+        for (uint64_t i = 0; i < n; i++)                                                                   \
+            for (uint64_t q = 0; q < t->n; q++) {                                                          \
+                float dd = (float)(ooc__sqdist_##OPS(x + i * d, c + q * d, d) * t->scale);                 \
+                pot[q] += dd < st[i].dmin ? dd : st[i].dmin;                                               \
+            }                                                                                              \
+    }
+
+OOC__ROW_LOOPS(OOC__TRIALS, trials)
+
+static int trial_map(void *ctx, const void *x, uint64_t row0, uint64_t n, void *state, void *partial, void *out,
+                     ooc_error *err)
+{
+    (void)out;
+    (void)err;
+    const trial_job *t = ctx;
+    if (row0 % t->chunk_rows == 0) /* the chunk's first piece */
+        memset(partial, 0, t->n * sizeof(double));
+    OOC__ROW_LOOP_CALL(trials, t->dtype, t, x, n, state, partial);
+    return 0;
+}
+
+static void trial_combine(void *ctx, void *acc, const void *part)
+{
+    const trial_job *t = ctx;
+    for (uint64_t q = 0; q < t->n; q++)
+        ((double *)acc)[q] += ((const double *)part)[q];
+}
+
+static int plusplus_next(ooc__fit *f, const state_job *j, candidates *c, double phi, int round, ooc_error *err)
+{
+    int n = 2 + (int)log((double)f->k); /* scikit-learn's n_local_trials */
+    trial_draw draw = {.n = n < TRIALS_MAX ? n : TRIALS_MAX};
+    for (int q = 0; q < draw.n; q++) {
+        draw.target[q] = ooc_random_uniform(f->p->seed, OOC__STREAM_PLUSPLUS, (uint64_t)round * TRIALS_MAX + q) * phi;
+        draw.row[q] = f->in->rows - 1; /* where rounding leaves the sum short of a target */
+    }
+    qsort(draw.target, (size_t)draw.n, sizeof *draw.target, cmp_double);
+    int rc = ooc_rowstate_scan(j->rows, draw_trials, &draw, sizeof draw, err);
+    if (rc == DRAWN)
+        rc = 0;
+    uint64_t d = f->d, first = c->m;
+    if (!rc)
+        rc = add_rows(f, c, draw.row, (uint64_t)draw.n, err);
+    size_t esize = ooc_dtype_size(f->in->dtype);
+    char *typed = rc ? NULL : malloc((size_t)(draw.n * (d + 1)) * esize);
+    double pot[TRIALS_MAX] = {0};
+    if (!rc && !(rc = ooc__agree(f, typed ? 0 : ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory"), err))) {
+        ooc__assign_typed_centers(c->pts + first * d, (size_t)draw.n, (size_t)d, f->in->dtype, typed);
+        trial_job t = {typed, f->in->dtype, (uint64_t)draw.n, d, f->in->chunk_rows, j->scale};
+        ooc_pass pass = {.phase = "init", .partial_size = sizeof pot, .ctx = &t, .map = trial_map,
+                         .combine = trial_combine, .state = j->rows, .state_read_only = 1, .pieces = 1};
+        rc = ooc_stream_run(f->stream, &pass, pot, err);
+    }
+    free(typed);
+    if (rc)
+        return rc;
+    int best = 0;
+    for (int q = 1; q < draw.n; q++)
+        best = pot[q] < pot[best] ? q : best;
+    /* the winner stays, the other trials go */
+    memmove(c->pts + first * d, c->pts + (first + (uint64_t)best) * d, d * sizeof *c->pts);
+    c->rows[first] = c->rows[first + (uint64_t)best];
+    c->m = first + 1;
     return 0;
 }
 
@@ -728,13 +819,8 @@ static int sampled_init(ooc__fit *f, int plusplus, double *centers, uint64_t *n_
         if (rc || r == rounds || phi <= 0)
             break;
         uint64_t *rows = NULL, got = 0;
-        if (plusplus) { /* the next centre: a row drawn with probability dmin / phi */
-            pick_job p = {ooc_random_uniform(f->p->seed, OOC__STREAM_PLUSPLUS, (uint64_t)r) * phi, 0, n - 1};
-            rc = ooc_rowstate_scan(j.rows, pick_chunk, &p, sizeof p, err);
-            if (rc == PICKED)
-                rc = 0;
-            if (!rc)
-                rc = add_rows(f, &c, &p.pick, 1, err);
+        if (plusplus) {
+            rc = plusplus_next(f, &j, &c, phi, r, err);
             continue;
         }
         rc = kept_round == r + 1 ? draw_kept(f, &j, kept, phi, &c, err) : 0;
@@ -808,6 +894,8 @@ uint64_t ooc__kmeans_init_candidates(const ooc__fit *f)
 void ooc__kmeans_init_memory(const ooc__fit *f, uint64_t *held, size_t *partial)
 {
     uint64_t m = ooc__kmeans_init_candidates(f), d = f->d, esize = ooc_dtype_size(f->in->dtype);
+    if (f->p->init == OOC_INIT_KMEANS_PP) /* k-means++'s trials beside the centres, typed for their pass */
+        m += 2 * TRIALS_MAX;
     *held = f->k * sizeof(uint64_t); /* --init random: the rows drawn */
     *partial = 0;
     if (f->p->init == OOC_INIT_RANDOM)
