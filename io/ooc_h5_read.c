@@ -277,6 +277,19 @@ static void fill(const ooc_h5_reader *r, size_t n, ooc_dtype t, void *dst)
         memcpy((char *)dst + i * size, value, size);
 }
 
+/* HDF5 keeps a few KiB of bookkeeping for every storage chunk a read touches (1.10: about 6 KiB), held until
+ * the read ends: a million 1-row chunks read at once took 6 GB. So a read touches at most this many. */
+#define READ_CHUNKS_MAX 1024
+
+static uint64_t rows_per_read(const ooc_h5_reader *r)
+{
+    if (!r->info.chunked || !r->info.chunk_rows)
+        return UINT64_MAX;
+    uint64_t across = (r->info.cols + r->info.chunk_cols - 1) / r->info.chunk_cols; /* chunks side by side */
+    uint64_t bands = READ_CHUNKS_MAX / across > 0 ? READ_CHUNKS_MAX / across : 1;
+    return bands * r->info.chunk_rows;
+}
+
 static int read_hyperslab(ooc_h5_reader *r, uint64_t row0, uint64_t n, ooc_dtype t, void *dst)
 {
     hsize_t start[2] = {row0, 0}, count[2] = {n, r->info.cols};
@@ -304,20 +317,25 @@ int ooc_h5_reader_read_rows(ooc_h5_reader *r, uint64_t row0, uint64_t n, ooc_dty
     int rc = 0;
     if (r->prefill)
         fill(r, (size_t)(n * r->info.cols), t, dst);
-    if (read_hyperslab(r, row0, n, t, dst)) {
-        /* Name the storage chunk that failed: read the range again one row chunk at a time. */
-        uint64_t step = r->info.chunked && r->info.chunk_rows ? r->info.chunk_rows : n, at = row0;
-        if (step < n) {
-            H5Eclear2(H5E_DEFAULT);
-            size_t row_bytes = (size_t)r->info.cols * ooc_dtype_size(t);
-            for (at = row0 - row0 % step; at < row0 + n; at += step) {
-                uint64_t from = at > row0 ? at : row0, to = at + step < row0 + n ? at + step : row0 + n;
-                if (read_hyperslab(r, from, to - from, t, (char *)dst + (from - row0) * row_bytes))
-                    break;
+    size_t row_bytes = (size_t)r->info.cols * ooc_dtype_size(t);
+    uint64_t block = rows_per_read(r) < n ? rows_per_read(r) : n, at = row0, end = row0 + n;
+    for (; at < end; at += block)
+        if (read_hyperslab(r, at, end - at < block ? end - at : block, t, (char *)dst + (at - row0) * row_bytes))
+            break;
+    if (at < end) {
+        /* Name the storage chunk that failed: read that block again one row chunk at a time. */
+        uint64_t to = end - at < block ? end : at + block;
+        uint64_t step = r->info.chunked && r->info.chunk_rows ? r->info.chunk_rows : to - at;
+        H5Eclear2(H5E_DEFAULT);
+        for (uint64_t c = at - at % step; c < to; c += step) {
+            uint64_t from = c > at ? c : at, until = c + step < to ? c + step : to;
+            if (read_hyperslab(r, from, until - from, t, (char *)dst + (from - row0) * row_bytes)) {
+                at = from;
+                break;
             }
         }
         char w[96];
-        where(r, at > row0 ? at : row0, step < n ? step : n, w, sizeof w);
+        where(r, at, step < to - at ? step : to - at, w, sizeof w);
         rc = ooc__h5_fail(err, OOC_ECORRUPT, "%s: %s: cannot read", r->name, w);
     }
     ooc__h5_unlock();
