@@ -106,8 +106,8 @@ typedef struct ooc_h5_info {
     int nfilters;
     ooc_h5_filter filters[OOC_H5_MAX_FILTERS];
     uint64_t stored_bytes;     /* bytes the data takes in the file */
-    int raw_chunks;            /* our fast path applies: chunk_cols = cols, chunk_rows <= rows, native little-
-                                * endian float, [shuffle?][zstd?] */
+    int raw_chunks;            /* our fast path applies: chunk_cols = cols, chunk_rows <= rows, a chunk of a
+                                * page (4 KiB) or more, native little-endian float, [shuffle?][zstd?] */
     ooc_codec codec;           /* the decoder for raw chunks when raw_chunks */
 } ooc_h5_info;
 

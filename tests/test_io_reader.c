@@ -88,7 +88,8 @@ static void test_layouts_and_types(void)
     write_plain("/big_endian", H5T_IEEE_F64BE, 300, 3, 64, 3, 0);
     write_plain("/int16", H5T_STD_I16LE, 30, 3, 0, 0, 0);
     write_plain("/uint32be", H5T_STD_U32BE, 300, 2, 50, 2, 0);
-    write_plain("/float32", H5T_IEEE_F32LE, 300, 3, 100, 3, 0);
+    write_plain("/float32", H5T_IEEE_F32LE, 3000, 3, 1000, 3, 0);
+    write_plain("/float32_small_chunks", H5T_IEEE_F32LE, 300, 3, 100, 3, 0);
     write_plain("/a/b/nested", H5T_IEEE_F64LE, 40, 2, 0, 0, 0);
     check_values("/contiguous", 0, 500, 0);
     check_values("/contiguous", 123, 77, 0);
@@ -97,7 +98,8 @@ static void test_layouts_and_types(void)
     check_values("/big_endian", 10, 290, 0);
     check_values("/int16", 0, 30, 0);
     check_values("/uint32be", 1, 299, 0);
-    check_values("/float32", 0, 300, 1); /* native float, chunks span the columns: the fast path applies */
+    check_values("/float32", 0, 3000, 1); /* native float, chunks span the columns: the fast path applies */
+    check_values("/float32_small_chunks", 0, 300, 0); /* but not to chunks of less than a page */
     check_values("/a/b/nested", 0, 40, 0);
 
     ooc_h5_reader *r;
@@ -354,9 +356,15 @@ static void test_read_in_place(void)
     ASSERT_INT_EQ(check_in_place(5), 4);
     write_with_userblock(5000, 1000);
     ASSERT_INT_EQ(check_in_place(5), 5);
-    /* 300 chunks of 32 bytes: too many to locate for what they hold, read through HDF5 */
+    /* 300 chunks of 32 bytes: less than a page each, read through HDF5, not as raw chunks */
     write_ours(300, 1);
-    ASSERT_INT_EQ(check_in_place(300), 0);
+    ooc_h5_reader *r;
+    ooc_error err;
+    uint64_t most;
+    ASSERT_OK(ooc_h5_reader_open(path, "/X", &r, &err));
+    ASSERT_INT_EQ(ooc_h5_reader_info(r)->raw_chunks, 0);
+    ASSERT_INT_EQ(ooc_h5_reader_in_place(r, &most), 0);
+    ooc_h5_reader_close(r);
     unlink(path);
 }
 
