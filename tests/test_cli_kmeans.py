@@ -884,6 +884,23 @@ class LabelsCommand(Base):
                 status, out, err = kmeans("labels", p, *args)
                 self.one_error(status, err, 1, needle)
 
+    def test_signals_stop_printing(self):
+        # Printing a million labels into a pipe nobody reads blocks at once: SIGINT and SIGTERM stop it, with
+        # the signal's status and one line (before, it ignored them and printed on to the end, exit 0).
+        inp = self.write_h5("million.h5", labels={"data": (np.arange(1_000_000) % 7).astype(np.int32),
+                                                  "chunks": (100_000,)})
+        for sig, status in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
+            with self.subTest(signal=sig):
+                p = subprocess.Popen(T.command([KMEANS, "labels", inp]), stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+                first = p.stdout.readline()  # printing has begun: the handlers are in place
+                time.sleep(0.2)
+                p.send_signal(sig)
+                out, err = p.communicate(timeout=30)
+                out = first + out
+                self.one_error(p.returncode, err, status, "interrupted")
+                self.assertLess(len(out.splitlines()), 1_000_000)
+
     def test_not_labels(self):
         inp = self.write_h5("other.h5", f=np.zeros(10), m=np.zeros((10, 2), dtype=np.int32))
         for spec, needle in ((shared("blobs.h5") + ":/X", "/X"), (inp + ":/f", "/f"), (inp + ":/m", "/m"),

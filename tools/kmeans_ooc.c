@@ -530,12 +530,16 @@ static int run_labels(cli *c, ooc_error *err)
     for (uint64_t at = a; !rc && at < b; at += BLOCK) {
         uint64_t n = b - at < BLOCK ? b - at : BLOCK;
         rc = ooc_h5_reader_read_rows(r, at, n, OOC_INT64, buf, err);
-        for (uint64_t i = 0; !rc && i < n; i++)
+        for (uint64_t i = 0; !rc && i < n; i++) {
+            /* SIGINT, SIGTERM: stop printing (a write blocked on a full pipe fails then, EINTR) */
+            if (i % 65536 == 0 && (rc = ooc_cancel_check(err)) != 0)
+                break;
             if (buf[i] < INT32_MIN || buf[i] > INT32_MAX)
                 rc = ooc_error_set(err, OOC_EFORMAT, "%s: row %llu: the label is outside int32's range",
                                    ooc_h5_reader_name(r), (unsigned long long)(at + i));
             else
                 printf("%d\n", (int)buf[i]);
+        }
     }
     free(buf);
     ooc_h5_reader_close(r);
