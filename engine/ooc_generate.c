@@ -229,11 +229,13 @@ int ooc_generate(const ooc_generate_params *p, const char *path, ooc_generate_st
         rc = ooc_output_ready(out, err);
     if (!rc)
         rc = ooc_cancel_check(err);
+    j.stats->seconds = ooc_clock_seconds() - j.start;
+    if (!rc && p->before_commit)
+        rc = p->before_commit(j.stats, p->before_commit_user, err);
     if (!rc)
         rc = ooc_output_commit(out, err);
     else
         ooc_output_abort(out);
     ooc_blobs_free(blobs);
-    j.stats->seconds = ooc_clock_seconds() - j.start;
     return rc;
 }

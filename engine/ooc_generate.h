@@ -18,6 +18,13 @@
 extern "C" {
 #endif
 
+typedef struct ooc_generate_stats {
+    uint64_t rows, chunks;
+    uint64_t raw_bytes;    /* bytes of /X (and /y) before compression */
+    uint64_t stored_bytes; /* bytes of their compressed chunks */
+    double seconds;
+} ooc_generate_stats;
+
 typedef struct ooc_generate_params {
     ooc_blobs_params blobs;        /* shape, blobs and chunking   [default: ooc_blobs_params_default()] */
     const double *centers;         /* k x d centres to use, or NULL to draw them   [default: NULL] */
@@ -28,16 +35,14 @@ typedef struct ooc_generate_params {
     int threads;                   /* 0: all cores                [default: 0] */
     ooc_progress_fn progress;      /* called after each chunk     [default: NULL] */
     void *progress_user;
+    /* Called once the file is complete and on disk, just before it is renamed into place, with the run's
+     * statistics: the caller reports them there (a tool's summary on stdout), so that a run that cannot report
+     * replaces nothing. A nonzero return, with err filled, abandons the file.   [default: NULL] */
+    int (*before_commit)(const ooc_generate_stats *stats, void *user, ooc_error *err);
+    void *before_commit_user;
 } ooc_generate_params;
 
 ooc_generate_params ooc_generate_params_default(void);
-
-typedef struct ooc_generate_stats {
-    uint64_t rows, chunks;
-    uint64_t raw_bytes;    /* bytes of /X (and /y) before compression */
-    uint64_t stored_bytes; /* bytes of their compressed chunks */
-    double seconds;
-} ooc_generate_stats;
 
 /* ooc_generate(): write the dataset to path. stats may be NULL. Errors: the parameters (OOC_EINVAL), an
  * existing path without force (OOC_EEXIST), I/O (OOC_EIO, OOC_ENOSPACE), a cancel request

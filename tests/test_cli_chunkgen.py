@@ -316,12 +316,19 @@ class Outputs(Base):
                 self.assertEqual(T.listdir(self.dir), ["c.h5"])
 
     def test_standard_output_full(self):
-        # The summary is printed once the file is in place: a summary that cannot be written fails the run
-        # (as cp -v does), the dataset itself complete.
+        # The summary is printed before the file is renamed into place, as kmeans-ooc's results are: a run
+        # that cannot print it fails whole, writing nothing and replacing nothing (before, it failed after
+        # replacing an existing file).
         status, err = T.run_into_full(["chunkgen", "-n", 1000, self.out])
         self.one_error(status, err, 1, "standard output", "No space left on device")
-        with T.open_h5(self.out) as f:
-            self.assertEqual(f["X"].shape, (1000, 20))
+        self.assertEqual(T.listdir(self.dir), [])
+        status, out, err = T.chunkgen("-q", "-n", 100, "-d", 2, self.out)
+        self.assertEqual((status, err), (0, ""))
+        content = self.read_bytes(self.out)
+        status, err = T.run_into_full(["chunkgen", "-f", "-n", 1000, "--seed", 2, self.out])
+        self.one_error(status, err, 1, "standard output", "No space left on device")
+        self.assertEqual(self.read_bytes(self.out), content)
+        self.assertEqual(T.listdir(self.dir), [os.path.basename(self.out)])
 
 
 class Signals(Base):

@@ -88,6 +88,7 @@ typedef struct cli {
     ooc_generate_params p;
     const char *output, *centers_from;
     int quiet, verbose, features_given, centers_given, box_given;
+    cli_progress bar;
 } cli;
 
 static void parse(int argc, char **argv, cli *c)
@@ -175,6 +176,23 @@ static int load_centers(cli *c, double **centers, ooc_error *err)
     return 0;
 }
 
+/* The summary, on stdout before the file is renamed into place: a run that cannot print it fails whole. */
+static int report(const ooc_generate_stats *st, void *user, ooc_error *err)
+{
+    cli *c = user;
+    cli_progress_finish(&c->bar);
+    if (c->quiet)
+        return 0;
+    const ooc_blobs_params *b = &c->p.blobs;
+    printf("%s: %llu x %llu %s, %llu chunks, %.1f MB raw, %.1f MB stored (ratio %.2f), %.2f s, %.3g rows/s, "
+           "%d threads\n",
+           c->output, (unsigned long long)b->samples, (unsigned long long)b->features, ooc_dtype_name(b->dtype),
+           (unsigned long long)st->chunks, (double)st->raw_bytes / 1e6, (double)st->stored_bytes / 1e6,
+           st->stored_bytes ? (double)st->raw_bytes / (double)st->stored_bytes : 0.0, st->seconds,
+           (double)st->rows / (st->seconds > 0 ? st->seconds : 1e-9), ooc_threads_resolve(c->p.threads));
+    return cli_stdout_check(err);
+}
+
 int main(int argc, char **argv)
 {
     cli_init(argv[0]);
@@ -185,26 +203,17 @@ int main(int argc, char **argv)
     ooc_error err;
     ooc_error_clear(&err);
     double *centers = NULL;
-    cli_progress bar;
-    cli_progress_init(&bar, c.quiet, c.verbose);
+    cli_progress_init(&c.bar, c.quiet, c.verbose);
     c.p.progress = cli_progress_update;
-    c.p.progress_user = &bar;
-    ooc_generate_stats st;
+    c.p.progress_user = &c.bar;
+    c.p.before_commit = report;
+    c.p.before_commit_user = &c;
     int rc = c.centers_from ? load_centers(&c, &centers, &err) : 0;
     if (!rc)
-        rc = ooc_generate(&c.p, c.output, &st, &err);
-    cli_progress_finish(&bar);
+        rc = ooc_generate(&c.p, c.output, NULL, &err);
+    cli_progress_finish(&c.bar);
     free(centers);
     if (rc)
         return cli_fail(&err);
-    if (!c.quiet) {
-        const ooc_blobs_params *b = &c.p.blobs;
-        printf("%s: %llu x %llu %s, %llu chunks, %.1f MB raw, %.1f MB stored (ratio %.2f), %.2f s, %.3g rows/s, "
-               "%d threads\n",
-               c.output, (unsigned long long)b->samples, (unsigned long long)b->features, ooc_dtype_name(b->dtype),
-               (unsigned long long)st.chunks, (double)st.raw_bytes / 1e6, (double)st.stored_bytes / 1e6,
-               st.stored_bytes ? (double)st.raw_bytes / (double)st.stored_bytes : 0.0, st.seconds,
-               (double)st.rows / (st.seconds > 0 ? st.seconds : 1e-9), ooc_threads_resolve(c.p.threads));
-    }
     return cli_stdout_status(CLI_EXIT_OK);
 }
