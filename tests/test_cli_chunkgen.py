@@ -1,5 +1,6 @@
 """chunkgen as a user sees it: exit statuses, the one-line error contract, nothing written on failure,
 --force, signals, full disks, help and progress."""
+import fcntl
 import os
 import pty
 import re
@@ -7,8 +8,10 @@ import resource
 import select
 import signal
 import stat
+import struct
 import subprocess
 import tempfile
+import termios
 import time
 import unittest
 
@@ -514,8 +517,10 @@ class Interface(Base):
         self.assertEqual(status, 0, err)
         self.assertIn("5/5", err)
 
-    def run_on_pty(self, *args):
+    def run_on_pty(self, *args, columns=None):
         master, slave = pty.openpty()
+        if columns:
+            fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
         try:
             p = subprocess.Popen([CHUNKGEN, *map(str, args)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                  stderr=slave)
@@ -547,6 +552,17 @@ class Interface(Base):
         self.assertIn("chunks", err)
         self.assertNotIn("error", err)
         self.assertEqual(len(out.splitlines()), 1)
+
+    def test_progress_bar_fits_a_narrow_terminal(self):
+        # A line wider than the terminal wraps, and \r then redraws only its last part: the bar is cut to the
+        # width (before, 80 characters on any terminal).
+        status, out, err = self.run_on_pty("-n", 20000, "--chunk-rows", 1000, self.out, columns=30)
+        self.assertEqual(status, 0, err)
+        frames = [f for line in err.replace("\r\n", "\n").split("\n") for f in line.split("\r") if f]
+        self.assertTrue(frames, err)
+        self.assertTrue(any("[#" in f for f in frames), frames)  # the bar was drawn
+        for f in frames:
+            self.assertLessEqual(len(f), 29, frames)
 
     def test_quiet_on_a_terminal(self):
         status, out, err = self.run_on_pty("-q", "-n", 5000, "--chunk-rows", 1000, self.out)

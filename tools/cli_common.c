@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -310,9 +311,18 @@ void cli_progress_update(const ooc_progress *p, void *user)
     cells[WIDTH] = '\0';
     double secs = p->seconds > 1e-9 ? p->seconds : 1e-9;
     double eta = p->chunks_done ? secs * (double)(p->chunks_total - p->chunks_done) / (double)p->chunks_done : 0;
-    fprintf(stderr, "\r%s [%s] %llu/%llu chunks  %.3g Mrows/s  %.0f MB/s  ETA %d:%02d ", p->phase, cells,
-            (unsigned long long)p->chunks_done, (unsigned long long)p->chunks_total, (double)p->rows_done / secs / 1e6,
-            (double)p->bytes_done / secs / 1e6, (int)eta / 60, (int)eta % 60);
+    char line[256];
+    int len = snprintf(line, sizeof line, "%s [%s] %llu/%llu chunks  %.3g Mrows/s  %.0f MB/s  ETA %d:%02d", p->phase,
+                       cells, (unsigned long long)p->chunks_done, (unsigned long long)p->chunks_total,
+                       (double)p->rows_done / secs / 1e6, (double)p->bytes_done / secs / 1e6, (int)eta / 60,
+                       (int)eta % 60);
+    len = len < 0 ? 0 : len < (int)sizeof line ? len : (int)sizeof line - 1;
+    /* Within the terminal's width (a wrapped line is not redrawn by \r), and over all of the last one. */
+    struct winsize ws;
+    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 && len > ws.ws_col - 1)
+        len = ws.ws_col - 1;
+    fprintf(stderr, "\r%.*s%*s", len, line, bar->drawn && bar->width > len ? bar->width - len : 0, "");
+    bar->width = len;
     bar->drawn = 1;
     if (last) /* each pass keeps its finished line */
         cli_progress_finish(bar);
@@ -322,7 +332,7 @@ void cli_progress_finish(cli_progress *bar)
 {
     if (bar->drawn)
         fputc('\n', stderr);
-    bar->drawn = 0;
+    bar->drawn = bar->width = 0;
 }
 
 void cli_version(void)

@@ -75,7 +75,7 @@ const char *cli_one_operand(int argc, char **argv, const char *what);
 typedef struct cli_progress {
     int enabled;
     double last_draw;
-    int drawn;
+    int drawn, width; /* a line is on screen, of `width` characters */
 } cli_progress;
 
 void cli_progress_init(cli_progress *bar, int quiet, int verbose);
