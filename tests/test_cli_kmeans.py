@@ -1064,6 +1064,20 @@ class Interface(Base):
                           p["tol"], p["seed"], p["threads"], p["memory_limit"]),
                          (3, "k-means||", 1.5, 2, 50, 1e-3, 5, 2, 1 << 30))
 
+    def test_json_file_name_not_utf8(self):
+        # A file name in another encoding (Latin-1 here): JSON holds text, so its bad byte becomes U+FFFD
+        # (before, jansson refused the string and the whole "parameters" object fell out of the output).
+        name = os.path.join(os.fsencode(self.dir), b"lat\xe9.h5")
+        shutil.copyfile(shared("blobs.h5"), name)
+        p = subprocess.run([KMEANS, "fit", name, "-k", "2", "--max-iter", "2", "-q", "--json"], capture_output=True)
+        self.assertEqual((p.returncode, p.stderr), (0, b""))
+        js = json.loads(p.stdout)
+        self.assertTrue(js["parameters"]["input"].endswith("lat\ufffd.h5"), js["parameters"])
+        self.assertEqual(js["parameters"]["n_clusters"], 2)
+        p = subprocess.run([T.tool("chunkinfo"), name, "--json"], capture_output=True)
+        self.assertEqual((p.returncode, p.stderr), (0, b""))
+        self.assertTrue(json.loads(p.stdout)["input"].endswith("lat\ufffd.h5"))
+
     def test_json_largest_seed(self):
         status, out, err = kmeans("fit", shared("blobs.h5"), "-k", 3, "--json", "--max-iter", 1,
                                   "--seed", 2**63 - 1)

@@ -132,7 +132,7 @@ static void print_json(const ooc_array_info *in, const ooc_colstats *st, const o
     sizes z = sizes_of(in);
     const ooc_h5_info *h = in->h5;
     json_t *o = json_object();
-    json_object_set_new(o, "input", json_string(in->input));
+    json_object_set_new(o, "input", cli_json_text(in->input));
     json_object_set_new(o, "shape", json_pack("[II]", (json_int_t)in->rows, (json_int_t)in->cols));
     json_object_set_new(o, "dtype", json_string(z.dtype));
     if (h)
@@ -144,7 +144,8 @@ static void print_json(const ooc_array_info *in, const ooc_colstats *st, const o
     json_object_set_new(o, "processing_chunks", json_integer((json_int_t)in->nchunks));
     json_t *filters = json_array();
     for (int i = 0; h && i < h->nfilters; i++)
-        json_array_append_new(filters, json_pack("{s:s,s:i}", "name", h->filters[i].name, "id", h->filters[i].id));
+        json_array_append_new(filters,
+                              json_pack("{s:o,s:i}", "name", cli_json_text(h->filters[i].name), "id", h->filters[i].id));
     json_object_set_new(o, "filters", filters);
     json_object_set_new(o, "stored_bytes", json_integer((json_int_t)z.stored));
     json_object_set_new(o, "raw_bytes", json_integer((json_int_t)z.raw));

@@ -351,3 +351,46 @@ json_t *cli_json_number(double v)
 {
     return isfinite(v) ? json_real(v) : json_null();
 }
+
+/* Bytes of the UTF-8 character at s (RFC 3629: no overlong forms, surrogates or code points past U+10FFFF),
+ * or 0 when it is not one. */
+static size_t utf8_char(const unsigned char *s)
+{
+    if (s[0] < 0x80)
+        return 1;
+    size_t n = s[0] >= 0xC2 && s[0] <= 0xDF ? 2 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3 : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : 0;
+    unsigned char lo = s[0] == 0xE0 ? 0xA0 : s[0] == 0xF0 ? 0x90 : 0x80;
+    unsigned char hi = s[0] == 0xED ? 0x9F : s[0] == 0xF4 ? 0x8F : 0xBF;
+    for (size_t i = 1; i < n; i++)
+        if (s[i] < (i == 1 ? lo : 0x80) || s[i] > (i == 1 ? hi : 0xBF))
+            return 0;
+    return n;
+}
+
+json_t *cli_json_text(const char *s)
+{
+    json_t *j = json_string(s);
+    if (j)
+        return j;
+    size_t len = strlen(s);
+    char *fixed = malloc(3 * len + 1); /* U+FFFD (3 bytes) for each byte at most */
+    if (!fixed)
+        return json_null();
+    size_t out = 0;
+    for (const unsigned char *c = (const unsigned char *)s; *c;) {
+        size_t n = utf8_char(c);
+        if (n) {
+            memcpy(fixed + out, c, n);
+            out += n;
+            c += n;
+        } else {
+            memcpy(fixed + out, "\xEF\xBF\xBD", 3);
+            out += 3;
+            c++;
+        }
+    }
+    fixed[out] = '\0';
+    j = json_string(fixed);
+    free(fixed);
+    return j ? j : json_null();
+}

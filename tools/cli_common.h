@@ -85,6 +85,10 @@ void cli_progress_finish(cli_progress *bar);
 /* cli_json_number(): v as a JSON number, or null when it is NaN or infinite (which JSON cannot say). */
 json_t *cli_json_number(double v);
 
+/* cli_json_text(): s as a JSON string; bytes that are not UTF-8 (a file name in another encoding) become
+ * U+FFFD, rather than the string, and whatever holds it, dropping out of the output. */
+json_t *cli_json_text(const char *s);
+
 /* cli_version(): "PROGRAM (ooc) VERSION" on stdout. */
 void cli_version(void);
 

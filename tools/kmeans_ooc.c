@@ -312,8 +312,8 @@ static json_t *params_json(const cli *c, int threads)
 {
     const ooc_kmeans_params *p = &c->kp;
     ooc_stream_params sp = ooc_stream_params_resolved(&c->sp);
-    return json_pack("{s:s,s:I,s:s,s:f,s:i,s:i,s:f,s:I,s:i,s:i,s:I}", "input", c->input, "n_clusters", (json_int_t)p->k,
-                     "init", ooc_kmeans_init_name(p->init), "oversampling_factor", p->oversampling_factor,
+    return json_pack("{s:o,s:I,s:s,s:f,s:i,s:i,s:f,s:I,s:i,s:i,s:I}", "input", cli_json_text(c->input), "n_clusters",
+                     (json_int_t)p->k, "init", ooc_kmeans_init_name(p->init), "oversampling_factor", p->oversampling_factor,
                      "init_max_iter", p->init_max_iter, "max_iter", p->max_iter, "tol", p->tol, "seed",
                      (json_int_t)p->seed, "processes", ooc_dist_size(sp.dist), "threads", threads, "memory_limit",
                      (json_int_t)sp.memory_limit);
