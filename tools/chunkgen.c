@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void usage(void)
 {
@@ -152,7 +153,7 @@ static int load_centers(cli *c, double **centers, ooc_error *err)
         cli_usage_error("--centers-from: '%s' is not FILE.h5[:/dataset]", c->centers_from);
     uint64_t k, d;
     int rc = ooc_h5_read_matrix(file, dataset, centers, &k, &d, err);
-    if (rc == OOC_ENOTFOUND && strcmp(file, c->centers_from) == 0) { /* no ":/dataset" given */
+    if (rc == OOC_ENOTFOUND && strcmp(file, c->centers_from) == 0 && access(file, F_OK) == 0) { /* no ":/dataset" */
         rc = ooc_h5_read_matrix(file, "/cluster_centers", centers, &k, &d, err);
         if (rc == OOC_ENOTFOUND)
             ooc_error_set(err, rc, "%s: no dataset '/centers' (chunkgen's) or '/cluster_centers' (a model's): name "
