@@ -398,8 +398,9 @@ int ooc__kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_
 }
 
 static int predict(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_model *m, ooc_chunk_output *labels,
-                   double *inertia, ooc_error *err)
+                   ooc_kmeans_prediction *out, ooc_error *err)
 {
+    double t_start = ooc_clock_seconds();
     const ooc_array_info *in = ooc_array_get_info(a);
     if (in->cols != m->d)
         return ooc_error_set(err, OOC_EINVAL, "%s: %llu features, but the model has %llu", in->input,
@@ -421,23 +422,32 @@ static int predict(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_m
         return rc;
     }
     ooc__assign_result r;
+    ooc_kmeans_prediction done = {0};
     rc = ooc__assign_pass(&f, m->centers, 0, NULL, labels ? ooc_chunk_output_dataset(labels) : NULL, &r, err);
     if (!rc) {
-        double sum = r.inertia;
+        done.inertia = r.inertia;
         ooc__assign_result_free(&r);
-        rc = check_inertia(&f, sum, 0, err);
-        if (!rc && inertia)
-            *inertia = sum;
+        rc = check_inertia(&f, done.inertia, 0, err);
     }
+    const ooc_stream_stats *ss = ooc_stream_get_stats(f.stream);
+    done.passes = ss->passes;
+    done.bytes_read = ss->bytes_read;
+    done.threads = ss->threads;
+    rc = ooc_dist_agree(sp->dist, rc, err);
+    if (!rc)
+        ooc_dist_sum(sp->dist, &done.bytes_read); /* every process's reads */
     ooc_stream_free(f.stream);
+    done.seconds = ooc_clock_seconds() - t_start;
+    if (!rc && out)
+        *out = done;
     return rc;
 }
 
 int ooc_kmeans_predict(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_model *m,
-                       ooc_chunk_output *labels, double *inertia, ooc_error *err)
+                       ooc_chunk_output *labels, ooc_kmeans_prediction *out, ooc_error *err)
 {
     thread_settings saved = thread_settings_save();
-    int rc = predict(a, sp, m, labels, inertia, err);
+    int rc = predict(a, sp, m, labels, out, err);
     thread_settings_restore(saved);
     return rc;
 }

@@ -102,11 +102,20 @@ void ooc_kmeans_model_free(ooc_kmeans_model *m); /* NULL is a no-op */
 int ooc_kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_params *p, ooc_chunk_output *labels,
                    ooc_kmeans_model **out, ooc_error *err);
 
-/* ooc_kmeans_predict(): label every row of a with m's nearest centre into labels (as for fit); *inertia
- * gets the sum of squared distances (may be NULL). OOC_EINVAL if a's feature count differs from m's;
+/* What a prediction found and did. */
+typedef struct ooc_kmeans_prediction {
+    double inertia;      /* sum of squared distances of rows to their nearest centre */
+    uint64_t passes;     /* full passes over the data */
+    uint64_t bytes_read; /* from storage (distributed: by every process) */
+    int threads;         /* the pass ran on (per process) */
+    double seconds;
+} ooc_kmeans_prediction;
+
+/* ooc_kmeans_predict(): label every row of a with m's nearest centre into labels (as for fit); *out (may be
+ * NULL) gets the inertia and what the pass did. OOC_EINVAL if a's feature count differs from m's;
  * OOC_ENONFINITE as for fit (then a second pass names the first row with NaN or infinity). */
 int ooc_kmeans_predict(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_model *m,
-                       ooc_chunk_output *labels, double *inertia, ooc_error *err);
+                       ooc_chunk_output *labels, ooc_kmeans_prediction *out, ooc_error *err);
 
 /* ooc_kmeans_model_write(): write m as an HDF5 file at path (normally an ooc_output's temporary file; name is
  * what messages call it): /cluster_centers (k x d float64), /cluster_sizes (k int64), attributes inertia,

@@ -60,9 +60,11 @@ static void test_labels_output_checked(void)
     }
     ooc_chunk_output *o;
     ASSERT_OK(ooc_chunk_output_create(path, "/labels", &good, 1, &o, &err));
-    double inertia;
-    ASSERT_OK(ooc_kmeans_predict(a, &sp, m, o, &inertia, &err));
-    ASSERT(inertia == m->inertia);
+    ooc_kmeans_prediction done;
+    ASSERT_OK(ooc_kmeans_predict(a, &sp, m, o, &done, &err));
+    ASSERT(done.inertia == m->inertia);
+    ASSERT_INT_EQ(done.passes, 1);
+    ASSERT(done.bytes_read == 0 && done.threads >= 1 && done.seconds > 0); /* generated: nothing read */
     ooc_chunk_output_abort(o);
     ooc_kmeans_model_free(m);
     ooc_array_free(a);

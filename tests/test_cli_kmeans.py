@@ -1123,6 +1123,18 @@ class Interface(Base):
         self.assertEqual((js["n_samples"], js["n_features"], js["n_clusters"]), (50000, 4, 3))
         self.assertEqual(js["inertia"], inertia)
         self.assertGreater(js["peak_rss_bytes"], 0)
+        # fit's keys that a prediction has: one pass, reading the stored chunks once; what it was asked
+        self.assertEqual(js["passes"], 1)
+        with T.open_h5(shared("blobs.h5")) as f:
+            stored = f["X"].id.get_storage_size()
+        self.assertGreaterEqual(js["bytes_read"], stored)
+        self.assertLessEqual(js["bytes_read"], stored * 1.01)
+        self.assertEqual(set(js["seconds"]), {"labels", "total"})
+        self.assertGreater(js["seconds"]["total"], 0)
+        self.assertEqual(js["parameters"]["model"], shared("model.h5"))
+        self.assertEqual(js["parameters"]["input"], shared("blobs.h5"))
+        self.assertEqual(js["parameters"]["labels"], self.path("l.h5"))
+        self.assertGreaterEqual(js["parameters"]["threads"], 1)
 
     def test_count_forms(self):
         for k in ("3", "3e0", "0.003k"):

@@ -432,12 +432,34 @@ static int run_fit(cli *c, ooc_error *err)
     return rc;
 }
 
+/* predict --json: fit's keys that a prediction has (the one pass labels: its time is the total). */
+static void print_predict_json(const cli *c, const ooc_array_info *in, const ooc_kmeans_model *m,
+                               const ooc_kmeans_prediction *done)
+{
+    ooc_stream_params sp = ooc_stream_params_resolved(&c->sp);
+    json_t *o = json_pack("{s:I,s:I,s:I,s:o,s:I,s:I,s:{s:f,s:f},s:o,s:I}", "n_samples", (json_int_t)in->rows,
+                          "n_features", (json_int_t)m->d, "n_clusters", (json_int_t)m->k, "inertia",
+                          cli_json_number(done->inertia), "passes", (json_int_t)done->passes, "bytes_read",
+                          (json_int_t)done->bytes_read, "seconds", "labels", done->seconds, "total",
+                          done->seconds, "rows_per_second",
+                          cli_json_number((double)in->rows / done->seconds), "peak_rss_bytes",
+                          (json_int_t)ooc_memory_peak_rss());
+    json_object_set_new(o, "parameters",
+                        json_pack("{s:o,s:o,s:o,s:i,s:i,s:I}", "model", cli_json_text(c->model_in), "input",
+                                  cli_json_text(c->input), "labels", cli_json_text(c->labels_out), "processes",
+                                  ooc_dist_size(sp.dist), "threads", done->threads, "memory_limit",
+                                  (json_int_t)sp.memory_limit));
+    json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    putchar('\n');
+    json_decref(o);
+}
+
 static int run_predict(cli *c, ooc_error *err)
 {
     ooc_array *a = NULL;
     ooc_chunk_output *labels = NULL;
     ooc_kmeans_model *m = NULL;
-    double inertia = 0;
+    ooc_kmeans_prediction done = {0};
     int rc = ooc_kmeans_model_load(c->model_in, &m, err);
     if (!rc)
         rc = ooc_array_open(c->input, &a, err);
@@ -448,18 +470,16 @@ static int run_predict(cli *c, ooc_error *err)
         rc = open_labels(c, a, &labels, err);
     rc = ooc_dist_agree(c->sp.dist, rc, err);
     if (!rc)
-        rc = ooc_kmeans_predict(a, &c->sp, m, labels, &inertia, err);
+        rc = ooc_kmeans_predict(a, &c->sp, m, labels, &done, err);
     if (!rc)
         rc = ooc_chunk_output_ready(labels, err);
     if (!rc)
         rc = ooc_cancel_check(err);
     if (!rc && c->json) /* as fit: reported before the labels are in place */
-        printf("{\"n_samples\": %llu, \"n_features\": %llu, \"n_clusters\": %llu, \"inertia\": %.17g, "
-               "\"peak_rss_bytes\": %llu}\n",
-               (unsigned long long)ooc_array_get_info(a)->rows, (unsigned long long)m->d, (unsigned long long)m->k, inertia,
-               (unsigned long long)ooc_memory_peak_rss());
+        print_predict_json(c, ooc_array_get_info(a), m, &done);
     else if (!rc && !c->quiet)
-        printf("predict: %llu rows labelled, inertia %.10g\n", (unsigned long long)ooc_array_get_info(a)->rows, inertia);
+        printf("predict: %llu rows labelled, inertia %.10g\n", (unsigned long long)ooc_array_get_info(a)->rows,
+               done.inertia);
     if (!rc && is_writer(c))
         rc = cli_stdout_check(err);
     rc = ooc_dist_agree(c->sp.dist, rc, err);
