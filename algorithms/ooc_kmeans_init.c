@@ -408,8 +408,9 @@ static int update_state(ooc__fit *f, state_job *j, const candidates *c, uint64_t
         j->near = near;
         j->near_start = near_start;
     }
-    ooc_pass pass = {.phase = "init", .partial_size = state_partial_doubles(j) * sizeof(double), .ctx = j,
-                     .map = state_map, .combine = state_combine, .reduced_bytes = state_reduced_bytes,
+    /* the first pass, which computes the statistics too, is what --json's seconds.stats times */
+    ooc_pass pass = {.phase = stats ? "stats" : "init", .partial_size = state_partial_doubles(j) * sizeof(double),
+                     .ctx = j, .map = state_map, .combine = state_combine, .reduced_bytes = state_reduced_bytes,
                      .state = j->rows, .pieces = takes_pieces(j)};
     rc = ooc_stream_run(f->stream, &pass, acc, err);
     if (!rc) {

@@ -1064,6 +1064,19 @@ class Interface(Base):
                           p["tol"], p["seed"], p["threads"], p["memory_limit"]),
                          (3, "k-means||", 1.5, 2, 50, 1e-3, 5, 2, 1 << 30))
 
+    def test_summary_line(self):
+        # Without --json: one line of results on stdout whose phases add up to the total (the first pass,
+        # reading the data and computing the statistics, is "stats", as in --json's seconds).
+        status, out, err = kmeans("fit", shared("blobs.h5"), "-k", 3)
+        self.assertEqual((status, err), (0, ""))
+        m = re.fullmatch(r"kmeans: 50000 x 4, k=3, inertia \S+, \d+ iterations \((converged|max-iter reached)\), "
+                         r"\d+ passes, ([\d.]+) s \(stats ([\d.]+) s, init ([\d.]+) s, lloyd ([\d.]+) s, "
+                         r"labels ([\d.]+) s\)\n", out)
+        self.assertTrue(m, out)
+        total, *phases = (float(x) for x in m.groups()[1:])
+        self.assertLessEqual(sum(phases), total + 0.03)
+        self.assertGreaterEqual(sum(phases), 0.5 * total - 0.03)
+
     def test_json_file_name_not_utf8(self):
         # A file name in another encoding (Latin-1 here): JSON holds text, so its bad byte becomes U+FFFD
         # (before, jansson refused the string and the whole "parameters" object fell out of the output).

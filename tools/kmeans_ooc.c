@@ -339,11 +339,11 @@ static void print_fit(const cli *c, const ooc_kmeans_model *m)
     warn_empty_clusters(c, m);
     if (!c->json) {
         if (!c->quiet)
-            printf("kmeans: %llu x %llu, k=%llu, inertia %.10g, %d iterations%s, %llu passes, %.2f s (init %.2f s, "
-                   "lloyd %.2f s)\n",
+            printf("kmeans: %llu x %llu, k=%llu, inertia %.10g, %d iterations%s, %llu passes, %.2f s (stats %.2f s, "
+                   "init %.2f s, lloyd %.2f s, labels %.2f s)\n",
                    (unsigned long long)m->n_samples, (unsigned long long)m->d, (unsigned long long)m->k, m->inertia,
                    m->n_iter, m->converged ? " (converged)" : " (max-iter reached)", (unsigned long long)m->passes,
-                   m->seconds_total, m->seconds_init, m->seconds_lloyd);
+                   m->seconds_total, m->seconds_stats, m->seconds_init, m->seconds_lloyd, m->seconds_labels);
         return;
     }
     json_t *o = json_object(), *hist = json_array(), *centers = json_array(), *sizes = json_array();
