@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 
 /* Lock-free, so safe both in a signal handler and across the threads that poll it. */
 static atomic_int requested;
@@ -27,9 +28,18 @@ const char *ooc_signal_name(int signo)
     return signo == SIGINT ? "SIGINT" : signo == SIGTERM ? "SIGTERM" : signo == SIGHUP ? "SIGHUP" : "a signal";
 }
 
+#define INTERRUPTED "interrupted: signal %d"
+
 int ooc_cancel_check(ooc_error *err)
 {
     int signo = ooc_cancel_requested();
-    return signo ? ooc_error_set(err, OOC_EINTERRUPTED, "interrupted: signal %d (%s)", signo, ooc_signal_name(signo))
-                 : 0;
+    return signo ? ooc_error_set(err, OOC_EINTERRUPTED, INTERRUPTED " (%s)", signo, ooc_signal_name(signo)) : 0;
+}
+
+int ooc_cancel_signal_of(const ooc_error *err)
+{
+    int signo = 0;
+    if (err && err->code == OOC_EINTERRUPTED && sscanf(err->msg, INTERRUPTED, &signo) == 1 && signo > 0 && signo < 65)
+        return signo;
+    return 0;
 }

@@ -28,6 +28,10 @@ const char *ooc_signal_name(int signo);
  * the destinations as they were. */
 int ooc_cancel_check(ooc_error *err);
 
+/* ooc_cancel_signal_of(): the signal an OOC_EINTERRUPTED error of ooc_cancel_check() names (another
+ * process's, under MPI), else 0. */
+int ooc_cancel_signal_of(const ooc_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -302,6 +302,58 @@ class Distributed(T.TempDirTest):
             time.sleep(0.1)
         self.assert_nothing_written()
 
+    def rank_pids(self, mpirun_pid, timeout=30):
+        """{rank: pid} of the processes mpirun started (its children), once all 2 have begun."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            found = {}
+            for entry in os.listdir("/proc"):
+                try:
+                    with open(f"/proc/{entry}/stat") as f:
+                        ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                    if ppid != mpirun_pid:
+                        continue
+                    with open(f"/proc/{entry}/environ", "rb") as f:
+                        env = dict(v.split(b"=", 1) for v in f.read().split(b"\0") if b"=" in v)
+                    found[int(env[b"OMPI_COMM_WORLD_RANK"])] = int(entry)
+                except (OSError, ValueError, KeyError, IndexError):
+                    continue
+            if len(found) == 2:
+                return found
+            time.sleep(0.05)
+        self.fail("mpirun's processes did not start")
+
+    def one_process_signalled(self, sig):
+        argv = [MPIRUN, "-q", "-np", 2, KMEANS, "fit", "blobs:samples=16M,features=20,chunk_rows=100000", "-k", 8,
+                "-t", 1, "-v", "--labels", self.path("l.h5"), "-o", self.path("m.h5")]
+        p = subprocess.Popen([str(a) for a in argv], env=MPI_ENV, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        first = p.stderr.read(1)  # -v: progress from the first chunk on, the outputs' temporaries made
+        self.assertTrue(first, "no progress before the end")
+        os.kill(self.rank_pids(p.pid)[1], sig)
+        out, err = p.communicate(timeout=60)
+        deadline = time.time() + 10  # mpirun may return before its processes have removed their files
+        while T.listdir(self.dir) and time.time() < deadline:
+            time.sleep(0.1)
+        self.assert_nothing_written()
+        return p.returncode, (first + err).decode()
+
+    def test_one_process_terminated(self):
+        """SIGTERM to one process only (as a scheduler may send it): the others learn of it at the next
+        chunk and stop as interrupted too, so the job's status is 143 whichever exits first (before, the
+        others exited 1 and mpirun's status changed from run to run)."""
+        status, err = self.one_process_signalled(signal.SIGTERM)
+        self.assertEqual(status, 143, err)
+        self.assertEqual(err.count("error:"), 1, err)
+        self.assertIn("interrupted: signal 15 (SIGTERM)", err)
+
+    def test_one_process_killed(self):
+        """A process killed outright: mpirun ends the job (SIGTERM to the others, then SIGKILL), and process 0,
+        which may be blocked in an exchange with the dead one, has removed its temporaries on the SIGTERM
+        (before, they stayed)."""
+        status, err = self.one_process_signalled(signal.SIGKILL)
+        self.assertNotEqual(status, 0, err)
+
 
 if __name__ == "__main__":
     unittest.main()

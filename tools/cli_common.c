@@ -127,6 +127,7 @@ enum { HANDLED = sizeof handled / sizeof handled[0] };
 static char second_line[HANDLED][256];
 /* The run's error line is out (put_line()): a signal during the exit that follows adds no second one. */
 static volatile sig_atomic_t said_error;
+static int under_mpirun;
 
 static void on_signal(int signo)
 {
@@ -138,6 +139,11 @@ static void on_signal(int signo)
                 break;
         _exit(128 + signo);
     }
+    /* Under mpirun a signal comes when a process has died too: mpirun sends SIGTERM, then SIGKILL a second
+     * later, to processes that may be blocked in a collective with the dead one and never get to clean up.
+     * The run stops either way: its temporaries go now. */
+    if (under_mpirun)
+        ooc_output_remove_all_temporaries();
     ooc_cancel_request(signo);
 }
 
@@ -146,6 +152,7 @@ void cli_init(const char *name)
     const char *slash = strrchr(name, '/');
     program = slash ? slash + 1 : name;
     speaks = ooc_dist_launch_rank() <= 0;
+    under_mpirun = ooc_dist_launch_rank() >= 0;
     opterr = 0; /* getopt's own messages would make a second line: cli_bad_option() says it once */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -227,8 +234,10 @@ int cli_fail(const ooc_error *err)
 {
     if (speaks)
         put_line("error", err->msg[0] ? err->msg : ooc_strerror(err->code));
-    if (err->code == OOC_EINTERRUPTED && ooc_cancel_requested())
-        return 128 + ooc_cancel_requested();
+    /* Under MPI, processes the signal did not reach stop with the one it reached: all exit alike. */
+    int signo = ooc_cancel_requested() ? ooc_cancel_requested() : ooc_cancel_signal_of(err);
+    if (err->code == OOC_EINTERRUPTED && signo)
+        return 128 + signo;
     return CLI_EXIT_FAILURE;
 }
 
