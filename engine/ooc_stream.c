@@ -127,8 +127,10 @@ static uint64_t working_bytes(const ooc_stream *s, const ooc_stream_params *p, i
     const ooc_array_info *in = ooc_array_get_info(s->a);
     const ooc_h5_info *h5 = in->h5;
     int scratch = h5 && h5->raw_chunks && h5->codec.zstd_level > 0;
+    /* Chunks HDF5 decodes: its buffers for a few of them, plus what a read holds besides: its chunk cache
+     * (1 MiB) and ~6 KiB for each of up to 512 storage chunks a read touches (io/ooc_h5_read.c). */
     uint64_t library = h5 && !h5->raw_chunks && h5->nfilters > 0
-                           ? 5 * h5->chunk_rows * h5->chunk_cols * h5->type_size : 0;
+                           ? 5 * h5->chunk_rows * h5->chunk_cols * h5->type_size + ((uint64_t)4 << 20) : 0;
     uint64_t out = (uint64_t)in->chunk_rows * p->output_row_bytes, out_encoded = out + out / 64 + 4096;
     uint64_t per_thread = (uint64_t)(1 + scratch) * s->chunk_bytes + piece_bytes + stored_bytes + (1u << 20) +
                           out + WINDOW * out_encoded + WINDOW * (uint64_t)p->partial_bytes;

@@ -284,7 +284,7 @@ static void fill(const ooc_h5_reader *r, size_t n, ooc_dtype t, void *dst)
 
 /* HDF5 keeps a few KiB of bookkeeping for every storage chunk a read touches (1.10: about 6 KiB), held until
  * the read ends: a million 1-row chunks read at once took 6 GB. So a read touches at most this many. */
-#define READ_CHUNKS_MAX 1024
+#define READ_CHUNKS_MAX 512
 
 static uint64_t rows_per_read(const ooc_h5_reader *r)
 {
