@@ -3,11 +3,12 @@
 #include "ooc_h5_internal.h"
 
 #include <hdf5.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-enum { MAX_DEPTH = 8 }; /* virtual datasets whose sources are virtual in turn */
+enum { MAX_DEPTH = 16 }; /* links and virtual datasets leading on to others (HDF5 follows 16 links) */
 
 static int is_file(const char *path, const struct stat *other)
 {
@@ -37,19 +38,6 @@ static int named_uses(const char *parent, const char *name, const char *dataset,
         if (where[i])
             found = dataset ? uses(where[i], dataset, other, depth + 1) : is_file(where[i], other);
     free(beside);
-    return found;
-}
-
-/* The file holding the dataset's object: another than the one opened when a link on the way was external. */
-static int held_in(hid_t dset, const struct stat *other)
-{
-    hid_t file = H5Iget_file_id(dset);
-    ssize_t n = file < 0 ? -1 : H5Fget_name(file, NULL, 0);
-    char *name = n < 0 ? NULL : malloc((size_t)n + 1);
-    int found = name && H5Fget_name(file, name, (size_t)n + 1) >= 0 && is_file(name, other);
-    free(name);
-    if (file >= 0)
-        H5Fclose(file);
     return found;
 }
 
@@ -93,6 +81,61 @@ static int external_uses(const char *path, hid_t dcpl, const struct stat *other)
     return found;
 }
 
+/* `head` (up to `at` bytes of the way's first part, a group path) joined with `target` (absolute, or relative
+ * to that group) and the way's rest. */
+static char *joined(const char *head, size_t at, const char *target, const char *rest)
+{
+    size_t n = at + strlen(target) + strlen(rest) + 2;
+    char *s = malloc(n);
+    if (s && target[0] == '/')
+        snprintf(s, n, "%s%s", target, rest);
+    else if (s)
+        snprintf(s, n, "%.*s/%s%s", (int)at, head, target, rest);
+    return s;
+}
+
+/* The links on the way to `dataset` in the open file at `path`: an external one leads to another file,
+ * which holds the rest of the way and is an input too; a soft one to another path. Followed here rather
+ * than through HDF5, which shows only where a way ends (a chain of external links passes other files).
+ * 1 when one leads to `other`; *followed says whether one was met (the rest of the way is then done). */
+static int links_use(const char *path, hid_t file, const char *dataset, const struct stat *other, int depth,
+                     int *followed)
+{
+    size_t n = strlen(dataset);
+    char *part = malloc(n + 1);
+    int found = 0;
+    *followed = 0;
+    for (size_t i = 1; part && i <= n && !*followed; i++) {
+        H5L_info_t info;
+        if (dataset[i] != '/' && dataset[i] != '\0')
+            continue;
+        memcpy(part, dataset, i);
+        part[i] = '\0';
+        if (H5Lget_info(file, part, &info, H5P_DEFAULT) < 0)
+            break;
+        if (info.type != H5L_TYPE_EXTERNAL && info.type != H5L_TYPE_SOFT)
+            continue;
+        *followed = 1;
+        char *val = malloc(info.u.val_size + 1), *next = NULL;
+        const char *file_name = NULL, *obj = NULL;
+        unsigned flags;
+        size_t group = (size_t)(strrchr(part, '/') - part); /* the link's group: part[0, group) */
+        if (val && H5Lget_val(file, part, val, info.u.val_size, H5P_DEFAULT) >= 0) {
+            val[info.u.val_size] = '\0';
+            if (info.type == H5L_TYPE_SOFT && (next = joined(part, group, val, dataset + i)))
+                found = uses(path, next, other, depth + 1);
+            else if (info.type == H5L_TYPE_EXTERNAL &&
+                     H5Lunpack_elink_val(val, info.u.val_size, &flags, &file_name, &obj) >= 0 &&
+                     (next = joined("", 0, obj, dataset + i)))
+                found = named_uses(path, file_name, next, other, depth);
+        }
+        free(next);
+        free(val);
+    }
+    free(part);
+    return found;
+}
+
 static int uses(const char *path, const char *dataset, const struct stat *other, int depth)
 {
     struct stat st;
@@ -101,10 +144,15 @@ static int uses(const char *path, const char *dataset, const struct stat *other,
     if (depth > MAX_DEPTH || stat(path, &st) != 0 || !S_ISREG(st.st_mode) || H5Fis_hdf5(path) <= 0)
         return 0;
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    hid_t dset = file < 0 ? H5I_INVALID_HID : H5Dopen2(file, dataset, H5P_DEFAULT);
+    int followed = 0;
+    if (file >= 0 && links_use(path, file, dataset, other, depth, &followed)) {
+        H5Fclose(file);
+        H5Eclear2(H5E_DEFAULT);
+        return 1;
+    }
+    hid_t dset = file < 0 || followed ? H5I_INVALID_HID : H5Dopen2(file, dataset, H5P_DEFAULT);
     hid_t dcpl = dset < 0 ? H5I_INVALID_HID : H5Dget_create_plist(dset);
-    int found = (dset >= 0 && held_in(dset, other)) ||
-                (dcpl >= 0 && (virtual_uses(path, dcpl, other, depth) || external_uses(path, dcpl, other)));
+    int found = dcpl >= 0 && (virtual_uses(path, dcpl, other, depth) || external_uses(path, dcpl, other));
     if (dcpl >= 0)
         H5Pclose(dcpl);
     if (dset >= 0)

@@ -236,6 +236,12 @@ class BadUsage(Base):
         with h5py.File(self.path("link.h5"), "w") as f:
             f["X"] = h5py.ExternalLink("target.h5", "/data/X")
             f["cluster_centers"] = h5py.ExternalLink("centres.h5", "/cluster_centers")
+        # A chain: chain.h5:/X -> hop.h5:/g (a group) whose /g/X -> target.h5; and a soft link onto it.
+        with h5py.File(self.path("hop.h5"), "w") as f:
+            f["g/X"] = h5py.ExternalLink("target.h5", "/data/X")
+        with h5py.File(self.path("chain.h5"), "w") as f:
+            f["h"] = h5py.ExternalLink("hop.h5", "/g")
+            f["X"] = h5py.SoftLink("/h/X")
         layout = h5py.VirtualLayout(shape=(300, 4), dtype="f8")
         layout[:150] = h5py.VirtualSource("part1.h5", "part", shape=(150, 4))  # named relative to sub/
         layout[150:] = h5py.VirtualSource("part2.h5", "part", shape=(150, 4))
@@ -256,6 +262,8 @@ class BadUsage(Base):
             before.update({f"sub/{n}": self.read_bytes(self.path(f"sub/{n}")) for n in T.listdir(self.path("sub"))})
             cases = [
                 (["fit", "link.h5", "-f", "-o", "target.h5"], "target.h5"),
+                (["fit", "chain.h5", "-f", "-o", "hop.h5"], "hop.h5"),  # a file on the way, not at its end
+                (["fit", "chain.h5", "-f", "--labels", "target.h5"], "target.h5"),
                 (["fit", "sub/virtual.h5", "-f", "--labels", "sub/part1.h5"], "part1.h5"),
                 (["fit", "virtual_of_virtual.h5", "-f", "--labels", "sub/part2.h5:/labels"], "part2.h5"),
                 (["fit", "external.h5", "-f", "-o", "raw.bin"], "raw.bin"),
@@ -269,7 +277,7 @@ class BadUsage(Base):
                         self.assertEqual(self.read_bytes(self.path(n)), content, f"{n} was written")
                     self.assertEqual(sorted(T.listdir(self.dir)), names)
             # The same inputs with outputs they do not read: the data read through them is the data.
-            for inp in ("link.h5", "sub/virtual.h5", "virtual_of_virtual.h5", "external.h5"):
+            for inp in ("link.h5", "chain.h5", "sub/virtual.h5", "virtual_of_virtual.h5", "external.h5"):
                 with self.subTest(inp=inp):
                     status, out, err = kmeans("fit", inp, "-k", 3, "-q", "-f", "--json", "--labels", "l.h5")
                     self.assertEqual((status, err), (0, ""))
