@@ -22,4 +22,10 @@ int ooc__h5_fail(ooc_error *err, int code, const char *fmt, ...) __attribute__((
 /* ooc__h5_mem_type(): the native HDF5 type of an ooc dtype (a library-owned id, not to be closed). */
 hid_t ooc__h5_mem_type(ooc_dtype t);
 
+/* ooc__h5_virtual_cycle(): whether the virtual dataset `dataset` of the file at `path` has sources that lead
+ * back to a dataset on the way (or go 16 deep): HDF5 1.10 recurses for ever reading one, and crashes. Sources
+ * are looked for where HDF5 looks by default; a missing one (read as fill values) ends its way. Call with the
+ * lock held. */
+int ooc__h5_virtual_cycle(const char *path, const char *dataset);
+
 #endif

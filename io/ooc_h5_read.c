@@ -214,6 +214,8 @@ static int open_checked(ooc_h5_reader *r, const char *path, const char *dataset,
     r->dset = H5Dopen2(r->file, dataset, H5P_DEFAULT);
     if (r->dset < 0)
         return ooc__h5_fail(err, OOC_EFORMAT, "%s: cannot open '%s' as a dataset", path, dataset);
+    if (ooc__h5_virtual_cycle(path, dataset))
+        return ooc_error_set(err, OOC_EFORMAT, "%s: a virtual dataset whose sources lead back to it", r->name);
     r->space = H5Dget_space(r->dset);
     int rank = r->space < 0 ? -1 : H5Sget_simple_extent_ndims(r->space);
     if (rank < 0)

@@ -1,4 +1,5 @@
-/* The files a dataset's values come from: so that an output never replaces one of them. */
+/* The files a dataset's values come from: so that an output never replaces one of them, and so that a
+ * virtual dataset whose sources lead back to it is refused before HDF5 reads it. */
 #include "ooc_h5.h"
 #include "ooc_h5_internal.h"
 
@@ -161,6 +162,85 @@ static int uses(const char *path, const char *dataset, const struct stat *other,
         H5Fclose(file);
     H5Eclear2(H5E_DEFAULT);
     return found;
+}
+
+/* A dataset on the way from the input: its file (device, inode) and its path, made absolute. */
+typedef struct visit {
+    dev_t dev;
+    ino_t ino;
+    char *dataset;
+} visit;
+
+static int virtual_loops(const char *path, const char *dataset, visit *way, int depth);
+
+/* Source i of a virtual dataset in the file at `path`, where HDF5 looks for it by default: its own file
+ * ("."), as named, beside `path`; 0 when none is there (HDF5 reads fill values: no cycle). */
+static int source_loops(const char *path, hid_t dcpl, size_t i, visit *way, int depth)
+{
+    char *file = virtual_name(dcpl, i, H5Pget_virtual_filename);
+    char *dset = virtual_name(dcpl, i, H5Pget_virtual_dsetname);
+    int loops = 0;
+    if (file && dset && strcmp(file, ".") == 0) {
+        loops = virtual_loops(path, dset, way, depth + 1);
+    } else if (file && dset) {
+        const char *slash = strrchr(path, '/');
+        size_t dir = file[0] == '/' || !slash ? 0 : (size_t)(slash - path + 1);
+        char *beside = malloc(dir + strlen(file) + 1);
+        if (beside) {
+            memcpy(beside, path, dir);
+            strcpy(beside + dir, file);
+        }
+        struct stat st;
+        const char *where = stat(file, &st) == 0 ? file : beside;
+        loops = where && virtual_loops(where, dset, way, depth + 1);
+        free(beside);
+    }
+    free(file);
+    free(dset);
+    return loops;
+}
+
+static int virtual_loops(const char *path, const char *dataset, visit *way, int depth)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || H5Fis_hdf5(path) <= 0)
+        return 0;
+    if (depth >= MAX_DEPTH)
+        return 1;
+    size_t n = strlen(dataset);
+    char *abs = malloc(n + 2);
+    if (!abs)
+        return 0;
+    snprintf(abs, n + 2, "%s%s", dataset[0] == '/' ? "" : "/", dataset);
+    for (int i = 0; i < depth; i++)
+        if (way[i].dev == st.st_dev && way[i].ino == st.st_ino && strcmp(way[i].dataset, abs) == 0) {
+            free(abs);
+            return 1;
+        }
+    way[depth] = (visit){st.st_dev, st.st_ino, abs};
+    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t dset = file < 0 ? H5I_INVALID_HID : H5Dopen2(file, abs, H5P_DEFAULT);
+    hid_t dcpl = dset < 0 ? H5I_INVALID_HID : H5Dget_create_plist(dset);
+    size_t count = 0;
+    int loops = 0;
+    if (dcpl >= 0 && H5Pget_layout(dcpl) == H5D_VIRTUAL && H5Pget_virtual_count(dcpl, &count) >= 0)
+        for (size_t i = 0; i < count && !loops; i++)
+            loops = source_loops(path, dcpl, i, way, depth);
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (dset >= 0)
+        H5Dclose(dset);
+    if (file >= 0)
+        H5Fclose(file);
+    H5Eclear2(H5E_DEFAULT);
+    free(abs);
+    return loops;
+}
+
+int ooc__h5_virtual_cycle(const char *path, const char *dataset)
+{
+    visit way[MAX_DEPTH];
+    return virtual_loops(path, dataset, way, 0);
 }
 
 int ooc_h5_dataset_uses_file(const char *path, const char *dataset, const char *other)

@@ -302,6 +302,36 @@ class BadUsage(Base):
 class RuntimeFailures(Base):
     """Exit 1, one line naming the file, dataset, chunk or row."""
 
+    def test_virtual_dataset_leading_back_to_itself(self):
+        # HDF5 1.10 recursed for ever reading these (fit, predict and chunkinfo --stats crashed, SIGSEGV, and
+        # left the outputs' temporaries): refused before any read. A virtual dataset of a virtual dataset of
+        # data, and one whose source is missing (fill values), still read.
+        def virtual(name, source, dataset="X"):
+            layout = h5py.VirtualLayout(shape=(300, 4), dtype="f8")
+            layout[:] = h5py.VirtualSource(source, dataset, shape=(300, 4))
+            with h5py.File(self.path(name), "w") as f:
+                f.create_virtual_dataset("X", layout)
+        virtual("a.h5", "b.h5")
+        virtual("b.h5", "a.h5")
+        virtual("self.h5", ".")
+        self.write_h5("data.h5", X=np.arange(1200.0).reshape(300, 4))
+        virtual("v1.h5", "data.h5")
+        virtual("v2.h5", "v1.h5")
+        virtual("missing.h5", "nowhere.h5")
+        for name in ("a.h5", "self.h5"):
+            with self.subTest(name=name):
+                status, out, err = kmeans("fit", self.path(name), "-k", 2, "-q", "-o", self.path("m.h5"))
+                self.one_error(status, err, 1, name, "lead back")
+                status, out, err = T.run(["chunkinfo", self.path(name), "--stats"])
+                T.assert_one_error(self, "chunkinfo", status, err, 1, name, "lead back")
+        self.assertNotIn("m.h5", T.listdir(self.dir))
+        self.assertEqual(temporaries(T.listdir(self.dir)), [])
+        for name in ("v2.h5", "missing.h5"):
+            with self.subTest(name=name):
+                status, out, err = kmeans("fit", self.path(name), "-k", 2, "-q", "--json")
+                self.assertEqual((status, err), (0, ""))
+                self.assertEqual(json.loads(out)["n_samples"], 300)
+
     def test_long_path_keeps_the_reason(self):
         # A message longer than the room for it loses the middle of the path, not the reason at its end,
         # and is cut between characters (two-byte ones here): the line still decodes as UTF-8.
