@@ -12,11 +12,13 @@
 #include "ooc_stream.h"
 #include "ooc_units.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void usage(void)
 {
@@ -515,6 +517,28 @@ static void parse_rows(const char *s, uint64_t n, uint64_t *a, uint64_t *b)
         *a = *b;
 }
 
+/* Labels go out through write(2), 64 KiB at a time. stdio retries a write a signal cut short, so after
+ * SIGINT it stayed blocked on a full pipe; here the signal stops the output between writes. */
+typedef struct labels_out {
+    char buf[1 << 16];
+    size_t n;
+} labels_out;
+
+static int labels_flush(labels_out *o, ooc_error *err)
+{
+    for (size_t done = 0; done < o->n;) {
+        ssize_t w = write(STDOUT_FILENO, o->buf + done, o->n - done);
+        int e = errno, rc = ooc_cancel_check(err);
+        if (rc)
+            return rc;
+        if (w < 0 && e != EINTR)
+            return ooc_error_set(err, e == ENOSPC ? OOC_ENOSPACE : OOC_EIO, "standard output: %s", strerror(e));
+        done += w > 0 ? (size_t)w : 0;
+    }
+    o->n = 0;
+    return 0;
+}
+
 static int run_labels(cli *c, ooc_error *err)
 {
     char file[4096], dataset[1024];
@@ -545,22 +569,31 @@ static int run_labels(cli *c, ooc_error *err)
      * HDF5 would clamp wider values to int32's range, and a label outside it is no label of ours. */
     enum { BLOCK = 1 << 20 };
     int64_t *buf = rc ? NULL : malloc(sizeof *buf * (b - a < BLOCK ? (b - a ? b - a : 1) : BLOCK));
-    if (!rc && !buf)
+    labels_out *out = rc ? NULL : malloc(sizeof *out);
+    int out_rc = 0; /* the output's own failure: nothing more goes out */
+    if (!rc && (!buf || !out))
         rc = ooc_error_set(err, OOC_ENOMEM, "labels: out of memory");
+    if (out)
+        out->n = 0;
     for (uint64_t at = a; !rc && at < b; at += BLOCK) {
         uint64_t n = b - at < BLOCK ? b - at : BLOCK;
         rc = ooc_h5_reader_read_rows(r, at, n, OOC_INT64, buf, err);
         for (uint64_t i = 0; !rc && i < n; i++) {
-            /* SIGINT, SIGTERM: stop printing (a write blocked on a full pipe fails then, EINTR) */
-            if (i % 65536 == 0 && (rc = ooc_cancel_check(err)) != 0)
-                break;
             if (buf[i] < INT32_MIN || buf[i] > INT32_MAX)
                 rc = ooc_error_set(err, OOC_EFORMAT, "%s: row %llu: the label is outside int32's range",
                                    ooc_h5_reader_name(r), (unsigned long long)(at + i));
             else
-                printf("%d\n", (int)buf[i]);
+                out->n += (size_t)snprintf(out->buf + out->n, 16, "%d\n", (int)buf[i]);
+            if (!rc && out->n > sizeof out->buf - 16)
+                rc = out_rc = labels_flush(out, err);
         }
     }
+    if (out && !out_rc) { /* the labels read before a failure are printed too */
+        ooc_error ignored;
+        int flushed = labels_flush(out, rc ? &ignored : err);
+        rc = rc ? rc : flushed;
+    }
+    free(out);
     free(buf);
     ooc_h5_reader_close(r);
     return rc;
