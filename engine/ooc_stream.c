@@ -128,9 +128,16 @@ static uint64_t working_bytes(const ooc_stream *s, const ooc_stream_params *p, i
     const ooc_h5_info *h5 = in->h5;
     int scratch = h5 && h5->raw_chunks && h5->codec.zstd_level > 0;
     /* Chunks HDF5 decodes: its buffers for a few of them, plus what a read holds besides: its chunk cache
-     * (1 MiB) and ~6 KiB for each of up to 512 storage chunks a read touches (io/ooc_h5_read.c). */
+     * (1 MiB) and ~6 KiB for each of up to 512 storage chunks a read touches (io/ooc_h5_read.c); and its
+     * metadata cache, which the chunk index fills: ~96 bytes a storage chunk (100k chunks of 10 rows ran
+     * 8 MiB over a 128M limit), up to the cache's 32 MiB. */
+    uint64_t index = 0;
+    if (h5 && h5->chunked && h5->chunk_rows && h5->chunk_cols) {
+        index = (h5->rows + h5->chunk_rows - 1) / h5->chunk_rows * ((h5->cols + h5->chunk_cols - 1) / h5->chunk_cols);
+        index = index < ((uint64_t)32 << 20) / 96 ? index * 96 : (uint64_t)32 << 20;
+    }
     uint64_t library = h5 && !h5->raw_chunks && h5->nfilters > 0
-                           ? 5 * h5->chunk_rows * h5->chunk_cols * h5->type_size + ((uint64_t)4 << 20) : 0;
+                           ? 5 * h5->chunk_rows * h5->chunk_cols * h5->type_size + ((uint64_t)4 << 20) + index : 0;
     uint64_t out = (uint64_t)in->chunk_rows * p->output_row_bytes, out_encoded = out + out / 64 + 4096;
     uint64_t per_thread = (uint64_t)(1 + scratch) * s->chunk_bytes + piece_bytes + stored_bytes + (1u << 20) +
                           out + WINDOW * out_encoded + WINDOW * (uint64_t)p->partial_bytes;
