@@ -5,7 +5,7 @@ set -euo pipefail
 
 OOC_PACKAGES=(
   build-essential cmake pkg-config
-  libhdf5-dev hdf5-tools libzstd-dev libopenblas-dev libopenblas-openmp-dev librandom123-dev libjansson-dev
+  libhdf5-dev hdf5-tools libzstd-dev zstd libopenblas-dev libopenblas-openmp-dev librandom123-dev libjansson-dev
   libopenmpi-dev openmpi-bin
   python3-h5py python3-numpy python3-scipy python3-sklearn python3-faiss python3-matplotlib
 )
