@@ -214,8 +214,6 @@ static int open_checked(ooc_h5_reader *r, const char *path, const char *dataset,
     r->dset = H5Dopen2(r->file, dataset, H5P_DEFAULT);
     if (r->dset < 0)
         return ooc__h5_fail(err, OOC_EFORMAT, "%s: cannot open '%s' as a dataset", path, dataset);
-    if (ooc__h5_virtual_cycle(path, dataset))
-        return ooc_error_set(err, OOC_EFORMAT, "%s: a virtual dataset whose sources lead back to it", r->name);
     r->space = H5Dget_space(r->dset);
     int rank = r->space < 0 ? -1 : H5Sget_simple_extent_ndims(r->space);
     if (rank < 0)
@@ -232,6 +230,8 @@ static int open_checked(ooc_h5_reader *r, const char *path, const char *dataset,
     int rc = describe_type(r, err);
     if (!rc)
         rc = describe_layout(r, err);
+    if (!rc && strcmp(r->info.layout, "virtual") == 0 && ooc__h5_virtual_cycle(path, dataset))
+        rc = ooc_error_set(err, OOC_EFORMAT, "%s: a virtual dataset whose sources lead back to it", r->name);
     return rc || !r->info.chunked || r->info.nfilters ? rc : reopen_uncached(r, path, dataset, err);
 }
 

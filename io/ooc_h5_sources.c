@@ -17,6 +17,39 @@ static int is_file(const char *path, const struct stat *other)
     return stat(path, &st) == 0 && st.st_dev == other->st_dev && st.st_ino == other->st_ino;
 }
 
+/* The HDF5 file at path, open read-only, with *st its status; H5I_INVALID_HID when it is no regular HDF5 file
+ * (missing: a virtual dataset's source HDF5 reads as fill values). */
+static hid_t open_hdf5(const char *path, struct stat *st)
+{
+    if (stat(path, st) != 0 || !S_ISREG(st->st_mode) || H5Fis_hdf5(path) <= 0)
+        return H5I_INVALID_HID;
+    return H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+}
+
+/* The creation properties of `dataset` in `file` (a copy: the dataset is closed), or H5I_INVALID_HID. */
+static hid_t dataset_plist(hid_t file, const char *dataset)
+{
+    hid_t dset = H5Dopen2(file, dataset, H5P_DEFAULT);
+    hid_t dcpl = dset < 0 ? H5I_INVALID_HID : H5Dget_create_plist(dset);
+    if (dset >= 0)
+        H5Dclose(dset);
+    return dcpl;
+}
+
+/* `name` as a file beside the file at `parent` (name itself when absolute, or parent has no directory);
+ * malloc'd, NULL when out of memory. */
+static char *beside(const char *parent, const char *name)
+{
+    const char *slash = strrchr(parent, '/');
+    size_t dir = name[0] == '/' || !slash ? 0 : (size_t)(slash - parent + 1);
+    char *s = malloc(dir + strlen(name) + 1);
+    if (s) {
+        memcpy(s, parent, dir);
+        strcpy(s + dir, name);
+    }
+    return s;
+}
+
 static int uses(const char *path, const char *dataset, const struct stat *other, int depth);
 
 /* A file that the file at `parent` names (a virtual dataset's source, external raw storage), where HDF5 looks
@@ -26,19 +59,13 @@ static int named_uses(const char *parent, const char *name, const char *dataset,
 {
     if (strcmp(name, ".") == 0) /* a virtual dataset's source in its own file */
         return dataset && uses(parent, dataset, other, depth + 1);
-    const char *slash = strrchr(parent, '/');
-    size_t dir = name[0] == '/' || !slash ? 0 : (size_t)(slash - parent + 1);
-    char *beside = malloc(dir + strlen(name) + 1);
-    if (beside) {
-        memcpy(beside, parent, dir);
-        strcpy(beside + dir, name);
-    }
+    char *near = beside(parent, name);
     int found = 0;
-    const char *where[2] = {name, beside};
+    const char *where[2] = {name, near};
     for (int i = 0; i < 2 && !found; i++)
         if (where[i])
             found = dataset ? uses(where[i], dataset, other, depth + 1) : is_file(where[i], other);
-    free(beside);
+    free(near);
     return found;
 }
 
@@ -142,24 +169,15 @@ static int uses(const char *path, const char *dataset, const struct stat *other,
     struct stat st;
     if (is_file(path, other))
         return 1;
-    if (depth > MAX_DEPTH || stat(path, &st) != 0 || !S_ISREG(st.st_mode) || H5Fis_hdf5(path) <= 0)
+    hid_t file = depth > MAX_DEPTH ? H5I_INVALID_HID : open_hdf5(path, &st);
+    if (file < 0)
         return 0;
-    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    int followed = 0;
-    if (file >= 0 && links_use(path, file, dataset, other, depth, &followed)) {
-        H5Fclose(file);
-        H5Eclear2(H5E_DEFAULT);
-        return 1;
-    }
-    hid_t dset = file < 0 || followed ? H5I_INVALID_HID : H5Dopen2(file, dataset, H5P_DEFAULT);
-    hid_t dcpl = dset < 0 ? H5I_INVALID_HID : H5Dget_create_plist(dset);
-    int found = dcpl >= 0 && (virtual_uses(path, dcpl, other, depth) || external_uses(path, dcpl, other));
+    int followed = 0, found = links_use(path, file, dataset, other, depth, &followed);
+    hid_t dcpl = found || followed ? H5I_INVALID_HID : dataset_plist(file, dataset);
+    found = found || (dcpl >= 0 && (virtual_uses(path, dcpl, other, depth) || external_uses(path, dcpl, other)));
     if (dcpl >= 0)
         H5Pclose(dcpl);
-    if (dset >= 0)
-        H5Dclose(dset);
-    if (file >= 0)
-        H5Fclose(file);
+    H5Fclose(file);
     H5Eclear2(H5E_DEFAULT);
     return found;
 }
@@ -183,17 +201,11 @@ static int source_loops(const char *path, hid_t dcpl, size_t i, visit *way, int 
     if (file && dset && strcmp(file, ".") == 0) {
         loops = virtual_loops(path, dset, way, depth + 1);
     } else if (file && dset) {
-        const char *slash = strrchr(path, '/');
-        size_t dir = file[0] == '/' || !slash ? 0 : (size_t)(slash - path + 1);
-        char *beside = malloc(dir + strlen(file) + 1);
-        if (beside) {
-            memcpy(beside, path, dir);
-            strcpy(beside + dir, file);
-        }
+        char *near = beside(path, file);
         struct stat st;
-        const char *where = stat(file, &st) == 0 ? file : beside;
+        const char *where = stat(file, &st) == 0 ? file : near;
         loops = where && virtual_loops(where, dset, way, depth + 1);
-        free(beside);
+        free(near);
     }
     free(file);
     free(dset);
@@ -203,33 +215,22 @@ static int source_loops(const char *path, hid_t dcpl, size_t i, visit *way, int 
 static int virtual_loops(const char *path, const char *dataset, visit *way, int depth)
 {
     struct stat st;
-    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || H5Fis_hdf5(path) <= 0)
-        return 0;
-    if (depth >= MAX_DEPTH)
-        return 1;
-    size_t n = strlen(dataset);
-    char *abs = malloc(n + 2);
-    if (!abs)
-        return 0;
-    snprintf(abs, n + 2, "%s%s", dataset[0] == '/' ? "" : "/", dataset);
-    for (int i = 0; i < depth; i++)
-        if (way[i].dev == st.st_dev && way[i].ino == st.st_ino && strcmp(way[i].dataset, abs) == 0) {
-            free(abs);
-            return 1;
-        }
-    way[depth] = (visit){st.st_dev, st.st_ino, abs};
-    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    hid_t dset = file < 0 ? H5I_INVALID_HID : H5Dopen2(file, abs, H5P_DEFAULT);
-    hid_t dcpl = dset < 0 ? H5I_INVALID_HID : H5Dget_create_plist(dset);
-    size_t count = 0;
-    int loops = 0;
+    hid_t file = open_hdf5(path, &st);
+    size_t n = strlen(dataset), count = 0;
+    char *abs = file < 0 || depth >= MAX_DEPTH ? NULL : malloc(n + 2);
+    int loops = file >= 0 && depth >= MAX_DEPTH;
+    if (abs) {
+        snprintf(abs, n + 2, "%s%s", dataset[0] == '/' ? "" : "/", dataset);
+        for (int i = 0; i < depth && !loops; i++)
+            loops = way[i].dev == st.st_dev && way[i].ino == st.st_ino && strcmp(way[i].dataset, abs) == 0;
+        way[depth] = (visit){st.st_dev, st.st_ino, abs};
+    }
+    hid_t dcpl = abs && !loops ? dataset_plist(file, abs) : H5I_INVALID_HID;
     if (dcpl >= 0 && H5Pget_layout(dcpl) == H5D_VIRTUAL && H5Pget_virtual_count(dcpl, &count) >= 0)
         for (size_t i = 0; i < count && !loops; i++)
             loops = source_loops(path, dcpl, i, way, depth);
     if (dcpl >= 0)
         H5Pclose(dcpl);
-    if (dset >= 0)
-        H5Dclose(dset);
     if (file >= 0)
         H5Fclose(file);
     H5Eclear2(H5E_DEFAULT);
