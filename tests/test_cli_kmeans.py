@@ -329,7 +329,8 @@ class RuntimeFailures(Base):
         for name in ("v2.h5", "missing.h5"):
             with self.subTest(name=name):
                 status, out, err = kmeans("fit", self.path(name), "-k", 2, "-q", "--json")
-                self.assertEqual((status, err), (0, ""))
+                self.assertEqual(status, 0, err)  # missing.h5's fill values: one distinct row, a warning
+                self.assertEqual([ln for ln in T.error_lines(err) if "warning: 1 distinct" not in ln], [])
                 self.assertEqual(json.loads(out)["n_samples"], 300)
 
     def test_long_path_keeps_the_reason(self):
@@ -1041,8 +1042,17 @@ class Interface(Base):
         self.assertIn("k=3", lines[0])
 
     def test_quiet(self):
-        status, out, err = kmeans("fit", shared("blobs.h5"), "-k", 3, "-q")
-        self.assertEqual((status, out, err), (0, "", ""))
+        # SPEC: -q is "progress off". The results still go to stdout: -q -v gives the iteration lines alone, -v
+        # the progress bar as well, and both the same result line as a plain run.
+        plain = kmeans("fit", shared("blobs.h5"), "-k", 3)
+        for flags in (["-q"], ["-q", "-v"], ["-v"]):
+            with self.subTest(flags=flags):
+                status, out, err = kmeans("fit", shared("blobs.h5"), "-k", 3, *flags)
+                self.assertEqual(status, 0, err)
+                self.assertEqual(out.split(", 0.")[0], plain[1].split(", 0.")[0])  # all but the times
+                self.assertRegex(out, r"^kmeans: 50000 x 4, k=3, inertia [\d.]+, \d+ iterations")
+                bar, lines = "lloyd [" in err, [ln for ln in err.split("\n") if ln.startswith("iter ")]
+                self.assertEqual((bar, bool(lines)), ("-q" not in flags, "-v" in flags), err)
 
     def test_fewer_distinct_rows_than_clusters(self):
         # As scikit-learn's ConvergenceWarning: a fit that cannot fill every cluster says so in one line and
@@ -1062,7 +1072,8 @@ class Interface(Base):
                 js = json.loads(out)
                 self.assertEqual(sorted(s for s in js["cluster_sizes"] if s), sorted(counts.tolist()))
                 self.assertTrue(js["converged"], js["history"][-3:])
-        self.assertEqual(kmeans("fit", p, "-k", 8, "-q")[1:], ("", ""))  # -q: not a word
+        status, out, err = kmeans("fit", p, "-k", 8, "-q")  # -q silences progress, not warnings
+        self.assertEqual((status, len(out.splitlines()), len(T.error_lines(err))), (0, 1, 1), err)
         status, out, err = kmeans("fit", p, "-k", 5)
         self.assertEqual((status, T.error_lines(err)), (0, []))
         # Distinct rows whose squared distances all underflow to 0 look the same: the warning says so.

@@ -54,7 +54,7 @@ static void usage(void)
            "                              memory]\n"
            "      --json                  one JSON object on stdout\n"
            "  -f, --force                 replace existing outputs\n"
-           "  -q, --quiet                 no progress\n"
+           "  -q, --quiet                 no progress bar (the results and warnings are still printed)\n"
            "  -v, --verbose               a line per iteration; progress even off a terminal\n"
            "  -h, --help, -V, --version\n"
            "labels options:\n"
@@ -323,13 +323,13 @@ static json_t *params_json(const cli *c, int threads)
 
 /* As scikit-learn warns (ConvergenceWarning): clusters left empty at the end, which Lloyd's relocation could
  * not fill, mean the rows hold fewer distinct points than clusters. */
-static void warn_empty_clusters(const cli *c, const ooc_kmeans_model *m)
+static void warn_empty_clusters(const ooc_kmeans_model *m)
 {
     uint64_t distinct = 0;
     for (uint64_t j = 0; j < m->k; j++)
         distinct += m->sizes[j] > 0;
     /* an inertia of 0 is also what values below about 1e-154 give: their squared distances underflow */
-    if (distinct < m->k && !c->quiet)
+    if (distinct < m->k)
         cli_warning("%llu distinct clusters found, fewer than k = %llu (duplicate rows%s?); the other %llu are empty",
                     (unsigned long long)distinct, (unsigned long long)m->k,
                     m->inertia == 0 ? ", or values so small that squared distances underflow to 0" : "",
@@ -338,14 +338,13 @@ static void warn_empty_clusters(const cli *c, const ooc_kmeans_model *m)
 
 static void print_fit(const cli *c, const ooc_kmeans_model *m)
 {
-    warn_empty_clusters(c, m);
+    warn_empty_clusters(m);
     if (!c->json) {
-        if (!c->quiet)
-            printf("kmeans: %llu x %llu, k=%llu, inertia %.10g, %d iterations%s, %llu passes, %.2f s (stats %.2f s, "
-                   "init %.2f s, lloyd %.2f s, labels %.2f s)\n",
-                   (unsigned long long)m->n_samples, (unsigned long long)m->d, (unsigned long long)m->k, m->inertia,
-                   m->n_iter, m->converged ? " (converged)" : " (max-iter reached)", (unsigned long long)m->passes,
-                   m->seconds_total, m->seconds_stats, m->seconds_init, m->seconds_lloyd, m->seconds_labels);
+        printf("kmeans: %llu x %llu, k=%llu, inertia %.10g, %d iterations%s, %llu passes, %.2f s (stats %.2f s, "
+               "init %.2f s, lloyd %.2f s, labels %.2f s)\n",
+               (unsigned long long)m->n_samples, (unsigned long long)m->d, (unsigned long long)m->k, m->inertia,
+               m->n_iter, m->converged ? " (converged)" : " (max-iter reached)", (unsigned long long)m->passes,
+               m->seconds_total, m->seconds_stats, m->seconds_init, m->seconds_lloyd, m->seconds_labels);
         return;
     }
     json_t *o = json_object(), *hist = json_array(), *centers = json_array(), *sizes = json_array();
@@ -413,9 +412,10 @@ static int run_fit(cli *c, ooc_error *err)
         rc = ooc_output_ready(model, err);
     if (!rc)
         rc = ooc_cancel_check(err);
-    if (!rc) { /* the results are out before the outputs are in place: a run that cannot report them fails */
+    if (!rc && is_writer(c)) { /* the results are out before the outputs are in place: a run that cannot
+                                  * report them fails */
         print_fit(c, m);
-        rc = is_writer(c) ? cli_stdout_check(err) : 0;
+        rc = cli_stdout_check(err);
     }
     rc = ooc_dist_agree(c->sp.dist, rc, err);
     if (!rc && labels) {
@@ -477,9 +477,9 @@ static int run_predict(cli *c, ooc_error *err)
         rc = ooc_chunk_output_ready(labels, err);
     if (!rc)
         rc = ooc_cancel_check(err);
-    if (!rc && c->json) /* as fit: reported before the labels are in place */
+    if (!rc && is_writer(c) && c->json) /* as fit: reported before the labels are in place */
         print_predict_json(c, ooc_array_get_info(a), m, &done);
-    else if (!rc && !c->quiet)
+    else if (!rc && is_writer(c))
         printf("predict: %llu rows labelled, inertia %.10g\n", (unsigned long long)ooc_array_get_info(a)->rows,
                done.inertia);
     if (!rc && is_writer(c))
@@ -617,7 +617,6 @@ int main(int argc, char **argv)
         return cli_fail(&err);
     c.sp.dist = dist;
     if (!is_writer(&c)) { /* process 0 speaks for all */
-        c.quiet = 1;
         c.verbose = 0;
         c.json = 0;
         c.sp.progress = NULL;
