@@ -65,23 +65,25 @@ static double in_data_type(const ooc__fit *f, double v)
  * first, in cluster order (scikit-learn's relocation), but not a row at a centre (as the centres stand,
  * updated up to this cluster): that would only split identical rows, and, their means rounding, the clusters
  * would trade them for ever (rows of 5 distinct points, k = 8: 300 iterations, centres jumping). When the rows
- * hold fewer distinct points than k, clusters stay empty. Returns the squared shift summed over clusters. */
-static double update_centers(const ooc__fit *f, const ooc__assign_result *r, double *centers, uint64_t *n_empty)
+ * hold fewer distinct points than k, clusters stay empty. Returns the squared shift summed over clusters;
+ * h gets the counts of empty and relocated clusters. */
+static double update_centers(const ooc__fit *f, const ooc__assign_result *r, double *centers, ooc_kmeans_iteration *h)
 {
     double shift = 0;
     uint64_t next_far = 0;
-    *n_empty = 0;
+    h->empty = h->relocated = 0;
     for (uint64_t c = 0; c < f->k; c++) {
         double *ctr = centers + c * f->d;
         const double *src = NULL;
         if (r->counts[c] > 0) {
             src = r->sums + c * f->d;
         } else {
+            h->empty++;
             while (next_far < r->n_far && at_a_centre(r->far + next_far * f->d, centers, f->k, f->d))
                 next_far++;
             if (next_far < r->n_far) {
                 src = r->far + next_far++ * f->d;
-                (*n_empty)++;
+                h->relocated++;
             }
         }
         if (!src)
@@ -133,13 +135,11 @@ static int lloyd_iterate(ooc__fit *f, ooc__bounds *bounds, double tol_abs, ooc_k
             rc = ooc__assign_pass(f, m->centers, 1, bounds, NULL, &r, err);
         if (rc)
             return rc;
-        uint64_t empty;
-        double shift = update_centers(f, &r, m->centers, &empty);
         ooc_kmeans_iteration *h = &m->history[m->history_len++];
+        double shift = update_centers(f, &r, m->centers, h);
         h->iter = it;
         h->inertia = r.inertia;
         h->shift = shift;
-        h->empty = empty;
         h->recomputed = r.recomputed;
         h->seconds = ooc_clock_seconds() - t0;
         m->n_iter = it;

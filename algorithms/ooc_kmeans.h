@@ -48,7 +48,8 @@ typedef struct ooc_kmeans_iteration {
     int iter;            /* from 1 */
     double inertia;      /* of the centres the iteration started from */
     double shift;        /* squared centre shift summed over clusters */
-    uint64_t empty;      /* clusters that were empty and got a far row instead */
+    uint64_t empty;      /* clusters no row was assigned to in this iteration's pass */
+    uint64_t relocated;  /* of those, the ones moved onto a far row (the others stay empty: no row was left) */
     uint64_t recomputed; /* rows measured against every centre; the others kept their label by their bounds */
     double seconds;
 } ooc_kmeans_iteration;

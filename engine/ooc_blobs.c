@@ -3,6 +3,7 @@
 #include "ooc_normal_internal.h"
 #include "ooc_units.h"
 
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -31,6 +32,18 @@ ooc_blobs_params ooc_blobs_params_default(void)
         .chunk_rows = 200000,
         .dtype = OOC_FLOAT64,
     };
+}
+
+/* The largest value the dtype holds, and whether c + cluster_std x (any normal draw) stays within it for a
+ * centre coordinate c of magnitude at most `top`: beyond, the value would be written as infinity. */
+static double dtype_max(const ooc_blobs_params *p)
+{
+    return p->dtype == OOC_FLOAT32 ? FLT_MAX : DBL_MAX;
+}
+
+static int values_fit(const ooc_blobs_params *p, double top)
+{
+    return top + p->cluster_std * ooc__normal_bound(ooc__zig_tables()) <= dtype_max(p);
 }
 
 int ooc_blobs_params_check(const ooc_blobs_params *p, ooc_error *err)
@@ -62,7 +75,14 @@ int ooc_blobs_params_check(const ooc_blobs_params *p, ooc_error *err)
         why = "centers * features must be at most 268435456 (2 GiB of float64 centres)";
     else if ((p->chunk_rows < p->samples ? p->chunk_rows : p->samples) * p->features * 8 >= (uint64_t)1 << 32)
         why = "a chunk (chunk_rows x features x 8 bytes) must stay under HDF5's 4 GiB limit: lower chunk_rows";
-    return why ? ooc_error_set(err, OOC_EINVAL, "blobs: %s", why) : 0;
+    if (why)
+        return ooc_error_set(err, OOC_EINVAL, "blobs: %s", why);
+    double top = fmax(fabs(p->center_lo), fabs(p->center_hi));
+    if (!values_fit(p, top))
+        return ooc_error_set(err, OOC_EINVAL, "blobs: center_box up to %g in magnitude and cluster_std %g make "
+                             "values beyond %s's range (%g), which would be written as infinity", top,
+                             p->cluster_std, ooc_dtype_name(p->dtype), dtype_max(p));
+    return 0;
 }
 
 enum { K_SAMPLES, K_FEATURES, K_CENTERS, K_SEED, K_CHUNK_ROWS, K_CLUSTER_STD, K_CENTER_BOX, K_DTYPE, K_NKEYS };
@@ -194,10 +214,15 @@ int ooc_blobs_create(const ooc_blobs_params *p, const double *centers, ooc_blobs
     if (rc)
         return rc;
     size_t d = (size_t)p->features, kd = (size_t)p->centers * d;
-    for (size_t e = 0; centers && e < kd; e++)
+    for (size_t e = 0; centers && e < kd; e++) {
         if (!isfinite(centers[e]))
             return ooc_error_set(err, OOC_EINVAL, "blobs: centre %zu, feature %zu: not a finite number", e / d,
                                  e % d);
+        if (!values_fit(p, fabs(centers[e])))
+            return ooc_error_set(err, OOC_EINVAL, "blobs: centre %zu, feature %zu: %g with cluster_std %g makes "
+                                 "values beyond %s's range (%g), which would be written as infinity", e / d, e % d,
+                                 centers[e], p->cluster_std, ooc_dtype_name(p->dtype), dtype_max(p));
+    }
     ooc_blobs *b = malloc(sizeof *b + kd * sizeof(double));
     if (!b)
         return ooc_error_set(err, OOC_ENOMEM, "blobs: %zu centres * %zu features: out of memory", kd / d, d);

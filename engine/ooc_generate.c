@@ -151,7 +151,8 @@ static int write_metadata(ooc_h5_file *f, const ooc_generate_params *p, const oo
     if (!rc) rc = ooc_h5_attr_uint(f, "features", b->features, err);
     if (!rc) rc = ooc_h5_attr_uint(f, "centers", b->centers, err);
     if (!rc) rc = ooc_h5_attr_double(f, "cluster_std", b->cluster_std, err);
-    if (!rc) rc = ooc_h5_attr_doubles(f, "center_box", box, 2, err);
+    if (!rc && !p->centers_from) /* given centres: no box was drawn from */
+        rc = ooc_h5_attr_doubles(f, "center_box", box, 2, err);
     if (!rc) rc = ooc_h5_attr_uint(f, "seed", b->seed, err);
     if (!rc) rc = ooc_h5_attr_uint(f, "chunk_rows", chunk_rows, err);
     if (!rc) rc = ooc_h5_attr_string(f, "dtype", ooc_dtype_name(b->dtype), err);

@@ -283,6 +283,13 @@ static double tail(double r, ooc__rng *g)
     }
 }
 
+/* Every draw but the tail's is below r. The tail's r + X is accepted when 2Y > X², and Y = -ln(1 - U) is at
+ * most 53 ln 2 since 1 - U >= 2^-53: X < sqrt(106 ln 2) (8.57). The last factor covers the roundings. */
+double ooc__normal_bound(const ooc__zig *z)
+{
+    return (z->r + sqrt(106 * log(2.0))) * (1 + 0x1p-40);
+}
+
 /* The first pass repeats the fast test on w; the later ones are fresh draws after a wedge rejection. */
 double ooc__normal_slow(const ooc__zig *z, ooc__rng *g, uint64_t w)
 {

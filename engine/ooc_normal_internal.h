@@ -119,6 +119,9 @@ typedef struct ooc__zig {
 /* ooc__zig_tables(): the tables, computed on first use (thread-safe); never NULL. */
 const ooc__zig *ooc__zig_tables(void);
 
+/* ooc__normal_bound(): no draw is larger in magnitude (the tail's r + X, with X² < 2Y and Y at most 53 ln 2). */
+double ooc__normal_bound(const ooc__zig *z);
+
 /* ooc__normal_slow(): finish a draw whose word w missed the fast path (tail, wedge, retry). */
 double ooc__normal_slow(const ooc__zig *z, ooc__rng *g, uint64_t w);
 

@@ -100,7 +100,7 @@ int ooc_parse_double(const char *s, double *out)
     double v = strtod(s, &end);
     if (end == s || *end)
         return OOC_EINVAL;
-    if (errno == ERANGE || !isfinite(v))
+    if (!isfinite(v)) /* nan, inf, and overflow; an underflow is its subnormal or 0, as Python reads it */
         return OOC_ERANGE;
     *out = v;
     return 0;

@@ -65,7 +65,7 @@ class BadUsage(Base):
         (["-n", "0"], "--samples"),
         (["-n", "-5"], "--samples"),
         (["-n", "1.5"], "--samples"),
-        (["-n", "1e30"], "--samples"),
+        (["-n", "1e30"], "--samples", "'1e30' is too large"),
         (["-n", "10Q"], "--samples"),
         (["-n", ""], "--samples"),
         (["-d", "0"], "--features"),
@@ -79,6 +79,11 @@ class BadUsage(Base):
         (["--center-box", "1,"], "--center-box", "''"),
         (["--center-box", "1,2,3"], "--center-box", "'1,2,3' is not LO,HI"),
         (["--center-box", "-1e308,1e308"], "--center-box", "finite"),  # both finite, HI - LO is not
+        # Values that would be written as infinity: a centre plus a normal draw (below 12.3) times the std
+        # past the largest float64, or a float32 centre past the largest float32.
+        (["--cluster-std", "1.5e307"], "cluster_std", "float64"),
+        (["--dtype", "float32", "--cluster-std", "3e37"], "cluster_std", "float32"),
+        (["--dtype", "float32", "--center-box", "-1e39,1e39"], "center_box", "float32"),
         (["--dtype", "int8"], "--dtype"),
         (["--compression", "lz4"], "--compression"),
         (["--compression", "zstd:0"], "--compression"),
@@ -289,7 +294,16 @@ class Outputs(Base):
         self.assertEqual(status, 0, err)
         with h5py.File(self.out, "r") as f:
             np.testing.assert_array_equal(f["centers"][:], centres)
+            # The attributes say where the centres came from, and name no box they were not drawn from.
+            self.assertEqual((f.attrs["centers_from"], "center_box" in f.attrs), (model, False))
         os.unlink(self.out)
+        # Centres that float32 cannot hold would make /X infinite: refused, naming the file and the centre.
+        with h5py.File(other, "w") as f:
+            f["centers"] = np.array([[0.0, 1.0], [2.0, -1e39]])
+        status, out, err = T.chunkgen("-q", "-n", 100, "--dtype", "float32", "--centers-from", other, self.out)
+        self.one_error(status, err, 1, "other.h5", "centre 1, feature 1", "float32")
+        with h5py.File(other, "w") as f:
+            f["X"] = centres
         status, out, err = T.chunkgen("-q", "-n", 100, "--centers-from", other, self.out)
         self.one_error(status, err, 1, "other.h5", "/centers", "/cluster_centers")
         self.assertEqual(sorted(T.listdir(self.dir)), ["model.h5", "other.h5"])

@@ -109,7 +109,7 @@ class BadUsage(Base):
             (["--seed", "-1"], "--seed"),
         ]
         # Values out of range say so, rather than that they are no number.
-        for args, option, why in ((["--tol", "1e-400"], "--tol", "not a finite number a double holds"),
+        for args, option, why in ((["--tol", "1e999"], "--tol", "not a finite number a double holds"),
                                   (["--tol", "inf"], "--tol", "not a finite number a double holds"),
                                   (["--tol", "0.1.2"], "--tol", "not a number"),
                                   (["--seed", "18446744073709551616"], "--seed", "too large"),
@@ -1072,6 +1072,9 @@ class Interface(Base):
                 js = json.loads(out)
                 self.assertEqual(sorted(s for s in js["cluster_sizes"] if s), sorted(counts.tolist()))
                 self.assertTrue(js["converged"], js["history"][-3:])
+                # The last iteration's pass left the 3 clusters empty that stay so: none could be relocated.
+                last = js["history"][-1]
+                self.assertEqual((last["empty_clusters"], last["relocated"]), (3, 0), js["history"])
         status, out, err = kmeans("fit", p, "-k", 8, "-q")  # -q silences progress, not warnings
         self.assertEqual((status, len(out.splitlines()), len(T.error_lines(err))), (0, 1, 1), err)
         status, out, err = kmeans("fit", p, "-k", 5)
@@ -1119,7 +1122,7 @@ class Interface(Base):
         self.assertGreaterEqual(js["passes"], 1 + js["n_iter"])
         self.assertEqual(len(js["history"]), js["n_iter"])
         for i, h in enumerate(js["history"], 1):
-            self.assertEqual(set(h), {"iter", "inertia", "shift", "empty_clusters", "recomputed"})
+            self.assertEqual(set(h), {"iter", "inertia", "shift", "empty_clusters", "relocated", "recomputed"})
             self.assertEqual(h["iter"], i)
             # rows that went through the kernel: those the bounds could not keep; k-means|| seeds the first
             # iteration's bounds, which keep most rows of these separated blobs

@@ -94,7 +94,8 @@ static void test_double(void)
     const struct {
         const char *s;
         double v;
-    } ok[] = {{"1", 1}, {"0.5", 0.5}, {"1e-4", 1e-4}, {"-10", -10}, {"3.3333333333333335", 3.3333333333333335}};
+    } ok[] = {{"1", 1}, {"0.5", 0.5}, {"1e-4", 1e-4}, {"-10", -10}, {"3.3333333333333335", 3.3333333333333335},
+                 {"1e-310", 1e-310}, {"4.9e-324", 0x1p-1074}, {"1e-400", 0}};
     for (size_t k = 0; k < sizeof ok / sizeof ok[0]; k++) {
         double v = 0;
         ASSERT_OK(ooc_parse_double(ok[k].s, &v));

@@ -414,8 +414,10 @@ class EmptyClusters(unittest.TestCase):
         relocated = 0
         for seed in range(40):
             js = fit(self, p, "-k", "3", "--init", "random", "--seed", str(seed))
-            empty_first = js["history"][0]["empty_clusters"]
-            relocated += empty_first > 0
+            first = js["history"][0]
+            # The far rows kept may all be one group's: one empty cluster takes it, the next waits an iteration.
+            self.assertLessEqual(first["relocated"], first["empty_clusters"])
+            relocated += first["relocated"] > 0
             # Whatever the start, three groups end as three clusters of 100, with no inertia left.
             self.assertEqual(sorted(js["cluster_sizes"]), [100, 100, 100], f"seed {seed}: {js['cluster_sizes']}")
             self.assertEqual(js["inertia"], 0.0, f"seed {seed}")

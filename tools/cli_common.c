@@ -266,7 +266,10 @@ int cli_stdout_status(int status)
 uint64_t cli_count(const char *option, const char *value, uint64_t min)
 {
     uint64_t v;
-    if (ooc_parse_count(value, &v) != 0)
+    int rc = ooc_parse_count(value, &v);
+    if (rc == OOC_ERANGE)
+        cli_usage_error("%s: '%s' is too large (at most %llu)", option, value, (unsigned long long)UINT64_MAX);
+    if (rc)
         cli_usage_error("%s: '%s' is not a count (e.g. 1000, 1e6, 10M)", option, value);
     if (v < min)
         cli_usage_error("%s: '%s' must be at least %llu", option, value, (unsigned long long)min);
@@ -288,7 +291,7 @@ double cli_double(const char *option, const char *value)
 {
     double v;
     int rc = ooc_parse_double(value, &v);
-    if (rc == OOC_ERANGE) /* 1e999, inf, nan, and 1e-400, which would be 0 */
+    if (rc == OOC_ERANGE) /* 1e999, inf, nan */
         cli_usage_error("%s: '%s' is not a finite number a double holds", option, value);
     if (rc)
         cli_usage_error("%s: '%s' is not a number", option, value);

@@ -277,9 +277,14 @@ static void on_iteration(const ooc_kmeans_iteration *it, void *user)
 {
     cli *c = user;
     cli_progress_finish(&c->bar);
-    if (c->verbose)
-        fprintf(stderr, "iter %3d  inertia %.10g  shift %.4g%s  %.2f s\n", it->iter, it->inertia, it->shift,
-                it->empty ? "  (empty clusters relocated)" : "", it->seconds);
+    if (!c->verbose)
+        return;
+    char empty[64] = "";
+    if (it->empty)
+        snprintf(empty, sizeof empty, "  (%llu empty, %llu relocated)", (unsigned long long)it->empty,
+                 (unsigned long long)it->relocated);
+    fprintf(stderr, "iter %3d  inertia %.10g  shift %.4g%s  %.2f s\n", it->iter, it->inertia, it->shift, empty,
+            it->seconds);
 }
 
 static void on_note(const char *note, void *user)
@@ -349,10 +354,11 @@ static void print_fit(const cli *c, const ooc_kmeans_model *m)
     }
     json_t *o = json_object(), *hist = json_array(), *centers = json_array(), *sizes = json_array();
     for (int i = 0; i < m->history_len; i++)
-        json_array_append_new(hist, json_pack("{s:i,s:o,s:o,s:I,s:I}", "iter", m->history[i].iter, "inertia",
+        json_array_append_new(hist, json_pack("{s:i,s:o,s:o,s:I,s:I,s:I}", "iter", m->history[i].iter, "inertia",
                                               cli_json_number(m->history[i].inertia), "shift",
                                               cli_json_number(m->history[i].shift), "empty_clusters",
-                                              (json_int_t)m->history[i].empty, "recomputed",
+                                              (json_int_t)m->history[i].empty, "relocated",
+                                              (json_int_t)m->history[i].relocated, "recomputed",
                                               (json_int_t)m->history[i].recomputed));
     for (uint64_t j = 0; j < m->k; j++) {
         json_t *row = json_array();
