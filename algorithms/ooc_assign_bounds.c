@@ -108,9 +108,11 @@ static uint64_t exceptions(const ooc__bounds *b)
     return best;
 }
 
-void ooc__bounds_begin(ooc__bounds *b, ooc__assign_fn kernel, const void *centers, const void *norm2)
+void ooc__bounds_begin(ooc__bounds *b, ooc__assign_fn kernel, const void *centers, const void *norm2,
+                       const double *origin)
 {
     b->kernel = kernel;
+    b->origin = origin;
     b->now = centers;
     b->now_norm2 = norm2;
     b->n_exc = 0;
@@ -334,7 +336,7 @@ OOC__ROW_LOOPS(OOC__EXCEPTED, excepted)
             dist[i] = da;                                                                                  \
             st[i].lower = lower;                                                                           \
             if (prefix) {                                                                                  \
-                ooc__add_row_##OPS(sums + (size_t)a * d, xi, d);                                           \
+                ooc__add_row_##OPS(sums + (size_t)a * d, xi, b->origin + (size_t)a * d, d);                                           \
                 counts[a] += 1;                                                                            \
                 prefix_end = i + 1;                                                                        \
             }                                                                                              \

@@ -130,12 +130,15 @@ OOC__SQDIST(f64, double)
 OOC__SQDIST(f32, float)
 #undef OOC__SQDIST
 
-/* ooc__add_row_f64/f32(): s[t] += x[t] for t < d, in double: a row added to its cluster's sum. */
+/* ooc__add_row_f64/f32(): s[t] += x[t] − o[t] for t < d, in double: a row added to its cluster's sum,
+ * taken about an origin o near the cluster (its centre in this pass), so that the sums keep the digits of
+ * its spread however far the data sits from 0. */
 #define OOC__ADD_ROW(SUF, T)                                                                               \
-    static inline void ooc__add_row_##SUF(double *restrict s, const T *restrict x, size_t d)               \
+    static inline void ooc__add_row_##SUF(double *restrict s, const T *restrict x, const double *restrict o,  \
+                                          size_t d)                                                        \
     {                                                                                                      \
         for (size_t t = 0; t < d; t++)                                                                     \
-            s[t] += (double)x[t];                                                                          \
+            s[t] += (double)x[t] - o[t];                                                                   \
     }
 OOC__ADD_ROW(f64, double)
 OOC__ADD_ROW(f32, float)
@@ -168,13 +171,15 @@ OOC__ADD_ROW(f32, float)
         __m128d h = _mm_add_pd(_mm_unpacklo_pd(lo, hi), _mm_unpackhi_pd(lo, hi)); /* s0+s1, s2+s3 */       \
         return _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));                                        \
     }                                                                                                      \
-    OOC__AVX2 static inline void ooc__add_row_##SUF##_avx2(double *restrict s, const T *restrict x, size_t d) \
+    OOC__AVX2 static inline void ooc__add_row_##SUF##_avx2(double *restrict s, const T *restrict x,          \
+                                                         const double *restrict o, size_t d)               \
     {                                                                                                      \
         size_t t = 0;                                                                                      \
         for (; t + 4 <= d; t += 4)                                                                         \
-            _mm256_storeu_pd(s + t, _mm256_add_pd(_mm256_loadu_pd(s + t), LOAD4(x + t)));                  \
+            _mm256_storeu_pd(s + t, _mm256_add_pd(_mm256_loadu_pd(s + t),                                  \
+                                                  _mm256_sub_pd(LOAD4(x + t), _mm256_loadu_pd(o + t))));   \
         for (; t < d; t++)                                                                                 \
-            s[t] += (double)x[t];                                                                          \
+            s[t] += (double)x[t] - o[t];                                                                   \
     }
 /* The first n < 4 lanes of a mask. */
 #define OOC__MASK4(n) _mm_cmpgt_epi32(_mm_set1_epi32((int)(n)), _mm_setr_epi32(0, 1, 2, 3))

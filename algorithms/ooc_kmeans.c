@@ -36,18 +36,24 @@ static ooc_kmeans_model *model_alloc(uint64_t k, uint64_t d)
     return m;
 }
 
-/* Whether x is one of the k centres but for the rounding of a mean (relative distance 2^-20 at most). */
-static int at_a_centre(const double *x, const double *centers, uint64_t k, uint64_t d)
+/* Whether row x, at squared distance dx from its centre in the pass, is one of the centres but for the
+ * rounding of a mean. The new centre of a cluster of rows equal to x (x's own) is its centre c plus their
+ * sum about c over n, rounded to the data's type: per coordinate within 2^-20 |x − c| of x from the sum (n
+ * below 2^31, generously) and e |x| from the roundings (e: 2^-22 for float32, 2^-50 for float64, a few
+ * roundings of either); squared and summed, (a + b)² <= 2a² + 2b². A bound relative to |x| alone would call
+ * every row of data far from 0 a centre (and none could take an empty cluster). */
+static int at_a_centre(const ooc__fit *f, const double *x, double dx, const double *centers)
 {
-    for (uint64_t c = 0; c < k; c++) {
-        double dist = 0, xx = 0, cc = 0;
-        for (uint64_t t = 0; t < d; t++) {
-            double v = x[t], w = centers[c * d + t];
-            dist += (v - w) * (v - w);
-            xx += v * v;
-            cc += w * w;
-        }
-        if (dist <= 0x1p-40 * (xx > cc ? xx : cc))
+    const double e = f->in->dtype == OOC_FLOAT32 ? 0x1p-22 : 0x1p-50;
+    double xx = 0;
+    for (uint64_t t = 0; t < f->d; t++)
+        xx += x[t] * x[t];
+    const double limit = 2 * (0x1p-40 * dx + e * e * xx);
+    for (uint64_t c = 0; c < f->k; c++) {
+        double dist = 0;
+        for (uint64_t t = 0; t < f->d; t++)
+            dist += (x[t] - centers[c * f->d + t]) * (x[t] - centers[c * f->d + t]);
+        if (dist <= limit)
             return 1;
     }
     return 0;
@@ -79,7 +85,7 @@ static double update_centers(const ooc__fit *f, const ooc__assign_result *r, dou
             src = r->sums + c * f->d;
         } else {
             h->empty++;
-            while (next_far < r->n_far && at_a_centre(r->far + next_far * f->d, centers, f->k, f->d))
+            while (next_far < r->n_far && at_a_centre(f, r->far + next_far * f->d, r->far_dist[next_far], centers))
                 next_far++;
             if (next_far < r->n_far) {
                 src = r->far + next_far++ * f->d;
@@ -89,7 +95,7 @@ static double update_centers(const ooc__fit *f, const ooc__assign_result *r, dou
         if (!src)
             continue;
         for (uint64_t t = 0; t < f->d; t++) {
-            double v = in_data_type(f, r->counts[c] > 0 ? src[t] / r->counts[c] : src[t]);
+            double v = in_data_type(f, r->counts[c] > 0 ? ctr[t] + src[t] / r->counts[c] : src[t]); /* sums about ctr */
             double delta = v - ctr[t];
             shift += delta * delta;
             ctr[t] = v;

@@ -21,6 +21,7 @@ typedef struct job {
     ooc__assign_fn kernel;
     const void *centers; /* k x d in the data's type */
     const void *norm2;   /* k, same type */
+    const double *origin; /* k x d: what each cluster's sum is taken about (Lloyd's pass: its centre) */
     ooc__bounds *bounds; /* Lloyd's, or NULL: every row through the kernel */
     layout lay;
 } job;
@@ -156,7 +157,8 @@ static void init_reduced(double *part, const job *j)
         far_set far = far_view(part, j);                                                                   \
         double row[j->d > 0 ? j->d : 1];                                                                   \
         for (uint64_t i = from; i < n; i++) {                                                              \
-            ooc__add_row_##OPS(sums + (uint64_t)labels[i] * j->d, x + i * j->d, (size_t)j->d);             \
+            ooc__add_row_##OPS(sums + (uint64_t)labels[i] * j->d, x + i * j->d, j->origin + (uint64_t)labels[i] * j->d, \
+                               (size_t)j->d);             \
             counts[labels[i]] += 1;                                                                        \
         }                                                                                                  \
         if (n && *far.n == (double)far.cap && farthest(dist, n) < far.dist[0])                             \
@@ -240,6 +242,7 @@ void ooc__assign_result_free(ooc__assign_result *r)
     free(r->sums);
     free(r->counts);
     free(r->far);
+    free(r->far_dist);
     memset(r, 0, sizeof *r);
 }
 
@@ -250,10 +253,12 @@ static int collect(const job *j, double *acc, ooc__assign_result *res)
     uint64_t n = (uint64_t)*f.n;
     res->n_far = n;
     res->far = malloc((n ? n : 1) * j->d * sizeof *res->far);
-    if (!res->far)
+    res->far_dist = malloc((n ? n : 1) * sizeof *res->far_dist);
+    if (!res->far || !res->far_dist)
         return OOC_ENOMEM;
     for (uint64_t out = n; out-- > 0;) { /* pop the nearest kept row into the last place */
         memcpy(res->far + out * j->d, f.coords, j->d * sizeof *f.coords);
+        res->far_dist[out] = f.dist[0];
         far_swap(&f, 0, out);
         far_sift_down(&f, 0, out);
     }
@@ -292,6 +297,7 @@ int ooc__assign_pass(ooc__fit *f, const double *centers, int accumulate, ooc__bo
     memset(res, 0, sizeof *res);
     job j = make_job(f, accumulate, bounds != NULL);
     j.bounds = bounds;
+    j.origin = centers;
     size_t esize = ooc_dtype_size(j.dtype);
     char *typed = malloc((size_t)(j.k * j.d + j.k) * esize);
     double *acc = calloc(j.lay.reduced ? j.lay.reduced : 1, sizeof *acc);
@@ -305,7 +311,7 @@ int ooc__assign_pass(ooc__fit *f, const double *centers, int accumulate, ooc__bo
     j.centers = typed;
     j.norm2 = typed + j.k * j.d * esize;
     if (bounds)
-        ooc__bounds_begin(bounds, j.kernel, j.centers, j.norm2);
+        ooc__bounds_begin(bounds, j.kernel, j.centers, j.norm2, centers);
     ooc_pass pass = {.phase = accumulate ? "lloyd" : "labels", .partial_size = j.lay.total * sizeof(double),
                      .ctx = &j, .map = map_chunk, .combine = combine, .reduced_bytes = reduced_bytes, .output = labels,
                      .state = bounds ? bounds->rows : NULL, .pieces = 1};

@@ -106,12 +106,13 @@ int ooc__check_stats(const ooc__fit *f, const ooc_colstats *st, ooc_error *err);
 /* A pass assigning every row to its nearest of k centres: Lloyd's (accumulating new centres) or the final
  * one (labels and inertia only). */
 typedef struct ooc__assign_result {
-    double *sums;        /* k x d, Lloyd only */
+    double *sums;        /* k x d, Lloyd only: each cluster's rows less its centre in the pass, summed */
     double *counts;      /* k */
     double inertia;
     uint64_t recomputed; /* rows that went through the kernel (the others kept their label by their bounds) */
     uint64_t n_far;      /* rows kept in far[] (the farthest from their centres, for empty clusters) */
     double *far;         /* n_far x d, farthest first */
+    double *far_dist;    /* n_far: their D to their centres */
 } ooc__assign_result;
 
 /* Hamerly's bounds (ooc_assign_bounds.c): per row, the label of the last pass and a lower bound on the
@@ -138,6 +139,7 @@ typedef struct ooc__bounds {
     uint64_t k, d;
     ooc_dtype dtype;
     double margin;        /* ooc__sqdist_margin(d) */
+    const double *origin; /* k x d: what each cluster's sum is taken about (the pass's centres) */
     /* the pass under way: its kernel and centres, and the drift of every centre since `centers` (upper
      * bounds on ‖c_new − c_old‖), largest first: drifted[0 .. k). A row the plain bound cannot keep is
      * measured against the first n_exc of them, the exceptions, and bounded by the drift of the others
@@ -162,8 +164,10 @@ int ooc__bounds_create(ooc__bounds *b, const ooc__fit *f, ooc_error *err);
 int ooc__bounds_create_seeded(ooc__bounds *b, const ooc__fit *f, ooc__init_seed *seed, const double *centers,
                               ooc_error *err);
 void ooc__bounds_free(ooc__bounds *b);
-/* ooc__bounds_begin(): before a pass assigning to `centers` (k x d and their norms, the data's type). */
-void ooc__bounds_begin(ooc__bounds *b, ooc__assign_fn kernel, const void *centers, const void *norm2);
+/* ooc__bounds_begin(): before a pass assigning to `centers` (k x d and their norms, the data's type); origin:
+ * the same centres in double, what the pass's sums are taken about. */
+void ooc__bounds_begin(ooc__bounds *b, ooc__assign_fn kernel, const void *centers, const void *norm2,
+                       const double *origin);
 /* ooc__bounds_end(): after the pass has gone over every row: the bounds now refer to its centres. */
 void ooc__bounds_end(ooc__bounds *b);
 /* ooc__bounds_work_bytes(): the work area one call of ooc__bounds_assign() needs, a multiple of 64. */

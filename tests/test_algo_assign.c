@@ -531,12 +531,12 @@ static void test_row_ops(void)
             for (size_t t = 0; t < d; t++) {
                 xw[t] = xf[t];
                 cw[t] = cf[t];
-                want[t] = s1[t] + xd[t];
+                want[t] = s1[t] + (xd[t] - cd[t]); /* the sums are taken about an origin: here c */
             }
             double df = defined_sqdist(xw, cw, d);
             got = ooc__sqdist_f32(xf, cf, d);
             bad += memcmp(&got, &df, sizeof got) != 0;
-            ooc__add_row_f64(s1, xd, d);
+            ooc__add_row_f64(s1, xd, cd, d);
             bad += memcmp(s1, want, d * sizeof *s1) != 0;
 #ifdef OOC__HAVE_ROW_AVX2
             if (ooc__assign_have_avx2()) {
@@ -544,10 +544,10 @@ static void test_row_ops(void)
                 bad += memcmp(&got, &dd, sizeof got) != 0;
                 got = ooc__sqdist_f32_avx2(xf, cf, d);
                 bad += memcmp(&got, &df, sizeof got) != 0;
-                ooc__add_row_f64_avx2(s2, xd, d);
+                ooc__add_row_f64_avx2(s2, xd, cd, d);
                 bad += memcmp(s2, want, d * sizeof *s2) != 0;
-                ooc__add_row_f32(s1, xf, d);
-                ooc__add_row_f32_avx2(s2, xf, d);
+                ooc__add_row_f32(s1, xf, cd, d);
+                ooc__add_row_f32_avx2(s2, xf, cd, d);
                 bad += memcmp(s1, s2, d * sizeof *s1) != 0;
             }
 #endif

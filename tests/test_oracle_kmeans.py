@@ -406,22 +406,67 @@ class EmptyClusters(unittest.TestCase):
 
     def test_relocated_to_far_rows(self):
         # Three groups of 100 identical rows: random init often picks two rows of one group, two identical
-        # centres; ties go to the lower index, so the higher one is empty in the first iteration.
+        # centres; ties go to the lower index, so the higher one is empty in the first iteration. Also 1e9
+        # away from 0, where a row "at a centre but for rounding" must still be judged by the groups' spread,
+        # not by the size of the values (else no row could take an empty cluster).
         X = np.repeat(np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 30.0]]), 100, axis=0)
-        p = path("three-groups.h5")
-        with T.h5py().File(p, "w") as f:
-            f.create_dataset("X", data=X, chunks=(64, 2))
         relocated = 0
-        for seed in range(40):
+        for seed, offset in ((s, o) for o in (0.0, 1e9) for s in range(40 if o == 0 else 12)):
+            p = path(f"three-groups-{offset:g}.h5")
+            if not os.path.exists(p):
+                with T.h5py().File(p, "w") as f:
+                    f.create_dataset("X", data=X + offset, chunks=(64, 2))
             js = fit(self, p, "-k", "3", "--init", "random", "--seed", str(seed))
             first = js["history"][0]
             # The far rows kept may all be one group's: one empty cluster takes it, the next waits an iteration.
             self.assertLessEqual(first["relocated"], first["empty_clusters"])
             relocated += first["relocated"] > 0
             # Whatever the start, three groups end as three clusters of 100, with no inertia left.
-            self.assertEqual(sorted(js["cluster_sizes"]), [100, 100, 100], f"seed {seed}: {js['cluster_sizes']}")
-            self.assertEqual(js["inertia"], 0.0, f"seed {seed}")
+            self.assertEqual(sorted(js["cluster_sizes"]), [100, 100, 100],
+                             f"offset {offset}, seed {seed}: {js['cluster_sizes']}")
+            self.assertEqual(js["inertia"], 0.0, f"offset {offset}, seed {seed}")
         self.assertGreater(relocated, 0, "no seed produced an empty cluster: the test exercised nothing")
+
+
+class FarFromOrigin(unittest.TestCase):
+    """Data far from 0 relative to its spread (timestamps, IDs, a big int64 offset): scikit-learn centres it
+    before Lloyd; ooc's means are sums about each cluster's centre, and must lose no more."""
+
+    def test_offset_blobs(self):
+        rng = np.random.default_rng(5)
+        C = np.array([[0.0, 0, 0], [20, 0, 0], [0, 20, 0], [0, 0, 20]])
+        y = rng.integers(0, 4, 20000)
+        X0 = C[y] + rng.normal(0, 1, (20000, 3))
+        # The blobs lie 20 standard deviations apart: the true grouping is the optimum, its inertia taken
+        # on the values about 0 (exact) is the oracle, and the offset values are within 2^-53 of 1e14 apart.
+        truth = sum(((X0[y == j] - X0[y == j].mean(axis=0)) ** 2).sum() for j in range(4))
+        for offset in (1e13, 1e14):
+            with self.subTest(offset=offset):
+                X = X0 + offset
+                p = path(f"offset-{offset:g}.h5")
+                with T.h5py().File(p, "w") as f:
+                    f["X"] = X
+                labels = path(f"offset-{offset:g}-labels.h5")
+                js = fit(self, p, "-k", 4, labels=labels)
+                self.assertTrue(js["converged"])
+                self.assertEqual(adjusted_rand_score(y, read(labels, "labels")), 1.0)
+                # what the rounding of the offset values themselves allows (ulp(1e14) = 1/64): 1e-3 relative
+                self.assertLess(abs(js["inertia"] - truth), 1e-3 * truth, (js["inertia"], truth))
+
+    def test_int64_near_2_to_the_60(self):
+        # Integers near 2^60, spread over 16000 (doubles near 2^60 are 256 apart): as scikit-learn on the same
+        # values converted to float64, within 1%. Its inertia_ belongs to centres taken about the mean, which
+        # float64 cannot hold near 2^60: the oracle is the inertia of the centres it returns.
+        rng = np.random.default_rng(6)
+        Y = (rng.integers(0, 4, 3000)[:, None] * 4000 + rng.integers(0, 1000, (3000, 2))).astype("<i8") + 2 ** 60
+        p = path("int64-huge.h5")
+        with T.h5py().File(p, "w") as f:
+            f["X"] = Y
+        js = fit(self, p, "-k", 4)
+        Xf = Y.astype(np.float64)
+        km = KMeans(4, n_init=10, random_state=0).fit(Xf)
+        ref = sqdist(Xf, km.cluster_centers_).min(axis=1).sum()
+        self.assertLess(js["inertia"], 1.01 * ref, (js["inertia"], ref))
 
 
 class Predict(unittest.TestCase):

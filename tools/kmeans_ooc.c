@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -333,11 +334,16 @@ static void warn_empty_clusters(const ooc_kmeans_model *m)
     uint64_t distinct = 0;
     for (uint64_t j = 0; j < m->k; j++)
         distinct += m->sizes[j] > 0;
-    /* an inertia of 0 is also what values below about 1e-154 give: their squared distances underflow */
+    /* Distinct rows look the same when their squared distances underflow to 0: values below about 1e-154,
+     * hence centres too. */
+    double largest = 0;
+    for (uint64_t e = 0; e < m->k * m->d; e++)
+        largest = fmax(largest, fabs(m->centers[e]));
     if (distinct < m->k)
         cli_warning("%llu distinct clusters found, fewer than k = %llu (duplicate rows%s?); the other %llu are empty",
                     (unsigned long long)distinct, (unsigned long long)m->k,
-                    m->inertia == 0 ? ", or values so small that squared distances underflow to 0" : "",
+                    m->inertia == 0 && largest < 1e-150 ? ", or values so small that squared distances underflow to 0"
+                                                        : "",
                     (unsigned long long)(m->k - distinct));
 }
 
