@@ -35,12 +35,12 @@ static uint64_t processing_rows(const ooc_h5_info *in)
     return rows < in->rows ? rows : in->rows;
 }
 
-static int open_h5(ooc_array *a, ooc_error *err)
+static int open_h5(ooc_array *a, int to_read, ooc_error *err)
 {
     char file[4096], dataset[1024];
     if (ooc_h5_split_name(a->input, "/X", file, sizeof file, dataset, sizeof dataset) != 0)
         return ooc_error_set(err, OOC_EINVAL, "%s: not FILE.h5[:/dataset]", a->input);
-    int rc = ooc_h5_reader_open(file, dataset, &a->h5, err);
+    int rc = (to_read ? ooc_h5_reader_open : ooc_h5_reader_describe)(file, dataset, &a->h5, err);
     if (rc)
         return rc;
     const ooc_h5_info *in = ooc_h5_reader_info(a->h5);
@@ -48,7 +48,7 @@ static int open_h5(ooc_array *a, ooc_error *err)
     if (in->rank != 2)
         return ooc_error_set(err, OOC_EFORMAT, "%s: a %d-D dataset; expected 2-D (samples x features)", name,
                              in->rank);
-    if (in->rows == 0 || in->cols == 0)
+    if (to_read && (in->rows == 0 || in->cols == 0))
         return ooc_error_set(err, OOC_EINVAL, "%s: empty dataset (%llu x %llu)", name,
                              (unsigned long long)in->rows, (unsigned long long)in->cols);
     a->info.rows = in->rows;
@@ -76,7 +76,7 @@ static int open_blobs(ooc_array *a, ooc_error *err)
     return 0;
 }
 
-int ooc_array_open(const char *input, ooc_array **out, ooc_error *err)
+static int array_open(const char *input, int to_read, ooc_array **out, ooc_error *err)
 {
     ooc_array *a = calloc(1, sizeof *a);
     if (!a || !(a->input = malloc(strlen(input) + 1))) {
@@ -85,14 +85,24 @@ int ooc_array_open(const char *input, ooc_array **out, ooc_error *err)
     }
     strcpy(a->input, input);
     a->info.input = a->input;
-    int rc = strncmp(input, "blobs:", 6) == 0 ? open_blobs(a, err) : open_h5(a, err);
+    int rc = strncmp(input, "blobs:", 6) == 0 ? open_blobs(a, err) : open_h5(a, to_read, err);
     if (rc) {
         ooc_array_free(a);
         return rc;
     }
-    a->info.nchunks = (a->info.rows + a->info.chunk_rows - 1) / a->info.chunk_rows;
+    a->info.nchunks = a->info.chunk_rows ? (a->info.rows + a->info.chunk_rows - 1) / a->info.chunk_rows : 0;
     *out = a;
     return 0;
+}
+
+int ooc_array_open(const char *input, ooc_array **out, ooc_error *err)
+{
+    return array_open(input, 1, out, err);
+}
+
+int ooc_array_describe(const char *input, ooc_array **out, ooc_error *err)
+{
+    return array_open(input, 0, out, err);
 }
 
 void ooc_array_free(ooc_array *a)

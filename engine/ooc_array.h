@@ -45,6 +45,9 @@ typedef struct ooc_array_info {
 /* ooc_array_open(): OOC_EINVAL for a malformed input string or blobs spec; the reader's errors for files;
  * OOC_EFORMAT for a dataset that is not 2-D; OOC_EINVAL for zero rows or columns. */
 int ooc_array_open(const char *input, ooc_array **out, ooc_error *err);
+/* ooc_array_describe(): the same, to describe the input only: zero rows or columns (then no chunk) and a
+ * filter HDF5 cannot decode (ooc_h5_reader_describe()) are no error; such an array is not for streaming. */
+int ooc_array_describe(const char *input, ooc_array **out, ooc_error *err);
 void ooc_array_free(ooc_array *a); /* NULL is a no-op */
 
 const ooc_array_info *ooc_array_get_info(const ooc_array *a);

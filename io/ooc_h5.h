@@ -90,6 +90,7 @@ int ooc_h5_chunked_close(ooc_h5_chunked *d, ooc_error *err);
 typedef struct ooc_h5_filter {
     int id;
     char name[48];
+    int available; /* HDF5 can decode it here (a plugin found, or built in) */
 } ooc_h5_filter;
 
 typedef struct ooc_h5_info {
@@ -117,6 +118,9 @@ typedef struct ooc_h5_reader ooc_h5_reader;
  * (OOC_ENOTFOUND), not HDF5 or unreadable metadata (OOC_EFORMAT/OOC_ECORRUPT), missing dataset
  * (OOC_ENOTFOUND), non-numeric type, rank other than 1 or 2, or a filter HDF5 cannot decode (OOC_EFORMAT). */
 int ooc_h5_reader_open(const char *path, const char *dataset, ooc_h5_reader **out, ooc_error *err);
+/* ooc_h5_reader_describe(): the same, to describe the dataset only: a filter HDF5 cannot decode is no error
+ * (its `available` says so), and reading rows then fails. */
+int ooc_h5_reader_describe(const char *path, const char *dataset, ooc_h5_reader **out, ooc_error *err);
 void ooc_h5_reader_close(ooc_h5_reader *r); /* NULL is a no-op */
 
 const ooc_h5_info *ooc_h5_reader_info(const ooc_h5_reader *r);

@@ -137,9 +137,7 @@ static int describe_layout(ooc_h5_reader *r, ooc_error *err)
                                                   : id == H5Z_FILTER_DEFLATE  ? "deflate"
                                                                               : "unknown");
         }
-        if (!rc && H5Zfilter_avail(id) <= 0)
-            rc = ooc_error_set(err, OOC_EFORMAT, "%s: HDF5 filter %d (%s) is not available to decode it", r->name,
-                               (int)id, f->name);
+        f->available = H5Zfilter_avail(id) > 0;
         /* Ours is [shuffle?] then [zstd?], each at most once, in that order. */
         if (id == H5Z_FILTER_SHUFFLE && i == 0 && !in->codec.shuffle)
             in->codec.shuffle = 1;
@@ -194,7 +192,18 @@ static int reopen_uncached(ooc_h5_reader *r, const char *path, const char *datas
     return r->dset < 0 ? ooc__h5_fail(err, OOC_EFORMAT, "%s: '%s' cannot be opened again", path, dataset) : 0;
 }
 
-static int open_checked(ooc_h5_reader *r, const char *path, const char *dataset, ooc_error *err)
+/* The first filter HDF5 cannot decode here, refused. */
+static int check_filters(const ooc_h5_reader *r, ooc_error *err)
+{
+    for (int i = 0; i < r->info.nfilters; i++)
+        if (!r->info.filters[i].available)
+            return ooc_error_set(err, OOC_EFORMAT, "%s: HDF5 filter %d (%s) is not available to decode it", r->name,
+                                 r->info.filters[i].id, r->info.filters[i].name);
+    return 0;
+}
+
+/* to_read: refuse what cannot be read (a filter not available), rather than only describe it. */
+static int open_checked(ooc_h5_reader *r, const char *path, const char *dataset, int to_read, ooc_error *err)
 {
     if (access(path, R_OK) != 0) /* "data.h5:X" is a file name: datasets are named FILE.h5:/X */
         return ooc_error_set(err, errno == ENOENT ? OOC_ENOTFOUND : OOC_EIO, "%s: %s%s", path, strerror(errno),
@@ -230,12 +239,14 @@ static int open_checked(ooc_h5_reader *r, const char *path, const char *dataset,
     int rc = describe_type(r, err);
     if (!rc)
         rc = describe_layout(r, err);
+    if (!rc && to_read)
+        rc = check_filters(r, err);
     if (!rc && strcmp(r->info.layout, "virtual") == 0 && ooc__h5_virtual_cycle(path, dataset))
         rc = ooc_error_set(err, OOC_EFORMAT, "%s: a virtual dataset whose sources lead back to it", r->name);
     return rc || !r->info.chunked || r->info.nfilters ? rc : reopen_uncached(r, path, dataset, err);
 }
 
-int ooc_h5_reader_open(const char *path, const char *dataset, ooc_h5_reader **out, ooc_error *err)
+static int reader_open(const char *path, const char *dataset, int to_read, ooc_h5_reader **out, ooc_error *err)
 {
     ooc_h5_reader *r = calloc(1, sizeof *r);
     size_t n = strlen(path) + strlen(dataset) + 2;
@@ -246,7 +257,7 @@ int ooc_h5_reader_open(const char *path, const char *dataset, ooc_h5_reader **ou
     snprintf(r->name, n, "%s:%s", path, dataset);
     r->file = r->dset = r->space = r->dcpl = -1;
     ooc__h5_lock();
-    int rc = open_checked(r, path, dataset, err);
+    int rc = open_checked(r, path, dataset, to_read, err);
     ooc__h5_unlock();
     if (rc) {
         ooc_h5_reader_close(r);
@@ -254,6 +265,16 @@ int ooc_h5_reader_open(const char *path, const char *dataset, ooc_h5_reader **ou
     }
     *out = r;
     return 0;
+}
+
+int ooc_h5_reader_open(const char *path, const char *dataset, ooc_h5_reader **out, ooc_error *err)
+{
+    return reader_open(path, dataset, 1, out, err);
+}
+
+int ooc_h5_reader_describe(const char *path, const char *dataset, ooc_h5_reader **out, ooc_error *err)
+{
+    return reader_open(path, dataset, 0, out, err);
 }
 
 /* "chunk 3 (rows 600..799)" or "rows 600..799", to name where a read failed. */

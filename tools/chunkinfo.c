@@ -105,7 +105,8 @@ static void print_text(const ooc_array_info *in, const ooc_colstats *st)
     printf("processing  %llu chunks of %llu rows\n", (unsigned long long)in->nchunks, (unsigned long long)in->chunk_rows);
     printf("filters     ");
     for (int i = 0; h && i < h->nfilters; i++)
-        printf("%s%s(%d)", i ? ", " : "", h->filters[i].name, h->filters[i].id);
+        printf("%s%s(%d%s)", i ? ", " : "", h->filters[i].name, h->filters[i].id,
+               h->filters[i].available ? "" : ", not available");
     printf("%s\n", h && h->nfilters ? "" : "none");
     printf("raw         %llu bytes (%.1f MB)\n", (unsigned long long)z.raw, (double)z.raw / 1e6);
     if (h && (strcmp(h->layout, "virtual") == 0 || strcmp(h->layout, "external") == 0))
@@ -145,7 +146,8 @@ static void print_json(const ooc_array_info *in, const ooc_colstats *st, const o
     json_t *filters = json_array();
     for (int i = 0; h && i < h->nfilters; i++)
         json_array_append_new(filters,
-                              json_pack("{s:o,s:i}", "name", cli_json_text(h->filters[i].name), "id", h->filters[i].id));
+                              json_pack("{s:o,s:i,s:b}", "name", cli_json_text(h->filters[i].name), "id", h->filters[i].id,
+                                        "available", h->filters[i].available));
     json_object_set_new(o, "filters", filters);
     json_object_set_new(o, "stored_bytes", json_integer((json_int_t)z.stored));
     json_object_set_new(o, "raw_bytes", json_integer((json_int_t)z.raw));
@@ -187,7 +189,9 @@ int main(int argc, char **argv)
     cli_progress_init(&bar, c.quiet, c.verbose);
     c.sp.progress = cli_progress_update;
     c.sp.progress_user = &bar;
-    int rc = ooc_array_open(c.input, &a, &err);
+    /* Without --stats, a description, as h5ls -v gives one: of an empty dataset too, and of one whose filter
+     * cannot be decoded here (it says so). */
+    int rc = (c.stats ? ooc_array_open : ooc_array_describe)(c.input, &a, &err);
     if (!rc && c.stats)
         rc = ooc_stream_create(a, &c.sp, &s, &err);
     if (!rc && c.stats)
