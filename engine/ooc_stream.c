@@ -730,21 +730,16 @@ static int gather_done(void *ctx, uint64_t part, int slot, ooc_error *err)
     return 0;
 }
 
-int ooc_stream_read_rows(ooc_stream *s, const uint64_t *rows, size_t n, double *out, ooc_error *err)
+/* The rows (sorted, in range) from this process's reads alone. */
+static int read_rows_here(ooc_stream *s, const uint64_t *rows, size_t n, double *out, ooc_error *err)
 {
     const ooc_array_info *in = ooc_array_get_info(s->a);
     size_t *first = malloc((n + 1) * sizeof *first), parts = 0;
     if (!first)
-        return ooc_dist_agree(s->p.dist, ooc_error_set(err, OOC_ENOMEM, "%s: out of memory", in->input), err);
-    for (size_t i = 0; i < n; i++) {
-        if (rows[i] >= in->rows) {
-            free(first);
-            return ooc_error_set(err, OOC_EINVAL, "%s: row %llu is beyond the %llu rows", in->input,
-                                 (unsigned long long)rows[i], (unsigned long long)in->rows);
-        }
+        return ooc_error_set(err, OOC_ENOMEM, "%s: out of memory", in->input);
+    for (size_t i = 0; i < n; i++)
         if (i == 0 || rows[i] / in->chunk_rows != rows[i - 1] / in->chunk_rows)
             first[parts++] = i;
-    }
     first[parts] = n;
     int rc = hold_rows(s, !s->piece_rows, err); /* before warm_chunks(): it may drop cached chunks */
     gather g = {s, rows, out, first, parts, NULL, 0};
@@ -759,5 +754,57 @@ int ooc_stream_read_rows(ooc_stream *s, const uint64_t *rows, size_t n, double *
     }
     free(warm);
     free(first);
-    return ooc_dist_agree(s->p.dist, rc, err);
+    return rc;
+}
+
+/* Distributed: each process reads the rows of its own chunks, and every process gets them all, each row from
+ * its chunk's owner (no process reads another's chunks). */
+static int read_rows_shared(ooc_stream *s, const uint64_t *rows, size_t n, double *out, ooc_error *err)
+{
+    const ooc_array_info *in = ooc_array_get_info(s->a);
+    int size = ooc_dist_size(s->p.dist), rank = ooc_dist_rank(s->p.dist);
+    uint64_t *mine = malloc((n ? n : 1) * sizeof *mine), *taken = calloc((size_t)size, sizeof *taken);
+    double *got = malloc((n ? n : 1) * in->cols * sizeof *got), *all = NULL;
+    size_t n_mine = 0;
+    int rc = mine && taken && got ? 0 : ooc_error_set(err, OOC_ENOMEM, "%s: out of memory", in->input);
+    for (size_t i = 0; !rc && i < n; i++)
+        if (ooc_dist_owner(s->p.dist, rows[i] / in->chunk_rows) == rank)
+            mine[n_mine++] = rows[i];
+    if (!rc)
+        rc = read_rows_here(s, mine, n_mine, got, err);
+    uint64_t n_all = 0;
+    rc = ooc_dist_agree(s->p.dist, rc, err);
+    if (!rc)
+        rc = ooc_dist_concat(s->p.dist, got, n_mine, in->cols * sizeof *got, (void **)&all, &n_all, err);
+    if (!rc) { /* in rank order: row i is the next of its owner's; taken[] counts, then offsets, per process */
+        for (size_t i = 0; i < n; i++)
+            taken[ooc_dist_owner(s->p.dist, rows[i] / in->chunk_rows)]++;
+        uint64_t at = 0;
+        for (int p = 0; p < size; p++) {
+            uint64_t c = taken[p];
+            taken[p] = at;
+            at += c;
+        }
+        for (size_t i = 0; i < n; i++) {
+            uint64_t from = taken[ooc_dist_owner(s->p.dist, rows[i] / in->chunk_rows)]++;
+            memcpy(out + i * in->cols, all + from * in->cols, in->cols * sizeof *out);
+        }
+    }
+    free(all);
+    free(got);
+    free(taken);
+    free(mine);
+    return rc;
+}
+
+int ooc_stream_read_rows(ooc_stream *s, const uint64_t *rows, size_t n, double *out, ooc_error *err)
+{
+    const ooc_array_info *in = ooc_array_get_info(s->a);
+    for (size_t i = 0; i < n; i++)
+        if (rows[i] >= in->rows)
+            return ooc_error_set(err, OOC_EINVAL, "%s: row %llu is beyond the %llu rows", in->input,
+                                 (unsigned long long)rows[i], (unsigned long long)in->rows);
+    if (ooc_dist_size(s->p.dist) > 1)
+        return read_rows_shared(s, rows, n, out, err);
+    return read_rows_here(s, rows, n, out, err);
 }

@@ -125,7 +125,8 @@ int ooc_stream_run(ooc_stream *s, const ooc_pass *pass, void *acc, ooc_error *er
 
 /* ooc_stream_read_rows(): rows rows[0..n) (sorted ascending, duplicates allowed) as float64 into out
  * (n x cols), reading only the chunks that hold them (from the cache when there), on the stream's threads.
- * Distributed, every process reads them all (collective, as a pass). */
+ * Distributed (collective, as a pass): each process reads those of its own chunks, and every process gets
+ * them all. */
 int ooc_stream_read_rows(ooc_stream *s, const uint64_t *rows, size_t n, double *out, ooc_error *err);
 
 #ifdef __cplusplus
