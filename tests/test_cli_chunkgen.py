@@ -349,6 +349,19 @@ class Outputs(Base):
         self.assertEqual(self.read_bytes(self.out), content)
         self.assertEqual(T.listdir(self.dir), [os.path.basename(self.out)])
 
+    def test_broken_pipe(self):
+        # stdout's reader gone before the summary (`| head`): ended by SIGPIPE, as any tool, with no temporary
+        # left and the existing file as it was.
+        status, out, err = T.chunkgen("-q", "-n", 100, "-d", 2, self.out)
+        content = self.read_bytes(self.out)
+        p = subprocess.Popen([T.tool("chunkgen"), "-f", "-n", "1000", "--seed", "2", self.out],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        p.stdout.close()
+        err = p.stderr.read().decode()
+        self.assertEqual((p.wait(timeout=60), err), (-signal.SIGPIPE, ""))
+        self.assertEqual(self.read_bytes(self.out), content)
+        self.assertEqual(T.listdir(self.dir), [os.path.basename(self.out)])
+
 
 class Signals(Base):
     def interrupted(self, signals, force_over_existing=False):

@@ -715,6 +715,24 @@ class Signals(Base):
                     self.assertEqual(self.read_bytes(model), mc)
                     self.assertEqual(self.read_bytes(labels), lc)
 
+    def test_broken_pipe_leaves_nothing(self):
+        # stdout's reader gone (`| head`): the results print before the renames, SIGPIPE ends the run as it
+        # ends any tool, and the outputs' temporaries go with it; existing destinations stay as they were.
+        model, mc = self.existing("model.h5")
+        labels, lc = self.existing("labels.h5", b"L" * 999)
+        before = T.listdir(self.dir)
+        for args in (["fit", shared("blobs.h5"), "-k", 3, "-o", model, "--labels", labels, "-f"],
+                     ["fit", shared("blobs.h5"), "-k", 3, "-o", model, "--labels", labels, "-f", "--json"],
+                     ["predict", shared("model.h5"), shared("blobs.h5"), "--labels", labels, "-f"]):
+            with self.subTest(args=args):
+                p = subprocess.Popen([KMEANS, *map(str, args)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+                p.stdout.close()  # no reader
+                err = p.stderr.read().decode()
+                self.assertEqual((p.wait(timeout=60), err), (-signal.SIGPIPE, ""))
+                self.assert_dir(before, "a temporary or an output was left behind")
+                self.assertEqual((self.read_bytes(model), self.read_bytes(labels)), (mc, lc))
+
     def test_sigint(self):
         status, err = self.interrupted(signal.SIGINT, existing=False)
         self.one_error(status, err, 130)

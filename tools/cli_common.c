@@ -148,6 +148,16 @@ static void on_signal(int signo)
     ooc_cancel_request(signo);
 }
 
+/* The reader of stdout went away (`| head`, a closed pipe): end as the default action does, by SIGPIPE and
+ * without a word, but with no temporary left behind (results print before the outputs are renamed into
+ * place, so they are still temporaries then). */
+static void on_broken_pipe(int signo)
+{
+    ooc_output_remove_all_temporaries();
+    signal(signo, SIG_DFL);
+    raise(signo); /* blocked until this handler returns, then fatal */
+}
+
 void cli_init(const char *name)
 {
     const char *slash = strrchr(name, '/');
@@ -164,6 +174,8 @@ void cli_init(const char *name)
                  program, handled[i], ooc_signal_name(handled[i]));
         sigaction(handled[i], &sa, NULL);
     }
+    sa.sa_handler = on_broken_pipe;
+    sigaction(SIGPIPE, &sa, NULL);
     signal(SIGXFSZ, SIG_IGN);
     /* Blocks of 512 KiB or more are mappings of their own, given back when freed. By default glibc raises
      * that threshold to the size of the largest block freed, after which HDF5's buffers for decoding chunks
