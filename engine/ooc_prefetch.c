@@ -137,6 +137,11 @@ void ooc__prefetch_finish(ooc__prefetch *p)
     p->running = 0;
 }
 
+ooc_array_raw *ooc__prefetch_idle_raw(ooc__prefetch *p, int i)
+{
+    return &p->ring[i].raw;
+}
+
 uint64_t ooc__prefetch_bytes(const ooc__prefetch *p)
 {
     uint64_t n = 0;

@@ -26,6 +26,10 @@ void ooc__prefetch_release(ooc__prefetch *p, uint64_t chunk);
 /* ooc__prefetch_finish(): stop the fetcher (also mid-pass, after a failure) and wait for it. */
 void ooc__prefetch_finish(ooc__prefetch *p);
 
+/* ooc__prefetch_idle_raw(): buffer i (< depth) of the ring, for a worker's own fetch while no pass runs: the
+ * ring's memory, counted once, serves both. */
+ooc_array_raw *ooc__prefetch_idle_raw(ooc__prefetch *p, int i);
+
 /* ooc__prefetch_bytes(): bytes its buffers hold now. */
 uint64_t ooc__prefetch_bytes(const ooc__prefetch *p);
 

@@ -340,8 +340,11 @@ static int fetch(ooc_stream *s, uint64_t chunk, worker *b, const ooc_array_raw *
 {
     if (s->prefetching)
         return ooc__prefetch_wait(s->prefetch, chunk, raw, err);
-    *raw = &b->raw;
-    return ooc_array_fetch(s->a, chunk, &b->raw, err);
+    /* Between passes (rows read for the initialisation), the workers fetch into the idle ring's buffers when
+     * there is one: a worker's own buffer would hold a decoded chunk more, beyond the limit. */
+    ooc_array_raw *mine = s->prefetch ? ooc__prefetch_idle_raw(s->prefetch, (int)(b - s->workers)) : &b->raw;
+    *raw = mine;
+    return ooc_array_fetch(s->a, chunk, mine, err);
 }
 
 /* The worker is done with the chunk's fetched bytes: the prefetcher may reuse their place in its ring. */
