@@ -75,8 +75,10 @@ static int check_dest(const char *dest, int force, ooc_error *err)
     struct stat st;
     if (dest[0] == '\0')
         return ooc_error_set(err, OOC_EINVAL, "an empty output file name");
+    /* Absent is fine; a name the rename would refuse (too long, a parent that is no directory) is refused
+     * now, before any work, not after it (where one output could be in place and the other not). */
     if (stat(dest, &st) != 0)
-        return 0;
+        return errno == ENOENT ? 0 : ooc_error_set(err, OOC_EINVAL, "%s: %s", dest, strerror(errno));
     if (S_ISDIR(st.st_mode))
         return ooc_error_set(err, OOC_EINVAL, "%s: is a directory", dest);
     if (!S_ISREG(st.st_mode))

@@ -633,6 +633,16 @@ class Outputs(Base):
                 self.one_error(status, err, 2)
                 self.assert_dir([])
 
+    def test_output_name_too_long(self):
+        # A model name over NAME_MAX: refused before the fit (the input would take seconds), and the labels
+        # (before: renamed into place, then the model's rename failed) never appear.
+        long_name = self.path("m" * 253 + ".h5")
+        for args in (["-o", long_name, "--labels", self.path("l.h5")], ["--labels", long_name, "-o", self.path("m.h5")]):
+            with self.subTest(args=args[:1]):
+                status, out, err = kmeans("fit", SLOW_INPUT, "-q", *args, timeout=20)
+                self.one_error(status, err, 1, "File name too long")
+                self.assert_dir([])
+
     def test_output_name_ending_in_a_colon(self):
         # "l.h5:" names no dataset: refused, not a file called "l.h5:"; a model is a file, named without one
         status, out, err = kmeans("fit", shared("blobs.h5"), "-k", 3, "-q", "--labels", self.path("l.h5") + ":")

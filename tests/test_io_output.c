@@ -122,6 +122,11 @@ static void test_bad_destinations(void)
     ASSERT_STR_CONTAINS(err.msg, "No such file or directory");
     ASSERT_INT_EQ(ooc_output_open(dir, 1, &o, &err), OOC_EINVAL);
     ASSERT_STR_CONTAINS(err.msg, "is a directory");
+    /* a name over NAME_MAX (255): refused when opening, not at the rename after all the work */
+    char longer[512];
+    snprintf(longer, sizeof longer, "%s/%0256d.h5", dir, 0);
+    ASSERT_INT_EQ(ooc_output_open(longer, 0, &o, &err), OOC_EINVAL);
+    ASSERT_STR_CONTAINS(err.msg, "File name too long");
     teardown();
 }
 
