@@ -269,6 +269,14 @@ class Distributed(T.TempDirTest):
                     self.assertEqual((status, err), (0, ""))
                     self.assertEqual(out.count(needle), 1, out)
 
+    def test_different_command_lines(self):
+        """An MPMD launch (mpirun A : B) whose processes run other options, here k, would exchange buffers of
+        other sizes (it ended in SIGSEGV): refused in one line, every process with status 2, nothing read."""
+        one = [KMEANS, "fit", shared("blobs.h5"), "-q", "-o", self.path("m.h5"), "-k"]
+        status, out, err = T.run([MPIRUN, "-q", "-np", 1, *one, 3, ":", "-np", 1, *one, 4], env=MPI_ENV)
+        T.assert_one_error(self, "kmeans-ooc", status, err, 2, "different command lines")
+        self.assertEqual((out, T.listdir(self.dir)), ("", []))
+
     def test_usage_error_said_once(self):
         status, out, err = mpirun(3, "fit", shared("blobs.h5"), "-k", 0)
         T.assert_one_error(self, "kmeans-ooc", status, err, 2, "--n-clusters")

@@ -183,6 +183,24 @@ void cli_init(const char *name)
     mallopt(M_MMAP_THRESHOLD, 512 * 1024);
 }
 
+int cli_same_command_line(const ooc_dist *d, int argc, char **argv)
+{
+    uint64_t h = 14695981039346656037u, first = 0, differ = 0; /* FNV-1a over the arguments and their ends */
+    for (int i = 0; i < argc; i++)
+        for (const unsigned char *c = (const unsigned char *)argv[i];; c++) {
+            h = (h ^ *c) * 1099511628211u;
+            if (!*c)
+                break;
+        }
+    for (int r = 0; r < ooc_dist_size(d); r++) { /* one word at a time: no allocation to fail in one process */
+        uint64_t theirs = h;
+        ooc_dist_bcast(d, &theirs, sizeof theirs, r);
+        first = r == 0 ? theirs : first;
+        differ |= theirs != first;
+    }
+    return !differ;
+}
+
 void cli_one_process(void)
 {
     if (!speaks)

@@ -2,6 +2,7 @@
 #ifndef OOC_CLI_COMMON_H
 #define OOC_CLI_COMMON_H
 
+#include "ooc_dist.h"
 #include "ooc_error.h"
 #include "ooc_progress.h"
 
@@ -13,6 +14,11 @@ enum { CLI_EXIT_OK = 0, CLI_EXIT_FAILURE = 1, CLI_EXIT_USAGE = 2 };
 /* cli_init(): remember the program name for messages; SIGINT/SIGTERM/SIGHUP request a clean stop (a second one
  * removes temporary outputs and exits at once); SIGXFSZ is ignored so a file size limit is a write error. */
 void cli_init(const char *program);
+
+/* cli_same_command_line(): 1 when every process of the run was started with this argv (always, alone); under
+ * an MPMD launch (mpirun A : B) with other options in some process, 0 in all, which then must stop: their
+ * passes would exchange buffers of other sizes. Collective. */
+int cli_same_command_line(const ooc_dist *d, int argc, char **argv);
 
 /* cli_one_process(): for tools that run as one process: under mpirun, every process but 0 leaves now
  * (status 0), so that one writes and prints. */

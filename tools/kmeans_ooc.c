@@ -628,6 +628,13 @@ int main(int argc, char **argv)
     if (ooc_dist_init(&argc, &argv, &dist, &err) != 0)
         return cli_fail(&err);
     c.sp.dist = dist;
+    if (!cli_same_command_line(dist, argc, argv)) {
+        ooc_error_set(&err, OOC_EINVAL, "the processes were started with different command lines (mpirun A : B); "
+                                        "every process must run the same one");
+        cli_fail(&err);
+        ooc_dist_finalize(dist);
+        return CLI_EXIT_USAGE;
+    }
     if (!is_writer(&c)) { /* process 0 speaks for all */
         c.verbose = 0;
         c.json = 0;
