@@ -37,14 +37,16 @@ static ooc_kmeans_model *model_alloc(uint64_t k, uint64_t d)
 }
 
 /* Whether row x, at squared distance dx from its centre in the pass, is one of the centres but for the
- * rounding of a mean. The new centre of a cluster of rows equal to x (x's own) is its centre c plus their
- * sum about c over n, rounded to the data's type: per coordinate within 2^-20 |x − c| of x from the sum (n
- * below 2^31, generously) and e |x| from the roundings (e: 2^-22 for float32, 2^-50 for float64, a few
- * roundings of either); squared and summed, (a + b)² <= 2a² + 2b². A bound relative to |x| alone would call
- * every row of data far from 0 a centre (and none could take an empty cluster). */
+ * rounding of a mean. The new centre of a cluster of rows equal to x (x's own) is its origin o plus their
+ * sum about o over n, rounded to the data's type. Its origin is a row (an initial centre drawn from the
+ * rows, or the row it was relocated to) or a centre near it, and then it is x itself, or x − o is exact and
+ * small: within 2^-20 |x − c| of x from the sum (n below 2^31, generously) and e |x| from the last roundings
+ * (e: 2^-25 for float32, 2^-53 for float64: half an ulp, and less than one ulp between distinct rows);
+ * squared and summed, (a + b)² <= 2a² + 2b². A bound relative to |x| alone, and larger, would call every row
+ * of data far from 0 a centre, and distinct rows an ulp or a few apart the same. */
 static int at_a_centre(const ooc__fit *f, const double *x, double dx, const double *centers)
 {
-    const double e = f->in->dtype == OOC_FLOAT32 ? 0x1p-22 : 0x1p-50;
+    const double e = f->in->dtype == OOC_FLOAT32 ? 0x1p-25 : 0x1p-53;
     double xx = 0;
     for (uint64_t t = 0; t < f->d; t++)
         xx += x[t] * x[t];
@@ -67,13 +69,17 @@ static double in_data_type(const ooc__fit *f, double v)
     return f->in->dtype == OOC_FLOAT32 ? (double)(float)v : v;
 }
 
-/* New centres from one Lloyd pass; empty clusters take the rows farthest from their centres, farthest
+/* New centres from one Lloyd pass (each cluster's origin plus the mean of its rows' differences from it:
+ * the digits of its spread kept however far from 0 the data is, and a function of its rows alone, so that
+ * the same rows give the same centre: shift 0 once no label changes); empty clusters take the rows farthest
+ * from their centres, farthest
  * first, in cluster order (scikit-learn's relocation), but not a row at a centre (as the centres stand,
  * updated up to this cluster): that would only split identical rows, and, their means rounding, the clusters
  * would trade them for ever (rows of 5 distinct points, k = 8: 300 iterations, centres jumping). When the rows
  * hold fewer distinct points than k, clusters stay empty. Returns the squared shift summed over clusters;
  * h gets the counts of empty and relocated clusters. */
-static double update_centers(const ooc__fit *f, const ooc__assign_result *r, double *centers, ooc_kmeans_iteration *h)
+static double update_centers(const ooc__fit *f, const ooc__assign_result *r, double *centers, double *origin,
+                             ooc_kmeans_iteration *h)
 {
     double shift = 0;
     uint64_t next_far = 0;
@@ -89,13 +95,14 @@ static double update_centers(const ooc__fit *f, const ooc__assign_result *r, dou
                 next_far++;
             if (next_far < r->n_far) {
                 src = r->far + next_far++ * f->d;
+                memcpy(origin + c * f->d, src, f->d * sizeof *src); /* its sums are about that row now */
                 h->relocated++;
             }
         }
         if (!src)
             continue;
         for (uint64_t t = 0; t < f->d; t++) {
-            double v = in_data_type(f, r->counts[c] > 0 ? ctr[t] + src[t] / r->counts[c] : src[t]); /* sums about ctr */
+            double v = in_data_type(f, r->counts[c] > 0 ? origin[c * f->d + t] + src[t] / r->counts[c] : src[t]);
             double delta = v - ctr[t];
             shift += delta * delta;
             ctr[t] = v;
@@ -133,16 +140,23 @@ static int lloyd_iterate(ooc__fit *f, ooc__bounds *bounds, double tol_abs, ooc_k
 {
     *final_known = 0;
     int cap = 0;
-    for (int it = 1; it <= f->p->max_iter; it++) {
+    /* Each cluster's sums are taken about its initial centre (one of the rows, or a mean of some), until it
+     * is relocated to a row: see update_centers(). */
+    double *origin = malloc(f->k * f->d * sizeof *origin);
+    int rc = ooc__agree(f, origin ? 0 : ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory"), err);
+    if (rc)
+        return rc;
+    memcpy(origin, m->centers, f->k * f->d * sizeof *origin);
+    for (int it = 1; it <= f->p->max_iter && !rc; it++) {
         double t0 = ooc_clock_seconds();
         ooc__assign_result r;
-        int rc = history_room(f, m, &cap, err);
+        rc = history_room(f, m, &cap, err);
         if (!rc)
-            rc = ooc__assign_pass(f, m->centers, 1, bounds, NULL, &r, err);
+            rc = ooc__assign_pass(f, m->centers, origin, bounds, NULL, &r, err);
         if (rc)
-            return rc;
+            break;
         ooc_kmeans_iteration *h = &m->history[m->history_len++];
-        double shift = update_centers(f, &r, m->centers, h);
+        double shift = update_centers(f, &r, m->centers, origin, h);
         h->iter = it;
         h->inertia = r.inertia;
         h->shift = shift;
@@ -162,7 +176,8 @@ static int lloyd_iterate(ooc__fit *f, ooc__bounds *bounds, double tol_abs, ooc_k
             break;
         }
     }
-    return 0;
+    free(origin);
+    return rc;
 }
 
 /* The final centres' labels (into `labels`, unless NULL), inertia and sizes. When the last iteration moved
@@ -177,7 +192,7 @@ static int final_labels(ooc__fit *f, ooc__bounds *bounds, int final_known, ooc_h
     if (final_known && !labels)
         return 0;
     ooc__assign_result r;
-    int rc = ooc__assign_pass(f, m->centers, 0, bounds, labels, &r, err);
+    int rc = ooc__assign_pass(f, m->centers, NULL, bounds, labels, &r, err);
     if (!rc) {
         m->inertia = r.inertia;
         set_sizes(m, r.counts);
@@ -261,7 +276,7 @@ void ooc__kmeans_fit_memory(const ooc_array_info *in, const ooc_kmeans_params *p
     uint64_t m = ooc__kmeans_init_candidates(f);
     int seeded = f->prune && f->p->init != OOC_INIT_RANDOM;
     uint64_t seeding = seeded ? m * f->d * sizeof(double) + ooc__bounds_held_bytes(f, m) : 0;
-    uint64_t lloyd = pass + (f->prune ? ooc__bounds_held_bytes(f, 0) : 0);
+    uint64_t lloyd = pass + f->k * f->d * sizeof(double) /* the origins */ + (f->prune ? ooc__bounds_held_bytes(f, 0) : 0);
     uint64_t peak = init > seeding ? init : seeding;
     *held = f->k * (f->d + 1) * sizeof(double) + (peak > lloyd ? peak : lloyd);
     *partial = init_partial > pass_partial ? init_partial : pass_partial;
@@ -429,7 +444,7 @@ static int predict(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_m
     }
     ooc__assign_result r;
     ooc_kmeans_prediction done = {0};
-    rc = ooc__assign_pass(&f, m->centers, 0, NULL, labels ? ooc_chunk_output_dataset(labels) : NULL, &r, err);
+    rc = ooc__assign_pass(&f, m->centers, NULL, NULL, labels ? ooc_chunk_output_dataset(labels) : NULL, &r, err);
     if (!rc) {
         done.inertia = r.inertia;
         ooc__assign_result_free(&r);

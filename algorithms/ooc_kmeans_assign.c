@@ -21,7 +21,7 @@ typedef struct job {
     ooc__assign_fn kernel;
     const void *centers; /* k x d in the data's type */
     const void *norm2;   /* k, same type */
-    const double *origin; /* k x d: what each cluster's sum is taken about (Lloyd's pass: its centre) */
+    const double *origin; /* k x d: what each cluster's sum is taken about (Lloyd's pass) */
     ooc__bounds *bounds; /* Lloyd's, or NULL: every row through the kernel */
     layout lay;
 } job;
@@ -291,13 +291,14 @@ void ooc__assign_pass_memory(const ooc__fit *f, int accumulate, int with_bounds,
     *partial = j.lay.total * sizeof(double);
 }
 
-int ooc__assign_pass(ooc__fit *f, const double *centers, int accumulate, ooc__bounds *bounds, ooc_h5_chunked *labels,
+int ooc__assign_pass(ooc__fit *f, const double *centers, const double *origin, ooc__bounds *bounds, ooc_h5_chunked *labels,
                      ooc__assign_result *res, ooc_error *err)
 {
+    int accumulate = origin != NULL;
     memset(res, 0, sizeof *res);
     job j = make_job(f, accumulate, bounds != NULL);
     j.bounds = bounds;
-    j.origin = centers;
+    j.origin = origin;
     size_t esize = ooc_dtype_size(j.dtype);
     char *typed = malloc((size_t)(j.k * j.d + j.k) * esize);
     double *acc = calloc(j.lay.reduced ? j.lay.reduced : 1, sizeof *acc);
@@ -311,7 +312,7 @@ int ooc__assign_pass(ooc__fit *f, const double *centers, int accumulate, ooc__bo
     j.centers = typed;
     j.norm2 = typed + j.k * j.d * esize;
     if (bounds)
-        ooc__bounds_begin(bounds, j.kernel, j.centers, j.norm2, centers);
+        ooc__bounds_begin(bounds, j.kernel, j.centers, j.norm2, origin);
     ooc_pass pass = {.phase = accumulate ? "lloyd" : "labels", .partial_size = j.lay.total * sizeof(double),
                      .ctx = &j, .map = map_chunk, .combine = combine, .reduced_bytes = reduced_bytes, .output = labels,
                      .state = bounds ? bounds->rows : NULL, .pieces = 1};

@@ -106,7 +106,7 @@ int ooc__check_stats(const ooc__fit *f, const ooc_colstats *st, ooc_error *err);
 /* A pass assigning every row to its nearest of k centres: Lloyd's (accumulating new centres) or the final
  * one (labels and inertia only). */
 typedef struct ooc__assign_result {
-    double *sums;        /* k x d, Lloyd only: each cluster's rows less its centre in the pass, summed */
+    double *sums;        /* k x d, Lloyd only: each cluster's rows less its origin, summed */
     double *counts;      /* k */
     double inertia;
     uint64_t recomputed; /* rows that went through the kernel (the others kept their label by their bounds) */
@@ -139,7 +139,7 @@ typedef struct ooc__bounds {
     uint64_t k, d;
     ooc_dtype dtype;
     double margin;        /* ooc__sqdist_margin(d) */
-    const double *origin; /* k x d: what each cluster's sum is taken about (the pass's centres) */
+    const double *origin; /* k x d: what each cluster's sum is taken about (Lloyd's) */
     /* the pass under way: its kernel and centres, and the drift of every centre since `centers` (upper
      * bounds on ‖c_new − c_old‖), largest first: drifted[0 .. k). A row the plain bound cannot keep is
      * measured against the first n_exc of them, the exceptions, and bounded by the drift of the others
@@ -165,7 +165,7 @@ int ooc__bounds_create_seeded(ooc__bounds *b, const ooc__fit *f, ooc__init_seed 
                               ooc_error *err);
 void ooc__bounds_free(ooc__bounds *b);
 /* ooc__bounds_begin(): before a pass assigning to `centers` (k x d and their norms, the data's type); origin:
- * the same centres in double, what the pass's sums are taken about. */
+ * what the pass's sums are taken about (k x d), or NULL when it takes none. */
 void ooc__bounds_begin(ooc__bounds *b, ooc__assign_fn kernel, const void *centers, const void *norm2,
                        const double *origin);
 /* ooc__bounds_end(): after the pass has gone over every row: the bounds now refer to its centres. */
@@ -186,8 +186,10 @@ uint64_t ooc__bounds_assign(const ooc__bounds *b, const void *x, uint64_t n, ooc
  * chunk, reading the per-row state alone, not the data. */
 int ooc__bounds_write_labels(ooc__bounds *b, ooc_stream *s, ooc_h5_chunked *labels, ooc_error *err);
 
-/* bounds: Lloyd's (ooc__bounds_begin() and _end() are called here), or NULL: every row through the kernel. */
-int ooc__assign_pass(ooc__fit *f, const double *centers, int accumulate, ooc__bounds *bounds, ooc_h5_chunked *labels,
+/* origin: Lloyd's pass, which sums each cluster's rows less its origin (k x d), or NULL: labels and inertia
+ * only. bounds: Lloyd's (ooc__bounds_begin() and _end() are called here), or NULL: every row through the
+ * kernel. */
+int ooc__assign_pass(ooc__fit *f, const double *centers, const double *origin, ooc__bounds *bounds, ooc_h5_chunked *labels,
                      ooc__assign_result *res, ooc_error *err);
 void ooc__assign_result_free(ooc__assign_result *r);
 /* ooc__assign_pass_memory(): what such a pass holds besides the stream (*held) and its partial's size. */

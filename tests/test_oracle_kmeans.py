@@ -453,6 +453,38 @@ class FarFromOrigin(unittest.TestCase):
                 # what the rounding of the offset values themselves allows (ulp(1e14) = 1/64): 1e-3 relative
                 self.assertLess(abs(js["inertia"] - truth), 1e-3 * truth, (js["inertia"], truth))
 
+    def test_tol_zero_converges(self):
+        # --tol 0 stops when nothing moves, as scikit-learn's tol=0 does once the labels stop changing: a
+        # centre must be a function of its rows alone (sums about the current centre made it jitter by an
+        # ulp for ever: 300 iterations, shift 1e-33).
+        rng = np.random.default_rng(7)
+        X = np.array([[0.0, 0, 0], [6, 0, 0], [0, 6, 0]])[rng.integers(0, 3, 30000)] + rng.normal(size=(30000, 3))
+        p = path("tol0.h5")
+        with T.h5py().File(p, "w") as f:
+            f.create_dataset("X", data=X, chunks=(4000, 3))
+        ref = KMeans(3, n_init=1, tol=0, random_state=0).fit(X)
+        js = fit(self, p, "-k", 3, "--tol", 0, "-t", 1)
+        self.assertTrue(js["converged"], js["history"][-3:])
+        self.assertEqual(js["history"][-1]["shift"], 0.0)
+        self.assertLess(js["n_iter"], 30, (js["n_iter"], ref.n_iter_))
+
+    def test_distinct_values_a_few_ulps_apart(self):
+        # Five distinct values 4 ulps apart at 1.7e15 (microsecond timestamps), and float32 rows 1 ulp apart:
+        # five clusters, no inertia, whatever the start (distinct rows were taken for rows at a centre, so
+        # empty clusters stayed empty: inertia 400).
+        ts = (1.7e15 + np.arange(4000) % 5).reshape(-1, 1)
+        f32 = np.array([[np.float32(1000.0) + np.float32(2 ** -14) * (i % 5), 1.0] for i in range(4000)],
+                       dtype=np.float32)  # the float32 spacing at 1000 is 2^-14
+        self.assertEqual(len(np.unique(f32, axis=0)), 5)
+        for name, X in (("ts.h5", ts), ("ulp32.h5", f32)):
+            p = path(name)
+            with T.h5py().File(p, "w") as f:
+                f["X"] = X
+            for seed in range(6):
+                with self.subTest(data=name, seed=seed):
+                    js = fit(self, p, "-k", 5, "--init", "random", "--seed", seed)
+                    self.assertEqual((js["inertia"], sorted(js["cluster_sizes"])), (0.0, [800] * 5))
+
     def test_int64_near_2_to_the_60(self):
         # Integers near 2^60, spread over 16000 (doubles near 2^60 are 256 apart): as scikit-learn on the same
         # values converted to float64, within 1%. Its inertia_ belongs to centres taken about the mean, which
