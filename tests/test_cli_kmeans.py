@@ -113,6 +113,8 @@ class BadUsage(Base):
                                   (["--tol", "inf"], "--tol", "not a finite number a double holds"),
                                   (["--tol", "0.1.2"], "--tol", "not a number"),
                                   (["--seed", "18446744073709551616"], "--seed", "too large"),
+                                  (["--memory-limit", "1e30"], "--memory-limit", "too large"),
+                                  (["-k", "1e30"], "--n-clusters", "too large"),
                                   # --json prints the seed as a JSON integer, which is an int64
                                   (["--seed", "9223372036854775808"], "--seed", "at most 9223372036854775807")):
             with self.subTest(args=args):

@@ -32,7 +32,10 @@ static int speaks = 1;
 uint64_t cli_memory_limit(const char *value)
 {
     uint64_t v;
-    if (ooc_parse_size(value, &v) != 0 || v == 0)
+    int rc = ooc_parse_size(value, &v);
+    if (rc == OOC_ERANGE)
+        cli_usage_error("--memory-limit: '%s' is too large (more than 16 EiB)", value);
+    if (rc != 0 || v == 0)
         cli_usage_error("--memory-limit: '%s' is not a memory size (e.g. 512M, 2G)", value);
     return v;
 }
@@ -297,8 +300,8 @@ uint64_t cli_count(const char *option, const char *value, uint64_t min)
 {
     uint64_t v;
     int rc = ooc_parse_count(value, &v);
-    if (rc == OOC_ERANGE)
-        cli_usage_error("%s: '%s' is too large (at most %llu)", option, value, (unsigned long long)UINT64_MAX);
+    if (rc == OOC_ERANGE) /* past 64 bits: the option's own limit, lower, is said when a value passes it */
+        cli_usage_error("%s: '%s' is too large", option, value);
     if (rc)
         cli_usage_error("%s: '%s' is not a count (e.g. 1000, 1e6, 10M)", option, value);
     if (v < min)
