@@ -20,6 +20,7 @@
  *   for every other j, so D_a below that means D_a < D_j: the kernel would answer a, and dist = D_a. */
 #include "ooc_kmeans_internal.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,7 +151,7 @@ static void seed_rows(const ooc__bounds *b, void *state, uint64_t n)
         ooc__init_row in;
         memcpy(&in, (char *)state + i * sizeof in, sizeof in);
         double t = sqrt((double)in.dmin * unscale * widen) * (1 + 0x1p-50);
-        double l = b->seed_reach[in.nearest] - t;
+        double l = in.dmin < FLT_MAX ? b->seed_reach[in.nearest] - t : 0; /* saturated: D unknown */
         ooc__bound_row out = {b->seed_label[in.nearest], l > 0 ? ooc__float_below(l) : 0};
         memcpy((char *)state + i * sizeof out, &out, sizeof out);
     }

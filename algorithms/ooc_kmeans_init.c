@@ -10,13 +10,16 @@
  * easily leave (values below 1e-19 or above 1e19): every one is kept times a power of two, the scale, that
  * brings the distances of rows near the first centre to [1, 2). Powers of two scale exactly, and the draws
  * depend on ratios of distances only, so the centres do not depend on the scale, nor on the data's when it
- * is multiplied by a power of two. */
+ * is multiplied by a power of two. Distances past the float range even so (an outlier 1e20 away from rows
+ * 1 apart) are kept as FLT_MAX, saturated: drawn with all but certainty, never pruned (their true distance
+ * is unknown), and their Lloyd bound starts at 0. */
 #include "ooc_assign_internal.h"
 #include "ooc_clock.h"
 #include "ooc_colstats.h"
 #include "ooc_kmeans_internal.h"
 #include "ooc_random.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,12 +105,26 @@ typedef struct state_job {
     double scale;           /* the state's dmin are D scale (a power of two, see the top) */
 } state_job;
 
+/* D times the scale as the state keeps it: rounded to float, saturated at FLT_MAX (see the top). */
+static inline float scaled(double dist, double scale)
+{
+    double v = dist * scale;
+    return v < FLT_MAX ? (float)v : FLT_MAX;
+}
+
+/* How far a new candidate's key may go and still matter to a row at dmin (or to the rows nearest a
+ * candidate, up to its reach): all the way for a saturated one. */
+static inline double key_limit(const state_job *j, double dmin)
+{
+    return dmin < FLT_MAX ? dmin * j->widen : INFINITY;
+}
+
 /* The length of the head of row i's list: the new candidates it must measure. */
 static uint64_t head(const state_job *j, const row_state *st, uint64_t i)
 {
     uint64_t o = (uint64_t)st[i].nearest, len = j->near_start[o + 1] - j->near_start[o];
     const near_new *list = j->near + j->near_start[o];
-    double limit = (double)st[i].dmin * j->widen;
+    double limit = key_limit(j, st[i].dmin);
     uint64_t h = 0;
     while (h < len && list[h].key < limit)
         h++;
@@ -146,7 +163,7 @@ static inline uint64_t pick(uint64_t mask, uint64_t a, uint64_t b)
             const T *xi = x + i * d;                                                                       \
             uint64_t o = (uint64_t)st[i].nearest, len = j->near_start[o + 1] - j->near_start[o];           \
             const near_new *list = j->near + j->near_start[o];                                             \
-            double best = INFINITY, limit = (double)st[i].dmin * j->widen;                                 \
+            double best = INFINITY, limit = key_limit(j, st[i].dmin);                                     \
             uint64_t bb;                                                                                   \
             memcpy(&bb, &best, sizeof bb);                                                                 \
             int64_t win = -1;                                                                              \
@@ -274,7 +291,7 @@ static int state_map(void *ctx, const void *x, uint64_t row0, uint64_t n, void *
     for (uint64_t i = 0; i < n; i++) {
         /* The state takes the new candidate when nearer (ties keep the earlier one; a pruned row's inf never
          * wins), with masks as in the pruned loop: dd and dmin are >= 0 or +inf. */
-        float dd = (float)(dist[i] * j->scale);
+        float dd = scaled(dist[i], j->scale);
         uint32_t bn, bo;
         memcpy(&bn, &dd, sizeof bn);
         memcpy(&bo, &st[i].dmin, sizeof bo);
@@ -349,7 +366,7 @@ static near_new *prune_table(state_job *j, const candidates *c, uint64_t first, 
         ooc__assign_typed_centers(c->pts, (size_t)first, d, j->dtype, old);
     for (uint64_t o = 0; ok && o < first; o++) {
         (*start)[o] = used;
-        double limit = reach[o] * j->widen;
+        double limit = key_limit(j, reach[o]);
         for (uint64_t q = 0; ok && q < j->n_new; q++) {
             double key = ooc__sqdist(j->dtype, old + o * row, (const char *)j->centers + q * row, d) * (1 - m) *
                          j->scale;
@@ -595,7 +612,7 @@ typedef struct trial_job {
         size_t d = (size_t)t->d;                                                                           \
         for (uint64_t i = 0; i < n; i++)                                                                   \
             for (uint64_t q = 0; q < t->n; q++) {                                                          \
-                float dd = (float)(ooc__sqdist_##OPS(x + i * d, c + q * d, d) * t->scale);                 \
+                float dd = scaled(ooc__sqdist_##OPS(x + i * d, c + q * d, d), t->scale);                   \
                 pot[q] += dd < st[i].dmin ? dd : st[i].dmin;                                               \
             }                                                                                              \
     }

@@ -485,6 +485,22 @@ class FarFromOrigin(unittest.TestCase):
                     js = fit(self, p, "-k", 5, "--init", "random", "--seed", seed)
                     self.assertEqual((js["inertia"], sorted(js["cluster_sizes"])), (0.0, [800] * 5))
 
+    def test_outliers_past_the_float_range(self):
+        # Two rows 1e20 away from rows about 1 apart: their squared distances pass the float range of the
+        # initialisations' per-row state (they saturated to inf, phi with them, and neither was ever drawn:
+        # inertia 2e40). Each must become its own centre, as scikit-learn's k-means++ makes them.
+        X = np.random.default_rng(4).normal(size=(10000, 3))
+        X[5, 0], X[6, 0] = 1e20, -1e20
+        p = path("outliers.h5")
+        with T.h5py().File(p, "w") as f:
+            f["X"] = X
+        ref = KMeans(3, n_init=3, random_state=0).fit(X).inertia_
+        for init in ("k-means||", "k-means++"):
+            with self.subTest(init=init):
+                js = fit(self, p, "-k", 3, "--init", init)
+                self.assertLess(js["inertia"], ref * (1 + 1e-9), (js["inertia"], ref))
+                self.assertEqual(sorted(js["cluster_sizes"])[:2], [1, 1])
+
     def test_int64_near_2_to_the_60(self):
         # Integers near 2^60, spread over 16000 (doubles near 2^60 are 256 apart): as scikit-learn on the same
         # values converted to float64, within 1%. Its inertia_ belongs to centres taken about the mean, which
