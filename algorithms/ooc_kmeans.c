@@ -4,6 +4,7 @@
 #include "ooc_kmeans_internal.h"
 
 #include <cblas.h>
+#include <float.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -229,10 +230,20 @@ static int lloyd(ooc__fit *f, ooc__init_seed *seed, double tol_abs, ooc_h5_chunk
 
 int ooc__check_stats(const ooc__fit *f, const ooc_colstats *st, ooc_error *err)
 {
-    if (st->first_nonfinite_row == OOC_NO_ROW)
-        return 0;
-    return ooc_error_set(err, OOC_ENONFINITE, "%s: row %llu: NaN or infinity in the data", f->in->input,
-                         (unsigned long long)st->first_nonfinite_row);
+    if (st->first_nonfinite_row != OOC_NO_ROW)
+        return ooc_error_set(err, OOC_ENONFINITE, "%s: row %llu: NaN or infinity in the data", f->in->input,
+                             (unsigned long long)st->first_nonfinite_row);
+    /* A column whose range squared overflows has two rows whose squared distance does: no centre, weight or
+     * inertia involving both means anything in float64 (one row at 1e155 among rows near 0 wrecked the
+     * initialisation's weights, and the fit "succeeded" 57 times the right inertia). */
+    for (uint64_t j = 0; j < st->cols; j++) {
+        double range = st->max[j] - st->min[j];
+        if (!(range * range <= DBL_MAX))
+            return ooc_error_set(err, OOC_ENONFINITE, "%s: feature %llu spans %g to %g: squared distances "
+                                 "overflow float64: values too large", f->in->input, (unsigned long long)j,
+                                 st->min[j], st->max[j]);
+    }
+    return 0;
 }
 
 /* A sum of squared distances that is not finite: a NaN or an infinity in the data (the first row named; a

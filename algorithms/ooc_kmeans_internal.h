@@ -100,7 +100,8 @@ void ooc__kmeans_init_memory(const ooc__fit *f, uint64_t *held, size_t *partial)
 /* ooc__kmeans_init_candidates(): the candidates k-means|| is expected to draw (k for the others). */
 uint64_t ooc__kmeans_init_candidates(const ooc__fit *f);
 
-/* ooc__check_stats(): OOC_ENONFINITE, naming the first row with NaN or infinity, or 0. */
+/* ooc__check_stats(): OOC_ENONFINITE, naming the first row with NaN or infinity, or a feature whose range
+ * squared overflows float64 (two rows' squared distance does); else 0. */
 int ooc__check_stats(const ooc__fit *f, const ooc_colstats *st, ooc_error *err);
 
 /* A pass assigning every row to its nearest of k centres: Lloyd's (accumulating new centres) or the final

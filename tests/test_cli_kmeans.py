@@ -397,25 +397,31 @@ class RuntimeFailures(Base):
         self.predict_fails(self.write_h5("model2.h5", cluster_centers=np.zeros((2, 3))), inp, "huge.h5", "overflow")
 
     def test_variance_overflow(self):
-        # One finite row so far out that the features' variance overflows (numpy: inf), as scikit-learn's
-        # tolerance then is: the first iteration converges, and its squared distances overflow: refused at
-        # once, not 300 iterations that never converge (the variance was NaN, and no shift is <= NaN).
+        # One finite row so far out that its squared distance to the others overflows float64 (numpy: inf),
+        # with every --init and --tol: refused at once, naming the feature. (Before, the default tol, as
+        # infinite as the variance, converged at once and was refused for its inertia; --tol 0 ran on, and a
+        # row at 1e155 among rows near 0 left k-means|| with weights of inf: exit 0 at 57x the inertia.)
         X = np.random.default_rng(2).normal(size=(30000, 4))
         X[12345, 2:] = 1e308
         with np.errstate(over="ignore", invalid="ignore"):
-            self.assertFalse(np.isfinite(X.var(axis=0).mean()))
+            self.assertFalse(np.isfinite(((X[12345] - X[0]) ** 2).sum()))
         inp = self.write_h5("outlier.h5", X=X)
-        self.fit_fails(inp, "outlier.h5", "overflow", args=("-k", 3))
-        # With --tol 0 Lloyd runs until nothing moves: the outlier alone in its cluster, as numpy computes.
-        status, out, err = kmeans("fit", inp, "-k", 3, "--tol", 0, "--json", "-q")
+        self.fit_fails(inp, "outlier.h5", "overflow", "feature 2", args=("-k", 3))
+        Y = np.random.default_rng(3).normal(size=(30000, 2))
+        Y[123, 0] = 1e155
+        far = self.write_h5("far.h5", X=Y)
+        for init in ("k-means||", "k-means++", "random"):
+            with self.subTest(init=init):
+                self.fit_fails(far, "far.h5", "overflow", "feature 0", args=("-k", 6, "--tol", 0, "--init", init))
+        # 1e154 is still within reach: the row alone in its cluster, the blob's rows in the others.
+        Y[123, 0] = 1e154
+        near = self.write_h5("near.h5", X=Y)
+        status, out, err = kmeans("fit", near, "-k", 3, "--tol", 0, "--json", "-q")
         self.assertEqual(status, 0, err)
         r = json.loads(out)
         self.assertTrue(r["converged"])
-        self.assertLess(r["n_iter"], 300)
         self.assertIn(1, r["cluster_sizes"])
-        rest = np.delete(X, 12345, axis=0)
-        self.assertEqual(sum(r["cluster_sizes"]), len(X))
-        self.assertGreater(r["inertia"], 0)
+        rest = np.delete(Y, 123, axis=0)
         self.assertLess(r["inertia"], ((rest - rest.mean(axis=0)) ** 2).sum())
 
     def test_corrupt_chunk(self):
