@@ -337,7 +337,7 @@ OOC__ROW_LOOPS(OOC__EXCEPTED, excepted)
             dist[i] = da;                                                                                  \
             st[i].lower = lower;                                                                           \
             if (prefix) {                                                                                  \
-                ooc__add_row_##OPS(sums + (size_t)a * d, xi, b->origin + (size_t)a * d, d);                                           \
+                ooc__add_row_##OPS(sums + (size_t)a * d, xi, b->origin + (size_t)a * d, d);               \
                 counts[a] += 1;                                                                            \
                 prefix_end = i + 1;                                                                        \
             }                                                                                              \

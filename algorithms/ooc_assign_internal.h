@@ -131,8 +131,8 @@ OOC__SQDIST(f32, float)
 #undef OOC__SQDIST
 
 /* ooc__add_row_f64/f32(): s[t] += x[t] − o[t] for t < d, in double: a row added to its cluster's sum,
- * taken about an origin o near the cluster (its centre in this pass), so that the sums keep the digits of
- * its spread however far the data sits from 0. */
+ * taken about an origin o near the cluster (ooc_kmeans.c: its initial centre, or the row it was moved to),
+ * so that the sums keep the digits of its spread however far the data sits from 0. */
 #define OOC__ADD_ROW(SUF, T)                                                                               \
     static inline void ooc__add_row_##SUF(double *restrict s, const T *restrict x, const double *restrict o,  \
                                           size_t d)                                                        \

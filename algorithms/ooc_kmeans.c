@@ -70,15 +70,14 @@ static double in_data_type(const ooc__fit *f, double v)
     return f->in->dtype == OOC_FLOAT32 ? (double)(float)v : v;
 }
 
-/* New centres from one Lloyd pass (each cluster's origin plus the mean of its rows' differences from it:
- * the digits of its spread kept however far from 0 the data is, and a function of its rows alone, so that
- * the same rows give the same centre: shift 0 once no label changes); empty clusters take the rows farthest
- * from their centres, farthest
- * first, in cluster order (scikit-learn's relocation), but not a row at a centre (as the centres stand,
- * updated up to this cluster): that would only split identical rows, and, their means rounding, the clusters
- * would trade them for ever (rows of 5 distinct points, k = 8: 300 iterations, centres jumping). When the rows
- * hold fewer distinct points than k, clusters stay empty. Returns the squared shift summed over clusters;
- * h gets the counts of empty and relocated clusters. */
+/* New centres from one Lloyd pass: each cluster's origin plus the mean of its rows' differences from it (the
+ * digits of its spread kept however far from 0 the data is, and a function of its rows alone, so that the
+ * same rows give the same centre: shift 0 once no label changes). Empty clusters take the rows farthest from
+ * their centres, farthest first, in cluster order (scikit-learn's relocation), but not a row at a centre (as
+ * the centres stand, updated up to this cluster): that would only split identical rows, and, their means
+ * rounding, the clusters would trade them for ever (rows of 5 distinct points, k = 8: 300 iterations,
+ * centres jumping). When the rows hold fewer distinct points than k, clusters stay empty. Returns the squared
+ * shift summed over clusters; h gets the counts of empty and relocated clusters. */
 static double update_centers(const ooc__fit *f, const ooc__assign_result *r, double *centers, double *origin,
                              ooc_kmeans_iteration *h)
 {

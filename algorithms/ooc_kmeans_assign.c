@@ -157,8 +157,8 @@ static void init_reduced(double *part, const job *j)
         far_set far = far_view(part, j);                                                                   \
         double row[j->d > 0 ? j->d : 1];                                                                   \
         for (uint64_t i = from; i < n; i++) {                                                              \
-            ooc__add_row_##OPS(sums + (uint64_t)labels[i] * j->d, x + i * j->d, j->origin + (uint64_t)labels[i] * j->d, \
-                               (size_t)j->d);             \
+            uint64_t at = (uint64_t)labels[i] * j->d;                                                      \
+            ooc__add_row_##OPS(sums + at, x + i * j->d, j->origin + at, (size_t)j->d);                     \
             counts[labels[i]] += 1;                                                                        \
         }                                                                                                  \
         if (n && *far.n == (double)far.cap && farthest(dist, n) < far.dist[0])                             \

@@ -760,18 +760,24 @@ static int read_rows_here(ooc_stream *s, const uint64_t *rows, size_t n, double 
     return rc;
 }
 
+/* The process that reads row r: its chunk's owner. */
+static int row_owner(const ooc_stream *s, uint64_t r)
+{
+    return ooc_dist_owner(s->p.dist, r / ooc_array_get_info(s->a)->chunk_rows);
+}
+
 /* Distributed: each process reads the rows of its own chunks, and every process gets them all, each row from
  * its chunk's owner (no process reads another's chunks). */
 static int read_rows_shared(ooc_stream *s, const uint64_t *rows, size_t n, double *out, ooc_error *err)
 {
     const ooc_array_info *in = ooc_array_get_info(s->a);
     int size = ooc_dist_size(s->p.dist), rank = ooc_dist_rank(s->p.dist);
-    uint64_t *mine = malloc((n ? n : 1) * sizeof *mine), *taken = calloc((size_t)size, sizeof *taken);
+    uint64_t *mine = malloc((n ? n : 1) * sizeof *mine), *next = calloc((size_t)size, sizeof *next);
     double *got = malloc((n ? n : 1) * in->cols * sizeof *got), *all = NULL;
     size_t n_mine = 0;
-    int rc = mine && taken && got ? 0 : ooc_error_set(err, OOC_ENOMEM, "%s: out of memory", in->input);
+    int rc = mine && next && got ? 0 : ooc_error_set(err, OOC_ENOMEM, "%s: out of memory", in->input);
     for (size_t i = 0; !rc && i < n; i++)
-        if (ooc_dist_owner(s->p.dist, rows[i] / in->chunk_rows) == rank)
+        if (row_owner(s, rows[i]) == rank)
             mine[n_mine++] = rows[i];
     if (!rc)
         rc = read_rows_here(s, mine, n_mine, got, err);
@@ -779,23 +785,19 @@ static int read_rows_shared(ooc_stream *s, const uint64_t *rows, size_t n, doubl
     rc = ooc_dist_agree(s->p.dist, rc, err);
     if (!rc)
         rc = ooc_dist_concat(s->p.dist, got, n_mine, in->cols * sizeof *got, (void **)&all, &n_all, err);
-    if (!rc) { /* in rank order: row i is the next of its owner's; taken[] counts, then offsets, per process */
+    if (!rc) { /* in rank order: row i is the next of its owner's; next[p]: where p's next row is in all */
         for (size_t i = 0; i < n; i++)
-            taken[ooc_dist_owner(s->p.dist, rows[i] / in->chunk_rows)]++;
-        uint64_t at = 0;
-        for (int p = 0; p < size; p++) {
-            uint64_t c = taken[p];
-            taken[p] = at;
-            at += c;
+            next[row_owner(s, rows[i])]++;
+        for (uint64_t p = 0, at = 0, c; p < (uint64_t)size; p++, at += c) {
+            c = next[p];
+            next[p] = at;
         }
-        for (size_t i = 0; i < n; i++) {
-            uint64_t from = taken[ooc_dist_owner(s->p.dist, rows[i] / in->chunk_rows)]++;
-            memcpy(out + i * in->cols, all + from * in->cols, in->cols * sizeof *out);
-        }
+        for (size_t i = 0; i < n; i++)
+            memcpy(out + i * in->cols, all + next[row_owner(s, rows[i])]++ * in->cols, in->cols * sizeof *out);
     }
     free(all);
     free(got);
-    free(taken);
+    free(next);
     free(mine);
     return rc;
 }

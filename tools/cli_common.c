@@ -186,22 +186,21 @@ void cli_init(const char *name)
     mallopt(M_MMAP_THRESHOLD, 512 * 1024);
 }
 
-int cli_same_command_line(const ooc_dist *d, int argc, char **argv)
+int cli_same_command_line(const ooc_dist *d, int argc, char **argv, ooc_error *err)
 {
-    uint64_t h = 14695981039346656037u, first = 0, differ = 0; /* FNV-1a over the arguments and their ends */
+    uint64_t h = 14695981039346656037u; /* FNV-1a over the arguments and their ends */
     for (int i = 0; i < argc; i++)
         for (const unsigned char *c = (const unsigned char *)argv[i];; c++) {
             h = (h ^ *c) * 1099511628211u;
             if (!*c)
                 break;
         }
-    for (int r = 0; r < ooc_dist_size(d); r++) { /* one word at a time: no allocation to fail in one process */
-        uint64_t theirs = h;
-        ooc_dist_bcast(d, &theirs, sizeof theirs, r);
-        first = r == 0 ? theirs : first;
-        differ |= theirs != first;
-    }
-    return !differ;
+    uint64_t first = h;
+    ooc_dist_bcast(d, &first, sizeof first, 0);
+    int rc = first == h ? 0
+                        : ooc_error_set(err, OOC_EINVAL, "the processes were started with different command lines "
+                                                         "(mpirun A : B); every process must run the same one");
+    return ooc_dist_agree(d, rc, err);
 }
 
 void cli_one_process(void)

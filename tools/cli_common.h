@@ -15,10 +15,10 @@ enum { CLI_EXIT_OK = 0, CLI_EXIT_FAILURE = 1, CLI_EXIT_USAGE = 2 };
  * removes temporary outputs and exits at once); SIGXFSZ is ignored so a file size limit is a write error. */
 void cli_init(const char *program);
 
-/* cli_same_command_line(): 1 when every process of the run was started with this argv (always, alone); under
- * an MPMD launch (mpirun A : B) with other options in some process, 0 in all, which then must stop: their
- * passes would exchange buffers of other sizes. Collective. */
-int cli_same_command_line(const ooc_dist *d, int argc, char **argv);
+/* cli_same_command_line(): 0 when every process of the run was started with this argv (always, alone); under
+ * an MPMD launch (mpirun A : B) with other options in some process, OOC_EINVAL with its message in all, which
+ * then must stop: their passes would exchange buffers of other sizes. Collective. */
+int cli_same_command_line(const ooc_dist *d, int argc, char **argv, ooc_error *err);
 
 /* cli_one_process(): for tools that run as one process: under mpirun, every process but 0 leaves now
  * (status 0), so that one writes and prints. */

@@ -334,17 +334,17 @@ static void warn_empty_clusters(const ooc_kmeans_model *m)
     uint64_t distinct = 0;
     for (uint64_t j = 0; j < m->k; j++)
         distinct += m->sizes[j] > 0;
+    if (distinct == m->k)
+        return;
     /* Distinct rows look the same when their squared distances underflow to 0: values below about 1e-154,
      * hence centres too. */
     double largest = 0;
     for (uint64_t e = 0; e < m->k * m->d; e++)
         largest = fmax(largest, fabs(m->centers[e]));
-    if (distinct < m->k)
-        cli_warning("%llu distinct clusters found, fewer than k = %llu (duplicate rows%s?); the other %llu are empty",
-                    (unsigned long long)distinct, (unsigned long long)m->k,
-                    m->inertia == 0 && largest < 1e-150 ? ", or values so small that squared distances underflow to 0"
-                                                        : "",
-                    (unsigned long long)(m->k - distinct));
+    cli_warning("%llu distinct clusters found, fewer than k = %llu (duplicate rows%s?); the other %llu are empty",
+                (unsigned long long)distinct, (unsigned long long)m->k,
+                m->inertia == 0 && largest < 1e-150 ? ", or values so small that squared distances underflow to 0" : "",
+                (unsigned long long)(m->k - distinct));
 }
 
 static void print_fit(const cli *c, const ooc_kmeans_model *m)
@@ -628,9 +628,7 @@ int main(int argc, char **argv)
     if (ooc_dist_init(&argc, &argv, &dist, &err) != 0)
         return cli_fail(&err);
     c.sp.dist = dist;
-    if (!cli_same_command_line(dist, argc, argv)) {
-        ooc_error_set(&err, OOC_EINVAL, "the processes were started with different command lines (mpirun A : B); "
-                                        "every process must run the same one");
+    if (cli_same_command_line(dist, argc, argv, &err) != 0) {
         cli_fail(&err);
         ooc_dist_finalize(dist);
         return CLI_EXIT_USAGE;
