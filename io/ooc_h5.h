@@ -91,6 +91,7 @@ typedef struct ooc_h5_filter {
     int id;
     char name[48];
     int available; /* HDF5 can decode it here (a plugin found, or built in) */
+    int optional;  /* H5Z_FLAG_OPTIONAL: a chunk may have been stored without it (its filter mask says so) */
 } ooc_h5_filter;
 
 typedef struct ooc_h5_info {

@@ -138,6 +138,7 @@ static int describe_layout(ooc_h5_reader *r, ooc_error *err)
                                                                               : "unknown");
         }
         f->available = H5Zfilter_avail(id) > 0;
+        f->optional = (flags & H5Z_FLAG_OPTIONAL) != 0;
         /* Ours is [shuffle?] then [zstd?], each at most once, in that order. */
         if (id == H5Z_FILTER_SHUFFLE && i == 0 && !in->codec.shuffle)
             in->codec.shuffle = 1;
@@ -192,11 +193,12 @@ static int reopen_uncached(ooc_h5_reader *r, const char *path, const char *datas
     return r->dset < 0 ? ooc__h5_fail(err, OOC_EFORMAT, "%s: '%s' cannot be opened again", path, dataset) : 0;
 }
 
-/* The first filter HDF5 cannot decode here, refused. */
+/* The first filter HDF5 cannot decode here, refused. An optional one is not: writers such as h5py's lzf skip
+ * it on chunks it does not shrink, and HDF5 reads those; a chunk that needs it fails when read, naming it. */
 static int check_filters(const ooc_h5_reader *r, ooc_error *err)
 {
     for (int i = 0; i < r->info.nfilters; i++)
-        if (!r->info.filters[i].available)
+        if (!r->info.filters[i].available && !r->info.filters[i].optional)
             return ooc_error_set(err, OOC_EFORMAT, "%s: HDF5 filter %d (%s) is not available to decode it", r->name,
                                  r->info.filters[i].id, r->info.filters[i].name);
     return 0;

@@ -119,18 +119,29 @@ class Errors(unittest.TestCase):
                 self.assertEqual((json.loads(out)["shape"], json.loads(out)["raw_bytes"]), (shape, 0))
 
     def test_filter_not_available(self):
-        # h5py's lzf (32000) has no HDF5 plugin here: described, the filter marked unavailable; --stats
-        # (which must decode) refuses, naming it.
+        # h5py's lzf (32000) has no HDF5 plugin here: described, the filter marked unavailable. lzf is an
+        # optional filter: h5py skips it on chunks it cannot shrink (their filter mask says so), and HDF5
+        # reads those without it, as h5dump does. --stats reads such chunks; a chunk lzf did shrink fails,
+        # naming the chunk and the filter.
+        rng = np.random.default_rng(5)
+        x = rng.normal(size=(200, 3))
+        x[150:] = 1.0  # chunk 3 compresses; chunks 0-2 (random doubles) do not
         p = tmp("lzf.h5")
         with h5py.File(p, "w") as f:
-            f.create_dataset("X", data=np.ones((100, 3)), chunks=(50, 3), compression="lzf")
+            f.create_dataset("X", data=x, chunks=(50, 3), compression="lzf")
+            f.create_dataset("skipped", data=x[:150], chunks=(50, 3), compression="lzf")
+            masks = [f["X"].id.get_chunk_info(i).filter_mask for i in range(4)]
+        self.assertEqual(masks, [1, 1, 1, 0])
         got, out, err = chunkinfo(p, "--json")
         self.assertEqual((got, err), (0, ""))
         self.assertEqual(json.loads(out)["filters"], [{"name": "lzf", "id": 32000, "available": False}])
         got, out, err = chunkinfo(p)
         self.assertEqual(got, 0, err)
         self.assertIn("lzf(32000, not available)", out)
-        self.fails([p, "--stats"], 1, p, "filter 32000", "not available")
+        self.fails([p, "--stats"], 1, p, "chunk 3 (rows 150..199)", "lzf")
+        got, out, err = chunkinfo(p + ":/skipped", "--stats", "--json")
+        self.assertEqual((got, err), (0, ""))
+        np.testing.assert_allclose([c["mean"] for c in json.loads(out)["columns"]], x[:150].mean(axis=0), rtol=1e-12)
 
     def test_corrupt_chunk(self):
         """Bytes flipped inside a stored chunk: --stats fails naming it; the metadata alone still reads."""
