@@ -233,10 +233,17 @@ static int open_checked(ooc_h5_reader *r, const char *path, const char *dataset,
     if (rank != 1 && rank != 2)
         return ooc_error_set(err, OOC_EFORMAT, "%s: a %d-D dataset; expected 2-D (samples x features)", r->name,
                              rank);
-    hsize_t dims[2] = {0, 1};
-    H5Sget_simple_extent_dims(r->space, dims, NULL);
+    hsize_t dims[2] = {0, 1}, max[2] = {0, 1};
+    H5Sget_simple_extent_dims(r->space, dims, max);
     r->info.rows = dims[0];
     r->info.cols = rank == 2 ? dims[1] : 1;
+    /* HDF5 never extends a dataset past its maximum shape; a damaged one that says so would be read as
+     * fill values for as many rows as the damage says (10^11 rows: hours). */
+    for (int i = 0; i < rank; i++)
+        if (max[i] != H5S_UNLIMITED && dims[i] > max[i])
+            return ooc_error_set(err, OOC_ECORRUPT, "%s: %llu %s, beyond its %llu at most: the file is damaged",
+                                 r->name, (unsigned long long)dims[i], i == 0 ? "rows" : "columns",
+                                 (unsigned long long)max[i]);
     r->info.stored_bytes = H5Dget_storage_size(r->dset);
     int rc = describe_type(r, err);
     if (!rc)

@@ -220,6 +220,29 @@ class Errors(unittest.TestCase):
         self.assertEqual((status, err), (0, ""))
         np.testing.assert_allclose([c["mean"] for c in json.loads(out)["columns"]], x.mean(axis=0), rtol=1e-12)
 
+    def test_damaged_shape(self):
+        """More rows than the dataset's fixed maximum (a damaged dataspace message: HDF5 opens it and reads
+        fill values for every row it claims, 10^11 in a fuzzed file) is refused before any read."""
+        good = tmp("rows_max.h5")
+        with h5py.File(good, "w") as f:
+            f.create_dataset("X", data=np.ones((700, 3)), maxshape=(900, 3), chunks=(100, 3))
+        with open(good, "rb") as f:
+            data = bytearray(f.read())
+        dims = struct.pack("<QQQQ", 700, 3, 900, 3)  # the dataspace message: dimensions, then their maxima
+        self.assertEqual(data.count(dims), 1)
+        at = data.find(dims)
+        data[at:at + 8] = struct.pack("<Q", 10**11)
+        bad = tmp("rows_max_damaged.h5")
+        with open(bad, "wb") as f:
+            f.write(data)
+        with h5py.File(bad, "r") as f:
+            self.assertEqual(f["X"].shape, (10**11, 3))  # HDF5 itself takes it
+        for extra in ([], ["--stats"]):
+            with self.subTest(extra=extra):
+                self.fails([bad, *extra], 1, bad, "100000000000 rows", "900 at most", "damaged")
+        status, _, err = T.run(["kmeans-ooc", "fit", bad, "-k", "2", "-q"])
+        T.assert_one_error(self, "kmeans-ooc", status, err, 1, bad, "damaged")
+
     def test_truncated(self):
         good = chunkgen(tmp("whole.h5"), "-n", "20000", "-d", "5", "--chunk-rows", "2000")
         path = tmp("truncated.h5")
