@@ -61,6 +61,6 @@ int ooc_error_set(ooc_error *err, int code, const char *fmt, ...)
 
 void ooc_error_copy(ooc_error *dst, const ooc_error *src)
 {
-    if (dst && src && src->code != 0 && dst->code == 0)
+    if (dst && src)
         *dst = *src;
 }

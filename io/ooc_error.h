@@ -53,7 +53,7 @@ void ooc_error_clear(ooc_error *err);
  * `return ooc_error_set(err, OOC_EIO, "%s: cannot open: %s", path, strerror(errno));`. err may be NULL. */
 int ooc_error_set(ooc_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* ooc_error_copy(): copy src into dst unless dst already holds an error (the first error wins). */
+/* ooc_error_copy(): copy src into dst, replacing what dst held (dst may be NULL). */
 void ooc_error_copy(ooc_error *dst, const ooc_error *src);
 
 #ifdef __cplusplus

@@ -1,7 +1,9 @@
 /* The KMeans functions as another program calls them, beyond what the tools exercise: a labels output of the
  * wrong type or shape is refused before anything is written (it used to be filled with garbage and bytes
  * never set); the caller's OpenBLAS and OpenMP thread settings are as they were after a fit or prediction;
- * a cancel stops a fit and, once cleared, the next one runs (to the same result as a fit never cancelled). */
+ * a cancel stops a fit and, once cleared, the next one runs (to the same result as a fit never cancelled);
+ * an ooc_error reused across calls, as C callers do, reports each failing call's own error (a pass's failure
+ * used to leave the one before in place). */
 #define _GNU_SOURCE /* mkdtemp */
 #include "ooc_array.h"
 #include "ooc_cancel.h"
@@ -99,9 +101,13 @@ static void test_cancel_cleared(void)
     ooc_kmeans_params p = params();
     ooc_kmeans_model *before, *cancelled = NULL, *after;
     ASSERT_OK(ooc_kmeans_fit(a, &sp, &p, NULL, &before, &err));
+    ooc_array *missing;
+    ASSERT_INT_EQ(ooc_array_open("/nonexistent/ooc.h5", &missing, &err), OOC_ENOTFOUND);
     ooc_cancel_request(SIGINT);
     ASSERT_INT_EQ(ooc_kmeans_fit(a, &sp, &p, NULL, &cancelled, &err), OOC_EINTERRUPTED);
     ASSERT(cancelled == NULL);
+    ASSERT_INT_EQ(err.code, OOC_EINTERRUPTED);
+    ASSERT_INT_EQ(ooc_cancel_signal_of(&err), SIGINT);
     ooc_cancel_clear();
     ASSERT_OK(ooc_kmeans_fit(a, &sp, &p, NULL, &after, &err));
     ASSERT(memcmp(&before->inertia, &after->inertia, sizeof before->inertia) == 0);
