@@ -92,7 +92,7 @@ ooc_stream_params ooc_stream_params_resolved(const ooc_stream_params *p)
 {
     ooc_stream_params r = *p;
     int local = ooc_dist_local_size(p->dist), cores = ooc_threads_resolve(0);
-    if (!r.threads)
+    if (r.threads < 1) /* a negative count, as ooc_threads_resolve() takes it: all cores */
         r.threads = cores > local ? cores / local : 1;
     if (!r.memory_limit)
         r.memory_limit = ooc_memory_default_limit() / (uint64_t)local;

@@ -31,7 +31,7 @@ extern "C" {
 #endif
 
 typedef struct ooc_stream_params {
-    int threads;             /* 0: all cores (shared among the dist's processes on this machine), or fewer
+    int threads;             /* 0 (or less): all cores (shared among the dist's processes on this machine), or fewer
                                 when the memory limit cannot hold their buffers  [default: 0] */
     uint64_t memory_limit;   /* bytes the stream may hold; 0: ooc_memory_default_limit(), likewise
                                 shared                                           [default: 0] */

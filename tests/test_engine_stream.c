@@ -10,6 +10,7 @@
 #include "ooc_h5.h"
 #include "ooc_stream.h"
 #include "ooc_test.h"
+#include "ooc_threads.h"
 
 #include <hdf5.h>
 #include <stdint.h>
@@ -452,6 +453,28 @@ static void test_map_error_stops_pass(void)
 }
 
 /* ---- (e) the memory limit --------------------------------------------------------------------------- */
+
+/* 0 or less threads means all cores, as ooc_threads_resolve() has it (-1 was taken as a count and the stream
+ * failed to allocate "-1 threads' buffers", saying out of memory). */
+static void test_threads_resolved(void)
+{
+    ooc_array *a = open_array("blobs:samples=1000,features=3,chunk_rows=100");
+    if (!a)
+        return;
+    for (int threads = 0; threads >= -2; threads--) {
+        ooc_stream_params p = ooc_stream_params_default();
+        p.threads = threads;
+        ASSERT_INT_EQ(ooc_stream_params_resolved(&p).threads, ooc_threads_resolve(0));
+        ooc_stream *s = NULL;
+        ooc_error err;
+        ooc_error_clear(&err);
+        ASSERT_OK(ooc_stream_create(a, &p, &s, &err));
+        if (s)
+            run_sum(s, 3);
+        ooc_stream_free(s);
+    }
+    ooc_array_free(a);
+}
 
 static void test_limit_below_working_set(void)
 {
@@ -967,5 +990,5 @@ static void test_read_rows(void)
 }
 
 OOC_TEST_MAIN(test_each_chunk_once_in_order, test_sum_bitwise_identical, test_cache_serves_second_pass,
-              test_map_error_stops_pass, test_limit_below_working_set, test_colstats_known_values,
+              test_map_error_stops_pass, test_threads_resolved, test_limit_below_working_set, test_colstats_known_values,
               test_processing_chunks, test_row_state, test_pieces, test_read_rows)
