@@ -4,6 +4,11 @@
 
 #include <string.h>
 
+int ooc_dtype_valid(ooc_dtype t)
+{
+    return t == OOC_FLOAT64 || t == OOC_FLOAT32 || t == OOC_INT32 || t == OOC_INT64;
+}
+
 size_t ooc_dtype_size(ooc_dtype t)
 {
     return (t == OOC_FLOAT32 || t == OOC_INT32) ? 4 : 8;

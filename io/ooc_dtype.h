@@ -15,6 +15,9 @@ typedef enum ooc_dtype {
     OOC_INT64 = 3  /* cluster sizes */
 } ooc_dtype;
 
+/* ooc_dtype_valid(): 1 for the four types above, else 0 (functions taking an ooc_dtype refuse others). */
+int ooc_dtype_valid(ooc_dtype t);
+
 /* ooc_dtype_size(): bytes per element. */
 size_t ooc_dtype_size(ooc_dtype t);
 

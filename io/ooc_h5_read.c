@@ -344,6 +344,8 @@ static int read_hyperslab(ooc_h5_reader *r, uint64_t row0, uint64_t n, ooc_dtype
 int ooc_h5_reader_read_rows(ooc_h5_reader *r, uint64_t row0, uint64_t n, ooc_dtype t, void *dst,
                             ooc_error *err)
 {
+    if (!ooc_dtype_valid(t))
+        return ooc_error_set(err, OOC_EINVAL, "%s: type %d is no ooc_dtype", r->name, (int)t);
     if (row0 > r->info.rows || n > r->info.rows - row0)
         return ooc_error_set(err, OOC_EINVAL, "%s: rows %llu..%llu are beyond the %llu rows", r->name,
                              (unsigned long long)row0, (unsigned long long)(row0 + n),

@@ -139,6 +139,9 @@ int ooc_h5_attr_string(ooc_h5_file *f, const char *name, const char *value, ooc_
 int ooc_h5_write_dataset(ooc_h5_file *f, const char *name, ooc_dtype t, int rank, const uint64_t *dims,
                          const void *data, ooc_error *err)
 {
+    if ((rank != 1 && rank != 2) || !ooc_dtype_valid(t))
+        return ooc_error_set(err, OOC_EINVAL, "%s:%s: a %d-D dataset of type %d: expected 1-D or 2-D of an ooc_dtype",
+                             f->path, name, rank, (int)t);
     hsize_t hd[2] = {dims[0], rank > 1 ? dims[1] : 1};
     ooc__h5_lock();
     hid_t space = H5Screate_simple(rank, hd, NULL);
@@ -176,6 +179,8 @@ int ooc_h5_chunked_create(ooc_h5_file *f, const char *name, const ooc_h5_chunked
     if (p->rows == 0 || p->cols == 0 || p->chunk_rows == 0 || (p->rank != 1 && p->rank != 2) ||
         (p->rank == 1 && p->cols != 1))
         return ooc_error_set(err, OOC_EINVAL, "%s:%s: invalid dataset shape", f ? f->path : "", name);
+    if (!ooc_dtype_valid(p->dtype))
+        return ooc_error_set(err, OOC_EINVAL, "%s:%s: type %d is no ooc_dtype", f ? f->path : "", name, (int)p->dtype);
     if (p->codec.zstd_level < 0 || p->codec.zstd_level > 22)
         return ooc_error_set(err, OOC_EINVAL, "%s:%s: zstd level %d is not 1..22 (or 0, none)", f ? f->path : "",
                              name, p->codec.zstd_level);
