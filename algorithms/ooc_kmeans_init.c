@@ -706,9 +706,11 @@ static int top_up(ooc__fit *f, candidates *c, double *centers, ooc_error *err)
 {
     uint64_t missing = f->k - c->m;
     char msg[160];
-    snprintf(msg, sizeof msg, "k-means||: %llu candidates for %llu clusters; adding %llu random rows",
-             (unsigned long long)c->m, (unsigned long long)f->k, (unsigned long long)missing);
-    note(f, msg);
+    snprintf(msg, sizeof msg, "%s: %llu candidates for %llu clusters; adding %llu random rows",
+             ooc_kmeans_init_name(f->p->init), (unsigned long long)c->m, (unsigned long long)f->k,
+             (unsigned long long)missing);
+    if (missing)
+        note(f, msg);
     uint64_t *taken = malloc((c->m + 1) * sizeof *taken), *extra = malloc(missing * sizeof *extra);
     int rc = ooc__agree(f, taken && extra ? 0 : ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory"), err);
     if (!rc) {

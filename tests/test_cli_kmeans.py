@@ -1123,6 +1123,13 @@ class Interface(Base):
                 # The last iteration's pass left the 3 clusters empty that stay so: none could be relocated.
                 last = js["history"][-1]
                 self.assertEqual((last["empty_clusters"], last["relocated"]), (3, 0), js["history"])
+                # -v's note on the initialisation names the one that ran out of distinct rows (k-means|| draws
+                # more candidates than k: rows, not values).
+                status, _, err = kmeans("fit", p, "-k", 8, "--init", init, "-v", "--max-iter", 1)
+                notes = [ln for ln in err.splitlines() if "candidates for" in ln]
+                self.assertEqual(len(notes), init == "k-means++", err)
+                for note in notes:
+                    self.assertTrue(note.startswith("note: %s: 5 candidates for 8 clusters; adding 3 " % init), notes)
         status, out, err = kmeans("fit", p, "-k", 8, "-q")  # -q silences progress, not warnings
         self.assertEqual((status, len(out.splitlines()), len(T.error_lines(err))), (0, 1, 1), err)
         status, out, err = kmeans("fit", p, "-k", 5)
