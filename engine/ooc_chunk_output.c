@@ -1,7 +1,5 @@
 #include "ooc_chunk_output.h"
 
-#include "ooc_output.h"
-
 #include <stdlib.h>
 
 struct ooc_chunk_output {
@@ -74,6 +72,13 @@ int ooc_chunk_output_commit(ooc_chunk_output *o, ooc_error *err)
     rc = o->out ? ooc_output_commit(o->out, err) : 0;
     free(o);
     return rc;
+}
+
+ooc_output *ooc_chunk_output_detach(ooc_chunk_output *o)
+{
+    ooc_output *out = o->out;
+    free(o);
+    return out;
 }
 
 void ooc_chunk_output_abort(ooc_chunk_output *o)

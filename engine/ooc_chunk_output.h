@@ -6,6 +6,7 @@
 
 #include "ooc_error.h"
 #include "ooc_h5.h"
+#include "ooc_output.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -37,6 +38,10 @@ int ooc_chunk_output_ready(ooc_chunk_output *o, ooc_error *err);
 /* ooc_chunk_output_commit(): ooc_chunk_output_ready() if not yet done, and rename into place; frees o. On
  * failure nothing is left behind. */
 int ooc_chunk_output_commit(ooc_chunk_output *o, ooc_error *err);
+
+/* ooc_chunk_output_detach(): after ooc_chunk_output_ready(), the file as an ooc_output, to commit with other
+ * outputs (ooc_output_commit_all()); NULL in a remote output. Frees o. */
+ooc_output *ooc_chunk_output_detach(ooc_chunk_output *o);
 
 /* ooc_chunk_output_abort(): remove everything written; frees o. NULL is a no-op. */
 void ooc_chunk_output_abort(ooc_chunk_output *o);

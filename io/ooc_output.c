@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,11 +16,18 @@
 #define MAX_LIVE 16
 static char live_path[MAX_LIVE][PATH_MAX];
 static volatile sig_atomic_t live_used[MAX_LIVE];
+/* Runs renaming outputs into place (threads may commit at once): a temporary may then hold a replaced
+ * destination's old contents. Lock-free, so a signal handler may read it. */
+static atomic_int committing;
+
+/* How an output went into place, so that it can be taken back while the others of its run fail. */
+enum placed { NOT_PLACED, CREATED, EXCHANGED, REPLACED };
 
 struct ooc_output {
     char *dest, *tmp;
     int force, slot;
     int ready; /* synced and the destination checked: only the rename is left */
+    enum placed placed;
 };
 
 static int register_live(const char *path)
@@ -42,10 +50,11 @@ static void unregister_live(int slot)
 
 void ooc_output_remove_all_temporaries(void)
 {
-    for (int i = 0; i < MAX_LIVE; i++)
+    for (int i = 0; i < MAX_LIVE && !atomic_load(&committing); i++)
         if (live_used[i])
             unlink(live_path[i]);
 }
+
 
 static void output_free(ooc_output *o)
 {
@@ -77,11 +86,14 @@ static int check_dest(const char *dest, int force, ooc_error *err)
         return ooc_error_set(err, OOC_EINVAL, "an empty output file name");
     /* Absent is fine; a name the rename would refuse (too long, a parent that is no directory) is refused
      * now, before any work, not after it (where one output could be in place and the other not). */
-    if (stat(dest, &st) != 0)
+    if (lstat(dest, &st) != 0)
         return errno == ENOENT ? 0 : ooc_error_set(err, OOC_EINVAL, "%s: %s", dest, strerror(errno));
-    if (S_ISDIR(st.st_mode))
+    /* A symbolic link is judged by its target; one that leads nowhere is still a name the rename takes (the
+     * link is replaced, as mv does), so it exists. */
+    int dangling = S_ISLNK(st.st_mode) && stat(dest, &st) != 0;
+    if (!dangling && S_ISDIR(st.st_mode))
         return ooc_error_set(err, OOC_EINVAL, "%s: is a directory", dest);
-    if (!S_ISREG(st.st_mode))
+    if (!dangling && !S_ISREG(st.st_mode))
         return ooc_error_set(err, OOC_EINVAL, "%s: not a regular file; outputs replace only regular files", dest);
     if (!force)
         return ooc_error_set(err, OOC_EEXIST, "%s: %s", dest, ooc_strerror(OOC_EEXIST));
@@ -141,19 +153,44 @@ static int sync_path(const char *path, int flags)
     return rc;
 }
 
-static int rename_into_place(const ooc_output *o)
+/* The rename, recording how: a destination replaced is exchanged with the temporary where the file system
+ * can, so that the temporary keeps the old file until the run's other outputs are in place too. */
+static int place(ooc_output *o)
 {
-    if (o->force)
-        return rename(o->tmp, o->dest);
-    if (renameat2(AT_FDCWD, o->tmp, AT_FDCWD, o->dest, RENAME_NOREPLACE) == 0)
-        return 0;
-    if (errno != EINVAL && errno != ENOSYS)
-        return -1;
-    /* File systems without RENAME_NOREPLACE: link() refuses an existing name just as atomically. */
-    if (link(o->tmp, o->dest) != 0)
-        return -1;
-    unlink(o->tmp);
+    if (o->force) {
+        if (renameat2(AT_FDCWD, o->tmp, AT_FDCWD, o->dest, RENAME_EXCHANGE) == 0) {
+            o->placed = EXCHANGED;
+            return 0;
+        }
+        if (errno != ENOENT && errno != EINVAL && errno != ENOSYS)
+            return -1;
+        if (errno != ENOENT) { /* no exchange here (NFS): replaced for good */
+            if (rename(o->tmp, o->dest) != 0)
+                return -1;
+            o->placed = REPLACED;
+            return 0;
+        }
+    }
+    if (renameat2(AT_FDCWD, o->tmp, AT_FDCWD, o->dest, RENAME_NOREPLACE) != 0) {
+        if (errno != EINVAL && errno != ENOSYS)
+            return -1;
+        /* File systems without RENAME_NOREPLACE: link() refuses an existing name just as atomically. */
+        if (link(o->tmp, o->dest) != 0)
+            return -1;
+        unlink(o->tmp);
+    }
+    o->placed = CREATED;
     return 0;
+}
+
+/* Back as it was before place(): the old file exchanged back, or the new name taken away again. */
+static void unplace(ooc_output *o)
+{
+    if (o->placed == EXCHANGED)
+        renameat2(AT_FDCWD, o->tmp, AT_FDCWD, o->dest, RENAME_EXCHANGE);
+    else if (o->placed == CREATED)
+        rename(o->dest, o->tmp);
+    o->placed = NOT_PLACED;
 }
 
 int ooc_output_ready(ooc_output *o, ooc_error *err)
@@ -169,24 +206,45 @@ int ooc_output_ready(ooc_output *o, ooc_error *err)
     return rc;
 }
 
+static void sync_dir(const char *dest)
+{
+    const char *slash = strrchr(dest, '/');
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - dest + 1) : 1, slash ? dest : ".");
+    sync_path(dir, O_RDONLY | O_DIRECTORY);
+}
+
+int ooc_output_commit_all(ooc_output *const *outs, int n, ooc_error *err)
+{
+    int rc = 0, i = 0;
+    for (; i < n && !rc; i++)
+        rc = outs[i] ? ooc_output_ready(outs[i], err) : 0;
+    atomic_fetch_add(&committing, 1);
+    for (i = 0; i < n && !rc; i++) {
+        if (outs[i] && place(outs[i]) != 0) {
+            int e = errno;
+            rc = e == EEXIST ? ooc_error_set(err, OOC_EEXIST, "%s: %s", outs[i]->dest, ooc_strerror(OOC_EEXIST))
+                             : ooc_error_set(err, OOC_EIO, "%s: cannot rename into place: %s", outs[i]->dest,
+                                             strerror(e));
+        }
+    }
+    while (rc && i-- > 0) /* a REPLACED output (no exchange on its file system) cannot be taken back */
+        if (outs[i])
+            unplace(outs[i]);
+    atomic_fetch_sub(&committing, 1);
+    for (i = 0; i < n; i++) {
+        if (!outs[i])
+            continue;
+        if (!rc)
+            sync_dir(outs[i]->dest);
+        ooc_output_abort(outs[i]); /* the temporary: nothing, or the old file once exchanged */
+    }
+    return rc;
+}
+
 int ooc_output_commit(ooc_output *o, ooc_error *err)
 {
-    int rc = ooc_output_ready(o, err);
-    if (!rc && rename_into_place(o) != 0) {
-        int e = errno;
-        rc = e == EEXIST ? ooc_error_set(err, OOC_EEXIST, "%s: %s", o->dest, ooc_strerror(OOC_EEXIST))
-                         : ooc_error_set(err, OOC_EIO, "%s: cannot rename into place: %s", o->dest, strerror(e));
-    }
-    if (rc) {
-        ooc_output_abort(o);
-        return rc;
-    }
-    const char *slash = strrchr(o->dest, '/');
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - o->dest + 1) : 1, slash ? o->dest : ".");
-    sync_path(dir, O_RDONLY | O_DIRECTORY);
-    output_free(o);
-    return 0;
+    return ooc_output_commit_all(&o, 1, err);
 }
 
 void ooc_output_abort(ooc_output *o)

@@ -3,7 +3,8 @@
  * ooc_output_open() reserves a temporary file beside the destination (same directory, so the final rename
  * is atomic); the caller writes it at ooc_output_path(); ooc_output_commit() syncs it and renames it into
  * place; ooc_output_abort() removes it. An existing destination is refused unless force, both when opening
- * (so no work is wasted) and at the rename (so a file that appeared meanwhile is not clobbered).
+ * (so no work is wasted) and at the rename (so a file that appeared meanwhile is not clobbered). A run with
+ * several outputs commits them together (ooc_output_commit_all()): all in place, or none.
  */
 #ifndef OOC_OUTPUT_H
 #define OOC_OUTPUT_H
@@ -36,11 +37,17 @@ int ooc_output_ready(ooc_output *o, ooc_error *err);
  * On failure the temporary file is removed and the destination left as it was. */
 int ooc_output_commit(ooc_output *o, ooc_error *err);
 
+/* ooc_output_commit_all(): ooc_output_commit() of n outputs (NULL entries skipped) as one: when one fails,
+ * those already renamed are taken back (a replaced destination gets its old file again, except on file
+ * systems without RENAME_EXCHANGE, such as NFS) and every destination is left as it was. Frees them all. */
+int ooc_output_commit_all(ooc_output *const *outs, int n, ooc_error *err);
+
 /* ooc_output_abort(): remove the temporary file; frees o. NULL is a no-op. */
 void ooc_output_abort(ooc_output *o);
 
-/* ooc_output_remove_all_temporaries(): unlink every temporary file still open. Async-signal-safe: for a
- * program that must exit from a signal handler without unwinding. */
+/* ooc_output_remove_all_temporaries(): unlink every temporary file still open; nothing while a commit is
+ * renaming (a temporary may then hold a replaced file's old contents). Async-signal-safe: for a program that
+ * must exit from a signal handler without unwinding (best not while committing: see cli_common.c). */
 void ooc_output_remove_all_temporaries(void);
 
 #ifdef __cplusplus

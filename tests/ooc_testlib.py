@@ -166,14 +166,17 @@ def listdir(path):
     return sorted(os.listdir(path))
 
 
-# An LD_PRELOAD library that acts at the process's first fsync(), the moment outputs are synced: after
-# every pass, just before they are renamed into place. It raises the signal OOC_TEST_FSYNC_SIGNAL, or creates
-# the file OOC_TEST_FSYNC_CREATE (a destination that appears during the run).
+# An LD_PRELOAD library that acts at the moments outputs are committed. At the process's first fsync() (after
+# every pass, when the outputs are synced just before they are renamed into place) it raises the signal
+# OOC_TEST_FSYNC_SIGNAL, or creates the file OOC_TEST_FSYNC_CREATE (a destination that appears during the
+# run). At its N-th rename (OOC_TEST_RENAME_SIGNAL = "N:SIGNAL") it raises the signal twice, as a user
+# pressing Ctrl-C twice in the middle of the renames would.
 _AT_FIRST_FSYNC = r"""
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 int fsync(int fd)
@@ -187,12 +190,33 @@ int fsync(int fd)
         close(open(create, O_WRONLY | O_CREAT | O_EXCL, 0644));
     return real(fd);
 }
+static void at_rename(void)
+{
+    static int count;
+    int n = 0, sig = 0;
+    const char *when = getenv("OOC_TEST_RENAME_SIGNAL");
+    if (when && sscanf(when, "%d:%d", &n, &sig) == 2 && ++count == n) {
+        raise(sig);
+        raise(sig);
+    }
+}
+int rename(const char *a, const char *b)
+{
+    at_rename();
+    return ((int (*)(const char *, const char *))dlsym(RTLD_NEXT, "rename"))(a, b);
+}
+int renameat2(int da, const char *a, int db, const char *b, unsigned flags)
+{
+    at_rename();
+    return ((int (*)(int, const char *, int, const char *, unsigned))dlsym(RTLD_NEXT, "renameat2"))(da, a, db, b,
+                                                                                                 flags);
+}
 """
 
 
-def at_first_fsync(directory, signo=None, create=None):
+def at_first_fsync(directory, signo=None, create=None, rename_signal=None):
     """An environment for run(env=...) in which, at its first fsync(), the program gets signal signo or
-    the file create appears."""
+    the file create appears; or, with rename_signal = (N, SIGNAL), it gets SIGNAL twice at its N-th rename."""
     src, lib = os.path.join(directory, "at_first_fsync.c"), os.path.join(directory, "at_first_fsync.so")
     if not os.path.exists(lib):
         with open(src, "w") as f:
@@ -202,6 +226,9 @@ def at_first_fsync(directory, signo=None, create=None):
     env = dict(os.environ, LD_PRELOAD=lib)
     env.pop("OOC_TEST_FSYNC_SIGNAL", None)
     env.pop("OOC_TEST_FSYNC_CREATE", None)
+    env.pop("OOC_TEST_RENAME_SIGNAL", None)
+    if rename_signal is not None:
+        env["OOC_TEST_RENAME_SIGNAL"] = "%d:%d" % (rename_signal[0], int(rename_signal[1]))
     if signo is not None:
         env["OOC_TEST_FSYNC_SIGNAL"] = str(int(signo))
     if create is not None:

@@ -551,6 +551,18 @@ class Outputs(Base):
         self.one_error(status, err, status, "pl.h5", "--force")
         self.assert_dir(["nan.h5", "pl.h5"])
 
+    def test_dangling_link_is_an_existing_output(self):
+        # A model name that is a symbolic link to nothing: refused before the fit (it was taken for absent,
+        # the fit ran, its labels were renamed into place and then the model's rename refused the link).
+        os.symlink("nowhere.h5", self.path("model.h5"))
+        labels = self.path("labels.h5")
+        status, out, err = kmeans("fit", shared("blobs.h5"), "-k", 3, "-o", self.path("model.h5"), "--labels", labels)
+        self.assertEqual(out, "")
+        self.one_error(status, err, status, "model.h5", "--force")
+        self.assertIn(status, (1, 2))
+        self.assertFalse(os.path.exists(labels))
+        self.assert_dir(["model.h5"])
+
     def test_force_replaces(self):
         model, mc = self.existing("model.h5")
         labels, lc = self.existing("labels.h5")
@@ -732,6 +744,26 @@ class Signals(Base):
                     self.assert_dir(before, "an output or temporary file was left behind")
                     self.assertEqual(self.read_bytes(model), mc)
                     self.assertEqual(self.read_bytes(labels), lc)
+
+    def test_signals_during_the_renames(self):
+        # Ctrl-C twice while the outputs are renamed into place (here: at the model's rename, the labels'
+        # done): the renames finish and the run ends as they leave it, exit 0 with both outputs new. A second
+        # signal used to exit 130 there, the new labels beside the old model.
+        lib_dir = tempfile.mkdtemp(dir=self.dir)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with self.subTest(signal=sig):
+                model, _ = self.existing("model.h5")
+                labels, _ = self.existing("labels.h5", b"L" * 999)
+                env = T.at_first_fsync(lib_dir, rename_signal=(2, sig))
+                status, out, err = kmeans("fit", shared("blobs.h5"), "-k", 3, "-q", "-o", model, "--labels", labels,
+                                          "-f", env=env)
+                self.assertEqual((status, err), (0, ""))
+                self.assertEqual(len(out.splitlines()), 1)
+                with T.open_h5(model) as f:
+                    self.assertEqual(f["cluster_centers"].shape, (3, 4))
+                with T.open_h5(labels) as f:
+                    self.assertEqual(f["labels"].shape, (50000,))
+                self.assert_dir(["labels.h5", "model.h5", os.path.basename(lib_dir)], "a temporary was left behind")
 
     def test_broken_pipe_leaves_nothing(self):
         # stdout's reader gone (`| head`): the results print before the renames, SIGPIPE ends the run as it

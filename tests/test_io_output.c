@@ -148,5 +148,71 @@ static void test_remove_all_temporaries(void)
     teardown();
 }
 
+/* A run's outputs go in together: when the last rename fails (here a file appeared at its destination), the
+ * ones already in place are taken back: a new name removed, a replaced file given its old contents back. A
+ * fit used to leave its new labels beside a model it failed to write. */
+static void test_commit_all_or_none(void)
+{
+    setup();
+    char a[128], b[128], c[128];
+    snprintf(a, sizeof a, "%s/a.h5", dir);
+    snprintf(b, sizeof b, "%s/b.h5", dir);
+    snprintf(c, sizeof c, "%s/c.h5", dir);
+    write_file(b, "old b");
+    ooc_output *o[3];
+    ooc_error err;
+    ASSERT_OK(ooc_output_open(a, 0, &o[0], &err));
+    ASSERT_OK(ooc_output_open(b, 1, &o[1], &err));
+    ASSERT_OK(ooc_output_open(c, 0, &o[2], &err));
+    for (int i = 0; i < 3; i++)
+        write_file(ooc_output_path(o[i]), "new");
+    write_file(c, "theirs");
+    ASSERT_INT_EQ(ooc_output_commit_all(o, 3, &err), OOC_EEXIST);
+    ASSERT_STR_CONTAINS(err.msg, "c.h5");
+    ASSERT(access(a, F_OK) != 0);
+    ASSERT(has_content(b, "old b"));
+    ASSERT(has_content(c, "theirs"));
+    ASSERT_INT_EQ(count_entries(), 2); /* b and c: no temporary left */
+
+    /* all three go in, NULL entries skipped, and nothing of the old b stays behind */
+    unlink(c);
+    ASSERT_OK(ooc_output_open(a, 0, &o[0], &err));
+    ASSERT_OK(ooc_output_open(b, 1, &o[2], &err));
+    o[1] = NULL;
+    write_file(ooc_output_path(o[0]), "new a");
+    write_file(ooc_output_path(o[2]), "new b");
+    ASSERT_OK(ooc_output_commit_all(o, 3, &err));
+    ASSERT(has_content(a, "new a"));
+    ASSERT(has_content(b, "new b"));
+    ASSERT_INT_EQ(count_entries(), 2);
+    unlink(a);
+    unlink(b);
+    teardown();
+}
+
+/* A symbolic link that leads nowhere is a name the rename would take: an existing output, refused without
+ * force before any work (it was taken for absent, and the rename refused it after the work); with force the
+ * link is replaced, as mv does, like a link to a file. */
+static void test_dangling_link(void)
+{
+    setup();
+    char dest[128], target[128];
+    snprintf(dest, sizeof dest, "%s/out.h5", dir);
+    snprintf(target, sizeof target, "%s/nowhere.h5", dir);
+    ASSERT_OK(symlink(target, dest));
+    ooc_output *o = NULL;
+    ooc_error err;
+    ASSERT_INT_EQ(ooc_output_open(dest, 0, &o, &err), OOC_EEXIST);
+    ASSERT_OK(ooc_output_open(dest, 1, &o, &err));
+    write_file(ooc_output_path(o), "new");
+    ASSERT_OK(ooc_output_commit(o, &err));
+    struct stat st;
+    ASSERT(lstat(dest, &st) == 0 && S_ISREG(st.st_mode));
+    ASSERT(has_content(dest, "new"));
+    ASSERT(access(target, F_OK) != 0);
+    unlink(dest);
+    teardown();
+}
+
 OOC_TEST_MAIN(test_commit_and_abort, test_no_clobber_without_force, test_bad_destinations,
-              test_remove_all_temporaries)
+              test_remove_all_temporaries, test_commit_all_or_none, test_dangling_link)

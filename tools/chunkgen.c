@@ -182,16 +182,17 @@ static int report(const ooc_generate_stats *st, void *user, ooc_error *err)
 {
     cli *c = user;
     cli_progress_finish(&c->bar);
-    if (c->quiet)
-        return 0;
     const ooc_blobs_params *b = &c->p.blobs;
-    printf("%s: %llu x %llu %s, %llu chunks, %.1f MB raw, %.1f MB stored (ratio %.2f), %.2f s, %.3g rows/s, "
-           "%d threads\n",
-           c->output, (unsigned long long)b->samples, (unsigned long long)b->features, ooc_dtype_name(b->dtype),
-           (unsigned long long)st->chunks, (double)st->raw_bytes / 1e6, (double)st->stored_bytes / 1e6,
-           st->stored_bytes ? (double)st->raw_bytes / (double)st->stored_bytes : 0.0, st->seconds,
-           (double)st->rows / (st->seconds > 0 ? st->seconds : 1e-9), ooc_threads_resolve(c->p.threads));
-    return cli_stdout_check(err);
+    if (!c->quiet)
+        printf("%s: %llu x %llu %s, %llu chunks, %.1f MB raw, %.1f MB stored (ratio %.2f), %.2f s, %.3g rows/s, "
+               "%d threads\n",
+               c->output, (unsigned long long)b->samples, (unsigned long long)b->features, ooc_dtype_name(b->dtype),
+               (unsigned long long)st->chunks, (double)st->raw_bytes / 1e6, (double)st->stored_bytes / 1e6,
+               st->stored_bytes ? (double)st->raw_bytes / (double)st->stored_bytes : 0.0, st->seconds,
+               (double)st->rows / (st->seconds > 0 ? st->seconds : 1e-9), ooc_threads_resolve(c->p.threads));
+    int rc = cli_stdout_check(err);
+    cli_finishing(!rc); /* the rename into place follows */
+    return rc;
 }
 
 int main(int argc, char **argv)

@@ -133,8 +133,17 @@ static char second_line[HANDLED][256];
 static volatile sig_atomic_t said_error;
 static int under_mpirun;
 
+static volatile sig_atomic_t finishing;
+
+void cli_finishing(int on)
+{
+    finishing = on;
+}
+
 static void on_signal(int signo)
 {
+    if (finishing)
+        return;
     if (ooc_cancel_requested()) {
         /* Second signal: the user insists. Leave nothing partial behind and go. */
         ooc_output_remove_all_temporaries();

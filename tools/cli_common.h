@@ -38,6 +38,12 @@ _Noreturn void cli_bad_option(int opt, char *const *argv);
  * interrupt, else 1. Under mpirun, only process 0 prints errors (this one and cli_usage_error()'s). */
 int cli_fail(const ooc_error *err);
 
+/* cli_finishing(): 1 just before the run's outputs are renamed into place, 0 if that fails. Meanwhile and after
+ * it, SIGINT, SIGTERM and SIGHUP no longer stop the run: a second one used to exit (130) between the renames
+ * or after them, leaving one output in place and not the other, or outputs in place after a run that said
+ * it was interrupted. The run ends as its commit does. */
+void cli_finishing(int on);
+
 /* cli_stdout_check(): whether what the program printed on stdout could all be written (not on a full disk,
  * nor to a closed pipe with SIGPIPE ignored): 0, or OOC_EIO in err, "standard output: WHY".
  * cli_stdout_status(): status, or when that fails, its error printed and 1. */

@@ -430,13 +430,13 @@ static int run_fit(cli *c, ooc_error *err)
         rc = cli_stdout_check(err);
     }
     rc = ooc_dist_agree(c->sp.dist, rc, err);
-    if (!rc && labels) {
-        rc = ooc_chunk_output_commit(labels, err);
+    if (!rc) { /* both in place or neither, even when a rename fails */
+        ooc_output *both[2] = {labels ? ooc_chunk_output_detach(labels) : NULL, model};
         labels = NULL;
-    }
-    if (!rc && model) {
-        rc = ooc_output_commit(model, err);
         model = NULL;
+        cli_finishing(1);
+        rc = ooc_output_commit_all(both, 2, err);
+        cli_finishing(!rc);
     }
     rc = ooc_dist_agree(c->sp.dist, rc, err);
     ooc_chunk_output_abort(labels);
@@ -498,7 +498,9 @@ static int run_predict(cli *c, ooc_error *err)
         rc = cli_stdout_check(err);
     rc = ooc_dist_agree(c->sp.dist, rc, err);
     if (!rc) {
+        cli_finishing(1);
         rc = ooc_chunk_output_commit(labels, err);
+        cli_finishing(!rc);
         labels = NULL;
     }
     rc = ooc_dist_agree(c->sp.dist, rc, err);
