@@ -117,9 +117,12 @@ int ooc_output_open(const char *dest, int force, ooc_output **out, ooc_error *er
     int fd = mkstemp(o->tmp);
     if (fd < 0) {
         int e = errno;
+        /* Name the directory: in "m.h5:/x" or "m.h5/" it is "m.h5:" or "m.h5", which is not what was meant. */
+        const char *slash = strrchr(dest, '/');
+        int dir_len = slash ? (int)(slash - dest) + (slash == dest) : 1;
         output_free(o);
-        return ooc_error_set(err, e == ENOSPC ? OOC_ENOSPACE : OOC_EIO, "%s: cannot create a file beside it: %s",
-                             dest, strerror(e));
+        return ooc_error_set(err, e == ENOSPC ? OOC_ENOSPACE : OOC_EIO, "%s: cannot create a file in directory "
+                             "'%.*s': %s", dest, dir_len, slash ? dest : ".", strerror(e));
     }
     o->slot = register_live(o->tmp);
     /* mkstemp makes the file 0600; outputs get the usual 0666 less the umask. */

@@ -120,6 +120,9 @@ static void test_bad_destinations(void)
     snprintf(dest, sizeof dest, "%s/missing/out.h5", dir);
     ASSERT_INT_EQ(ooc_output_open(dest, 0, &o, &err), OOC_EIO);
     ASSERT_STR_CONTAINS(err.msg, "No such file or directory");
+    char named[160]; /* the directory named: in "m.h5:/x" it is "m.h5:", not what the user meant */
+    snprintf(named, sizeof named, "in directory '%s/missing'", dir);
+    ASSERT_STR_CONTAINS(err.msg, named);
     ASSERT_INT_EQ(ooc_output_open(dir, 1, &o, &err), OOC_EINVAL);
     ASSERT_STR_CONTAINS(err.msg, "is a directory");
     /* a name over NAME_MAX (255): refused when opening, not at the rename after all the work */
