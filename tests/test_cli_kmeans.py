@@ -4,6 +4,7 @@ import errno
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import stat
@@ -692,7 +693,7 @@ class Outputs(Base):
 
 
 class Signals(Base):
-    def interrupted(self, sig, existing):
+    def interrupted(self, sig, existing, preexec_fn=None):
         model, labels = self.path("model.h5"), self.path("labels.h5")
         contents = {}
         args = [KMEANS, "fit", SLOW_INPUT, "-t", "1", "-k", 8, "-o", model, "--labels", labels]
@@ -701,7 +702,7 @@ class Signals(Base):
             args.append("-f")
         before = T.listdir(self.dir)
         p = subprocess.Popen([str(a) for a in args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+                             stderr=subprocess.PIPE, text=True, preexec_fn=preexec_fn)
         try:
             # Under way: the labels' temporary exists beside the destination.
             deadline = time.monotonic() + 30
@@ -798,6 +799,15 @@ class Signals(Base):
     def test_sigterm_keeps_existing_outputs(self):
         status, err = self.interrupted(signal.SIGTERM, existing=True)
         self.one_error(status, err, 143)
+
+    def test_other_fatal_signals_leave_no_temporaries(self):
+        # Ctrl-\ and stray signals end the run as their default action does (SIGQUIT dumps core: none
+        # here), silently, but the temporaries go first (they were left behind).
+        no_core = lambda: resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        for sig in (signal.SIGQUIT, signal.SIGUSR1, signal.SIGALRM):
+            with self.subTest(signal=sig):
+                status, err = self.interrupted(sig, existing=True, preexec_fn=no_core)
+                self.assertEqual((status, err), (-sig, ""))
 
 
 class MemoryLimit(Base):

@@ -160,10 +160,13 @@ static void on_signal(int signo)
     ooc_cancel_request(signo);
 }
 
-/* The reader of stdout went away (`| head`, a closed pipe): end as the default action does, by SIGPIPE and
- * without a word, but with no temporary left behind (results print before the outputs are renamed into
- * place, so they are still temporaries then). */
-static void on_broken_pipe(int signo)
+/* Signals whose default action ends the process, other than the three above: the reader of stdout gone
+ * (`| head`, a closed pipe: results print before the outputs are renamed into place, so they are still
+ * temporaries then), Ctrl-\ (SIGQUIT), a CPU-time limit, a stray user signal or alarm. End as the default action
+ * does (a core dump for SIGQUIT), without a word, but with no temporary left behind. */
+static const int fatal[] = {SIGPIPE, SIGQUIT, SIGXCPU, SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM};
+
+static void on_fatal_signal(int signo)
 {
     ooc_output_remove_all_temporaries();
     signal(signo, SIG_DFL);
@@ -186,8 +189,9 @@ void cli_init(const char *name)
                  program, handled[i], ooc_signal_name(handled[i]));
         sigaction(handled[i], &sa, NULL);
     }
-    sa.sa_handler = on_broken_pipe;
-    sigaction(SIGPIPE, &sa, NULL);
+    sa.sa_handler = on_fatal_signal;
+    for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
+        sigaction(fatal[i], &sa, NULL);
     signal(SIGXFSZ, SIG_IGN);
     /* Blocks of 512 KiB or more are mappings of their own, given back when freed. By default glibc raises
      * that threshold to the size of the largest block freed, after which HDF5's buffers for decoding chunks
