@@ -85,6 +85,11 @@ int ooc_h5_chunked_close(ooc_h5_chunked *d, ooc_error *err);
 
 /* ---- reading ---------------------------------------------------------------------------------------- */
 
+/* ooc_h5_crash_file(): for a handler of SIGSEGV and the like: NULL unless the calling thread is inside an
+ * HDF5 call of ooc's, and then the file HDF5 was last asked to read (HDF5 1.10 crashes on some damaged
+ * files, h5dump and h5py too). Async-signal-safe. */
+const char *ooc_h5_crash_file(void);
+
 #define OOC_H5_MAX_FILTERS 8
 
 typedef struct ooc_h5_filter {

@@ -1,15 +1,22 @@
 #define _GNU_SOURCE /* PTHREAD_MUTEX_RECURSIVE */
+#include "ooc_h5.h"
 #include "ooc_h5_internal.h"
 
 #include "ooc_h5zstd_internal.h"
 
+#include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 static pthread_mutex_t h5_mutex;
 static pthread_once_t h5_once = PTHREAD_ONCE_INIT;
+/* For ooc_h5_crash_file(): how deep the calling thread is in ooc__h5_lock() (in HDF5 when above 0), and the
+ * file HDF5 was last asked to read. */
+static _Thread_local volatile sig_atomic_t depth;
+static char last_read[PATH_MAX];
 
 static void h5_init(void)
 {
@@ -31,12 +38,24 @@ void ooc__h5_lock(void)
 {
     pthread_once(&h5_once, h5_init);
     pthread_mutex_lock(&h5_mutex);
+    depth++;
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* thread-safe HDF5 keeps this per thread: silence every caller's */
 }
 
 void ooc__h5_unlock(void)
 {
+    depth--;
     pthread_mutex_unlock(&h5_mutex);
+}
+
+void ooc__h5_reading(const char *path)
+{
+    snprintf(last_read, sizeof last_read, "%s", path);
+}
+
+const char *ooc_h5_crash_file(void)
+{
+    return depth > 0 ? last_read : NULL;
 }
 
 typedef struct stack_scan {

@@ -14,6 +14,9 @@
 void ooc__h5_lock(void);
 void ooc__h5_unlock(void);
 
+/* ooc__h5_reading(): under the lock, before HDF5 opens path to read it: the file ooc_h5_crash_file() names. */
+void ooc__h5_reading(const char *path);
+
 /* ooc__h5_fail(): record an HDF5 failure: code (OOC_ENOSPACE when the stack shows a full disk or a file
  * size limit), the caller's "WHAT" message, and HDF5's innermost reason as "WHY". Clears HDF5's error stack.
  * Call with the lock held. Returns the code. */

@@ -214,6 +214,7 @@ static int open_checked(ooc_h5_reader *r, const char *path, const char *dataset,
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
         return ooc_error_set(err, OOC_EFORMAT, "%s: not a regular file", path);
+    ooc__h5_reading(path);
     htri_t is = H5Fis_hdf5(path);
     if (is <= 0)
         return ooc_error_set(err, OOC_EFORMAT, "%s: not an HDF5 file", path);

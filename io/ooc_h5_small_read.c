@@ -51,6 +51,7 @@ int ooc_h5_read_vector(const char *path, const char *dataset, double **out, uint
 int ooc_h5_read_root_number(const char *path, const char *name, double *v, ooc_error *err)
 {
     ooc__h5_lock();
+    ooc__h5_reading(path);
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     htri_t has = file < 0 ? -1 : H5Aexists(file, name);
     hid_t attr = has > 0 ? H5Aopen(file, name, H5P_DEFAULT) : H5I_INVALID_HID;

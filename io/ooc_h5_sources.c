@@ -21,7 +21,10 @@ static int is_file(const char *path, const struct stat *other)
  * (missing: a virtual dataset's source HDF5 reads as fill values). */
 static hid_t open_hdf5(const char *path, struct stat *st)
 {
-    if (stat(path, st) != 0 || !S_ISREG(st->st_mode) || H5Fis_hdf5(path) <= 0)
+    if (stat(path, st) != 0 || !S_ISREG(st->st_mode))
+        return H5I_INVALID_HID;
+    ooc__h5_reading(path);
+    if (H5Fis_hdf5(path) <= 0)
         return H5I_INVALID_HID;
     return H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
 }

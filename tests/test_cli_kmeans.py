@@ -515,6 +515,30 @@ class RuntimeFailures(Base):
                 self.one_error(status, err, 1, name)
                 self.assert_dir(before)
 
+    @unittest.skipIf(T.SANITIZED, "AddressSanitizer reports HDF5's own overrun (in its memcpy) first")
+    def test_model_that_crashes_hdf5(self):
+        # One byte of a model's attribute messages damaged (the size of the `converged` enum's base type,
+        # 1 -> 0x620001, found by fuzzing): HDF5 1.10 crashes reading its attributes, h5py too. predict says
+        # so in one line and exits 1 (it died by SIGSEGV), leaving nothing behind.
+        model = self.path("model.h5")
+        status, _, err = kmeans("fit", shared("blobs.h5"), "-k", 3, "-q", "-o", model)
+        self.assertEqual(status, 0, err)
+        data = bytearray(self.read_bytes(model))
+        self.assertEqual(data.count(b"converged\0"), 1)
+        at = data.find(b"converged\0") + 30
+        self.assertEqual(data[at - 2:at + 2], b"\x01\x00\x00\x00")  # the base type's size: 1 byte
+        data[at] = 98
+        damaged = self.path("damaged.h5")
+        with open(damaged, "wb") as f:
+            f.write(data)
+        oracle = subprocess.run(["/usr/bin/python3", "-c", "import h5py, sys; dict(h5py.File(sys.argv[1]).attrs)",
+                                 damaged], capture_output=True)
+        self.assertEqual(oracle.returncode, -signal.SIGSEGV)
+        before = T.listdir(self.dir)
+        status, out, err = kmeans("predict", damaged, shared("blobs.h5"), "--labels", self.path("l.h5"))
+        self.one_error(status, err, 1, "damaged.h5", "HDF5 crashed", "damaged")
+        self.assert_dir(before)
+
 
 def flip_chunk_bytes(path, dataset, chunk):
     """Invert 16 bytes in the middle of a stored chunk (HDF5 and zstd headers intact: the checksum must catch it)."""
