@@ -170,7 +170,8 @@ def listdir(path):
 # every pass, when the outputs are synced just before they are renamed into place) it raises the signal
 # OOC_TEST_FSYNC_SIGNAL, or creates the file OOC_TEST_FSYNC_CREATE (a destination that appears during the
 # run). At its N-th rename (OOC_TEST_RENAME_SIGNAL = "N:SIGNAL") it raises the signal twice, as a user
-# pressing Ctrl-C twice in the middle of the renames would.
+# pressing Ctrl-C twice in the middle of the renames would. At its first fflush(stdout) (the results are
+# out, the renames come next) it raises OOC_TEST_FFLUSH_SIGNAL.
 _AT_FIRST_FSYNC = r"""
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -189,6 +190,14 @@ int fsync(int fd)
     if (done == 1 && create)
         close(open(create, O_WRONLY | O_CREAT | O_EXCL, 0644));
     return real(fd);
+}
+int fflush(FILE *f)
+{
+    static int done;
+    const char *sig = getenv("OOC_TEST_FFLUSH_SIGNAL");
+    if (f == stdout && !done++ && sig)
+        raise(atoi(sig));
+    return ((int (*)(FILE *))dlsym(RTLD_NEXT, "fflush"))(f);
 }
 static void at_rename(void)
 {
@@ -214,9 +223,10 @@ int renameat2(int da, const char *a, int db, const char *b, unsigned flags)
 """
 
 
-def at_first_fsync(directory, signo=None, create=None, rename_signal=None):
+def at_first_fsync(directory, signo=None, create=None, rename_signal=None, fflush_signal=None):
     """An environment for run(env=...) in which, at its first fsync(), the program gets signal signo or
-    the file create appears; or, with rename_signal = (N, SIGNAL), it gets SIGNAL twice at its N-th rename."""
+    the file create appears; or, with rename_signal = (N, SIGNAL), it gets SIGNAL twice at its N-th rename;
+    or it gets fflush_signal at its first fflush(stdout)."""
     src, lib = os.path.join(directory, "at_first_fsync.c"), os.path.join(directory, "at_first_fsync.so")
     if not os.path.exists(lib):
         with open(src, "w") as f:
@@ -227,6 +237,9 @@ def at_first_fsync(directory, signo=None, create=None, rename_signal=None):
     env.pop("OOC_TEST_FSYNC_SIGNAL", None)
     env.pop("OOC_TEST_FSYNC_CREATE", None)
     env.pop("OOC_TEST_RENAME_SIGNAL", None)
+    env.pop("OOC_TEST_FFLUSH_SIGNAL", None)
+    if fflush_signal is not None:
+        env["OOC_TEST_FFLUSH_SIGNAL"] = str(int(fflush_signal))
     if rename_signal is not None:
         env["OOC_TEST_RENAME_SIGNAL"] = "%d:%d" % (rename_signal[0], int(rename_signal[1]))
     if signo is not None:

@@ -790,6 +790,38 @@ class Signals(Base):
                     self.assertEqual(f["labels"].shape, (50000,))
                 self.assert_dir(["labels.h5", "model.h5", os.path.basename(lib_dir)], "a temporary was left behind")
 
+    def test_signal_after_the_results(self):
+        # One signal after the last pass's check, while the results go out and before the renames: the run
+        # still stops, 128 + N, nothing changed (it used to carry on and exit 0 with the outputs replaced).
+        lib_dir = tempfile.mkdtemp(dir=self.dir)
+        model, mc = self.existing("model.h5")
+        labels, lc = self.existing("labels.h5", b"L" * 999)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with self.subTest(signal=sig):
+                env = T.at_first_fsync(lib_dir, fflush_signal=sig)
+                status, out, err = kmeans("fit", shared("blobs.h5"), "-k", 3, "-o", model, "--labels", labels, "-f",
+                                          env=env)
+                self.one_error(status, err, 128 + sig, "interrupted")
+                self.assertEqual((self.read_bytes(model), self.read_bytes(labels)), (mc, lc))
+                self.assert_dir(["labels.h5", "model.h5", os.path.basename(lib_dir)], "a temporary was left behind")
+
+    def test_fatal_signal_during_the_renames(self):
+        # SIGUSR1 (any signal whose default ends the process) in the middle of the renames waits for them:
+        # the run then dies by it, with both outputs new and no temporary (it died between the renames, the
+        # new labels beside the old model, the old labels in a temporary).
+        lib_dir = tempfile.mkdtemp(dir=self.dir)
+        model, _ = self.existing("model.h5")
+        labels, _ = self.existing("labels.h5", b"L" * 999)
+        env = T.at_first_fsync(lib_dir, rename_signal=(2, signal.SIGUSR1))
+        status, out, err = kmeans("fit", shared("blobs.h5"), "-k", 3, "-q", "-o", model, "--labels", labels, "-f",
+                                  env=env)
+        self.assertEqual((status, err), (-signal.SIGUSR1, ""))
+        with T.open_h5(model) as f:
+            self.assertEqual(f["cluster_centers"].shape, (3, 4))
+        with T.open_h5(labels) as f:
+            self.assertEqual(f["labels"].shape, (50000,))
+        self.assert_dir(["labels.h5", "model.h5", os.path.basename(lib_dir)], "a temporary was left behind")
+
     def test_broken_pipe_leaves_nothing(self):
         # stdout's reader gone (`| head`): the results print before the renames, SIGPIPE ends the run as it
         # ends any tool, and the outputs' temporaries go with it; existing destinations stay as they were.

@@ -191,8 +191,7 @@ static int report(const ooc_generate_stats *st, void *user, ooc_error *err)
                st->stored_bytes ? (double)st->raw_bytes / (double)st->stored_bytes : 0.0, st->seconds,
                (double)st->rows / (st->seconds > 0 ? st->seconds : 1e-9), ooc_threads_resolve(c->p.threads));
     int rc = cli_stdout_check(err);
-    cli_finishing(!rc); /* the rename into place follows */
-    return rc;
+    return rc ? rc : cli_begin_commit(err); /* the rename into place follows */
 }
 
 int main(int argc, char **argv)
@@ -213,6 +212,7 @@ int main(int argc, char **argv)
     int rc = c.centers_from ? load_centers(&c, &centers, &err) : 0;
     if (!rc)
         rc = ooc_generate(&c.p, c.output, NULL, &err);
+    cli_end_commit(rc);
     cli_progress_finish(&c.bar);
     free(centers);
     if (rc)

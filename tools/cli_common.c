@@ -133,11 +133,26 @@ static char second_line[HANDLED][256];
 static volatile sig_atomic_t said_error;
 static int under_mpirun;
 
-static volatile sig_atomic_t finishing;
+/* The run's outputs are going into place (or are in place): signals no longer stop it. A fatal signal of
+ * the others that comes meanwhile is raised once the renames are done. */
+static volatile sig_atomic_t finishing, deferred;
 
-void cli_finishing(int on)
+int cli_begin_commit(ooc_error *err)
 {
-    finishing = on;
+    finishing = 1;
+    int rc = ooc_cancel_check(err); /* a signal before this point stops the run; from here on none does */
+    finishing = !rc;
+    return rc;
+}
+
+void cli_end_commit(int rc)
+{
+    finishing = !rc;
+    if (deferred) {
+        ooc_output_remove_all_temporaries();
+        signal(deferred, SIG_DFL);
+        raise(deferred);
+    }
 }
 
 static void on_signal(int signo)
@@ -168,6 +183,10 @@ static const int fatal[] = {SIGPIPE, SIGQUIT, SIGXCPU, SIGUSR1, SIGUSR2, SIGALRM
 
 static void on_fatal_signal(int signo)
 {
+    if (finishing) {
+        deferred = signo;
+        return;
+    }
     ooc_output_remove_all_temporaries();
     signal(signo, SIG_DFL);
     raise(signo); /* blocked until this handler returns, then fatal */
@@ -337,13 +356,22 @@ void cli_bad_option(int opt, char *const *argv)
     cli_usage_error("%s: unknown option (see '%s --help')", arg, program);
 }
 
-int cli_fail(const ooc_error *err)
+int cli_stopped(int rc, ooc_error *err)
 {
+    /* Whatever failed after the signal: under mpirun its handler removes the temporaries at once, and making
+     * the outputs ready then finds them gone. */
+    return ooc_cancel_requested() && (!rc || err->code != OOC_EINTERRUPTED) ? ooc_cancel_check(err) : rc;
+}
+
+int cli_fail(const ooc_error *failed)
+{
+    ooc_error e = *failed;
+    cli_stopped(e.code, &e);
     if (speaks)
-        put_line("error", err->msg[0] ? err->msg : ooc_strerror(err->code));
+        put_line("error", e.msg[0] ? e.msg : ooc_strerror(e.code));
     /* Under MPI, processes the signal did not reach stop with the one it reached: all exit alike. */
-    int signo = ooc_cancel_requested() ? ooc_cancel_requested() : ooc_cancel_signal_of(err);
-    if (err->code == OOC_EINTERRUPTED && signo)
+    int signo = ooc_cancel_requested() ? ooc_cancel_requested() : ooc_cancel_signal_of(&e);
+    if (e.code == OOC_EINTERRUPTED && signo)
         return 128 + signo;
     return CLI_EXIT_FAILURE;
 }

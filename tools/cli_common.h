@@ -38,11 +38,19 @@ _Noreturn void cli_bad_option(int opt, char *const *argv);
  * interrupt, else 1. Under mpirun, only process 0 prints errors (this one and cli_usage_error()'s). */
 int cli_fail(const ooc_error *err);
 
-/* cli_finishing(): 1 just before the run's outputs are renamed into place, 0 if that fails. Meanwhile and after
- * it, SIGINT, SIGTERM and SIGHUP no longer stop the run: a second one used to exit (130) between the renames
- * or after them, leaving one output in place and not the other, or outputs in place after a run that said
- * it was interrupted. The run ends as its commit does. */
-void cli_finishing(int on);
+/* cli_stopped(): OOC_EINTERRUPTED in err when a signal has reached the run, whether rc is 0 or the code of a
+ * failure that followed the signal; else rc. */
+int cli_stopped(int rc, ooc_error *err);
+
+/* cli_begin_commit(): just before the run's outputs are renamed into place (in every process of a distributed
+ * run, whose agreement follows): the last check for a signal (OOC_EINTERRUPTED); from here on SIGINT, SIGTERM
+ * and SIGHUP no longer stop the run, and other fatal signals wait for cli_end_commit(). A second signal used
+ * to exit (130) between the renames or after them, leaving one output in place and not the other, or outputs
+ * in place after a run that said it was interrupted. */
+int cli_begin_commit(ooc_error *err);
+
+/* cli_end_commit(): the renames are done (rc 0) or failed; a fatal signal that came meanwhile acts now. */
+void cli_end_commit(int rc);
 
 /* cli_stdout_check(): whether what the program printed on stdout could all be written (not on a full disk,
  * nor to a closed pipe with SIGPIPE ignored): 0, or OOC_EIO in err, "standard output: WHY".

@@ -422,21 +422,22 @@ static int run_fit(cli *c, ooc_error *err)
         rc = ooc_chunk_output_ready(labels, err);
     if (!rc && model)
         rc = ooc_output_ready(model, err);
-    if (!rc)
-        rc = ooc_cancel_check(err);
+    rc = cli_stopped(rc, err);
     if (!rc && is_writer(c)) { /* the results are out before the outputs are in place: a run that cannot
                                   * report them fails */
         print_fit(c, m);
         rc = cli_stdout_check(err);
     }
     rc = ooc_dist_agree(c->sp.dist, rc, err);
-    if (!rc) { /* both in place or neither, even when a rename fails */
-        ooc_output *both[2] = {labels ? ooc_chunk_output_detach(labels) : NULL, model};
-        labels = NULL;
-        model = NULL;
-        cli_finishing(1);
-        rc = ooc_output_commit_all(both, 2, err);
-        cli_finishing(!rc);
+    if (!rc) {
+        rc = ooc_dist_agree(c->sp.dist, cli_begin_commit(err), err);
+        if (!rc) { /* both in place or neither, even when a rename fails */
+            ooc_output *both[2] = {labels ? ooc_chunk_output_detach(labels) : NULL, model};
+            labels = NULL;
+            model = NULL;
+            rc = ooc_output_commit_all(both, 2, err);
+        }
+        cli_end_commit(rc);
     }
     rc = ooc_dist_agree(c->sp.dist, rc, err);
     ooc_chunk_output_abort(labels);
@@ -487,8 +488,7 @@ static int run_predict(cli *c, ooc_error *err)
         rc = ooc_kmeans_predict(a, &c->sp, m, labels, &done, err);
     if (!rc)
         rc = ooc_chunk_output_ready(labels, err);
-    if (!rc)
-        rc = ooc_cancel_check(err);
+    rc = cli_stopped(rc, err);
     if (!rc && is_writer(c) && c->json) /* as fit: reported before the labels are in place */
         print_predict_json(c, ooc_array_get_info(a), m, &done);
     else if (!rc && is_writer(c))
@@ -498,10 +498,12 @@ static int run_predict(cli *c, ooc_error *err)
         rc = cli_stdout_check(err);
     rc = ooc_dist_agree(c->sp.dist, rc, err);
     if (!rc) {
-        cli_finishing(1);
-        rc = ooc_chunk_output_commit(labels, err);
-        cli_finishing(!rc);
-        labels = NULL;
+        rc = ooc_dist_agree(c->sp.dist, cli_begin_commit(err), err);
+        if (!rc) {
+            rc = ooc_chunk_output_commit(labels, err);
+            labels = NULL;
+        }
+        cli_end_commit(rc);
     }
     rc = ooc_dist_agree(c->sp.dist, rc, err);
     ooc_chunk_output_abort(labels);
