@@ -21,13 +21,15 @@ static volatile sig_atomic_t live_used[MAX_LIVE];
 static atomic_int committing;
 
 /* How an output went into place, so that it can be taken back while the others of its run fail. */
-enum placed { NOT_PLACED, CREATED, EXCHANGED, REPLACED };
+enum placed { NOT_PLACED, CREATED, EXCHANGED, BACKED_UP, REPLACED };
 
 struct ooc_output {
     char *dest, *tmp;
+    char *backup; /* BACKED_UP: a hard link to the replaced file, under a hidden name of its own */
     int force, slot;
     int ready; /* synced and the destination checked: only the rename is left */
     enum placed placed;
+    const char *kept; /* the old file could not be put back: its hidden copy (tmp or backup) stays */
 };
 
 static int register_live(const char *path)
@@ -59,6 +61,7 @@ void ooc_output_remove_all_temporaries(void)
 static void output_free(ooc_output *o)
 {
     unregister_live(o->slot);
+    free(o->backup);
     free(o->dest);
     free(o->tmp);
     free(o);
@@ -156,8 +159,32 @@ static int sync_path(const char *path, int flags)
     return rc;
 }
 
+/* A hard link to the destination under a new hidden name beside it (o->backup), or -1 (no hard links here). */
+static int link_backup(ooc_output *o)
+{
+    for (int tries = 0; tries < 8; tries++) {
+        char *name = temp_template(o->dest);
+        int fd = name ? mkstemp(name) : -1;
+        if (fd < 0) {
+            free(name);
+            return -1;
+        }
+        close(fd);
+        unlink(name); /* a name nobody else takes (mkstemp's), for link(), which creates it */
+        if (link(o->dest, name) == 0) {
+            o->backup = name;
+            return 0;
+        }
+        free(name);
+        if (errno != EEXIST)
+            return -1;
+    }
+    return -1;
+}
+
 /* The rename, recording how: a destination replaced is exchanged with the temporary where the file system
- * can, so that the temporary keeps the old file until the run's other outputs are in place too. */
+ * can, so that the temporary keeps the old file until the run's other outputs are in place too; where it
+ * cannot (NFS), a hard link keeps it. */
 static int place(ooc_output *o)
 {
     if (o->force) {
@@ -167,10 +194,16 @@ static int place(ooc_output *o)
         }
         if (errno != ENOENT && errno != EINVAL && errno != ENOSYS)
             return -1;
-        if (errno != ENOENT) { /* no exchange here (NFS): replaced for good */
-            if (rename(o->tmp, o->dest) != 0)
+        if (errno != ENOENT) {
+            int backed_up = link_backup(o) == 0;
+            if (rename(o->tmp, o->dest) != 0) {
+                int e = errno;
+                if (backed_up)
+                    unlink(o->backup);
+                errno = e;
                 return -1;
-            o->placed = REPLACED;
+            }
+            o->placed = backed_up ? BACKED_UP : REPLACED; /* REPLACED: for good */
             return 0;
         }
     }
@@ -186,11 +219,14 @@ static int place(ooc_output *o)
     return 0;
 }
 
-/* Back as it was before place(): the old file exchanged back, or the new name taken away again. */
+/* Back as it was before place(): the old file exchanged or renamed back, or the new name taken away again.
+ * When that fails, the old file's hidden copy is kept (o->kept) rather than removed with the temporaries. */
 static void unplace(ooc_output *o)
 {
-    if (o->placed == EXCHANGED)
-        renameat2(AT_FDCWD, o->tmp, AT_FDCWD, o->dest, RENAME_EXCHANGE);
+    if (o->placed == EXCHANGED && renameat2(AT_FDCWD, o->tmp, AT_FDCWD, o->dest, RENAME_EXCHANGE) != 0)
+        o->kept = o->tmp;
+    else if (o->placed == BACKED_UP && rename(o->backup, o->dest) != 0)
+        o->kept = o->backup;
     else if (o->placed == CREATED)
         rename(o->dest, o->tmp);
     o->placed = NOT_PLACED;
@@ -231,16 +267,29 @@ int ooc_output_commit_all(ooc_output *const *outs, int n, ooc_error *err)
                                              strerror(e));
         }
     }
-    while (rc && i-- > 0) /* a REPLACED output (no exchange on its file system) cannot be taken back */
+    while (rc && i-- > 0) /* a REPLACED output (no exchange, no hard links) cannot be taken back */
         if (outs[i])
             unplace(outs[i]);
     atomic_fetch_sub(&committing, 1);
     for (i = 0; i < n; i++) {
-        if (!outs[i])
+        ooc_output *o = outs[i];
+        if (!o)
             continue;
         if (!rc)
-            sync_dir(outs[i]->dest);
-        ooc_output_abort(outs[i]); /* the temporary: nothing, or the old file once exchanged */
+            sync_dir(o->dest);
+        if (o->kept) { /* say where the old file is; its copy stays */
+            size_t len = err ? strlen(err->msg) : 0;
+            if (err)
+                snprintf(err->msg + len, sizeof err->msg - len, "; %s could not be put back: its old contents are "
+                         "in %s", o->dest, o->kept);
+            unregister_live(o->slot);
+            o->slot = -1;
+            output_free(o);
+            continue;
+        }
+        if (o->backup)
+            unlink(o->backup);
+        ooc_output_abort(o); /* the temporary: nothing, or the old file once exchanged */
     }
     return rc;
 }

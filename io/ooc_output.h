@@ -38,8 +38,10 @@ int ooc_output_ready(ooc_output *o, ooc_error *err);
 int ooc_output_commit(ooc_output *o, ooc_error *err);
 
 /* ooc_output_commit_all(): ooc_output_commit() of n outputs (NULL entries skipped) as one: when one fails,
- * those already renamed are taken back (a replaced destination gets its old file again, except on file
- * systems without RENAME_EXCHANGE, such as NFS) and every destination is left as it was. Frees them all. */
+ * those already renamed are taken back (a replaced destination gets its old file again: kept by exchanging it
+ * with the temporary, or on file systems without RENAME_EXCHANGE, such as NFS, by a hard link) and every
+ * destination is left as it was; should a take-back fail too, the old file stays under its hidden name, which
+ * the message gives. Frees them all. */
 int ooc_output_commit_all(ooc_output *const *outs, int n, ooc_error *err);
 
 /* ooc_output_abort(): remove the temporary file; frees o. NULL is a no-op. */

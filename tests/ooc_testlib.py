@@ -171,14 +171,18 @@ def listdir(path):
 # OOC_TEST_FSYNC_SIGNAL, or creates the file OOC_TEST_FSYNC_CREATE (a destination that appears during the
 # run). At its N-th rename (OOC_TEST_RENAME_SIGNAL = "N:SIGNAL") it raises the signal twice, as a user
 # pressing Ctrl-C twice in the middle of the renames would. At its first fflush(stdout) (the results are
-# out, the renames come next) it raises OOC_TEST_FFLUSH_SIGNAL.
+# out, the renames come next) it raises OOC_TEST_FFLUSH_SIGNAL. The renames it counts (rename and
+# renameat2 calls) listed in OOC_TEST_RENAME_FAIL ("2" or "2,3") fail with EIO; with OOC_TEST_NO_EXCHANGE
+# set, renameat2 refuses RENAME_EXCHANGE as NFS does (EINVAL).
 _AT_FIRST_FSYNC = r"""
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 int fsync(int fd)
 {
@@ -199,34 +203,48 @@ int fflush(FILE *f)
         raise(atoi(sig));
     return ((int (*)(FILE *))dlsym(RTLD_NEXT, "fflush"))(f);
 }
-static void at_rename(void)
+/* The rename's number; -1 when this one is to fail. */
+static int at_rename(void)
 {
     static int count;
     int n = 0, sig = 0;
-    const char *when = getenv("OOC_TEST_RENAME_SIGNAL");
-    if (when && sscanf(when, "%d:%d", &n, &sig) == 2 && ++count == n) {
+    char this[16], list[64];
+    const char *when = getenv("OOC_TEST_RENAME_SIGNAL"), *fail = getenv("OOC_TEST_RENAME_FAIL");
+    if (when && sscanf(when, "%d:%d", &n, &sig) == 2 && count + 1 == n) {
         raise(sig);
         raise(sig);
     }
+    snprintf(this, sizeof this, ",%d,", ++count);
+    snprintf(list, sizeof list, ",%s,", fail ? fail : "");
+    return strstr(list, this) ? -1 : count;
 }
 int rename(const char *a, const char *b)
 {
-    at_rename();
+    if (at_rename() < 0) {
+        errno = EIO;
+        return -1;
+    }
     return ((int (*)(const char *, const char *))dlsym(RTLD_NEXT, "rename"))(a, b);
 }
 int renameat2(int da, const char *a, int db, const char *b, unsigned flags)
 {
-    at_rename();
+    int failing = at_rename() < 0;
+    if (failing || ((flags & RENAME_EXCHANGE) && getenv("OOC_TEST_NO_EXCHANGE"))) {
+        errno = failing ? EIO : EINVAL;
+        return -1;
+    }
     return ((int (*)(int, const char *, int, const char *, unsigned))dlsym(RTLD_NEXT, "renameat2"))(da, a, db, b,
                                                                                                  flags);
 }
 """
 
 
-def at_first_fsync(directory, signo=None, create=None, rename_signal=None, fflush_signal=None):
+def at_first_fsync(directory, signo=None, create=None, rename_signal=None, fflush_signal=None, rename_fail=None,
+                   no_exchange=False):
     """An environment for run(env=...) in which, at its first fsync(), the program gets signal signo or
     the file create appears; or, with rename_signal = (N, SIGNAL), it gets SIGNAL twice at its N-th rename;
-    or it gets fflush_signal at its first fflush(stdout)."""
+    or it gets fflush_signal at its first fflush(stdout); or the renames numbered in rename_fail fail (EIO);
+    with no_exchange, renames cannot exchange (as on NFS)."""
     src, lib = os.path.join(directory, "at_first_fsync.c"), os.path.join(directory, "at_first_fsync.so")
     if not os.path.exists(lib):
         with open(src, "w") as f:
@@ -238,6 +256,12 @@ def at_first_fsync(directory, signo=None, create=None, rename_signal=None, fflus
     env.pop("OOC_TEST_FSYNC_CREATE", None)
     env.pop("OOC_TEST_RENAME_SIGNAL", None)
     env.pop("OOC_TEST_FFLUSH_SIGNAL", None)
+    env.pop("OOC_TEST_RENAME_FAIL", None)
+    env.pop("OOC_TEST_NO_EXCHANGE", None)
+    if rename_fail is not None:
+        env["OOC_TEST_RENAME_FAIL"] = ",".join(map(str, rename_fail))
+    if no_exchange:
+        env["OOC_TEST_NO_EXCHANGE"] = "1"
     if fflush_signal is not None:
         env["OOC_TEST_FFLUSH_SIGNAL"] = str(int(fflush_signal))
     if rename_signal is not None:

@@ -644,6 +644,29 @@ class Outputs(Base):
         self.assert_dir(before + ["model.h5"], "labels or a temporary file appeared")
         self.assertEqual(self.read_bytes(model), b"")
 
+    def test_failed_rename_takes_back_the_other(self):
+        # The model's rename fails (EIO) after the labels' went in: the old labels come back, by exchange or,
+        # where the file system cannot exchange (NFS), from a hard link kept meanwhile (they stayed replaced).
+        lib_dir = tempfile.mkdtemp(dir=self.dir)
+        for no_exchange, failing in ((False, [2]), (True, [4])):  # no exchange: each rename tries it first
+            with self.subTest(no_exchange=no_exchange):
+                model, mc = self.existing("model.h5")
+                labels, lc = self.existing("labels.h5", b"L" * 999)
+                env = T.at_first_fsync(lib_dir, rename_fail=failing, no_exchange=no_exchange)
+                status, out, err = kmeans("fit", shared("blobs.h5"), "-k", 3, "-q", "-o", model, "--labels", labels,
+                                          "-f", env=env)
+                self.one_error(status, err, 1, "model.h5", "cannot rename into place", "Input/output error")
+                self.assertEqual((self.read_bytes(model), self.read_bytes(labels)), (mc, lc))
+                self.assert_dir(["labels.h5", "model.h5", os.path.basename(lib_dir)], "a temporary was left behind")
+        # The take-back fails too: the old labels are kept, hidden, and the message says where.
+        env = T.at_first_fsync(lib_dir, rename_fail=[2, 3])
+        status, out, err = kmeans("fit", shared("blobs.h5"), "-k", 3, "-q", "-o", model, "--labels", labels, "-f",
+                                  env=env)
+        line = self.one_error(status, err, 1, "labels.h5 could not be put back: its old contents are in")
+        kept = line.rsplit(" in ", 1)[1]
+        self.assertEqual(self.read_bytes(kept), lc)
+        self.assertEqual(self.read_bytes(model), mc)
+
     def test_outputs_over_non_regular_files(self):
         # A FIFO (and, as root, a device node such as /dev/null) is never replaced by an output, even with
         # --force: refused before any data is read.
