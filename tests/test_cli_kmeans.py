@@ -845,6 +845,29 @@ class Signals(Base):
             self.assertEqual(f["labels"].shape, (50000,))
         self.assert_dir(["labels.h5", "model.h5", os.path.basename(lib_dir)], "a temporary was left behind")
 
+    def test_signal_while_results_wait_for_a_reader(self):
+        # The JSON (k = 2000 centres: more than a pipe holds) waits for a reader that does not read; SIGINT
+        # stops it there: 130, nothing in place (stdio retried the cut write: blocked until the reader read,
+        # then "write error", exit 1).
+        model = self.path("model.h5")
+        p = subprocess.Popen([KMEANS, "fit", shared("blobs.h5"), "-k", "2000", "--init", "random", "--max-iter", "1",
+                              "-t", "1", "--json", "-o", model], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 60
+            while not open("/proc/%d/wchan" % p.pid).read().endswith("pipe_write"):
+                self.assertIsNone(p.poll(), "the fit ended before its output blocked")
+                self.assertLess(time.monotonic(), deadline, "the output never blocked")
+                time.sleep(0.02)
+            p.send_signal(signal.SIGINT)
+            status = p.wait(timeout=20)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.one_error(status, p.stderr.read().decode(), 130, "interrupted")
+        self.assertFalse(os.path.exists(model))
+
     def test_broken_pipe_leaves_nothing(self):
         # stdout's reader gone (`| head`): the results print before the renames, SIGPIPE ends the run as it
         # ends any tool, and the outputs' temporaries go with it; existing destinations stay as they were.

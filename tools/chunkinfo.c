@@ -169,9 +169,7 @@ static void print_json(const ooc_array_info *in, const ooc_colstats *st, const o
         json_object_set_new(o, "chunks_cached", json_integer((json_int_t)ss->chunks_cached));
         json_object_set_new(o, "peak_rss_bytes", json_integer((json_int_t)ooc_memory_peak_rss()));
     }
-    json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
-    putchar('\n');
-    json_decref(o);
+    cli_print_json(o);
 }
 
 int main(int argc, char **argv)

@@ -376,8 +376,43 @@ int cli_fail(const ooc_error *failed)
     return CLI_EXIT_FAILURE;
 }
 
+/* The first failure of cli_print_json(), for cli_stdout_check() to report. */
+static ooc_error json_failed;
+
+int cli_write_stdout(const char *text, size_t n, ooc_error *err)
+{
+    if (fflush(stdout) != 0) /* what stdio holds goes first */
+        return cli_stdout_check(err);
+    for (size_t done = 0; done < n;) {
+        ssize_t w = write(STDOUT_FILENO, text + done, n - done);
+        int e = errno, rc = ooc_cancel_check(err);
+        if (rc)
+            return rc;
+        if (w < 0 && e != EINTR)
+            return ooc_error_set(err, e == ENOSPC ? OOC_ENOSPACE : OOC_EIO, "standard output: %s", strerror(e));
+        done += w > 0 ? (size_t)w : 0;
+    }
+    return 0;
+}
+
+void cli_print_json(json_t *o)
+{
+    char *text = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    json_decref(o);
+    if (!text && !json_failed.code)
+        ooc_error_set(&json_failed, OOC_ENOMEM, "standard output: out of memory for the JSON");
+    else if (text && !json_failed.code && !cli_write_stdout(text, strlen(text), &json_failed))
+        cli_write_stdout("\n", 1, &json_failed);
+    free(text);
+}
+
 int cli_stdout_check(ooc_error *err)
 {
+    if (json_failed.code) {
+        if (err)
+            *err = json_failed;
+        return json_failed.code;
+    }
     errno = 0;
     if (fflush(stdout) == 0 && !ferror(stdout))
         return 0;

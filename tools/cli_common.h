@@ -52,6 +52,14 @@ int cli_begin_commit(ooc_error *err);
 /* cli_end_commit(): the renames are done (rc 0) or failed; a fatal signal that came meanwhile acts now. */
 void cli_end_commit(int rc);
 
+/* cli_write_stdout(): n bytes to stdout with write(2), after what stdio holds: a signal stops the output
+ * between writes (OOC_EINTERRUPTED), where stdio retried a write a signal cut short and stayed blocked on a
+ * pipe no one read. */
+int cli_write_stdout(const char *text, size_t n, ooc_error *err);
+
+/* cli_print_json(): o and a newline through cli_write_stdout(); frees o. A failure is cli_stdout_check()'s. */
+void cli_print_json(json_t *o);
+
 /* cli_stdout_check(): whether what the program printed on stdout could all be written (not on a full disk,
  * nor to a closed pipe with SIGPIPE ignored): 0, or OOC_EIO in err, "standard output: WHY".
  * cli_stdout_status(): status, or when that fails, its error printed and 1. */

@@ -393,9 +393,7 @@ static void print_fit(const cli *c, const ooc_kmeans_model *m)
     json_object_set_new(o, "cluster_sizes", sizes);
     json_object_set_new(o, "cluster_centers", centers);
     json_object_set_new(o, "parameters", params_json(c, m->threads));
-    json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
-    putchar('\n');
-    json_decref(o);
+    cli_print_json(o);
 }
 
 static int run_fit(cli *c, ooc_error *err)
@@ -464,9 +462,7 @@ static void print_predict_json(const cli *c, const ooc_array_info *in, const ooc
                                   cli_json_text(c->input), "labels", cli_json_text(c->labels_out), "processes",
                                   ooc_dist_size(sp.dist), "threads", done->threads, "memory_limit",
                                   (json_int_t)sp.memory_limit));
-    json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
-    putchar('\n');
-    json_decref(o);
+    cli_print_json(o);
 }
 
 static int run_predict(cli *c, ooc_error *err)
@@ -533,8 +529,7 @@ static void parse_rows(const char *s, uint64_t n, uint64_t *a, uint64_t *b)
         *a = *b;
 }
 
-/* Labels go out through write(2), 64 KiB at a time. stdio retries a write a signal cut short, so after
- * SIGINT it stayed blocked on a full pipe; here the signal stops the output between writes. */
+/* Labels go out 64 KiB at a time through cli_write_stdout(), which a signal stops between writes. */
 typedef struct labels_out {
     char buf[1 << 16];
     size_t n;
@@ -542,17 +537,9 @@ typedef struct labels_out {
 
 static int labels_flush(labels_out *o, ooc_error *err)
 {
-    for (size_t done = 0; done < o->n;) {
-        ssize_t w = write(STDOUT_FILENO, o->buf + done, o->n - done);
-        int e = errno, rc = ooc_cancel_check(err);
-        if (rc)
-            return rc;
-        if (w < 0 && e != EINTR)
-            return ooc_error_set(err, e == ENOSPC ? OOC_ENOSPACE : OOC_EIO, "standard output: %s", strerror(e));
-        done += w > 0 ? (size_t)w : 0;
-    }
+    int rc = cli_write_stdout(o->buf, o->n, err);
     o->n = 0;
-    return 0;
+    return rc;
 }
 
 static int run_labels(cli *c, ooc_error *err)
