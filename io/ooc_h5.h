@@ -90,6 +90,10 @@ int ooc_h5_chunked_close(ooc_h5_chunked *d, ooc_error *err);
  * files, h5dump and h5py too). Async-signal-safe. */
 const char *ooc_h5_crash_file(void);
 
+/* ooc_h5_busy(): whether a thread is inside an HDF5 call of ooc's now: a run cannot see a cancel request
+ * there until HDF5 returns (on some damaged files it never does). Async-signal-safe. */
+int ooc_h5_busy(void);
+
 #define OOC_H5_MAX_FILTERS 8
 
 typedef struct ooc_h5_filter {

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +18,8 @@ static pthread_once_t h5_once = PTHREAD_ONCE_INIT;
  * file HDF5 was last asked to read. */
 static _Thread_local volatile sig_atomic_t depth;
 static char last_read[PATH_MAX];
+/* Locks held, over all threads (ooc_h5_busy()). */
+static atomic_int held;
 
 static void h5_init(void)
 {
@@ -39,18 +42,25 @@ void ooc__h5_lock(void)
     pthread_once(&h5_once, h5_init);
     pthread_mutex_lock(&h5_mutex);
     depth++;
+    atomic_fetch_add(&held, 1);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* thread-safe HDF5 keeps this per thread: silence every caller's */
 }
 
 void ooc__h5_unlock(void)
 {
     depth--;
+    atomic_fetch_sub(&held, 1);
     pthread_mutex_unlock(&h5_mutex);
 }
 
 void ooc__h5_reading(const char *path)
 {
     snprintf(last_read, sizeof last_read, "%s", path);
+}
+
+int ooc_h5_busy(void)
+{
+    return atomic_load(&held) > 0;
 }
 
 const char *ooc_h5_crash_file(void)

@@ -173,7 +173,8 @@ def listdir(path):
 # pressing Ctrl-C twice in the middle of the renames would. At its first fflush(stdout) (the results are
 # out, the renames come next) it raises OOC_TEST_FFLUSH_SIGNAL. The renames it counts (rename and
 # renameat2 calls) listed in OOC_TEST_RENAME_FAIL ("2" or "2,3") fail with EIO; with OOC_TEST_NO_EXCHANGE
-# set, renameat2 refuses RENAME_EXCHANGE as NFS does (EINVAL).
+# set, renameat2 refuses RENAME_EXCHANGE as NFS does (EINVAL). With OOC_TEST_HDF5_STUCK set, H5Dread never
+# returns, as HDF5 1.10 does on some damaged files.
 _AT_FIRST_FSYNC = r"""
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -202,6 +203,13 @@ int fflush(FILE *f)
     if (f == stdout && !done++ && sig)
         raise(atoi(sig));
     return ((int (*)(FILE *))dlsym(RTLD_NEXT, "fflush"))(f);
+}
+int H5Dread(long long d, long long mem_type, long long mem_space, long long file_space, long long plist, void *buf)
+{
+    while (getenv("OOC_TEST_HDF5_STUCK"))
+        pause();
+    return ((int (*)(long long, long long, long long, long long, long long, void *))dlsym(RTLD_NEXT, "H5Dread"))(
+        d, mem_type, mem_space, file_space, plist, buf);
 }
 /* The rename's number; -1 when this one is to fail. */
 static int at_rename(void)
@@ -240,11 +248,11 @@ int renameat2(int da, const char *a, int db, const char *b, unsigned flags)
 
 
 def at_first_fsync(directory, signo=None, create=None, rename_signal=None, fflush_signal=None, rename_fail=None,
-                   no_exchange=False):
+                   no_exchange=False, hdf5_stuck=False):
     """An environment for run(env=...) in which, at its first fsync(), the program gets signal signo or
     the file create appears; or, with rename_signal = (N, SIGNAL), it gets SIGNAL twice at its N-th rename;
     or it gets fflush_signal at its first fflush(stdout); or the renames numbered in rename_fail fail (EIO);
-    with no_exchange, renames cannot exchange (as on NFS)."""
+    with no_exchange, renames cannot exchange (as on NFS); with hdf5_stuck, HDF5's reads never return."""
     src, lib = os.path.join(directory, "at_first_fsync.c"), os.path.join(directory, "at_first_fsync.so")
     if not os.path.exists(lib):
         with open(src, "w") as f:
@@ -258,6 +266,9 @@ def at_first_fsync(directory, signo=None, create=None, rename_signal=None, fflus
     env.pop("OOC_TEST_FFLUSH_SIGNAL", None)
     env.pop("OOC_TEST_RENAME_FAIL", None)
     env.pop("OOC_TEST_NO_EXCHANGE", None)
+    env.pop("OOC_TEST_HDF5_STUCK", None)
+    if hdf5_stuck:
+        env["OOC_TEST_HDF5_STUCK"] = "1"
     if rename_fail is not None:
         env["OOC_TEST_RENAME_FAIL"] = ",".join(map(str, rename_fail))
     if no_exchange:

@@ -868,6 +868,28 @@ class Signals(Base):
         self.one_error(status, p.stderr.read().decode(), 130, "interrupted")
         self.assertFalse(os.path.exists(model))
 
+    def test_signal_while_hdf5_is_stuck(self):
+        # HDF5 never returns from a read (as on a damaged virtual dataset): the run cannot see the signal's
+        # cancel there, so one SIGTERM (timeout's) stops it at once, 143, temporaries gone (it ran on until a
+        # second signal, for ever under `timeout`).
+        gz = self.write_h5("gzip.h5", X={"data": np.ones((1000, 3)), "chunks": (100, 3), "compression": "gzip"})
+        env = T.at_first_fsync(tempfile.mkdtemp(dir=self.dir), hdf5_stuck=True)
+        model = self.path("model.h5")
+        before = T.listdir(self.dir)
+        p = subprocess.Popen([KMEANS, "fit", gz, "-k", "2", "-o", model], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        try:
+            time.sleep(1)
+            self.assertIsNone(p.poll(), "the fit ended though HDF5 was stuck")
+            p.send_signal(signal.SIGTERM)
+            status = p.wait(timeout=20)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.one_error(status, p.stderr.read().decode(), 143, "interrupted")
+        self.assert_dir(before)
+
     def test_broken_pipe_leaves_nothing(self):
         # stdout's reader gone (`| head`): the results print before the renames, SIGPIPE ends the run as it
         # ends any tool, and the outputs' temporaries go with it; existing destinations stay as they were.

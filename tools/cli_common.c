@@ -125,10 +125,11 @@ int cli_reads_from(const char *in_spec, const char *default_dataset, const char 
            ooc_h5_dataset_uses_file(in, dataset, out);
 }
 
-/* What a second signal says on its way out, written ready (a handler may only write(2) it). */
+/* What a signal that stops the run at once says on its way out, the first or a second one, written ready (a
+ * handler may only write(2) it). */
 static const int handled[] = {SIGINT, SIGTERM, SIGHUP};
 enum { HANDLED = sizeof handled / sizeof handled[0] };
-static char second_line[HANDLED][256];
+static char stop_line[2][HANDLED][256];
 /* The run's error line is out (put_line()): a signal during the exit that follows adds no second one. */
 static volatile sig_atomic_t said_error;
 static int under_mpirun;
@@ -159,11 +160,13 @@ static void on_signal(int signo)
 {
     if (finishing)
         return;
-    if (ooc_cancel_requested()) {
-        /* Second signal: the user insists. Leave nothing partial behind and go. */
+    int again = ooc_cancel_requested() != 0;
+    if (again || ooc_h5_busy()) {
+        /* A second signal: the user insists. Or HDF5 is at work, where the run cannot see the first (a damaged
+         * file kept it there for ever, past timeout's SIGTERM). Leave nothing partial behind and go. */
         ooc_output_remove_all_temporaries();
         for (int i = 0; i < HANDLED && speaks && !said_error; i++)
-            if (handled[i] == signo && write(STDERR_FILENO, second_line[i], strlen(second_line[i])) < 0)
+            if (handled[i] == signo && write(STDERR_FILENO, stop_line[again][i], strlen(stop_line[again][i])) < 0)
                 break;
         _exit(128 + signo);
     }
@@ -260,7 +263,9 @@ void cli_init(const char *name)
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     for (int i = 0; i < HANDLED; i++) { /* SIGHUP: the terminal closed, a clean stop too (exit 129) */
-        snprintf(second_line[i], sizeof second_line[i], "%s: error: interrupted: signal %d (%s) again, stopped at once\n",
+        snprintf(stop_line[0][i], sizeof stop_line[0][i], "%s: error: interrupted: signal %d (%s)\n", program,
+                 handled[i], ooc_signal_name(handled[i]));
+        snprintf(stop_line[1][i], sizeof stop_line[1][i], "%s: error: interrupted: signal %d (%s) again, stopped at once\n",
                  program, handled[i], ooc_signal_name(handled[i]));
         sigaction(handled[i], &sa, NULL);
     }
