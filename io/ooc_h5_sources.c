@@ -247,6 +247,48 @@ int ooc__h5_virtual_cycle(const char *path, const char *dataset)
     return virtual_loops(path, dataset, way, 0);
 }
 
+/* Whether the source dataset `dset` of the file `name` (as a virtual dataset in the file at `parent` names
+ * it, so "." is that file) can be opened where HDF5 looks for it. */
+static int source_opens(const char *parent, const char *name, const char *dset)
+{
+    char *near = strcmp(name, ".") == 0 ? NULL : beside(parent, name);
+    const char *where[2] = {strcmp(name, ".") == 0 ? parent : name, near};
+    int opens = 0;
+    for (int i = 0; i < 2 && !opens; i++) {
+        struct stat st;
+        hid_t file = where[i] ? open_hdf5(where[i], &st) : H5I_INVALID_HID;
+        hid_t d = file >= 0 && H5Lexists(file, dset, H5P_DEFAULT) > 0 ? H5Dopen2(file, dset, H5P_DEFAULT)
+                                                                      : H5I_INVALID_HID;
+        opens = d >= 0;
+        if (d >= 0)
+            H5Dclose(d);
+        if (file >= 0)
+            H5Fclose(file);
+    }
+    H5Eclear2(H5E_DEFAULT);
+    free(near);
+    return opens;
+}
+
+int ooc__h5_virtual_sources(const char *path, hid_t dcpl, const char *name, ooc_error *err)
+{
+    size_t n = 0;
+    if (H5Pget_layout(dcpl) != H5D_VIRTUAL || H5Pget_virtual_count(dcpl, &n) < 0)
+        return 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        char *file = virtual_name(dcpl, i, H5Pget_virtual_filename);
+        char *dset = virtual_name(dcpl, i, H5Pget_virtual_dsetname);
+        /* A name with printf-like patterns (%b: one source file per block of an unlimited mapping) is many. */
+        if (file && dset && !strchr(file, '%') && !strchr(dset, '%') && !source_opens(path, file, dset))
+            rc = ooc_error_set(err, OOC_ENOTFOUND, "%s: its virtual source %s:%s cannot be read (HDF5 would give "
+                               "fill values for its rows)", name, file, dset);
+        free(file);
+        free(dset);
+    }
+    return rc;
+}
+
 int ooc_h5_dataset_uses_file(const char *path, const char *dataset, const char *other)
 {
     struct stat o;
