@@ -4,6 +4,7 @@
 #include "ooc_h5_internal.h"
 
 #include <hdf5.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,26 +248,47 @@ int ooc__h5_virtual_cycle(const char *path, const char *dataset)
     return virtual_loops(path, dataset, way, 0);
 }
 
+/* Whether `dset` opens in the HDF5 file at path. */
+static int dataset_opens(const char *path, const char *dset)
+{
+    struct stat st;
+    hid_t file = open_hdf5(path, &st);
+    hid_t d = file >= 0 && H5Lexists(file, dset, H5P_DEFAULT) > 0 ? H5Dopen2(file, dset, H5P_DEFAULT) : H5I_INVALID_HID;
+    if (d >= 0)
+        H5Dclose(d);
+    if (file >= 0)
+        H5Fclose(file);
+    H5Eclear2(H5E_DEFAULT);
+    return d >= 0;
+}
+
 /* Whether the source dataset `dset` of the file `name` (as a virtual dataset in the file at `parent` names
- * it, so "." is that file) can be opened where HDF5 looks for it. */
+ * it, so "." is that file) opens where HDF5 1.10 looks for it (H5F_prefix_open_file): the name as given; then
+ * the name, or its last part when absolute, under each directory of HDF5_VDS_PREFIX (where ${ORIGIN} is the
+ * parent's directory) and beside the parent. */
 static int source_opens(const char *parent, const char *name, const char *dset)
 {
-    char *near = strcmp(name, ".") == 0 ? NULL : beside(parent, name);
-    const char *where[2] = {strcmp(name, ".") == 0 ? parent : name, near};
-    int opens = 0;
-    for (int i = 0; i < 2 && !opens; i++) {
-        struct stat st;
-        hid_t file = where[i] ? open_hdf5(where[i], &st) : H5I_INVALID_HID;
-        hid_t d = file >= 0 && H5Lexists(file, dset, H5P_DEFAULT) > 0 ? H5Dopen2(file, dset, H5P_DEFAULT)
-                                                                      : H5I_INVALID_HID;
-        opens = d >= 0;
-        if (d >= 0)
-            H5Dclose(d);
-        if (file >= 0)
-            H5Fclose(file);
+    if (strcmp(name, ".") == 0)
+        return dataset_opens(parent, dset);
+    const char *slash = strrchr(name, '/'), *last = name[0] == '/' ? slash + 1 : name;
+    const char *end = strrchr(parent, '/');
+    int dir = end ? (int)(end - parent) : 1; /* the parent's directory: parent[0, dir), or "." */
+    const char *origin = end ? parent : ".";
+    int opens = dataset_opens(name, dset);
+    char path[PATH_MAX];
+    for (const char *p = getenv("HDF5_VDS_PREFIX"); p && *p && !opens;) {
+        size_t n = strcspn(p, ":");
+        if (strncmp(p, "${ORIGIN}", 9) == 0 && n >= 9)
+            snprintf(path, sizeof path, "%.*s%.*s/%s", dir, origin, (int)n - 9, p + 9, last);
+        else
+            snprintf(path, sizeof path, "%.*s/%s", (int)n, p, last);
+        opens = n > 0 && dataset_opens(path, dset);
+        p += n + (p[n] == ':');
     }
-    H5Eclear2(H5E_DEFAULT);
-    free(near);
+    if (!opens) {
+        snprintf(path, sizeof path, "%.*s/%s", dir, origin, last);
+        opens = dataset_opens(path, dset);
+    }
     return opens;
 }
 

@@ -339,6 +339,21 @@ class RuntimeFailures(Base):
         self.one_error(status, err, 1, "missing.h5", "nowhere.h5:X", "cannot be read")
         status, out, err = T.run(["chunkinfo", self.path("missing.h5")])  # described: nothing read
         self.assertEqual((status, err), (0, ""))
+        # Sources where HDF5 finds them other than as named: an absolute name no longer there, whose file sits
+        # beside the virtual dataset; a name under a directory of HDF5_VDS_PREFIX. Both read (h5py: the data).
+        elsewhere = os.path.join(self.dir, "sub")
+        os.mkdir(elsewhere)
+        virtual("moved.h5", os.path.join(elsewhere, "data.h5"))
+        shutil.copy(self.path("data.h5"), os.path.join(elsewhere, "prefixed.h5"))
+        virtual("prefix.h5", "prefixed.h5")
+        env = dict(os.environ, HDF5_VDS_PREFIX="/nonexistent:" + elsewhere)
+        for name in ("moved.h5", "prefix.h5"):
+            with self.subTest(name=name):
+                oracle = subprocess.run(["/usr/bin/python3", "-c", "import h5py, sys; print(h5py.File(sys.argv[1])"
+                                         "['X'][:].sum())", self.path(name)], env=env, capture_output=True, text=True)
+                self.assertEqual(float(oracle.stdout), np.arange(1200.0).sum(), oracle.stderr)
+                status, out, err = kmeans("fit", self.path(name), "-k", 2, "-q", "--json", env=env)
+                self.assertEqual((status, err), (0, ""))
 
     def test_long_path_keeps_the_reason(self):
         # A message longer than the room for it loses the middle of the path, not the reason at its end,
