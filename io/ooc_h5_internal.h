@@ -31,9 +31,9 @@ hid_t ooc__h5_mem_type(ooc_dtype t);
  * lock held. */
 int ooc__h5_virtual_cycle(const char *path, const char *dataset);
 
-/* ooc__h5_virtual_sources(): with dcpl a virtual dataset's (named `name` in messages) in the file at path, an
- * error (OOC_ENOTFOUND) for the first source HDF5 cannot open: it reads such a source's rows as fill values,
- * and clustering them would average made-up data. Other layouts: 0. */
-int ooc__h5_virtual_sources(const char *path, hid_t dcpl, const char *name, ooc_error *err);
+/* ooc__h5_virtual_sources(): with dset a virtual dataset (dcpl its creation properties; `name` in messages)
+ * of the file at path, an error (OOC_ENOTFOUND) for the first source found nowhere HDF5 may look: it reads
+ * such a source's rows as fill values, and clustering them would average made-up data. Other layouts: 0. */
+int ooc__h5_virtual_sources(const char *path, hid_t dset, hid_t dcpl, const char *name, ooc_error *err);
 
 #endif

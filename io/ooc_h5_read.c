@@ -254,7 +254,7 @@ static int open_checked(ooc_h5_reader *r, const char *path, const char *dataset,
     if (!rc && strcmp(r->info.layout, "virtual") == 0 && ooc__h5_virtual_cycle(path, dataset))
         rc = ooc_error_set(err, OOC_EFORMAT, "%s: a virtual dataset whose sources lead back to it", r->name);
     if (!rc && to_read)
-        rc = ooc__h5_virtual_sources(path, r->dcpl, r->name, err);
+        rc = ooc__h5_virtual_sources(path, r->dset, r->dcpl, r->name, err);
     return rc || !r->info.chunked || r->info.nfilters ? rc : reopen_uncached(r, path, dataset, err);
 }
 

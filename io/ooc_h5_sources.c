@@ -1,5 +1,6 @@
 /* The files a dataset's values come from: so that an output never replaces one of them, and so that a
  * virtual dataset whose sources lead back to it is refused before HDF5 reads it. */
+#define _DEFAULT_SOURCE /* realpath */
 #include "ooc_h5.h"
 #include "ooc_h5_internal.h"
 
@@ -262,52 +263,81 @@ static int dataset_opens(const char *path, const char *dset)
     return d >= 0;
 }
 
-/* Whether the source dataset `dset` of the file `name` (as a virtual dataset in the file at `parent` names
- * it, so "." is that file) opens where HDF5 1.10 looks for it (H5F_prefix_open_file): the name as given; then
- * the name, or its last part when absolute, under each directory of HDF5_VDS_PREFIX (where ${ORIGIN} is the
- * parent's directory) and beside the parent. */
-static int source_opens(const char *parent, const char *name, const char *dset)
+/* Whether dset opens in the file `last` inside the directory of the file at `beside` (".": the current one). */
+static int opens_beside(const char *beside, int real, const char *last, const char *dset)
 {
-    if (strcmp(name, ".") == 0)
-        return dataset_opens(parent, dset);
-    const char *slash = strrchr(name, '/'), *last = name[0] == '/' ? slash + 1 : name;
-    const char *end = strrchr(parent, '/');
-    int dir = end ? (int)(end - parent) : 1; /* the parent's directory: parent[0, dir), or "." */
-    const char *origin = end ? parent : ".";
-    int opens = dataset_opens(name, dset);
-    char path[PATH_MAX];
-    for (const char *p = getenv("HDF5_VDS_PREFIX"); p && *p && !opens;) {
-        size_t n = strcspn(p, ":");
-        if (strncmp(p, "${ORIGIN}", 9) == 0 && n >= 9)
-            snprintf(path, sizeof path, "%.*s%.*s/%s", dir, origin, (int)n - 9, p + 9, last);
-        else
-            snprintf(path, sizeof path, "%.*s/%s", (int)n, p, last);
-        opens = n > 0 && dataset_opens(path, dset);
-        p += n + (p[n] == ':');
-    }
-    if (!opens) {
-        snprintf(path, sizeof path, "%.*s/%s", dir, origin, last);
-        opens = dataset_opens(path, dset);
-    }
-    return opens;
+    char dir[PATH_MAX], path[2 * PATH_MAX];
+    if (real && !realpath(beside, dir))
+        return 0;
+    if (!real)
+        snprintf(dir, sizeof dir, "%s", beside);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        snprintf(path, sizeof path, "%.*s/%s", (int)(slash - dir), dir, last);
+    return slash && dataset_opens(path, dset);
 }
 
-int ooc__h5_virtual_sources(const char *path, hid_t dcpl, const char *name, ooc_error *err)
+/* Whether the source dataset `dset` of the file `name` (as the virtual dataset in the file `holder`, reached
+ * as `path`, names it; "." is that file) opens anywhere HDF5 1.10 may look for it (H5F_prefix_open_file):
+ * under HDF5_VDS_PREFIX, beside the file (as reached, or its real path), as named, and by its last part in the
+ * current directory. Any of them will do: a source is refused only when it is found nowhere. */
+static int source_opens(const char *path, const char *holder, const char *name, const char *dset)
+{
+    if (strcmp(name, ".") == 0)
+        return dataset_opens(holder, dset) || dataset_opens(path, dset);
+    char lit[PATH_MAX]; /* "%%" is a '%' */
+    size_t n = 0;
+    for (const char *c = name; *c && n + 1 < sizeof lit; c++)
+        lit[n++] = *c == '%' && c[1] == '%' ? *c++ : *c;
+    lit[n] = '\0';
+    const char *slash = strrchr(lit, '/'), *last = slash ? slash + 1 : lit;
+    if (dataset_opens(lit, dset) || dataset_opens(last, dset))
+        return 1;
+    const char *near[2] = {path, holder};
+    for (int i = 0; i < 4; i++)
+        if (opens_beside(near[i / 2], i % 2, lit[0] == '/' ? last : lit, dset) ||
+            opens_beside(near[i / 2], i % 2, last, dset))
+            return 1;
+    char where[PATH_MAX], beside_holder[PATH_MAX];
+    snprintf(beside_holder, sizeof beside_holder, "%s", holder);
+    char *end = strrchr(beside_holder, '/');
+    snprintf(where, sizeof where, "%s", end ? (*end = '\0', beside_holder) : ".");
+    for (const char *p = getenv("HDF5_VDS_PREFIX"); p && *p;) {
+        size_t m = strcspn(p, ":");
+        char entry[PATH_MAX], at[3 * PATH_MAX];
+        snprintf(entry, sizeof entry, "%.*s", (int)m, p);
+        /* ${ORIGIN}: the file's directory, whether HDF5 expands it here or not (then it names nothing) */
+        if (strncmp(entry, "${ORIGIN}", 9) == 0)
+            snprintf(at, sizeof at, "%s%s/%s", where, entry + 9, last);
+        else
+            snprintf(at, sizeof at, "%s/%s", entry, last);
+        if (m > 0 && dataset_opens(at, dset))
+            return 1;
+        p += m + (p[m] == ':');
+    }
+    return 0;
+}
+
+int ooc__h5_virtual_sources(const char *path, hid_t dset, hid_t dcpl, const char *name, ooc_error *err)
 {
     size_t n = 0;
     if (H5Pget_layout(dcpl) != H5D_VIRTUAL || H5Pget_virtual_count(dcpl, &n) < 0)
         return 0;
+    char holder[PATH_MAX]; /* the file that holds the dataset: another than path through an external link */
+    if (H5Fget_name(dset, holder, sizeof holder) <= 0)
+        snprintf(holder, sizeof holder, "%s", path);
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         char *file = virtual_name(dcpl, i, H5Pget_virtual_filename);
-        char *dset = virtual_name(dcpl, i, H5Pget_virtual_dsetname);
-        /* A name with printf-like patterns (%b: one source file per block of an unlimited mapping) is many. */
-        if (file && dset && !strchr(file, '%') && !strchr(dset, '%') && !source_opens(path, file, dset))
+        char *src = virtual_name(dcpl, i, H5Pget_virtual_dsetname);
+        /* %b: one source file per block of an unlimited mapping, as many as there are */
+        if (file && src && !strstr(file, "%b") && !strstr(src, "%b") && !source_opens(path, holder, file, src))
             rc = ooc_error_set(err, OOC_ENOTFOUND, "%s: its virtual source %s:%s cannot be read (HDF5 would give "
-                               "fill values for its rows)", name, file, dset);
+                               "fill values for its rows)", name, file, src);
         free(file);
-        free(dset);
+        free(src);
     }
+    H5Eclear2(H5E_DEFAULT);
     return rc;
 }
 

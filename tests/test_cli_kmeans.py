@@ -340,14 +340,16 @@ class RuntimeFailures(Base):
         status, out, err = T.run(["chunkinfo", self.path("missing.h5")])  # described: nothing read
         self.assertEqual((status, err), (0, ""))
         # Sources where HDF5 finds them other than as named: an absolute name no longer there, whose file sits
-        # beside the virtual dataset; a name under a directory of HDF5_VDS_PREFIX. Both read (h5py: the data).
+        # beside the virtual dataset; a name under a directory of HDF5_VDS_PREFIX; beside the file a symbolic
+        # link to the virtual dataset leads to. All read (h5py: the data).
         elsewhere = os.path.join(self.dir, "sub")
         os.mkdir(elsewhere)
         virtual("moved.h5", os.path.join(elsewhere, "data.h5"))
         shutil.copy(self.path("data.h5"), os.path.join(elsewhere, "prefixed.h5"))
         virtual("prefix.h5", "prefixed.h5")
+        os.symlink(self.path("v1.h5"), os.path.join(elsewhere, "link.h5"))  # HDF5 looks beside v1.h5 itself
         env = dict(os.environ, HDF5_VDS_PREFIX="/nonexistent:" + elsewhere)
-        for name in ("moved.h5", "prefix.h5"):
+        for name in ("moved.h5", "prefix.h5", "sub/link.h5"):
             with self.subTest(name=name):
                 oracle = subprocess.run(["/usr/bin/python3", "-c", "import h5py, sys; print(h5py.File(sys.argv[1])"
                                          "['X'][:].sum())", self.path(name)], env=env, capture_output=True, text=True)
