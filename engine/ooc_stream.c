@@ -1,6 +1,7 @@
 #include "ooc_stream.h"
 
 #include "ooc_buffer_internal.h"
+#include "ooc_cancel.h"
 #include "ooc_clock.h"
 #include "ooc_memory.h"
 #include "ooc_pass_internal.h"
@@ -539,13 +540,16 @@ static int consume(void *ctx, uint64_t j, int slot, ooc_error *err)
 
 /* After a distributed pass has run out of this process's chunks, or failed here: the rounds it has not
  * taken part in yet (the last, when it has no chunk there; or a failure, which stops every process), then
- * agreement on the result (process 0 may have failed to write the last round). */
+ * agreement on the result (process 0 may have failed to write the last round). A signal is looked for before
+ * each round: a process with no chunks (more processes than chunks) ran the whole fit after one. */
 static int finish_rounds(ooc_stream *s, int rc, ooc_error *err)
 {
-    ooc_error failure = *err;
-    if (rc && !failure.code)
-        failure.code = rc;
     while (!s->x.stopped && s->x.done < s->x.rounds) {
+        if (!rc)
+            rc = ooc_cancel_check(err);
+        ooc_error failure = *err;
+        if (rc && !failure.code)
+            failure.code = rc;
         int r = exchange_round(s, NULL, rc ? &failure : NULL, err);
         if (r)
             rc = r;

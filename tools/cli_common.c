@@ -161,9 +161,11 @@ static void on_signal(int signo)
     if (finishing)
         return;
     int again = ooc_cancel_requested() != 0;
-    if (again || ooc_h5_busy()) {
+    if (again || (ooc_h5_busy() && !under_mpirun)) {
         /* A second signal: the user insists. Or HDF5 is at work, where the run cannot see the first (a damaged
-         * file kept it there for ever, past timeout's SIGTERM). Leave nothing partial behind and go. */
+         * file kept it there for ever, past timeout's SIGTERM; under mpirun, which follows its SIGTERM with
+         * SIGKILL, a process leaving at once would leave before process 0 says why). Leave nothing partial
+         * behind and go. */
         ooc_output_remove_all_temporaries();
         for (int i = 0; i < HANDLED && speaks && !said_error; i++)
             if (handled[i] == signo && write(STDERR_FILENO, stop_line[again][i], strlen(stop_line[again][i])) < 0)
