@@ -313,8 +313,8 @@ class Distributed(T.TempDirTest):
             time.sleep(0.1)
         self.assert_nothing_written()
 
-    def rank_pids(self, mpirun_pid, timeout=30):
-        """{rank: pid} of the processes mpirun started (its children), once all 2 have begun."""
+    def rank_pids(self, mpirun_pid, timeout=30, processes=2):
+        """{rank: pid} of the processes mpirun started (its children), once all have begun."""
         deadline = time.time() + timeout
         while time.time() < deadline:
             found = {}
@@ -329,7 +329,7 @@ class Distributed(T.TempDirTest):
                     found[int(env[b"OMPI_COMM_WORLD_RANK"])] = int(entry)
                 except (OSError, ValueError, KeyError, IndexError):
                     continue
-            if len(found) == 2:
+            if len(found) == processes:
                 return found
             time.sleep(0.05)
         self.fail("mpirun's processes did not start")
@@ -357,6 +357,29 @@ class Distributed(T.TempDirTest):
         self.assertEqual(status, 143, err)
         self.assertEqual(err.count("error:"), 1, err)
         self.assertIn("interrupted: signal 15 (SIGTERM)", err)
+
+    def test_process_without_chunks_terminated(self):
+        """Three processes over two chunks: SIGTERM to the one that has none (it only takes part in each
+        pass's rounds) stops the fit within a round, 143, said once (it ran the whole fit first: 300
+        iterations, about 16 s here)."""
+        argv = [MPIRUN, "-q", "-np", 3, KMEANS, "fit", "blobs:samples=800k,features=20,chunk_rows=400000,cluster_std=30",
+                "-k", 300, "--init", "random", "--max-iter", 300, "--tol", 0, "-t", 1, "-v", "-o", self.path("m.h5")]
+        p = subprocess.Popen([str(a) for a in argv], env=MPI_ENV, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        first = p.stderr.read(1)
+        self.assertTrue(first, "no progress before the end")
+        os.kill(self.rank_pids(p.pid, processes=3)[2], signal.SIGTERM)
+        t0 = time.time()
+        out, err = p.communicate(timeout=120)
+        took, err = time.time() - t0, (first + err).decode()
+        self.assertEqual(p.returncode, 143, err)
+        self.assertEqual(err.count("error:"), 1, err)
+        self.assertIn("interrupted: signal 15 (SIGTERM)", err)
+        self.assertLess(took, 5, "the fit ran on after the signal")
+        deadline = time.time() + 10
+        while T.listdir(self.dir) and time.time() < deadline:
+            time.sleep(0.1)
+        self.assert_nothing_written()
 
     def test_one_process_killed(self):
         """A process killed outright: mpirun ends the job (SIGTERM to the others, then SIGKILL), and process 0,
