@@ -263,18 +263,16 @@ static int dataset_opens(const char *path, const char *dset)
     return d >= 0;
 }
 
-/* Whether dset opens in the file `last` inside the directory of the file at `beside` (".": the current one). */
-static int opens_beside(const char *beside, int real, const char *last, const char *dset)
+/* Whether dset opens in the file `name` beside the file at `file` (as reached, or its real path). */
+static int opens_beside(const char *file, int real, const char *name, const char *dset)
 {
-    char dir[PATH_MAX], path[2 * PATH_MAX];
-    if (real && !realpath(beside, dir))
+    char resolved[PATH_MAX];
+    if (real && !realpath(file, resolved))
         return 0;
-    if (!real)
-        snprintf(dir, sizeof dir, "%s", beside);
-    char *slash = strrchr(dir, '/');
-    if (slash)
-        snprintf(path, sizeof path, "%.*s/%s", (int)(slash - dir), dir, last);
-    return slash && dataset_opens(path, dset);
+    char *near = beside(real ? resolved : file, name);
+    int opens = near && dataset_opens(near, dset);
+    free(near);
+    return opens;
 }
 
 /* Whether the source dataset `dset` of the file `name` (as the virtual dataset in the file `holder`, reached
@@ -293,10 +291,10 @@ static int source_opens(const char *path, const char *holder, const char *name, 
     const char *slash = strrchr(lit, '/'), *last = slash ? slash + 1 : lit;
     if (dataset_opens(lit, dset) || dataset_opens(last, dset))
         return 1;
-    const char *near[2] = {path, holder};
-    for (int i = 0; i < 4; i++)
-        if (opens_beside(near[i / 2], i % 2, lit[0] == '/' ? last : lit, dset) ||
-            opens_beside(near[i / 2], i % 2, last, dset))
+    const char *rel = lit[0] == '/' ? last : lit;
+    for (int real = 0; real <= 1; real++)
+        if (opens_beside(path, real, rel, dset) || opens_beside(path, real, last, dset) ||
+            opens_beside(holder, real, rel, dset) || opens_beside(holder, real, last, dset))
             return 1;
     char where[PATH_MAX], beside_holder[PATH_MAX];
     snprintf(beside_holder, sizeof beside_holder, "%s", holder);
