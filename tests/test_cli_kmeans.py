@@ -814,6 +814,14 @@ class Signals(Base):
                     self.assertEqual(self.read_bytes(model), mc)
                     self.assertEqual(self.read_bytes(labels), lc)
 
+    def assert_both_new(self, model, labels, lib_dir):
+        """A fit of shared blobs.h5 with k = 3 wrote both outputs, and nothing else is left but lib_dir."""
+        with T.open_h5(model) as f:
+            self.assertEqual(f["cluster_centers"].shape, (3, 4))
+        with T.open_h5(labels) as f:
+            self.assertEqual(f["labels"].shape, (50000,))
+        self.assert_dir(["labels.h5", "model.h5", os.path.basename(lib_dir)], "a temporary was left behind")
+
     def test_signals_during_the_renames(self):
         # Ctrl-C twice while the outputs are renamed into place (here: at the model's rename, the labels'
         # done): the renames finish and the run ends as they leave it, exit 0 with both outputs new. A second
@@ -828,11 +836,7 @@ class Signals(Base):
                                           "-f", env=env)
                 self.assertEqual((status, err), (0, ""))
                 self.assertEqual(len(out.splitlines()), 1)
-                with T.open_h5(model) as f:
-                    self.assertEqual(f["cluster_centers"].shape, (3, 4))
-                with T.open_h5(labels) as f:
-                    self.assertEqual(f["labels"].shape, (50000,))
-                self.assert_dir(["labels.h5", "model.h5", os.path.basename(lib_dir)], "a temporary was left behind")
+                self.assert_both_new(model, labels, lib_dir)
 
     def test_signal_after_the_results(self):
         # One signal after the last pass's check, while the results go out and before the renames: the run
@@ -860,11 +864,7 @@ class Signals(Base):
         status, out, err = kmeans("fit", shared("blobs.h5"), "-k", 3, "-q", "-o", model, "--labels", labels, "-f",
                                   env=env)
         self.assertEqual((status, err), (-signal.SIGUSR1, ""))
-        with T.open_h5(model) as f:
-            self.assertEqual(f["cluster_centers"].shape, (3, 4))
-        with T.open_h5(labels) as f:
-            self.assertEqual(f["labels"].shape, (50000,))
-        self.assert_dir(["labels.h5", "model.h5", os.path.basename(lib_dir)], "a temporary was left behind")
+        self.assert_both_new(model, labels, lib_dir)
 
     def test_signal_while_results_wait_for_a_reader(self):
         # The JSON (k = 2000 centres: more than a pipe holds) waits for a reader that does not read; SIGINT
