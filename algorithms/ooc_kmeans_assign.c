@@ -100,7 +100,18 @@ static void far_sift_down(far_set *f, uint64_t i, uint64_t n)
     }
 }
 
-static void far_offer(far_set *f, double dist, uint64_t row, const double *coords)
+/* A row's values into the far set's double storage, from the data's type. */
+static void far_store(double *to, const void *row, uint64_t d, ooc_dtype t)
+{
+    if (t == OOC_FLOAT32)
+        for (uint64_t i = 0; i < d; i++)
+            to[i] = (double)((const float *)row)[i];
+    else
+        memcpy(to, row, d * sizeof *to);
+}
+
+/* coords: the row's d values, of type t. */
+static void far_offer(far_set *f, double dist, uint64_t row, const void *coords, ooc_dtype t)
 {
     uint64_t n = (uint64_t)*f->n;
     if (n == f->cap) {
@@ -108,14 +119,14 @@ static void far_offer(far_set *f, double dist, uint64_t row, const double *coord
             return;
         f->dist[0] = dist;
         f->row[0] = row;
-        memcpy(f->coords, coords, f->d * sizeof *coords);
+        far_store(f->coords, coords, f->d, t);
         far_sift_down(f, 0, n);
         return;
     }
     uint64_t i = n;
     f->dist[i] = dist;
     f->row[i] = row;
-    memcpy(f->coords + i * f->d, coords, f->d * sizeof *coords);
+    far_store(f->coords + i * f->d, coords, f->d, t);
     *f->n = (double)(n + 1);
     while (i > 0 && farther(f->dist[(i - 1) / 2], f->row[(i - 1) / 2], f->dist[i], f->row[i])) {
         far_swap(f, i, (i - 1) / 2);
@@ -155,7 +166,6 @@ static void init_reduced(double *part, const job *j)
     {                                                                                                      \
         double *sums = part + j->lay.sums, *counts = part + j->lay.counts;                                 \
         far_set far = far_view(part, j);                                                                   \
-        double row[j->d > 0 ? j->d : 1];                                                                   \
         for (uint64_t i = from; i < n; i++) {                                                              \
             uint64_t at = (uint64_t)labels[i] * j->d;                                                      \
             ooc__add_row_##OPS(sums + at, x + i * j->d, j->origin + at, (size_t)j->d);                     \
@@ -164,12 +174,8 @@ static void init_reduced(double *part, const job *j)
         if (n && *far.n == (double)far.cap && farthest(dist, n) < far.dist[0])                             \
             return; /* no row to offer: the common case once the set has filled */                          \
         for (uint64_t i = 0; i < n; i++)                                                                   \
-            if (*far.n < (double)far.cap || farther(dist[i], row0 + i, far.dist[0], far.row[0])) {         \
-                const T *xi = x + i * j->d;                                                                \
-                for (uint64_t t = 0; t < j->d; t++)                                                        \
-                    row[t] = (double)xi[t];                                                                \
-                far_offer(&far, dist[i], row0 + i, row);                                                   \
-            }                                                                                              \
+            if (*far.n < (double)far.cap || farther(dist[i], row0 + i, far.dist[0], far.row[0]))           \
+                far_offer(&far, dist[i], row0 + i, x + i * j->d, j->dtype);                                \
     }
 
 OOC__ROW_LOOPS(ACCUMULATE, accumulate)
@@ -234,7 +240,7 @@ static void combine(void *ctx, void *acc_v, const void *part_v)
         acc[i] += part[i];
     far_set a = far_view(acc, j), p = far_view((double *)part, j);
     for (uint64_t i = 0; i < (uint64_t)*p.n; i++)
-        far_offer(&a, p.dist[i], p.row[i], p.coords + i * j->d);
+        far_offer(&a, p.dist[i], p.row[i], p.coords + i * j->d, OOC_FLOAT64);
 }
 
 void ooc__assign_result_free(ooc__assign_result *r)

@@ -74,7 +74,11 @@ static tile tile_create(int single, size_t rows, size_t d, size_t k)
  * caches. */
 static double rate(int single, size_t rows, size_t d, size_t k, int threads, int repeats, double batch_s)
 {
-    tile t[threads];
+    tile *t = calloc((size_t)threads, sizeof *t);
+    if (!t) {
+        fprintf(stderr, "bench_gemm: out of memory\n");
+        exit(1);
+    }
     for (int i = 0; i < threads; i++)
         t[i] = tile_create(single, rows, d, k);
     double t0 = now();
@@ -97,6 +101,7 @@ static double rate(int single, size_t rows, size_t d, size_t k, int threads, int
         free(t[i].b);
         free(t[i].c);
     }
+    free(t);
     return best;
 }
 

@@ -178,5 +178,18 @@ class HugeK(unittest.TestCase):
         T.assert_one_error(self, "kmeans-ooc", status, err, 1, "no-such-input.h5")
 
 
+class WideRows(unittest.TestCase):
+    """Rows of over a million features: Lloyd's pass copied a far row onto its thread's stack (8 bytes a
+    feature), past OpenMP's default stack, and the fit died by SIGSEGV with its temporaries left."""
+
+    def test_million_features(self):
+        X = np.random.default_rng(11).normal(size=(4, 1_100_000))
+        X[2:] += 3
+        p = write("wide.h5", X)
+        js, C, lab = fit(self, p, "-k", 2, "--init", "k-means++")
+        T.assert_nearest_centres(self, X, C, lab, js["inertia"], "fit")
+        self.assertEqual((lab[0], lab[2]), (lab[1], lab[3]))
+        self.assertNotEqual(lab[0], lab[2])
+
 if __name__ == "__main__":
     unittest.main()
