@@ -70,44 +70,57 @@ static double in_data_type(const ooc__fit *f, double v)
     return f->in->dtype == OOC_FLOAT32 ? (double)(float)v : v;
 }
 
+/* Cluster c's centre from its rows' sums about its origin, in the data's type. */
+static void mean_of(const ooc__fit *f, const ooc__assign_result *r, const double *origin, uint64_t c, double *centers)
+{
+    for (uint64_t t = 0; t < f->d; t++)
+        centers[c * f->d + t] = in_data_type(f, origin[c * f->d + t] + r->sums[c * f->d + t] / r->counts[c]);
+}
+
 /* New centres from one Lloyd pass: each cluster's origin plus the mean of its rows' differences from it (the
  * digits of its spread kept however far from 0 the data is, and a function of its rows alone, so that the
- * same rows give the same centre: shift 0 once no label changes). Empty clusters take the rows farthest from
- * their centres, farthest first, in cluster order (scikit-learn's relocation), but not a row at a centre (as
- * the centres stand, updated up to this cluster): that would only split identical rows, and, their means
- * rounding, the clusters would trade them for ever (rows of 5 distinct points, k = 8: 300 iterations,
- * centres jumping). When the rows hold fewer distinct points than k, clusters stay empty. Returns the squared
- * shift summed over clusters; h gets the counts of empty and relocated clusters. */
-static double update_centers(const ooc__fit *f, const ooc__assign_result *r, double *centers, double *origin,
-                             ooc_kmeans_iteration *h)
+ * same rows give the same centre: shift 0 once no label changes). Then, as scikit-learn relocates, each
+ * empty cluster in order takes the next of the rows farthest from their centres, which leaves its cluster
+ * (whose centre is taken again without it); but not a row at a centre (as the centres stand): that would
+ * only split identical rows, and, their means rounding, the clusters would trade them for ever (rows of 5
+ * distinct points, k = 8: 300 iterations, centres jumping), nor the last row of its cluster. When the rows
+ * hold fewer distinct points than k, clusters stay empty. r's sums and counts are left as relocated.
+ * Returns the squared shift summed over clusters (before: room for the centres as they were); h gets the
+ * counts of empty and relocated clusters. */
+static double update_centers(const ooc__fit *f, ooc__assign_result *r, double *centers, double *origin,
+                             double *before, ooc_kmeans_iteration *h)
 {
-    double shift = 0;
+    const uint64_t k = f->k, d = f->d;
+    memcpy(before, centers, k * d * sizeof *before);
+    for (uint64_t c = 0; c < k; c++)
+        if (r->counts[c] > 0)
+            mean_of(f, r, origin, c, centers);
     uint64_t next_far = 0;
     h->empty = h->relocated = 0;
-    for (uint64_t c = 0; c < f->k; c++) {
-        double *ctr = centers + c * f->d;
-        const double *src = NULL;
-        if (r->counts[c] > 0) {
-            src = r->sums + c * f->d;
-        } else {
-            h->empty++;
-            while (next_far < r->n_far && at_a_centre(f, r->far + next_far * f->d, r->far_dist[next_far], centers))
-                next_far++;
-            if (next_far < r->n_far) {
-                src = r->far + next_far++ * f->d;
-                memcpy(origin + c * f->d, src, f->d * sizeof *src); /* its sums are about that row now */
-                h->relocated++;
-            }
-        }
-        if (!src)
+    for (uint64_t c = 0; c < k; c++) {
+        if (r->counts[c] > 0)
             continue;
-        for (uint64_t t = 0; t < f->d; t++) {
-            double v = in_data_type(f, r->counts[c] > 0 ? origin[c * f->d + t] + src[t] / r->counts[c] : src[t]);
-            double delta = v - ctr[t];
-            shift += delta * delta;
-            ctr[t] = v;
-        }
+        h->empty++;
+        while (next_far < r->n_far && (r->counts[r->far_label[next_far]] < 2 ||
+                                       at_a_centre(f, r->far + next_far * d, r->far_dist[next_far], centers)))
+            next_far++;
+        if (next_far == r->n_far)
+            continue;
+        const double *x = r->far + next_far * d;
+        uint64_t from = r->far_label[next_far++];
+        for (uint64_t t = 0; t < d; t++)
+            r->sums[from * d + t] -= x[t] - origin[from * d + t];
+        r->counts[from] -= 1;
+        mean_of(f, r, origin, from, centers);
+        memcpy(origin + c * d, x, d * sizeof *x); /* its sums are about that row now */
+        memset(r->sums + c * d, 0, d * sizeof *r->sums);
+        r->counts[c] = 1;
+        mean_of(f, r, origin, c, centers);
+        h->relocated++;
     }
+    double shift = 0;
+    for (uint64_t e = 0; e < k * d; e++)
+        shift += (centers[e] - before[e]) * (centers[e] - before[e]);
     return shift;
 }
 
@@ -142,10 +155,11 @@ static int lloyd_iterate(ooc__fit *f, ooc__bounds *bounds, double tol_abs, ooc_k
     int cap = 0;
     /* Each cluster's sums are taken about its initial centre (one of the rows, or a mean of some), until it
      * is relocated to a row: see update_centers(). */
-    double *origin = malloc(f->k * f->d * sizeof *origin);
+    double *origin = malloc(2 * f->k * f->d * sizeof *origin);
     int rc = ooc__agree(f, origin ? 0 : ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory"), err);
     if (rc)
         return rc;
+    double *before = origin + f->k * f->d; /* update_centers()'s room */
     memcpy(origin, m->centers, f->k * f->d * sizeof *origin);
     for (int it = 1; it <= f->p->max_iter && !rc; it++) {
         double t0 = ooc_clock_seconds();
@@ -156,7 +170,7 @@ static int lloyd_iterate(ooc__fit *f, ooc__bounds *bounds, double tol_abs, ooc_k
         if (rc)
             break;
         ooc_kmeans_iteration *h = &m->history[m->history_len++];
-        double shift = update_centers(f, &r, m->centers, origin, h);
+        double shift = update_centers(f, &r, m->centers, origin, before, h);
         h->iter = it;
         h->inertia = r.inertia;
         h->shift = shift;
@@ -165,7 +179,7 @@ static int lloyd_iterate(ooc__fit *f, ooc__bounds *bounds, double tol_abs, ooc_k
         m->n_iter = it;
         if (f->p->on_iteration)
             f->p->on_iteration(h, f->p->user);
-        if (shift == 0) { /* nothing moved: this pass's labels and inertia are the final ones */
+        if (shift == 0 && h->relocated == 0) { /* nothing moved: this pass's labels and inertia are the final ones */
             m->inertia = r.inertia;
             set_sizes(m, r.counts);
             *final_known = 1;
@@ -286,7 +300,7 @@ void ooc__kmeans_fit_memory(const ooc_array_info *in, const ooc_kmeans_params *p
     uint64_t m = ooc__kmeans_init_candidates(f);
     int seeded = f->prune && f->p->init != OOC_INIT_RANDOM;
     uint64_t seeding = seeded ? m * f->d * sizeof(double) + ooc__bounds_held_bytes(f, m) : 0;
-    uint64_t lloyd = pass + f->k * f->d * sizeof(double) /* the origins */ + (f->prune ? ooc__bounds_held_bytes(f, 0) : 0);
+    uint64_t lloyd = pass + 2 * f->k * f->d * sizeof(double) /* the origins, the centres before */ + (f->prune ? ooc__bounds_held_bytes(f, 0) : 0);
     uint64_t peak = init > seeding ? init : seeding;
     *held = f->k * (f->d + 1) * sizeof(double) + (peak > lloyd ? peak : lloyd);
     *partial = init_partial > pass_partial ? init_partial : pass_partial;

@@ -7,10 +7,10 @@
 #include <string.h>
 
 /* A chunk's partial: the reduced part [sums k*d (Lloyd's pass only) | counts k | inertia | recomputed | n_far | far_dist F |
- * far_row F | far_coords F*d], then this thread's scratch [dist | labels of a block of rows | kernel
+ * far_row F | far_label F | far_coords F*d], then this thread's scratch [dist | labels of a block of rows | kernel
  * scratch | bounds' work], which combine() never reads. All offsets in doubles (8 bytes). */
 typedef struct layout {
-    size_t sums, counts, inertia, recomputed, n_far, far_dist, far_row, far_coords, reduced;
+    size_t sums, counts, inertia, recomputed, n_far, far_dist, far_row, far_label, far_coords, reduced;
     size_t dist, labels, kernel, work, total;
 } layout;
 
@@ -37,7 +37,8 @@ static layout make_layout(uint64_t k, uint64_t d, int accumulate, uint64_t far_c
     l.n_far = l.recomputed + 1;
     l.far_dist = l.n_far + 1;
     l.far_row = l.far_dist + far_cap;
-    l.far_coords = l.far_row + far_cap;
+    l.far_label = l.far_row + far_cap;
+    l.far_coords = l.far_label + far_cap;
     l.reduced = l.far_coords + far_cap * d;
     l.dist = l.reduced;
     l.labels = l.dist + rows;
@@ -57,6 +58,7 @@ static int farther(double da, uint64_t ra, double db, uint64_t rb)
 typedef struct far_set {
     double *dist;
     uint64_t *row;
+    double *label; /* the cluster each row is in */
     double *coords;
     double *n;
     uint64_t cap, d;
@@ -64,8 +66,8 @@ typedef struct far_set {
 
 static far_set far_view(double *part, const job *j)
 {
-    far_set f = {part + j->lay.far_dist, (uint64_t *)(part + j->lay.far_row), part + j->lay.far_coords,
-                 part + j->lay.n_far, j->far_cap, j->d};
+    far_set f = {part + j->lay.far_dist, (uint64_t *)(part + j->lay.far_row), part + j->lay.far_label,
+                 part + j->lay.far_coords, part + j->lay.n_far, j->far_cap, j->d};
     return f;
 }
 
@@ -78,6 +80,9 @@ static void far_swap(far_set *f, uint64_t a, uint64_t b)
     uint64_t tr = f->row[a];
     f->row[a] = f->row[b];
     f->row[b] = tr;
+    double tl = f->label[a];
+    f->label[a] = f->label[b];
+    f->label[b] = tl;
     for (uint64_t t = 0; t < f->d; t++) {
         double tc = f->coords[a * f->d + t];
         f->coords[a * f->d + t] = f->coords[b * f->d + t];
@@ -110,8 +115,8 @@ static void far_store(double *to, const void *row, uint64_t d, ooc_dtype t)
         memcpy(to, row, d * sizeof *to);
 }
 
-/* coords: the row's d values, of type t. */
-static void far_offer(far_set *f, double dist, uint64_t row, const void *coords, ooc_dtype t)
+/* The row's cluster, and coords: its d values, of type t. */
+static void far_offer(far_set *f, double dist, uint64_t row, double label, const void *coords, ooc_dtype t)
 {
     uint64_t n = (uint64_t)*f->n;
     if (n == f->cap) {
@@ -119,6 +124,7 @@ static void far_offer(far_set *f, double dist, uint64_t row, const void *coords,
             return;
         f->dist[0] = dist;
         f->row[0] = row;
+        f->label[0] = label;
         far_store(f->coords, coords, f->d, t);
         far_sift_down(f, 0, n);
         return;
@@ -126,6 +132,7 @@ static void far_offer(far_set *f, double dist, uint64_t row, const void *coords,
     uint64_t i = n;
     f->dist[i] = dist;
     f->row[i] = row;
+    f->label[i] = label;
     far_store(f->coords + i * f->d, coords, f->d, t);
     *f->n = (double)(n + 1);
     while (i > 0 && farther(f->dist[(i - 1) / 2], f->row[(i - 1) / 2], f->dist[i], f->row[i])) {
@@ -175,7 +182,7 @@ static void init_reduced(double *part, const job *j)
             return; /* no row to offer: the common case once the set has filled */                          \
         for (uint64_t i = 0; i < n; i++)                                                                   \
             if (*far.n < (double)far.cap || farther(dist[i], row0 + i, far.dist[0], far.row[0]))           \
-                far_offer(&far, dist[i], row0 + i, x + i * j->d, j->dtype);                                \
+                far_offer(&far, dist[i], row0 + i, labels[i], x + i * j->d, j->dtype);                     \
     }
 
 OOC__ROW_LOOPS(ACCUMULATE, accumulate)
@@ -240,7 +247,7 @@ static void combine(void *ctx, void *acc_v, const void *part_v)
         acc[i] += part[i];
     far_set a = far_view(acc, j), p = far_view((double *)part, j);
     for (uint64_t i = 0; i < (uint64_t)*p.n; i++)
-        far_offer(&a, p.dist[i], p.row[i], p.coords + i * j->d, OOC_FLOAT64);
+        far_offer(&a, p.dist[i], p.row[i], p.label[i], p.coords + i * j->d, OOC_FLOAT64);
 }
 
 void ooc__assign_result_free(ooc__assign_result *r)
@@ -249,6 +256,7 @@ void ooc__assign_result_free(ooc__assign_result *r)
     free(r->counts);
     free(r->far);
     free(r->far_dist);
+    free(r->far_label);
     memset(r, 0, sizeof *r);
 }
 
@@ -260,11 +268,13 @@ static int collect(const job *j, double *acc, ooc__assign_result *res)
     res->n_far = n;
     res->far = malloc((n ? n : 1) * j->d * sizeof *res->far);
     res->far_dist = malloc((n ? n : 1) * sizeof *res->far_dist);
-    if (!res->far || !res->far_dist)
+    res->far_label = malloc((n ? n : 1) * sizeof *res->far_label);
+    if (!res->far || !res->far_dist || !res->far_label)
         return OOC_ENOMEM;
     for (uint64_t out = n; out-- > 0;) { /* pop the nearest kept row into the last place */
         memcpy(res->far + out * j->d, f.coords, j->d * sizeof *f.coords);
         res->far_dist[out] = f.dist[0];
+        res->far_label[out] = (uint64_t)f.label[0];
         far_swap(&f, 0, out);
         far_sift_down(&f, 0, out);
     }
@@ -293,7 +303,7 @@ void ooc__assign_pass_memory(const ooc__fit *f, int accumulate, int with_bounds,
     job j = make_job(f, accumulate, with_bounds);
     /* the typed centres, the accumulator, and the result's sums, counts and far rows */
     *held = (j.k * j.d + j.k) * ooc_dtype_size(j.dtype) + j.lay.reduced * sizeof(double) +
-            ((accumulate ? j.k * j.d : 0) + j.k + j.far_cap * j.d) * sizeof(double);
+            ((accumulate ? j.k * j.d : 0) + j.k + j.far_cap * (j.d + 2)) * sizeof(double);
     *partial = j.lay.total * sizeof(double);
 }
 

@@ -114,6 +114,7 @@ typedef struct ooc__assign_result {
     uint64_t n_far;      /* rows kept in far[] (the farthest from their centres, for empty clusters) */
     double *far;         /* n_far x d, farthest first */
     double *far_dist;    /* n_far: their D to their centres */
+    uint64_t *far_label; /* n_far: their clusters */
 } ooc__assign_result;
 
 /* Hamerly's bounds (ooc_assign_bounds.c): per row, the label of the last pass and a lower bound on the

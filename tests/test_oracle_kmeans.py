@@ -427,6 +427,42 @@ class EmptyClusters(unittest.TestCase):
             self.assertEqual(js["inertia"], 0.0, f"offset {offset}, seed {seed}")
         self.assertGreater(relocated, 0, "no seed produced an empty cluster: the test exercised nothing")
 
+    def test_relocation_step_is_sklearns(self):
+        # The row an empty cluster takes leaves its old cluster, whose centre is the mean of the rest, as in
+        # scikit-learn (_relocate_empty_clusters_dense); ooc kept it in both means. Heavy-tailed data and
+        # random starts empty a cluster in a later iteration i: one step of scikit-learn's Lloyd from ooc's
+        # centres after i - 1 iterations must give ooc's after i (unless a far row is alone in its cluster).
+        steps = 0
+        for data_seed in (5, 9):
+            rng = np.random.default_rng(data_seed)
+            X = rng.standard_cauchy((int(rng.integers(20, 80)), int(rng.integers(1, 4))))
+            p = path(f"cauchy-{data_seed}.h5")
+            with T.h5py().File(p, "w") as f:
+                f["X"] = X
+            for seed in range(40):
+                args = ("-k", 10, "--init", "random", "--seed", seed, "--tol", 0)
+                js = fit(self, p, *args)
+                for it in (h["iter"] for h in js["history"] if h["relocated"] and h["iter"] >= 2):
+                    before, after = (self.centres_after(p, m, *args) for m in (it - 1, it))
+                    D = sqdist(X, before)
+                    labels = D.argmin(axis=1)
+                    counts = np.bincount(labels, minlength=10)
+                    far = np.argsort(-D[np.arange(len(X)), labels], kind="stable")[:np.sum(counts == 0)]
+                    if np.any(counts[labels[far]] < 2):
+                        continue  # scikit-learn would empty a cluster to fill another; ooc takes the next row
+                    ref = KMeans(10, init=before, n_init=1, max_iter=1, tol=0, algorithm="lloyd").fit(X)
+                    np.testing.assert_allclose(after, ref.cluster_centers_, rtol=1e-12, atol=1e-12,
+                                               err_msg=f"data {data_seed}, seed {seed}, iteration {it}")
+                    steps += 1
+        self.assertGreater(steps, 0, "no fit emptied a cluster after its first iteration: nothing was tested")
+
+    def centres_after(self, inp, iterations, *args):
+        """The centres of a fit stopped after `iterations` (a cluster may be empty then: a warning says so)."""
+        model = path("step.h5")
+        status, _, err = T.run(["kmeans-ooc", "fit", inp, "-q", "-o", model, "-f", "--max-iter", iterations, *args])
+        self.assertEqual(status, 0, err)
+        return load_model(model)[0]
+
 
 class FarFromOrigin(unittest.TestCase):
     """Data far from 0 relative to its spread (timestamps, IDs, a big int64 offset): scikit-learn centres it
