@@ -8,8 +8,9 @@
 extern "C" {
 #endif
 
-/* ooc_memory_available(): bytes this process can still take: the smaller of the system's available memory
- * (MemAvailable) and what its cgroup's memory.max leaves (cgroup v2, or v1's limit_in_bytes). */
+/* ooc_memory_available(): bytes this process can still take: the least of the system's available memory
+ * (MemAvailable), what its memory cgroup and those above it leave (cgroup v2's memory.max, or v1's
+ * limit_in_bytes, less their usage without inactive page cache), and what ulimit -v and -d leave. */
 uint64_t ooc_memory_available(void);
 
 /* ooc_memory_default_limit(): the --memory-limit default: half of ooc_memory_available(). */

@@ -955,6 +955,27 @@ class Signals(Base):
                 self.assertEqual((status, err), (-sig, ""))
 
 
+def write_file(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def memory_cgroup():
+    """(v2, the directory of this process's memory cgroup) when it can take a child cgroup, else None."""
+    if os.geteuid() != 0:
+        return None
+    with open("/proc/self/cgroup") as f:
+        lines = [line.rstrip("\n").split(":", 2) for line in f]
+    for v2, mount in ((True, "/sys/fs/cgroup"), (False, "/sys/fs/cgroup/memory")):
+        path = next((p for _, ctl, p in lines if (ctl == "" if v2 else "memory" in ctl.split(","))), None)
+        marker = "cgroup.controllers" if v2 else "memory.limit_in_bytes"
+        own = mount + (path if path and path != "/" else "")
+        if path and os.path.exists(os.path.join(mount, marker)) and os.access(own, os.W_OK):
+            if not v2 or "memory" in open(os.path.join(own, "cgroup.controllers")).read().split():
+                return v2, own
+    return None
+
+
 class MemoryLimit(Base):
     """--memory-limit bounds a fit's whole process, whatever the rows: through its passes of whole chunks
     (the first) and in pieces (the others, whose room the cache takes meanwhile), the labels written."""
@@ -974,6 +995,50 @@ class MemoryLimit(Base):
             self.assertLessEqual(peak, limit, f"{rows} rows: peak RSS {peak / 2**20:.1f} MiB")
             peaks.append(peak)
         self.assertLessEqual(abs(peaks[1] - peaks[0]), 0.1 * max(peaks), peaks)
+
+    def default_limit(self, preexec):
+        """--memory-limit's default, as a fit's --json reports it, in a process prepared by preexec."""
+        status, out, err = T.run([KMEANS, "fit", "blobs:samples=1000,features=2", "-k", 2, "-q", "--json"],
+                                 preexec_fn=preexec)
+        self.assertEqual((status, err), (0, ""))
+        return json.loads(out)["parameters"]["memory_limit"]
+
+    @unittest.skipIf(T.SANITIZED, "AddressSanitizer reserves terabytes of address space")
+    def test_default_follows_ulimit(self):
+        # "Half of the memory available to the process": under ulimit -v or -d the default was half the
+        # machine's memory, and fits failed for memory a smaller explicit limit did without.
+        for resource_name in ("RLIMIT_AS", "RLIMIT_DATA"):
+            with self.subTest(limit=resource_name):
+                cap = 1500 * 2**20
+                which = getattr(resource, resource_name)
+                got = self.default_limit(lambda: resource.setrlimit(which, (cap, resource.RLIM_INFINITY)))
+                self.assertGreater(got, 0)
+                self.assertLess(got, cap // 2)
+
+    def test_default_follows_own_cgroup(self):
+        # A cgroup of the process's own (as Slurm and systemd make), or above it, limits it: the default read
+        # only the root's limit, and a fit in a 300 MB cgroup was killed for memory with its temporaries left.
+        parent = memory_cgroup()
+        if parent is None:
+            self.skipTest("no writable memory cgroup here (needs root and cgroup v1 or v2's memory controller)")
+        v2, own = parent
+        limited = os.path.join(own, f"ooc-test-{os.getpid()}")
+        inner = os.path.join(limited, "inner")
+        os.makedirs(inner)
+        try:
+            try:
+                for d in ((own, limited) if v2 else ()):
+                    write_file(os.path.join(d, "cgroup.subtree_control"), "+memory")
+            except OSError as e:  # cgroup v2 lets no cgroup holding processes share out its memory controller
+                self.skipTest(f"cannot enable the memory controller below {own}: {e}")
+            write_file(os.path.join(limited, "memory.max" if v2 else "memory.limit_in_bytes"), str(512 * 2**20))
+            procs = os.path.join(inner, "cgroup.procs")
+            got = self.default_limit(lambda: write_file(procs, str(os.getpid())))
+            self.assertGreater(got, 0)
+            self.assertLessEqual(got, 256 * 2**20)
+        finally:
+            for d in (inner, limited):
+                os.rmdir(d)
 
     @unittest.skipIf(T.SANITIZED, "peak RSS under AddressSanitizer is its shadow memory and quarantine")
     def test_many_tiny_storage_chunks(self):
