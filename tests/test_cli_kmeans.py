@@ -945,6 +945,38 @@ class Signals(Base):
         status, err = self.interrupted(signal.SIGTERM, existing=True)
         self.one_error(status, err, 143)
 
+    def test_signals_ignored_by_the_caller_stay_ignored(self):
+        # nohup (SIGHUP ignored) and a shell's trap '' INT are the caller's choice: the tools took the signals
+        # back and stopped (exit 129, 130). And with SIGPIPE ignored, a reader gone is a write error (exit 1),
+        # as for cat, not a death by SIGPIPE.
+        def ignore(*signals):
+            return lambda: [signal.signal(sig, signal.SIG_IGN) for sig in signals]
+
+        model, labels = self.path("model.h5"), self.path("labels.h5")
+        p = subprocess.Popen([KMEANS, "fit", SLOW_INPUT, "-t", "1", "-k", "8", "-q", "-o", model, "--labels", labels],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=ignore(signal.SIGHUP, signal.SIGINT))
+        deadline = time.monotonic() + 30
+        while not temporaries(T.listdir(self.dir)) and p.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        for sig in (signal.SIGHUP, signal.SIGINT):
+            p.send_signal(sig)
+        out, err = p.communicate(timeout=60)
+        self.assertEqual((p.returncode, err), (0, ""))
+        self.assert_both_new_fit(model, labels)
+        p = subprocess.Popen([KMEANS, "labels", shared("labels.h5")], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=ignore(signal.SIGPIPE))
+        p.stdout.close()  # no reader
+        err = p.stderr.read().decode()
+        self.one_error(p.wait(timeout=60), err, 1, "standard output")
+
+    def assert_both_new_fit(self, model, labels):
+        with T.open_h5(model) as f:
+            self.assertEqual(f["cluster_centers"].shape, (8, 20))
+        with T.open_h5(labels) as f:
+            self.assertEqual(f["labels"].shape, (3_000_000,))
+        self.assertEqual(temporaries(T.listdir(self.dir)), [])
+
     def test_other_fatal_signals_leave_no_temporaries(self):
         # Ctrl-\ and stray signals end the run as their default action does (SIGQUIT dumps core: none
         # here), silently, but the temporaries go first (they were left behind).

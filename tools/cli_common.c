@@ -253,6 +253,16 @@ static void catch_crashes(void)
         sigaction(crashes[i], &sa, &crash_before[i]);
 }
 
+/* Handle signo with sa, unless it came ignored (nohup, a shell's trap '' or a parent's SIG_IGN for SIGPIPE):
+ * the tools keep that choice, as the usual Unix tools do. */
+static void take_signal(int signo, const struct sigaction *sa)
+{
+    struct sigaction before;
+    if (sigaction(signo, NULL, &before) == 0 && !(before.sa_flags & SA_SIGINFO) && before.sa_handler == SIG_IGN)
+        return;
+    sigaction(signo, sa, NULL);
+}
+
 void cli_init(const char *name)
 {
     const char *slash = strrchr(name, '/');
@@ -269,11 +279,11 @@ void cli_init(const char *name)
                  handled[i], ooc_signal_name(handled[i]));
         snprintf(stop_line[1][i], sizeof stop_line[1][i], "%s: error: interrupted: signal %d (%s) again, stopped at once\n",
                  program, handled[i], ooc_signal_name(handled[i]));
-        sigaction(handled[i], &sa, NULL);
+        take_signal(handled[i], &sa);
     }
     sa.sa_handler = on_fatal_signal;
     for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
-        sigaction(fatal[i], &sa, NULL);
+        take_signal(fatal[i], &sa);
     signal(SIGXFSZ, SIG_IGN);
     catch_crashes();
     /* Blocks of 512 KiB or more are mappings of their own, given back when freed. By default glibc raises
