@@ -4,10 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A summary of some rows: per column n, mean, m2 (sum of squared deviations), min, max; the first
- * non-finite row. Laid out in one block: [n | mean | m2 | min | max] x cols, then the row. */
+/* A summary of some rows: per column n, mean, var (the mean squared deviation: kept, rather than their
+ * sum, so that values near 1e154 and beyond whose variance is a double still have one), min, max; the first
+ * non-finite row. Laid out in one block: [n | mean | var | min | max] x cols, then the row. */
 typedef struct summary_view {
-    double *n, *mean, *m2, *min, *max;
+    double *n, *mean, *var, *min, *max;
     uint64_t *bad_row;
 } summary_view;
 
@@ -26,31 +27,33 @@ static summary_view view(void *p, uint64_t cols)
 static void summary_init(summary_view v, uint64_t cols)
 {
     for (uint64_t j = 0; j < cols; j++) {
-        v.n[j] = v.mean[j] = v.m2[j] = 0;
+        v.n[j] = v.mean[j] = v.var[j] = 0;
         v.min[j] = INFINITY;
         v.max[j] = -INFINITY;
     }
     *v.bad_row = OOC_NO_ROW;
 }
 
-/* Mean and m2 of a column from its sums about the shift. */
-static void finish(summary_view v, uint64_t cols, const double *shift, const double *s1, const double *s2)
+/* Mean and variance of a column from its sums of (value − shift) × scale. */
+static void finish(summary_view v, uint64_t cols, const double *shift, const double *scale, const double *s1,
+                   const double *s2)
 {
     for (uint64_t j = 0; j < cols; j++) {
         if (v.n[j] == 0)
             continue;
         double d = s1[j] / v.n[j];
-        v.mean[j] = shift[j] + d;
-        double m2 = s2[j] - s1[j] * d;
-        v.m2[j] = isnan(m2) ? m2 : fmax(0.0, m2); /* sums that overflowed stay unknown, not 0 */
+        v.mean[j] = (shift[j] * scale[j] + d) / scale[j];
+        double var = (s2[j] - s1[j] * d) / v.n[j] / scale[j] / scale[j];
+        v.var[j] = isnan(var) ? var : fmax(0.0, var); /* sums that overflowed stay unknown, not 0 */
     }
 }
 
 /* Sums are taken about a shift (the chunk's first finite value per column) so that one pass is
- * numerically sound: deviations from a sample of the data stay of the order of its spread. */
+ * numerically sound: deviations from a sample of the data stay of the order of its spread. A column whose
+ * deviations' squares overflow is summed again scaled by a power of two (scale; else 1, the same bits). */
 #define SUMMARISE(T)                                                                                       \
     static void summarise_##T(const T *x, uint64_t row0, uint64_t nrows, uint64_t cols, summary_view v,      \
-                              double *shift, double *s1, double *s2)                                       \
+                              double *shift, const double *scale, double *s1, double *s2)                  \
     {                                                                                                      \
         for (uint64_t j = 0; j < cols; j++) {                                                              \
             shift[j] = NAN;                                                                                \
@@ -67,7 +70,7 @@ static void finish(summary_view v, uint64_t cols, const double *shift, const dou
                 }                                                                                          \
                 if (isnan(shift[j]))                                                                       \
                     shift[j] = val;                                                                        \
-                double t = val - shift[j];                                                                 \
+                double t = val * scale[j] - shift[j] * scale[j];                                           \
                 v.n[j] += 1;                                                                               \
                 s1[j] += t;                                                                                \
                 s2[j] += t * t;                                                                            \
@@ -75,15 +78,16 @@ static void finish(summary_view v, uint64_t cols, const double *shift, const dou
                 v.max[j] = val > v.max[j] ? val : v.max[j];                                                \
             }                                                                                              \
         }                                                                                                  \
-        finish(v, cols, shift, s1, s2);                                                                    \
+        finish(v, cols, shift, scale, s1, s2);                                                             \
     }                                                                                                      \
                                                                                                            \
     /* The same sums in the same order when every value is finite (the shift is then row 0), without the  \
      * checks in the loop, so that it vectorises across columns. Returns 0 when a value is not finite: the \
-     * caller then starts again with the loop above. */                                                    \
+     * caller then starts again with the loop above, as it does when a sum overflowed. */                   \
     static int summarise_finite_##T(const T *restrict x, uint64_t nrows, uint64_t cols, summary_view v,     \
-                                    double *restrict shift, double *restrict s1, double *restrict s2,      \
-                                    double *restrict lo, double *restrict hi, double *restrict nan_if_bad) \
+                                    double *restrict shift, const double *restrict scale, double *restrict s1, \
+                                    double *restrict s2, double *restrict lo, double *restrict hi,         \
+                                    double *restrict nan_if_bad)                                           \
     {                                                                                                      \
         for (uint64_t j = 0; j < cols; j++) {                                                              \
             shift[j] = nrows ? (double)x[j] : 0;                                                           \
@@ -103,14 +107,14 @@ static void finish(summary_view v, uint64_t cols, const double *shift, const dou
             }                                                                                              \
         }                                                                                                  \
         for (uint64_t j = 0; j < cols; j++)                                                                \
-            if (nan_if_bad[j] != 0)                                                                        \
+            if (nan_if_bad[j] != 0 || !isfinite(s2[j]))                                                    \
                 return 0;                                                                                  \
         for (uint64_t j = 0; j < cols; j++) {                                                              \
             v.n[j] = (double)nrows;                                                                        \
             v.min[j] = lo[j];                                                                              \
             v.max[j] = hi[j];                                                                              \
         }                                                                                                  \
-        finish(v, cols, shift, s1, s2);                                                                    \
+        finish(v, cols, shift, scale, s1, s2);                                                             \
         return 1;                                                                                          \
     }
 
@@ -132,22 +136,31 @@ int ooc_colstats_summarise(const void *rows, ooc_dtype t, uint64_t row0, uint64_
 {
     summary_view v = view(partial, cols);
     summary_init(v, cols);
-    double *scratch = malloc(6 * cols * sizeof *scratch);
+    double *scratch = malloc(7 * cols * sizeof *scratch);
     if (!scratch)
         return ooc_error_set(err, OOC_ENOMEM, "statistics: out of memory");
-    double *shift = scratch, *s1 = shift + cols, *s2 = s1 + cols, *lo = s2 + cols, *hi = lo + cols;
-    double *bad = hi + cols;
-    if (t == OOC_FLOAT32) {
-        if (!summarise_finite_float(rows, nrows, cols, v, shift, s1, s2, lo, hi, bad))
-            summarise_float(rows, row0, nrows, cols, v, shift, s1, s2);
-    } else if (!summarise_finite_double(rows, nrows, cols, v, shift, s1, s2, lo, hi, bad)) {
-        summarise_double(rows, row0, nrows, cols, v, shift, s1, s2);
+    double *shift = scratch, *scale = shift + cols, *s1 = scale + cols, *s2 = s1 + cols, *lo = s2 + cols;
+    double *hi = lo + cols, *bad = hi + cols;
+    for (uint64_t j = 0; j < cols; j++)
+        scale[j] = 1;
+    int finite = t == OOC_FLOAT32 ? summarise_finite_float(rows, nrows, cols, v, shift, scale, s1, s2, lo, hi, bad)
+                                  : summarise_finite_double(rows, nrows, cols, v, shift, scale, s1, s2, lo, hi, bad);
+    if (!finite) {
+        /* Deviations below 2 after scaling by 2^-(e + 1), e the exponent of the largest |value|. */
+        for (uint64_t j = 0; j < cols; j++)
+            if (!isfinite(s2[j]) && isfinite(lo[j]) && isfinite(hi[j]))
+                scale[j] = ldexp(1, -(ilogb(fmax(fabs(lo[j]), fabs(hi[j]))) + 1));
+        if (t == OOC_FLOAT32)
+            summarise_float(rows, row0, nrows, cols, v, shift, scale, s1, s2);
+        else
+            summarise_double(rows, row0, nrows, cols, v, shift, scale, s1, s2);
     }
     free(scratch);
     return 0;
 }
 
-/* Chan, Golub & LeVeque's pairwise merge of (n, mean, m2). */
+/* Chan, Golub & LeVeque's pairwise merge of (n, mean, var), with weights wa + wb = 1. Means of opposite
+ * signs near the largest double differ by more than it: then halves. */
 void ooc_colstats_merge(void *acc, const void *partial, uint64_t cols)
 {
     summary_view a = view(acc, cols), b = view((void *)partial, cols);
@@ -156,11 +169,20 @@ void ooc_colstats_merge(void *acc, const void *partial, uint64_t cols)
         if (a.n[c] == 0) { /* not through delta²·0: for |mean| past 1e154 that is inf·0, NaN */
             a.n[c] = b.n[c];
             a.mean[c] = b.mean[c];
-            a.m2[c] = b.m2[c];
+            a.var[c] = b.var[c];
         } else if (b.n[c] > 0) {
-            double delta = b.mean[c] - a.mean[c];
-            a.mean[c] += delta * (b.n[c] / n);
-            a.m2[c] += b.m2[c] + delta * delta * (a.n[c] * b.n[c] / n);
+            double wa = a.n[c] / n, wb = b.n[c] / n, delta = b.mean[c] - a.mean[c], spread;
+            if (isfinite(delta)) {
+                a.mean[c] += delta * wb;
+                spread = delta * sqrt(wa * wb);
+                spread *= spread;
+            } else {
+                double half = b.mean[c] * 0.5 - a.mean[c] * 0.5;
+                a.mean[c] = (a.mean[c] * 0.5 + half * wb) * 2;
+                spread = half * sqrt(wa * wb);
+                spread *= spread * 4;
+            }
+            a.var[c] = a.var[c] * wa + b.var[c] * wb + spread;
             a.n[c] = n;
         }
         a.min[c] = fmin(a.min[c], b.min[c]);
@@ -190,9 +212,9 @@ int ooc_colstats_from_partial(const void *acc, uint64_t rows, uint64_t cols, ooc
     for (uint64_t c = 0; c < cols; c++) {
         st->count[c] = a.n[c];
         st->mean[c] = a.n[c] > 0 ? a.mean[c] : NAN;
-        /* m2 is NaN only where finite values' squared deviations overflowed (inf - inf): the variance is past
-         * the largest double, and numpy's is inf too. */
-        st->var[c] = a.n[c] == 0 ? NAN : isnan(a.m2[c]) ? INFINITY : a.m2[c] / a.n[c];
+        /* var is NaN only where finite values' squared deviations overflowed (inf - inf): the variance is
+         * past the largest double, and numpy's is inf too. */
+        st->var[c] = a.n[c] == 0 ? NAN : isnan(a.var[c]) ? INFINITY : a.var[c];
         st->min[c] = a.n[c] > 0 ? a.min[c] : NAN;
         st->max[c] = a.n[c] > 0 ? a.max[c] : NAN;
     }
@@ -257,8 +279,8 @@ int ooc_colstats_compute(ooc_stream *s, ooc_colstats **out, ooc_error *err)
 
 double ooc_colstats_mean_variance(const ooc_colstats *st)
 {
-    double sum = 0;
+    double sum = 0; /* of var / cols: the mean of variances near the largest double is one too */
     for (uint64_t c = 0; c < st->cols; c++)
-        sum += st->var[c];
-    return st->cols ? sum / (double)st->cols : 0;
+        sum += st->var[c] / (double)st->cols;
+    return sum;
 }

@@ -181,6 +181,7 @@ static int lloyd_iterate(ooc__fit *f, ooc__bounds *bounds, double tol_abs, ooc_k
             f->p->on_iteration(h, f->p->user);
         if (shift == 0 && h->relocated == 0) { /* nothing moved: this pass's labels and inertia are the final ones */
             m->inertia = r.inertia;
+            f->largest = r.largest;
             set_sizes(m, r.counts);
             *final_known = 1;
         }
@@ -209,6 +210,7 @@ static int final_labels(ooc__fit *f, ooc__bounds *bounds, int final_known, ooc_h
     int rc = ooc__assign_pass(f, m->centers, NULL, bounds, labels, &r, err);
     if (!rc) {
         m->inertia = r.inertia;
+        f->largest = r.largest;
         set_sizes(m, r.counts);
         ooc__assign_result_free(&r);
     }
@@ -246,24 +248,32 @@ int ooc__check_stats(const ooc__fit *f, const ooc_colstats *st, ooc_error *err)
     if (st->first_nonfinite_row != OOC_NO_ROW)
         return ooc_error_set(err, OOC_ENONFINITE, "%s: row %llu: NaN or infinity in the data", f->in->input,
                              (unsigned long long)st->first_nonfinite_row);
-    /* A column whose range squared overflows has two rows whose squared distance does: no centre, weight or
-     * inertia involving both means anything in float64 (one row at 1e155 among rows near 0 wrecked the
-     * initialisation's weights, and the fit "succeeded" 57 times the right inertia). */
+    /* Where the columns' ranges squared sum past the largest double, two rows may be that far apart: no
+     * centre, weight or inertia involving both means anything in float64 (one row at 1e155 among rows near 0
+     * wrecked the initialisation's weights, and the fit "succeeded" 57 times the right inertia), and whether
+     * a fit met them depended on its start. */
+    double reach = 0;
     for (uint64_t j = 0; j < st->cols; j++) {
         double range = st->max[j] - st->min[j];
         if (!(range * range <= DBL_MAX))
             return ooc_error_set(err, OOC_ENONFINITE, "%s: feature %llu spans %g to %g: squared distances "
                                  "overflow float64: values too large", f->in->input, (unsigned long long)j,
                                  st->min[j], st->max[j]);
+        reach += range * range;
     }
+    if (!(reach <= DBL_MAX))
+        return ooc_error_set(err, OOC_ENONFINITE, "%s: the features' ranges, squared and summed, pass %g: squared "
+                             "distances overflow float64: values too large", f->in->input, DBL_MAX);
     return 0;
 }
 
-/* A sum of squared distances that is not finite: a NaN or an infinity in the data (the first row named; a
- * pass over the data finds it, paid only on this failure), else finite values whose squares overflow. */
-static int check_inertia(ooc__fit *f, double inertia, int stats_checked, ooc_error *err)
+/* A row whose squared distance to its centre is not finite (largest, or inertia NaN): a NaN or an infinity
+ * in the data (the first row named; a pass over the data finds it, paid only on this failure), else finite
+ * values whose squares overflow. Finite distances whose sum alone overflows are an inertia of inf, as
+ * scikit-learn's. */
+static int check_inertia(ooc__fit *f, double inertia, double largest, int stats_checked, ooc_error *err)
 {
-    if (isfinite(inertia))
+    if (isfinite(largest) && !isnan(inertia))
         return 0;
     int rc = 0;
     if (!stats_checked) {
@@ -274,8 +284,8 @@ static int check_inertia(ooc__fit *f, double inertia, int stats_checked, ooc_err
         ooc_colstats_free(st);
     }
     return rc ? rc
-              : ooc_error_set(err, OOC_ENONFINITE, "%s: squared distances overflow float64: values too large",
-                              f->in->input);
+              : ooc_error_set(err, OOC_ENONFINITE, "%s: squared distances to the centres overflow float64: "
+                              "values too large", f->in->input);
 }
 
 /* Per-row state the fit keeps (ooc_rowstate): k-means|| and k-means++ a distance and an index, then Lloyd
@@ -422,7 +432,7 @@ int ooc__kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_
     if (!rc)
         rc = lloyd(&f, &seed, p->tol > 0 ? p->tol * mean_var : 0, out_labels, m, err); /* 0 x inf is no tol */
     if (!rc)
-        rc = check_inertia(&f, m->inertia, 1, err);
+        rc = check_inertia(&f, m->inertia, f.largest, 1, err);
     ooc__init_seed_free(&seed);
     const ooc_stream_stats *ss = ooc_stream_get_stats(f.stream);
     m->passes = ss->passes;
@@ -471,8 +481,9 @@ static int predict(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_m
     rc = ooc__assign_pass(&f, m->centers, NULL, NULL, labels ? ooc_chunk_output_dataset(labels) : NULL, &r, err);
     if (!rc) {
         done.inertia = r.inertia;
+        double largest = r.largest;
         ooc__assign_result_free(&r);
-        rc = check_inertia(&f, done.inertia, 0, err);
+        rc = check_inertia(&f, done.inertia, largest, 0, err);
     }
     const ooc_stream_stats *ss = ooc_stream_get_stats(f.stream);
     done.passes = ss->passes;

@@ -98,8 +98,9 @@ void ooc_kmeans_model_free(ooc_kmeans_model *m); /* NULL is a no-op */
 /* ooc_kmeans_fit(): fit p to the array a, streaming it under sp (threads, memory limit, progress). labels:
  * NULL, or an output chunked like a (int32, 1-D) that receives the label of every row (distributed: in
  * process 0; the others pass ooc_chunk_output_create_remote()'s). Errors: k > rows (OOC_EINVAL), a
- * non-finite value (OOC_ENONFINITE naming the first row) or values whose squared distances overflow
- * (OOC_ENONFINITE), the reader's and the stream's. */
+ * non-finite value (OOC_ENONFINITE naming the first row) or values whose squared distances may overflow
+ * (OOC_ENONFINITE), the reader's and the stream's. A sum of finite squared distances past the largest
+ * double is an inertia of inf. */
 int ooc_kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_params *p, ooc_chunk_output *labels,
                    ooc_kmeans_model **out, ooc_error *err);
 

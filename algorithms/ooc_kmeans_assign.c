@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A chunk's partial: the reduced part [sums k*d (Lloyd's pass only) | counts k | inertia | recomputed | n_far | far_dist F |
+/* A chunk's partial: the reduced part [sums k*d (Lloyd's pass only) | counts k | inertia | recomputed | largest | n_far | far_dist F |
  * far_row F | far_label F | far_coords F*d], then this thread's scratch [dist | labels of a block of rows | kernel
  * scratch | bounds' work], which combine() never reads. All offsets in doubles (8 bytes). */
 typedef struct layout {
-    size_t sums, counts, inertia, recomputed, n_far, far_dist, far_row, far_label, far_coords, reduced;
+    size_t sums, counts, inertia, recomputed, largest, n_far, far_dist, far_row, far_label, far_coords, reduced;
     size_t dist, labels, kernel, work, total;
 } layout;
 
@@ -34,7 +34,8 @@ static layout make_layout(uint64_t k, uint64_t d, int accumulate, uint64_t far_c
     l.counts = l.sums + (accumulate ? k * d : 0);
     l.inertia = l.counts + k;
     l.recomputed = l.inertia + 1;
-    l.n_far = l.recomputed + 1;
+    l.largest = l.recomputed + 1;
+    l.n_far = l.largest + 1;
     l.far_dist = l.n_far + 1;
     l.far_row = l.far_dist + far_cap;
     l.far_label = l.far_row + far_cap;
@@ -207,7 +208,7 @@ static int map_chunk(void *ctx, const void *rows, uint64_t row0, uint64_t n, voi
     double *part = partial;
     if (row0 % j->chunk_rows == 0) /* the chunk's first piece */
         init_reduced(part, j);
-    double *dist = part + j->lay.dist, inertia = part[j->lay.inertia];
+    double *dist = part + j->lay.dist, inertia = part[j->lay.inertia], largest = part[j->lay.largest];
     char *scratch = (char *)(((uintptr_t)(part + j->lay.kernel) + 63) & ~(uintptr_t)63);
     void *work = scratch + (j->lay.work - j->lay.kernel) * sizeof(double);
     size_t row_bytes = (size_t)j->d * ooc_dtype_size(j->dtype);
@@ -230,11 +231,14 @@ static int map_chunk(void *ctx, const void *rows, uint64_t row0, uint64_t n, voi
         else
             for (uint64_t r = 0; r < m; r++)
                 part[j->lay.counts + (uint64_t)labels[r]] += 1;
-        for (uint64_t r = 0; r < m; r++)
+        for (uint64_t r = 0; r < m; r++) {
             inertia += dist[r];
+            largest = dist[r] > largest ? dist[r] : largest;
+        }
     }
     part[j->lay.recomputed] += (double)recomputed;
     part[j->lay.inertia] = inertia;
+    part[j->lay.largest] = largest;
     return 0;
 }
 
@@ -243,8 +247,9 @@ static void combine(void *ctx, void *acc_v, const void *part_v)
     const job *j = ctx;
     double *acc = acc_v;
     const double *part = part_v;
-    for (size_t i = 0; i < j->lay.n_far; i++) /* sums, counts, inertia, recomputed */
+    for (size_t i = 0; i < j->lay.largest; i++) /* sums, counts, inertia, recomputed */
         acc[i] += part[i];
+    acc[j->lay.largest] = part[j->lay.largest] > acc[j->lay.largest] ? part[j->lay.largest] : acc[j->lay.largest];
     far_set a = far_view(acc, j), p = far_view((double *)part, j);
     for (uint64_t i = 0; i < (uint64_t)*p.n; i++)
         far_offer(&a, p.dist[i], p.row[i], p.label[i], p.coords + i * j->d, OOC_FLOAT64);
@@ -337,6 +342,7 @@ int ooc__assign_pass(ooc__fit *f, const double *centers, const double *origin, o
         ooc__bounds_end(bounds);
     if (!rc) {
         res->inertia = acc[j.lay.inertia];
+        res->largest = acc[j.lay.largest];
         res->recomputed = (uint64_t)acc[j.lay.recomputed];
         res->counts = malloc(j.k * sizeof *res->counts);
         res->sums = accumulate ? malloc(j.k * j.d * sizeof *res->sums) : NULL;

@@ -52,6 +52,7 @@ typedef struct ooc__fit {
     int prune; /* skip work that cannot change a result: Lloyd's Hamerly bounds, k-means||'s pruning and its
                 * draws from rows kept in the pass (same results; off only to compare) */
     double stats_seconds; /* the pass that computed the column statistics, and the first centre's read before it */
+    double largest;       /* the largest D of a row to its centre in the pass the model's inertia comes from */
 } ooc__fit;
 
 /* ooc__agree(): in a distributed fit, rc agreed by every process (ooc_dist_agree()): after a step where one
@@ -110,6 +111,7 @@ typedef struct ooc__assign_result {
     double *sums;        /* k x d, Lloyd only: each cluster's rows less its origin, summed */
     double *counts;      /* k */
     double inertia;
+    double largest;      /* the largest of the rows' D to their centres (inertia may overflow where it does not) */
     uint64_t recomputed; /* rows that went through the kernel (the others kept their label by their bounds) */
     uint64_t n_far;      /* rows kept in far[] (the farthest from their centres, for empty clusters) */
     double *far;         /* n_far x d, farthest first */

@@ -191,5 +191,52 @@ class WideRows(unittest.TestCase):
         self.assertEqual((lab[0], lab[2]), (lab[1], lab[3]))
         self.assertNotEqual(lab[0], lab[2])
 
+class NearTheLargestDouble(unittest.TestCase):
+    """Values whose squared deviations pass the largest double while what is asked of them does not."""
+
+    def test_statistics(self):
+        # Variances summed as squared deviations overflowed though the variance is a double (rows at ±6e153:
+        # 3.6e307), and means through differences that overflow (±1e308: -inf, printed as null).
+        X = np.repeat(np.array([[-6e153], [6e153]]), 50, axis=0)
+        cols = json.loads(ok(self, ["chunkinfo", write("var.h5", X), "--stats", "--json", "-q"]))["columns"]
+        self.assertAlmostEqual(cols[0]["var"] / ((X / 2.0 ** 600).var() * 2.0 ** 600 * 2.0 ** 600), 1, places=12)
+        for values in ([1e308, -1e308], [9e307, -9e307], [1.5e308, -1e308, 1e308]):
+            with self.subTest(values=values):
+                col = np.array(values).reshape(-1, 1)
+                cols = json.loads(ok(self, ["chunkinfo", write("mean.h5", col), "--stats", "--json", "-q"]))["columns"]
+                self.assertAlmostEqual(cols[0]["mean"], (col / 4).mean() * 4, delta=1e-15 * 1e308)
+                self.assertIsNone(cols[0]["var"])  # inf: past the largest double, as numpy's
+
+    def test_verdict_depends_on_the_data_alone(self):
+        # Rows at ±6e153: every squared distance is a double, their sum over a cluster may not be. Whether the
+        # fit succeeded depended on its start: seed 0 put both centres in one group, the inertia of that
+        # iteration overflowed, and so did the tolerance (tol x the variance, itself overflowed): refused.
+        X = np.repeat(np.array([[-6e153], [6e153]]), 50, axis=0)
+        p = write("pm6e153.h5", X)
+        for seed in range(4):
+            with self.subTest(seed=seed):
+                js, C, lab = fit(self, p, "-k", 2, "--init", "random", "--seed", seed)
+                self.assertEqual((js["inertia"], sorted(js["cluster_sizes"])), (0.0, [50, 50]))
+        # Three features spanning 1.2e154 each: rows 2e154 apart, whose squared distance overflows: refused
+        # whatever the start (k-means++ succeeded, k-means|| and random not).
+        Y = np.zeros((10, 3))
+        Y[5:] = 1.2e154
+        p = write("three-wide.h5", Y)
+        for init in ("k-means++", "k-means||", "random"):
+            with self.subTest(init=init):
+                status, _, err = T.run(["kmeans-ooc", "fit", p, "-k", 2, "--init", init])
+                T.assert_one_error(self, "kmeans-ooc", status, err, 1, "three-wide.h5", "overflow")
+
+    def test_inertia_past_the_largest_double(self):
+        # Each row's squared distance to its centre is a double (1e308), their sum is not: the labels are
+        # certain, the inertia inf (scikit-learn's score: -inf). predict refused the data.
+        model = tmp("centre-1e154.h5")
+        with h5py.File(model, "w") as f:
+            f["cluster_centers"] = np.array([[1e154]])
+        js, labels = predict(self, model, write("zeros.h5", np.zeros((2, 1))))
+        self.assertIsNone(js["inertia"])  # inf in JSON
+        np.testing.assert_array_equal(labels, [0, 0])
+
+
 if __name__ == "__main__":
     unittest.main()
