@@ -8,18 +8,21 @@
 
 /* A chunk's partial: the reduced part [sums k*d (Lloyd's pass only) | counts k | inertia | recomputed | largest | n_far | far_dist F |
  * far_row F | far_label F | far_coords F*d], then this thread's scratch [dist | labels of a block of rows | kernel
- * scratch | bounds' work], which combine() never reads. All offsets in doubles (8 bytes). */
+ * scratch | bounds' work | a block of rows widened to double], which combine() never reads. All offsets in
+ * doubles (8 bytes). */
 typedef struct layout {
     size_t sums, counts, inertia, recomputed, largest, n_far, far_dist, far_row, far_label, far_coords, reduced;
-    size_t dist, labels, kernel, work, total;
+    size_t dist, labels, kernel, work, wide, total;
 } layout;
 
 typedef struct job {
     uint64_t k, d, far_cap, block, chunk_rows;
     ooc_dtype dtype;
     int accumulate;
+    /* float32 rows measured in double (against centres float32 cannot hold: a model from float64 data) */
+    int widen;
     ooc__assign_fn kernel;
-    const void *centers; /* k x d in the data's type */
+    const void *centers; /* k x d in the kernel's type: the data's, or double when widen */
     const void *norm2;   /* k, same type */
     const double *origin; /* k x d: what each cluster's sum is taken about (Lloyd's pass) */
     ooc__bounds *bounds; /* Lloyd's, or NULL: every row through the kernel */
@@ -27,7 +30,7 @@ typedef struct job {
 } job;
 
 static layout make_layout(uint64_t k, uint64_t d, int accumulate, uint64_t far_cap, uint64_t rows,
-                          size_t kernel_bytes, size_t work_bytes)
+                          size_t kernel_bytes, size_t work_bytes, size_t wide_bytes)
 {
     layout l;
     l.sums = 0;
@@ -44,8 +47,9 @@ static layout make_layout(uint64_t k, uint64_t d, int accumulate, uint64_t far_c
     l.dist = l.reduced;
     l.labels = l.dist + rows;
     l.kernel = l.labels + (rows + 1) / 2; /* rounded up to 64 bytes in map_chunk(), */
-    l.work = l.kernel + kernel_bytes / 8; /* as are both sizes, */
-    l.total = l.work + work_bytes / 8 + 8; /* hence 64 more bytes */
+    l.work = l.kernel + kernel_bytes / 8; /* as are the sizes, */
+    l.wide = l.work + work_bytes / 8;
+    l.total = l.wide + wide_bytes / 8 + 8; /* hence 64 more bytes */
     return l;
 }
 
@@ -223,7 +227,14 @@ static int map_chunk(void *ctx, const void *rows, uint64_t row0, uint64_t n, voi
                                              work, j->accumulate ? part + j->lay.sums : NULL, part + j->lay.counts,
                                              &summed);
         } else {
-            j->kernel(x, (size_t)m, (size_t)j->d, j->centers, j->norm2, (size_t)j->k, labels, dist, NULL, scratch);
+            const void *kx = x;
+            if (j->widen) {
+                double *wide = (double *)(scratch + (j->lay.wide - j->lay.kernel) * sizeof(double));
+                for (uint64_t e = 0; e < m * j->d; e++)
+                    wide[e] = (double)((const float *)x)[e];
+                kx = wide;
+            }
+            j->kernel(kx, (size_t)m, (size_t)j->d, j->centers, j->norm2, (size_t)j->k, labels, dist, NULL, scratch);
             recomputed += m;
         }
         if (j->accumulate)
@@ -292,22 +303,40 @@ static size_t reduced_bytes(void *ctx, const void *partial)
     return ((const job *)ctx)->lay.reduced * sizeof(double);
 }
 
-static job make_job(const ooc__fit *f, int accumulate, int with_bounds)
+/* A pass that only labels float32 rows (predict's) may have to widen them: its centres are a model's. */
+static int may_widen(const ooc__fit *f, int accumulate, int with_bounds)
+{
+    return f->in->dtype == OOC_FLOAT32 && !accumulate && !with_bounds;
+}
+
+static job make_job(const ooc__fit *f, int accumulate, int with_bounds, int widen)
 {
     job j = {.k = f->k, .d = f->d, .far_cap = accumulate ? f->k : 0, .chunk_rows = f->in->chunk_rows,
-             .dtype = f->in->dtype, .accumulate = accumulate};
-    j.kernel = ooc__assign_select(j.dtype, (size_t)j.k, (size_t)j.d);
+             .dtype = f->in->dtype, .accumulate = accumulate, .widen = widen};
+    ooc_dtype kt = widen ? OOC_FLOAT64 : j.dtype;
+    j.kernel = ooc__assign_select(kt, (size_t)j.k, (size_t)j.d);
     j.block = block_rows(j.d, j.dtype);
-    j.lay = make_layout(j.k, j.d, accumulate, j.far_cap, j.block, ooc__assign_scratch_bytes(j.dtype, j.k, j.d),
-                        with_bounds ? ooc__bounds_work_bytes(j.dtype, j.d) : 0);
+    size_t wide_bytes = widen ? (j.block * j.d * sizeof(double) + 63) & ~(size_t)63 : 0;
+    j.lay = make_layout(j.k, j.d, accumulate, j.far_cap, j.block, ooc__assign_scratch_bytes(kt, j.k, j.d),
+                        with_bounds ? ooc__bounds_work_bytes(j.dtype, j.d) : 0, wide_bytes);
     return j;
+}
+
+/* Whether float32 holds every centre exactly (else float32 rows are measured in double). */
+static int float32_holds(const double *c, uint64_t n)
+{
+    for (uint64_t e = 0; e < n; e++)
+        if ((double)(float)c[e] != c[e])
+            return 0;
+    return 1;
 }
 
 void ooc__assign_pass_memory(const ooc__fit *f, int accumulate, int with_bounds, uint64_t *held, size_t *partial)
 {
-    job j = make_job(f, accumulate, with_bounds);
+    int widen = may_widen(f, accumulate, with_bounds);
+    job j = make_job(f, accumulate, with_bounds, widen);
     /* the typed centres, the accumulator, and the result's sums, counts and far rows */
-    *held = (j.k * j.d + j.k) * ooc_dtype_size(j.dtype) + j.lay.reduced * sizeof(double) +
+    *held = (j.k * j.d + j.k) * (widen ? sizeof(double) : ooc_dtype_size(j.dtype)) + j.lay.reduced * sizeof(double) +
             ((accumulate ? j.k * j.d : 0) + j.k + j.far_cap * (j.d + 2)) * sizeof(double);
     *partial = j.lay.total * sizeof(double);
 }
@@ -317,10 +346,12 @@ int ooc__assign_pass(ooc__fit *f, const double *centers, const double *origin, o
 {
     int accumulate = origin != NULL;
     memset(res, 0, sizeof *res);
-    job j = make_job(f, accumulate, bounds != NULL);
+    int widen = may_widen(f, accumulate, bounds != NULL) && !float32_holds(centers, f->k * f->d);
+    job j = make_job(f, accumulate, bounds != NULL, widen);
     j.bounds = bounds;
     j.origin = origin;
-    size_t esize = ooc_dtype_size(j.dtype);
+    ooc_dtype kt = widen ? OOC_FLOAT64 : j.dtype;
+    size_t esize = ooc_dtype_size(kt);
     char *typed = malloc((size_t)(j.k * j.d + j.k) * esize);
     double *acc = calloc(j.lay.reduced ? j.lay.reduced : 1, sizeof *acc);
     int rc = ooc__agree(f, typed && acc ? 0 : ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory"), err);
@@ -329,7 +360,7 @@ int ooc__assign_pass(ooc__fit *f, const double *centers, const double *origin, o
         free(acc);
         return rc;
     }
-    ooc__assign_typed_centers(centers, (size_t)j.k, (size_t)j.d, j.dtype, typed);
+    ooc__assign_typed_centers(centers, (size_t)j.k, (size_t)j.d, kt, typed);
     j.centers = typed;
     j.norm2 = typed + j.k * j.d * esize;
     if (bounds)

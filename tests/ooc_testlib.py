@@ -77,13 +77,12 @@ TIE_REL = 1e-9
 
 
 def assert_nearest_centres(tc, X, C, labels, inertia, what="labels"):
-    """numpy as the oracle: every label is a nearest centre of C as the tools measure (float32 data against
-    float32-rounded centres, differences in float64; rows whose two nearest are within TIE_REL excepted),
-    and inertia is the sum of those distances (rel 1e-9). Returns the number of such near ties."""
+    """numpy as the oracle: every label is a nearest centre of C, differences in float64 (a fit of float32
+    data saves centres float32 holds; rows whose two nearest are within TIE_REL excepted), and inertia is the
+    sum of those distances (rel 1e-9). Returns the number of such near ties."""
     import numpy as np
     X = np.asarray(X)
-    C = np.asarray(C, dtype=np.float64)
-    W = C.astype(np.float32).astype(np.float64) if X.dtype == np.float32 else C
+    W = np.asarray(C, dtype=np.float64)
     X64 = X.astype(np.float64)
     D = np.stack([((X64 - c) ** 2).sum(axis=1) for c in W], axis=1)  # no n x k x d temporary
     best = D.argmin(axis=1)

@@ -238,5 +238,24 @@ class NearTheLargestDouble(unittest.TestCase):
         np.testing.assert_array_equal(labels, [0, 0])
 
 
+class Float32RowsFloat64Centres(unittest.TestCase):
+    """predict of float32 data with a model from float64 data: the centres were rounded to float32, and those
+    closer than its resolution became one (the lower index took all their rows)."""
+
+    def test_nearest_float64_centre(self):
+        rng = np.random.default_rng(12)
+        for k, d in ((6, 3), (40, 64)):  # the direct kernel and the GEMM one
+            with self.subTest(k=k, d=d):
+                base = rng.uniform(-5, 5, size=(k // 2, d))
+                C = np.concatenate([base, base + 1e-6 * rng.uniform(-1, 1, size=base.shape)])
+                X = (C[rng.integers(0, k, 4000)] + 1e-6 * rng.normal(size=(4000, d))).astype(np.float32)
+                model = tmp(f"f64-centres-{k}.h5")
+                with h5py.File(model, "w") as f:
+                    f["cluster_centers"] = C
+                js, labels = predict(self, model, write(f"f32-rows-{k}.h5", X))
+                T.assert_nearest_centres(self, X, C, labels, js["inertia"], "predict")
+                self.assertGreater(len(np.unique(labels)), k // 2)  # both of a pair take rows
+
+
 if __name__ == "__main__":
     unittest.main()
