@@ -50,11 +50,15 @@ static void unregister_live(int slot)
         live_used[slot] = 0;
 }
 
-void ooc_output_remove_all_temporaries(void)
+int ooc_output_remove_all_temporaries(void)
 {
+    int removed = 0;
     for (int i = 0; i < MAX_LIVE && !atomic_load(&committing); i++)
-        if (live_used[i])
+        if (live_used[i]) {
             unlink(live_path[i]);
+            removed++;
+        }
+    return removed;
 }
 
 

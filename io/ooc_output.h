@@ -48,9 +48,10 @@ int ooc_output_commit_all(ooc_output *const *outs, int n, ooc_error *err);
 void ooc_output_abort(ooc_output *o);
 
 /* ooc_output_remove_all_temporaries(): unlink every temporary file still open; nothing while a commit is
- * renaming (a temporary may then hold a replaced file's old contents). Async-signal-safe: for a program that
- * must exit from a signal handler without unwinding (best not while committing: see cli_common.c). */
-void ooc_output_remove_all_temporaries(void);
+ * renaming (a temporary may then hold a replaced file's old contents). Returns how many. Async-signal-safe:
+ * for a program that must exit from a signal handler without unwinding (best not while committing: see
+ * cli_common.c), or from an exit() a library called. */
+int ooc_output_remove_all_temporaries(void);
 
 #ifdef __cplusplus
 }

@@ -688,6 +688,21 @@ class Outputs(Base):
         self.assertEqual(self.read_bytes(kept), lc)
         self.assertEqual(self.read_bytes(model), mc)
 
+    def test_library_ending_the_run_leaves_nothing(self):
+        # libgomp ends the process with exit(1) when it cannot start a thread (here: stacks smaller than the
+        # threads need; also a process limit such as a cgroup's pids.max): the temporaries were left behind,
+        # with libgomp's line alone. Now they go, and a line of ours follows.
+        model, labels = self.path("model.h5"), self.path("labels.h5")
+        env = dict(os.environ, OMP_STACKSIZE="16K")
+        status, out, err = kmeans("fit", shared("blobs.h5"), "-k", 3, "-t", 2, "-o", model, "--labels", labels,
+                                  env=env)
+        if status == 0:
+            self.skipTest("threads with 16 KiB stacks start here")
+        self.assertEqual(status, 1, err)
+        self.assertIn("libgomp", err)
+        self.assertRegex(err.splitlines()[-1], r"^kmeans-ooc: error: .*library")
+        self.assertEqual(T.listdir(self.dir), [])
+
     def test_outputs_over_non_regular_files(self):
         # A FIFO (and, as root, a device node such as /dev/null) is never replaced by an output, even with
         # --force: refused before any data is read.

@@ -263,6 +263,16 @@ static void take_signal(int signo, const struct sigaction *sa)
     sigaction(signo, sa, NULL);
 }
 
+static void put_line(const char *kind, const char *msg);
+
+/* At exit: temporaries still there mean a library ended the run (libgomp when it cannot start a thread: a
+ * process limit, OMP_STACKSIZE too small), having said why on a line of its own. */
+static void on_library_exit(void)
+{
+    if (ooc_output_remove_all_temporaries() && speaks && !said_error)
+        put_line("error", "the run was ended by a library (see the line above); no output was written");
+}
+
 void cli_init(const char *name)
 {
     const char *slash = strrchr(name, '/');
@@ -286,6 +296,7 @@ void cli_init(const char *name)
         take_signal(fatal[i], &sa);
     signal(SIGXFSZ, SIG_IGN);
     catch_crashes();
+    atexit(on_library_exit);
     /* Blocks of 512 KiB or more are mappings of their own, given back when freed. By default glibc raises
      * that threshold to the size of the largest block freed, after which HDF5's buffers for decoding chunks
      * (gzip: a few MB each, in every thread's arena) stay resident once freed: 6 MiB over a 200M limit. */
