@@ -32,16 +32,6 @@ static int parse_scaled(const char *s, double (*scale)(char), double *out, const
     return 0;
 }
 
-static double decimal_scale(char c)
-{
-    switch (c) {
-    case 'k': case 'K': return 1e3;
-    case 'M': return 1e6;
-    case 'G': return 1e9;
-    }
-    return 0;
-}
-
 static double binary_scale(char c)
 {
     switch (c) {
@@ -62,17 +52,67 @@ static int to_u64(double v, uint64_t *out)
     return 0;
 }
 
+/* The power of ten a count's suffix stands for, or -1. */
+static int decimal_suffix(char c)
+{
+    return c == 'k' || c == 'K' ? 3 : c == 'M' ? 6 : c == 'G' ? 9 : -1;
+}
+
+/* A count read exactly, in decimal ("1.001k" is 1001, which 1.001 x 1000 in double is not): [+]DIGITS[.DIGITS]
+ * [e[+-]DIGITS][k|M|G] is M x 10^E with M the digits as an integer (below 2^64), whole when E < 0. */
 int ooc_parse_count(const char *s, uint64_t *out)
 {
-    /* Plain digits are read exactly: a double holds every integer only up to 2^53. */
-    if (s && *s && strspn(s, "0123456789") == strlen(s))
-        return ooc_parse_u64(s, out);
-    double v;
-    const char *tail;
-    int rc = parse_scaled(s, decimal_scale, &v, &tail);
-    if (rc)
-        return rc;
-    return *tail ? OOC_EINVAL : to_u64(v, out);
+    if (!s || !*s)
+        return OOC_EINVAL;
+    const char *p = s + (*s == '+');
+    uint64_t m = 0;
+    int digits = 0, significant = 0, dot = 0;
+    long e = 0;
+    for (; isdigit((unsigned char)*p) || (*p == '.' && !dot); p++) {
+        if (*p == '.') {
+            dot = 1;
+            continue;
+        }
+        digits++;
+        if (significant == 0 && *p == '0') {
+            e -= dot; /* a leading zero: only its place counts */
+            continue;
+        }
+        significant++;
+        if (m > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+            return OOC_ERANGE; /* more digits than a 64-bit count holds */
+        m = m * 10 + (uint64_t)(*p - '0');
+        e -= dot;
+    }
+    if (!digits)
+        return OOC_EINVAL;
+    if (*p == 'e' || *p == 'E') {
+        char *end;
+        errno = 0;
+        long x = strtol(p + 1, &end, 10);
+        if (end == p + 1 || !isdigit((unsigned char)end[-1]))
+            return OOC_EINVAL;
+        if (errno == ERANGE || x > 1000 || x < -1000)
+            return x < 0 ? OOC_EINVAL : OOC_ERANGE;
+        e += x;
+        p = end;
+    }
+    if (*p && decimal_suffix(*p) >= 0)
+        e += decimal_suffix(*p++);
+    if (*p)
+        return OOC_EINVAL;
+    for (; e < 0; e++) { /* whole only if the digits dropped are zeros */
+        if (m % 10)
+            return OOC_EINVAL;
+        m /= 10;
+    }
+    for (; e > 0 && m; e--) {
+        if (m > UINT64_MAX / 10)
+            return OOC_ERANGE;
+        m *= 10;
+    }
+    *out = m;
+    return 0;
 }
 
 int ooc_parse_size(const char *s, uint64_t *out)

@@ -44,6 +44,24 @@ static void test_count(void)
     check_ok(ooc_parse_count, "1e19", 10000000000000000000u);
     check_ok(ooc_parse_count, "18446744073709551615", UINT64_MAX); /* digits are read exactly, not as double */
     check_ok(ooc_parse_count, "9007199254740993", 9007199254740993u);
+    /* read in decimal, exactly: 1.001 x 1000 in double is 1000.9999999999999, which was refused */
+    check_ok(ooc_parse_count, "1.001k", 1001);
+    check_ok(ooc_parse_count, "1.003k", 1003);
+    check_ok(ooc_parse_count, "1.000001M", 1000001);
+    check_ok(ooc_parse_count, "0.001k", 1);
+    check_ok(ooc_parse_count, "1.0010k", 1001);
+    check_ok(ooc_parse_count, "+3", 3);
+    check_ok(ooc_parse_count, "3.0", 3);
+    check_ok(ooc_parse_count, "1e3k", 1000000);
+    check_ok(ooc_parse_count, "12345678901234567.89e2", 1234567890123456789u);
+    check_ok(ooc_parse_count, "0e400", 0);
+    check_bad(ooc_parse_count, "1.0001k", OOC_EINVAL);
+    check_bad(ooc_parse_count, "e5", OOC_EINVAL);
+    check_bad(ooc_parse_count, "1e", OOC_EINVAL);
+    check_bad(ooc_parse_count, "1e+", OOC_EINVAL);
+    check_bad(ooc_parse_count, ".", OOC_EINVAL);
+    check_bad(ooc_parse_count, "1.2.3", OOC_EINVAL);
+    check_bad(ooc_parse_count, "2e19", OOC_ERANGE);
     check_bad(ooc_parse_count, "", OOC_EINVAL);
     check_bad(ooc_parse_count, NULL, OOC_EINVAL);
     check_bad(ooc_parse_count, "-1", OOC_EINVAL);
