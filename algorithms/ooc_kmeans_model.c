@@ -72,7 +72,7 @@ static int check_shape_attr(const char *path, const char *name, uint64_t want, c
     if (rc == OOC_ENOTFOUND)
         return 0;
     if (!rc && v != (double)want)
-        rc = ooc_error_set(err, OOC_EFORMAT, "%s: attribute %s is %g, but /cluster_centers has %llu %s", path, name,
+        rc = ooc_error_set(err, OOC_EFORMAT, "%s: attribute %s is %.17g, but /cluster_centers has %llu %s", path, name,
                            v, (unsigned long long)want, what);
     return rc;
 }

@@ -157,6 +157,29 @@ class BadUsage(Base):
                 line = self.one_error(status, err, 2, needle)
                 self.assertTrue(line.isprintable(), line)
 
+    def test_ambiguous_abbreviations(self):
+        # getopt_long takes unique abbreviations (--max for --max-iter); one that several options share was
+        # called an unknown option.
+        missing = self.path("missing.h5")
+        for arg, names in (("--m", "--max-iter, --memory-limit, --model"), ("--t=3", "--tol, --threads"),
+                           ("--ve", "--verbose, --version")):
+            with self.subTest(arg=arg):
+                status, out, err = kmeans("fit", missing, arg, "1")
+                self.one_error(status, err, 2, arg.split("=")[0] + ": ambiguous option", names)
+        status, out, err = kmeans("fit", missing, "--max", "5")  # unique: taken, then the input is missing
+        self.one_error(status, err, 1, "missing.h5")
+
+    def test_counts_written_alike(self):
+        # -t took plain digits only, while every other count takes +2, 2.0, 1e0; the ranges say their limit.
+        status, out, err = kmeans("fit", shared("blobs.h5"), "-k", "3", "-t", "+2", "-q", "--json")
+        self.assertEqual((status, err), (0, ""))
+        self.assertEqual(json.loads(out)["parameters"]["threads"], 2)
+        for option, value, limit in (("--max-iter", "2147483647", "1000000000"),
+                                     ("--init-max-iter", "1073741824", "1000000000")):
+            with self.subTest(option=option):
+                status, out, err = kmeans("fit", self.path("missing.h5"), option, value)
+                self.one_error(status, err, 2, option, f"at most {limit}")
+
     def test_commands(self):
         status, out, err = kmeans()
         self.one_error(status, err, 2, "command")
@@ -1454,7 +1477,8 @@ class Interface(Base):
 
     def test_json(self):
         args = ("fit", shared("blobs.h5"), "-k", 3, "--json", "--seed", 5, "--init-max-iter", 2,
-                "--oversampling-factor", 1.5, "--tol", "1e-3", "--max-iter", 50, "-t", 2, "--memory-limit", "1G")
+                "--oversampling-factor", 1.5, "--tol", "1e-3", "--max-iter", 50, "-t", 2, "--memory-limit", "1G",
+                "-o", self.path("m.h5"))
         status, out, err = kmeans(*args)
         self.assertEqual(status, 0, err)
         self.assertEqual(err, "")
@@ -1495,6 +1519,7 @@ class Interface(Base):
         self.assertEqual((p["n_clusters"], p["init"], p["oversampling_factor"], p["init_max_iter"], p["max_iter"],
                           p["tol"], p["seed"], p["threads"], p["memory_limit"]),
                          (3, "k-means||", 1.5, 2, 50, 1e-3, 5, 2, 1 << 30))
+        self.assertEqual((p["model"], p["labels"]), (self.path("m.h5"), None))  # the outputs, as predict's
 
     def test_summary_line(self):
         # Without --json: one line of results on stdout whose phases add up to the total (the first pass,

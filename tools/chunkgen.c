@@ -129,7 +129,7 @@ static void parse(int argc, char **argv, cli *c)
         case 'v': c->verbose = 1; break;
         case 'h': cli_print_and_exit(usage);
         case 'V': cli_print_and_exit(cli_version);
-        default: cli_bad_option(opt, argv);
+        default: cli_bad_option(opt, argv, options);
         }
     }
     c->output = cli_one_operand(argc, argv, "OUTPUT.h5");

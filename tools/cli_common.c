@@ -370,9 +370,29 @@ void cli_warning(const char *fmt, ...)
     va_end(ap);
 }
 
-void cli_bad_option(int opt, char *const *argv)
+/* The long options an abbreviation such as "--m" may stand for, when more than one (getopt_long calls them
+ * unknown, as an unknown option, with opterr off), into list. */
+static int ambiguous(const char *arg, const struct option *options, char *list, size_t size)
+{
+    size_t n = strcspn(arg + 2, "="), used = 0;
+    int matches = 0;
+    for (const struct option *o = options; o->name; o++) {
+        if (strncmp(o->name, arg + 2, n) != 0)
+            continue;
+        if (strlen(o->name) == n)
+            return 0; /* an exact name is never ambiguous */
+        used += (size_t)snprintf(list + used, used < size ? size - used : 0, "%s--%s", matches++ ? ", " : "", o->name);
+    }
+    return matches > 1;
+}
+
+void cli_bad_option(int opt, char *const *argv, const struct option *options)
 {
     const char *arg = argv[optind - 1];
+    char list[1024];
+    if (strncmp(arg, "--", 2) == 0 && arg[2] && ambiguous(arg, options, list, sizeof list))
+        cli_usage_error("%.*s: ambiguous option, could be %s (see '%s --help')", (int)(2 + strcspn(arg + 2, "=")),
+                        arg, list, program);
     if (opt == ':')
         cli_usage_error("%s: missing value (see '%s --help')", arg, program);
     /* getopt_long sets optopt to a known long option's value when it was given a value it takes none of. */
@@ -494,7 +514,7 @@ double cli_double(const char *option, const char *value)
 int cli_threads(const char *option, const char *value)
 {
     uint64_t v;
-    if (ooc_parse_u64(value, &v) != 0 || v < 1 || v > 4096)
+    if (ooc_parse_count(value, &v) != 0 || v < 1 || v > 4096) /* written as any count is: 2, +2, 2.0 */
         cli_usage_error("%s: '%s' must be a thread count from 1 to 4096", option, value);
     return (int)v;
 }

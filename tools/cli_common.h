@@ -31,8 +31,9 @@ _Noreturn void cli_usage_error(const char *fmt, ...) __attribute__((format(print
 void cli_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* cli_bad_option(): for getopt_long's '?' or ':' (optstring starting with ':'): one error line naming the
- * option, exit 2. */
-_Noreturn void cli_bad_option(int opt, char *const *argv);
+ * option (and, for an ambiguous abbreviation, those of `options` it may stand for), exit 2. */
+struct option;
+_Noreturn void cli_bad_option(int opt, char *const *argv, const struct option *options);
 
 /* cli_fail(): print err as "PROGRAM: error: ..." and return the exit status for it: 128 + signal after an
  * interrupt, else 1. Under mpirun, only process 0 prints errors (this one and cli_usage_error()'s). */

@@ -32,7 +32,7 @@ static void usage(void)
            "predict split the chunks among the processes, with the same results; process 0 writes and prints.\n\n"
            "fit options:\n"
            "  -k, --n-clusters K          [default: %llu]\n"
-           "      --init k-means|||k-means++|random  [default: k-means||]\n"
+           "      --init k-means||, k-means++ or random  [default: k-means||]\n"
            "                              passes over the data: k-means|| 1 + init-max-iter (and, rarely, the\n"
            "                              chunks holding drawn rows), k-means++ 2k-1 (greedy, as\n"
            "                              scikit-learn's: 2 + ln k trials a centre), random 1 (for the\n"
@@ -48,7 +48,7 @@ static void usage(void)
            "      --seed S                [default: 0]\n"
            "  -o, --model FILE.h5         write the model [default: none]\n"
            "      --labels FILE.h5[:/labels]  write the label of every row, chunk by chunk [default: none]\n"
-           "common options:\n"
+           "fit and predict options:\n"
            "  -t, --threads T             [default: all cores]; without -t, fewer when --memory-limit\n"
            "                              cannot hold every core's buffers (same results)\n"
            "      --memory-limit SIZE     what the engine may hold (512M, 2G) [default: half the available\n"
@@ -60,7 +60,8 @@ static void usage(void)
            "  -h, --help, -V, --version\n"
            "labels options:\n"
            "      --rows A:B              rows A (included) to B (excluded), from 0, as Python [default: all]\n"
-           "      --chunk I               the rows of chunk I\n",
+           "      --chunk I               the rows of chunk I\n"
+           "  -q, -v, -h, -V as above\n",
            (unsigned long long)d.k, d.oversampling_factor, d.init_max_iter, d.max_iter, d.tol);
 }
 
@@ -104,7 +105,7 @@ static int int_option(const char *option, const char *value, int min)
 {
     uint64_t v = cli_count(option, value, (uint64_t)min);
     if (v > 1000000000)
-        cli_usage_error("%s: '%s' is too large", option, value);
+        cli_usage_error("%s: '%s' is too large (at most 1000000000)", option, value);
     return (int)v;
 }
 
@@ -165,7 +166,7 @@ static void parse_option(cli *c, int opt, char **argv)
     case 'v': c->verbose = 1; break;
     case 'h': cli_print_and_exit(usage);
     case 'V': cli_print_and_exit(cli_version);
-    default: cli_bad_option(opt, argv);
+    default: cli_bad_option(opt, argv, options);
     }
 }
 
@@ -341,10 +342,11 @@ static void warn_empty_clusters(const ooc_kmeans_model *m)
     double largest = 0;
     for (uint64_t e = 0; e < m->k * m->d; e++)
         largest = fmax(largest, fabs(m->centers[e]));
-    cli_warning("%llu distinct clusters found, fewer than k = %llu (duplicate rows%s?); the other %llu are empty",
+    uint64_t empty = m->k - distinct;
+    cli_warning("%llu distinct clusters found, fewer than k = %llu (duplicate rows%s?); the other %llu %s empty",
                 (unsigned long long)distinct, (unsigned long long)m->k,
                 m->inertia == 0 && largest < 1e-150 ? ", or values so small that squared distances underflow to 0" : "",
-                (unsigned long long)(m->k - distinct));
+                (unsigned long long)empty, empty == 1 ? "is" : "are");
 }
 
 static void print_fit(const cli *c, const ooc_kmeans_model *m)
@@ -392,7 +394,10 @@ static void print_fit(const cli *c, const ooc_kmeans_model *m)
     json_object_set_new(o, "history", hist);
     json_object_set_new(o, "cluster_sizes", sizes);
     json_object_set_new(o, "cluster_centers", centers);
-    json_object_set_new(o, "parameters", params_json(c, m->threads));
+    json_t *params = params_json(c, m->threads);
+    json_object_set_new(params, "model", c->model_out ? cli_json_text(c->model_out) : json_null());
+    json_object_set_new(params, "labels", c->labels_out ? cli_json_text(c->labels_out) : json_null());
+    json_object_set_new(o, "parameters", params);
     cli_print_json(o);
 }
 
@@ -559,8 +564,9 @@ static int run_labels(cli *c, ooc_error *err)
         uint64_t chunk = cli_count("--chunk", c->chunk, 0), rows = in->chunked ? in->chunk_rows : in->rows;
         uint64_t nchunks = rows ? (in->rows + rows - 1) / rows : 0;
         if (chunk >= nchunks) {
-            rc = ooc_error_set(err, OOC_EINVAL, "%s: chunk %llu: there are %llu chunks", ooc_h5_reader_name(r),
-                               (unsigned long long)chunk, (unsigned long long)nchunks);
+            rc = ooc_error_set(err, OOC_EINVAL, "%s: chunk %llu: %s %llu chunk%s", ooc_h5_reader_name(r),
+                               (unsigned long long)chunk, nchunks == 1 ? "there is" : "there are",
+                               (unsigned long long)nchunks, nchunks == 1 ? "" : "s");
         } else {
             a = chunk * rows;
             b = a + rows < in->rows ? a + rows : in->rows;
