@@ -95,6 +95,8 @@ ooc_stream_params ooc_stream_params_resolved(const ooc_stream_params *p)
     int local = ooc_dist_local_size(p->dist), cores = ooc_threads_resolve(0);
     if (r.threads < 1) /* a negative count, as ooc_threads_resolve() takes it: all cores */
         r.threads = cores > local ? cores / local : 1;
+    else
+        r.threads = ooc_threads_resolve(r.threads); /* OMP_THREAD_LIMIT bounds it */
     if (!r.memory_limit)
         r.memory_limit = ooc_memory_default_limit() / (uint64_t)local;
     return r;

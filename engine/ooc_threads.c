@@ -4,8 +4,8 @@
 
 int ooc_threads_resolve(int requested)
 {
-    if (requested >= 1)
-        return requested;
-    int n = omp_get_num_procs(); /* libgomp counts the affinity mask, not the machine */
+    int n = requested >= 1 ? requested : omp_get_num_procs(); /* libgomp counts the affinity mask */
+    int most = omp_get_thread_limit();                          /* OMP_THREAD_LIMIT: no more run */
+    n = n > most ? most : n;
     return n >= 1 ? n : 1;
 }

@@ -1475,6 +1475,17 @@ class Interface(Base):
             self.assertRegex(line, rf"^iter\s+{i}\b.*inertia")
         self.assertNotIn("error", err)
 
+    def test_environment_of_the_caller(self):
+        # POSIXLY_CORRECT made getopt stop at the input, refusing every documented command line ("fit takes
+        # INPUT"); OMP_THREAD_LIMIT=1 ran one thread while --json said 2.
+        env = dict(os.environ, POSIXLY_CORRECT="1")
+        status, out, err = kmeans("fit", shared("blobs.h5"), "-k", 3, "-q", "--json", env=env)
+        self.assertEqual((status, err), (0, ""))
+        env = dict(os.environ, OMP_THREAD_LIMIT="1")
+        status, out, err = kmeans("fit", shared("blobs.h5"), "-k", 3, "-t", 2, "-q", "--json", env=env)
+        self.assertEqual((status, err), (0, ""))
+        self.assertEqual(json.loads(out)["parameters"]["threads"], 1)
+
     def test_json(self):
         args = ("fit", shared("blobs.h5"), "-k", 3, "--json", "--seed", 5, "--init-max-iter", 2,
                 "--oversampling-factor", 1.5, "--tol", "1e-3", "--max-iter", 50, "-t", 2, "--memory-limit", "1G",

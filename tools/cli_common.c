@@ -280,6 +280,9 @@ void cli_init(const char *name)
     speaks = ooc_dist_launch_rank() <= 0;
     under_mpirun = ooc_dist_launch_rank() >= 0;
     opterr = 0; /* getopt's own messages would make a second line: cli_bad_option() says it once */
+    /* The documented command lines put options after the input ("fit INPUT -k 8"), which GNU getopt takes
+     * unless POSIXLY_CORRECT asks it to stop at the first operand. */
+    unsetenv("POSIXLY_CORRECT");
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
