@@ -1486,6 +1486,24 @@ class Interface(Base):
         self.assertEqual((status, err), (0, ""))
         self.assertEqual(json.loads(out)["parameters"]["threads"], 1)
 
+    def test_small_stack_limit(self):
+        # ulimit -s 64 crashed fits (SIGSEGV on a worker thread, temporaries left) and had chunkinfo call a
+        # good file damaged (a crash inside HDF5). A soft limit is raised; a hard one too small is refused.
+        def stack(soft, hard):
+            return lambda: resource.setrlimit(resource.RLIMIT_STACK, (soft, hard))
+
+        model = self.path("model.h5")
+        status, out, err = kmeans("fit", shared("blobs.h5"), "-k", 3, "-q", "-o", model,
+                                  preexec_fn=stack(64 << 10, resource.RLIM_INFINITY))
+        self.assertEqual((status, err), (0, ""))
+        os.unlink(model)
+        for program, args in (("kmeans-ooc", ["fit", shared("blobs.h5"), "-k", 3, "-o", model]),
+                              ("chunkinfo", [shared("blobs.h5"), "--stats"])):
+            with self.subTest(program=program):
+                status, out, err = T.run([program, *args], preexec_fn=stack(64 << 10, 64 << 10))
+                T.assert_one_error(self, program, status, err, 1, "stack limit", "ulimit -s")
+                self.assertEqual(T.listdir(self.dir), [])
+
     def test_json(self):
         args = ("fit", shared("blobs.h5"), "-k", 3, "--json", "--seed", 5, "--init-max-iter", 2,
                 "--oversampling-factor", 1.5, "--tol", "1e-3", "--max-iter", 50, "-t", 2, "--memory-limit", "1G",

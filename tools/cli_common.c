@@ -1,4 +1,4 @@
-#define _DEFAULT_SOURCE /* realpath, PATH_MAX */
+#define _GNU_SOURCE /* realpath, PATH_MAX, pthread_setattr_default_np */
 #include "cli_common.h"
 
 #include "ooc_blobs.h"
@@ -16,12 +16,14 @@
 #include <limits.h>
 #include <malloc.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -273,6 +275,37 @@ static void on_library_exit(void)
         put_line("error", "the run was ended by a library (see the line above); no output was written");
 }
 
+/* Stacks of at least STACK_NEED: HDF5 and the passes use a few hundred KiB; a small `ulimit -s` (which also
+ * sets the threads' default stack) crashed the tools, or, inside HDF5, was reported as a damaged file. The
+ * soft limit is raised to it where the hard one allows, the threads' default set to it; with a hard limit
+ * below it, the run is refused. */
+#define STACK_NEED ((size_t)2 << 20)
+
+static void ensure_stack(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < STACK_NEED) {
+        if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < STACK_NEED) {
+            char msg[256];
+            snprintf(msg, sizeof msg, "the stack limit is %llu KiB (ulimit -s): the tools need %zu KiB",
+                     (unsigned long long)rl.rlim_max / 1024, STACK_NEED / 1024);
+            if (speaks)
+                put_line("error", msg);
+            exit(CLI_EXIT_FAILURE);
+        }
+        rl.rlim_cur = STACK_NEED;
+        setrlimit(RLIMIT_STACK, &rl);
+    }
+    pthread_attr_t attr;
+    size_t size = 0;
+    if (pthread_getattr_default_np(&attr) == 0) {
+        if (pthread_attr_getstacksize(&attr, &size) == 0 && size < STACK_NEED &&
+            pthread_attr_setstacksize(&attr, STACK_NEED) == 0)
+            pthread_setattr_default_np(&attr);
+        pthread_attr_destroy(&attr);
+    }
+}
+
 void cli_init(const char *name)
 {
     const char *slash = strrchr(name, '/');
@@ -300,6 +333,7 @@ void cli_init(const char *name)
     signal(SIGXFSZ, SIG_IGN);
     catch_crashes();
     atexit(on_library_exit);
+    ensure_stack();
     /* Blocks of 512 KiB or more are mappings of their own, given back when freed. By default glibc raises
      * that threshold to the size of the largest block freed, after which HDF5's buffers for decoding chunks
      * (gzip: a few MB each, in every thread's arena) stay resident once freed: 6 MiB over a 200M limit. */
