@@ -81,9 +81,9 @@ class BadUsage(Base):
         (["--center-box", "-1e308,1e308"], "--center-box", "finite"),  # both finite, HI - LO is not
         # Values that would be written as infinity: a centre plus a normal draw (below 12.3) times the std
         # past the largest float64, or a float32 centre past the largest float32.
-        (["--cluster-std", "1.5e307"], "cluster_std", "float64"),
-        (["--dtype", "float32", "--cluster-std", "3e37"], "cluster_std", "float32"),
-        (["--dtype", "float32", "--center-box", "-1e39,1e39"], "center_box", "float32"),
+        (["--cluster-std", "1.5e307"], "--cluster-std", "float64"),
+        (["--dtype", "float32", "--cluster-std", "3e37"], "--cluster-std", "float32"),
+        (["--dtype", "float32", "--center-box", "-1e39,1e39"], "--center-box", "float32"),
         (["--dtype", "int8"], "--dtype"),
         (["--compression", "lz4"], "--compression"),
         (["--compression", "zstd:0"], "--compression"),
@@ -142,6 +142,16 @@ class BadUsage(Base):
         line = self.one_error(status, err, status, "chunk")
         self.assertNotRegex(line, r"\.out\.h5\.\w{6}", "names the temporary file")
         self.assertEqual(T.listdir(self.dir), [])
+
+    def test_parameters_named_as_options(self):
+        # Refusals of the parameters together named them as the blobs: input does (cluster_std, chunk_rows).
+        for args, options in ((["--cluster-std", "1e308"], ["--cluster-std", "--center-box"]),
+                              (["-n", 300000, "-d", 3000], ["--chunk-rows", "--features"]),
+                              (["-c", "1G"], ["--centers", "--features"])):
+            with self.subTest(args=args):
+                status, out, err = T.chunkgen(*args, self.out)
+                line = self.one_error(status, err, 2, *options)
+                self.assertNotRegex(line, r"blobs:|cluster_std|chunk_rows|center_box")
 
     def test_usage_is_checked_before_reading_centres(self):
         # A usage error wins over a missing --centers-from file: options are checked before any data is read.
