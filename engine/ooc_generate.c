@@ -68,13 +68,16 @@ static int produce(void *ctx, uint64_t chunk, int worker, int s, ooc_error *err)
         memset((char *)b->block + live * row_bytes, 0, (m - live) * row_bytes);
         ooc_codec_stage(xc, b->block, r * row_bytes, m * row_bytes, b->x_staged, j->x_chunk_bytes);
     }
-    int rc = ooc_codec_encode_staged(xc, b->codec, b->x_staged, j->x_chunk_bytes, b->x_enc, j->x_cap,
-                                     &b->x_enc_bytes, err);
-    if (rc || !j->y)
-        return rc;
+    if (ooc_codec_encode_staged(xc, b->codec, b->x_staged, j->x_chunk_bytes, b->x_enc, j->x_cap, &b->x_enc_bytes,
+                                err))
+        return ooc_h5_chunked_blame(j->x, chunk, err);
+    if (!j->y)
+        return 0;
     memset(b->y + n, 0, (j->chunk_rows - n) * sizeof *b->y);
-    return ooc_codec_encode(ooc_h5_chunked_codec(j->y), b->codec, b->y, j->y_chunk_bytes, b->y_enc, j->y_cap,
-                            &b->y_enc_bytes, err);
+    if (ooc_codec_encode(ooc_h5_chunked_codec(j->y), b->codec, b->y, j->y_chunk_bytes, b->y_enc, j->y_cap,
+                         &b->y_enc_bytes, err))
+        return ooc_h5_chunked_blame(j->y, chunk, err);
+    return 0;
 }
 
 static int consume(void *ctx, uint64_t chunk, int s, ooc_error *err)

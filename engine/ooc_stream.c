@@ -444,8 +444,9 @@ static int produce(void *ctx, uint64_t j, int worker_index, int slot, ooc_error 
     /* HDF5 stores the last chunk at full size: its rows past the end are zero. */
     size_t used = (size_t)(s->out_chunk_bytes / ooc_array_get_info(s->a)->chunk_rows * n);
     memset((char *)b->out + used, 0, s->out_chunk_bytes - used);
-    return ooc_codec_encode(ooc_h5_chunked_codec(s->pass->output), b->codec, b->out, s->out_chunk_bytes, pk->out_enc,
-                            s->out_cap, &pk->out_enc_bytes, err);
+    rc = ooc_codec_encode(ooc_h5_chunked_codec(s->pass->output), b->codec, b->out, s->out_chunk_bytes, pk->out_enc,
+                          s->out_cap, &pk->out_enc_bytes, err);
+    return rc ? ooc_h5_chunked_blame(s->pass->output, chunk, err) : 0;
 }
 
 /* Chunk `chunk`'s partial into the accumulator, and the progress it makes. */

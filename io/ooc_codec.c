@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 struct ooc_codec_ctx {
     ZSTD_CCtx *cctx;
@@ -110,6 +111,8 @@ int ooc_codec_encode_staged(const ooc_codec *c, ooc_codec_ctx *ctx, const void *
     ZSTD_CCtx_setParameter(ctx->cctx, ZSTD_c_compressionLevel, c->zstd_level);
     ZSTD_CCtx_setParameter(ctx->cctx, ZSTD_c_checksumFlag, 1);
     size_t n = ZSTD_compress2(ctx->cctx, dst, cap, staged, raw_bytes);
+    if (ZSTD_isError(n) && ZSTD_getErrorCode(n) == ZSTD_error_memory_allocation)
+        return ooc_error_set(err, OOC_ENOMEM, "zstd: out of memory compressing it");
     if (ZSTD_isError(n))
         return ooc_error_set(err, OOC_EINTERNAL, "zstd: %s", ZSTD_getErrorName(n));
     *out_bytes = n;

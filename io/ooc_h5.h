@@ -67,6 +67,9 @@ int ooc_h5_chunked_create(ooc_h5_file *f, const char *name, const ooc_h5_chunked
 /* ooc_h5_chunked_codec(): the codec chunks must be encoded with (elem_size filled in). */
 const ooc_codec *ooc_h5_chunked_codec(const ooc_h5_chunked *d);
 
+/* ooc_h5_chunked_blame(): err (an encoding's failure, say) as one of chunk `chunk` of d, named; its code. */
+int ooc_h5_chunked_blame(const ooc_h5_chunked *d, uint64_t chunk, ooc_error *err);
+
 /* ooc_h5_chunked_chunk_bytes(): raw bytes of one stored chunk: chunk_rows x cols x element size. The last
  * chunk is stored at full size too (HDF5's rule), its rows past the end zero. */
 size_t ooc_h5_chunked_chunk_bytes(const ooc_h5_chunked *d);

@@ -235,6 +235,13 @@ const ooc_codec *ooc_h5_chunked_codec(const ooc_h5_chunked *d)
     return &d->params.codec;
 }
 
+int ooc_h5_chunked_blame(const ooc_h5_chunked *d, uint64_t chunk, ooc_error *err)
+{
+    char why[sizeof err->msg];
+    snprintf(why, sizeof why, "%s", err->msg);
+    return ooc_error_set(err, err->code, "%s: chunk %llu: %s", d->name, (unsigned long long)chunk, why);
+}
+
 size_t ooc_h5_chunked_chunk_bytes(const ooc_h5_chunked *d)
 {
     return d->chunk_bytes;
