@@ -18,35 +18,16 @@ static uint64_t read_number(const char *path)
     return v;
 }
 
-/* The "KEY: N kB" line of a /proc file, in bytes, or 0 when absent. */
-static uint64_t proc_kb(const char *path, const char *key)
-{
-    FILE *f = fopen(path, "r");
-    char line[256];
-    unsigned long long kb = 0;
-    size_t n = strlen(key);
-    while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, key, n) == 0 && line[n] == ':') {
-            if (sscanf(line + n + 1, "%llu", &kb) != 1)
-                kb = 0;
-            break;
-        }
-    if (f)
-        fclose(f);
-    return kb * 1024;
-}
-
-#define NO_LIMIT UINT64_MAX
-
-/* The value of "KEY N" in a cgroup's memory.stat, or 0 when absent. */
-static uint64_t stat_value(const char *path, const char *key)
+/* The number after "KEY" and the separator sep on a line of a file ("VmHWM: 1024 kB" in /proc, "inactive_file
+ * 4096" in a cgroup's memory.stat), or 0 when absent. */
+static uint64_t keyed_number(const char *path, const char *key, char sep)
 {
     FILE *f = fopen(path, "r");
     char line[256];
     unsigned long long v = 0;
     size_t n = strlen(key);
     while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, key, n) == 0 && line[n] == ' ') {
+        if (strncmp(line, key, n) == 0 && line[n] == sep) {
             if (sscanf(line + n + 1, "%llu", &v) != 1)
                 v = 0;
             break;
@@ -55,6 +36,14 @@ static uint64_t stat_value(const char *path, const char *key)
         fclose(f);
     return v;
 }
+
+/* The "KEY: N kB" line of a /proc file, in bytes, or 0 when absent. */
+static uint64_t proc_kb(const char *path, const char *key)
+{
+    return keyed_number(path, key, ':') * 1024;
+}
+
+#define NO_LIMIT UINT64_MAX
 
 /* The memory hierarchy this process is in: v2 (cgroup2) or v1 (a cgroup mount with the memory controller).
  * Its path, the mount point plus this process's cgroup (/proc/self/cgroup) relative to the mount's root,
@@ -123,7 +112,7 @@ static uint64_t cgroup_headroom(void)
                 snprintf(path, sizeof path, "%s/%s", dir, v2 ? "memory.current" : "memory.usage_in_bytes");
                 uint64_t used = read_number(path);
                 snprintf(path, sizeof path, "%s/memory.stat", dir);
-                uint64_t cache = stat_value(path, v2 ? "inactive_file" : "total_inactive_file");
+                uint64_t cache = keyed_number(path, v2 ? "inactive_file" : "total_inactive_file", ' ');
                 used = used > cache ? used - cache : 0;
                 uint64_t room = max > used ? max - used : 0;
                 least = room < least ? room : least;
