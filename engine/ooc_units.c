@@ -133,7 +133,7 @@ int ooc_parse_size(const char *s, uint64_t *out)
 
 int ooc_parse_double(const char *s, double *out)
 {
-    if (!s || !*s || isspace((unsigned char)*s))
+    if (!s || !*s || isspace((unsigned char)*s) || strpbrk(s, "xX")) /* decimal, as Python's float(): no hex */
         return OOC_EINVAL;
     char *end;
     errno = 0;

@@ -123,7 +123,8 @@ static void test_double(void)
         const char *s;
         int code;
     } bad[] = {{"", OOC_EINVAL},   {" 1", OOC_EINVAL},   {"1x", OOC_EINVAL}, {"x", OOC_EINVAL},
-               {"1e999", OOC_ERANGE}, {"inf", OOC_ERANGE}, {"nan", OOC_ERANGE}, {"1,5", OOC_EINVAL}};
+               {"1e999", OOC_ERANGE}, {"inf", OOC_ERANGE}, {"nan", OOC_ERANGE}, {"1,5", OOC_EINVAL},
+               {"0x10", OOC_EINVAL}, {"0x1p-3", OOC_EINVAL}}; /* decimal only, as Python's float() */
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         double v = 7;
         ASSERT_INT_EQ(ooc_parse_double(bad[k].s, &v), bad[k].code);
