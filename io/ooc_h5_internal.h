@@ -36,4 +36,10 @@ int ooc__h5_virtual_cycle(const char *path, const char *dataset);
  * such a source's rows as fill values, and clustering them would average made-up data. Other layouts: 0. */
 int ooc__h5_virtual_sources(const char *path, hid_t dset, hid_t dcpl, const char *name, ooc_error *err);
 
+/* ooc__h5_external_sources(): with dcpl a dataset's creation properties naming external raw data files (of the
+ * HDF5 file at path; `name` in messages; bytes: the data's size), an error for the first file found nowhere
+ * HDF5 looks (OOC_ENOTFOUND) or too short for the rows it stores (OOC_ECORRUPT: HDF5 reads the missing bytes
+ * as zeros). No external files: 0. */
+int ooc__h5_external_sources(const char *path, hid_t dcpl, uint64_t bytes, const char *name, ooc_error *err);
+
 #endif

@@ -255,6 +255,8 @@ static int open_checked(ooc_h5_reader *r, const char *path, const char *dataset,
         rc = ooc_error_set(err, OOC_EFORMAT, "%s: a virtual dataset whose sources lead back to it", r->name);
     if (!rc && to_read)
         rc = ooc__h5_virtual_sources(path, r->dset, r->dcpl, r->name, err);
+    if (!rc && to_read)
+        rc = ooc__h5_external_sources(path, r->dcpl, r->info.rows * r->info.cols * r->info.type_size, r->name, err);
     return rc || !r->info.chunked || r->info.nfilters ? rc : reopen_uncached(r, path, dataset, err);
 }
 

@@ -316,6 +316,56 @@ static int source_opens(const char *path, const char *holder, const char *name, 
     return 0;
 }
 
+/* The size of external raw data file `file` of the HDF5 file at `path`, where HDF5 1.10 looks: as named
+ * (absolute, or from the current directory), or, when HDF5_EXTFILE_PREFIX is set, under it (${ORIGIN}: the
+ * file's directory); -1 when it is not there. */
+static off_t external_size(const char *path, const char *file)
+{
+    struct stat st;
+    const char *prefix = getenv("HDF5_EXTFILE_PREFIX");
+    if (file[0] == '/' || !prefix || !*prefix)
+        return stat(file, &st) == 0 && S_ISREG(st.st_mode) ? st.st_size : -1;
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *end = strrchr(dir, '/');
+    if (end)
+        *end = '\0';
+    for (const char *p = prefix; *p;) { /* entries apart by ':', in case HDF5 takes a list */
+        size_t m = strcspn(p, ":");
+        char at[3 * PATH_MAX];
+        if (strncmp(p, "${ORIGIN}", 9) == 0 && m >= 9)
+            snprintf(at, sizeof at, "%s%.*s/%s", end ? dir : ".", (int)(m - 9), p + 9, file);
+        else
+            snprintf(at, sizeof at, "%.*s/%s", (int)m, p, file);
+        if (m > 0 && stat(at, &st) == 0 && S_ISREG(st.st_mode))
+            return st.st_size;
+        p += m + (p[m] == ':');
+    }
+    return -1;
+}
+
+int ooc__h5_external_sources(const char *path, hid_t dcpl, uint64_t bytes, const char *name, ooc_error *err)
+{
+    int n = H5Pget_external_count(dcpl);
+    for (int i = 0; i < n && bytes > 0; i++) {
+        char file[PATH_MAX];
+        off_t offset;
+        hsize_t size;
+        if (H5Pget_external(dcpl, (unsigned)i, sizeof file, file, &offset, &size) < 0 || !memchr(file, '\0', sizeof file))
+            continue;
+        uint64_t need = size == H5F_UNLIMITED || size > bytes ? bytes : size;
+        off_t has = external_size(path, file);
+        if (has < 0)
+            return ooc_error_set(err, OOC_ENOTFOUND, "%s: external raw data file '%s' not found", name, file);
+        if ((uint64_t)has < (uint64_t)offset + need)
+            return ooc_error_set(err, OOC_ECORRUPT, "%s: external raw data file '%s' holds %lld bytes, the rows it "
+                                 "stores need %llu from byte %lld: it is truncated", name, file, (long long)has,
+                                 (unsigned long long)need, (long long)offset);
+        bytes -= need;
+    }
+    return 0;
+}
+
 int ooc__h5_virtual_sources(const char *path, hid_t dset, hid_t dcpl, const char *name, ooc_error *err)
 {
     size_t n = 0;

@@ -389,10 +389,10 @@ class RuntimeFailures(Base):
         self.assertTrue(line.endswith(os.strerror(errno.ENOENT)), line)
         self.assertLess(len(line.encode()), 600)
 
-    def fit_fails(self, inp, *needles, args=("-k", 3)):
+    def fit_fails(self, inp, *needles, args=("-k", 3), **kw):
         model, labels = self.path("fail-model.h5"), self.path("fail-labels.h5")
         before = T.listdir(self.dir)
-        status, out, err = kmeans("fit", inp, *args, "-o", model, "--labels", labels)
+        status, out, err = kmeans("fit", inp, *args, "-o", model, "--labels", labels, **kw)
         line = self.one_error(status, err, 1, *needles)
         self.assertEqual(out, "")
         self.assert_dir(before, "a failing fit left a model, labels or a temporary behind")
@@ -422,11 +422,11 @@ class RuntimeFailures(Base):
                 line = self.predict_fails(self.write_h5("model3.h5", cluster_centers=X[:3]), inp, name, f"row {row}")
                 self.assertNotIn(f"row {row + 1}", line)
 
-    def predict_fails(self, model, inp, *needles):
+    def predict_fails(self, model, inp, *needles, **kw):
         labels = self.path("fail-labels.h5")
         before = T.listdir(self.dir)
         for args in ((), ("--json",)):
-            status, out, err = kmeans("predict", model, inp, "--labels", labels, *args)
+            status, out, err = kmeans("predict", model, inp, "--labels", labels, *args, **kw)
             line = self.one_error(status, err, 1, *needles)
             self.assertEqual(out, "")
             self.assert_dir(before, "a failing predict left labels or a temporary behind")
@@ -468,6 +468,26 @@ class RuntimeFailures(Base):
         self.assertIn(1, r["cluster_sizes"])
         rest = np.delete(Y, 123, axis=0)
         self.assertLess(r["inertia"], ((rest - rest.mean(axis=0)) ** 2).sum())
+
+    def test_external_raw_data_truncated_or_missing(self):
+        # HDF5 reads the bytes an external raw data file lacks as zeros: half the rows of a truncated one were
+        # clustered as zeros (exit 0); a missing one failed with HDF5's words alone, not naming it. (HDF5 1.10
+        # looks for relative names from the current directory, or under HDF5_EXTFILE_PREFIX.)
+        X = np.random.default_rng(3).normal(size=(2000, 4))
+        X[:700].tofile(self.path("a.bin"))
+        X[700:].tofile(self.path("b.bin"))
+        inp = self.write_h5("ext.h5", X={"shape": X.shape, "dtype": "<f8",
+                                         "external": [("a.bin", 0, 700 * 32), ("b.bin", 0, h5py.h5f.UNLIMITED)]})
+        status, out, err = kmeans("fit", inp, "-k", 3, "-q", cwd=self.dir)
+        self.assertEqual((status, err), (0, ""))
+        env = dict(os.environ, HDF5_EXTFILE_PREFIX="${ORIGIN}")
+        status, out, err = kmeans("fit", inp, "-k", 3, "-q", env=env)
+        self.assertEqual((status, err), (0, ""))
+        os.truncate(self.path("b.bin"), 1000 * 32)
+        self.fit_fails(inp, "ext.h5:/X", "'b.bin'", "truncated", cwd=self.dir)
+        self.predict_fails(shared("model.h5"), inp, "ext.h5:/X", "'b.bin'", "truncated", env=env)
+        os.unlink(self.path("a.bin"))
+        self.fit_fails(inp, "ext.h5:/X", "'a.bin'", "not found", cwd=self.dir)
 
     def test_corrupt_chunk(self):
         inp = self.path("corrupt.h5")
