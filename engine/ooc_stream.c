@@ -141,6 +141,9 @@ static uint64_t working_bytes(const ooc_stream *s, const ooc_stream_params *p, i
     }
     uint64_t library = h5 && !h5->raw_chunks && h5->nfilters > 0
                            ? 5 * h5->chunk_rows * h5->chunk_cols * h5->type_size + ((uint64_t)4 << 20) + index : 0;
+    /* Unfiltered chunks that split the columns: the reader's buffer for a band of them (one read at a time) */
+    if (h5 && h5->chunked && h5->nfilters == 0 && h5->chunk_cols < h5->cols)
+        library += s->chunk_bytes / h5->cols * h5->chunk_cols;
     uint64_t out = (uint64_t)in->chunk_rows * p->output_row_bytes, out_encoded = out + out / 64 + 4096;
     uint64_t per_thread = (uint64_t)(1 + scratch) * s->chunk_bytes + piece_bytes + stored_bytes + (1u << 20) +
                           out + WINDOW * out_encoded + WINDOW * (uint64_t)p->partial_bytes;
