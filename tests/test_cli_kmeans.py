@@ -816,6 +816,12 @@ class Outputs(Base):
         status, out, err = kmeans("labels", self.path("l.h5") + ":/lab", "--rows", "0:3")
         self.assertEqual(status, 0, err)
         self.assertEqual(len(out.splitlines()), 3)
+        # A path that names a group is bad usage, found before any data is read (":/." failed at the end as
+        # "cannot create dataset: input/output error", exit 1).
+        for name in (":/", ":/g/", ":/.", ":/g/.."):
+            with self.subTest(name=name):
+                status, out, err = kmeans("fit", self.path("missing.h5"), "--labels", self.path("m.h5") + name)
+                self.one_error(status, err, 2, "names a group")
 
 
 class Signals(Base):

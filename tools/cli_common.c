@@ -69,7 +69,10 @@ void cli_output_name(const char *option, const char *spec, const char *default_d
     }
     if (ooc_h5_split_name(spec, default_dataset, file, sizeof file, dataset, sizeof dataset) != 0)
         cli_usage_error("%s: '%s' is not FILE.h5[:/dataset]", option, spec);
-    if (dataset[strlen(dataset) - 1] == '/')
+    size_t n = strlen(dataset);
+    const char *last = strrchr(dataset, '/');
+    /* HDF5 names no object "." or "..": a path ending so names a group (creating it failed as an I/O error) */
+    if (dataset[n - 1] == '/' || strcmp(last, "/.") == 0 || strcmp(last, "/..") == 0)
         cli_usage_error("%s: '%s' names a group, not a dataset", option, spec);
 }
 
