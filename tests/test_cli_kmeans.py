@@ -1092,22 +1092,28 @@ class MemoryLimit(Base):
             peaks.append(peak)
         self.assertLessEqual(abs(peaks[1] - peaks[0]), 0.1 * max(peaks), peaks)
 
-    def default_limit(self, preexec):
-        """--memory-limit's default, as a fit's --json reports it, in a process prepared by preexec."""
-        status, out, err = T.run([KMEANS, "fit", "blobs:samples=1000,features=2", "-k", 2, "-q", "--json"],
-                                 preexec_fn=preexec)
+    def default_limit(self, preexec, inp="blobs:samples=1000,features=20"):
+        """--memory-limit's default, as a fit's --json reports it, in a process prepared by preexec; the peak
+        RSS of a fit of inp under it is no more."""
+        status, out, err = T.run([KMEANS, "fit", inp, "-k", 2, "-q", "--json"], preexec_fn=preexec)
         self.assertEqual((status, err), (0, ""))
-        return json.loads(out)["parameters"]["memory_limit"]
+        js = json.loads(out)
+        self.assertLessEqual(js["peak_rss_bytes"], js["parameters"]["memory_limit"])
+        return js["parameters"]["memory_limit"]
 
     @unittest.skipIf(T.SANITIZED, "AddressSanitizer reserves terabytes of address space")
     def test_default_follows_ulimit(self):
         # "Half of the memory available to the process": under ulimit -v or -d the default was half the
-        # machine's memory, and fits failed for memory a smaller explicit limit did without.
+        # machine's memory, and fits failed for memory a smaller explicit limit did without. (And --json
+        # reported the default taken again at the end, smaller than the peak of the limit the run had.)
+        inp = self.path("data.h5")
+        status, _, err = T.chunkgen("-q", "-n", "1M", "-d", 20, "-c", 8, "--chunk-rows", 50000, inp)
+        self.assertEqual(status, 0, err)
         for resource_name in ("RLIMIT_AS", "RLIMIT_DATA"):
             with self.subTest(limit=resource_name):
-                cap = 1500 * 2**20
+                cap = 700 * 2**20
                 which = getattr(resource, resource_name)
-                got = self.default_limit(lambda: resource.setrlimit(which, (cap, resource.RLIM_INFINITY)))
+                got = self.default_limit(lambda: resource.setrlimit(which, (cap, resource.RLIM_INFINITY)), inp)
                 self.assertGreater(got, 0)
                 self.assertLess(got, cap // 2)
 

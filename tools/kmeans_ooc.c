@@ -415,6 +415,7 @@ static int run_fit(cli *c, ooc_error *err)
     if (!rc && c->labels_out)
         rc = open_labels(c, a, &labels, err);
     rc = ooc_dist_agree(c->sp.dist, rc, err);
+    c->sp.memory_limit = ooc_stream_params_resolved(&c->sp).memory_limit; /* once: --json reports this one */
     if (!rc)
         rc = ooc_kmeans_fit(a, &c->sp, &c->kp, labels, &m, err);
     if (!rc && model)
@@ -485,6 +486,7 @@ static int run_predict(cli *c, ooc_error *err)
     if (!rc)
         rc = open_labels(c, a, &labels, err);
     rc = ooc_dist_agree(c->sp.dist, rc, err);
+    c->sp.memory_limit = ooc_stream_params_resolved(&c->sp).memory_limit; /* once: --json reports this one */
     if (!rc)
         rc = ooc_kmeans_predict(a, &c->sp, m, labels, &done, err);
     if (!rc)
