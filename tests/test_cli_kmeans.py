@@ -732,15 +732,24 @@ class Outputs(Base):
         self.assertEqual(self.read_bytes(model), mc)
 
     def test_library_ending_the_run_leaves_nothing(self):
-        # libgomp ends the process with exit(1) when it cannot start a thread (here: stacks smaller than the
-        # threads need; also a process limit such as a cgroup's pids.max): the temporaries were left behind,
-        # with libgomp's line alone. Now they go, and a line of ours follows.
-        model, labels = self.path("model.h5"), self.path("labels.h5")
-        env = dict(os.environ, OMP_STACKSIZE="16K")
-        status, out, err = kmeans("fit", shared("blobs.h5"), "-k", 3, "-t", 2, "-o", model, "--labels", labels,
-                                  env=env)
-        if status == 0:
-            self.skipTest("threads with 16 KiB stacks start here")
+        # libgomp ends the process with exit(1) when it cannot start a thread (here: a cgroup's pids.max of 1;
+        # also too many processes for ulimit -u): the temporaries were left behind, with libgomp's line alone.
+        # Now they go, and a line of ours follows.
+        own = "/sys/fs/cgroup/pids" + next((p for _, ctl, p in (line.rstrip("\n").split(":", 2)
+                                                                  for line in open("/proc/self/cgroup"))
+                                            if "pids" in ctl.split(",")), "/nowhere")
+        if os.geteuid() != 0 or not os.access(own, os.W_OK):
+            self.skipTest("no writable pids cgroup (cgroup v1) here")
+        group = os.path.join(own, f"ooc-test-{os.getpid()}")
+        os.mkdir(group)
+        try:
+            write_file(os.path.join(group, "pids.max"), "1")
+            procs = os.path.join(group, "cgroup.procs")
+            model, labels = self.path("model.h5"), self.path("labels.h5")
+            status, out, err = kmeans("fit", shared("blobs.h5"), "-k", 3, "-t", 2, "-o", model, "--labels", labels,
+                                      preexec_fn=lambda: write_file(procs, str(os.getpid())))
+        finally:
+            os.rmdir(group)
         self.assertEqual(status, 1, err)
         self.assertIn("libgomp", err)
         self.assertRegex(err.splitlines()[-1], r"^kmeans-ooc: error: .*library")
@@ -1530,10 +1539,16 @@ class Interface(Base):
         self.assertEqual((status, err), (0, ""))
         os.unlink(model)
         for program, args in (("kmeans-ooc", ["fit", shared("blobs.h5"), "-k", 3, "-o", model]),
-                              ("chunkinfo", [shared("blobs.h5"), "--stats"])):
+                              ("chunkinfo", [shared("blobs.h5"), "--stats"]),
+                              ("chunkgen", ["-n", "100k", model])):
             with self.subTest(program=program):
                 status, out, err = T.run([program, *args], preexec_fn=stack(64 << 10, 64 << 10))
                 T.assert_one_error(self, program, status, err, 1, "stack limit", "ulimit -s")
+                self.assertEqual(T.listdir(self.dir), [])
+                # Threads' stacks set too small (chunkgen and chunkinfo died of SIGSEGV under 16K, temporaries
+                # left), refused likewise.
+                status, out, err = T.run([program, *args], env=dict(os.environ, OMP_STACKSIZE="16K"))
+                T.assert_one_error(self, program, status, err, 1, "OMP_STACKSIZE=16K", "512 KiB")
                 self.assertEqual(T.listdir(self.dir), [])
 
     def test_json(self):
