@@ -66,24 +66,30 @@ int ooc_parse_count(const char *s, uint64_t *out)
         return OOC_EINVAL;
     const char *p = s + (*s == '+');
     uint64_t m = 0;
-    int digits = 0, significant = 0, dot = 0;
-    long e = 0;
+    int digits = 0, dot = 0;
+    long e = 0, zeros = 0; /* zeros: those after m's last digit, not yet in it ("3.000", "1000e-3") */
     for (; isdigit((unsigned char)*p) || (*p == '.' && !dot); p++) {
         if (*p == '.') {
             dot = 1;
             continue;
         }
         digits++;
-        if (significant == 0 && *p == '0') {
-            e -= dot; /* a leading zero: only its place counts */
+        e -= dot;
+        if (*p == '0') {
+            zeros += m != 0; /* a leading zero: only its place counts */
             continue;
         }
-        significant++;
-        if (m > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
-            return OOC_ERANGE; /* more digits than a 64-bit count holds */
-        m = m * 10 + (uint64_t)(*p - '0');
-        e -= dot;
+        for (; zeros >= 0; zeros--) { /* the zeros before this digit, then its own place */
+            if (m > UINT64_MAX / 10)
+                return OOC_ERANGE; /* more significant digits than a 64-bit count holds */
+            m *= 10;
+        }
+        zeros = 0;
+        if (m > UINT64_MAX - (uint64_t)(*p - '0'))
+            return OOC_ERANGE;
+        m += (uint64_t)(*p - '0');
     }
+    e += zeros; /* m x 10^zeros x 10^e */
     if (!digits)
         return OOC_EINVAL;
     if (*p == 'e' || *p == 'E') {

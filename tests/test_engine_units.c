@@ -55,6 +55,10 @@ static void test_count(void)
     check_ok(ooc_parse_count, "1e3k", 1000000);
     check_ok(ooc_parse_count, "12345678901234567.89e2", 1234567890123456789u);
     check_ok(ooc_parse_count, "0e400", 0);
+    check_ok(ooc_parse_count, "3.000000000000000000000000", 3); /* zeros past 64 bits' digits are no value */
+    check_ok(ooc_parse_count, "1000000000000000000000e-18", 1000);
+    check_ok(ooc_parse_count, "18446744073709551615.000", UINT64_MAX);
+    check_ok(ooc_parse_count, "00012", 12);
     check_bad(ooc_parse_count, "1.0001k", OOC_EINVAL);
     check_bad(ooc_parse_count, "e5", OOC_EINVAL);
     check_bad(ooc_parse_count, "1e", OOC_EINVAL);

@@ -213,13 +213,14 @@ static int report(const ooc_generate_stats *st, void *user, ooc_error *err)
     cli *c = user;
     cli_progress_finish(&c->bar);
     const ooc_blobs_params *b = &c->p.blobs;
+    int threads = ooc_threads_resolve(c->p.threads);
     if (!c->quiet)
-        printf("%s: %llu x %llu %s, %llu chunks, %.1f MB raw, %.1f MB stored (ratio %.2f), %.2f s, %.3g rows/s, "
-               "%d threads\n",
+        printf("%s: %llu x %llu %s, %llu chunk%s, %.1f MB raw, %.1f MB stored (ratio %.2f), %.2f s, %.3g rows/s, "
+               "%d thread%s\n",
                c->output, (unsigned long long)b->samples, (unsigned long long)b->features, ooc_dtype_name(b->dtype),
-               (unsigned long long)st->chunks, (double)st->raw_bytes / 1e6, (double)st->stored_bytes / 1e6,
-               st->stored_bytes ? (double)st->raw_bytes / (double)st->stored_bytes : 0.0, st->seconds,
-               (double)st->rows / (st->seconds > 0 ? st->seconds : 1e-9), ooc_threads_resolve(c->p.threads));
+               (unsigned long long)st->chunks, st->chunks == 1 ? "" : "s", (double)st->raw_bytes / 1e6,
+               (double)st->stored_bytes / 1e6, st->stored_bytes ? (double)st->raw_bytes / (double)st->stored_bytes : 0.0,
+               st->seconds, (double)st->rows / (st->seconds > 0 ? st->seconds : 1e-9), threads, threads == 1 ? "" : "s");
     int rc = cli_stdout_check(err);
     return rc ? rc : cli_begin_commit(err); /* the rename into place follows */
 }

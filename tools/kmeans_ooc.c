@@ -495,8 +495,8 @@ static int run_predict(cli *c, ooc_error *err)
     if (!rc && is_writer(c) && c->json) /* as fit: reported before the labels are in place */
         print_predict_json(c, ooc_array_get_info(a), m, &done);
     else if (!rc && is_writer(c))
-        printf("predict: %llu rows labelled, inertia %.10g\n", (unsigned long long)ooc_array_get_info(a)->rows,
-               done.inertia);
+        printf("predict: %llu row%s labelled, inertia %.10g\n", (unsigned long long)ooc_array_get_info(a)->rows,
+               ooc_array_get_info(a)->rows == 1 ? "" : "s", done.inertia);
     if (!rc && is_writer(c))
         rc = cli_stdout_check(err);
     rc = ooc_dist_agree(c->sp.dist, rc, err);
