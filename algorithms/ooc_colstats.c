@@ -4,30 +4,32 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A summary of some rows: per column n, mean, var (the mean squared deviation: kept, rather than their
- * sum, so that values near 1e154 and beyond whose variance is a double still have one), min, max; the first
- * non-finite row. Laid out in one block: [n | mean | var | min | max] x cols, then the row. */
+/* A summary of some rows: per column n, the mean as base + offset (base one of the values: summaries of data
+ * far from 0 compare their means by bases, which differ exactly, and offsets, which keep the digits of the
+ * spread), var (the mean squared deviation: kept, rather than their sum, so that values near 1e154 and beyond
+ * whose variance is a double still have one), min, max; the first non-finite row. Laid out in one block:
+ * [n | base | offset | var | min | max] x cols, then the row. */
 typedef struct summary_view {
-    double *n, *mean, *var, *min, *max;
+    double *n, *base, *offset, *var, *min, *max;
     uint64_t *bad_row;
 } summary_view;
 
 static size_t summary_size(uint64_t cols)
 {
-    return (size_t)cols * 5 * sizeof(double) + sizeof(uint64_t);
+    return (size_t)cols * 6 * sizeof(double) + sizeof(uint64_t);
 }
 
 static summary_view view(void *p, uint64_t cols)
 {
     double *d = p;
-    summary_view v = {d, d + cols, d + 2 * cols, d + 3 * cols, d + 4 * cols, (uint64_t *)(d + 5 * cols)};
+    summary_view v = {d, d + cols, d + 2 * cols, d + 3 * cols, d + 4 * cols, d + 5 * cols, (uint64_t *)(d + 6 * cols)};
     return v;
 }
 
 static void summary_init(summary_view v, uint64_t cols)
 {
     for (uint64_t j = 0; j < cols; j++) {
-        v.n[j] = v.mean[j] = v.var[j] = 0;
+        v.n[j] = v.base[j] = v.offset[j] = v.var[j] = 0;
         v.min[j] = INFINITY;
         v.max[j] = -INFINITY;
     }
@@ -42,7 +44,8 @@ static void finish(summary_view v, uint64_t cols, const double *shift, const dou
         if (v.n[j] == 0)
             continue;
         double d = s1[j] / v.n[j];
-        v.mean[j] = (shift[j] * scale[j] + d) / scale[j];
+        v.base[j] = scale[j] == 1 ? shift[j] : (shift[j] * scale[j] + d) / scale[j]; /* scaled: the mean whole */
+        v.offset[j] = scale[j] == 1 ? d : 0;
         double var = (s2[j] - s1[j] * d) / v.n[j] / scale[j] / scale[j];
         v.var[j] = isnan(var) ? var : fmax(0.0, var); /* sums that overflowed stay unknown, not 0 */
     }
@@ -168,17 +171,20 @@ void ooc_colstats_merge(void *acc, const void *partial, uint64_t cols)
         double n = a.n[c] + b.n[c];
         if (a.n[c] == 0) { /* not through delta²·0: for |mean| past 1e154 that is inf·0, NaN */
             a.n[c] = b.n[c];
-            a.mean[c] = b.mean[c];
+            a.base[c] = b.base[c];
+            a.offset[c] = b.offset[c];
             a.var[c] = b.var[c];
         } else if (b.n[c] > 0) {
-            double wa = a.n[c] / n, wb = b.n[c] / n, delta = b.mean[c] - a.mean[c], spread;
+            double wa = a.n[c] / n, wb = b.n[c] / n, spread;
+            double delta = (b.base[c] - a.base[c]) + (b.offset[c] - a.offset[c]);
             if (isfinite(delta)) {
-                a.mean[c] += delta * wb;
+                a.offset[c] += delta * wb;
                 spread = delta * sqrt(wa * wb);
                 spread *= spread;
             } else {
-                double half = b.mean[c] * 0.5 - a.mean[c] * 0.5;
-                a.mean[c] = (a.mean[c] * 0.5 + half * wb) * 2;
+                double ma = a.base[c] + a.offset[c], mb = b.base[c] + b.offset[c], half = mb * 0.5 - ma * 0.5;
+                a.base[c] = (ma * 0.5 + half * wb) * 2;
+                a.offset[c] = 0;
                 spread = half * sqrt(wa * wb);
                 spread *= spread * 4;
             }
@@ -211,7 +217,7 @@ int ooc_colstats_from_partial(const void *acc, uint64_t rows, uint64_t cols, ooc
     st->max = cols5 + 4 * cols;
     for (uint64_t c = 0; c < cols; c++) {
         st->count[c] = a.n[c];
-        st->mean[c] = a.n[c] > 0 ? a.mean[c] : NAN;
+        st->mean[c] = a.n[c] > 0 ? a.base[c] + a.offset[c] : NAN;
         /* var is NaN only where finite values' squared deviations overflowed (inf - inf): the variance is
          * past the largest double, and numpy's is inf too. */
         st->var[c] = a.n[c] == 0 ? NAN : isnan(a.var[c]) ? INFINITY : a.var[c];

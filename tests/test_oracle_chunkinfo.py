@@ -286,6 +286,23 @@ class TestNonFinite(Case):
                 info = self.check_h5(self.path, "/" + name)
                 self.assertEqual(info["first_nonfinite_row"], first)
 
+    def test_far_from_zero(self):
+        """Data far from 0 relative to its spread (1e12 - N(0, 1), timestamps at 1.7e9): the chunks' means were
+        merged as whole values, whose rounding their differences carry (variance 9e-7 off at 1e12, 7e-10 for the
+        timestamps). The oracle: numpy on the stored values less the offset, which is exact at these
+        magnitudes."""
+        rng = np.random.default_rng(8)
+        for offset, rows, chunk in ((-1e12, 5000, 1000), (1.7e9, 200000, 10000)):
+            with self.subTest(offset=offset):
+                x = (offset + rng.normal(size=(rows, 1)))
+                path = tmp(f"far-{offset:g}.h5")
+                with h5py.File(path, "w") as f:
+                    f.create_dataset("X", data=x, chunks=(chunk, 1))
+                near = x[:, 0] - offset  # exact: both within a factor of 2 of each other
+                col = chunkinfo(path, "--stats")["columns"][0]
+                self.assertLess(abs(col["var"] - near.var()), 1e-8 * near.var())
+                self.assertLess(abs(col["mean"] - (offset + near.mean())), 1e-15 * abs(offset))
+
     def test_sums_that_overflow(self):
         """Finite values whose sums overflow float64 (numpy's mean is not finite): every column is still in the
         JSON, its mean the true one (numpy's of the values scaled by a power of two, exact), its variance past
