@@ -46,43 +46,53 @@ static int values_fit(const ooc_blobs_params *p, double top)
     return top + p->cluster_std * ooc__normal_bound(ooc__zig_tables()) <= dtype_max(p);
 }
 
-int ooc_blobs_params_check(const ooc_blobs_params *p, ooc_error *err)
+const ooc_blobs_names ooc_blobs_keys = {"blobs: ", "samples", "features", "centers", "chunk_rows",
+                                        "cluster_std", "center_box", "LO:HI", "dtype"};
+
+int ooc_blobs_params_check_named(const ooc_blobs_params *p, const ooc_blobs_names *nm, ooc_error *err)
 {
-    const char *why = NULL;
+    char why[256] = "";
     if (p->samples < 1)
-        why = "samples must be at least 1";
+        snprintf(why, sizeof why, "%s must be at least 1", nm->samples);
     else if (p->features < 1)
-        why = "features must be at least 1";
+        snprintf(why, sizeof why, "%s must be at least 1", nm->features);
     else if (p->features > (uint64_t)1 << 31) /* a row's draws are counted in 32 bits, two words a draw */
-        why = "features must be at most 2147483648";
+        snprintf(why, sizeof why, "%s must be at most 2147483648", nm->features);
     else if (p->centers < 1)
-        why = "centers must be at least 1";
+        snprintf(why, sizeof why, "%s must be at least 1", nm->centers);
     else if (p->centers > INT32_MAX) /* labels are int32 */
-        why = "centers must be at most 2147483647";
+        snprintf(why, sizeof why, "%s must be at most 2147483647", nm->centers);
     else if (p->chunk_rows < 1)
-        why = "chunk_rows must be at least 1";
+        snprintf(why, sizeof why, "%s must be at least 1", nm->chunk_rows);
     else if (!isfinite(p->cluster_std) || p->cluster_std < 0)
-        why = "cluster_std must be finite and at least 0";
+        snprintf(why, sizeof why, "%s must be finite and at least 0", nm->cluster_std);
     else if (!isfinite(p->center_hi - p->center_lo) || !(p->center_lo < p->center_hi))
-        why = "center_box must be LO:HI with LO < HI, both finite";
+        snprintf(why, sizeof why, "%s must be %s with LO < HI, both finite", nm->center_box, nm->center_box_form);
     else if (p->dtype != OOC_FLOAT64 && p->dtype != OOC_FLOAT32)
-        why = "dtype must be float64 or float32";
+        snprintf(why, sizeof why, "%s must be float64 or float32", nm->dtype);
     else if (p->samples > UINT64_MAX / 8 / p->features) /* its size in bytes is counted in 64 bits */
-        why = "samples * features * 8 bytes overflows 64 bits";
+        snprintf(why, sizeof why, "%s * %s * 8 bytes overflows 64 bits", nm->samples, nm->features);
     else if (p->chunk_rows > SIZE_MAX / 4 / 8 / p->features)
-        why = "chunk_rows * features is too large for memory";
+        snprintf(why, sizeof why, "%s * %s is too large for memory", nm->chunk_rows, nm->features);
     else if (p->centers > ((uint64_t)1 << 28) / p->features) /* the centres are held whole in memory */
-        why = "centers * features must be at most 268435456 (2 GiB of float64 centres)";
+        snprintf(why, sizeof why, "%s * %s must be at most 268435456 (2 GiB of float64 centres)", nm->centers,
+                 nm->features);
     else if ((p->chunk_rows < p->samples ? p->chunk_rows : p->samples) * p->features * 8 >= (uint64_t)1 << 32)
-        why = "a chunk (chunk_rows x features x 8 bytes) must stay under HDF5's 4 GiB limit: lower chunk_rows";
-    if (why)
-        return ooc_error_set(err, OOC_EINVAL, "blobs: %s", why);
+        snprintf(why, sizeof why, "a chunk (%s x %s x 8 bytes) must stay under HDF5's 4 GiB limit: lower %s",
+                 nm->chunk_rows, nm->features, nm->chunk_rows);
+    if (*why)
+        return ooc_error_set(err, OOC_EINVAL, "%s%s", nm->prefix, why);
     double top = fmax(fabs(p->center_lo), fabs(p->center_hi));
     if (!values_fit(p, top))
-        return ooc_error_set(err, OOC_EINVAL, "blobs: center_box up to %g in magnitude and cluster_std %g make "
-                             "values beyond %s's range (%g), which would be written as infinity", top,
-                             p->cluster_std, ooc_dtype_name(p->dtype), dtype_max(p));
+        return ooc_error_set(err, OOC_EINVAL, "%s%s up to %g in magnitude and %s %g make values beyond %s's range "
+                             "(%g), which would be written as infinity", nm->prefix, nm->center_box, top,
+                             nm->cluster_std, p->cluster_std, ooc_dtype_name(p->dtype), dtype_max(p));
     return 0;
+}
+
+int ooc_blobs_params_check(const ooc_blobs_params *p, ooc_error *err)
+{
+    return ooc_blobs_params_check_named(p, &ooc_blobs_keys, err);
 }
 
 enum { K_SAMPLES, K_FEATURES, K_CENTERS, K_SEED, K_CHUNK_ROWS, K_CLUSTER_STD, K_CENTER_BOX, K_DTYPE, K_NKEYS };

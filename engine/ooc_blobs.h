@@ -44,6 +44,19 @@ ooc_blobs_params ooc_blobs_params_default(void);
  * ("blobs: features must be at least 1"). */
 int ooc_blobs_params_check(const ooc_blobs_params *p, ooc_error *err);
 
+/* How a message names the parameters: a prefix, then each one's name (and how a box is written).
+ * ooc_blobs_keys: "blobs: " and the keys of the blobs: input (samples, chunk_rows, ...; LO:HI), which
+ * ooc_blobs_params_check() uses. */
+typedef struct ooc_blobs_names {
+    const char *prefix, *samples, *features, *centers, *chunk_rows, *cluster_std, *center_box, *center_box_form,
+        *dtype;
+} ooc_blobs_names;
+extern const ooc_blobs_names ooc_blobs_keys;
+
+/* ooc_blobs_params_check_named(): ooc_blobs_params_check() with the parameters named by `names` (a program's
+ * options, say). */
+int ooc_blobs_params_check_named(const ooc_blobs_params *p, const ooc_blobs_names *names, ooc_error *err);
+
 /* ooc_blobs_parse(): parse a "blobs:..." spec into *p, starting from ooc_blobs_params_default(); a missing
  * prefix, unknown keys, malformed values, repeated keys, empty items → OOC_EINVAL naming the item ("blobs:
  * samples=x: 'samples' is not a count"), *p untouched. Does not call _check(). */

@@ -275,6 +275,36 @@ static int opens_beside(const char *file, int real, const char *name, const char
     return opens;
 }
 
+/* Whether found(place, ctx) holds for `name` under one of the ':'-separated prefixes in environment variable
+ * var (HDF5_VDS_PREFIX, HDF5_EXTFILE_PREFIX), ${ORIGIN} standing for the directory of the file at `file`
+ * (whether HDF5 expands it there or not: then it names nothing). */
+static int under_prefixes(const char *var, const char *file, const char *name,
+                          int (*found)(const char *place, void *ctx), void *ctx)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", file);
+    char *end = strrchr(dir, '/');
+    if (end)
+        *end = '\0';
+    for (const char *p = getenv(var); p && *p;) {
+        size_t m = strcspn(p, ":");
+        char at[3 * PATH_MAX];
+        if (m >= 9 && strncmp(p, "${ORIGIN}", 9) == 0)
+            snprintf(at, sizeof at, "%s%.*s/%s", end ? dir : ".", (int)(m - 9), p + 9, name);
+        else
+            snprintf(at, sizeof at, "%.*s/%s", (int)m, p, name);
+        if (m > 0 && found(at, ctx))
+            return 1;
+        p += m + (p[m] == ':');
+    }
+    return 0;
+}
+
+static int dataset_opens_at(const char *place, void *dset)
+{
+    return dataset_opens(place, dset);
+}
+
 /* Whether the source dataset `dset` of the file `name` (as the virtual dataset in the file `holder`, reached
  * as `path`, names it; "." is that file) opens anywhere HDF5 1.10 may look for it (H5F_prefix_open_file):
  * under HDF5_VDS_PREFIX, beside the file (as reached, or its real path), as named, and by its last part in the
@@ -296,52 +326,30 @@ static int source_opens(const char *path, const char *holder, const char *name, 
         if (opens_beside(path, real, rel, dset) || opens_beside(path, real, last, dset) ||
             opens_beside(holder, real, rel, dset) || opens_beside(holder, real, last, dset))
             return 1;
-    char where[PATH_MAX], beside_holder[PATH_MAX];
-    snprintf(beside_holder, sizeof beside_holder, "%s", holder);
-    char *end = strrchr(beside_holder, '/');
-    snprintf(where, sizeof where, "%s", end ? (*end = '\0', beside_holder) : ".");
-    for (const char *p = getenv("HDF5_VDS_PREFIX"); p && *p;) {
-        size_t m = strcspn(p, ":");
-        char entry[PATH_MAX], at[3 * PATH_MAX];
-        snprintf(entry, sizeof entry, "%.*s", (int)m, p);
-        /* ${ORIGIN}: the file's directory, whether HDF5 expands it here or not (then it names nothing) */
-        if (strncmp(entry, "${ORIGIN}", 9) == 0)
-            snprintf(at, sizeof at, "%s%s/%s", where, entry + 9, last);
-        else
-            snprintf(at, sizeof at, "%s/%s", entry, last);
-        if (m > 0 && dataset_opens(at, dset))
-            return 1;
-        p += m + (p[m] == ':');
-    }
-    return 0;
+    return under_prefixes("HDF5_VDS_PREFIX", holder, last, dataset_opens_at, (void *)dset);
 }
 
 /* The size of external raw data file `file` of the HDF5 file at `path`, where HDF5 1.10 looks: as named
  * (absolute, or from the current directory), or, when HDF5_EXTFILE_PREFIX is set, under it (${ORIGIN}: the
  * file's directory); -1 when it is not there. */
-static off_t external_size(const char *path, const char *file)
+static int regular_file(const char *place, void *size)
 {
     struct stat st;
+    if (stat(place, &st) != 0 || !S_ISREG(st.st_mode))
+        return 0;
+    *(off_t *)size = st.st_size;
+    return 1;
+}
+
+static off_t external_size(const char *path, const char *file)
+{
+    off_t size = -1;
     const char *prefix = getenv("HDF5_EXTFILE_PREFIX");
     if (file[0] == '/' || !prefix || !*prefix)
-        return stat(file, &st) == 0 && S_ISREG(st.st_mode) ? st.st_size : -1;
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *end = strrchr(dir, '/');
-    if (end)
-        *end = '\0';
-    for (const char *p = prefix; *p;) { /* entries apart by ':', in case HDF5 takes a list */
-        size_t m = strcspn(p, ":");
-        char at[3 * PATH_MAX];
-        if (strncmp(p, "${ORIGIN}", 9) == 0 && m >= 9)
-            snprintf(at, sizeof at, "%s%.*s/%s", end ? dir : ".", (int)(m - 9), p + 9, file);
-        else
-            snprintf(at, sizeof at, "%.*s/%s", (int)m, p, file);
-        if (m > 0 && stat(at, &st) == 0 && S_ISREG(st.st_mode))
-            return st.st_size;
-        p += m + (p[m] == ':');
-    }
-    return -1;
+        regular_file(file, &size);
+    else /* entries apart by ':', in case HDF5 takes a list */
+        under_prefixes("HDF5_EXTFILE_PREFIX", path, file, regular_file, &size);
+    return size;
 }
 
 int ooc__h5_external_sources(const char *path, hid_t dcpl, uint64_t bytes, const char *name, ooc_error *err)

@@ -945,23 +945,32 @@ class Signals(Base):
         # stops it there: 130, nothing in place (stdio retried the cut write: blocked until the reader read,
         # then "write error", exit 1).
         model = self.path("model.h5")
-        p = subprocess.Popen([KMEANS, "fit", shared("blobs.h5"), "-k", "2000", "--init", "random", "--max-iter", "1",
-                              "-t", "1", "--json", "-o", model], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE)
+
+        def blocked(p):
+            with open("/proc/%d/wchan" % p.pid) as f:
+                return f.read().endswith("pipe_write")
+
+        status, err = self.signalled([KMEANS, "fit", shared("blobs.h5"), "-k", "2000", "--init", "random",
+                                      "--max-iter", "1", "-t", "1", "--json", "-o", model], signal.SIGINT, blocked)
+        self.one_error(status, err, 130, "interrupted")
+        self.assertFalse(os.path.exists(model))
+
+    def signalled(self, argv, sig, ready, env=None):
+        """(exit status, stderr) of argv sent sig once ready(process) holds (polled for up to 60 s)."""
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         try:
             deadline = time.monotonic() + 60
-            while not open("/proc/%d/wchan" % p.pid).read().endswith("pipe_write"):
-                self.assertIsNone(p.poll(), "the fit ended before its output blocked")
-                self.assertLess(time.monotonic(), deadline, "the output never blocked")
+            while not ready(p):
+                self.assertIsNone(p.poll(), "the run ended before it was ready for the signal")
+                self.assertLess(time.monotonic(), deadline, "the run never got ready for the signal")
                 time.sleep(0.02)
-            p.send_signal(signal.SIGINT)
+            p.send_signal(sig)
             status = p.wait(timeout=20)
         finally:
             if p.poll() is None:
                 p.kill()
                 p.wait()
-        self.one_error(status, p.stderr.read().decode(), 130, "interrupted")
-        self.assertFalse(os.path.exists(model))
+        return status, p.stderr.read().decode()
 
     def test_signal_while_hdf5_is_stuck(self):
         # HDF5 never returns from a read (as on a damaged virtual dataset): the run cannot see the signal's
@@ -971,18 +980,10 @@ class Signals(Base):
         env = T.at_first_fsync(tempfile.mkdtemp(dir=self.dir), hdf5_stuck=True)
         model = self.path("model.h5")
         before = T.listdir(self.dir)
-        p = subprocess.Popen([KMEANS, "fit", gz, "-k", "2", "-o", model], stdin=subprocess.DEVNULL,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-        try:
-            time.sleep(1)
-            self.assertIsNone(p.poll(), "the fit ended though HDF5 was stuck")
-            p.send_signal(signal.SIGTERM)
-            status = p.wait(timeout=20)
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        self.one_error(status, p.stderr.read().decode(), 143, "interrupted")
+        t0 = time.monotonic()
+        status, err = self.signalled([KMEANS, "fit", gz, "-k", "2", "-o", model], signal.SIGTERM,
+                                     lambda p: time.monotonic() - t0 >= 1, env=env)  # stuck by then
+        self.one_error(status, err, 143, "interrupted")
         self.assert_dir(before)
 
     def test_broken_pipe_leaves_nothing(self):

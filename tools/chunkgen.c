@@ -5,7 +5,6 @@
 #include "ooc_h5.h"
 #include "ooc_threads.h"
 
-#include <ctype.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -70,34 +69,9 @@ static const struct option options[] = {
     {NULL, 0, NULL, 0},
 };
 
-/* A refusal of the blob parameters (ooc_blobs_params_check(), which names them as blobs: does: samples,
- * chunk_rows), said with chunkgen's option names (--samples, --chunk-rows). */
-_Noreturn static void refuse_params(const char *msg)
-{
-    static const char *const names[][2] = {{"samples", "--samples"},         {"features", "--features"},
-                                           {"centers", "--centers"},         {"chunk_rows", "--chunk-rows"},
-                                           {"cluster_std", "--cluster-std"}, {"center_box", "--center-box"},
-                                           {"dtype", "--dtype"}};
-    char out[2048];
-    size_t used = 0;
-    const char *m = strncmp(msg, "blobs: ", 7) == 0 ? msg + 7 : msg;
-    while (*m && used + 1 < sizeof out) {
-        size_t i = 0, n = 0;
-        for (; i < sizeof names / sizeof names[0]; i++)
-            if (strncmp(m, names[i][0], n = strlen(names[i][0])) == 0 && (m == msg || !isalnum((unsigned char)m[-1])) &&
-                !isalnum((unsigned char)m[n]) && m[n] != '_')
-                break;
-        if (i < sizeof names / sizeof names[0]) {
-            used += (size_t)snprintf(out + used, sizeof out - used, "%s", names[i][1]);
-            m += n;
-        } else {
-            out[used++] = *m++;
-        }
-        used = used < sizeof out ? used : sizeof out - 1;
-    }
-    out[used] = '\0';
-    cli_usage_error("%s", out);
-}
+/* The blob parameters named as chunkgen's options in its refusals. */
+static const ooc_blobs_names option_names = {"", "--samples", "--features", "--centers", "--chunk-rows",
+                                             "--cluster-std", "--center-box", "LO,HI", "--dtype"};
 
 static void parse_box(const char *value, ooc_blobs_params *b)
 {
@@ -170,8 +144,8 @@ static void parse(int argc, char **argv, cli *c)
                             cli_reads_from(c->centers_from, "/cluster_centers", c->output)))
         cli_usage_error("%s: is an input of this run (--centers-from); outputs never replace inputs", c->output);
     ooc_error err;
-    if (!c->centers_from && ooc_blobs_params_check(b, &err) != 0)
-        refuse_params(err.msg);
+    if (!c->centers_from && ooc_blobs_params_check_named(b, &option_names, &err) != 0)
+        cli_usage_error("%s", err.msg);
 }
 
 /* --centers-from: the file decides k and d; explicit -c/-d must agree with it. Without a dataset named, a
@@ -200,8 +174,8 @@ static int load_centers(cli *c, double **centers, ooc_error *err)
                         (unsigned long long)d, (unsigned long long)b->features);
     b->centers = k;
     b->features = d;
-    if (ooc_blobs_params_check(b, err) != 0)
-        refuse_params(err->msg);
+    if (ooc_blobs_params_check_named(b, &option_names, err) != 0)
+        cli_usage_error("%s", err->msg);
     c->p.centers = *centers;
     c->p.centers_from = c->centers_from;
     return 0;

@@ -10,7 +10,6 @@
 #include "ooc_threads.h"
 #include "ooc_units.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
@@ -294,19 +293,18 @@ static uint64_t omp_stack_size(const char **name)
     static const char *const vars[] = {"OMP_STACKSIZE", "GOMP_STACKSIZE"};
     for (size_t i = 0; i < 2; i++) {
         const char *v = getenv(vars[i]);
-        char *end;
-        if (!v || !isdigit((unsigned char)*v))
+        uint64_t n;
+        if (!v || !*v)
             continue;
-        unsigned long long n = strtoull(v, &end, 10);
-        while (isspace((unsigned char)*end))
-            end++;
-        int shift = i == 1 || !*end ? 10 : strchr("bB", *end) ? 0 : strchr("kK", *end) ? 10 : strchr("mM", *end) ? 20
-                                                                   : strchr("gG", *end)  ? 30
-                                                                                           : -1;
-        if (shift >= 0 && (!*end || !end[1] || i == 1) && n < (1ull << (63 - shift))) {
-            *name = vars[i];
-            return (uint64_t)n << shift;
+        if (strspn(v, "0123456789") == strlen(v)) { /* a number alone counts KiB */
+            if (ooc_parse_u64(v, &n) != 0 || n > UINT64_MAX >> 10)
+                continue;
+            n <<= 10;
+        } else if (i == 1 || ooc_parse_size(v, &n) != 0) {
+            continue;
         }
+        *name = vars[i];
+        return n;
     }
     return 0;
 }

@@ -415,7 +415,6 @@ static int run_fit(cli *c, ooc_error *err)
     if (!rc && c->labels_out)
         rc = open_labels(c, a, &labels, err);
     rc = ooc_dist_agree(c->sp.dist, rc, err);
-    c->sp.memory_limit = ooc_stream_params_resolved(&c->sp).memory_limit; /* once: --json reports this one */
     if (!rc)
         rc = ooc_kmeans_fit(a, &c->sp, &c->kp, labels, &m, err);
     if (!rc && model)
@@ -486,7 +485,6 @@ static int run_predict(cli *c, ooc_error *err)
     if (!rc)
         rc = open_labels(c, a, &labels, err);
     rc = ooc_dist_agree(c->sp.dist, rc, err);
-    c->sp.memory_limit = ooc_stream_params_resolved(&c->sp).memory_limit; /* once: --json reports this one */
     if (!rc)
         rc = ooc_kmeans_predict(a, &c->sp, m, labels, &done, err);
     if (!rc)
@@ -637,6 +635,7 @@ int main(int argc, char **argv)
         c.json = 0;
         c.sp.progress = NULL;
     }
+    c.sp.memory_limit = ooc_stream_params_resolved(&c.sp).memory_limit; /* once: --json reports this one */
     int rc = strcmp(c.command, "fit") == 0       ? run_fit(&c, &err)
              : strcmp(c.command, "predict") == 0 ? run_predict(&c, &err)
              : is_writer(&c)                     ? run_labels(&c, &err)
