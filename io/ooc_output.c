@@ -6,10 +6,13 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Temporary files a signal handler may have to remove: fixed storage, so removing needs no allocation. */
@@ -84,6 +87,26 @@ static char *temp_template(const char *dest)
     return t;
 }
 
+/* Creates a new file from a template ending in XXXXXX, as mkstemp() does but with mode 0666, so that the
+ * kernel applies the umask and any default ACL itself, as for any new file (mkstemp's 0600 would have to be
+ * widened by a umask read with umask(), which changes it for every thread for a moment). */
+static int create_unique(char *tmpl)
+{
+    static const char letters[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    char *x = tmpl + strlen(tmpl) - 6;
+    for (uint64_t tries = 0; tries < 100; tries++) {
+        uint64_t v;
+        if (getrandom(&v, sizeof v, GRND_NONBLOCK) != (ssize_t)sizeof v) /* no entropy yet: still names to try */
+            v = ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL) ^ (tries * 0x9E3779B97F4A7C15u);
+        for (int i = 0; i < 6; i++, v /= sizeof letters - 1)
+            x[i] = letters[v % (sizeof letters - 1)];
+        int fd = open(tmpl, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+    }
+    return -1;
+}
+
 /* Whether dest may be taken: absent, or (with force) a regular file. A rename would replace a device node
  * or a FIFO with a regular file (as root, /dev/null). */
 static int check_dest(const char *dest, int force, ooc_error *err)
@@ -121,7 +144,7 @@ int ooc_output_open(const char *dest, int force, ooc_output **out, ooc_error *er
     }
     o->force = force;
     o->slot = -1;
-    int fd = mkstemp(o->tmp);
+    int fd = create_unique(o->tmp);
     if (fd < 0) {
         int e = errno;
         /* Name the directory: in "m.h5:/x" or "m.h5/" it is "m.h5:" or "m.h5", which is not what was meant. */
@@ -132,10 +155,6 @@ int ooc_output_open(const char *dest, int force, ooc_output **out, ooc_error *er
                              "'%.*s': %s", dest, dir_len, slash ? dest : ".", strerror(e));
     }
     o->slot = register_live(o->tmp);
-    /* mkstemp makes the file 0600; outputs get the usual 0666 less the umask. */
-    mode_t mask = umask(0);
-    umask(mask);
-    fchmod(fd, 0666 & ~mask);
     close(fd);
     *out = o;
     return 0;
@@ -168,13 +187,13 @@ static int link_backup(ooc_output *o)
 {
     for (int tries = 0; tries < 8; tries++) {
         char *name = temp_template(o->dest);
-        int fd = name ? mkstemp(name) : -1;
+        int fd = name ? create_unique(name) : -1;
         if (fd < 0) {
             free(name);
             return -1;
         }
         close(fd);
-        unlink(name); /* a name nobody else takes (mkstemp's), for link(), which creates it */
+        unlink(name); /* a name nobody else takes, for link(), which creates it */
         if (link(o->dest, name) == 0) {
             o->backup = name;
             return 0;

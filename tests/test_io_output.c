@@ -5,6 +5,9 @@
 #include "ooc_test.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -217,5 +220,52 @@ static void test_dangling_link(void)
     teardown();
 }
 
+/* Opening an output leaves the process's umask alone, even for a moment: another thread of a program that
+ * uses the library creates its files meanwhile (it used to read the umask with umask(0), and a file made in
+ * between came out world-writable). */
+static atomic_int opening_done;
+
+static void *open_outputs(void *arg)
+{
+    const char *dest = arg;
+    for (int i = 0; i < 3000; i++) {
+        ooc_output *o;
+        ooc_error err;
+        if (ooc_output_open(dest, 1, &o, &err) == 0)
+            ooc_output_abort(o);
+    }
+    atomic_store(&opening_done, 1);
+    return NULL;
+}
+
+static void test_umask_untouched(void)
+{
+    setup();
+    char dest[128], mine[128];
+    snprintf(dest, sizeof dest, "%s/out.h5", dir);
+    snprintf(mine, sizeof mine, "%s/mine", dir);
+    mode_t saved = umask(022);
+    pthread_t t;
+    ASSERT_OK(pthread_create(&t, NULL, open_outputs, dest));
+    int wrong = 0, made = 0;
+    while (!atomic_load(&opening_done)) {
+        int fd = open(mine, O_WRONLY | O_CREAT | O_EXCL, 0666);
+        struct stat st;
+        if (fd >= 0 && fstat(fd, &st) == 0) {
+            made++;
+            wrong += (st.st_mode & 0777) != 0644;
+        }
+        if (fd >= 0)
+            close(fd);
+        unlink(mine);
+    }
+    pthread_join(t, NULL);
+    umask(saved);
+    ASSERT(made > 0);
+    ASSERT_INT_EQ(wrong, 0);
+    teardown();
+}
+
 OOC_TEST_MAIN(test_commit_and_abort, test_no_clobber_without_force, test_bad_destinations,
-              test_remove_all_temporaries, test_commit_all_or_none, test_dangling_link)
+              test_remove_all_temporaries, test_commit_all_or_none, test_dangling_link,
+              test_umask_untouched)
