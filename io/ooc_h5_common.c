@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static pthread_mutex_t h5_mutex;
@@ -20,6 +21,24 @@ static _Thread_local volatile sig_atomic_t depth;
 static char last_read[PATH_MAX];
 /* Locks held, over all threads (ooc_h5_busy()). */
 static atomic_int held;
+/* The calling thread's HDF5 error printing, put back when it leaves its outermost lock. */
+static _Thread_local H5E_auto2_t caller_print;
+static _Thread_local void *caller_print_data;
+/* A file HDF5 failed to close (a full disk): HDF5 still holds it, and closing it again crashes. */
+static atomic_int close_failed;
+
+/* HDF5's own exit handler closes the files still open (a program's that uses ooc may count on it to flush
+ * its own) but crashes in H5F__close_cb on one whose close failed before. This one does the same unless such
+ * a file is left, or another thread is inside HDF5 (exit() from a thread libgomp could not start, say). */
+static void h5_exit(void)
+{
+    if (atomic_load(&close_failed) || depth > 0 || pthread_mutex_trylock(&h5_mutex) != 0)
+        return;
+    if (atomic_load(&held) == 0)
+        H5close(); /* the lock stays held: no thread enters HDF5 after it */
+    else
+        pthread_mutex_unlock(&h5_mutex);
+}
 
 static void h5_init(void)
 {
@@ -28,12 +47,10 @@ static void h5_init(void)
     pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
     pthread_mutex_init(&h5_mutex, &attr);
     pthread_mutexattr_destroy(&attr);
-    /* HDF5's exit handler closes files left open; one whose flush failed (a full disk) it closes again and
-     * crashes in H5F__close_cb. We close everything ourselves, so it has nothing to do. */
-    H5dont_atexit();
+    /* When ooc is first to start HDF5, its exit handler is h5_exit() instead of HDF5's own. */
+    if (H5dont_atexit() >= 0)
+        atexit(h5_exit);
     H5open();
-    /* The library never prints: HDF5's own error stack goes into our messages instead. */
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     H5Zregister(&ooc__h5z_zstd_class);
 }
 
@@ -41,16 +58,27 @@ void ooc__h5_lock(void)
 {
     pthread_once(&h5_once, h5_init);
     pthread_mutex_lock(&h5_mutex);
-    depth++;
+    if (depth++ == 0) {
+        /* The library never prints: HDF5's own error stack goes into our messages instead. A thread-safe
+         * HDF5 keeps this setting per thread; the caller's comes back with the outermost unlock. */
+        H5Eget_auto2(H5E_DEFAULT, &caller_print, &caller_print_data);
+        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    }
     atomic_fetch_add(&held, 1);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* thread-safe HDF5 keeps this per thread: silence every caller's */
 }
 
 void ooc__h5_unlock(void)
 {
+    if (depth == 1)
+        H5Eset_auto2(H5E_DEFAULT, caller_print, caller_print_data);
     depth--;
     atomic_fetch_sub(&held, 1);
     pthread_mutex_unlock(&h5_mutex);
+}
+
+void ooc__h5_close_failed(void)
+{
+    atomic_store(&close_failed, 1);
 }
 
 void ooc__h5_reading(const char *path)

@@ -9,10 +9,14 @@
 
 /* Every HDF5 call of ours runs under this one lock: a thread-safe libhdf5 (Debian's is) serialises calls
  * anyway, and one built without thread safety needs it. The first lock also initialises the library for
- * ooc (zstd filter registered); each lock turns HDF5's error printing off for the calling thread (a
- * thread-safe build keeps that setting per thread). Recursive, so a locked helper may call another. */
+ * ooc (zstd filter registered); while a thread holds the lock, HDF5's error printing is off for it, and
+ * its own setting comes back after (a program's HDF5 is left as it was). Recursive, so a locked helper may
+ * call another. */
 void ooc__h5_lock(void);
 void ooc__h5_unlock(void);
+
+/* ooc__h5_close_failed(): under the lock, after H5Fclose() failed: HDF5's files are then not closed at exit. */
+void ooc__h5_close_failed(void);
 
 /* ooc__h5_reading(): under the lock, before HDF5 opens path to read it: the file ooc_h5_crash_file() names. */
 void ooc__h5_reading(const char *path);

@@ -51,8 +51,11 @@ int ooc_h5_file_close(ooc_h5_file *f, ooc_error *err)
     int rc = 0;
     if (H5Fflush(f->id, H5F_SCOPE_LOCAL) < 0)
         rc = ooc__h5_fail(err, OOC_EIO, "%s: cannot write", f->path);
-    if (H5Fclose(f->id) < 0 && !rc)
-        rc = ooc__h5_fail(err, OOC_EIO, "%s: cannot close", f->path);
+    if (H5Fclose(f->id) < 0) {
+        ooc__h5_close_failed();
+        if (!rc)
+            rc = ooc__h5_fail(err, OOC_EIO, "%s: cannot close", f->path);
+    }
     ooc__h5_unlock();
     free(f->path);
     free(f);
