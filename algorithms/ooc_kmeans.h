@@ -128,7 +128,9 @@ int ooc_kmeans_model_write(const ooc_kmeans_model *m, const char *input, const c
 
 /* ooc_kmeans_model_load(): read a model written by ooc_kmeans_model_write(), or by anyone: /cluster_centers
  * (finite) is all it needs; /cluster_sizes and the attributes n_clusters and n_features, where present, must
- * agree with it (k non-negative integer counts; k; d), else OOC_EFORMAT naming what disagrees. */
+ * agree with it (k non-negative integer counts; k; d), else OOC_EFORMAT naming what disagrees. The other
+ * attributes, where present, fill the fields of their names (else zero, and params the defaults with k):
+ * each must be a value its field can take, else OOC_EFORMAT naming it. */
 int ooc_kmeans_model_load(const char *path, ooc_kmeans_model **out, ooc_error *err);
 
 #ifdef __cplusplus

@@ -2,6 +2,7 @@
 #include "ooc_h5.h"
 #include "ooc_kmeans.h"
 
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,75 @@ static int check_shape_attr(const char *path, const char *name, uint64_t want, c
     return rc;
 }
 
+/* The attributes ooc_kmeans_model_write() adds, where present: each must hold a value the field can take. */
+static int found(int rc, ooc_error *err)
+{
+    if (rc == OOC_ENOTFOUND)
+        ooc_error_clear(err);
+    return rc == OOC_ENOTFOUND ? 0 : rc;
+}
+
+static int load_count(const char *path, const char *name, uint64_t lo, uint64_t hi, uint64_t *v, ooc_error *err)
+{
+    uint64_t got = 0;
+    int rc = ooc_h5_read_root_count(path, name, &got, err);
+    if (!rc && (got < lo || got > hi))
+        rc = ooc_error_set(err, OOC_EFORMAT, "%s: attribute %s is %llu, not in [%llu, %llu]", path, name,
+                           (unsigned long long)got, (unsigned long long)lo, (unsigned long long)hi);
+    if (!rc)
+        *v = got;
+    return found(rc, err);
+}
+
+static int load_int(const char *path, const char *name, int lo, int *v, ooc_error *err)
+{
+    uint64_t got = (uint64_t)*v;
+    int rc = load_count(path, name, (uint64_t)lo, INT_MAX, &got, err);
+    *v = (int)got;
+    return rc;
+}
+
+/* A real attribute that must be above lo (at or above with `or_equal`) */
+static int load_real(const char *path, const char *name, double lo, int or_equal, double *v, ooc_error *err)
+{
+    double got = 0;
+    int rc = ooc_h5_read_root_number(path, name, &got, err);
+    if (!rc && !(got > lo || (or_equal && got == lo)))
+        rc = ooc_error_set(err, OOC_EFORMAT, "%s: attribute %s is %.17g, not %s %g", path, name, got,
+                           or_equal ? "at least" : "above", lo);
+    if (!rc)
+        *v = got;
+    return found(rc, err);
+}
+
+static int load_init(const char *path, ooc_kmeans_init *init, ooc_error *err)
+{
+    char name[64];
+    int rc = ooc_h5_read_root_string(path, "init", name, sizeof name, err);
+    if (!rc && ooc_kmeans_init_parse(name, init) != 0)
+        rc = ooc_error_set(err, OOC_EFORMAT, "%s: attribute init is '%s', not k-means||, k-means++ or random", path,
+                           name);
+    return found(rc, err);
+}
+
+static int load_attributes(const char *path, ooc_kmeans_model *m, ooc_error *err)
+{
+    ooc_kmeans_params *p = &m->params;
+    uint64_t converged = 0;
+    int rc = load_real(path, "inertia", 0, 1, &m->inertia, err);
+    if (!rc) rc = load_int(path, "n_iter", 0, &m->n_iter, err);
+    if (!rc) rc = load_count(path, "converged", 0, 1, &converged, err);
+    if (!rc) rc = load_count(path, "n_samples", 0, UINT64_MAX, &m->n_samples, err);
+    if (!rc) rc = load_init(path, &p->init, err);
+    if (!rc) rc = load_real(path, "oversampling_factor", 0, 0, &p->oversampling_factor, err);
+    if (!rc) rc = load_int(path, "init_max_iter", 1, &p->init_max_iter, err);
+    if (!rc) rc = load_int(path, "max_iter", 1, &p->max_iter, err);
+    if (!rc) rc = load_real(path, "tol", 0, 1, &p->tol, err);
+    if (!rc) rc = load_count(path, "seed", 0, UINT64_MAX, &p->seed, err);
+    m->converged = (int)converged;
+    return rc;
+}
+
 int ooc_kmeans_model_load(const char *path, ooc_kmeans_model **out, ooc_error *err)
 {
     ooc_kmeans_model *m = calloc(1, sizeof *m);
@@ -96,6 +166,8 @@ int ooc_kmeans_model_load(const char *path, ooc_kmeans_model **out, ooc_error *e
         rc = check_shape_attr(path, "n_clusters", m->k, "rows", err);
     if (!rc)
         rc = check_shape_attr(path, "n_features", m->d, "columns", err);
+    if (!rc)
+        rc = load_attributes(path, m, err);
     if (rc) {
         ooc_kmeans_model_free(m);
         return rc;

@@ -185,9 +185,13 @@ int ooc_h5_read_matrix(const char *path, const char *dataset, double **out, uint
                        ooc_error *err);
 int ooc_h5_read_vector(const char *path, const char *dataset, double **out, uint64_t *n, ooc_error *err);
 
-/* ooc_h5_read_root_number(): the file's root attribute `name`, a numeric scalar, as a double in *v; OOC_ENOTFOUND
- * (err untouched) when the root has no such attribute, OOC_EFORMAT when it is not a number. */
+/* ooc_h5_read_root_number(): the file's root attribute `name`, a numeric scalar (or an enum's, such as a
+ * boolean), as a double in *v; OOC_ENOTFOUND (err untouched) when the root has no such attribute, OOC_EFORMAT
+ * when it is not a number. ooc_h5_read_root_count() likewise for a non-negative integer (exact to 2^64 - 1),
+ * ooc_h5_read_root_string() for a string, cut to fit buf (size bytes). */
 int ooc_h5_read_root_number(const char *path, const char *name, double *v, ooc_error *err);
+int ooc_h5_read_root_count(const char *path, const char *name, uint64_t *v, ooc_error *err);
+int ooc_h5_read_root_string(const char *path, const char *name, char *buf, size_t size, ooc_error *err);
 
 #ifdef __cplusplus
 }

@@ -2,6 +2,8 @@
 #include "ooc_h5.h"
 #include "ooc_h5_internal.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 /* A whole non-empty dataset of the given rank (1 or 2) as float64, rows x cols (cols 1 for rank 1). */
@@ -48,7 +50,31 @@ int ooc_h5_read_vector(const char *path, const char *dataset, double **out, uint
     return read_whole(path, dataset, 1, out, n, &one, err);
 }
 
-int ooc_h5_read_root_number(const char *path, const char *name, double *v, ooc_error *err)
+/* An enum's value (h5py's and our booleans) as its integer. */
+static herr_t read_enum(hid_t attr, hid_t type, double *v)
+{
+    hid_t mem = H5Tget_native_type(type, H5T_DIR_ASCEND), base = mem < 0 ? H5I_INVALID_HID : H5Tget_super(mem);
+    size_t size = base < 0 ? 0 : H5Tget_size(base);
+    herr_t rc = -1;
+    if (size == 1 || size == 2 || size == 4 || size == 8) {
+        union { int8_t i8; int16_t i16; int32_t i32; int64_t i64; uint8_t u8; uint16_t u16; uint32_t u32; uint64_t u64; } u;
+        int sign = H5Tget_sign(base) == H5T_SGN_2;
+        if ((rc = H5Aread(attr, mem, &u)) >= 0)
+            *v = size == 1 ? (sign ? u.i8 : u.u8) : size == 2 ? (sign ? u.i16 : u.u16)
+                 : size == 4 ? (sign ? (double)u.i32 : u.u32) : (sign ? (double)u.i64 : (double)u.u64);
+    }
+    if (base >= 0)
+        H5Tclose(base);
+    if (mem >= 0)
+        H5Tclose(mem);
+    return rc;
+}
+
+/* The root attribute `name`, a scalar, read by `got` (under the lock, the attribute and its type open). */
+typedef int (*attr_reader)(hid_t attr, hid_t type, H5T_class_t cls, void *out);
+
+static int read_root_attr(const char *path, const char *name, attr_reader got, void *out, const char *not_what,
+                          ooc_error *err)
 {
     ooc__h5_lock();
     ooc__h5_reading(path);
@@ -63,9 +89,8 @@ int ooc_h5_read_root_number(const char *path, const char *name, double *v, ooc_e
         rc = ooc__h5_fail(err, OOC_EFORMAT, "%s: cannot read its attributes", path);
     else if (has == 0)
         rc = OOC_ENOTFOUND;
-    else if (space < 0 || H5Sget_simple_extent_npoints(space) != 1 || (cls != H5T_INTEGER && cls != H5T_FLOAT) ||
-             H5Aread(attr, H5T_NATIVE_DOUBLE, v) < 0)
-        rc = ooc__h5_fail(err, OOC_EFORMAT, "%s: attribute %s: not a number", path, name);
+    else if (space < 0 || H5Sget_simple_extent_npoints(space) != 1 || got(attr, type, cls, out) != 0)
+        rc = ooc_error_set(err, OOC_EFORMAT, "%s: attribute %s: not %s", path, name, not_what);
     else
         rc = 0;
     if (type >= 0)
@@ -79,4 +104,83 @@ int ooc_h5_read_root_number(const char *path, const char *name, double *v, ooc_e
     H5Eclear2(H5E_DEFAULT);
     ooc__h5_unlock();
     return rc;
+}
+
+static int got_number(hid_t attr, hid_t type, H5T_class_t cls, void *out)
+{
+    if (cls == H5T_ENUM)
+        return read_enum(attr, type, out) < 0;
+    return !(cls == H5T_INTEGER || cls == H5T_FLOAT) || H5Aread(attr, H5T_NATIVE_DOUBLE, out) < 0;
+}
+
+int ooc_h5_read_root_number(const char *path, const char *name, double *v, ooc_error *err)
+{
+    return read_root_attr(path, name, got_number, v, "a number", err);
+}
+
+/* A non-negative integer: an integer type's, or a float holding one. */
+static int got_count(hid_t attr, hid_t type, H5T_class_t cls, void *out)
+{
+    uint64_t *v = out;
+    if (cls == H5T_INTEGER && H5Tget_sign(type) == H5T_SGN_NONE)
+        return H5Aread(attr, H5T_NATIVE_UINT64, v) < 0;
+    if (cls == H5T_INTEGER) {
+        int64_t i;
+        if (H5Aread(attr, H5T_NATIVE_INT64, &i) < 0 || i < 0)
+            return 1;
+        *v = (uint64_t)i;
+        return 0;
+    }
+    double d;
+    if (got_number(attr, type, cls, &d) || !(d >= 0 && d < 0x1p64 && d == (double)(uint64_t)d))
+        return 1;
+    *v = (uint64_t)d;
+    return 0;
+}
+
+int ooc_h5_read_root_count(const char *path, const char *name, uint64_t *v, ooc_error *err)
+{
+    return read_root_attr(path, name, got_count, v, "a count", err);
+}
+
+typedef struct text {
+    char *buf;
+    size_t size;
+} text;
+
+/* A fixed-length or variable-length string, cut to the buffer. */
+static int got_string(hid_t attr, hid_t type, H5T_class_t cls, void *out)
+{
+    text *t = out;
+    if (cls != H5T_STRING)
+        return 1;
+    hid_t mem = H5Tcopy(H5T_C_S1);
+    H5Tset_cset(mem, H5Tget_cset(type)); /* HDF5 converts no string between ASCII and UTF-8 */
+    int rc = 1;
+    if (H5Tis_variable_str(type) > 0) {
+        char *s = NULL;
+        H5Tset_size(mem, H5T_VARIABLE);
+        if (H5Aread(attr, mem, &s) >= 0 && s) {
+            snprintf(t->buf, t->size, "%s", s);
+            rc = 0;
+        }
+        H5free_memory(s);
+    } else {
+        size_t n = H5Tget_size(type);
+        char *s = n ? calloc(1, n + 1) : NULL;
+        H5Tset_size(mem, n + 1);
+        if (s && H5Aread(attr, mem, s) >= 0) {
+            snprintf(t->buf, t->size, "%s", s);
+            rc = 0;
+        }
+        free(s);
+    }
+    H5Tclose(mem);
+    return rc;
+}
+
+int ooc_h5_read_root_string(const char *path, const char *name, char *buf, size_t size, ooc_error *err)
+{
+    text t = {buf, size};
+    return read_root_attr(path, name, got_string, &t, "a string", err);
 }

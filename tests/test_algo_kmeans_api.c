@@ -117,6 +117,49 @@ static void test_cancel_cleared(void)
     ooc_array_free(a);
 }
 
+/* A model written and loaded back is the model: centres, sizes, and what the fit did and was asked (the
+ * load used to read the centres and sizes only, and a model written back lost the rest). */
+static void test_model_round_trip(void)
+{
+    ooc_error err;
+    ooc_array *a;
+    ASSERT_OK(ooc_array_open(spec, &a, &err));
+    ooc_stream_params sp = ooc_stream_params_default();
+    ooc_kmeans_params p = params();
+    p.init = OOC_INIT_KMEANS_PP;
+    p.oversampling_factor = 1.5;
+    p.init_max_iter = 3;
+    p.max_iter = 50;
+    p.tol = 0.01;
+    p.seed = ((uint64_t)1 << 60) + 1; /* past what a double holds */
+    ooc_kmeans_model *m, *back = NULL;
+    ASSERT_OK(ooc_kmeans_fit(a, &sp, &p, NULL, &m, &err));
+    char path[64];
+    snprintf(path, sizeof path, "%s/model.h5", dir);
+    ASSERT_OK(ooc_kmeans_model_write(m, spec, path, path, &err));
+    ASSERT_OK(ooc_kmeans_model_load(path, &back, &err));
+    ASSERT(back != NULL);
+    if (back) {
+        ASSERT(back->k == m->k && back->d == m->d);
+        ASSERT(memcmp(back->centers, m->centers, m->k * m->d * sizeof *m->centers) == 0);
+        ASSERT(memcmp(back->sizes, m->sizes, m->k * sizeof *m->sizes) == 0);
+        ASSERT(memcmp(&back->inertia, &m->inertia, sizeof m->inertia) == 0);
+        ASSERT_INT_EQ(back->n_iter, m->n_iter);
+        ASSERT_INT_EQ(back->converged, m->converged);
+        ASSERT_INT_EQ(back->n_samples, 3000);
+        ASSERT_INT_EQ(back->params.k, 4);
+        ASSERT_INT_EQ(back->params.init, OOC_INIT_KMEANS_PP);
+        ASSERT(back->params.oversampling_factor == 1.5 && back->params.tol == 0.01);
+        ASSERT_INT_EQ(back->params.init_max_iter, 3);
+        ASSERT_INT_EQ(back->params.max_iter, 50);
+        ASSERT(back->params.seed == p.seed);
+    }
+    unlink(path);
+    ooc_kmeans_model_free(back);
+    ooc_kmeans_model_free(m);
+    ooc_array_free(a);
+}
+
 static void test_setup(void)
 {
     ASSERT(mkdtemp(dir) != NULL);
@@ -128,4 +171,4 @@ static void test_cleanup(void)
 }
 
 OOC_TEST_MAIN(test_setup, test_labels_output_checked, test_thread_settings_restored, test_cancel_cleared,
-              test_cleanup)
+              test_model_round_trip, test_cleanup)

@@ -554,6 +554,14 @@ class RuntimeFailures(Base):
                     f.attrs[key] = value
         return p
 
+    def test_predict_model_attributes_as_h5py_writes_them(self):
+        # A model's attributes written by another program, in the types h5py gives Python and numpy values:
+        # a boolean enum, a fixed-length byte string, unsigned 64-bit and float counts. predict takes them.
+        model = self.edited_model("h5py.h5", converged=np.True_, init=np.bytes_(b"random"),
+                                  seed=np.uint64(2**64 - 1), n_iter=np.int8(7), max_iter=300.0, tol=np.float32(0.5))
+        status, out, err = kmeans("predict", model, shared("blobs.h5"), "--labels", self.path("l.h5"))
+        self.assertEqual(status, 0, err)
+
     def test_predict_malformed_models(self):
         garbage, _ = self.existing("garbage.h5")
         cases = {
@@ -571,6 +579,14 @@ class RuntimeFailures(Base):
             "kattr.h5": self.edited_model("kattr.h5", n_clusters=4),
             "dattr.h5": self.edited_model("dattr.h5", n_features=7),
             "wordattr.h5": self.edited_model("wordattr.h5", n_features="four"),
+            # The other attributes are the fit's, loaded with the model: each must be a value it can take.
+            "iterattr.h5": self.edited_model("iterattr.h5", n_iter=-1),
+            "convattr.h5": self.edited_model("convattr.h5", converged=2),
+            "initattr.h5": self.edited_model("initattr.h5", init="kmeans"),
+            "numinitattr.h5": self.edited_model("numinitattr.h5", init=3),
+            "tolattr.h5": self.edited_model("tolattr.h5", tol=-1.0),
+            "seedattr.h5": self.edited_model("seedattr.h5", seed=1.5),
+            "maxiterattr.h5": self.edited_model("maxiterattr.h5", max_iter=0),
         }
         for name, model in cases.items():
             with self.subTest(model=name):
