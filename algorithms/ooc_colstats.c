@@ -200,6 +200,7 @@ void ooc_colstats_merge(void *acc, const void *partial, uint64_t cols)
 
 int ooc_colstats_from_partial(const void *acc, uint64_t rows, uint64_t cols, ooc_colstats **out, ooc_error *err)
 {
+    *out = NULL;
     ooc_colstats *st = calloc(1, sizeof *st);
     double *cols5 = malloc((size_t)cols * 5 * sizeof(double));
     if (!st || !cols5) {
@@ -259,6 +260,7 @@ void ooc_colstats_free(ooc_colstats *st)
 
 int ooc_colstats_compute(ooc_stream *s, ooc_colstats **out, ooc_error *err)
 {
+    *out = NULL;
     const ooc_array_info *in = ooc_array_get_info(ooc_stream_array(s));
     job j = {in->cols, in->dtype};
     void *acc = malloc(summary_size(in->cols));

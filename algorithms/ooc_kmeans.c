@@ -373,6 +373,7 @@ static int check_labels_output(const ooc_array_info *in, ooc_chunk_output *label
 int ooc_kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_params *p, ooc_chunk_output *labels,
                    ooc_kmeans_model **out, ooc_error *err)
 {
+    *out = NULL;
     thread_settings saved = thread_settings_save();
     int rc = ooc__kmeans_fit(a, sp, p, labels, 1, out, err);
     thread_settings_restore(saved);

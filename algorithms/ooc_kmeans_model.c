@@ -149,6 +149,7 @@ static int load_attributes(const char *path, ooc_kmeans_model *m, ooc_error *err
 
 int ooc_kmeans_model_load(const char *path, ooc_kmeans_model **out, ooc_error *err)
 {
+    *out = NULL;
     ooc_kmeans_model *m = calloc(1, sizeof *m);
     if (!m)
         return ooc_error_set(err, OOC_ENOMEM, "%s: out of memory", path);

@@ -97,11 +97,13 @@ static int array_open(const char *input, int to_read, ooc_array **out, ooc_error
 
 int ooc_array_open(const char *input, ooc_array **out, ooc_error *err)
 {
+    *out = NULL;
     return array_open(input, 1, out, err);
 }
 
 int ooc_array_describe(const char *input, ooc_array **out, ooc_error *err)
 {
+    *out = NULL;
     return array_open(input, 0, out, err);
 }
 

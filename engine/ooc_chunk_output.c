@@ -11,6 +11,7 @@ struct ooc_chunk_output {
 int ooc_chunk_output_create(const char *path, const char *dataset, const ooc_h5_chunked_params *p, int force,
                             ooc_chunk_output **out, ooc_error *err)
 {
+    *out = NULL;
     ooc_chunk_output *o = calloc(1, sizeof *o);
     if (!o)
         return ooc_error_set(err, OOC_ENOMEM, "%s: out of memory", path);
@@ -30,6 +31,7 @@ int ooc_chunk_output_create(const char *path, const char *dataset, const ooc_h5_
 int ooc_chunk_output_create_remote(const char *dataset, const ooc_h5_chunked_params *p, ooc_chunk_output **out,
                                    ooc_error *err)
 {
+    *out = NULL;
     ooc_chunk_output *o = calloc(1, sizeof *o);
     if (!o)
         return ooc_error_set(err, OOC_ENOMEM, "%s: out of memory", dataset);

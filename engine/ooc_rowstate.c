@@ -1,5 +1,5 @@
 #define _GNU_SOURCE /* O_TMPFILE */
-#include "ooc_rowstate.h"
+#include "ooc_rowstate_internal.h"
 
 #include "ooc_buffer_internal.h"
 #include "ooc_pass_internal.h"
@@ -86,6 +86,7 @@ static int create(struct ooc_stream *s, size_t row_bytes, ooc_rowstate **out, oo
 
 int ooc_rowstate_create(struct ooc_stream *s, size_t row_bytes, ooc_rowstate **out, ooc_error *err)
 {
+    *out = NULL;
     *out = NULL;
     int rc = ooc_dist_agree(ooc_stream_dist(s), create(s, row_bytes, out, err), err);
     if (rc) {

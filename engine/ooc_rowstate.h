@@ -53,12 +53,6 @@ int ooc_rowstate_scan_parallel(ooc_rowstate *rs, ooc_rowstate_each_fn each, ooc_
                                ooc_error *err);
 int ooc_rowstate_threads(const ooc_rowstate *rs);
 
-/* For the stream: the state of chunk `chunk` for worker `slot` (0 .. threads-1), and after map() its
- * write-back. */
-void *ooc__rowstate_load(ooc_rowstate *rs, uint64_t chunk, int slot, ooc_error *err);
-int ooc__rowstate_store(ooc_rowstate *rs, uint64_t chunk, int slot, ooc_error *err);
-size_t ooc__rowstate_row_bytes(const ooc_rowstate *rs);
-
 #ifdef __cplusplus
 }
 #endif

@@ -6,6 +6,7 @@
 #include "ooc_memory.h"
 #include "ooc_pass_internal.h"
 #include "ooc_prefetch_internal.h"
+#include "ooc_rowstate_internal.h"
 #include "ooc_threads.h"
 #include "ooc_units.h"
 
@@ -229,6 +230,7 @@ static const char *held_what(const ooc_stream_params *p, char *buf, size_t size)
 
 int ooc_stream_create(ooc_array *a, const ooc_stream_params *p, ooc_stream **out, ooc_error *err)
 {
+    *out = NULL;
     const ooc_array_info *in = ooc_array_get_info(a);
     ooc_stream *s = calloc(1, sizeof *s);
     if (!s)

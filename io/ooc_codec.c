@@ -42,6 +42,7 @@ size_t ooc_codec_bound(const ooc_codec *c, size_t raw_bytes)
 
 int ooc_codec_ctx_create(ooc_codec_ctx **out)
 {
+    *out = NULL;
     ooc_codec_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx)
         return OOC_ENOMEM;

@@ -2,7 +2,18 @@
  *
  * Every fallible call returns int: 0 on success or a negative OOC_E* code. Calls that can say more take an
  * `ooc_error *err` (may be NULL) and fill it with the code and a one-line message "WHAT: WHY" naming the
- * file, dataset, chunk or row concerned. The tools print it as "PROGRAM: error: WHAT: WHY".
+ * file, dataset, chunk or row concerned; what it holds means something only after a failure. The tools
+ * print it as "PROGRAM: error: WHAT: WHY".
+ *
+ * Conventions of every public header:
+ * - Pointer arguments must not be NULL unless a function's comment says they may.
+ * - A call that makes an object returns it through `out`, and sets *out to NULL when it fails.
+ * - The library never prints, exits or aborts, except in a distributed run (ooc_dist.h), which ends every
+ *   process when one cannot take part in a collective (no memory for it): the others would wait for ever.
+ * - Calls on different objects may run on different threads at once; one object is used by one thread at
+ *   a time. A cancel (ooc_cancel.h) is the process's, and so is the memory a default limit is half of.
+ * - GNU OpenMP cannot start threads again in a child forked after it ran: a program that forks after
+ *   calling ooc calls it again only in the parent, or execs in the child.
  */
 #ifndef OOC_ERROR_H
 #define OOC_ERROR_H

@@ -286,11 +286,13 @@ static int reader_open(const char *path, const char *dataset, int to_read, ooc_h
 
 int ooc_h5_reader_open(const char *path, const char *dataset, ooc_h5_reader **out, ooc_error *err)
 {
+    *out = NULL;
     return reader_open(path, dataset, 1, out, err);
 }
 
 int ooc_h5_reader_describe(const char *path, const char *dataset, ooc_h5_reader **out, ooc_error *err)
 {
+    *out = NULL;
     return reader_open(path, dataset, 0, out, err);
 }
 

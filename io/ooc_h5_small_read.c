@@ -41,11 +41,13 @@ static int read_whole(const char *path, const char *dataset, int rank, double **
 int ooc_h5_read_matrix(const char *path, const char *dataset, double **out, uint64_t *rows, uint64_t *cols,
                        ooc_error *err)
 {
+    *out = NULL;
     return read_whole(path, dataset, 2, out, rows, cols, err);
 }
 
 int ooc_h5_read_vector(const char *path, const char *dataset, double **out, uint64_t *n, ooc_error *err)
 {
+    *out = NULL;
     uint64_t one;
     return read_whole(path, dataset, 1, out, n, &one, err);
 }

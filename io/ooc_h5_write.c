@@ -25,6 +25,7 @@ struct ooc_h5_chunked {
 
 int ooc_h5_file_create(const char *path, const char *name, ooc_h5_file **out, ooc_error *err)
 {
+    *out = NULL;
     ooc_h5_file *f = calloc(1, sizeof *f);
     if (!f || !(f->path = strdup(name ? name : path))) {
         free(f);
@@ -179,6 +180,7 @@ static hid_t chunked_dcpl(const ooc_h5_chunked *d)
 int ooc_h5_chunked_create(ooc_h5_file *f, const char *name, const ooc_h5_chunked_params *p,
                           ooc_h5_chunked **out, ooc_error *err)
 {
+    *out = NULL;
     if (p->rows == 0 || p->cols == 0 || p->chunk_rows == 0 || (p->rank != 1 && p->rank != 2) ||
         (p->rank == 1 && p->cols != 1))
         return ooc_error_set(err, OOC_EINVAL, "%s:%s: invalid dataset shape", f ? f->path : "", name);

@@ -132,6 +132,7 @@ static int check_dest(const char *dest, int force, ooc_error *err)
 
 int ooc_output_open(const char *dest, int force, ooc_output **out, ooc_error *err)
 {
+    *out = NULL;
     int rc = check_dest(dest, force, err);
     if (rc)
         return rc;

@@ -160,6 +160,26 @@ static void test_model_round_trip(void)
     ooc_array_free(a);
 }
 
+/* A failed call sets its out-pointer to NULL (it used to leave whatever the caller had there, which a caller
+ * freeing it after a failure then freed). */
+static void test_failure_sets_out_null(void)
+{
+    ooc_error err;
+    int stale;
+    ooc_array *a = (ooc_array *)&stale;
+    ASSERT(ooc_array_open("/nonexistent/ooc.h5", &a, &err) != 0 && a == NULL);
+    ooc_kmeans_model *m = (ooc_kmeans_model *)&stale;
+    ASSERT(ooc_kmeans_model_load("/nonexistent/model.h5", &m, &err) != 0 && m == NULL);
+    ASSERT_OK(ooc_array_open(spec, &a, &err));
+    ooc_stream_params sp = ooc_stream_params_default();
+    ooc_kmeans_params p = params();
+    p.k = 3001; /* more than the rows */
+    m = (ooc_kmeans_model *)&stale;
+    ASSERT_INT_EQ(ooc_kmeans_fit(a, &sp, &p, NULL, &m, &err), OOC_EINVAL);
+    ASSERT(m == NULL);
+    ooc_array_free(a);
+}
+
 static void test_setup(void)
 {
     ASSERT(mkdtemp(dir) != NULL);
@@ -171,4 +191,4 @@ static void test_cleanup(void)
 }
 
 OOC_TEST_MAIN(test_setup, test_labels_output_checked, test_thread_settings_restored, test_cancel_cleared,
-              test_model_round_trip, test_cleanup)
+              test_model_round_trip, test_failure_sets_out_null, test_cleanup)
