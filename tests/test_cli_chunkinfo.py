@@ -4,6 +4,7 @@ truncated inputs; bad usage), --help, text output, and the memory limit honoured
 import json
 import os
 import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -166,6 +167,33 @@ class Errors(unittest.TestCase):
             status, out, err = chunkinfo(path, "--json")
             self.assertEqual((status, err), (0, ""))
             self.assertEqual(json.loads(out)["shape"], [10000, 4])
+
+    def test_chunk_marked_uncompressed(self):
+        """A zstd chunk's filter mask says zstd was skipped (an optional filter's way of storing a chunk it
+        cannot shrink). Stored whole (the shuffled bytes), it reads as its rows; stored short (its compressed
+        bytes, the mask damaged), it is refused naming the chunk: HDF5 read past it, giving other numbers on
+        every run and exit 0."""
+        good = chunkgen(tmp("masked_src.h5"), "-n", "3000", "-d", "7", "--chunk-rows", "1000", "--seed", "2")
+        with h5py.File(good, "r") as f:
+            x = f["X"][:]
+        for label, stored in (("whole", x[:1000].view(np.uint8).reshape(-1, 8).T.tobytes()), ("short", None)):
+            path = tmp("masked_%s.h5" % label)
+            shutil.copy(good, path)
+            with h5py.File(path, "r+") as f:
+                mask, compressed = f["X"].id.read_direct_chunk((0, 0))
+                self.assertEqual(mask, 0)
+                # Filter 1 (zstd) skipped. HDF5 1.10 keeps the old mask of a chunk rewritten at its old size,
+                # hence the short chunk's extra byte.
+                f["X"].id.write_direct_chunk((0, 0), stored or compressed + b"\0", filter_mask=2)
+                self.assertEqual(f["X"].id.get_chunk_info(0).filter_mask, 2)
+            with self.subTest(stored=label):
+                if stored:
+                    got, out, err = chunkinfo(path, "--stats", "--json")
+                    self.assertEqual((got, err), (0, ""))
+                    np.testing.assert_allclose([c["mean"] for c in json.loads(out)["columns"]], x.mean(axis=0),
+                                               rtol=1e-12)
+                else:
+                    self.fails([path, "--stats"], 1, path, "chunk 0", "filter mask")
 
     def test_corrupt_chunk_other_layouts(self):
         """Corruption that HDF5's own filters detect (deflate, fletcher32): one line naming the file, where
