@@ -78,11 +78,10 @@ static int check_shape_attr(const char *path, const char *name, uint64_t want, c
     return rc;
 }
 
-/* The attributes ooc_kmeans_model_write() adds, where present: each must hold a value the field can take. */
-static int found(int rc, ooc_error *err)
+/* The attributes ooc_kmeans_model_write() adds, where present (an absent one leaves err untouched): each
+ * must hold a value the field can take. */
+static int found(int rc)
 {
-    if (rc == OOC_ENOTFOUND)
-        ooc_error_clear(err);
     return rc == OOC_ENOTFOUND ? 0 : rc;
 }
 
@@ -95,7 +94,7 @@ static int load_count(const char *path, const char *name, uint64_t lo, uint64_t 
                            (unsigned long long)got, (unsigned long long)lo, (unsigned long long)hi);
     if (!rc)
         *v = got;
-    return found(rc, err);
+    return found(rc);
 }
 
 static int load_int(const char *path, const char *name, int lo, int *v, ooc_error *err)
@@ -116,7 +115,7 @@ static int load_real(const char *path, const char *name, double lo, int or_equal
                            or_equal ? "at least" : "above", lo);
     if (!rc)
         *v = got;
-    return found(rc, err);
+    return found(rc);
 }
 
 static int load_init(const char *path, ooc_kmeans_init *init, ooc_error *err)
@@ -126,7 +125,7 @@ static int load_init(const char *path, ooc_kmeans_init *init, ooc_error *err)
     if (!rc && ooc_kmeans_init_parse(name, init) != 0)
         rc = ooc_error_set(err, OOC_EFORMAT, "%s: attribute init is '%s', not k-means||, k-means++ or random", path,
                            name);
-    return found(rc, err);
+    return found(rc);
 }
 
 static int load_attributes(const char *path, ooc_kmeans_model *m, ooc_error *err)

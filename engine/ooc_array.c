@@ -78,6 +78,7 @@ static int open_blobs(ooc_array *a, ooc_error *err)
 
 static int array_open(const char *input, int to_read, ooc_array **out, ooc_error *err)
 {
+    *out = NULL;
     ooc_array *a = calloc(1, sizeof *a);
     if (!a || !(a->input = malloc(strlen(input) + 1))) {
         free(a);
@@ -97,13 +98,11 @@ static int array_open(const char *input, int to_read, ooc_array **out, ooc_error
 
 int ooc_array_open(const char *input, ooc_array **out, ooc_error *err)
 {
-    *out = NULL;
     return array_open(input, 1, out, err);
 }
 
 int ooc_array_describe(const char *input, ooc_array **out, ooc_error *err)
 {
-    *out = NULL;
     return array_open(input, 0, out, err);
 }
 

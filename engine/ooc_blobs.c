@@ -220,7 +220,6 @@ static void draw_centers(ooc_blobs *b)
 int ooc_blobs_create(const ooc_blobs_params *p, const double *centers, ooc_blobs **out, ooc_error *err)
 {
     *out = NULL;
-    *out = NULL;
     int rc = ooc_blobs_params_check(p, err);
     if (rc)
         return rc;

@@ -29,7 +29,6 @@ int ooc_dist_launch_rank(void)
 int ooc_dist_init(int *argc, char ***argv, ooc_dist **out, ooc_error *err)
 {
     *out = NULL;
-    *out = NULL;
     if (ooc_dist_launch_rank() < 0)
         return 0;
 #ifdef OOC_HAVE_MPI

@@ -87,7 +87,6 @@ static int create(struct ooc_stream *s, size_t row_bytes, ooc_rowstate **out, oo
 int ooc_rowstate_create(struct ooc_stream *s, size_t row_bytes, ooc_rowstate **out, ooc_error *err)
 {
     *out = NULL;
-    *out = NULL;
     int rc = ooc_dist_agree(ooc_stream_dist(s), create(s, row_bytes, out, err), err);
     if (rc) {
         ooc_rowstate_free(*out);

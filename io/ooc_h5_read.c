@@ -265,6 +265,7 @@ static int open_checked(ooc_h5_reader *r, const char *path, const char *dataset,
 
 static int reader_open(const char *path, const char *dataset, int to_read, ooc_h5_reader **out, ooc_error *err)
 {
+    *out = NULL;
     ooc_h5_reader *r = calloc(1, sizeof *r);
     size_t n = strlen(path) + strlen(dataset) + 2;
     if (!r || !(r->name = malloc(n))) {
@@ -286,13 +287,11 @@ static int reader_open(const char *path, const char *dataset, int to_read, ooc_h
 
 int ooc_h5_reader_open(const char *path, const char *dataset, ooc_h5_reader **out, ooc_error *err)
 {
-    *out = NULL;
     return reader_open(path, dataset, 1, out, err);
 }
 
 int ooc_h5_reader_describe(const char *path, const char *dataset, ooc_h5_reader **out, ooc_error *err)
 {
-    *out = NULL;
     return reader_open(path, dataset, 0, out, err);
 }
 

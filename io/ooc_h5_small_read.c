@@ -5,11 +5,13 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* A whole non-empty dataset of the given rank (1 or 2) as float64, rows x cols (cols 1 for rank 1). */
 static int read_whole(const char *path, const char *dataset, int rank, double **out, uint64_t *rows,
                       uint64_t *cols, ooc_error *err)
 {
+    *out = NULL;
     ooc_h5_reader *r;
     int rc = ooc_h5_reader_open(path, dataset, &r, err);
     if (rc)
@@ -41,30 +43,26 @@ static int read_whole(const char *path, const char *dataset, int rank, double **
 int ooc_h5_read_matrix(const char *path, const char *dataset, double **out, uint64_t *rows, uint64_t *cols,
                        ooc_error *err)
 {
-    *out = NULL;
     return read_whole(path, dataset, 2, out, rows, cols, err);
 }
 
 int ooc_h5_read_vector(const char *path, const char *dataset, double **out, uint64_t *n, ooc_error *err)
 {
-    *out = NULL;
     uint64_t one;
     return read_whole(path, dataset, 1, out, n, &one, err);
 }
 
-/* An enum's value (h5py's and our booleans) as its integer. */
+/* An enum's value (h5py's and our booleans) as its integer, converted from the enum's base type. */
 static herr_t read_enum(hid_t attr, hid_t type, double *v)
 {
     hid_t mem = H5Tget_native_type(type, H5T_DIR_ASCEND), base = mem < 0 ? H5I_INVALID_HID : H5Tget_super(mem);
-    size_t size = base < 0 ? 0 : H5Tget_size(base);
-    herr_t rc = -1;
-    if (size == 1 || size == 2 || size == 4 || size == 8) {
-        union { int8_t i8; int16_t i16; int32_t i32; int64_t i64; uint8_t u8; uint16_t u16; uint32_t u32; uint64_t u64; } u;
-        int sign = H5Tget_sign(base) == H5T_SGN_2;
-        if ((rc = H5Aread(attr, mem, &u)) >= 0)
-            *v = size == 1 ? (sign ? u.i8 : u.u8) : size == 2 ? (sign ? u.i16 : u.u16)
-                 : size == 4 ? (sign ? (double)u.i32 : u.u32) : (sign ? (double)u.i64 : (double)u.u64);
-    }
+    unsigned char value[16]; /* the base's bytes, then the double's */
+    herr_t rc = base >= 0 && H5Tget_size(base) <= sizeof value && H5Aread(attr, mem, value) >= 0 &&
+                        H5Tconvert(base, H5T_NATIVE_DOUBLE, 1, value, NULL, H5P_DEFAULT) >= 0
+                    ? 0
+                    : -1;
+    if (!rc)
+        memcpy(v, value, sizeof *v);
     if (base >= 0)
         H5Tclose(base);
     if (mem >= 0)
