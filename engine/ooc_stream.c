@@ -73,7 +73,6 @@ struct ooc_stream {
     void **cache;       /* per chunk: its decoded rows, or NULL */
     uint64_t cache_slots; /* this process's first cache_slots chunks are cached once read */
     uint64_t slots_beside_rows; /* cache_slots while the workers hold whole decoded chunks */
-    int rows_held;        /* the workers' rows buffers are allocated */
     /* the pass being run */
     const ooc_pass *pass;
     void *acc;
@@ -187,22 +186,12 @@ static int worker_create(void *ctx, int i)
     return 0;
 }
 
-/* A thread's whole decoded chunk, touched by that thread as in worker_create(). */
-static int rows_create(void *ctx, int i)
-{
-    ooc_stream *s = ctx;
-    worker *b = &s->workers[i];
-    if (!b->rows && !(b->rows = ooc__buffer_alloc(s->chunk_bytes)))
-        return -1;
-    memset(b->rows, 0, s->chunk_bytes);
-    return 0;
-}
-
 /* The workers hold a whole decoded chunk each only while passes need one (to decode a chunk that is not
  * cached, when a pass does not take pieces or the input is not decoded in pieces); otherwise that room,
  * a chunk per thread, caches chunks instead. Chunks cached past the room left when the rows come back are
- * dropped (read again when next needed). */
-static int hold_rows(ooc_stream *s, int need, ooc_error *err)
+ * dropped (read again when next needed). The buffers themselves are allocated on first use
+ * (chunk_rows_of()): when every chunk is cached they never are, and fresh memory is slow to touch. */
+static void hold_rows(ooc_stream *s, int need)
 {
     s->cache_slots = s->p.cache ? s->slots_beside_rows + (need ? 0 : (uint64_t)s->p.threads) : 0;
     for (uint64_t c = 0; c < ooc_array_get_info(s->a)->nchunks; c++)
@@ -210,18 +199,11 @@ static int hold_rows(ooc_stream *s, int need, ooc_error *err)
             ooc__buffer_free(s->cache[c], s->chunk_bytes);
             s->cache[c] = NULL;
         }
-    if (need == s->rows_held)
-        return 0;
     if (!need)
         for (int i = 0; i < s->p.threads; i++) {
             ooc__buffer_free(s->workers[i].rows, s->chunk_bytes);
             s->workers[i].rows = NULL;
         }
-    else if (ooc__pass_each_slot(s->p.threads, rows_create, s) != 0)
-        return ooc_error_set(err, OOC_ENOMEM, "%s: cannot allocate the stream's buffers",
-                             ooc_array_get_info(s->a)->input);
-    s->rows_held = need;
-    return 0;
 }
 
 /* For the message when the limit is too small: what the caller's share is for. */
@@ -389,6 +371,11 @@ static int chunk_rows_of(ooc_stream *s, uint64_t chunk, worker *b, uint64_t *byt
         if (rc < 0)
             release(s, chunk);
         return rc < 0 ? rc : 0;
+    }
+    if (!dst && !b->rows && !(b->rows = ooc__buffer_alloc(s->chunk_bytes))) {
+        release(s, chunk);
+        return ooc_error_set(err, OOC_ENOMEM, "%s: cannot allocate the stream's buffers",
+                             ooc_array_get_info(s->a)->input);
     }
     dst = dst ? dst : b->rows;
     rc = ooc_array_decode(s->a, raw, b->codec, dst, err);
@@ -660,9 +647,9 @@ int ooc_stream_run(ooc_stream *s, const ooc_pass *pass, void *acc, ooc_error *er
     s->x.stopped = 0;
     s->x.rounds = (ooc_array_get_info(s->a)->nchunks + (uint64_t)s->nprocs - 1) / (uint64_t)s->nprocs;
     s->start = ooc_clock_seconds();
-    int rc = pass->no_input ? 0 : hold_rows(s, !pass->pieces || !s->piece_rows, err);
-    if (!rc)
-        rc = run_local(s, pass, err);
+    if (!pass->no_input)
+        hold_rows(s, !pass->pieces || !s->piece_rows);
+    int rc = run_local(s, pass, err);
     if (s->p.dist)
         rc = finish_rounds(s, rc, err);
     s->stats.passes += !pass->no_input;
@@ -761,11 +748,10 @@ static int read_rows_here(ooc_stream *s, const uint64_t *rows, size_t n, double 
         if (i == 0 || rows[i] / in->chunk_rows != rows[i - 1] / in->chunk_rows)
             first[parts++] = i;
     first[parts] = n;
-    int rc = hold_rows(s, !s->piece_rows, err); /* before warm_chunks(): it may drop cached chunks */
+    hold_rows(s, !s->piece_rows); /* before warm_chunks(): it may drop cached chunks */
     gather g = {s, rows, out, first, parts, NULL, 0};
-    uint64_t *warm = rc ? NULL : malloc(((size_t)(s->p.threads - 1) * parts + 1) * sizeof *warm);
-    if (!rc && !warm)
-        rc = ooc_error_set(err, OOC_ENOMEM, "%s: out of memory", in->input);
+    uint64_t *warm = malloc(((size_t)(s->p.threads - 1) * parts + 1) * sizeof *warm);
+    int rc = warm ? 0 : ooc_error_set(err, OOC_ENOMEM, "%s: out of memory", in->input);
     if (!rc) {
         g.warm = warm;
         g.nwarm = warm_chunks(s, &g, warm);
