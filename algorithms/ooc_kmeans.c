@@ -385,6 +385,8 @@ int ooc__kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_
 {
     double t_start = ooc_clock_seconds();
     int rc = ooc_kmeans_params_check(p, err);
+    if (!rc) /* before any check that depends on what a process sees */
+        rc = ooc_array_agree(a, sp->dist, err);
     if (rc)
         return rc;
     const ooc_array_info *in = ooc_array_get_info(a);
@@ -458,10 +460,13 @@ static int predict(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_m
 {
     double t_start = ooc_clock_seconds();
     const ooc_array_info *in = ooc_array_get_info(a);
+    int rc = ooc_array_agree(a, sp->dist, err);
+    if (rc)
+        return rc;
     if (in->cols != m->d)
         return ooc_error_set(err, OOC_EINVAL, "%s: %llu features, but the model has %llu", in->input,
                              (unsigned long long)in->cols, (unsigned long long)m->d);
-    int rc = check_labels_output(in, labels, err);
+    rc = check_labels_output(in, labels, err);
     if (rc)
         return rc;
     blas_single_threaded();

@@ -17,7 +17,8 @@
  *
  * Same input, chunking, seed and options => bitwise-identical centres, inertia, n_iter and labels for any
  * thread count, and for any number of processes (ooc_stream_params.dist: every process calls fit or
- * predict with the same arguments, each reads its own chunks, and all return the same model or error).
+ * predict with the same arguments, each reads its own chunks, and all return the same model or error; an
+ * input that some process sees otherwise is OOC_EINVAL: ooc_array_agree()).
  */
 #ifndef OOC_KMEANS_H
 #define OOC_KMEANS_H

@@ -121,6 +121,33 @@ const ooc_array_info *ooc_array_get_info(const ooc_array *a)
     return &a->info;
 }
 
+/* "1000 x 20 float64 read in chunks of 1000 rows, 12345 bytes stored" */
+static void describe_seen(const uint64_t v[5], char *buf, size_t size)
+{
+    int n = snprintf(buf, size, "%llu x %llu %s read in chunks of %llu rows", (unsigned long long)v[0],
+                     (unsigned long long)v[1], ooc_dtype_name((ooc_dtype)v[2]), (unsigned long long)v[3]);
+    if (v[4] && n > 0 && (size_t)n < size)
+        snprintf(buf + n, size - (size_t)n, ", %llu bytes stored", (unsigned long long)v[4]);
+}
+
+int ooc_array_agree(const ooc_array *a, const ooc_dist *d, ooc_error *err)
+{
+    const ooc_array_info *in = &a->info;
+    uint64_t mine[5] = {in->rows, in->cols, (uint64_t)in->dtype, in->chunk_rows, in->h5 ? in->h5->stored_bytes : 0};
+    uint64_t first[5];
+    memcpy(first, mine, sizeof first);
+    ooc_dist_bcast(d, first, sizeof first, 0);
+    int rc = 0;
+    if (memcmp(first, mine, sizeof mine) != 0) {
+        char seen[160], seen0[160];
+        describe_seen(mine, seen, sizeof seen);
+        describe_seen(first, seen0, sizeof seen0);
+        rc = ooc_error_set(err, OOC_EINVAL, "%s: process %d sees %s, process 0 %s: every process must read the "
+                           "same input", in->input, ooc_dist_rank(d), seen, seen0);
+    }
+    return ooc_dist_agree(d, rc, err);
+}
+
 uint64_t ooc_array_chunk_rows(const ooc_array *a, uint64_t chunk)
 {
     uint64_t row0 = chunk * a->info.chunk_rows;

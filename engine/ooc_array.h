@@ -18,6 +18,7 @@
 #define OOC_ARRAY_H
 
 #include "ooc_codec.h"
+#include "ooc_dist.h"
 #include "ooc_dtype.h"
 #include "ooc_error.h"
 #include "ooc_h5.h"
@@ -51,6 +52,12 @@ int ooc_array_describe(const char *input, ooc_array **out, ooc_error *err);
 void ooc_array_free(ooc_array *a); /* NULL is a no-op */
 
 const ooc_array_info *ooc_array_get_info(const ooc_array *a);
+
+/* ooc_array_agree(): collective; OOC_EINVAL in every process unless each sees the input as process 0 does:
+ * the same shape, type and chunking and, for a file, the same bytes stored (another copy of the input with
+ * other values almost always compresses to another size). Processes that each open the path on their own
+ * machine may open different files; their rows would be mixed silently. d NULL: 0. */
+int ooc_array_agree(const ooc_array *a, const ooc_dist *d, ooc_error *err);
 
 /* ooc_array_chunk_rows(): rows in chunk i (the last may be short). */
 uint64_t ooc_array_chunk_rows(const ooc_array *a, uint64_t chunk);

@@ -292,6 +292,31 @@ class Distributed(T.TempDirTest):
         T.assert_one_error(self, "kmeans-ooc", status, err, 2, "different command lines")
         self.assertEqual((out, T.listdir(self.dir)), ("", []))
 
+    def test_processes_see_different_files(self):
+        """The same relative path opened from other working directories, as on machines whose local files
+        differ: refused in one line with status 1 for fit and predict, nothing written. Before, other row
+        counts ended in MPI_ERR_TRUNCATE or a hang, and another file of the same shape was mixed in silently."""
+        here, there = self.path("here"), self.path("there")
+        for d in (here, there):
+            os.mkdir(d)
+        shutil.copy(shared("blobs.h5"), os.path.join(here, "in.h5"))
+        status, out, err = single("fit", os.path.join(here, "in.h5"), "-q", "-k", 3, "-o", self.path("m.h5"))
+        self.assertEqual(status, 0, err)
+        for name, rows in (("same shape", 120000), ("other rows", 50000)):
+            status, out, err = T.chunkgen("-q", "-f", "-n", rows, "-d", 6, "--chunk-rows", 9000, "--seed", 99,
+                                          os.path.join(there, "in.h5"))
+            self.assertEqual(status, 0, err)
+            for cmd in (["fit", "in.h5", "-q", "-k", 3, "--labels", self.path("l.h5")],
+                        ["predict", self.path("m.h5"), "in.h5", "-q", "--labels", self.path("l.h5")]):
+                with self.subTest(name=name, command=cmd[0]):
+                    one = ["-np", 1, KMEANS, *cmd]
+                    status, out, err = T.run([MPIRUN, "-q", "--wdir", here, *one, ":", "--wdir", there, *one],
+                                             env=MPI_ENV, timeout=60)
+                    T.assert_one_error(self, "kmeans-ooc", status, err, 1, "in.h5", "process 1 sees",
+                                       "every process must read the same input")
+                    self.assertEqual(out, "")
+                    self.assertEqual(sorted(T.listdir(self.dir)), ["here", "m.h5", "there"])
+
     def test_usage_error_said_once(self):
         status, out, err = mpirun(3, "fit", shared("blobs.h5"), "-k", 0)
         T.assert_one_error(self, "kmeans-ooc", status, err, 2, "--n-clusters")
