@@ -29,12 +29,14 @@ static atomic_int close_failed;
 
 /* HDF5's own exit handler closes the files still open (a program's that uses ooc may count on it to flush
  * its own) but crashes in H5F__close_cb on one whose close failed before. This one does the same unless such
- * a file is left, or another thread is inside HDF5 (exit() from a thread libgomp could not start, say). */
+ * a file is left, or another thread is inside HDF5 (exit() from a thread libgomp could not start, say), or
+ * no object is open: then there is nothing to flush, and H5close() would only meet what HDF5 could not free
+ * after refusing a damaged file, printing "HDF5: infinite loop closing library" and a line of object types. */
 static void h5_exit(void)
 {
     if (atomic_load(&close_failed) || depth > 0 || pthread_mutex_trylock(&h5_mutex) != 0)
         return;
-    if (atomic_load(&held) == 0)
+    if (atomic_load(&held) == 0 && H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL) > 0)
         H5close(); /* the lock stays held: no thread enters HDF5 after it */
     else
         pthread_mutex_unlock(&h5_mutex);

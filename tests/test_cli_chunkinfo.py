@@ -241,6 +241,16 @@ class Errors(unittest.TestCase):
                     self.fails([bad, *extra], 1, bad, "300 x 29187", "3 columns")
             status, _, err = T.run(["kmeans-ooc", "fit", bad, "-k", "2", "-q"])
             T.assert_one_error(self, "kmeans-ooc", status, err, 1, bad, "damaged")
+            # Past 4 GB a chunk, HDF5 itself refuses to open the dataset, and keeps something of the file it
+            # cannot free: closing HDF5 at exit then printed "HDF5: infinite loop closing library" and a line
+            # of its object types after our one line.
+            data[at + 4:at + 8] = struct.pack("<I", 0xC10003)
+            with open(bad, "wb") as f:
+                f.write(data)
+            with self.subTest(bad, chunk="over 4 GB"):
+                self.fails([bad], 1, bad, "4GB")
+                status, _, err = T.run(["kmeans-ooc", "fit", bad, "-k", "2", "-q"])
+                T.assert_one_error(self, "kmeans-ooc", status, err, 1, bad, "4GB")
         wide = tmp("shape_resizable.h5")
         with h5py.File(wide, "w") as f:
             f.create_dataset("X", data=x, chunks=(300, 8), maxshape=(None, None), compression="gzip")
