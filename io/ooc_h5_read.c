@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zstd.h>
 
 struct ooc_h5_reader {
     hid_t file, dset, space;
@@ -207,6 +208,36 @@ static int check_filters(const ooc_h5_reader *r, ooc_error *err)
     return 0;
 }
 
+/* When zstd decodes first, the first stored chunk's frames must hold a whole chunk: a damaged type size or
+ * chunk shape makes HDF5 expect more and copy past the decoded buffer (wrong numbers, exit 0; h5py reads the
+ * same). One chunk read, once: the chunks of one file share the damage. Frames that do not record their
+ * size, and a chunk stored with zstd skipped, are left to HDF5. */
+static int check_decoded_size(const ooc_h5_reader *r, ooc_error *err)
+{
+    const ooc_h5_info *in = &r->info;
+    if (!in->chunked || in->nfilters == 0 || in->filters[in->nfilters - 1].id != OOC_H5Z_FILTER_ZSTD)
+        return 0;
+    hsize_t at[2] = {0, 0}, size = 0;
+    haddr_t addr = HADDR_UNDEF;
+    unsigned mask = 0;
+    uint32_t read_mask = 0;
+    void *buf = NULL;
+    unsigned long long held = ZSTD_CONTENTSIZE_UNKNOWN;
+    if (H5Dget_chunk_info(r->dset, r->space, 0, at, &mask, &addr, &size) >= 0 && addr != HADDR_UNDEF &&
+        size > 0 && !(mask & (1u << (in->nfilters - 1))) && (buf = malloc(size)) != NULL &&
+        H5Dread_chunk(r->dset, H5P_DEFAULT, at, &read_mask, buf) >= 0)
+        held = ooc_codec_zstd_content_size(buf, size);
+    free(buf);
+    H5Eclear2(H5E_DEFAULT); /* no chunk, or one HDF5 cannot read: its read says so */
+    uint64_t whole = in->chunk_rows * in->chunk_cols * in->type_size;
+    if (held == ZSTD_CONTENTSIZE_UNKNOWN || held == ZSTD_CONTENTSIZE_ERROR || held == whole)
+        return 0;
+    return ooc_error_set(err, OOC_ECORRUPT, "%s: the chunk at row %llu decodes to %llu bytes, but its %llu x %llu "
+                         "values (%zu bytes each) take %llu: the file is damaged", r->name, (unsigned long long)at[0],
+                         held, (unsigned long long)in->chunk_rows, (unsigned long long)in->chunk_cols, in->type_size,
+                         (unsigned long long)whole);
+}
+
 /* to_read: refuse what cannot be read (a filter not available), rather than only describe it. */
 static int open_checked(ooc_h5_reader *r, const char *path, const char *dataset, int to_read, ooc_error *err)
 {
@@ -254,6 +285,8 @@ static int open_checked(ooc_h5_reader *r, const char *path, const char *dataset,
         rc = describe_layout(r, err);
     if (!rc && to_read)
         rc = check_filters(r, err);
+    if (!rc && to_read)
+        rc = check_decoded_size(r, err);
     if (!rc && strcmp(r->info.layout, "virtual") == 0 && ooc__h5_virtual_cycle(path, dataset))
         rc = ooc_error_set(err, OOC_EFORMAT, "%s: a virtual dataset whose sources lead back to it", r->name);
     if (!rc && to_read)

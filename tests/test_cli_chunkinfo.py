@@ -258,6 +258,38 @@ class Errors(unittest.TestCase):
         self.assertEqual((status, err), (0, ""))
         np.testing.assert_allclose([c["mean"] for c in json.loads(out)["columns"]], x.mean(axis=0), rtol=1e-12)
 
+    def test_damaged_type_size(self):
+        """A datatype message whose size is damaged (float32 read as 8 bytes a value, int32 labels as 8, 2 or
+        1): HDF5 expects chunks of another size than the zstd frames hold and copied past the decoded buffer,
+        so that the tools gave wrong numbers with exit 0 (AddressSanitizer: a heap overflow in H5Dread).
+        Refused before any read, naming the chunk and both sizes."""
+        good = chunkgen(tmp("type_f32.h5"), "-n", "1000", "-d", "3", "--dtype", "float32", "--chunk-rows", "100")
+        labels = tmp("type_labels.h5")
+        status, _, err = T.run(["kmeans-ooc", "fit", good, "-k", "2", "-q", "--labels", labels])
+        self.assertEqual(status, 0, err)
+        # The datatype messages: float32 (class 1, little-endian IEEE, 4 bytes), int32 (class 0, signed, 4)
+        for path, message, sizes in ((good, bytes([0x11, 0x20, 0x1F, 0, 4, 0, 0, 0]), (8,)),
+                                     (labels, bytes([0x10, 0x08, 0, 0, 4, 0, 0, 0]), (8, 2, 1))):
+            with open(path, "rb") as f:
+                data = bytearray(f.read())
+            self.assertEqual(data.count(message), 1, path)
+            at = data.find(message)
+            for size in sizes:
+                data[at + 4] = size
+                bad = path.replace(".h5", "_%d.h5" % size)
+                with open(bad, "wb") as f:
+                    f.write(data)
+                with self.subTest(bad):
+                    if path == good:
+                        self.fails([bad, "--stats"], 1, bad, "the chunk at row 0 decodes to 1200 bytes",
+                                   "take %d" % (300 * size), "damaged")
+                        argv = ["kmeans-ooc", "fit", bad, "-k", "2", "-q"]
+                    else:
+                        argv = ["kmeans-ooc", "labels", bad]
+                    status, out, err = T.run(argv)
+                    T.assert_one_error(self, "kmeans-ooc", status, err, 1, bad, "decodes to", "damaged")
+                    self.assertEqual(out, "")
+
     def test_damaged_shape(self):
         """More rows than the dataset's fixed maximum (a damaged dataspace message: HDF5 opens it and reads
         fill values for every row it claims, 10^11 in a fuzzed file) is refused before any read."""
