@@ -25,6 +25,13 @@
  * with u = 2^-24, while e_D (in double) is negligible beside it. Then 2 (e_s + e_D) <= 4 γ_(d+5)
  * (D_b + 2 cmax), well within the same allowance 16 (d + 4) u: the argument above holds as it is.
  *
+ * Underflow. The bounds above are relative; a product below T's smallest normal (float32 data near 1e-22,
+ * whose squared distances are subnormal floats) is off by up to half T's smallest subnormal instead. A
+ * score has 2d + 1 such products at most, so 2 e_s gains at most (2d + 1) TINY and e_D (in double) at most
+ * d DBL_TRUE_MIN: the allowance gains 16 (d + 4) TINY, which for data of ordinary size changes no bit of the
+ * limit. Where scores are that small every centre falls within it and D, in double, settles them all.
+ * (Float64 data near 1e-161 has D itself subnormal: then D cannot tell the centres apart either.)
+ *
  * The second nearest (when asked). Let M = limit − s_b, the allowance above. By the same bounds, for any
  * centre j, D_j* − D_b* >= s_j − s_b − 2 e_s (D* exact), and D_b* >= D_b − e_D, so D_j* >= D_b + s_j − limit
  * since M >= 2 e_s + e_D with room. For a centre outside the margin (s_j > limit) that is positive, and D_j
@@ -38,7 +45,7 @@
 #include <float.h>
 #include <math.h>
 
-#define OOC__ASSIGN_SETTLE(NAME, XSUF, XT, T, I, UNIT, BIG, ROUND_UP, VB, ATTR)                           \
+#define OOC__ASSIGN_SETTLE(NAME, XSUF, XT, T, I, UNIT, TINY, BIG, ROUND_UP, VB, ATTR)                     \
     ATTR static void NAME(const XT *x, size_t n, size_t d, const XT *c, size_t k, const T *cnp, size_t kp, \
                           double cmax, const T *dot, size_t ld, int32_t *labels, double *dist, double *second) \
     {                                                                                                      \
@@ -46,6 +53,7 @@
         typedef I ivec __attribute__((vector_size(VB), aligned(16), may_alias));                           \
         enum { L = (VB) / sizeof(T) };                                                                     \
         const double rel = 16.0 * (double)(d + 4) * (UNIT), keep = 1 - ooc__sqdist_margin(d);              \
+        const double floor = 16.0 * (double)(d + 4) * (TINY); /* products that underflow: see above */     \
         ivec lane;                                                                                         \
         for (int u = 0; u < L; u++)                                                                        \
             lane[u] = u;                                                                                   \
@@ -84,7 +92,7 @@
             if ((size_t)b >= k) /* every score NaN: data outside the contract; any valid label */          \
                 b = 0;                                                                                     \
             const double d_b = ooc__sqdist_##XSUF(xi, c + (size_t)b * d, d);                               \
-            const double limit = (double)sb + rel * (d_b + 2 * cmax);                                      \
+            const double limit = (double)sb + rel * (d_b + 2 * cmax) + floor;                              \
             const T lim = ROUND_UP(limit); /* a T >= limit: (double)s <= limit implies s <= lim */         \
             /* Every score and dot product is at most (‖x‖ + 2 max‖c‖)² <= 2 D_b + 8 cmax in magnitude;    \
              * beyond a quarter of T's range (float32 data past about 1e19) one may have overflowed, and   \
@@ -148,10 +156,10 @@ static int wide_enough(size_t kp, size_t ld, size_t lanes)
  * an exact D), which does not depend on how the scores are split among lanes either. The widest one that
  * the CPU has and that is wide_enough() runs (bench_assign, float64, ns a row: d,k = 32,1000 2471 -> 1843;
  * 16,256 466 -> 317). */
-#define OOC__SETTLE_DISPATCH(SUF, XSUF, XT, T, I, UNIT, BIG, ROUND_UP)                                     \
-    OOC__ASSIGN_SETTLE(settle_v16_##SUF, XSUF, XT, T, I, UNIT, BIG, ROUND_UP, 16, )                        \
-    OOC__ASSIGN_SETTLE(settle_v32_##SUF, XSUF, XT, T, I, UNIT, BIG, ROUND_UP, 32, OOC__AVX2)               \
-    OOC__ASSIGN_SETTLE(settle_v64_##SUF, XSUF, XT, T, I, UNIT, BIG, ROUND_UP, 64, OOC__AVX512)             \
+#define OOC__SETTLE_DISPATCH(SUF, XSUF, XT, T, I, UNIT, TINY, BIG, ROUND_UP)                               \
+    OOC__ASSIGN_SETTLE(settle_v16_##SUF, XSUF, XT, T, I, UNIT, TINY, BIG, ROUND_UP, 16, )                  \
+    OOC__ASSIGN_SETTLE(settle_v32_##SUF, XSUF, XT, T, I, UNIT, TINY, BIG, ROUND_UP, 32, OOC__AVX2)         \
+    OOC__ASSIGN_SETTLE(settle_v64_##SUF, XSUF, XT, T, I, UNIT, TINY, BIG, ROUND_UP, 64, OOC__AVX512)       \
                                                                                                            \
     void ooc__assign_settle_##SUF(const XT *x, size_t n, size_t d, const XT *c, size_t k, const T *cnp,    \
                                   size_t kp, double cmax, const T *dot, size_t ld, int32_t *labels,        \
@@ -180,6 +188,6 @@ static int wide_enough(size_t kp, size_t ld, size_t lanes)
 OOC__PAD_NORMS(f64, double)
 OOC__PAD_NORMS(f32, float)
 /* f64s: float64 rows and centres, ranked by float32 scores (ooc_assign_gemm.c), settled with D in double. */
-OOC__SETTLE_DISPATCH(f64, f64, double, double, int64_t, DBL_EPSILON / 2, DBL_MAX, OOC__ROUND_UP_F64)
-OOC__SETTLE_DISPATCH(f32, f32, float, float, int32_t, FLT_EPSILON / 2, FLT_MAX, OOC__ROUND_UP_F32)
-OOC__SETTLE_DISPATCH(f64s, f64, double, float, int32_t, FLT_EPSILON / 2, FLT_MAX, OOC__ROUND_UP_F32)
+OOC__SETTLE_DISPATCH(f64, f64, double, double, int64_t, DBL_EPSILON / 2, DBL_TRUE_MIN, DBL_MAX, OOC__ROUND_UP_F64)
+OOC__SETTLE_DISPATCH(f32, f32, float, float, int32_t, FLT_EPSILON / 2, FLT_TRUE_MIN, FLT_MAX, OOC__ROUND_UP_F32)
+OOC__SETTLE_DISPATCH(f64s, f64, double, float, int32_t, FLT_EPSILON / 2, FLT_TRUE_MIN, FLT_MAX, OOC__ROUND_UP_F32)

@@ -563,6 +563,30 @@ class FarFromOrigin(unittest.TestCase):
         self.assertLess(js["inertia"], 1.01 * ref, (js["inertia"], ref))
 
 
+class NearZero(unittest.TestCase):
+    def test_float32_whose_squared_distances_are_subnormal(self):
+        # float32 values near 1e-22: squared distances about 1e-44, subnormal floats, where float32 scores err
+        # by a subnormal step rather than relatively. Every label must still be a nearest centre (numpy, in
+        # float64, where these are normal), and predict must give fit's labels: 28 rows were not nearest, and
+        # predict differed on 71, before the scores' allowance covered underflow.
+        rng = np.random.default_rng(22)
+        C = rng.uniform(-10, 10, (4, 3))
+        y = rng.integers(0, 4, 3000)
+        X = ((C[y] + rng.normal(size=(3000, 3))) / 20 * 1e-22).astype(np.float32)
+        p, model, labels, again = path("tiny32.h5"), path("tiny32-m.h5"), path("tiny32-l.h5"), path("tiny32-p.h5")
+        with T.h5py().File(p, "w") as f:
+            f.create_dataset("X", data=X, chunks=(500, 3))
+        for init in ("random", "k-means||"):
+            with self.subTest(init=init):
+                js = fit(self, p, "-k", 4, "--init", init, model=model, labels=labels)
+                centres, sizes, _ = load_model(model)
+                got = read(labels, "labels")
+                check_exact(self, X, working_centres(centres, np.float32), got, js["inertia"], sizes)
+                status, out, err = T.run(["kmeans-ooc", "predict", model, p, "--labels", again, "-f", "-q"])
+                self.assertEqual(status, 0, err)
+                np.testing.assert_array_equal(read(again, "labels"), got)
+
+
 class Predict(unittest.TestCase):
     def test_predict_new_data_and_fit_data(self):
         inp = blobs(1)
