@@ -101,7 +101,7 @@ size_t ooc__weighted_kmeans_bytes(size_t m, size_t d, size_t k)
     size_t plusplus = m * (2 + trials) * sizeof(double) + d * (trials + TRIAL_LANES) * sizeof(double);
     size_t lloyd = ooc__assign_scratch_bytes(OOC_FLOAT64, k, d) + 64 + m * (2 * sizeof(int32_t) + sizeof(double)) +
                    k * (d + 2) * sizeof(double);
-    return plusplus > lloyd ? plusplus : lloyd;
+    return m * d * sizeof(double) + (plusplus > lloyd ? plusplus : lloyd); /* the points scaled, at most */
 }
 
 /* Weighted greedy k-means++ (scikit-learn's _kmeans_plusplus with sample weights): 2 + ln k trials for each
@@ -209,9 +209,41 @@ static int lloyd(const double *pts, const double *w, size_t m, size_t d, size_t 
     return rc;
 }
 
+/* The binary exponent of the points' widest spread over a column when it leaves [2^-60, 2^60], else 0. */
+static int spread_exponent(const double *pts, size_t m, size_t d)
+{
+    double spread = 0;
+    for (size_t t = 0; t < d; t++) {
+        double lo = INFINITY, hi = -INFINITY;
+        for (size_t i = 0; i < m; i++) {
+            lo = fmin(lo, pts[i * d + t]);
+            hi = fmax(hi, pts[i * d + t]);
+        }
+        spread = fmax(spread, hi - lo);
+    }
+    return spread > 0 && isfinite(spread) && (spread < 0x1p-60 || spread > 0x1p60) ? ilogb(spread) : 0;
+}
+
+/* Points spread far beyond 1 or far below it are clustered times a power of two that brings the spread to
+ * [1, 2): their weighted potentials (weights up to the row count, times squared distances) then neither
+ * overflow (points 1e152 apart made every trial's potential inf, and the pick arbitrary: 7 times the
+ * inertia) nor underflow. Powers of two scale every step exactly, so the centres are those of the points
+ * as they are. */
 int ooc__weighted_kmeans(const double *points, const double *weights, size_t m, size_t d, size_t k, uint64_t seed,
                          int threads, double *centers)
 {
-    int rc = plusplus(points, weights, m, d, k, seed, threads, centers);
-    return rc ? rc : lloyd(points, weights, m, d, k, centers);
+    int e = spread_exponent(points, m, d);
+    double *scaled = e ? malloc(m * d * sizeof *scaled) : NULL;
+    if (e && !scaled)
+        return OOC_ENOMEM;
+    for (size_t i = 0; scaled && i < m * d; i++)
+        scaled[i] = ldexp(points[i], -e);
+    const double *pts = scaled ? scaled : points;
+    int rc = plusplus(pts, weights, m, d, k, seed, threads, centers);
+    if (!rc)
+        rc = lloyd(pts, weights, m, d, k, centers);
+    for (size_t i = 0; !rc && e && i < k * d; i++)
+        centers[i] = ldexp(centers[i], e);
+    free(scaled);
+    return rc;
 }

@@ -3,6 +3,7 @@ the exact labels, inertia and sizes of the saved model, a numpy k-means|| withou
 initialisation, and the tool's own runs under other threads, memory limits, layouts and inputs for bitwise
 determinism."""
 import json
+import math
 import os
 import re
 import tempfile
@@ -563,7 +564,28 @@ class FarFromOrigin(unittest.TestCase):
         self.assertLess(js["inertia"], 1.01 * ref, (js["inertia"], ref))
 
 
-class NearZero(unittest.TestCase):
+class Magnitude(unittest.TestCase):
+    def test_a_power_of_two_scales_the_fit_exactly(self):
+        # Powers of two scale every step exactly: data times 2^e must give the centres times 2^e, bit for
+        # bit, and the inertia times 2^2e, for every init. At 2^508 (values near 6.7e152) k-means||'s
+        # reclustering of its candidates overflowed (weights times squared distances: every trial's
+        # potential inf), and its inertia was 7 times the scaled one.
+        rng = np.random.default_rng(0)
+        C = rng.uniform(-10, 10, (4, 3))
+        X = (C[rng.integers(0, 4, 2000)] + rng.normal(size=(2000, 3))) / 16
+        for init in ("k-means||", "k-means++", "random"):
+            got = {}
+            for e in (0, 508, -480):
+                p, model = path(f"scaled{e}.h5"), path(f"scaled{e}-m.h5")
+                with T.h5py().File(p, "w") as f:
+                    f["X"] = np.ldexp(X, e)
+                js = fit(self, p, "-k", 4, "--init", init, model=model)
+                got[e] = (load_model(model)[0], js["inertia"], js["n_iter"])
+            for e in (508, -480):
+                with self.subTest(init=init, e=e):
+                    np.testing.assert_array_equal(got[e][0], np.ldexp(got[0][0], e))
+                    self.assertEqual(got[e][1:], (math.ldexp(got[0][1], 2 * e), got[0][2]))
+
     def test_float32_whose_squared_distances_are_subnormal(self):
         # float32 values near 1e-22: squared distances about 1e-44, subnormal floats, where float32 scores err
         # by a subnormal step rather than relatively. Every label must still be a nearest centre (numpy, in
