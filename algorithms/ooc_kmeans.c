@@ -256,7 +256,7 @@ int ooc__check_stats(const ooc__fit *f, const ooc_colstats *st, ooc_error *err)
     for (uint64_t j = 0; j < st->cols; j++) {
         double range = st->max[j] - st->min[j];
         if (!(range * range <= DBL_MAX))
-            return ooc_error_set(err, OOC_ENONFINITE, "%s: feature %llu spans %g to %g: squared distances "
+            return ooc_error_set(err, OOC_ENONFINITE, "%s: feature %llu spans %.17g to %.17g: squared distances "
                                  "overflow float64: values too large", f->in->input, (unsigned long long)j,
                                  st->min[j], st->max[j]);
         reach += range * range;

@@ -441,6 +441,25 @@ class RuntimeFailures(Base):
         self.fit_fails(inp, "huge.h5", "overflow", args=("-k", 2))
         self.predict_fails(self.write_h5("model2.h5", cluster_centers=np.zeros((2, 3))), inp, "huge.h5", "overflow")
 
+    def test_inertia_overflow_is_said(self):
+        # Every squared distance fits in float64, their sum does not: the inertia is inf (null in --json), as
+        # scikit-learn's, and both fit and predict say so in one warning (it passed silently).
+        X = np.tile([[0.0], [1.2e154]], (500, 1))
+        with np.errstate(over="ignore"):
+            self.assertEqual(((X - X.mean()) ** 2).sum(), np.inf)
+        inp, model = self.write_h5("sum_overflow.h5", X=X), self.path("sum_overflow_model.h5")
+        status, out, err = kmeans("fit", inp, "-k", 1, "--json", "-q", "-o", model)
+        self.assertEqual(status, 0, err)
+        self.assertIsNone(json.loads(out)["inertia"])
+        warnings = T.error_lines(err)
+        self.assertEqual(len(warnings), 1, err)
+        self.assertRegex(warnings[0], r"^kmeans-ooc: warning: the inertia.*inf")
+        status, out, err = kmeans("predict", model, inp, "--labels", self.path("sum_overflow_labels.h5"), "-q")
+        self.assertEqual(status, 0, err)
+        self.assertIn("inertia inf", out)
+        self.assertEqual(len(T.error_lines(err)), 1, err)
+        self.assertIn("warning: the inertia", err)
+
     def test_variance_overflow(self):
         # One finite row so far out that its squared distance to the others overflows float64 (numpy: inf),
         # with every --init and --tol: refused at once, naming the feature. (Before, the default tol, as

@@ -229,13 +229,19 @@ class NearTheLargestDouble(unittest.TestCase):
 
     def test_inertia_past_the_largest_double(self):
         # Each row's squared distance to its centre is a double (1e308), their sum is not: the labels are
-        # certain, the inertia inf (scikit-learn's score: -inf). predict refused the data.
-        model = tmp("centre-1e154.h5")
+        # certain, the inertia inf (scikit-learn's score: -inf), and a warning says so. predict refused the
+        # data.
+        model, out = tmp("centre-1e154.h5"), tmp("centre-1e154-labels.h5")
         with h5py.File(model, "w") as f:
             f["cluster_centers"] = np.array([[1e154]])
-        js, labels = predict(self, model, write("zeros.h5", np.zeros((2, 1))))
-        self.assertIsNone(js["inertia"])  # inf in JSON
-        np.testing.assert_array_equal(labels, [0, 0])
+        status, stdout, err = T.run(["kmeans-ooc", "predict", model, write("zeros.h5", np.zeros((2, 1))), "--labels",
+                                     out, "--json", "-q"])
+        self.assertEqual(status, 0, err)
+        self.assertEqual(len(T.error_lines(err)), 1, err)
+        self.assertIn("warning: the inertia", err)
+        self.assertIsNone(json.loads(stdout)["inertia"])  # inf in JSON
+        with h5py.File(out, "r") as f:
+            np.testing.assert_array_equal(f["labels"][...], [0, 0])
 
 
 class Float32RowsFloat64Centres(unittest.TestCase):

@@ -13,6 +13,7 @@
 #include "ooc_units.h"
 
 #include <errno.h>
+#include <float.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
@@ -349,9 +350,19 @@ static void warn_empty_clusters(const ooc_kmeans_model *m)
                 (unsigned long long)empty, empty == 1 ? "is" : "are");
 }
 
+/* A sum of finite squared distances past the largest double (each distance fits; their sum does not): the
+ * inertia is inf, as scikit-learn's, and --json, which has no inf, says null. */
+static void warn_inertia_overflow(double inertia)
+{
+    if (isinf(inertia))
+        cli_warning("the inertia, a sum of finite squared distances, passes the largest double (%g): it is "
+                    "inf, null in --json", DBL_MAX);
+}
+
 static void print_fit(const cli *c, const ooc_kmeans_model *m)
 {
     warn_empty_clusters(m);
+    warn_inertia_overflow(m->inertia);
     if (!c->json) {
         printf("kmeans: %llu x %llu, k=%llu, inertia %.10g, %d iterations%s, %llu passes, %.2f s (stats %.2f s, "
                "init %.2f s, lloyd %.2f s, labels %.2f s)\n",
@@ -490,6 +501,8 @@ static int run_predict(cli *c, ooc_error *err)
     if (!rc)
         rc = ooc_chunk_output_ready(labels, err);
     rc = cli_stopped(rc, err);
+    if (!rc && is_writer(c))
+        warn_inertia_overflow(done.inertia);
     if (!rc && is_writer(c) && c->json) /* as fit: reported before the labels are in place */
         print_predict_json(c, ooc_array_get_info(a), m, &done);
     else if (!rc && is_writer(c))
