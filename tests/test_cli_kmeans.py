@@ -460,6 +460,25 @@ class RuntimeFailures(Base):
         self.assertEqual(len(T.error_lines(err)), 1, err)
         self.assertIn("warning: the inertia", err)
 
+    def test_squared_distances_near_the_smallest_normal_are_said(self):
+        # Data near 1e-161: squared distances near 1e-323, where a double keeps a bit or two, so that labels
+        # and centres cannot be exact (a fit "converged" after one iteration with 179 of 1000 rows off their
+        # nearest centre, silently). fit and predict say so in one warning; the same data at 1e-3 does not.
+        rng = np.random.default_rng(5)
+        X = np.c_[np.concatenate([rng.normal(.1, .03, 300), rng.normal(.5, .05, 400), rng.normal(.9, .03, 300)]),
+                  rng.uniform(0, 1, 1000)]
+        for e, warned in ((-535, True), (-10, False)):
+            inp, model = self.write_h5(f"scale{e}.h5", X=np.ldexp(X, e)), self.path(f"scale{e}_model.h5")
+            with self.subTest(e=e):
+                status, out, err = kmeans("fit", inp, "-k", 3, "-q", "-o", model)
+                self.assertEqual(status, 0, err)
+                status, out, err2 = kmeans("predict", model, inp, "--labels", self.path(f"scale{e}_l.h5"), "-q")
+                self.assertEqual(status, 0, err2)
+                for said in (err, err2):
+                    self.assertEqual(T.error_lines(said), [said.strip()] if warned else [], said)
+                    if warned:
+                        self.assertIn("warning: squared distances are near the smallest normal double", said)
+
     def test_variance_overflow(self):
         # One finite row so far out that its squared distance to the others overflows float64 (numpy: inf),
         # with every --init and --tol: refused at once, naming the feature. (Before, the default tol, as

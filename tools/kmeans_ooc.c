@@ -351,18 +351,23 @@ static void warn_empty_clusters(const ooc_kmeans_model *m)
 }
 
 /* A sum of finite squared distances past the largest double (each distance fits; their sum does not): the
- * inertia is inf, as scikit-learn's, and --json, which has no inf, says null. */
-static void warn_inertia_overflow(double inertia)
+ * inertia is inf, as scikit-learn's, and --json, which has no inf, says null. Squared distances near the
+ * smallest normal double (data near 1e-160) keep few bits or none: labels and centres cannot be exact. */
+static void warn_inertia_range(double inertia, uint64_t rows)
 {
     if (isinf(inertia))
         cli_warning("the inertia, a sum of finite squared distances, passes the largest double (%g): it is "
                     "inf, null in --json", DBL_MAX);
+    else if (inertia > 0 && inertia < 0x1p-1000 * (double)rows)
+        cli_warning("squared distances are near the smallest normal double (%g a row on average), where they "
+                    "keep few exact bits: labels and centres may be off; multiply the data by a power of two",
+                    inertia / (double)rows);
 }
 
 static void print_fit(const cli *c, const ooc_kmeans_model *m)
 {
     warn_empty_clusters(m);
-    warn_inertia_overflow(m->inertia);
+    warn_inertia_range(m->inertia, m->n_samples);
     if (!c->json) {
         printf("kmeans: %llu x %llu, k=%llu, inertia %.10g, %d iterations%s, %llu passes, %.2f s (stats %.2f s, "
                "init %.2f s, lloyd %.2f s, labels %.2f s)\n",
@@ -502,7 +507,7 @@ static int run_predict(cli *c, ooc_error *err)
         rc = ooc_chunk_output_ready(labels, err);
     rc = cli_stopped(rc, err);
     if (!rc && is_writer(c))
-        warn_inertia_overflow(done.inertia);
+        warn_inertia_range(done.inertia, ooc_array_get_info(a)->rows);
     if (!rc && is_writer(c) && c->json) /* as fit: reported before the labels are in place */
         print_predict_json(c, ooc_array_get_info(a), m, &done);
     else if (!rc && is_writer(c))
