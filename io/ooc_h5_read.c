@@ -222,14 +222,17 @@ static int check_decoded_size(const ooc_h5_reader *r, ooc_error *err)
     unsigned mask = 0;
     uint32_t read_mask = 0;
     void *buf = NULL;
+    hsize_t file_bytes = 0;
     unsigned long long held = ZSTD_CONTENTSIZE_UNKNOWN;
+    uint64_t whole = in->chunk_rows * in->chunk_cols * in->type_size;
+    /* a stored size past the file's is damage of another kind, which HDF5's own read meets */
     if (H5Dget_chunk_info(r->dset, r->space, 0, at, &mask, &addr, &size) >= 0 && addr != HADDR_UNDEF &&
-        size > 0 && !(mask & (1u << (in->nfilters - 1))) && (buf = malloc(size)) != NULL &&
+        size > 0 && H5Fget_filesize(r->file, &file_bytes) >= 0 && size <= file_bytes &&
+        !(mask & (1u << (in->nfilters - 1))) && (buf = malloc(size)) != NULL &&
         H5Dread_chunk(r->dset, H5P_DEFAULT, at, &read_mask, buf) >= 0)
         held = ooc_codec_zstd_content_size(buf, size);
     free(buf);
     H5Eclear2(H5E_DEFAULT); /* no chunk, or one HDF5 cannot read: its read says so */
-    uint64_t whole = in->chunk_rows * in->chunk_cols * in->type_size;
     if (held == ZSTD_CONTENTSIZE_UNKNOWN || held == ZSTD_CONTENTSIZE_ERROR || held == whole)
         return 0;
     return ooc_error_set(err, OOC_ECORRUPT, "%s: the chunk at row %llu decodes to %llu bytes, but its %llu x %llu "
