@@ -208,15 +208,19 @@ static int check_filters(const ooc_h5_reader *r, ooc_error *err)
     return 0;
 }
 
-/* When zstd decodes first, the first stored chunk's frames must hold a whole chunk: a damaged type size or
- * chunk shape makes HDF5 expect more and copy past the decoded buffer (wrong numbers, exit 0; h5py reads the
- * same). One chunk read, once: the chunks of one file share the damage. Frames that do not record their
- * size, and a chunk stored with zstd skipped, are left to HDF5. */
+/* When zstd decodes first and only shuffle follows (which keeps the size), the first stored chunk's frames
+ * must hold a whole chunk: a damaged type size or chunk shape makes HDF5 expect more and copy past the
+ * decoded buffer (wrong numbers, exit 0; h5py reads the same). One chunk read, once: the chunks of one file
+ * share the damage. Frames that do not record their size, and a chunk stored with zstd skipped, are left
+ * to HDF5. */
 static int check_decoded_size(const ooc_h5_reader *r, ooc_error *err)
 {
     const ooc_h5_info *in = &r->info;
     if (!in->chunked || in->nfilters == 0 || in->filters[in->nfilters - 1].id != OOC_H5Z_FILTER_ZSTD)
         return 0;
+    for (int i = 0; i < in->nfilters - 1; i++)
+        if (in->filters[i].id != H5Z_FILTER_SHUFFLE) /* scaleoffset or nbit before zstd: another size */
+            return 0;
     hsize_t at[2] = {0, 0}, size = 0;
     haddr_t addr = HADDR_UNDEF;
     unsigned mask = 0;

@@ -289,6 +289,15 @@ class Errors(unittest.TestCase):
                     status, out, err = T.run(argv)
                     T.assert_one_error(self, "kmeans-ooc", status, err, 1, bad, "decodes to", "damaged")
                     self.assertEqual(out, "")
+        # Not damage: zstd's frames holding what another filter made of a chunk (scaleoffset's packed integers,
+        # fewer bytes than the chunk) read as numpy reads them.
+        packed = tmp("scaleoffset_zstd.h5")
+        x = np.random.default_rng(3).integers(0, 100, (1000, 3)).astype("<i4")
+        with h5py.File(packed, "w") as f:
+            f.create_dataset("X", data=x, chunks=(100, 3), scaleoffset=0, compression=32015)
+        status, out, err = chunkinfo(packed, "--stats", "--json")
+        self.assertEqual((status, err), (0, ""))
+        np.testing.assert_allclose([c["mean"] for c in json.loads(out)["columns"]], x.mean(axis=0), rtol=1e-12)
 
     def test_damaged_shape(self):
         """More rows than the dataset's fixed maximum (a damaged dataspace message: HDF5 opens it and reads
