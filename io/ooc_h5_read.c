@@ -127,7 +127,13 @@ static int describe_layout(ooc_h5_reader *r, ooc_error *err)
                                    (unsigned long long)max[i], i == 0 ? "rows" : "columns");
     }
     int n = H5Pget_nfilters(dcpl);
-    int fast = in->chunked && in->codec.elem_size && in->chunk_cols == in->cols && n >= 0 && n <= 2;
+    /* A partial last chunk stored unfiltered (H5D_CHUNK_DONT_FILTER_PARTIAL_CHUNKS) keeps a filter mask of 0,
+     * so nothing but the dataset's option tells our codec not to decode it: HDF5 reads such datasets. */
+    unsigned opts = 0;
+    if (in->chunked && H5Pget_chunk_opts(dcpl, &opts) < 0)
+        H5Eclear2(H5E_DEFAULT);
+    int raw_edge = (opts & H5D_CHUNK_DONT_FILTER_PARTIAL_CHUNKS) && in->chunk_rows && in->rows % in->chunk_rows;
+    int fast = in->chunked && in->codec.elem_size && in->chunk_cols == in->cols && n >= 0 && n <= 2 && !raw_edge;
     for (int i = 0; i < n && i < OOC_H5_MAX_FILTERS && !rc; i++) {
         unsigned flags, cd[8];
         size_t ncd = 8;

@@ -1,6 +1,7 @@
 """Inputs whose storage the fast paths once misread, against h5py and numpy: storage chunks taller than the
 dataset (h5py's resizable datasets); chunks never written, with fill time NEVER; datasets behind external
-links; float types other than float32 and float64; unfiltered chunks whose index records another size."""
+links; float types other than float32 and float64; unfiltered chunks whose index records another size; partial
+chunks stored unfiltered."""
 import itertools
 import json
 import os
@@ -207,6 +208,39 @@ class IndexedChunkSizes(unittest.TestCase):
                                    recorded)
                     check_stats(self, p, X)
                     check_fit(self, p, X)
+
+
+class UnfilteredPartialChunks(unittest.TestCase):
+    """H5D_CHUNK_DONT_FILTER_PARTIAL_CHUNKS (libver v110 and later): HDF5 stores a partial last chunk as it is,
+    unfiltered, yet its filter mask says 0 (every filter applied); only the dataset's option says otherwise.
+    ooc decoded it as zstd and refused the file ("not a zstd frame"); h5py reads it."""
+
+    def test_read_as_h5py_reads(self):
+        import ctypes  # h5py has no H5Pset_chunk_opts: called in the HDF5 library h5py loaded
+        with open("/proc/self/maps") as maps:
+            lib = next(line.split()[-1] for line in maps if "/libhdf5" in line and "_hl" not in line)
+        hdf5 = ctypes.CDLL(lib)
+        hdf5.H5Pset_chunk_opts.argtypes = [ctypes.c_int64, ctypes.c_uint]
+        X = blobs(1000, seed=12)
+        for shuffle, maxshape in ((True, (None, 4)), (False, (1000, 4))):
+            with self.subTest(shuffle=shuffle, maxshape=maxshape):
+                p = tmp(f"partial-raw-{shuffle}-{maxshape[0]}.h5")
+                with h5py.File(p, "w", libver="latest") as f:
+                    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+                    dcpl.set_chunk((128, 4))
+                    if shuffle:
+                        dcpl.set_shuffle()
+                    dcpl.set_filter(ZSTD, 0, (3,))
+                    self.assertEqual(hdf5.H5Pset_chunk_opts(dcpl.id, 2), 0)  # DONT_FILTER_PARTIAL_CHUNKS
+                    space = h5py.h5s.create_simple((1000, 4), tuple(h5py.h5s.UNLIMITED if m is None else m
+                                                                    for m in maxshape))
+                    h5py.h5d.create(f.id, b"X", h5py.h5t.IEEE_F64LE, space, dcpl=dcpl)
+                    f["X"][...] = X
+                with h5py.File(p, "r") as f:
+                    np.testing.assert_array_equal(f["X"][...], X)
+                    self.assertEqual(f["X"].id.get_chunk_info(7).size, 128 * 4 * 8)  # stored raw
+                check_stats(self, p, X)
+                check_fit(self, p, X)
 
 
 class ExternalLinks(unittest.TestCase):
