@@ -156,6 +156,17 @@ unsigned long long ooc_codec_zstd_content_size(const void *src, size_t bytes)
     return total;
 }
 
+unsigned long long ooc_codec_zstd_decoded_size(const void *src, size_t bytes, size_t limit)
+{
+    unsigned long long n = ooc_codec_zstd_content_size(src, bytes);
+    void *dst = n == ZSTD_CONTENTSIZE_UNKNOWN ? malloc(limit ? limit : 1) : NULL;
+    if (!dst)
+        return n;
+    size_t got = ZSTD_decompress(dst, limit, src, bytes);
+    free(dst);
+    return ZSTD_isError(got) ? ZSTD_CONTENTSIZE_UNKNOWN : got;
+}
+
 /* zstd's frames at src, one after the other, into exactly raw_bytes at dst. */
 static int unzstd(ooc_codec_ctx *ctx, const void *src, size_t bytes, void *dst, size_t raw_bytes, ooc_error *err)
 {

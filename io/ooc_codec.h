@@ -64,6 +64,9 @@ int ooc_codec_decode(const ooc_codec *c, ooc_codec_ctx *ctx, const void *src, si
  * the HDF5 zstd filter accept a chunk of several): ZSTD_CONTENTSIZE_UNKNOWN when a frame does not record it,
  * ZSTD_CONTENTSIZE_ERROR when the bytes are not whole frames. */
 unsigned long long ooc_codec_zstd_content_size(const void *src, size_t bytes);
+/* ooc_codec_zstd_decoded_size(): the same, but frames that do not record their size are decoded (into at
+ * most `limit` bytes) to learn it: ZSTD_CONTENTSIZE_UNKNOWN when they hold more or cannot be decoded. */
+unsigned long long ooc_codec_zstd_decoded_size(const void *src, size_t bytes, size_t limit);
 
 /* Decoding in two steps, the inverse of the two above, so a consumer can take a chunk's rows in parts while
  * each is still in its cache: ooc_codec_decode_staged() decodes the stored chunk into its staged form

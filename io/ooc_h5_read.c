@@ -216,9 +216,9 @@ static int check_filters(const ooc_h5_reader *r, ooc_error *err)
 
 /* When zstd decodes first and only shuffle follows (which keeps the size), the first stored chunk's frames
  * must hold a whole chunk: a damaged type size or chunk shape makes HDF5 expect more and copy past the
- * decoded buffer (wrong numbers, exit 0; h5py reads the same). One chunk read, once: the chunks of one file
- * share the damage. Frames that do not record their size, and a chunk stored with zstd skipped, are left
- * to HDF5. */
+ * decoded buffer (wrong numbers, exit 0; h5py reads the same). One chunk read (and decoded when its frames
+ * do not record their size), once: the chunks of one file share the damage. A chunk stored with zstd
+ * skipped is left to HDF5. */
 static int check_decoded_size(const ooc_h5_reader *r, ooc_error *err)
 {
     const ooc_h5_info *in = &r->info;
@@ -240,7 +240,7 @@ static int check_decoded_size(const ooc_h5_reader *r, ooc_error *err)
         size > 0 && H5Fget_filesize(r->file, &file_bytes) >= 0 && size <= file_bytes &&
         !(mask & (1u << (in->nfilters - 1))) && (buf = malloc(size)) != NULL &&
         H5Dread_chunk(r->dset, H5P_DEFAULT, at, &read_mask, buf) >= 0)
-        held = ooc_codec_zstd_content_size(buf, size);
+        held = ooc_codec_zstd_decoded_size(buf, size, whole + 1); /* more than whole: damaged too */
     free(buf);
     H5Eclear2(H5E_DEFAULT); /* no chunk, or one HDF5 cannot read: its read says so */
     if (held == ZSTD_CONTENTSIZE_UNKNOWN || held == ZSTD_CONTENTSIZE_ERROR || held == whole)

@@ -46,6 +46,17 @@ def run_measured(*args):
         return p.returncode, out.read().decode(), err.read().decode(), usage.ru_maxrss * 1024
 
 
+def without_content_size(frame):
+    """A zstd frame rewritten to leave its content size out (a window descriptor of 1 MiB instead)."""
+    fhd = frame[4]
+    single, dict_flag = (fhd >> 5) & 1, fhd & 3
+    pos = 5 + (not single)
+    dict_id = frame[pos:pos + (0, 1, 2, 4)[dict_flag]]
+    pos += len(dict_id) + ((1 if single else 0), 2, 4, 8)[fhd >> 6]
+    window = frame[5:6] if not single else bytes([10 << 3])
+    return frame[:4] + bytes([fhd & 0b111]) + window + dict_id + frame[pos:]
+
+
 class Errors(unittest.TestCase):
     """Each failure: the exit status, and one stderr line 'chunkinfo: error: ...' naming what is wrong."""
 
@@ -289,6 +300,25 @@ class Errors(unittest.TestCase):
                     status, out, err = T.run(argv)
                     T.assert_one_error(self, "kmeans-ooc", status, err, 1, bad, "decodes to", "damaged")
                     self.assertEqual(out, "")
+        # A frame that does not record its size (as zstd's command line writes from a pipe) is decoded to
+        # learn it: int32 labels, chunk 0 rewritten so, then read as 8 bytes a value.
+        rewritten = tmp("type_labels_no_size.h5")
+        shutil.copy(labels, rewritten)
+        with h5py.File(rewritten, "r+") as f:
+            mask, frame = f["labels"].id.read_direct_chunk((0,))
+            f["labels"].id.write_direct_chunk((0,), without_content_size(frame), filter_mask=mask)
+        with h5py.File(rewritten, "r") as f, h5py.File(labels, "r") as g:
+            np.testing.assert_array_equal(f["labels"][...], g["labels"][...])  # still valid: HDF5 reads it
+        with open(rewritten, "rb") as f:
+            data = bytearray(f.read())
+        message = bytes([0x10, 0x08, 0, 0, 4, 0, 0, 0])
+        self.assertEqual(data.count(message), 1)
+        data[data.find(message) + 4] = 8
+        bad = tmp("type_labels_no_size_8.h5")
+        with open(bad, "wb") as f:
+            f.write(data)
+        status, out, err = T.run(["kmeans-ooc", "labels", bad])
+        T.assert_one_error(self, "kmeans-ooc", status, err, 1, bad, "decodes to 4000 bytes", "take 8000")
         # Not damage: zstd's frames holding what another filter made of a chunk (scaleoffset's packed integers,
         # fewer bytes than the chunk) read as numpy reads them.
         packed = tmp("scaleoffset_zstd.h5")
