@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zstd.h>
 
 struct ooc__h5_inplace {
     int fd;
@@ -26,14 +27,21 @@ static int worth_locating(uint64_t nchunks, uint64_t stored_bytes)
     return nchunks > 0 && (nchunks <= 64 || nchunks <= stored_bytes / nchunks / 3000);
 }
 
-static int fill_table(ooc__h5_inplace *t, hid_t file, hid_t dset, const ooc_h5_info *in)
+/* Where HDF5's addresses count from in the file: the user block's end. */
+static hsize_t address_base(hid_t file)
 {
-    hsize_t base = 0, n = 0;
+    hsize_t base = 0;
     hid_t fcpl = H5Fget_create_plist(file);
-    if (fcpl < 0 || H5Pget_userblock(fcpl, &base) < 0) /* HDF5 addresses count from the user block's end */
+    if (fcpl < 0 || H5Pget_userblock(fcpl, &base) < 0)
         base = 0;
     if (fcpl >= 0)
         H5Pclose(fcpl);
+    return base;
+}
+
+static int fill_table(ooc__h5_inplace *t, hid_t file, hid_t dset, const ooc_h5_info *in)
+{
+    hsize_t base = address_base(file), n = 0;
     hid_t space = H5Dget_space(dset); /* HDF5 1.10 refuses H5S_ALL here */
     int rc = space < 0 || H5Dget_num_chunks(dset, space, &n) < 0 || !worth_locating(n, in->stored_bytes) ? -1 : 0;
     for (hsize_t i = 0; i < n && !rc; i++) {
@@ -114,4 +122,16 @@ size_t ooc__h5_inplace_read(const ooc__h5_inplace *t, uint64_t chunk, size_t dec
 uint64_t ooc__h5_inplace_max_bytes(const ooc__h5_inplace *t)
 {
     return t->max_bytes;
+}
+
+unsigned long long ooc__h5_inplace_first_frame_size(hid_t file, haddr_t addr, hsize_t size)
+{
+    unsigned char header[18]; /* zstd's largest frame header (ZSTD_FRAMEHEADERSIZE_MAX, not in its stable API) */
+    size_t n = size < sizeof header ? (size_t)size : sizeof header;
+    void *handle = NULL; /* the sec2 driver's: its file descriptor */
+    if (H5Fget_vfd_handle(file, H5P_DEFAULT, &handle) < 0 || !handle ||
+        pread(*(int *)handle, header, n, (off_t)(address_base(file) + addr)) != (ssize_t)n)
+        return ZSTD_CONTENTSIZE_UNKNOWN;
+    unsigned long long held = ZSTD_getFrameContentSize(header, n);
+    return held == ZSTD_CONTENTSIZE_ERROR ? ZSTD_CONTENTSIZE_UNKNOWN : held;
 }

@@ -37,4 +37,9 @@ size_t ooc__h5_inplace_read(const ooc__h5_inplace *t, uint64_t chunk, size_t dec
 /* ooc__h5_inplace_max_bytes(): the largest stored chunk, the most one read takes. */
 uint64_t ooc__h5_inplace_max_bytes(const ooc__h5_inplace *t);
 
+/* ooc__h5_inplace_first_frame_size(): the content size that the first zstd frame of the stored chunk at
+ * HDF5 address addr (size stored bytes) records, from its header alone, read through `file`'s own descriptor
+ * without reading the chunk; ZSTD_CONTENTSIZE_UNKNOWN when it cannot be read so. Call with the HDF5 lock. */
+unsigned long long ooc__h5_inplace_first_frame_size(hid_t file, haddr_t addr, hsize_t size);
+
 #endif

@@ -1,4 +1,3 @@
-#define _POSIX_C_SOURCE 200809L /* pread */
 #include "ooc_h5.h"
 
 #include "ooc_h5_inplace_internal.h"
@@ -217,30 +216,11 @@ static int check_filters(const ooc_h5_reader *r, ooc_error *err)
 
 /* When zstd decodes first and only shuffle follows (which keeps the size), the first stored chunk's frames
  * must hold a whole chunk: a damaged type size or chunk shape makes HDF5 expect more and copy past the
- * decoded buffer (wrong numbers, exit 0; h5py reads the same). One chunk read (and decoded when its frames
- * do not record their size), once: the chunks of one file share the damage. A chunk stored with zstd
- * skipped is left to HDF5. */
-/* The content size the first zstd frame of a stored chunk records, from its header alone: read where the
- * chunk index puts it (HDF5's addresses count from the user block's end), without reading the chunk (tens
- * of MB of memory to touch). ZSTD_CONTENTSIZE_UNKNOWN when it cannot be read so. */
-static unsigned long long first_frame_size(const ooc_h5_reader *r, haddr_t addr, hsize_t size)
-{
-    hsize_t base = 0;
-    hid_t fcpl = H5Fget_create_plist(r->file);
-    if (fcpl < 0 || H5Pget_userblock(fcpl, &base) < 0)
-        base = 0;
-    if (fcpl >= 0)
-        H5Pclose(fcpl);
-    unsigned char header[18]; /* zstd's largest frame header (ZSTD_FRAMEHEADERSIZE_MAX, not in its stable API) */
-    size_t n = size < sizeof header ? (size_t)size : sizeof header;
-    void *handle = NULL; /* the sec2 driver's: its file descriptor */
-    if (H5Fget_vfd_handle(r->file, H5P_DEFAULT, &handle) < 0 || !handle ||
-        pread(*(int *)handle, header, n, (off_t)(base + addr)) != (ssize_t)n)
-        return ZSTD_CONTENTSIZE_UNKNOWN;
-    unsigned long long held = ZSTD_getFrameContentSize(header, n);
-    return held == ZSTD_CONTENTSIZE_ERROR ? ZSTD_CONTENTSIZE_UNKNOWN : held;
-}
-
+ * decoded buffer (wrong numbers, exit 0; h5py reads the same). Once, at open: the chunks of one file share
+ * the damage. The first frame's header settles it when it records a whole chunk; otherwise (several frames,
+ * a size not recorded, damage) the chunk is read, and decoded when its frames do not record their size. A
+ * chunk stored with zstd skipped is left to HDF5, and so is a stored size past the file's (damage of another
+ * kind, which HDF5's own read meets). */
 static int check_decoded_size(const ooc_h5_reader *r, ooc_error *err)
 {
     const ooc_h5_info *in = &r->info;
@@ -257,13 +237,11 @@ static int check_decoded_size(const ooc_h5_reader *r, ooc_error *err)
     hsize_t file_bytes = 0;
     unsigned long long held = ZSTD_CONTENTSIZE_UNKNOWN;
     uint64_t whole = in->chunk_rows * in->chunk_cols * in->type_size;
-    /* a stored size past the file's is damage of another kind, which HDF5's own read meets */
-    /* The whole chunk is read only when its first frame's header does not say it holds the chunk (several
-     * frames, a size not recorded, damage). */
     if (H5Dget_chunk_info(r->dset, r->space, 0, at, &mask, &addr, &size) >= 0 && addr != HADDR_UNDEF &&
         size > 0 && H5Fget_filesize(r->file, &file_bytes) >= 0 && size <= file_bytes &&
-        !(mask & (1u << (in->nfilters - 1))) && (held = first_frame_size(r, addr, size)) != whole &&
-        (buf = malloc(size)) != NULL && H5Dread_chunk(r->dset, H5P_DEFAULT, at, &read_mask, buf) >= 0)
+        !(mask & (1u << (in->nfilters - 1))) &&
+        (held = ooc__h5_inplace_first_frame_size(r->file, addr, size)) != whole && (buf = malloc(size)) != NULL &&
+        H5Dread_chunk(r->dset, H5P_DEFAULT, at, &read_mask, buf) >= 0)
         held = ooc_codec_zstd_decoded_size(buf, size, whole + 1); /* more than whole: damaged too */
     free(buf);
     H5Eclear2(H5E_DEFAULT); /* no chunk, or one HDF5 cannot read: its read says so */
