@@ -15,9 +15,12 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Temporary files a signal handler may have to remove: fixed storage, so removing needs no allocation. */
+/* Temporary files a signal handler may have to remove, each by its name in its directory, held open: the
+ * directory may be renamed while the run writes (a path would then lead nowhere, and the temporary stay
+ * behind). Fixed storage, so removing needs no allocation. */
 #define MAX_LIVE 16
-static char live_path[MAX_LIVE][PATH_MAX];
+static int live_dir[MAX_LIVE];
+static char live_name[MAX_LIVE][NAME_MAX + 1];
 static volatile sig_atomic_t live_used[MAX_LIVE];
 /* Runs renaming outputs into place (threads may commit at once): a temporary may then hold a replaced
  * destination's old contents. Lock-free, so a signal handler may read it. */
@@ -28,6 +31,8 @@ enum placed { NOT_PLACED, CREATED, EXCHANGED, BACKED_UP, REPLACED };
 
 struct ooc_output {
     char *dest, *tmp;
+    int dir;              /* the destination's directory, held open (O_PATH) */
+    char *tmp_name;       /* tmp's last component (in tmp): its name in dir */
     char *backup; /* BACKED_UP: a hard link to the replaced file, under a hidden name of its own */
     int force, slot;
     int ready; /* synced and the destination checked: only the rename is left */
@@ -35,11 +40,12 @@ struct ooc_output {
     const char *kept; /* the old file could not be put back: its hidden copy (tmp or backup) stays */
 };
 
-static int register_live(const char *path)
+static int register_live(int dir, const char *name)
 {
     for (int i = 0; i < MAX_LIVE; i++) {
-        if (!live_used[i] && strlen(path) < PATH_MAX) {
-            strcpy(live_path[i], path);
+        if (!live_used[i] && strlen(name) <= NAME_MAX) {
+            live_dir[i] = dir;
+            strcpy(live_name[i], name);
             live_used[i] = 1;
             return i;
         }
@@ -58,7 +64,7 @@ int ooc_output_remove_all_temporaries(void)
     int removed = 0;
     for (int i = 0; i < MAX_LIVE && !atomic_load(&committing); i++)
         if (live_used[i]) {
-            unlink(live_path[i]);
+            unlinkat(live_dir[i], live_name[i], 0);
             removed++;
         }
     return removed;
@@ -68,6 +74,8 @@ int ooc_output_remove_all_temporaries(void)
 static void output_free(ooc_output *o)
 {
     unregister_live(o->slot);
+    if (o->dir >= 0)
+        close(o->dir);
     free(o->backup);
     free(o->dest);
     free(o->tmp);
@@ -90,7 +98,7 @@ static char *temp_template(const char *dest)
 /* Creates a new file from a template ending in XXXXXX, as mkstemp() does but with mode 0666, so that the
  * kernel applies the umask and any default ACL itself, as for any new file (mkstemp's 0600 would have to be
  * widened by a umask read with umask(), which changes it for every thread for a moment). */
-static int create_unique(char *tmpl)
+static int create_unique(int dir, char *tmpl)
 {
     static const char letters[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     char *x = tmpl + strlen(tmpl) - 6;
@@ -100,7 +108,7 @@ static int create_unique(char *tmpl)
             v = ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL) ^ (tries * 0x9E3779B97F4A7C15u);
         for (int i = 0; i < 6; i++, v /= sizeof letters - 1)
             x[i] = letters[v % (sizeof letters - 1)];
-        int fd = open(tmpl, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        int fd = openat(dir, tmpl, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         if (fd >= 0 || errno != EEXIST)
             return fd;
     }
@@ -137,6 +145,8 @@ int ooc_output_open(const char *dest, int force, ooc_output **out, ooc_error *er
     if (rc)
         return rc;
     ooc_output *o = calloc(1, sizeof *o);
+    if (o)
+        o->dir = -1;
     if (!o || !(o->dest = strdup(dest)) || !(o->tmp = temp_template(dest))) {
         if (o)
             free(o->dest);
@@ -145,17 +155,21 @@ int ooc_output_open(const char *dest, int force, ooc_output **out, ooc_error *er
     }
     o->force = force;
     o->slot = -1;
-    int fd = create_unique(o->tmp);
+    /* The directory: "m.h5:/x" or "m.h5/" name "m.h5:" or "m.h5" in messages, which is not what was meant. */
+    char *slash = strrchr(o->tmp, '/');
+    int dir_len = slash ? (int)(slash - o->tmp) + (slash == o->tmp) : 1;
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%.*s", dir_len, slash ? o->tmp : ".");
+    o->tmp_name = slash ? slash + 1 : o->tmp;
+    o->dir = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    int fd = o->dir >= 0 ? create_unique(o->dir, o->tmp_name) : -1;
     if (fd < 0) {
         int e = errno;
-        /* Name the directory: in "m.h5:/x" or "m.h5/" it is "m.h5:" or "m.h5", which is not what was meant. */
-        const char *slash = strrchr(dest, '/');
-        int dir_len = slash ? (int)(slash - dest) + (slash == dest) : 1;
         output_free(o);
         return ooc_error_set(err, e == ENOSPC ? OOC_ENOSPACE : OOC_EIO, "%s: cannot create a file in directory "
-                             "'%.*s': %s", dest, dir_len, slash ? dest : ".", strerror(e));
+                             "'%s': %s", dest, dir, strerror(e));
     }
-    o->slot = register_live(o->tmp);
+    o->slot = register_live(o->dir, o->tmp_name);
     close(fd);
     *out = o;
     return 0;
@@ -188,7 +202,7 @@ static int link_backup(ooc_output *o)
 {
     for (int tries = 0; tries < 8; tries++) {
         char *name = temp_template(o->dest);
-        int fd = name ? create_unique(name) : -1;
+        int fd = name ? create_unique(AT_FDCWD, name) : -1;
         if (fd < 0) {
             free(name);
             return -1;
@@ -327,6 +341,6 @@ void ooc_output_abort(ooc_output *o)
 {
     if (!o)
         return;
-    unlink(o->tmp);
+    unlinkat(o->dir, o->tmp_name, 0);
     output_free(o);
 }

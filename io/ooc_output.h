@@ -2,7 +2,8 @@
  *
  * ooc_output_open() reserves a temporary file beside the destination (same directory, so the final rename
  * is atomic); the caller writes it at ooc_output_path(); ooc_output_commit() syncs it and renames it into
- * place; ooc_output_abort() removes it. An existing destination is refused unless force, both when opening
+ * place; ooc_output_abort() removes it (by its name in the directory, held open: a directory renamed meanwhile
+ * keeps nothing of the run's). An existing destination is refused unless force, both when opening
  * (so no work is wasted) and at the rename (so a file that appeared meanwhile is not clobbered). A run with
  * several outputs commits them together (ooc_output_commit_all()): all in place, or none.
  */

@@ -266,6 +266,31 @@ static void test_umask_untouched(void)
     teardown();
 }
 
+/* The destination's directory renamed while the run writes (a user tidying up): the run fails, and its
+ * temporaries go with it, aborted or removed as by a signal handler, from where the directory now is. They
+ * used to be removed by their old path, which led nowhere, and stayed. */
+static void test_directory_moved(void)
+{
+    setup();
+    char sub[128], moved[128], a[160], b[160];
+    snprintf(sub, sizeof sub, "%s/out", dir);
+    snprintf(moved, sizeof moved, "%s/moved", dir);
+    snprintf(a, sizeof a, "%s/a.h5", sub);
+    snprintf(b, sizeof b, "%s/b.h5", sub);
+    ASSERT_OK(mkdir(sub, 0755));
+    ooc_output *oa, *ob;
+    ooc_error err;
+    ASSERT_OK(ooc_output_open(a, 0, &oa, &err));
+    ASSERT_OK(ooc_output_open(b, 0, &ob, &err));
+    write_file(ooc_output_path(oa), "new");
+    ASSERT_OK(rename(sub, moved));
+    ASSERT(ooc_output_commit(oa, &err) != 0);
+    ooc_output_remove_all_temporaries();
+    ooc_output_abort(ob);
+    ASSERT_OK(rmdir(moved)); /* empty: nothing left behind */
+    teardown();
+}
+
 OOC_TEST_MAIN(test_commit_and_abort, test_no_clobber_without_force, test_bad_destinations,
               test_remove_all_temporaries, test_commit_all_or_none, test_dangling_link,
-              test_umask_untouched)
+              test_umask_untouched, test_directory_moved)
