@@ -172,8 +172,8 @@ def listdir(path):
 # pressing Ctrl-C twice in the middle of the renames would. At its first fflush(stdout) (the results are
 # out, the renames come next) it raises OOC_TEST_FFLUSH_SIGNAL. The renames it counts (rename and
 # renameat2 calls) listed in OOC_TEST_RENAME_FAIL ("2" or "2,3") fail with EIO; with OOC_TEST_NO_EXCHANGE
-# set, renameat2 refuses RENAME_EXCHANGE as NFS does (EINVAL). With OOC_TEST_HDF5_STUCK set, H5Dread never
-# returns, as HDF5 1.10 does on some damaged files.
+# set, renameat2 refuses RENAME_EXCHANGE as NFS does (EINVAL). With OOC_TEST_HDF5_STUCK=N, H5Dread never
+# returns from its N-th call on, as HDF5 1.10 does on some damaged files.
 _AT_FIRST_FSYNC = r"""
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -205,7 +205,9 @@ int fflush(FILE *f)
 }
 int H5Dread(long long d, long long mem_type, long long mem_space, long long file_space, long long plist, void *buf)
 {
-    while (getenv("OOC_TEST_HDF5_STUCK"))
+    static int calls;
+    const char *stuck = getenv("OOC_TEST_HDF5_STUCK");
+    while (stuck && __atomic_add_fetch(&calls, 1, __ATOMIC_SEQ_CST) >= atoi(stuck))
         pause();
     return ((int (*)(long long, long long, long long, long long, long long, void *))dlsym(RTLD_NEXT, "H5Dread"))(
         d, mem_type, mem_space, file_space, plist, buf);
@@ -251,7 +253,8 @@ def at_first_fsync(directory, signo=None, create=None, rename_signal=None, fflus
     """An environment for run(env=...) in which, at its first fsync(), the program gets signal signo or
     the file create appears; or, with rename_signal = (N, SIGNAL), it gets SIGNAL twice at its N-th rename;
     or it gets fflush_signal at its first fflush(stdout); or the renames numbered in rename_fail fail (EIO);
-    with no_exchange, renames cannot exchange (as on NFS); with hdf5_stuck, HDF5's reads never return."""
+    with no_exchange, renames cannot exchange (as on NFS); with hdf5_stuck (True, or N), HDF5's reads never
+    return (from the N-th on)."""
     src, lib = os.path.join(directory, "at_first_fsync.c"), os.path.join(directory, "at_first_fsync.so")
     if not os.path.exists(lib):
         with open(src, "w") as f:
@@ -267,7 +270,7 @@ def at_first_fsync(directory, signo=None, create=None, rename_signal=None, fflus
     env.pop("OOC_TEST_NO_EXCHANGE", None)
     env.pop("OOC_TEST_HDF5_STUCK", None)
     if hdf5_stuck:
-        env["OOC_TEST_HDF5_STUCK"] = "1"
+        env["OOC_TEST_HDF5_STUCK"] = str(int(hdf5_stuck))
     if rename_fail is not None:
         env["OOC_TEST_RENAME_FAIL"] = ",".join(map(str, rename_fail))
     if no_exchange:

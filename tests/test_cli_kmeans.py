@@ -1040,6 +1040,21 @@ class Signals(Base):
         self.one_error(status, err, 143, "interrupted")
         self.assert_dir(before)
 
+    def test_signal_while_hdf5_is_stuck_ends_the_progress_line(self):
+        # The progress bar is drawn (the first chunk read), then HDF5 never returns from the second: the
+        # handler's own line starts on a line of its own, not at the end of the bar's.
+        # 10 processing chunks of 2 storage chunks (20000 rows of 100 columns: 16 MB as float64)
+        gz = self.write_h5("gzip.h5", X={"data": np.ones((200000, 100), np.uint8), "chunks": (10000, 100),
+                                         "compression": "gzip"})
+        env = T.at_first_fsync(tempfile.mkdtemp(dir=self.dir), hdf5_stuck=3)
+        t0 = time.monotonic()
+        status, err = self.signalled([KMEANS, "fit", gz, "-k", "2", "-t", "1", "-v"], signal.SIGTERM,
+                                     lambda p: time.monotonic() - t0 >= 1, env=env)  # stuck by then
+        lines = err.split("\n")  # the bar redraws itself after a \r
+        self.assertEqual(status, 143, err)
+        self.assertIn("1/10 chunks", lines[0], "the bar was not drawn before HDF5 stuck")
+        self.assertEqual(lines[1:], ["kmeans-ooc: error: interrupted: signal 15 (SIGTERM)", ""])
+
     def test_broken_pipe_leaves_nothing(self):
         # stdout's reader gone (`| head`): the results print before the renames, SIGPIPE ends the run as it
         # ends any tool, and the outputs' temporaries go with it; existing destinations stay as they were.

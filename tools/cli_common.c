@@ -137,6 +137,9 @@ enum { HANDLED = sizeof handled / sizeof handled[0] };
 static char stop_line[2][HANDLED][256];
 /* The run's error line is out (put_line()): a signal during the exit that follows adds no second one. */
 static volatile sig_atomic_t said_error;
+/* A progress bar's line is on stderr, unfinished: a line said meanwhile (an error, from a handler too) starts
+ * on a line of its own. */
+static volatile sig_atomic_t bar_line_open;
 static int under_mpirun;
 
 /* The run's outputs are going into place (or are in place): signals no longer stop it. A fatal signal of
@@ -173,7 +176,8 @@ static void on_signal(int signo)
          * behind and go. */
         ooc_output_remove_all_temporaries();
         for (int i = 0; i < HANDLED && speaks && !said_error; i++)
-            if (handled[i] == signo && write(STDERR_FILENO, stop_line[again][i], strlen(stop_line[again][i])) < 0)
+            if (handled[i] == signo && ((bar_line_open && write(STDERR_FILENO, "\n", 1) < 0) ||
+                                        write(STDERR_FILENO, stop_line[again][i], strlen(stop_line[again][i])) < 0))
                 break;
         _exit(128 + signo);
     }
@@ -223,6 +227,7 @@ static void on_crash(int signo, siginfo_t *info, void *context)
     ooc_output_remove_all_temporaries();
     if (file) {
         if (speaks) {
+            write_stderr(bar_line_open ? "\n" : "");
             write_stderr(program);
             write_stderr(": error: ");
             write_stderr(*file ? file : "an HDF5 file");
@@ -404,7 +409,8 @@ void cli_one_process(void)
 /* "PROGRAM: KIND: message" on stderr as one line: control characters (a newline in a value, say) escaped. */
 static void put_line(const char *kind, const char *msg)
 {
-    fprintf(stderr, "%s: %s: ", program, kind);
+    fprintf(stderr, "%s%s: %s: ", bar_line_open ? "\n" : "", program, kind);
+    bar_line_open = 0;
     for (const unsigned char *c = (const unsigned char *)msg; *c; c++)
         if (*c < 0x20 || *c == 0x7f)
             fprintf(stderr, "\\x%02x", *c);
@@ -628,16 +634,16 @@ void cli_progress_update(const ooc_progress *p, void *user)
         len = ws.ws_col - 1;
     fprintf(stderr, "\r%.*s%*s", len, line, bar->drawn && bar->width > len ? bar->width - len : 0, "");
     bar->width = len;
-    bar->drawn = 1;
+    bar->drawn = bar_line_open = 1;
     if (last) /* each pass keeps its finished line */
         cli_progress_finish(bar);
 }
 
 void cli_progress_finish(cli_progress *bar)
 {
-    if (bar->drawn)
+    if (bar->drawn && bar_line_open)
         fputc('\n', stderr);
-    bar->drawn = bar->width = 0;
+    bar->drawn = bar->width = bar_line_open = 0;
 }
 
 void cli_version(void)
