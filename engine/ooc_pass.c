@@ -83,7 +83,11 @@ int ooc__pass_ordered(const ooc__ordered_pass *p, ooc_error *err)
     atomic_init(&r.failed, 0);
     ooc_error_clear(&r.first);
     omp_init_lock(&r.lock);
-#pragma omp parallel num_threads(p->threads)
+    /* No more threads than chunks: a thread with none would only wait at the end, spinning on a core that
+     * the others (or other programs) could use: k-means++ over a 1-chunk input (1797 x 64, k = 100, 199
+     * passes) took 0.4-0.9 s on two threads against 0.11-0.19 s on one. */
+    int threads = (uint64_t)p->threads < p->nchunks ? p->threads : p->nchunks > 0 ? (int)p->nchunks : 1;
+#pragma omp parallel num_threads(threads)
     {
         int t = omp_get_thread_num();
 #pragma omp for schedule(dynamic, 1)
