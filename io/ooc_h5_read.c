@@ -71,8 +71,13 @@ static int describe_type(ooc_h5_reader *r, ooc_error *err)
         in->is_signed = H5Tget_sign(type) == H5T_SGN_2;
         snprintf(in->type_name, sizeof in->type_name, "%sint%zu", in->is_signed ? "" : "u", in->type_size * 8);
     } else {
-        rc = ooc_error_set(err, OOC_EFORMAT, "%s: not a numeric dataset (HDF5 type class %d, %zu bytes)",
-                           r->name, (int)cls, in->type_size);
+        /* h5py writes bool as an enum, str as a string, a structured array as a compound */
+        static const char *const classes[] = {"integer", "float", "time", "string", "bitfield", "opaque",
+                                              "compound", "reference", "enum", "variable-length", "array"};
+        int known = cls >= 0 && (size_t)cls < sizeof classes / sizeof classes[0];
+        rc = ooc_error_set(err, OOC_EFORMAT, "%s: not a numeric dataset: HDF5 %s type of %zu bytes%s", r->name,
+                           known ? classes[cls] : "unknown", in->type_size,
+                           cls == H5T_INTEGER ? " (integers up to 8 bytes are read)" : "");
     }
     /* The fast path hands decoded bytes straight to the caller: only little-endian float32 and float64. */
     if (!rc && in->is_float && !in->big_endian && (in->type_size == 4 || in->type_size == 8))

@@ -161,7 +161,7 @@ static void test_open_errors(void)
     expect_open_error(path, "/nope", OOC_ENOTFOUND, "/nope");
     expect_open_error(path, "/a/b/c", OOC_ENOTFOUND, "/a/b/c");
     expect_open_error(path, "/cube", OOC_EFORMAT, "3-D");
-    expect_open_error(path, "/strings", OOC_EFORMAT, "not a numeric");
+    expect_open_error(path, "/strings", OOC_EFORMAT, "not a numeric dataset: HDF5 string type of 8 bytes");
     expect_open_error(path, "/group", OOC_EFORMAT, "not a dataset");
     expect_open_error(path, "/v", 0, "");
     const char *text = "text_not_hdf5.h5";
