@@ -22,6 +22,7 @@ struct ooc__prefetch {
     int running, stop;
     uint64_t first, stride, count; /* chunks first + j * stride for j < count */
     void *const *skip;
+    uint64_t skip_len;
 };
 
 int ooc__prefetch_create(ooc_array *a, int depth, ooc__prefetch **out)
@@ -57,7 +58,7 @@ static void *fetch_loop(void *arg)
     ooc__prefetch *p = arg;
     for (uint64_t j = 0; j < p->count; j++) {
         uint64_t c = p->first + j * p->stride;
-        if (p->skip[c])
+        if (j < p->skip_len && p->skip[j])
             continue;
         ring_slot *s = &p->ring[j % (uint64_t)p->depth];
         pthread_mutex_lock(&p->mu);
@@ -86,12 +87,13 @@ static ring_slot *slot_of(ooc__prefetch *p, uint64_t chunk)
 }
 
 int ooc__prefetch_start(ooc__prefetch *p, uint64_t first, uint64_t stride, uint64_t count, void *const *skip,
-                        ooc_error *err)
+                        uint64_t skip_len, ooc_error *err)
 {
     p->first = first;
     p->stride = stride;
     p->count = count;
     p->skip = skip;
+    p->skip_len = skip_len;
     p->stop = 0;
     for (int i = 0; i < p->depth; i++)
         p->ring[i].ready = 0;

@@ -70,7 +70,9 @@ struct ooc_stream {
     ooc__prefetch *prefetch; /* HDF5 inputs not read in place: reads run ahead of the workers */
     int prefetching;         /* the prefetcher runs for the pass under way */
     int in_place;            /* chunks read in place: each worker reads its own */
-    void **cache;       /* per chunk: its decoded rows, or NULL */
+    void **cache;       /* per chunk of this process's first cache_len: its decoded rows, or NULL */
+    uint64_t cache_len;   /* at most the chunks the limit can hold: not one entry for each chunk (16M chunks
+                           * of one row took 128 MB of entries alone) */
     uint64_t cache_slots; /* this process's first cache_slots chunks are cached once read */
     uint64_t slots_beside_rows; /* cache_slots while the workers hold whole decoded chunks */
     /* the pass being run */
@@ -149,6 +151,9 @@ static uint64_t working_bytes(const ooc_stream *s, const ooc_stream_params *p, i
     /* Unfiltered chunks that split the columns: the reader's buffer for a band of them (one read at a time) */
     if (h5 && h5->chunked && h5->nfilters == 0 && h5->chunk_cols < h5->cols)
         library += s->chunk_bytes / h5->cols * h5->chunk_cols;
+    /* Chunks read in place: where each is stored, 16 bytes a chunk (io/ooc_h5_inplace.c) */
+    if (s->in_place)
+        library += in->nchunks * 2 * sizeof(uint64_t);
     uint64_t out = (uint64_t)in->chunk_rows * p->output_row_bytes, out_encoded = out + out / 64 + 4096;
     uint64_t per_thread = (uint64_t)(1 + scratch) * s->chunk_bytes + piece_bytes + stored_bytes + (1u << 20) +
                           out + WINDOW * out_encoded + WINDOW * (uint64_t)p->partial_bytes;
@@ -161,6 +166,13 @@ static uint64_t working_bytes(const ooc_stream *s, const ooc_stream_params *p, i
 static int cacheable(const ooc_stream *s, uint64_t chunk)
 {
     return ooc_dist_owner(s->p.dist, chunk) == s->rank && chunk / (uint64_t)s->nprocs < s->cache_slots;
+}
+
+/* The chunk's cache entry (its place among this process's chunks), or NULL: not a chunk it may cache. */
+static void **cache_entry(const ooc_stream *s, uint64_t chunk)
+{
+    uint64_t j = chunk / (uint64_t)s->nprocs;
+    return ooc_dist_owner(s->p.dist, chunk) == s->rank && j < s->cache_len ? &s->cache[j] : NULL;
 }
 
 static size_t piece_buffer_bytes(const ooc_stream *s)
@@ -194,11 +206,10 @@ static int worker_create(void *ctx, int i)
 static void hold_rows(ooc_stream *s, int need)
 {
     s->cache_slots = s->p.cache ? s->slots_beside_rows + (need ? 0 : (uint64_t)s->p.threads) : 0;
-    for (uint64_t c = 0; c < ooc_array_get_info(s->a)->nchunks; c++)
-        if (s->cache[c] && !cacheable(s, c)) {
-            ooc__buffer_free(s->cache[c], s->chunk_bytes);
-            s->cache[c] = NULL;
-        }
+    for (uint64_t j = s->cache_slots; j < s->cache_len; j++) {
+        ooc__buffer_free(s->cache[j], s->chunk_bytes);
+        s->cache[j] = NULL;
+    }
     if (!need)
         for (int i = 0; i < s->p.threads; i++) {
             ooc__buffer_free(s->workers[i].rows, s->chunk_bytes);
@@ -271,8 +282,10 @@ int ooc_stream_create(ooc_array *a, const ooc_stream_params *p, ooc_stream **out
     s->stats.memory_limit = s->p.memory_limit;
     s->stats.threads = s->p.threads;
     if (s->p.cache)
-        s->slots_beside_rows = (s->p.memory_limit - working - state) / (s->chunk_bytes ? s->chunk_bytes : 1);
-    s->cache = calloc(in->nchunks ? in->nchunks : 1, sizeof *s->cache);
+        s->slots_beside_rows = (s->p.memory_limit - working - state) / (ooc__buffer_footprint(s->chunk_bytes) + sizeof *s->cache);
+    uint64_t owned = ooc_dist_owned(p->dist, in->nchunks), most = s->slots_beside_rows + (uint64_t)s->p.threads;
+    s->cache_len = s->p.cache ? (owned < most ? owned : most) : 0;
+    s->cache = calloc(s->cache_len ? s->cache_len : 1, sizeof *s->cache);
     s->workers = calloc((size_t)s->p.threads, sizeof *s->workers);
     s->packets = calloc((size_t)s->p.threads * WINDOW, sizeof *s->packets);
     int ring = ring_depth(s);
@@ -302,8 +315,8 @@ void ooc_stream_free(ooc_stream *s)
         ooc__buffer_free(s->packets[i].partial, s->packets[i].partial_cap);
         ooc__buffer_free(s->packets[i].out_enc, s->packets[i].out_enc_cap);
     }
-    for (uint64_t c = 0; s->cache && c < ooc_array_get_info(s->a)->nchunks; c++)
-        ooc__buffer_free(s->cache[c], s->chunk_bytes);
+    for (uint64_t j = 0; s->cache && j < s->cache_len; j++)
+        ooc__buffer_free(s->cache[j], s->chunk_bytes);
     free(s->cache);
     free(s->workers);
     free(s->packets);
@@ -356,8 +369,9 @@ static int chunk_rows_of(ooc_stream *s, uint64_t chunk, worker *b, uint64_t *byt
                          const void **staged, ooc_error *err)
 {
     *rows = NULL;
-    if (s->cache[chunk]) {
-        *rows = s->cache[chunk];
+    void **entry = cache_entry(s, chunk);
+    if (entry && *entry) {
+        *rows = *entry;
         return 0;
     }
     const ooc_array_raw *raw;
@@ -386,7 +400,7 @@ static int chunk_rows_of(ooc_stream *s, uint64_t chunk, worker *b, uint64_t *byt
         return rc;
     }
     if (dst != b->rows)
-        s->cache[chunk] = dst;
+        *entry = dst; /* cacheable: entry is not NULL */
     *rows = dst;
     return 0;
 }
@@ -624,7 +638,8 @@ static int run_local(ooc_stream *s, const ooc_pass *pass, ooc_error *err)
         return rc;
     uint64_t n = ooc_dist_owned(s->p.dist, ooc_array_get_info(s->a)->nchunks);
     ooc__prefetch *prefetch = pass->no_input ? NULL : s->prefetch;
-    if (prefetch && (rc = ooc__prefetch_start(prefetch, (uint64_t)s->rank, (uint64_t)s->nprocs, n, s->cache, err)) != 0)
+    if (prefetch &&
+        (rc = ooc__prefetch_start(prefetch, (uint64_t)s->rank, (uint64_t)s->nprocs, n, s->cache, s->cache_len, err)) != 0)
         return rc;
     s->prefetching = prefetch != NULL;
     ooc__ordered_pass op = {n, s->p.threads, WINDOW, produce, consume, s};
@@ -656,8 +671,8 @@ int ooc_stream_run(ooc_stream *s, const ooc_pass *pass, void *acc, ooc_error *er
     s->stats.bytes_decoded += s->mapped_bytes;
     s->stats.seconds += ooc_clock_seconds() - s->start;
     s->stats.chunks_cached = 0;
-    for (uint64_t c = 0; c < ooc_array_get_info(s->a)->nchunks; c++)
-        s->stats.chunks_cached += s->cache[c] != NULL;
+    for (uint64_t j = 0; j < s->cache_len; j++)
+        s->stats.chunks_cached += s->cache[j] != NULL;
     s->stats.cache_bytes = s->stats.chunks_cached * s->chunk_bytes;
     return rc;
 }
@@ -686,7 +701,7 @@ static size_t warm_chunks(const ooc_stream *s, const gather *g, uint64_t *warm)
     size_t want = (size_t)(s->p.threads - 1) * g->nparts, n = 0, p = 0;
     for (uint64_t j = 0; j < owned && j < s->slots_beside_rows && n < want; j++) {
         uint64_t chunk = ooc_dist_item(s->p.dist, j);
-        if (s->cache[chunk])
+        if (*cache_entry(s, chunk)) /* j < slots_beside_rows <= cache_len */
             continue;
         while (p < g->nparts && g->rows[g->first[p]] / in->chunk_rows < chunk) /* the parts' chunks ascend */
             p++;

@@ -35,6 +35,14 @@ void *ooc__buffer_alloc(size_t bytes)
     return p;
 }
 
+size_t ooc__buffer_footprint(size_t bytes)
+{
+    if (bytes >= HUGE_PAGE)
+        return mapped_bytes(bytes);
+    size_t block = (bytes + sizeof(size_t) + 15) & ~(size_t)15; /* glibc: a size word, 16-byte steps, 32 at least */
+    return block < 32 ? 32 : block;
+}
+
 void *ooc__buffer_calloc(size_t bytes)
 {
     return bytes < HUGE_PAGE ? calloc(1, bytes ? bytes : 1) : ooc__buffer_alloc(bytes); /* new maps read 0 */

@@ -15,6 +15,10 @@ void *ooc__buffer_alloc(size_t bytes);
 /* ooc__buffer_calloc(): ooc__buffer_alloc(), zeroed (mappings are; small buffers come from calloc). */
 void *ooc__buffer_calloc(size_t bytes);
 
+/* ooc__buffer_footprint(): the memory a buffer of ooc__buffer_alloc(bytes) takes: its pages, or malloc's
+ * block with its header (a cache of a million 16-byte chunks takes 32 MB, not 16). */
+size_t ooc__buffer_footprint(size_t bytes);
+
 /* ooc__buffer_free(): a buffer of ooc__buffer_alloc(bytes) or ooc__buffer_calloc(bytes), with the same bytes.
  * NULL is a no-op. */
 void ooc__buffer_free(void *p, size_t bytes);

@@ -1243,6 +1243,17 @@ class MemoryLimit(Base):
         np.testing.assert_array_equal(labels[0], labels[1])
 
     @unittest.skipIf(T.SANITIZED, "peak RSS under AddressSanitizer is its shadow memory and quarantine")
+    def test_one_row_chunks_under_limit(self):
+        # Processing chunks of one row: the cache had an entry for every chunk (8 bytes each) and counted a
+        # cached chunk's 16 bytes where malloc takes 32 (1M rows: 70.5 MiB under 64M; 16M rows: 455 MiB
+        # under 256M).
+        status, out, err = kmeans("fit", "blobs:samples=1M,features=2,chunk_rows=1", "-k", 2, "-q", "--json",
+                                  "-t", 2, "--max-iter", 2, "--memory-limit", "64M")
+        self.assertEqual((status, err), (0, ""))
+        peak = json.loads(out)["peak_rss_bytes"]
+        self.assertLessEqual(peak, 64 * 2**20, f"peak RSS {peak / 2**20:.1f} MiB")
+
+    @unittest.skipIf(T.SANITIZED, "peak RSS under AddressSanitizer is its shadow memory and quarantine")
     def test_gzip_chunks_under_limit(self):
         # HDF5 decodes gzip chunks in buffers of its own, a few MB each: once glibc's malloc had raised its
         # mmap threshold, freed ones stayed resident, and the fit ran 6 MiB over a 200M limit.

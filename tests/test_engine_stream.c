@@ -5,6 +5,7 @@
 #define _GNU_SOURCE /* mkstemps, usleep */
 #include "ooc_array.h"
 #include "ooc_blobs.h"
+#include "ooc_buffer_internal.h"
 #include "ooc_colstats.h"
 #include "ooc_generate.h"
 #include "ooc_h5.h"
@@ -64,6 +65,12 @@ static size_t chunk_bytes(const ooc_array *a)
 {
     const ooc_array_info *in = ooc_array_get_info(a);
     return (size_t)(in->chunk_rows * in->cols * ooc_dtype_size(in->dtype));
+}
+
+/* What the limit counts for a cached chunk: its buffer as allocated, and its entry in the cache. */
+static size_t cached_bytes(const ooc_array *a)
+{
+    return ooc__buffer_footprint(chunk_bytes(a)) + sizeof(void *);
 }
 
 /* ---- (a) visits and combine order ------------------------------------------------------------------ */
@@ -237,7 +244,7 @@ static void test_sum_bitwise_identical(void)
     for (int threads = 1; threads <= 4; threads++) {
         /* All cached; no cache; and a limit that holds the working buffers and 0 or 3 chunks. */
         uint64_t working = working_bytes(a, threads);
-        uint64_t limits[] = {1ull << 30, 1ull << 30, working + chunk_bytes(a) / 2, working + 3 * chunk_bytes(a)};
+        uint64_t limits[] = {1ull << 30, 1ull << 30, working + chunk_bytes(a) / 2, working + 3 * cached_bytes(a)};
         int caches[] = {1, 0, 1, 1};
         uint64_t expect_cached[] = {in->nchunks, 0, 0, 3};
         for (int k = 0; k < 4; k++) {
@@ -334,7 +341,7 @@ static void test_cache_serves_second_pass(void)
         }
         /* Room for 5 chunks: chunks 0..4 are cached; every later pass reads chunks 5..13 again. */
         uint64_t m = 5;
-        s = open_stream(a, threads, working_bytes(a, threads) + m * chunk_bytes(a) + chunk_bytes(a) / 2, 1);
+        s = open_stream(a, threads, working_bytes(a, threads) + m * cached_bytes(a) + chunk_bytes(a) / 2, 1);
         if (s) {
             double first = run_sum(s, in->cols);
             ASSERT_INT_EQ(ooc_stream_get_stats(s)->bytes_read, total);
