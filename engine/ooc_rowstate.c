@@ -15,8 +15,9 @@
 struct ooc_rowstate {
     size_t row_bytes;
     uint64_t rows, chunk_rows, nchunks;
-    unsigned char *mem; /* in memory: every row's state */
-    int fd;             /* spilled: the file, one chunk after another */
+    unsigned char *mem; /* in memory: the state of every row of this process's chunks, */
+    uint64_t mem_bytes;
+    int fd;             /* or spilled: the file; either way one chunk after another (local_offset()) */
     const char *dir;
     unsigned char **buf; /* spilled: per worker, one chunk's state */
     int threads;
@@ -63,7 +64,8 @@ static int create(struct ooc_stream *s, size_t row_bytes, ooc_rowstate **out, oo
     rs->dir = temp_dir();
     int ok;
     if (!st->state_spilled) {
-        ok = (rs->mem = ooc__buffer_calloc(in->rows * row_bytes)) != NULL;
+        rs->mem_bytes = ooc_dist_owned(rs->dist, in->nchunks) * in->chunk_rows * row_bytes;
+        ok = (rs->mem = ooc__buffer_calloc(rs->mem_bytes)) != NULL;
     } else {
         ok = (rs->buf = calloc((size_t)rs->threads, sizeof *rs->buf)) != NULL;
         for (int i = 0; ok && i < rs->threads; i++)
@@ -99,7 +101,7 @@ void ooc_rowstate_free(ooc_rowstate *rs)
 {
     if (!rs)
         return;
-    ooc__buffer_free(rs->mem, rs->rows * rs->row_bytes);
+    ooc__buffer_free(rs->mem, rs->mem_bytes);
     for (int i = 0; rs->buf && i < rs->threads; i++)
         free(rs->buf[i]);
     free(rs->buf);
@@ -113,6 +115,14 @@ int ooc_rowstate_spilled(const ooc_rowstate *rs)
     return rs->mem == NULL;
 }
 
+/* Where the chunk's state starts: after that of this process's chunks before it, so that a process holds
+ * (and touches) its own chunks' state alone. Every process's whole array, touched in chunks dealt round
+ * robin, took each process the memory of all rows: huge pages spanned the chunks of both. */
+static uint64_t local_offset(const ooc_rowstate *rs, uint64_t chunk)
+{
+    return chunk / (uint64_t)ooc_dist_size(rs->dist) * rs->chunk_rows * rs->row_bytes;
+}
+
 static uint64_t chunk_bytes(const ooc_rowstate *rs, uint64_t chunk)
 {
     uint64_t row0 = chunk * rs->chunk_rows, n = rs->rows - row0;
@@ -123,7 +133,7 @@ static uint64_t chunk_bytes(const ooc_rowstate *rs, uint64_t chunk)
 static int transfer(ooc_rowstate *rs, uint64_t chunk, unsigned char *buf, int writing, ooc_error *err)
 {
     uint64_t want = chunk_bytes(rs, chunk), done = 0;
-    off_t at = (off_t)(chunk * rs->chunk_rows * rs->row_bytes);
+    off_t at = (off_t)local_offset(rs, chunk);
     while (done < want) {
         ssize_t n = writing ? pwrite(rs->fd, buf + done, want - done, at + (off_t)done)
                             : pread(rs->fd, buf + done, want - done, at + (off_t)done);
@@ -145,7 +155,7 @@ static int transfer(ooc_rowstate *rs, uint64_t chunk, unsigned char *buf, int wr
 void *ooc__rowstate_load(ooc_rowstate *rs, uint64_t chunk, int slot, ooc_error *err)
 {
     if (rs->mem)
-        return rs->mem + chunk * rs->chunk_rows * rs->row_bytes;
+        return rs->mem + local_offset(rs, chunk);
     return transfer(rs, chunk, rs->buf[slot], 0, err) ? NULL : rs->buf[slot];
 }
 

@@ -166,6 +166,18 @@ class Distributed(T.TempDirTest):
                 self.assertLessEqual(json.loads(out)["peak_rss_bytes"], 96 << 20)  # process 0's own
         os.remove(big)
 
+    @unittest.skipIf(T.SANITIZED, "memory measurements mean nothing under AddressSanitizer")
+    def test_per_row_state_of_own_chunks(self):
+        # Each process keeps the per-row state of its own chunks in memory (the limit counts those): it
+        # allocated every row's and touched, in chunks dealt round robin, pages of all of them (144.5 MiB
+        # under 128M here; 343 MiB under 256M at 32M x 20).
+        status, out, err = mpirun(2, "fit", "blobs:samples=12M,features=2", "-k", 2, "-t", 1, "-q", "--json",
+                                  "--max-iter", 2, "--memory-limit", "128M")
+        self.assertEqual(status, 0, err)
+        js = json.loads(out)
+        self.assertEqual(js["per_row_state"], "memory")
+        self.assertLessEqual(js["peak_rss_bytes"], 128 << 20)  # process 0's own
+
     def test_draws_from_the_state(self):
         self.fit_both(3, shared("wide.h5"), "-k", 50, "--oversampling-factor", 20, "-t", 1)
 
