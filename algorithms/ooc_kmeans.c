@@ -476,6 +476,7 @@ static int predict(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_m
     ooc__assign_pass_memory(&f, 0, 0, &held, &partial);
     ooc_stream_params sp2 = *sp;
     sp2.output_row_bytes = labels ? sizeof(int32_t) : 0;
+    sp2.cache = 0; /* one pass: a cache would only hold memory (16M x 20 float32: 1.3 GB) and touch it fresh */
     rc = ooc_dist_agree(sp->dist, create_stream(&f, a, sp2, held + m->k * (m->d + 1) * sizeof(double), partial, err),
                         err);
     if (rc) {

@@ -1243,6 +1243,19 @@ class MemoryLimit(Base):
         np.testing.assert_array_equal(labels[0], labels[1])
 
     @unittest.skipIf(T.SANITIZED, "peak RSS under AddressSanitizer is its shadow memory and quarantine")
+    def test_predict_holds_no_cache(self):
+        # predict is one pass: under the default limit it cached every chunk it read, for nothing (a 10M x 20
+        # float32 file: 861 MB, now 80). 2M x 20 float64 rows are 320 MB; a few chunks' worth are held.
+        model = self.path("model.h5")
+        status, _, err = kmeans("fit", "blobs:samples=10000,features=20", "-k", 4, "-q", "-o", model)
+        self.assertEqual((status, err), (0, ""))
+        status, out, err = kmeans("predict", model, "blobs:samples=2M,features=20", "--labels", self.path("l.h5"),
+                                  "-q", "--json", "-t", 2)
+        self.assertEqual((status, err), (0, ""))
+        peak = json.loads(out)["peak_rss_bytes"]
+        self.assertLess(peak, 120 * 2**20, f"peak RSS {peak / 2**20:.1f} MiB")
+
+    @unittest.skipIf(T.SANITIZED, "peak RSS under AddressSanitizer is its shadow memory and quarantine")
     def test_one_row_chunks_under_limit(self):
         # Processing chunks of one row: the cache had an entry for every chunk (8 bytes each) and counted a
         # cached chunk's 16 bytes where malloc takes 32 (1M rows: 70.5 MiB under 64M; 16M rows: 455 MiB
