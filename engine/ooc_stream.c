@@ -282,7 +282,8 @@ int ooc_stream_create(ooc_array *a, const ooc_stream_params *p, ooc_stream **out
     s->stats.memory_limit = s->p.memory_limit;
     s->stats.threads = s->p.threads;
     if (s->p.cache)
-        s->slots_beside_rows = (s->p.memory_limit - working - state) / (ooc__buffer_footprint(s->chunk_bytes) + sizeof *s->cache);
+        s->slots_beside_rows =
+            (s->p.memory_limit - working - state) / (ooc__buffer_footprint(s->chunk_bytes) + sizeof *s->cache);
     uint64_t owned = ooc_dist_owned(p->dist, in->nchunks), most = s->slots_beside_rows + (uint64_t)s->p.threads;
     s->cache_len = s->p.cache ? (owned < most ? owned : most) : 0;
     s->cache = calloc(s->cache_len ? s->cache_len : 1, sizeof *s->cache);
@@ -638,8 +639,8 @@ static int run_local(ooc_stream *s, const ooc_pass *pass, ooc_error *err)
         return rc;
     uint64_t n = ooc_dist_owned(s->p.dist, ooc_array_get_info(s->a)->nchunks);
     ooc__prefetch *prefetch = pass->no_input ? NULL : s->prefetch;
-    if (prefetch &&
-        (rc = ooc__prefetch_start(prefetch, (uint64_t)s->rank, (uint64_t)s->nprocs, n, s->cache, s->cache_len, err)) != 0)
+    if (prefetch && (rc = ooc__prefetch_start(prefetch, (uint64_t)s->rank, (uint64_t)s->nprocs, n, s->cache,
+                                              s->cache_len, err)) != 0)
         return rc;
     s->prefetching = prefetch != NULL;
     ooc__ordered_pass op = {n, s->p.threads, WINDOW, produce, consume, s};
