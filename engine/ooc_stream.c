@@ -162,17 +162,17 @@ static uint64_t working_bytes(const ooc_stream *s, const ooc_stream_params *p, i
            per_process + p->held_bytes;
 }
 
-/* Whether a chunk is cached once read: this process's, among its first cache_slots. */
-static int cacheable(const ooc_stream *s, uint64_t chunk)
-{
-    return ooc_dist_owner(s->p.dist, chunk) == s->rank && chunk / (uint64_t)s->nprocs < s->cache_slots;
-}
-
 /* The chunk's cache entry (its place among this process's chunks), or NULL: not a chunk it may cache. */
 static void **cache_entry(const ooc_stream *s, uint64_t chunk)
 {
     uint64_t j = chunk / (uint64_t)s->nprocs;
     return ooc_dist_owner(s->p.dist, chunk) == s->rank && j < s->cache_len ? &s->cache[j] : NULL;
+}
+
+/* Whether a chunk is cached once read: this process's, among its first cache_slots (within cache_len). */
+static int cacheable(const ooc_stream *s, uint64_t chunk)
+{
+    return cache_entry(s, chunk) && chunk / (uint64_t)s->nprocs < s->cache_slots;
 }
 
 static size_t piece_buffer_bytes(const ooc_stream *s)

@@ -137,8 +137,8 @@ enum { HANDLED = sizeof handled / sizeof handled[0] };
 static char stop_line[2][HANDLED][256];
 /* The run's error line is out (put_line()): a signal during the exit that follows adds no second one. */
 static volatile sig_atomic_t said_error;
-/* A progress bar's line is on stderr, unfinished: a line said meanwhile (an error, from a handler too) starts
- * on a line of its own. */
+/* A progress bar's line is on stderr, unfinished (there is one bar at a time): a line said meanwhile (an
+ * error, from a handler too) starts on a line of its own. */
 static volatile sig_atomic_t bar_line_open;
 static int under_mpirun;
 
@@ -632,18 +632,18 @@ void cli_progress_update(const ooc_progress *p, void *user)
     struct winsize ws;
     if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 && len > ws.ws_col - 1)
         len = ws.ws_col - 1;
-    fprintf(stderr, "\r%.*s%*s", len, line, bar->drawn && bar->width > len ? bar->width - len : 0, "");
+    fprintf(stderr, "\r%.*s%*s", len, line, bar_line_open && bar->width > len ? bar->width - len : 0, "");
     bar->width = len;
-    bar->drawn = bar_line_open = 1;
+    bar_line_open = 1;
     if (last) /* each pass keeps its finished line */
         cli_progress_finish(bar);
 }
 
 void cli_progress_finish(cli_progress *bar)
 {
-    if (bar->drawn && bar_line_open)
+    if (bar_line_open)
         fputc('\n', stderr);
-    bar->drawn = bar->width = bar_line_open = 0;
+    bar->width = bar_line_open = 0;
 }
 
 void cli_version(void)

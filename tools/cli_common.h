@@ -104,7 +104,7 @@ const char *cli_one_operand(int argc, char **argv, const char *what);
 typedef struct cli_progress {
     int enabled;
     double last_draw;
-    int drawn, width; /* a line is on screen, of `width` characters */
+    int width; /* the line on screen, if any (cli_common.c: bar_line_open), is `width` characters */
 } cli_progress;
 
 void cli_progress_init(cli_progress *bar, int quiet, int verbose);
