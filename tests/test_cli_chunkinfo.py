@@ -4,6 +4,7 @@ truncated inputs; bad usage), --help, text output, and the memory limit honoured
 import json
 import os
 import re
+import resource
 import shutil
 import struct
 import subprocess
@@ -495,9 +496,11 @@ class MemoryLimit(unittest.TestCase):
         self.assertEqual((status, err), (0, ""), path)
         info = json.loads(out)
         # The tool's own report (its VmHWM) agrees with the kernel's count for the child, within the pages
-        # the kernel's per-thread RSS counters had not yet folded in.
+        # the kernel's per-thread RSS counters had not yet folded in. The count starts from this test process's
+        # own peak, which the child had when forked (it survives exec): below that it says nothing.
         self.assertLessEqual(info["peak_rss_bytes"], rss + MiB)
-        if not T.SANITIZED:  # LeakSanitizer's check at exit grows the process after its report
+        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        if not T.SANITIZED and rss > own:  # LeakSanitizer's check at exit grows the process after its report
             self.assertGreaterEqual(info["peak_rss_bytes"], 0.9 * rss)
         return info, rss
 
@@ -506,23 +509,25 @@ class MemoryLimit(unittest.TestCase):
         info, rss = self.stats(self.big, "128M")
         self.assertEqual(info["memory_limit"], self.LIMIT)
         self.assertEqual(info["processing_chunks"], 48)
-        self.assertLess(info["chunks_cached"], info["processing_chunks"])
         self.assertLessEqual(rss, self.baseline + self.LIMIT + self.SLACK,
                              f"peak RSS {rss / MiB:.1f} MiB; baseline {self.baseline / MiB:.1f} MiB + 128 MiB limit")
         _, rss = self.stats(self.big, "128M", "1")
         self.assertLessEqual(rss, self.baseline + self.LIMIT + self.SLACK, "-t 1")
 
-    def test_data_that_fits_is_cached(self):
+    @unittest.skipIf(T.SANITIZED, "peak RSS under AddressSanitizer is its shadow memory and quarantine")
+    def test_one_pass_caches_nothing(self):
+        """Data that would fit under the limit is not kept: the one pass never reads a chunk twice, so a cache
+        would only hold memory (96 MB here, 1.3 GB for 16M x 20 float32) and take the time to touch it."""
         info, rss = self.stats(self.small, "1G")
-        self.assertEqual(info["chunks_cached"], info["processing_chunks"])
         self.assertEqual(info["processing_chunks"], 12)
-        self.assertLessEqual(rss, self.baseline + 1024 * MiB)
+        self.assertLessEqual(rss, self.baseline + info["working_bytes"] + self.SLACK)
+        self.assertLess(rss - self.baseline, 96e6 / 2, f"peak RSS {rss / MiB:.1f} MiB, baseline {self.baseline / MiB:.1f}")
+        self.assertNotIn("chunks_cached", info)
 
     @unittest.skipIf(T.SANITIZED, "peak RSS under AddressSanitizer is its shadow memory and quarantine")
     def test_peak_does_not_grow_with_rows(self):
         small_info, small = self.stats(self.small, "128M")
         big_info, big = self.stats(self.big, "128M")
-        self.assertEqual(small_info["chunks_cached"], big_info["chunks_cached"])
         self.assertLessEqual(abs(big - small), 0.1 * max(big, small),
                              f"peak RSS {small / MiB:.1f} MiB for 0.6M rows, {big / MiB:.1f} MiB for 2.4M rows")
 

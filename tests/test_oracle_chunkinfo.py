@@ -117,7 +117,6 @@ class Case(unittest.TestCase):
             got = chunkinfo(spec, "--stats", *args)
             self.assertEqual(json.dumps(got["columns"]) + repr(got["first_nonfinite_row"]), want,
                              f"{spec} {' '.join(args)}")
-            self.assertLessEqual(got["chunks_cached"], got["processing_chunks"])
         return want
 
 
@@ -383,29 +382,25 @@ class TestGenerated(Case):
                           "cluster_std": 1.0, "dtype": "float64"})
 
     def test_chunkgen_thread_count_and_limits(self):
-        """A file of 20 chunks: cached whole, partly, or not at all, the statistics are the same bits."""
+        """A file of 20 chunks, under limits from a little over the working buffers to plenty and on 1 to 3
+        threads: the statistics are the same bits, from the same bytes read."""
         path = tmp("limits.h5")
         status, _, err = T.chunkgen("-q", "-f", "-n", "200000", "-d", "5", "--chunk-rows", "10000", path)
         self.assertEqual(status, 0, err)
         want = chunkinfo(path, "--stats", "-t", "1")
-        self.assertEqual(want["chunks_cached"], 20)
-        seen = set()
         chunk_kib = 10000 * 5 * 8 / 1024
         for threads in (1, 2, 3):
-            # What the stream holds besides its cache (engine/ooc_stream.c working_bytes()): a process reserve,
-            # per thread a decoded chunk, shuffle scratch and the stored chunk read from the file; the rest caches.
+            # What the stream holds (engine/ooc_stream.c working_bytes()): a process reserve, per thread a decoded
+            # chunk, shuffle scratch and the stored chunk read from the file.
             working_kib = chunkinfo(path, "--stats", "-t", threads)["working_bytes"] / 1024
             self.assertGreater(working_kib, threads * 2 * chunk_kib)
             for extra in (0.5, 2.5, 8.5):
                 limit = f"{int(working_kib + extra * chunk_kib)}K"
                 got = chunkinfo(path, "--stats", "-t", threads, "--memory-limit", limit)
                 self.assertEqual(json.dumps(got["columns"]), json.dumps(want["columns"]), f"-t {threads} {limit}")
-                self.assertLess(got["chunks_cached"], 20, f"-t {threads} {limit}")
                 self.assertEqual(got["bytes_read"], want["bytes_read"])
-                seen.add(got["chunks_cached"])
-        self.assertTrue(len(seen) >= 3 and 0 in seen, seen)
         got = chunkinfo(path, "--stats", "-t", "2", "--memory-limit", "1G")
-        self.assertEqual((json.dumps(got["columns"]), got["chunks_cached"]), (json.dumps(want["columns"]), 20))
+        self.assertEqual(json.dumps(got["columns"]), json.dumps(want["columns"]))
         os.remove(path)
 
 

@@ -166,7 +166,6 @@ static void print_json(const ooc_array_info *in, const ooc_colstats *st, const o
         json_object_set_new(o, "threads", json_integer(ss->threads));
         json_object_set_new(o, "memory_limit", json_integer((json_int_t)ss->memory_limit));
         json_object_set_new(o, "working_bytes", json_integer((json_int_t)ss->working_bytes));
-        json_object_set_new(o, "chunks_cached", json_integer((json_int_t)ss->chunks_cached));
         json_object_set_new(o, "peak_rss_bytes", json_integer((json_int_t)ooc_memory_peak_rss()));
     }
     cli_print_json(o);
@@ -187,6 +186,7 @@ int main(int argc, char **argv)
     cli_progress_init(&bar, c.quiet, c.verbose);
     c.sp.progress = cli_progress_update;
     c.sp.progress_user = &bar;
+    c.sp.cache = 0; /* one pass: a cache would only hold memory (16M x 20 float32: 1.3 GB) and touch it fresh */
     /* Without --stats, a description, as h5ls -v gives one: of an empty dataset too, and of one whose filter
      * cannot be decoded here (it says so). */
     int rc = (c.stats ? ooc_array_open : ooc_array_describe)(c.input, &a, &err);
