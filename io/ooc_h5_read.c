@@ -1,8 +1,10 @@
+#define _POSIX_C_SOURCE 200809L /* O_CLOEXEC, st_mtim */
 #include "ooc_h5.h"
 
 #include "ooc_h5_inplace_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,8 @@ struct ooc_h5_reader {
     int inplace_tried;
     void *band; /* read_bands()'s buffer (reads hold the HDF5 lock: one at a time) */
     size_t band_cap;
+    int watch;         /* our own descriptor on the file that holds the data, or -1 (watch()) */
+    struct stat known; /* that file as it was opened */
 };
 
 const ooc_h5_info *ooc_h5_reader_info(const ooc_h5_reader *r)
@@ -47,6 +51,8 @@ void ooc_h5_reader_close(ooc_h5_reader *r)
         H5Fclose(r->file);
     ooc__h5_unlock();
     ooc__h5_inplace_close(r->inplace);
+    if (r->watch >= 0)
+        close(r->watch);
     free(r->band);
     free(r->name);
     free(r);
@@ -316,6 +322,52 @@ static int open_checked(ooc_h5_reader *r, const char *path, const char *dataset,
     return rc || !r->info.chunked || r->info.nfilters ? rc : reopen_uncached(r, path, dataset, err);
 }
 
+/* The path of the file that holds the data: not the one the user named when the dataset is an external link
+ * into another. NULL when HDF5 cannot say. Call with the lock held. */
+static char *data_file(const ooc_h5_reader *r, hid_t *file)
+{
+    *file = H5Iget_file_id(r->dset);
+    ssize_t n = *file < 0 ? -1 : H5Fget_name(*file, NULL, 0);
+    char *path = n > 0 ? malloc((size_t)n + 1) : NULL;
+    if (path && H5Fget_name(*file, path, (size_t)n + 1) != n) {
+        free(path);
+        path = NULL;
+    }
+    H5Eclear2(H5E_DEFAULT);
+    return path;
+}
+
+/* HDF5 reads the bytes past a file's end as zeros: a file truncated while it is read, or rewritten (`cp` over
+ * it), would give rows that were never there. So each read ends by checking that the file holding the data
+ * is as it was opened (unchanged()), on a descriptor of our own (the same file HDF5 holds, even if another
+ * is renamed over its path). Call with the lock held. */
+static void watch(ooc_h5_reader *r)
+{
+    hid_t file;
+    char *path = data_file(r, &file);
+    if (file >= 0)
+        H5Fclose(file);
+    r->watch = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    if (r->watch >= 0 && fstat(r->watch, &r->known) != 0) {
+        close(r->watch);
+        r->watch = -1;
+    }
+    free(path);
+}
+
+/* An error when the file holding the data is no longer as it was opened: another size or modification time. */
+static int unchanged(const ooc_h5_reader *r, ooc_error *err)
+{
+    struct stat now;
+    if (r->watch < 0 || fstat(r->watch, &now) != 0)
+        return 0;
+    if (now.st_size == r->known.st_size && now.st_mtim.tv_sec == r->known.st_mtim.tv_sec &&
+        now.st_mtim.tv_nsec == r->known.st_mtim.tv_nsec)
+        return 0;
+    return ooc_error_set(err, OOC_EIO, "%s: the file changed while it was read (%lld bytes, %lld when opened): "
+                         "another program wrote it", r->name, (long long)now.st_size, (long long)r->known.st_size);
+}
+
 static int reader_open(const char *path, const char *dataset, int to_read, ooc_h5_reader **out, ooc_error *err)
 {
     *out = NULL;
@@ -327,8 +379,11 @@ static int reader_open(const char *path, const char *dataset, int to_read, ooc_h
     }
     snprintf(r->name, n, "%s:%s", path, dataset);
     r->file = r->dset = r->space = r->dcpl = -1;
+    r->watch = -1;
     ooc__h5_lock();
     int rc = open_checked(r, path, dataset, to_read, err);
+    if (!rc && to_read)
+        watch(r);
     ooc__h5_unlock();
     if (rc) {
         ooc_h5_reader_close(r);
@@ -474,7 +529,7 @@ int ooc_h5_reader_read_rows(ooc_h5_reader *r, uint64_t row0, uint64_t n, ooc_dty
         rc = ooc__h5_fail(err, OOC_ECORRUPT, "%s: %s: cannot read", r->name, w);
     }
     ooc__h5_unlock();
-    return rc;
+    return rc ? rc : unchanged(r, err);
 }
 
 static uint64_t chunk_bytes(const ooc_h5_info *in)
@@ -537,7 +592,7 @@ int ooc_h5_reader_read_raw_chunk(ooc_h5_reader *r, uint64_t chunk, void **buf, s
                                (unsigned long long)stored, (unsigned long long)chunk_bytes(in));
     }
     ooc__h5_unlock();
-    return rc;
+    return rc ? rc : unchanged(r, err);
 }
 
 /* The chunk table, located on first use, in the file that holds the dataset: not the one the user named
@@ -547,10 +602,9 @@ static const ooc__h5_inplace *inplace(ooc_h5_reader *r)
     ooc__h5_lock();
     if (!r->inplace_tried) {
         r->inplace_tried = 1;
-        hid_t file = H5Iget_file_id(r->dset);
-        ssize_t n = file < 0 ? -1 : H5Fget_name(file, NULL, 0);
-        char *path = n > 0 ? malloc((size_t)n + 1) : NULL;
-        if (path && H5Fget_name(file, path, (size_t)n + 1) == n)
+        hid_t file;
+        char *path = data_file(r, &file);
+        if (path)
             r->inplace = ooc__h5_inplace_open(path, file, r->dset, &r->info);
         free(path);
         if (file >= 0)
@@ -565,7 +619,8 @@ size_t ooc_h5_reader_read_raw_chunk_in_place(ooc_h5_reader *r, uint64_t chunk, v
 {
     const ooc__h5_inplace *t = inplace(r);
     const ooc_h5_info *in = &r->info;
-    return t ? ooc__h5_inplace_read(t, chunk, (size_t)(in->chunk_rows * in->cols * in->type_size), buf, cap) : 0;
+    size_t n = t ? ooc__h5_inplace_read(t, chunk, (size_t)(in->chunk_rows * in->cols * in->type_size), buf, cap) : 0;
+    return n && !unchanged(r, NULL) ? n : 0; /* a changed file: HDF5's read, which says so (above) */
 }
 
 int ooc_h5_reader_in_place(ooc_h5_reader *r, uint64_t *max_bytes)

@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <hdf5.h>
+#include <sys/stat.h>
 #include <stdint.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -667,5 +668,52 @@ static void test_bad_arguments(void)
     unlink(path);
 }
 
+/* A file truncated or rewritten while it is read: HDF5 reads the bytes past a file's end as zeros, so without a
+ * check the rows there would come back as zeros, no error. Each read checks that the file is as opened. */
+static void test_file_changed_while_read(void)
+{
+    new_path();
+    write_plain("/X", H5T_IEEE_F64LE, 2000, 4, 0, 0, 0); /* contiguous: HDF5's own read */
+    ooc_h5_reader *r;
+    ooc_error err;
+    double v[100 * 4];
+    ASSERT_OK(ooc_h5_reader_open(path, "/X", &r, &err));
+    if (!r)
+        return;
+    ASSERT_OK(ooc_h5_reader_read_rows(r, 0, 100, OOC_FLOAT64, v, &err));
+    ASSERT(truncate(path, 8192) == 0);
+    ASSERT_INT_EQ(ooc_h5_reader_read_rows(r, 1900, 100, OOC_FLOAT64, v, &err), OOC_EIO);
+    ASSERT_STR_CONTAINS(err.msg, "/X: the file changed while it was read (8192 bytes, ");
+    ooc_h5_reader_close(r);
+
+    /* The same size, written again (as `cp` of a file of the same shape over it would): its time says so. */
+    unlink(path);
+    write_plain("/X", H5T_IEEE_F64LE, 2000, 4, 0, 0, 0);
+    ASSERT_OK(ooc_h5_reader_open(path, "/X", &r, &err));
+    if (!r)
+        return;
+    ASSERT_OK(ooc_h5_reader_read_rows(r, 0, 100, OOC_FLOAT64, v, &err));
+    struct timespec when[2] = {{0, UTIME_OMIT}, {1000000000, 0}};
+    ASSERT(utimensat(AT_FDCWD, path, when, 0) == 0);
+    ASSERT_INT_EQ(ooc_h5_reader_read_rows(r, 0, 100, OOC_FLOAT64, v, &err), OOC_EIO);
+    ooc_h5_reader_close(r);
+
+    /* zstd chunks read in place: a changed file is not read in place, and HDF5's read then fails. */
+    write_ours(5000, 1000);
+    ASSERT_OK(ooc_h5_reader_open(path, "/X", &r, &err));
+    if (!r)
+        return;
+    size_t cap = 1 << 20, bytes = 0;
+    void *buf = malloc(cap);
+    ASSERT(ooc_h5_reader_read_raw_chunk_in_place(r, 0, buf, cap) > 0);
+    ASSERT(truncate(path, 40000) == 0);
+    ASSERT_INT_EQ((int)ooc_h5_reader_read_raw_chunk_in_place(r, 4, buf, cap), 0);
+    ASSERT(ooc_h5_reader_read_raw_chunk(r, 4, &buf, &cap, &bytes, &err) < 0);
+    free(buf);
+    ooc_h5_reader_close(r);
+    unlink(path);
+}
+
 OOC_TEST_MAIN(test_layouts_and_types, test_open_errors, test_corrupt_and_truncated, test_read_in_place,
-              test_unwritten_chunks, test_external_link_in_place, test_concatenated_zstd_frames, test_bad_arguments)
+              test_unwritten_chunks, test_external_link_in_place, test_concatenated_zstd_frames, test_bad_arguments,
+              test_file_changed_while_read)
