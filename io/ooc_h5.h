@@ -175,7 +175,8 @@ int ooc_h5_split_name(const char *spec, const char *default_dataset, char *file,
 /* ooc_h5_dataset_uses_file(): 1 when the values of `dataset` in the HDF5 file at `path` come, in whole or in
  * part, from the file at `other` (the same file: device and inode): the file at `path` itself, the file an
  * external link on the way leads to, a virtual dataset's source files (and theirs), external raw storage;
- * looked for where HDF5 looks by default (as named, and beside the file naming them). Else 0, also when the
+ * looked for everywhere HDF5 may find them (as named, beside the file naming them or its real path, under
+ * HDF5_EXT_PREFIX, HDF5_VDS_PREFIX and HDF5_EXTFILE_PREFIX, an absolute name by its last part). Else 0, also when the
  * dataset cannot be opened (reading it will say why). For refusing an output that would replace an input. */
 int ooc_h5_dataset_uses_file(const char *path, const char *dataset, const char *other);
 

@@ -55,23 +55,99 @@ static char *beside(const char *parent, const char *name)
     return s;
 }
 
+/* Whether found(place, ctx) holds for `name` under one of the ':'-separated prefixes in environment variable
+ * var (HDF5_EXT_PREFIX, HDF5_VDS_PREFIX, HDF5_EXTFILE_PREFIX), ${ORIGIN} standing for the directory of the file
+ * at `file` (whether HDF5 expands it there or not: then it names nothing). */
+static int under_prefixes(const char *var, const char *file, const char *name,
+                          int (*found)(const char *place, void *ctx), void *ctx)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", file);
+    char *end = strrchr(dir, '/');
+    if (end)
+        *end = '\0';
+    for (const char *p = getenv(var); p && *p;) {
+        size_t m = strcspn(p, ":");
+        char at[3 * PATH_MAX];
+        if (m >= 9 && strncmp(p, "${ORIGIN}", 9) == 0)
+            snprintf(at, sizeof at, "%s%.*s/%s", end ? dir : ".", (int)(m - 9), p + 9, name);
+        else
+            snprintf(at, sizeof at, "%.*s/%s", (int)m, p, name);
+        if (m > 0 && found(at, ctx))
+            return 1;
+        p += m + (p[m] == ':');
+    }
+    return 0;
+}
+
+/* Whether found(place, ctx) holds for the file `name` beside the file at `file` (as reached, or its real path:
+ * HDF5 looks beside both). */
+static int found_beside(const char *file, int real, const char *name, int (*found)(const char *place, void *ctx),
+                        void *ctx)
+{
+    char resolved[PATH_MAX];
+    if (real && !realpath(file, resolved))
+        return 0;
+    char *near = beside(real ? resolved : file, name);
+    int hit = near && found(near, ctx);
+    free(near);
+    return hit;
+}
+
 static int uses(const char *path, const char *dataset, const struct stat *other, int depth);
 
-/* A file that the file at `parent` names (a virtual dataset's source, external raw storage), where HDF5 looks
- * for it by default: as given (absolute, or from the current directory) and beside `parent`. With a
- * dataset, whether that dataset in it uses `other`; without, whether it is `other`. */
-static int named_uses(const char *parent, const char *name, const char *dataset, const struct stat *other, int depth)
+/* The places named_uses() has looked at: a file (lstat: a symbolic link is a place of its own) in a directory
+ * (whose path places the names the file holds). The same place often comes again (as given, beside the parent,
+ * its real path): looked at once, not a chain of links followed again from each. */
+typedef struct place_id {
+    dev_t dev, dir_dev;
+    ino_t ino, dir_ino;
+} place_id;
+
+enum { MAX_PLACES = 8 };
+
+typedef struct named {
+    const char *dataset; /* NULL: whether the file itself is `other` */
+    const struct stat *other;
+    int depth, seen;
+    place_id at[MAX_PLACES];
+} named;
+
+/* found() for named_uses(): whether a place not looked at yet uses (or is) the other file. */
+static int named_at(const char *place, void *ctx)
+{
+    named *n = ctx;
+    char *dir = beside(place, ".");
+    struct stat f, d;
+    int fresh = dir && lstat(place, &f) == 0 && stat(dir, &d) == 0;
+    free(dir);
+    for (int i = 0; fresh && i < n->seen; i++)
+        fresh = n->at[i].dev != f.st_dev || n->at[i].ino != f.st_ino || n->at[i].dir_dev != d.st_dev ||
+                n->at[i].dir_ino != d.st_ino;
+    if (!fresh)
+        return 0;
+    if (n->seen < MAX_PLACES)
+        n->at[n->seen++] = (place_id){f.st_dev, d.st_dev, f.st_ino, d.st_ino};
+    return n->dataset ? uses(place, n->dataset, n->other, n->depth) : is_file(place, n->other);
+}
+
+/* A file that the file at `parent` names (an external link's target, a virtual dataset's source, external raw
+ * storage), wherever HDF5 may find it (H5F_prefix_open_file, H5D__efl_*): as given (absolute, or from the
+ * current directory), beside `parent` (as reached, or its real path), under the prefixes of environment variable
+ * `var`; an absolute name not there (a link's or a source's, not raw storage's) by its last part, from the
+ * current directory and in those places. Every place counts, not only the first that opens: an output refused
+ * once too often beats an input replaced. With a dataset, whether that dataset in it uses `other`; without,
+ * whether it is `other`. */
+static int named_uses(const char *parent, const char *name, const char *var, const char *dataset,
+                      const struct stat *other, int depth)
 {
     if (strcmp(name, ".") == 0) /* a virtual dataset's source in its own file */
         return dataset && uses(parent, dataset, other, depth + 1);
-    char *near = beside(parent, name);
-    int found = 0;
-    const char *where[2] = {name, near};
-    for (int i = 0; i < 2 && !found; i++)
-        if (where[i])
-            found = dataset ? uses(where[i], dataset, other, depth + 1) : is_file(where[i], other);
-    free(near);
-    return found;
+    named n = {dataset, other, depth + 1, 0, {{0}}};
+    const char *rel = name[0] != '/' ? name : dataset ? strrchr(name, '/') + 1 : NULL;
+    return named_at(name, &n) ||
+           (rel && (named_at(rel, &n) || found_beside(parent, 0, rel, named_at, &n) ||
+                    found_beside(parent, 1, rel, named_at, &n) || under_prefixes(var, parent, rel, named_at, &n)));
 }
 
 static char *virtual_name(hid_t dcpl, size_t i, ssize_t (*get)(hid_t, size_t, char *, size_t))
@@ -94,7 +170,7 @@ static int virtual_uses(const char *path, hid_t dcpl, const struct stat *other, 
     for (size_t i = 0; i < n && !found; i++) {
         char *file = virtual_name(dcpl, i, H5Pget_virtual_filename);
         char *dset = virtual_name(dcpl, i, H5Pget_virtual_dsetname);
-        found = file && dset && named_uses(path, file, dset, other, depth);
+        found = file && dset && named_uses(path, file, "HDF5_VDS_PREFIX", dset, other, depth);
         free(file);
         free(dset);
     }
@@ -109,7 +185,7 @@ static int external_uses(const char *path, hid_t dcpl, const struct stat *other)
         off_t offset;
         hsize_t size;
         found = H5Pget_external(dcpl, (unsigned)i, sizeof name, name, &offset, &size) >= 0 &&
-                memchr(name, '\0', sizeof name) && named_uses(path, name, NULL, other, 0);
+                memchr(name, '\0', sizeof name) && named_uses(path, name, "HDF5_EXTFILE_PREFIX", NULL, other, 0);
     }
     return found;
 }
@@ -160,7 +236,7 @@ static int links_use(const char *path, hid_t file, const char *dataset, const st
             else if (info.type == H5L_TYPE_EXTERNAL &&
                      H5Lunpack_elink_val(val, info.u.val_size, &flags, &file_name, &obj) >= 0 &&
                      (next = joined("", 0, obj, dataset + i)))
-                found = named_uses(path, file_name, next, other, depth);
+                found = named_uses(path, file_name, "HDF5_EXT_PREFIX", next, other, depth);
         }
         free(next);
         free(val);
@@ -263,46 +339,15 @@ static int dataset_opens(const char *path, const char *dset)
     return d >= 0;
 }
 
-/* Whether dset opens in the file `name` beside the file at `file` (as reached, or its real path). */
-static int opens_beside(const char *file, int real, const char *name, const char *dset)
-{
-    char resolved[PATH_MAX];
-    if (real && !realpath(file, resolved))
-        return 0;
-    char *near = beside(real ? resolved : file, name);
-    int opens = near && dataset_opens(near, dset);
-    free(near);
-    return opens;
-}
-
-/* Whether found(place, ctx) holds for `name` under one of the ':'-separated prefixes in environment variable
- * var (HDF5_VDS_PREFIX, HDF5_EXTFILE_PREFIX), ${ORIGIN} standing for the directory of the file at `file`
- * (whether HDF5 expands it there or not: then it names nothing). */
-static int under_prefixes(const char *var, const char *file, const char *name,
-                          int (*found)(const char *place, void *ctx), void *ctx)
-{
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", file);
-    char *end = strrchr(dir, '/');
-    if (end)
-        *end = '\0';
-    for (const char *p = getenv(var); p && *p;) {
-        size_t m = strcspn(p, ":");
-        char at[3 * PATH_MAX];
-        if (m >= 9 && strncmp(p, "${ORIGIN}", 9) == 0)
-            snprintf(at, sizeof at, "%s%.*s/%s", end ? dir : ".", (int)(m - 9), p + 9, name);
-        else
-            snprintf(at, sizeof at, "%.*s/%s", (int)m, p, name);
-        if (m > 0 && found(at, ctx))
-            return 1;
-        p += m + (p[m] == ':');
-    }
-    return 0;
-}
-
 static int dataset_opens_at(const char *place, void *dset)
 {
     return dataset_opens(place, dset);
+}
+
+/* Whether dset opens in the file `name` beside the file at `file` (as reached, or its real path). */
+static int opens_beside(const char *file, int real, const char *name, const char *dset)
+{
+    return found_beside(file, real, name, dataset_opens_at, (void *)dset);
 }
 
 /* Whether the source dataset `dset` of the file `name` (as the virtual dataset in the file `holder`, reached

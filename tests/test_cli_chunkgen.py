@@ -272,6 +272,42 @@ class Outputs(Base):
             self.assertEqual(self.read_bytes(c), content)
             self.assertEqual(T.listdir(self.dir), ["c.h5", "link.h5"])
 
+    def test_centers_from_a_file_found_under_a_prefix(self):
+        # Centres HDF5 finds under HDF5_EXT_PREFIX (an external link's target), HDF5_VDS_PREFIX (a virtual
+        # dataset's source) or HDF5_EXTFILE_PREFIX (external raw storage) come from that file: an input too.
+        d, links = os.path.join(self.dir, "d"), os.path.join(self.dir, "links")
+        os.mkdir(d)
+        os.mkdir(links)
+        centres = np.eye(3)
+        with h5py.File(os.path.join(d, "c.h5"), "w") as f:
+            f["centers"] = centres
+        centres.tofile(os.path.join(d, "c.bin"))
+        with h5py.File(os.path.join(links, "mext.h5"), "w") as f:
+            f["cluster_centers"] = h5py.ExternalLink("c.h5", "/centers")
+        layout = h5py.VirtualLayout(shape=(3, 3), dtype="f8")
+        layout[:] = h5py.VirtualSource("c.h5", "centers", shape=(3, 3))
+        with h5py.File(os.path.join(links, "mvds.h5"), "w") as f:
+            f.create_virtual_dataset("cluster_centers", layout)
+        with h5py.File(os.path.join(links, "mraw.h5"), "w") as f:
+            f.create_dataset("cluster_centers", shape=(3, 3), dtype="<f8", external=[("c.bin", 0, centres.nbytes)])
+        before = {n: self.read_bytes(os.path.join(d, n)) for n in ("c.h5", "c.bin")}
+        for model, var, out_name in (("mext.h5", "HDF5_EXT_PREFIX", "c.h5"), ("mvds.h5", "HDF5_VDS_PREFIX", "c.h5"),
+                                     ("mraw.h5", "HDF5_EXTFILE_PREFIX", "c.bin")):
+            with self.subTest(model=model):
+                env = dict(os.environ, **{var: d})
+                status, out, err = T.chunkgen("-q", "-f", "-n", 100, "--centers-from", os.path.join(links, model),
+                                              self.out, env=env)
+                self.assertEqual((status, err), (0, ""))  # HDF5 finds the centres there
+                with h5py.File(self.out, "r") as f:
+                    np.testing.assert_array_equal(f["centers"][:], centres)
+                os.remove(self.out)
+                status, out, err = T.chunkgen("-q", "-f", "-n", 100, "--centers-from", os.path.join(links, model),
+                                              os.path.join(d, out_name), env=env)
+                self.one_error(status, err, 2, out_name, "input")
+                self.assertEqual({n: self.read_bytes(os.path.join(d, n)) for n in before}, before)
+                self.assertEqual(sorted(T.listdir(d)), ["c.bin", "c.h5"])
+                self.assertEqual(T.listdir(self.dir), ["d", "links"])
+
     def test_centers_from_disagreeing_options(self):
         # The error names the option that disagrees with the file, and only an option the user gave.
         c = os.path.join(self.dir, "c.h5")

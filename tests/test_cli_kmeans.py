@@ -313,6 +313,111 @@ class BadUsage(Base):
         finally:
             os.chdir(cwd)
 
+    def tree(self):
+        """Every file below self.dir, relative name -> its bytes (a symbolic link: where it leads)."""
+        files = {}
+        for top, dirs, names in os.walk(self.dir):
+            for n in names:
+                p = os.path.join(top, n)
+                files[os.path.relpath(p, self.dir)] = os.readlink(p) if os.path.islink(p) else self.read_bytes(p)
+        return files
+
+    def refused_all(self, cases):
+        """Each (argv, env, needle) run from self.dir is refused as usage, naming the output, and writes nothing."""
+        before = self.tree()
+        for argv, env, needle in cases:
+            with self.subTest(argv=argv, env=env):
+                status, out, err = kmeans(*argv, cwd=self.dir, env=dict(os.environ, **env))
+                self.one_error(status, err, 2, needle, "input")
+                self.assertEqual(self.tree(), before)
+
+    def reads_300_rows(self, inp, env):
+        """inp (from self.dir) reads as 300 rows under env (h5py agrees), and does not without it."""
+        env = dict(os.environ, **env)
+        oracle = subprocess.run(["/usr/bin/python3", "-c", "import h5py, sys; print(h5py.File(sys.argv[1])['X'].shape)",
+                                 inp], env=env, cwd=self.dir, capture_output=True, text=True)
+        self.assertEqual(oracle.stdout.strip(), "(300, 4)", oracle.stderr)
+        status, out, err = kmeans("fit", inp, "-k", 3, "-q", "--json", cwd=self.dir, env=env)
+        self.assertEqual((status, err), (0, ""))
+        self.assertEqual(json.loads(out)["n_samples"], 300)
+        status, out, err = kmeans("fit", inp, "-k", 3, "-q", cwd=self.dir)
+        self.assertNotEqual(status, 0, "the input reads without the variable: the test shows nothing")
+
+    def test_output_is_a_file_the_input_reads_under_a_prefix(self):
+        """HDF5 finds the target of an external link under HDF5_EXT_PREFIX, a virtual dataset's source under
+        HDF5_VDS_PREFIX and external raw storage under HDF5_EXTFILE_PREFIX: an output naming one is an input
+        too (fit and predict replaced it, exit 0)."""
+        X = np.arange(1200, dtype=np.float64).reshape(300, 4) % 97
+        os.mkdir(self.path("d"))
+        os.mkdir(self.path("links"))
+        self.write_h5("d/data.h5", X=X)
+        self.write_h5("d/centres.h5", cluster_centers=X[:3])
+        X.tofile(self.path("d/raw.bin"))
+        with h5py.File(self.path("links/ext.h5"), "w") as f:
+            f["X"] = h5py.ExternalLink("data.h5", "/X")
+        with h5py.File(self.path("links/model.h5"), "w") as f:
+            f["cluster_centers"] = h5py.ExternalLink("centres.h5", "/cluster_centers")
+        layout = h5py.VirtualLayout(shape=X.shape, dtype="f8")
+        layout[:] = h5py.VirtualSource("data.h5", "X", shape=X.shape)
+        with h5py.File(self.path("links/virtual.h5"), "w") as f:
+            f.create_virtual_dataset("X", layout)
+        self.write_h5("links/external.h5", X={"shape": X.shape, "dtype": "<f8", "external": [("raw.bin", 0, X.nbytes)]})
+        d = self.path("d")
+        ext, vds = {"HDF5_EXT_PREFIX": "/nonexistent:" + d}, {"HDF5_VDS_PREFIX": "/nonexistent:" + d}
+        efile, origin = {"HDF5_EXTFILE_PREFIX": d}, {"HDF5_EXTFILE_PREFIX": "${ORIGIN}/../d"}
+        for inp, env in (("links/ext.h5", ext), ("links/virtual.h5", vds), ("links/external.h5", efile),
+                         ("links/external.h5", origin)):
+            with self.subTest(inp=inp, env=env):
+                self.reads_300_rows(inp, env)
+        model = shared("model.h5")
+        self.refused_all([
+            (["fit", "links/ext.h5", "-k", "3", "-f", "-o", "d/data.h5"], ext, "data.h5"),
+            (["predict", model, "links/ext.h5", "-f", "--labels", "d/data.h5:/labels"], ext, "data.h5"),
+            (["predict", "links/model.h5", "d/data.h5", "-f", "--labels", "d/centres.h5"], ext, "centres.h5"),
+            (["fit", "links/virtual.h5", "-k", "3", "-f", "-o", "d/data.h5"], vds, "data.h5"),
+            (["predict", model, "links/virtual.h5", "-f", "--labels", "d/data.h5:/labels"], vds, "data.h5"),
+            (["fit", "links/external.h5", "-k", "3", "-f", "-o", "d/raw.bin"], efile, "raw.bin"),
+            (["fit", "links/external.h5", "-k", "3", "-f", "--labels", "d/raw.bin"], origin, "raw.bin"),
+            (["predict", model, "links/external.h5", "-f", "--labels", "d/raw.bin:/labels"], efile, "raw.bin"),
+        ])
+
+    def test_output_is_a_file_the_input_reads_by_another_way(self):
+        """HDF5 also finds a linked file beside the real path of the file linking to it (reached through a
+        symbolic link), and an absolute name that is not there by its last part beside the linking file."""
+        X = np.arange(1200, dtype=np.float64).reshape(300, 4) % 97
+        os.mkdir(self.path("d"))
+        os.mkdir(self.path("s"))
+        self.write_h5("d/data.h5", X=X)
+        with h5py.File(self.path("d/near.h5"), "w") as f:
+            f["X"] = h5py.ExternalLink("data.h5", "/X")
+        os.symlink("../d/near.h5", self.path("s/near.h5"))
+        with h5py.File(self.path("d/moved.h5"), "w") as f:
+            f["X"] = h5py.ExternalLink("/nonexistent/data.h5", "/X")
+        for inp in ("s/near.h5", "d/moved.h5"):
+            with self.subTest(inp=inp):
+                status, out, err = kmeans("fit", inp, "-k", 3, "-q", "--json", cwd=self.dir)
+                self.assertEqual((status, err), (0, ""))
+                self.assertEqual(json.loads(out)["n_samples"], 300)
+        self.refused_all([
+            (["fit", "s/near.h5", "-k", "3", "-f", "-o", "d/data.h5"], {}, "data.h5"),
+            (["fit", "d/moved.h5", "-k", "3", "-f", "--labels", "d/data.h5"], {}, "data.h5"),
+        ])
+
+    def test_output_check_of_a_long_chain_of_links(self):
+        # The same file stands at several of the places looked at (as named from the current directory, beside
+        # the linking file, its real path): the check followed the rest of the chain again from each, 2^15 ways
+        # for 15 links (minutes); now once.
+        self.write_h5("a15.h5", X=np.arange(1200, dtype=np.float64).reshape(300, 4) % 97)
+        for i in range(15):
+            with h5py.File(self.path(f"a{i}.h5"), "w") as f:
+                f["X"] = h5py.ExternalLink(f"a{i + 1}.h5", "/X")
+        self.existing("other.h5")
+        status, out, err = kmeans("fit", "a0.h5", "-k", 3, "-q", "-f", "--json", "-o", "other.h5", cwd=self.dir,
+                                  timeout=60)
+        self.assertEqual((status, err), (0, ""))
+        self.assertEqual(json.loads(out)["n_samples"], 300)
+        self.refused_all([(["fit", "a0.h5", "-k", "3", "-f", "-o", "a15.h5"], {}, "a15.h5")])
+
     def test_labels_values_are_usage_errors(self):
         for args, needle in ((["--rows", "a:b"], "--rows"), (["--rows", "5"], "--rows"), (["--rows", "1.5:3"], "--rows"),
                              (["--rows", "0:1e-400"], "--rows"), (["--rows", "-1e-308:"], "--rows"),
