@@ -371,7 +371,7 @@ static int source_opens(const char *path, const char *holder, const char *name, 
         if (opens_beside(path, real, rel, dset) || opens_beside(path, real, last, dset) ||
             opens_beside(holder, real, rel, dset) || opens_beside(holder, real, last, dset))
             return 1;
-    return under_prefixes("HDF5_VDS_PREFIX", holder, last, dataset_opens_at, (void *)dset);
+    return under_prefixes("HDF5_VDS_PREFIX", holder, rel, dataset_opens_at, (void *)dset); /* as HDF5 joins them */
 }
 
 /* The size of external raw data file `file` of the HDF5 file at `path`, where HDF5 1.10 looks: as named

@@ -475,9 +475,12 @@ class RuntimeFailures(Base):
         virtual("moved.h5", os.path.join(elsewhere, "data.h5"))
         shutil.copy(self.path("data.h5"), os.path.join(elsewhere, "prefixed.h5"))
         virtual("prefix.h5", "prefixed.h5")
+        os.mkdir(os.path.join(elsewhere, "deep"))  # a relative name keeps its directories under the prefix
+        shutil.copy(self.path("data.h5"), os.path.join(elsewhere, "deep", "deeper.h5"))
+        virtual("prefix_deep.h5", "deep/deeper.h5")
         os.symlink(self.path("v1.h5"), os.path.join(elsewhere, "link.h5"))  # HDF5 looks beside v1.h5 itself
         env = dict(os.environ, HDF5_VDS_PREFIX="/nonexistent:" + elsewhere)
-        for name in ("moved.h5", "prefix.h5", "sub/link.h5"):
+        for name in ("moved.h5", "prefix.h5", "prefix_deep.h5", "sub/link.h5"):
             with self.subTest(name=name):
                 oracle = subprocess.run(["/usr/bin/python3", "-c", "import h5py, sys; print(h5py.File(sys.argv[1])"
                                          "['X'][:].sum())", self.path(name)], env=env, capture_output=True, text=True)
