@@ -1,4 +1,4 @@
-#define _GNU_SOURCE /* O_TMPFILE */
+#define _GNU_SOURCE /* O_TMPFILE, fallocate() */
 #include "ooc_rowstate_internal.h"
 
 #include "ooc_buffer_internal.h"
@@ -19,6 +19,7 @@ struct ooc_rowstate {
     uint64_t mem_bytes;
     int fd;             /* or spilled: the file; either way one chunk after another (local_offset()) */
     const char *dir;
+    const char *input; /* for messages */
     unsigned char **buf; /* spilled: per worker, one chunk's state */
     int threads;
     const ooc_dist *dist; /* distributed: this process holds its chunks' state (ooc_dist_item()) */
@@ -44,6 +45,17 @@ static int open_spill(const char *dir)
     return fd;
 }
 
+/* The spill file's room taken at once, so that a $TMPDIR too small fails now rather than passes later: an
+ * error, or 0 also where the file system cannot reserve (the writes will say). */
+static int reserve(const ooc_rowstate *rs, uint64_t bytes, ooc_error *err)
+{
+    if (bytes == 0 || fallocate(rs->fd, 0, 0, (off_t)bytes) == 0 ||
+        (errno != ENOSPC && errno != EDQUOT && errno != EFBIG))
+        return 0;
+    return ooc_error_set(err, errno == EFBIG ? OOC_EIO : OOC_ENOSPACE, "%s: per-row state: %.1f MiB in %s: %s",
+                         rs->input, (double)bytes / 1048576.0, rs->dir, strerror(errno));
+}
+
 static int create(struct ooc_stream *s, size_t row_bytes, ooc_rowstate **out, ooc_error *err)
 {
     const ooc_array_info *in = ooc_array_get_info(ooc_stream_array(s));
@@ -62,9 +74,11 @@ static int create(struct ooc_stream *s, size_t row_bytes, ooc_rowstate **out, oo
     rs->dist = ooc_stream_dist(s);
     rs->fd = -1;
     rs->dir = temp_dir();
+    rs->input = in->input;
+    uint64_t own = ooc_dist_owned(rs->dist, in->nchunks) * in->chunk_rows * row_bytes;
     int ok;
     if (!st->state_spilled) {
-        rs->mem_bytes = ooc_dist_owned(rs->dist, in->nchunks) * in->chunk_rows * row_bytes;
+        rs->mem_bytes = own;
         ok = (rs->mem = ooc__buffer_calloc(rs->mem_bytes)) != NULL;
     } else {
         ok = (rs->buf = calloc((size_t)rs->threads, sizeof *rs->buf)) != NULL;
@@ -76,6 +90,11 @@ static int create(struct ooc_stream *s, size_t row_bytes, ooc_rowstate **out, oo
             return ooc_error_set(err, e == ENOSPC ? OOC_ENOSPACE : OOC_EIO,
                                  "%s: per-row state: cannot create a temporary file in %s: %s", in->input,
                                  temp_dir(), strerror(e));
+        }
+        int rc = ok ? reserve(rs, own, err) : 0;
+        if (rc) {
+            ooc_rowstate_free(rs);
+            return rc;
         }
     }
     if (!ok) {
@@ -141,8 +160,8 @@ static int transfer(ooc_rowstate *rs, uint64_t chunk, unsigned char *buf, int wr
             continue;
         if (n < 0)
             return ooc_error_set(err, errno == ENOSPC || errno == EDQUOT ? OOC_ENOSPACE : OOC_EIO,
-                                 "per-row state in %s: chunk %llu: %s", rs->dir, (unsigned long long)chunk,
-                                 strerror(errno));
+                                 "%s: per-row state in %s: chunk %llu: %s", rs->input, rs->dir,
+                                 (unsigned long long)chunk, strerror(errno));
         if (n == 0) { /* past the end: never written */
             memset(buf + done, 0, want - done);
             break;

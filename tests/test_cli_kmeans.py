@@ -488,6 +488,24 @@ class RuntimeFailures(Base):
                 status, out, err = kmeans("fit", self.path(name), "-k", 2, "-q", "--json", env=env)
                 self.assertEqual((status, err), (0, ""))
 
+    def test_spill_directory_too_small(self):
+        """Per-row state spilled to a $TMPDIR with less room than it takes (4M rows: 32 MB in 4 MB): refused
+        when the file is made, before any pass (no progress bar before the error, even with -v), naming the
+        input; the outputs already there stay as they were."""
+        mnt = self.mount_tmpfs("size=4m")
+        (model, old_model), (labels, old_labels) = self.existing("m.h5"), self.existing("l.h5")
+        before = T.listdir(self.dir)
+        inp = "blobs:samples=4M,features=2"
+        status, out, err = kmeans("fit", inp, "-k", 3, "-v", "-t", 1, "--memory-limit", "64M", "-o", model,
+                                  "--labels", labels, "-f", env=dict(os.environ, TMPDIR=mnt))
+        self.one_error(status, err, 1, inp, "per-row state", "30.5 MiB", mnt, os.strerror(errno.ENOSPC))
+        self.assertEqual(out, "")
+        self.assertEqual(T.listdir(self.dir), before)
+        for path, content in ((model, old_model), (labels, old_labels)):
+            with open(path, "rb") as f:
+                self.assertEqual(f.read(), content)
+        self.assertEqual(os.listdir(mnt), [])
+
     def test_long_path_keeps_the_reason(self):
         # A message longer than the room for it loses the middle of the path, not the reason at its end,
         # and is cut between characters (two-byte ones here): the line still decodes as UTF-8.
