@@ -10,7 +10,7 @@
 #include <zstd.h>
 
 struct ooc__h5_inplace {
-    int fd;
+    int fd; /* borrowed: the reader's */
     uint64_t file_bytes;
     uint64_t nchunks;
     uint64_t *offset; /* per row chunk: where its stored bytes start in the file; 0 when unknown */
@@ -65,7 +65,7 @@ static int fill_table(ooc__h5_inplace *t, hid_t file, hid_t dset, const ooc_h5_i
     return rc;
 }
 
-ooc__h5_inplace *ooc__h5_inplace_open(const char *path, hid_t file, hid_t dset, const ooc_h5_info *in)
+ooc__h5_inplace *ooc__h5_inplace_open(int fd, hid_t file, hid_t dset, const ooc_h5_info *in)
 {
     if (!in->raw_chunks || !in->codec.zstd_level || in->chunk_rows == 0)
         return NULL;
@@ -76,8 +76,8 @@ ooc__h5_inplace *ooc__h5_inplace_open(const char *path, hid_t file, hid_t dset, 
     t->offset = calloc(t->nchunks, sizeof *t->offset);
     t->bytes = calloc(t->nchunks, sizeof *t->bytes);
     struct stat st;
-    t->fd = open(path, O_RDONLY | O_CLOEXEC);
-    int ok = t->offset && t->bytes && t->fd >= 0 && fstat(t->fd, &st) == 0;
+    t->fd = fd;
+    int ok = t->offset && t->bytes && fd >= 0 && fstat(fd, &st) == 0;
     if (ok) {
         t->file_bytes = (uint64_t)st.st_size;
         ok = fill_table(t, file, dset, in) == 0;
@@ -94,8 +94,6 @@ void ooc__h5_inplace_close(ooc__h5_inplace *t)
 {
     if (!t)
         return;
-    if (t->fd >= 0)
-        close(t->fd);
     free(t->offset);
     free(t->bytes);
     free(t);

@@ -24,9 +24,10 @@
 typedef struct ooc__h5_inplace ooc__h5_inplace;
 
 /* ooc__h5_inplace_open(): the chunk table of dset (a raw_chunks dataset with zstd) in `file`, the HDF5 file
- * that holds it, at path, or NULL when the chunks are too many to locate cheaply or anything fails. Call with
- * the HDF5 lock held. */
-ooc__h5_inplace *ooc__h5_inplace_open(const char *path, hid_t file, hid_t dset, const ooc_h5_info *in);
+ * that holds it, read through fd (a descriptor on that file, borrowed: it must stay open as long as the
+ * table), or NULL when the chunks are too many to locate cheaply or anything fails. Call with the HDF5 lock
+ * held. */
+ooc__h5_inplace *ooc__h5_inplace_open(int fd, hid_t file, hid_t dset, const ooc_h5_info *in);
 void ooc__h5_inplace_close(ooc__h5_inplace *t); /* NULL is a no-op */
 
 /* ooc__h5_inplace_read(): chunk `chunk`'s stored bytes into buf (cap bytes; no lock needed); returns how many,

@@ -322,32 +322,21 @@ static int open_checked(ooc_h5_reader *r, const char *path, const char *dataset,
     return rc || !r->info.chunked || r->info.nfilters ? rc : reopen_uncached(r, path, dataset, err);
 }
 
-/* The path of the file that holds the data: not the one the user named when the dataset is an external link
- * into another. NULL when HDF5 cannot say. Call with the lock held. */
-static char *data_file(const ooc_h5_reader *r, hid_t *file)
-{
-    *file = H5Iget_file_id(r->dset);
-    ssize_t n = *file < 0 ? -1 : H5Fget_name(*file, NULL, 0);
-    char *path = n > 0 ? malloc((size_t)n + 1) : NULL;
-    if (path && H5Fget_name(*file, path, (size_t)n + 1) != n) {
-        free(path);
-        path = NULL;
-    }
-    H5Eclear2(H5E_DEFAULT);
-    return path;
-}
-
 /* HDF5 reads the bytes past a file's end as zeros: a file truncated while it is read, or rewritten (`cp` over
  * it), would give rows that were never there. So each read ends by checking that the file holding the data
  * is as it was opened (unchanged()), on a descriptor of our own (the same file HDF5 holds, even if another
  * is renamed over its path). Call with the lock held. */
 static void watch(ooc_h5_reader *r)
 {
-    hid_t file;
-    char *path = data_file(r, &file);
+    /* the file that holds the data: not the one the user named when the dataset is an external link */
+    hid_t file = H5Iget_file_id(r->dset);
+    ssize_t n = file < 0 ? -1 : H5Fget_name(file, NULL, 0);
+    char *path = n > 0 ? malloc((size_t)n + 1) : NULL;
+    if (path && H5Fget_name(file, path, (size_t)n + 1) == n)
+        r->watch = open(path, O_RDONLY | O_CLOEXEC);
     if (file >= 0)
         H5Fclose(file);
-    r->watch = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    H5Eclear2(H5E_DEFAULT);
     if (r->watch >= 0 && fstat(r->watch, &r->known) != 0) {
         close(r->watch);
         r->watch = -1;
@@ -596,17 +585,16 @@ int ooc_h5_reader_read_raw_chunk(ooc_h5_reader *r, uint64_t chunk, void **buf, s
 }
 
 /* The chunk table, located on first use, in the file that holds the dataset: not the one the user named
- * when the dataset is an external link into another (its addresses and user block are the other's). */
+ * when the dataset is an external link into another (its addresses and user block are the other's). Read
+ * through the watched descriptor: the file HDF5 holds and unchanged() checks. */
 static const ooc__h5_inplace *inplace(ooc_h5_reader *r)
 {
     ooc__h5_lock();
     if (!r->inplace_tried) {
         r->inplace_tried = 1;
-        hid_t file;
-        char *path = data_file(r, &file);
-        if (path)
-            r->inplace = ooc__h5_inplace_open(path, file, r->dset, &r->info);
-        free(path);
+        hid_t file = H5Iget_file_id(r->dset);
+        if (file >= 0 && r->watch >= 0)
+            r->inplace = ooc__h5_inplace_open(r->watch, file, r->dset, &r->info);
         if (file >= 0)
             H5Fclose(file);
         H5Eclear2(H5E_DEFAULT);
