@@ -45,6 +45,9 @@
 #include <float.h>
 #include <math.h>
 
+/* Rows a batch of the settling takes a step at a time (see OOC__ASSIGN_SETTLE). */
+enum { SETTLE_BATCH = 8 };
+
 #define OOC__ASSIGN_SETTLE(NAME, XSUF, XT, T, I, UNIT, TINY, BIG, ROUND_UP, VB, ATTR)                     \
     ATTR static void NAME(const XT *x, size_t n, size_t d, const XT *c, size_t k, const T *cnp, size_t kp, \
                           double cmax, const T *dot, size_t ld, int32_t *labels, double *dist, double *second) \
@@ -57,83 +60,100 @@
         ivec lane;                                                                                         \
         for (int u = 0; u < L; u++)                                                                        \
             lane[u] = u;                                                                                   \
-        for (size_t i = 0; i < n; i++) {                                                                   \
-            const XT *xi = x + i * d;                                                                      \
-            const T *g = dot + i * ld;                                                                     \
-            vec best = *(const vec *)cnp - 2 * *(const vec *)g, next = (vec){0} + (T)INFINITY;             \
-            ivec where = lane;                                                                             \
-            for (size_t j = L; j < kp; j += L) { /* per lane: the lowest score, first where equal */       \
-                vec s = *(const vec *)(cnp + j) - 2 * *(const vec *)(g + j);                               \
-                ivec m = s < best;                                                                         \
-                if (second) { /* and the second lowest: the lower of it and the larger of best and s */    \
-                    vec hi = (vec)(((ivec)best & m) | ((ivec)s & ~m));                                     \
-                    ivec h = hi < next;                                                                    \
-                    next = (vec)(((ivec)hi & h) | ((ivec)next & ~h));                                      \
-                }                                                                                          \
-                best = (vec)(((ivec)best & ~m) | ((ivec)s & m));                                           \
-                where = (where & ~m) | ((lane + (I)j) & m);                                                \
-            }                                                                                              \
-            /* Across lanes, in blocks of 2, 4, ... lanes: the lowest score, the lowest lane where equal   \
-             * (from the block above when the lane is in the upper half of its new block). Any lowest score \
-             * would do for the label (D settles equal ones); the lane keeps second's bound as it was. */   \
-            vec low = best;                                                                                \
-            ivec at = where;                                                                               \
-            for (int h = 1; h < L; h *= 2) {                                                               \
-                ivec swap = lane ^ (I)h;                                                                   \
-                vec ol = __builtin_shuffle(low, swap);                                                     \
-                ivec oa = __builtin_shuffle(at, swap);                                                     \
-                ivec m = (ol < low) | ((ol == low) & ((lane & (I)h) != 0));                                \
-                low = (vec)(((ivec)low & ~m) | ((ivec)ol & m));                                            \
-                at = (at & ~m) | (oa & m);                                                                 \
-            }                                                                                              \
-            const T sb = low[0];                                                                           \
-            I b = at[0];                                                                                   \
-            const int ub = (int)(b & (L - 1)); /* its lane: where[u] is u mod L */                         \
-            if ((size_t)b >= k) /* every score NaN: data outside the contract; any valid label */          \
-                b = 0;                                                                                     \
-            const double d_b = ooc__sqdist_##XSUF(xi, c + (size_t)b * d, d);                               \
-            const double limit = (double)sb + rel * (d_b + 2 * cmax) + floor;                              \
-            const T lim = ROUND_UP(limit); /* a T >= limit: (double)s <= limit implies s <= lim */         \
-            /* Every score and dot product is at most (‖x‖ + 2 max‖c‖)² <= 2 D_b + 8 cmax in magnitude;    \
-             * beyond a quarter of T's range (float32 data past about 1e19) one may have overflowed, and   \
-             * the ranking means nothing: D settles every centre, as the reference does. */                \
-            const int all = !(2 * d_b + 8 * cmax <= BIG / 4);                                              \
-            ivec within = {0};                                                                             \
-            for (size_t j = 0; j < kp; j += L)                                                             \
-                within -= (*(const vec *)(cnp + j) - 2 * *(const vec *)(g + j)) <= lim;                    \
-            for (int h = 1; h < L; h *= 2)                                                                 \
-                within += __builtin_shuffle(within, lane ^ (I)h);                                          \
-            const I count = within[0];                                                                     \
-            size_t label = (size_t)b;                                                                      \
-            double db = d_b, d2 = INFINITY; /* d2: the second lowest D computed */                         \
-            T out = (T)INFINITY;            /* the lowest score outside the margin */                      \
-            if (count > 1 || all) {                                                                        \
-                for (size_t j = 0; j < k; j++) {                                                           \
-                    T s = cnp[j] - 2 * g[j];                                                               \
-                    if (j == (size_t)b || (!all && !(s <= lim))) {                                         \
-                        out = j != (size_t)b && s < out ? s : out;                                         \
-                        continue;                                                                          \
+        /* Rows a batch at a time, each step for all of them before the next: a row's steps depend on one  \
+         * another (its best score, then D to that centre, then the margin), and rows interleaved keep the \
+         * CPU busy while each waits (a third off the kernel's time at d = 20, k = 8-64, bench_assign). */  \
+        vec best[SETTLE_BATCH], next[SETTLE_BATCH];                                                        \
+        T sb[SETTLE_BATCH];                                                                                \
+        I bi[SETTLE_BATCH];                                                                                \
+        double d_b[SETTLE_BATCH];                                                                          \
+        for (size_t i0 = 0; i0 < n; i0 += SETTLE_BATCH) {                                                  \
+            const size_t nb = n - i0 < SETTLE_BATCH ? n - i0 : SETTLE_BATCH;                               \
+            for (size_t r = 0; r < nb; r++) {                                                              \
+                const T *g = dot + (i0 + r) * ld;                                                          \
+                vec bst = *(const vec *)cnp - 2 * *(const vec *)g, nxt = (vec){0} + (T)INFINITY;           \
+                ivec where = lane;                                                                         \
+                for (size_t j = L; j < kp; j += L) { /* per lane: the lowest score, first where equal */   \
+                    vec s = *(const vec *)(cnp + j) - 2 * *(const vec *)(g + j);                           \
+                    ivec m = s < bst;                                                                      \
+                    if (second) { /* and the second lowest: the lower of it and the larger of bst and s */ \
+                        vec hi = (vec)(((ivec)bst & m) | ((ivec)s & ~m));                                  \
+                        ivec h = hi < nxt;                                                                 \
+                        nxt = (vec)(((ivec)hi & h) | ((ivec)nxt & ~h));                                    \
                     }                                                                                      \
-                    double dj = ooc__sqdist_##XSUF(xi, c + j * d, d);                                      \
-                    if (dj < db || (dj == db && j < label)) {                                              \
-                        d2 = db;                                                                           \
-                        db = dj;                                                                           \
-                        label = j;                                                                         \
-                    } else if (dj < d2) {                                                                  \
-                        d2 = dj;                                                                           \
+                    bst = (vec)(((ivec)bst & ~m) | ((ivec)s & m));                                         \
+                    where = (where & ~m) | ((lane + (I)j) & m);                                            \
+                }                                                                                          \
+                /* Across lanes, in blocks of 2, 4, ... lanes: the lowest score, the lowest lane where     \
+                 * equal (from the block above when the lane is in the upper half of its new block). Any   \
+                 * lowest score would do for the label (D settles equal ones); the lane keeps second's     \
+                 * bound as it was. */                                                                     \
+                vec low = bst;                                                                             \
+                ivec at = where;                                                                           \
+                for (int h = 1; h < L; h *= 2) {                                                           \
+                    ivec swap = lane ^ (I)h;                                                               \
+                    vec ol = __builtin_shuffle(low, swap);                                                 \
+                    ivec oa = __builtin_shuffle(at, swap);                                                 \
+                    ivec m = (ol < low) | ((ol == low) & ((lane & (I)h) != 0));                            \
+                    low = (vec)(((ivec)low & ~m) | ((ivec)ol & m));                                        \
+                    at = (at & ~m) | (oa & m);                                                             \
+                }                                                                                          \
+                best[r] = bst;                                                                             \
+                next[r] = nxt;                                                                             \
+                sb[r] = low[0];                                                                            \
+                bi[r] = (size_t)at[0] < k ? at[0] : 0; /* every score NaN: data outside the contract */    \
+            }                                                                                              \
+            for (size_t r = 0; r < nb; r++)                                                                \
+                d_b[r] = ooc__sqdist_##XSUF(x + (i0 + r) * d, c + (size_t)bi[r] * d, d);                   \
+            for (size_t r = 0; r < nb; r++) {                                                              \
+                const size_t i = i0 + r, b = (size_t)bi[r];                                                \
+                const XT *xi = x + i * d;                                                                  \
+                const T *g = dot + i * ld;                                                                 \
+                const int ub = (int)(b & (L - 1)); /* its lane: where[u] is u mod L */                     \
+                const double limit = (double)sb[r] + rel * (d_b[r] + 2 * cmax) + floor;                    \
+                const T lim = ROUND_UP(limit); /* a T >= limit: (double)s <= limit implies s <= lim */     \
+                /* Every score and dot product is at most (‖x‖ + 2 max‖c‖)² <= 2 D_b + 8 cmax in magnitude; \
+                 * beyond a quarter of T's range (float32 data past about 1e19) one may have overflowed,   \
+                 * and the ranking means nothing: D settles every centre, as the reference does. */        \
+                const int all = !(2 * d_b[r] + 8 * cmax <= BIG / 4);                                       \
+                ivec within = {0};                                                                         \
+                for (size_t j = 0; j < kp; j += L)                                                         \
+                    within -= (*(const vec *)(cnp + j) - 2 * *(const vec *)(g + j)) <= lim;                \
+                for (int h = 1; h < L; h *= 2)                                                             \
+                    within += __builtin_shuffle(within, lane ^ (I)h);                                      \
+                const I count = within[0];                                                                 \
+                size_t label = b;                                                                          \
+                double db = d_b[r], d2 = INFINITY; /* d2: the second lowest D computed */                  \
+                T out = (T)INFINITY;               /* the lowest score outside the margin */               \
+                if (count > 1 || all) {                                                                    \
+                    for (size_t j = 0; j < k; j++) {                                                       \
+                        T s = cnp[j] - 2 * g[j];                                                           \
+                        if (j == b || (!all && !(s <= lim))) {                                             \
+                            out = j != b && s < out ? s : out;                                             \
+                            continue;                                                                      \
+                        }                                                                                  \
+                        double dj = ooc__sqdist_##XSUF(xi, c + j * d, d);                                  \
+                        if (dj < db || (dj == db && j < label)) {                                          \
+                            d2 = db;                                                                       \
+                            db = dj;                                                                       \
+                            label = j;                                                                     \
+                        } else if (dj < d2) {                                                              \
+                            d2 = dj;                                                                       \
+                        }                                                                                  \
                     }                                                                                      \
                 }                                                                                          \
-            }                                                                                              \
-            labels[i] = (int32_t)label;                                                                    \
-            dist[i] = db;                                                                                  \
-            if (second && all) {                                                                           \
-                second[i] = d2;                                                                            \
-            } else if (second) {                                                                           \
-                if (count <= 1) /* all but b are outside: the second lowest score */                       \
-                    for (int u = 0; u < L; u++)                                                            \
-                        out = u == ub ? (next[u] < out ? next[u] : out) : (best[u] < out ? best[u] : out); \
-                double bound = (((double)out - limit) + d_b) * keep;                                       \
-                second[i] = d2 < bound ? d2 : bound;                                                       \
+                labels[i] = (int32_t)label;                                                                \
+                dist[i] = db;                                                                              \
+                if (second && all) {                                                                       \
+                    second[i] = d2;                                                                        \
+                } else if (second) {                                                                       \
+                    if (count <= 1) /* all but b are outside: the second lowest score */                   \
+                        for (int u = 0; u < L; u++)                                                        \
+                            out = u == ub ? (next[r][u] < out ? next[r][u] : out)                          \
+                                          : (best[r][u] < out ? best[r][u] : out);                         \
+                    double bound = (((double)out - limit) + d_b[r]) * keep;                                \
+                    second[i] = d2 < bound ? d2 : bound;                                                   \
+                }                                                                                          \
             }                                                                                              \
         }                                                                                                  \
     }
