@@ -229,7 +229,8 @@ def scaling_table(scale):
 
 def targets_table(tgts):
     head = ["target", "workload", "measured", "threshold", "verdict", "note"]
-    rows = [[t["target"], t["workload"], _f(t["value"]), t["threshold"],
+    # four digits: a value just past its threshold (0.2505 against 0.25) must not read as equal to it
+    rows = [[t["target"], t["workload"], _f(t["value"], 4), t["threshold"],
              f"**{t['verdict']}**" if t["verdict"] == "MISS" else t["verdict"], t["note"]]
             for t in tgts]
     return _table(head, rows)
