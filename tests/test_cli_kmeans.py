@@ -1323,6 +1323,19 @@ class MemoryLimit(Base):
                 self.assertGreater(got, 0)
                 self.assertLess(got, cap // 2)
 
+    @unittest.skipIf(T.SANITIZED, "AddressSanitizer reserves terabytes of address space")
+    def test_address_space_too_small_for_openblas(self):
+        # OpenBLAS 0.3.21 maps 128 MiB for each of its threads as it loads and, when ulimit -v or -d leaves no
+        # room for them, retries forever: kmeans-ooc hung before main(), even for --help. Now it says so first.
+        # (150 MiB holds the libraries, about 70 MiB, but not one buffer beside them.)
+        for resource_name in ("RLIMIT_AS", "RLIMIT_DATA"):
+            with self.subTest(limit=resource_name):
+                which = getattr(resource, resource_name)
+                status, out, err = T.run([KMEANS, "fit", "blobs:samples=1000,features=20", "-k", 2, "-q"], timeout=30,
+                                         preexec_fn=lambda: resource.setrlimit(which, (150 * 2**20, resource.RLIM_INFINITY)))
+                T.assert_one_error(self, "kmeans-ooc", status, err, 1, "OpenBLAS", "raise the limit")
+                self.assertEqual(out, "")
+
     def test_default_follows_own_cgroup(self):
         # A cgroup of the process's own (as Slurm and systemd make), or above it, limits it: the default read
         # only the root's limit, and a fit in a 300 MB cgroup was killed for memory with its temporaries left.

@@ -1,6 +1,8 @@
 /* kmeans-ooc: cluster an input out of core (fit), label new data with a saved model (predict), print
  * labels (labels). Parses options, then calls the library. Under mpirun, fit and predict are distributed
  * (ooc_dist.h): every process reads its own chunks; process 0 writes the outputs and prints. */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE */
+
 #include "cli_common.h"
 #include "ooc_array.h"
 #include "ooc_cancel.h"
@@ -20,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static void usage(void)
@@ -625,6 +629,44 @@ static int run_labels(cli *c, ooc_error *err)
     ooc_h5_reader_close(r);
     return rc;
 }
+
+/* Before any library starts. Debian 12's OpenBLAS (0.3.21, built for 64 threads at most) maps a 128 MiB
+ * buffer for each of its threads as it loads, one per CPU or per OMP_NUM_THREADS if fewer, and when an
+ * address-space limit (ulimit -v, or -d) leaves no room for them it retries forever (OpenBLAS issue 5289,
+ * fixed upstream in 0.3.30): this program would hang before main(). The loader runs a program's
+ * .preinit_array before any library's constructor, so this looks for that room first (a map of that size,
+ * never touched, then unmapped) and, when it is not there, says so and exits 1. It reads the environment
+ * from envp and writes with write(): the C library itself is not initialised yet. */
+static void refuse_openblas_hang(int argc, char **argv, char **envp)
+{
+    (void)argc, (void)argv;
+    struct rlimit as, data;
+    if ((getrlimit(RLIMIT_AS, &as) != 0 || as.rlim_cur == RLIM_INFINITY) &&
+        (getrlimit(RLIMIT_DATA, &data) != 0 || data.rlim_cur == RLIM_INFINITY))
+        return;
+    long cpus = sysconf(_SC_NPROCESSORS_CONF), threads = cpus > 0 ? cpus : 1;
+    for (char **e = envp; e && *e; e++)
+        if (strncmp(*e, "OMP_NUM_THREADS=", 16) == 0 && atol(*e + 16) > 0 && atol(*e + 16) < threads)
+            threads = atol(*e + 16);
+    threads = threads < 64 ? threads : 64;
+    size_t need = (size_t)threads << 27;
+    void *room = mmap(NULL, need, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (room != MAP_FAILED) {
+        munmap(room, need);
+        return;
+    }
+    char msg[400];
+    int len = snprintf(msg, sizeof msg,
+                       "kmeans-ooc: error: the address-space limit (ulimit -v or -d) leaves no room for the %ld MiB "
+                       "OpenBLAS maps as it loads (128 MiB for each of %ld threads; OMP_NUM_THREADS may lower "
+                       "them), where it would wait forever: raise the limit\n",
+                       threads * 128, threads);
+    if (len > 0 && write(STDERR_FILENO, msg, (size_t)len < sizeof msg ? (size_t)len : sizeof msg - 1) < 0)
+        len = 0; /* nothing more to do about a failed write */
+    _exit(1);
+}
+__attribute__((section(".preinit_array"), used)) static void (*const openblas_load_check)(int, char **,
+                                                                                        char **) = refuse_openblas_hang;
 
 int main(int argc, char **argv)
 {
