@@ -28,6 +28,7 @@
  * 128,128 444 / 441), slower below (128,64 306 / 235); faster than gemm at every shape (20,32 54 / 57;
  * 32,64 107 / 123). So with AVX-512 it takes k >= 256, and without it every shape GEMM took. */
 #include "ooc_assign_internal.h"
+#include "ooc_memory.h"
 
 size_t ooc__assign_scratch_bytes(ooc_dtype t, size_t k, size_t d)
 {
@@ -38,12 +39,19 @@ size_t ooc__assign_scratch_bytes(ooc_dtype t, size_t k, size_t d)
     return (bytes + 63) / 64 * 64;
 }
 
+/* OpenBLAS (Debian 12's 0.3.21) takes a 128 MiB buffer for each thread that calls it, and where ulimit -v or
+ * -d leaves no room for one it retries for ever (OpenMathLib/OpenBLAS#5289: a predict under ulimit -v 300M
+ * with OMP_NUM_THREADS=1 spun until killed). Under such a limit the direct kernels take every shape: the
+ * same results, at most about a third slower where GEMM is faster (the table above). */
 ooc__assign_fn ooc__assign_select(ooc_dtype t, size_t k, size_t d)
 {
     if (k <= 2)
         return t == OOC_FLOAT32 ? ooc__assign_ref_f32 : ooc__assign_ref_f64;
+    int blas = !ooc_memory_address_limited();
     if (t == OOC_FLOAT32)
-        return k * d < 2048 && ooc__assign_have_avx2() ? ooc__assign_direct_f32 : ooc__assign_gemm_f32;
+        return (k * d < 2048 && ooc__assign_have_avx2()) || !blas ? ooc__assign_direct_f32 : ooc__assign_gemm_f32;
+    if (!blas)
+        return ooc__assign_direct_f64;
     if (ooc__assign_have_avx512())
         return k >= 256 ? ooc__assign_gemm_f64s : d >= 96 && k >= 128 ? ooc__assign_gemm_f64 : ooc__assign_direct_f64;
     return k * d < 4096 && ooc__assign_have_avx2() ? ooc__assign_direct_f64 : ooc__assign_gemm_f64s;

@@ -37,8 +37,9 @@ typedef void (*ooc__assign_fn)(const void *x, size_t n, size_t d, const void *c,
 size_t ooc__assign_scratch_bytes(ooc_dtype t, size_t k, size_t d);
 
 /* ooc__assign_select(): the fastest variant for (t, k, d) by the crossovers measured with
- * bench/bench_assign.c (ooc_assign.c). Depends on (t, k, d) and on whether the CPU has AVX2 and AVX-512, never on
- * threads; and since every variant gives the reference's bits, results do not depend on the choice. */
+ * bench/bench_assign.c (ooc_assign.c). Depends on (t, k, d), on whether the CPU has AVX2 and AVX-512 and on
+ * whether ulimit -v or -d is set (no OpenBLAS then), never on threads; and since every variant gives the
+ * reference's bits, results do not depend on the choice. */
 ooc__assign_fn ooc__assign_select(ooc_dtype t, size_t k, size_t d);
 
 /* ooc__assign_typed_centers(): k x d centres given in double as the kernels take them: in the data's type t

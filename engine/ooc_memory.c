@@ -126,20 +126,32 @@ static uint64_t cgroup_headroom(void)
     return least;
 }
 
-/* What a resource limit on this process's address space (ulimit -v) or data (ulimit -d) still allows, from
- * the sizes /proc/self/status gives; NO_LIMIT when neither is set. */
+/* The resource limits on this process's address space (ulimit -v) and data (ulimit -d), and the line of
+ * /proc/self/status that gives what each counts. */
+static const struct {
+    int resource;
+    const char *key;
+} address_limits[] = {{RLIMIT_AS, "VmSize"}, {RLIMIT_DATA, "VmData"}};
+
+int ooc_memory_address_limited(void)
+{
+    for (size_t i = 0; i < sizeof address_limits / sizeof address_limits[0]; i++) {
+        struct rlimit rl;
+        if (getrlimit(address_limits[i].resource, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+            return 1;
+    }
+    return 0;
+}
+
+/* What those limits still allow, from the sizes /proc/self/status gives; NO_LIMIT when neither is set. */
 static uint64_t rlimit_headroom(void)
 {
-    static const struct {
-        int resource;
-        const char *key;
-    } limits[] = {{RLIMIT_AS, "VmSize"}, {RLIMIT_DATA, "VmData"}};
     uint64_t least = NO_LIMIT;
-    for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+    for (size_t i = 0; i < sizeof address_limits / sizeof address_limits[0]; i++) {
         struct rlimit rl;
-        if (getrlimit(limits[i].resource, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        if (getrlimit(address_limits[i].resource, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
             continue;
-        uint64_t used = proc_kb("/proc/self/status", limits[i].key);
+        uint64_t used = proc_kb("/proc/self/status", address_limits[i].key);
         uint64_t room = (uint64_t)rl.rlim_cur > used ? (uint64_t)rl.rlim_cur - used : 0;
         least = room < least ? room : least;
     }

@@ -13,6 +13,10 @@ extern "C" {
  * limit_in_bytes, less their usage without inactive page cache), and what ulimit -v and -d leave. */
 uint64_t ooc_memory_available(void);
 
+/* ooc_memory_address_limited(): whether a resource limit caps this process's address space or data segment
+ * (ulimit -v or -d). Reads the limits alone: safe before the C library is initialised (.preinit_array). */
+int ooc_memory_address_limited(void);
+
 /* ooc_memory_default_limit(): the --memory-limit default: half of ooc_memory_available(). */
 uint64_t ooc_memory_default_limit(void);
 

@@ -1336,6 +1336,31 @@ class MemoryLimit(Base):
                 T.assert_one_error(self, "kmeans-ooc", status, err, 1, "OpenBLAS", "raise the limit")
                 self.assertEqual(out, "")
 
+    @unittest.skipIf(T.SANITIZED, "AddressSanitizer reserves terabytes of address space")
+    def test_address_space_limit_keeps_openblas_out(self):
+        # With one buffer mapped at load (OMP_NUM_THREADS=1), OpenBLAS took another 128 MiB for each thread
+        # calling it, and under ulimit -v 300M a predict of k = 300 centres spun in its retries until killed.
+        # Under such a limit the direct kernels serve every shape: the same labels, no hang.
+        model, base = self.path("model.h5"), "blobs:samples=5k,features=64,chunk_rows=1000"
+        status, _, err = kmeans("fit", base, "-k", 300, "--max-iter", 2, "-q", "--model", model)
+        self.assertEqual(status, 0, err)
+        f32 = "blobs:samples=20k,features=32,chunk_rows=2000,dtype=float32"
+        runs = {"predict": ["predict", model, base + ",seed=1", "--labels"],
+                "fit": ["fit", f32, "-k", 100, "--max-iter", 3, "--tol", 0, "--json", "-q", "--labels"]}
+        env = dict(os.environ, OMP_NUM_THREADS="1")
+        limit = lambda: resource.setrlimit(resource.RLIMIT_AS, (300 * 2**20, resource.RLIM_INFINITY))
+        for name, args in runs.items():
+            with self.subTest(run=name):
+                free, capped = self.path(f"{name}_free.h5"), self.path(f"{name}_capped.h5")
+                status, out_free, err = T.run([KMEANS, *args, free, "-t", 2], env=env)
+                self.assertEqual(status, 0, err)
+                status, out, err = T.run([KMEANS, *args, capped, "-t", 2], env=env, timeout=60, preexec_fn=limit)
+                self.assertEqual(status, 0, err)
+                with h5py.File(free, "r") as a, h5py.File(capped, "r") as b:
+                    np.testing.assert_array_equal(a["labels"][...], b["labels"][...])
+                if name == "fit":
+                    self.assertEqual(json.loads(out)["inertia"], json.loads(out_free)["inertia"])
+
     def test_default_follows_own_cgroup(self):
         # A cgroup of the process's own (as Slurm and systemd make), or above it, limits it: the default read
         # only the root's limit, and a fit in a 300 MB cgroup was killed for memory with its temporaries left.

@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 static void usage(void)
@@ -640,9 +639,7 @@ static int run_labels(cli *c, ooc_error *err)
 static void refuse_openblas_hang(int argc, char **argv, char **envp)
 {
     (void)argc, (void)argv;
-    struct rlimit as, data;
-    if ((getrlimit(RLIMIT_AS, &as) != 0 || as.rlim_cur == RLIM_INFINITY) &&
-        (getrlimit(RLIMIT_DATA, &data) != 0 || data.rlim_cur == RLIM_INFINITY))
+    if (!ooc_memory_address_limited())
         return;
     long cpus = sysconf(_SC_NPROCESSORS_CONF), threads = cpus > 0 ? cpus : 1;
     for (char **e = envp; e && *e; e++)
