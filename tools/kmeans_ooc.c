@@ -631,8 +631,8 @@ static int run_labels(cli *c, ooc_error *err)
 
 /* Before any library starts. Debian 12's OpenBLAS (0.3.21, built for 64 threads at most) maps a 128 MiB
  * buffer for each of its threads as it loads, one per CPU or per OMP_NUM_THREADS if fewer, and when an
- * address-space limit (ulimit -v, or -d) leaves no room for them it retries forever (OpenBLAS issue 5289,
- * fixed upstream in 0.3.30): this program would hang before main(). The loader runs a program's
+ * address-space limit (ulimit -v, or -d) leaves no room for them it retries forever (OpenMathLib/OpenBLAS issue
+ * 5289): this program would hang before main(). The loader runs a program's
  * .preinit_array before any library's constructor, so this looks for that room first (a map of that size,
  * never touched, then unmapped) and, when it is not there, says so and exits 1. It reads the environment
  * from envp and writes with write(): the C library itself is not initialised yet. */
