@@ -47,11 +47,10 @@ ooc__assign_fn ooc__assign_select(ooc_dtype t, size_t k, size_t d)
 {
     if (k <= 2)
         return t == OOC_FLOAT32 ? ooc__assign_ref_f32 : ooc__assign_ref_f64;
-    int blas = !ooc_memory_address_limited();
+    if (ooc_memory_address_limited())
+        return t == OOC_FLOAT32 ? ooc__assign_direct_f32 : ooc__assign_direct_f64;
     if (t == OOC_FLOAT32)
-        return (k * d < 2048 && ooc__assign_have_avx2()) || !blas ? ooc__assign_direct_f32 : ooc__assign_gemm_f32;
-    if (!blas)
-        return ooc__assign_direct_f64;
+        return k * d < 2048 && ooc__assign_have_avx2() ? ooc__assign_direct_f32 : ooc__assign_gemm_f32;
     if (ooc__assign_have_avx512())
         return k >= 256 ? ooc__assign_gemm_f64s : d >= 96 && k >= 128 ? ooc__assign_gemm_f64 : ooc__assign_direct_f64;
     return k * d < 4096 && ooc__assign_have_avx2() ? ooc__assign_direct_f64 : ooc__assign_gemm_f64s;

@@ -642,9 +642,10 @@ static void refuse_openblas_hang(int argc, char **argv, char **envp)
     if (!ooc_memory_address_limited())
         return;
     long cpus = sysconf(_SC_NPROCESSORS_CONF), threads = cpus > 0 ? cpus : 1;
-    for (char **e = envp; e && *e; e++)
-        if (strncmp(*e, "OMP_NUM_THREADS=", 16) == 0 && atol(*e + 16) > 0 && atol(*e + 16) < threads)
-            threads = atol(*e + 16);
+    for (char **e = envp; e && *e; e++) {
+        long omp = strncmp(*e, "OMP_NUM_THREADS=", 16) == 0 ? atol(*e + 16) : 0;
+        threads = omp > 0 && omp < threads ? omp : threads;
+    }
     threads = threads < 64 ? threads : 64;
     size_t need = (size_t)threads << 27;
     void *room = mmap(NULL, need, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -658,8 +659,8 @@ static void refuse_openblas_hang(int argc, char **argv, char **envp)
                        "OpenBLAS maps as it loads (128 MiB for each of %ld threads; OMP_NUM_THREADS may lower "
                        "them), where it would wait forever: raise the limit\n",
                        threads * 128, threads);
-    if (len > 0 && write(STDERR_FILENO, msg, (size_t)len < sizeof msg ? (size_t)len : sizeof msg - 1) < 0)
-        len = 0; /* nothing more to do about a failed write */
+    if (len > 0) /* nothing more to do if the write fails */
+        (void)!write(STDERR_FILENO, msg, (size_t)len < sizeof msg ? (size_t)len : sizeof msg - 1);
     _exit(1);
 }
 __attribute__((section(".preinit_array"), used)) static void (*const openblas_load_check)(int, char **,
