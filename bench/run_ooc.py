@@ -5,6 +5,7 @@ Modes: cached (the default memory limit: the data is read and decoded once, by t
 other passes are served from memory) and stream (--memory-limit 256M: every pass reads and decodes the file).
 Each streaming run follows a read-and-decompress floor of its own (run_floors.read_decompress()): its
 iteration's ratio to that floor is `iter_vs_floor`, and the result's is the median of the runs' ratios.
+A job's init is the --init it passes (None: ooc's default, k-means||).
 """
 import json
 import os
@@ -15,15 +16,15 @@ import run_measure
 STREAM_LIMIT = "256M"
 
 
-def fit_argv(build, w, data, labels, mode, threads):
+def fit_argv(build, w, data, labels, mode, threads, init):
     argv = [os.path.join(build, "kmeans-ooc"), "fit", data, "-k", w.k, "--json", "-q", "-t", threads,
             "--labels", labels, "-f"]
     if mode == "stream":
         argv += ["--memory-limit", STREAM_LIMIT]
     if w.max_iter is not None:
         argv += ["--max-iter", w.max_iter, "--tol", 0]
-    if w.init:
-        argv += ["--init", w.init]
+    if init:
+        argv += ["--init", init]
     return argv
 
 
@@ -39,7 +40,7 @@ def one_run(res):
 
 
 def measure(build, w, data, jobs, repeats, budget_s):
-    """{name: result} for jobs [(name, labels, mode, threads)], their runs taken in turn (one of each, then
+    """{name: result} for jobs [(name, labels, mode, threads, init)], their runs taken in turn (one of each, then
     the next round), so that a drift of the machine over the minutes (this VM's: 5-10%, and its host backing
     fresh memory slowly at times) falls on all of them alike. A result: medians over up to `repeats` runs
     (run_measure.more), plus the last run's centres and per-iteration history; on a failed run {"error": one
@@ -52,9 +53,9 @@ def measure(build, w, data, jobs, repeats, budget_s):
                                                     repeats, budget_s))]
         if not todo:
             break
-        for name, labels, mode, threads in todo:
+        for name, labels, mode, threads, init in todo:
             floor = run_floors.read_decompress(build, data, threads) if mode == "stream" else None
-            res = run_measure.run(fit_argv(build, w, data, labels, mode, threads))
+            res = run_measure.run(fit_argv(build, w, data, labels, mode, threads, init))
             if res["rc"] != 0:
                 failed[name] = {"error": f"kmeans-ooc fit ({mode}, -t {threads}) exit {res['rc']}: "
                                          f"{run_measure.last_line(res['stderr'])}"}
@@ -66,7 +67,7 @@ def measure(build, w, data, jobs, repeats, budget_s):
             runs[name].append(r)
             elapsed[name] += res["wall_s"]
     out = dict(failed)
-    for name, labels, mode, threads in jobs:
+    for name, labels, mode, threads, _ in jobs:
         if name in failed:
             continue
         o = {key: run_measure.median([r[key] for r in runs[name]]) for key in runs[name][0]}
