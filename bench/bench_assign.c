@@ -138,10 +138,8 @@ static size_t bench_shape(ooc_dtype t, shape s, double flops, int repeats, int w
     const char *c = x; /* the first k rows are the centres */
     for (size_t j = 0; j < k; j++) {
         double norm = 0;
-        for (size_t u = 0; u < d; u++) {
-            double v = t == OOC_FLOAT32 ? (double)((const float *)c)[j * d + u] : ((const double *)c)[j * d + u];
-            norm += v * v;
-        }
+        for (size_t u = 0; u < d; u++)
+            norm += value(t, c, j * d + u) * value(t, c, j * d + u);
         if (t == OOC_FLOAT32)
             ((float *)cn)[j] = (float)norm;
         else

@@ -124,7 +124,8 @@ def targets(results, scale):
             default_failed = _fail(r, "ooc-stream-default")
             _target(t, "streaming Lloyd iteration ÷ read-and-decompress floor (from k-means||, the default)",
                     name, _get(r, "ooc-stream-default", "ratios", "iter_vs_floor"), 1.15,
-                    note=default_failed or _iters_note(r, "ooc-stream-default"), failed=bool(default_failed))
+                    note=default_failed or f'{_get(r, "ooc-stream-default", "n_iter")} iterations',
+                    failed=bool(default_failed))
         rss = _get(r, "ooc-stream", "rss_bytes")
         _target(t, "peak RSS, --memory-limit 256M (MB)", name, None if rss is None else rss / MB,
                 STREAM_RSS_LIMIT / MB, note=stream_failed, failed=bool(stream_failed))
@@ -173,12 +174,7 @@ def _phases_note(s):
     return "phases: " + ", ".join(parts) if parts else ""
 
 
-def _iters_note(r, system=None):
-    """Against faiss's iterations; or, given a system, how many that one ran (a fit from k-means|| may stop
-    before --max-iter: its centres no longer move)."""
-    if system:
-        n = _get(r, system, "n_iter")
-        return f"{n} iterations" if n is not None else ""
+def _iters_note(r):
     a, b = _get(r, "ooc-cached", "n_iter"), _get(r, "faiss", "n_iter")
     return f"iterations differ: ooc {a}, faiss {b}" if a is not None and b is not None and a != b else ""
 
@@ -195,7 +191,7 @@ def _f(v, digits=3):
 
 def _table(head, rows):
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    out += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]  # k-means||
+    out += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]  # "k-means||" in a cell
     return "\n".join(out)
 
 
