@@ -21,8 +21,8 @@ struct ooc__prefetch {
     pthread_t thread;
     int running, stop;
     uint64_t first, stride, count; /* chunks first + j * stride for j < count */
-    void *const *skip;
-    uint64_t skip_len;
+    int (*skip)(void *ctx, uint64_t j);
+    void *skip_ctx;
 };
 
 int ooc__prefetch_create(ooc_array *a, int depth, ooc__prefetch **out)
@@ -58,7 +58,7 @@ static void *fetch_loop(void *arg)
     ooc__prefetch *p = arg;
     for (uint64_t j = 0; j < p->count; j++) {
         uint64_t c = p->first + j * p->stride;
-        if (j < p->skip_len && p->skip[j])
+        if (p->skip(p->skip_ctx, j))
             continue;
         ring_slot *s = &p->ring[j % (uint64_t)p->depth];
         pthread_mutex_lock(&p->mu);
@@ -86,14 +86,14 @@ static ring_slot *slot_of(ooc__prefetch *p, uint64_t chunk)
     return &p->ring[(chunk - p->first) / p->stride % (uint64_t)p->depth];
 }
 
-int ooc__prefetch_start(ooc__prefetch *p, uint64_t first, uint64_t stride, uint64_t count, void *const *skip,
-                        uint64_t skip_len, ooc_error *err)
+int ooc__prefetch_start(ooc__prefetch *p, uint64_t first, uint64_t stride, uint64_t count,
+                        int (*skip)(void *ctx, uint64_t j), void *ctx, ooc_error *err)
 {
     p->first = first;
     p->stride = stride;
     p->count = count;
     p->skip = skip;
-    p->skip_len = skip_len;
+    p->skip_ctx = ctx;
     p->stop = 0;
     for (int i = 0; i < p->depth; i++)
         p->ring[i].ready = 0;

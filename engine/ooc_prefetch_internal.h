@@ -13,9 +13,9 @@ int ooc__prefetch_create(ooc_array *a, int depth, ooc__prefetch **out);
 void ooc__prefetch_free(ooc__prefetch *p); /* NULL is a no-op; the pass must be finished */
 
 /* ooc__prefetch_start(): begin fetching chunks first + j * stride for j in [0, count) (this process's, in a
- * distributed pass), skipping the j-th when j < skip_len and skip[j] is not NULL (the stream's cache). */
-int ooc__prefetch_start(ooc__prefetch *p, uint64_t first, uint64_t stride, uint64_t count, void *const *skip,
-                        uint64_t skip_len, ooc_error *err);
+ * distributed pass), but not the j-th when skip(ctx, j) (the stream's: cached, or not read by the pass). */
+int ooc__prefetch_start(ooc__prefetch *p, uint64_t first, uint64_t stride, uint64_t count,
+                        int (*skip)(void *ctx, uint64_t j), void *ctx, ooc_error *err);
 
 /* ooc__prefetch_wait(): chunk c once fetched (*raw stays valid until release), or its fetch error. */
 int ooc__prefetch_wait(ooc__prefetch *p, uint64_t chunk, const ooc_array_raw **raw, ooc_error *err);

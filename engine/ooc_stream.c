@@ -27,6 +27,7 @@ typedef struct worker {
 /* What a chunk leaves for its consume(), in one of the pass's slots (ooc__pass_ordered()). */
 typedef struct packet {
     uint64_t bytes_read;
+    int decoded; /* the chunk was read (not skipped: ooc_pass.skip) */
     void *partial;
     void *out_enc; /* the output rows encoded */
     size_t out_enc_bytes;
@@ -226,6 +227,25 @@ static const char *held_what(const ooc_stream_params *p, char *buf, size_t size)
     return buf;
 }
 
+/* The cache's slots and entries: what the limit leaves beside the working buffers and the state. */
+static void cache_share(ooc_stream *s)
+{
+    const ooc_array_info *in = ooc_array_get_info(s->a);
+    uint64_t room = s->p.memory_limit - s->stats.working_bytes - s->stats.state_bytes;
+    s->slots_beside_rows = s->p.cache ? room / (ooc__buffer_footprint(s->chunk_bytes) + sizeof *s->cache) : 0;
+    uint64_t owned = ooc_dist_owned(s->p.dist, in->nchunks), most = s->slots_beside_rows + (uint64_t)s->p.threads;
+    s->cache_len = s->p.cache ? (owned < most ? owned : most) : 0;
+}
+
+int ooc_stream_reserve(ooc_stream *s, uint64_t bytes)
+{
+    if (bytes > s->p.memory_limit - s->stats.working_bytes - s->stats.state_bytes)
+        return -1;
+    s->stats.working_bytes += bytes;
+    cache_share(s); /* fewer entries: the array allocated for more is kept */
+    return 0;
+}
+
 int ooc_stream_create(ooc_array *a, const ooc_stream_params *p, ooc_stream **out, ooc_error *err)
 {
     *out = NULL;
@@ -281,11 +301,7 @@ int ooc_stream_create(ooc_array *a, const ooc_stream_params *p, ooc_stream **out
     s->stats.state_row_bytes = p->state_row_bytes;
     s->stats.memory_limit = s->p.memory_limit;
     s->stats.threads = s->p.threads;
-    if (s->p.cache)
-        s->slots_beside_rows =
-            (s->p.memory_limit - working - state) / (ooc__buffer_footprint(s->chunk_bytes) + sizeof *s->cache);
-    uint64_t owned = ooc_dist_owned(p->dist, in->nchunks), most = s->slots_beside_rows + (uint64_t)s->p.threads;
-    s->cache_len = s->p.cache ? (owned < most ? owned : most) : 0;
+    cache_share(s);
     s->cache = calloc(s->cache_len ? s->cache_len : 1, sizeof *s->cache);
     s->workers = calloc((size_t)s->p.threads, sizeof *s->workers);
     s->packets = calloc((size_t)s->p.threads * WINDOW, sizeof *s->packets);
@@ -435,11 +451,14 @@ static int produce(void *ctx, uint64_t j, int worker_index, int slot, ooc_error 
     packet *pk = &s->packets[slot];
     const void *rows = NULL, *staged = NULL;
     pk->bytes_read = 0;
+    uint64_t row0 = chunk * ooc_array_get_info(s->a)->chunk_rows, n = ooc_array_chunk_rows(s->a, chunk);
+    pk->decoded = !(s->pass->skip && s->pass->skip[j]);
+    if (!pk->decoded)
+        return s->pass->map(s->pass->ctx, NULL, row0, n, NULL, pk->partial, NULL, err);
     int pieces = s->pass->pieces && s->piece_rows;
     int rc = s->pass->no_input ? 0 : chunk_rows_of(s, chunk, b, &pk->bytes_read, &rows, pieces ? &staged : NULL, err);
     if (rc)
         return rc;
-    uint64_t row0 = chunk * ooc_array_get_info(s->a)->chunk_rows, n = ooc_array_chunk_rows(s->a, chunk);
     void *state = NULL;
     if (s->pass->state && !(state = ooc__rowstate_load(s->pass->state, chunk, worker_index, err)))
         rc = err->code;
@@ -482,7 +501,8 @@ static void account(ooc_stream *s, uint64_t chunk, const packet *b)
 {
     const ooc_array_info *in = ooc_array_get_info(s->a);
     s->stats.bytes_read += b->bytes_read;
-    s->mapped_bytes += ooc_array_chunk_rows(s->a, chunk) * in->cols * ooc_dtype_size(in->dtype);
+    if (b->decoded)
+        s->mapped_bytes += ooc_array_chunk_rows(s->a, chunk) * in->cols * ooc_dtype_size(in->dtype);
 }
 
 static size_t round_up64(size_t n)
@@ -631,6 +651,13 @@ static int ensure_buffers(ooc_stream *s, const ooc_pass *pass, ooc_error *err)
     return 0;
 }
 
+/* Whether the prefetcher passes over this process's j-th chunk: cached, or not read by the pass. */
+static int prefetch_skips(void *ctx, uint64_t j)
+{
+    const ooc_stream *s = ctx;
+    return (j < s->cache_len && s->cache[j]) || (s->pass->skip && s->pass->skip[j]);
+}
+
 /* The pass over this process's chunks. */
 static int run_local(ooc_stream *s, const ooc_pass *pass, ooc_error *err)
 {
@@ -639,8 +666,8 @@ static int run_local(ooc_stream *s, const ooc_pass *pass, ooc_error *err)
         return rc;
     uint64_t n = ooc_dist_owned(s->p.dist, ooc_array_get_info(s->a)->nchunks);
     ooc__prefetch *prefetch = pass->no_input ? NULL : s->prefetch;
-    if (prefetch && (rc = ooc__prefetch_start(prefetch, (uint64_t)s->rank, (uint64_t)s->nprocs, n, s->cache,
-                                              s->cache_len, err)) != 0)
+    if (prefetch && (rc = ooc__prefetch_start(prefetch, (uint64_t)s->rank, (uint64_t)s->nprocs, n, prefetch_skips,
+                                              s, err)) != 0)
         return rc;
     s->prefetching = prefetch != NULL;
     ooc__ordered_pass op = {n, s->p.threads, WINDOW, produce, consume, s};

@@ -81,6 +81,9 @@ int ooc_stream_create(ooc_array *a, const ooc_stream_params *p, ooc_stream **out
 void ooc_stream_free(ooc_stream *s); /* NULL is a no-op */
 
 const ooc_stream_stats *ooc_stream_get_stats(const ooc_stream *s);
+/* ooc_stream_reserve(): before the first pass, `bytes` more for the caller to hold from now on, taken from
+ * what the limit leaves the cache; 0, or -1 when the cache's share is smaller (nothing reserved). */
+int ooc_stream_reserve(ooc_stream *s, uint64_t bytes);
 ooc_array *ooc_stream_array(const ooc_stream *s);
 const ooc_dist *ooc_stream_dist(const ooc_stream *s);
 
@@ -115,6 +118,10 @@ typedef struct ooc_pass {
      * as for a whole chunk, and the others add to it. The stream then decodes chunks that it does not cache
      * a piece at a time (ooc_array_stage()), each piece used while still in cache. */
     int pieces;
+    /* skip: per chunk of this process (its j-th: ooc_dist_item()), or NULL: a chunk whose entry is nonzero
+     * is not read, nor its state loaded: map() gets it whole, with rows and state NULL, and fills its
+     * partial from what the caller kept of it. Not with an output. */
+    const unsigned char *skip;
 } ooc_pass;
 
 /* ooc_stream_run(): one pass; acc (initialised by the caller) receives the folded partials. Stops at the

@@ -1,7 +1,8 @@
 /* ooc_stream with passes of our own: every chunk mapped once and combined in chunk order for any thread
  * count; reductions bitwise identical across threads, cache and memory limits; the decoded-chunk cache
  * (what is cached, what is read again); errors from map() (the lowest failing chunk wins); the memory
- * limit; ooc_colstats on hand-computable data; and the processing chunks of ooc_array. */
+ * limit; ooc_colstats on hand-computable data; the processing chunks of ooc_array; and chunks a pass
+ * leaves unread. */
 #define _GNU_SOURCE /* mkstemps, usleep */
 #include "ooc_array.h"
 #include "ooc_blobs.h"
@@ -996,6 +997,147 @@ static void test_read_rows(void)
         }
 }
 
+/* ---- (j) chunks a pass leaves unread ---------------------------------------------------------------- */
+
+typedef struct skip_ctx {
+    uint64_t chunk_rows, cols;
+    ooc_dtype dtype;
+    const char *want;           /* every row, as the generator makes it */
+    const unsigned char *skip;  /* the pass's */
+    uint64_t plus;              /* what every read row's state holds past its row index */
+} skip_ctx;
+
+typedef struct skip_partial {
+    uint64_t rows_read, skipped, bad;
+} skip_partial;
+
+/* A skipped chunk comes whole, without rows or state; a read one with its rows (in pieces or not) and its
+ * state, which gets one more. */
+static int map_skip(void *ctx, const void *rows, uint64_t row0, uint64_t nrows, void *state, void *partial, void *out,
+                    ooc_error *err)
+{
+    (void)out, (void)err;
+    const skip_ctx *c = ctx;
+    skip_partial *p = partial;
+    uint64_t chunk = row0 / c->chunk_rows;
+    if (row0 % c->chunk_rows == 0)
+        *p = (skip_partial){0, 0, 0};
+    if (!rows) {
+        p->bad += !c->skip[chunk] || state || row0 % c->chunk_rows;
+        p->skipped++;
+        return 0;
+    }
+    size_t row_bytes = (size_t)c->cols * ooc_dtype_size(c->dtype);
+    p->bad += c->skip[chunk] || memcmp(rows, c->want + row0 * row_bytes, nrows * row_bytes) != 0;
+    uint64_t *st = state;
+    for (uint64_t i = 0; i < nrows; i++)
+        p->bad += st[i]++ != row0 + i + c->plus;
+    p->rows_read += nrows;
+    return 0;
+}
+
+static void combine_skip(void *ctx, void *acc, const void *partial)
+{
+    (void)ctx;
+    skip_partial *a = acc;
+    const skip_partial *p = partial;
+    a->rows_read += p->rows_read;
+    a->skipped += p->skipped;
+    a->bad += p->bad;
+}
+
+/* Passes that skip the odd chunks, then the even ones, then none: the skipped chunks are neither read (bytes
+ * read and decoded count the others alone) nor their state touched, so every row's state went up once in
+ * the first two passes; the third reads every chunk. From files (chunks read in place, shuffled and taken
+ * in pieces or not; 77 small chunks, which the prefetcher reads), cached or not, state in memory or
+ * spilled; and from blobs:. */
+static void test_skipped_chunks(void)
+{
+    const char *specs[] = {"blobs:samples=23000,features=20,centers=3,seed=4,chunk_rows=5000",
+                           "blobs:samples=23000,features=20,centers=3,seed=4,chunk_rows=300"};
+    for (int input = 0; input < 4; input++) {
+        const char *spec = specs[input == 2];
+        char *want;
+        ooc_array *a;
+        if (input < 3) {
+            a = blobs_file(spec, input != 1, &want);
+        } else {
+            a = open_array(spec);
+            ooc_error e;
+            ooc_blobs_params bp;
+            ooc_blobs *b = NULL;
+            ASSERT_OK(ooc_blobs_parse(spec, &bp, &e));
+            ASSERT_OK(ooc_blobs_create(&bp, NULL, &b, &e));
+            want = malloc(23000 * 20 * sizeof(double));
+            ooc_blobs_rows(b, 0, 23000, want, NULL);
+            ooc_blobs_free(b);
+        }
+        if (!a)
+            continue;
+        const ooc_array_info *in = ooc_array_get_info(a);
+        unsigned char *skip[3]; /* odd chunks, even ones, none */
+        for (int k = 0; k < 3; k++)
+            skip[k] = malloc(in->nchunks);
+        for (uint64_t j = 0; j < in->nchunks; j++) {
+            skip[0][j] = j % 2;
+            skip[1][j] = !(j % 2);
+            skip[2][j] = 0;
+        }
+        for (int threads = 1; threads <= 3; threads++)
+            for (int variant = 0; variant < 3; variant++) { /* state in memory; spilled; two chunks cached */
+                ooc_stream_params p = ooc_stream_params_default();
+                p.threads = threads;
+                p.state_row_bytes = sizeof(uint64_t);
+                p.cache = variant == 2;
+                p.memory_limit = working_bytes(a, threads) +
+                                 (variant == 1 ? (uint64_t)threads * in->chunk_rows : in->rows) * sizeof(uint64_t) +
+                                 (variant == 2 ? 2 * cached_bytes(a) : 0);
+                ooc_stream *s;
+                ooc_rowstate *rs;
+                ooc_error err;
+                ASSERT_OK(ooc_stream_create(a, &p, &s, &err));
+                ASSERT_INT_EQ(ooc_stream_get_stats(s)->state_spilled, variant == 1);
+                ASSERT_OK(ooc_rowstate_create(s, sizeof(uint64_t), &rs, &err));
+                char none;
+                ooc_pass seed = {.phase = "seed", .partial_size = 1, .map = seed_state, .combine = no_combine,
+                                 .no_input = 1, .state = rs};
+                ASSERT_OK(ooc_stream_run(s, &seed, &none, &err));
+                uint64_t read[3], decoded[3];
+                for (int k = 0; k < 3; k++) {
+                    const ooc_stream_stats *st = ooc_stream_get_stats(s);
+                    uint64_t r0 = st->bytes_read, d0 = st->bytes_decoded;
+                    skip_ctx c = {in->chunk_rows, in->cols, in->dtype, want, skip[k], k == 2};
+                    skip_partial acc = {0, 0, 0};
+                    ooc_pass pass = {.phase = "skip", .partial_size = sizeof acc, .ctx = &c, .map = map_skip,
+                                     .combine = combine_skip, .state = rs, .pieces = k == 1, .skip = skip[k]};
+                    ASSERT_OK(ooc_stream_run(s, &pass, &acc, &err));
+                    ASSERT_INT_EQ(acc.bad, 0);
+                    uint64_t want_skipped = 0, want_rows = 0;
+                    for (uint64_t j = 0; j < in->nchunks; j++) {
+                        want_skipped += skip[k][j];
+                        want_rows += skip[k][j] ? 0 : ooc_array_chunk_rows(a, j);
+                    }
+                    ASSERT_INT_EQ(acc.skipped, want_skipped);
+                    ASSERT_INT_EQ(acc.rows_read, want_rows);
+                    read[k] = st->bytes_read - r0;
+                    decoded[k] = st->bytes_decoded - d0;
+                }
+                ASSERT_INT_EQ(decoded[0] + decoded[1], decoded[2]);
+                if (variant != 2) /* else cached chunks are not read again */
+                    ASSERT_INT_EQ(read[0] + read[1], read[2]);
+                ASSERT(input == 3 || variant == 2 || read[0] > 0);
+                ooc_rowstate_free(rs);
+                ooc_stream_free(s);
+            }
+        for (int k = 0; k < 3; k++)
+            free(skip[k]);
+        free(want);
+        ooc_array_free(a);
+        if (input < 3)
+            unlink(path);
+    }
+}
+
 OOC_TEST_MAIN(test_each_chunk_once_in_order, test_sum_bitwise_identical, test_cache_serves_second_pass,
               test_map_error_stops_pass, test_threads_resolved, test_limit_below_working_set, test_colstats_known_values,
-              test_processing_chunks, test_row_state, test_pieces, test_read_rows)
+              test_processing_chunks, test_row_state, test_pieces, test_read_rows, test_skipped_chunks)
