@@ -17,7 +17,15 @@
  *   v is the double nearest the exact l − δ, so no double, hence no float, lies strictly between them: a
  *   float below v is <= l − δ.
  * - Keeping: with l = fl(lower − δ) > 0 (at most l_exact (1 + u)), D_j >= r_j² (1 − γ) >= fl(fl(l·l) (1 − m))
- *   for every other j, so D_a below that means D_a < D_j: the kernel would answer a, and dist = D_a. */
+ *   for every other j, so D_a below that means D_a < D_j: the kernel would answer a, and dist = D_a.
+ * - Chunks left unread: when a chunk is read, each row's slack s = L (1 − m) − u (1 + m) is taken, with L its
+ *   new bound and u = sqrt(D_a (1 + 2m)) >= r_a (D_a >= r_a² (1 − γ)), both less a few roundings. Once every
+ *   centre may have moved by M since (the largest drifts of the passes since, summed and rounded up), r_a' <=
+ *   u + M and r_j' >= L − M, so a row with s > 2M has r_a' (1 + γ) < r_j' (1 − γ): D_a' < D_j' for every
+ *   j != a, and the kernel would answer a again. A chunk whose least slack passes that test keeps every
+ *   label: its rows' sums, counts and squares are those it gave when read (the origins unchanged), so the
+ *   pass takes them as kept, without reading it. Its bounds stay as they were, and M goes with them: when
+ *   the chunk is next read, each bound is first lowered by M as well. */
 #include "ooc_kmeans_internal.h"
 
 #include <float.h>
@@ -29,6 +37,7 @@
 static int bounds_init(ooc__bounds *b, const ooc__fit *f, ooc_error *err)
 {
     memset(b, 0, sizeof *b);
+    b->nprocs = (uint64_t)ooc_dist_size(ooc_stream_dist(f->stream));
     b->k = f->k;
     b->d = f->d;
     b->dtype = f->in->dtype;
@@ -55,9 +64,41 @@ int ooc__bounds_create(ooc__bounds *b, const ooc__fit *f, ooc_error *err)
     return rc;
 }
 
+uint64_t ooc__bounds_skip_bytes(const ooc_array_info *in, const ooc_dist *dist, uint64_t k)
+{
+    return ooc_dist_owned(dist, in->nchunks) * ((k * in->cols + 2 * k + 2) * sizeof(double) + 1);
+}
+
+int ooc__bounds_skipping(ooc__bounds *b, const ooc__fit *f, ooc_error *err)
+{
+    int rc = 0;
+    if (f->skip_chunks) { /* each process's own choice: the results are the same either way */
+        b->chunks = ooc_dist_owned(ooc_stream_dist(f->stream), f->in->nchunks);
+        b->rec = f->k * f->d + 2 * f->k;
+        b->kept = malloc((b->chunks ? b->chunks : 1) * b->rec * sizeof *b->kept);
+        b->slack = malloc((b->chunks ? b->chunks : 1) * sizeof *b->slack);
+        b->moved = calloc(b->chunks ? b->chunks : 1, sizeof *b->moved);
+        b->skip = calloc(b->chunks ? b->chunks : 1, 1);
+        rc = b->kept && b->slack && b->moved && b->skip ? 0 : ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
+        if (!rc)
+            ooc__bounds_forget(b);
+    }
+    return ooc__agree(f, rc, err);
+}
+
+void ooc__bounds_forget(ooc__bounds *b)
+{
+    for (uint64_t j = 0; j < b->chunks; j++)
+        b->slack[j] = -INFINITY;
+}
+
 void ooc__bounds_free(ooc__bounds *b)
 {
     ooc_rowstate_free(b->rows);
+    free(b->kept);
+    free(b->slack);
+    free(b->moved);
+    free(b->skip);
     free(b->centers);
     free(b->drifted);
     free(b->seed_label);
@@ -117,6 +158,7 @@ void ooc__bounds_begin(ooc__bounds *b, ooc__assign_fn kernel, const void *center
     b->now = centers;
     b->now_norm2 = norm2;
     b->n_exc = 0;
+    b->skipped = 0;
     if (!b->valid)
         return;
     size_t row = (size_t)b->d * ooc_dtype_size(b->dtype);
@@ -124,12 +166,55 @@ void ooc__bounds_begin(ooc__bounds *b, ooc__assign_fn kernel, const void *center
         b->drifted[j] = (ooc__drift){drift(b, (const char *)centers + j * row, (const char *)b->centers + j * row), j};
     qsort(b->drifted, (size_t)b->k, sizeof *b->drifted, larger_drift);
     b->n_exc = exceptions(b);
+    for (uint64_t j = 0; b->kept && j < b->chunks; j++) {
+        /* M for this pass, rounded up: fl(moved + δ_1) is at least (moved + δ_1)(1 − u) */
+        double moved = (b->moved[j] + drift_after(b, 0)) * (1 + 0x1p-51);
+        b->skip[j] = origin && !b->read_all && b->slack[j] > 2 * moved;
+        if (b->skip[j]) {
+            b->moved[j] = moved;
+            b->skipped++;
+        }
+    }
+}
+
+double ooc__bounds_slack(const ooc__bounds *b, const ooc__bound_row *st, const double *dist, uint64_t n)
+{
+    const double below = 1 - b->margin, above = 1 + b->margin, wide = 1 + 2 * b->margin;
+    double least = INFINITY;
+    for (uint64_t i = 0; i < n; i++) {
+        double u = sqrt(dist[i] * wide) * (1 + 0x1p-50), l = st[i].lower;
+        double s = l * below - u * above - 0x1p-50 * (l + u); /* less what its four roundings could add */
+        least = s < least ? s : least;
+    }
+    return least;
+}
+
+void ooc__bounds_chunk_read(ooc__bounds *b, uint64_t chunk, const double *sums, double slack)
+{
+    uint64_t j = chunk / b->nprocs;
+    if (!b->kept)
+        return;
+    if (sums)
+        memcpy(b->kept + j * b->rec, sums, b->rec * sizeof *sums);
+    b->slack[j] = sums ? slack : -INFINITY;
+    b->moved[j] = 0;
+}
+
+const double *ooc__bounds_kept(const ooc__bounds *b, uint64_t chunk)
+{
+    return b->kept + chunk / b->nprocs * b->rec;
+}
+
+double ooc__bounds_moved(const ooc__bounds *b, uint64_t chunk)
+{
+    return b->kept ? b->moved[chunk / b->nprocs] : 0;
 }
 
 void ooc__bounds_end(ooc__bounds *b)
 {
     memcpy(b->centers, b->now, b->k * b->d * ooc_dtype_size(b->dtype));
     b->valid = 1;
+    b->read_all = 0;
     free(b->seed_label); /* every row converted */
     free(b->seed_reach);
     b->seed_label = NULL;
@@ -261,6 +346,12 @@ static void recompute(const ooc__bounds *b, const gather *g, const void *x, size
     }
 }
 
+/* d plus moved (a chunk's M from the passes that did not read it), rounded up as in ooc__bounds_begin(). */
+static inline double plus_moved(double moved, double d)
+{
+    return moved > 0 ? (moved + d) * (1 + 0x1p-51) : d;
+}
+
 /* The largest drift among centres past the first e of drifted[], other than a: what a row labelled a
  * subtracts from its bound when those e are measured. */
 static inline double drift_other(const ooc__bounds *b, uint64_t e, int32_t a)
@@ -275,11 +366,12 @@ static inline double drift_other(const ooc__bounds *b, uint64_t e, int32_t a)
  * come here, and the loop that does keep them runs faster without it. */
 #define OOC__RARE __attribute__((noinline))
 #define OOC__EXCEPTED(NAME, T, ATTR, OPS)                                                                  \
-    ATTR OOC__RARE static float NAME(const ooc__bounds *b, const T *x, int32_t a, float lower, double da)  \
+    ATTR OOC__RARE static float NAME(const ooc__bounds *b, const T *x, int32_t a, float lower, double da,  \
+                                     double moved)                                                         \
     {                                                                                                      \
         const T *c = b->now;                                                                               \
         size_t d = (size_t)b->d;                                                                           \
-        double l = (double)lower - drift_other(b, b->n_exc, a);                                            \
+        double l = (double)lower - plus_moved(moved, drift_other(b, b->n_exc, a));                         \
         if (!(l > 0 && da < l * l * (1 - b->margin)))                                                      \
             return -1;                                                                                     \
         float kept = ooc__float_below(l);                                                                  \
@@ -299,19 +391,21 @@ static inline double drift_other(const ooc__bounds *b, uint64_t e, int32_t a)
 OOC__ROW_LOOPS(OOC__EXCEPTED, excepted)
 
 /* Rows whose bounds keep their label: labels, dist and a lowered bound; the others gathered for the
- * kernel, a full block at a time. With sums (k x d) and counts, rows kept before the first one gathered are
- * also added to their cluster's sum while in registers, and *summed says how many (the caller adds the
+ * kernel, a full block at a time. With sums (k x d), counts and squares, rows kept before the first one
+ * gathered are also added to their cluster's sums while in registers, and *summed says how many (the caller adds the
  * rest, after them: each sum still adds its rows in row order). Returns the rows gathered. Built once
  * with the portable row operations and once with the AVX2 ones (OPS: their suffix), which give the same
  * bits. */
 #define OOC__BOUNDED(NAME, T, ATTR, OPS)                                                                   \
     ATTR static uint64_t NAME(                                                                             \
         const ooc__bounds *b, const T *x, uint64_t n, ooc__bound_row *st, int32_t *labels, double *dist,   \
-        void *scratch, const gather *g, double *sums, double *counts, uint64_t *summed)                    \
+        void *scratch, const gather *g, double *sums, double *counts, double *squares, uint64_t *summed,   \
+        double moved)                                                                                      \
     {                                                                                                      \
         const T *c = b->now;                                                                               \
         const double keep = 1 - b->margin; /* exact, as is 1 + margin */                                   \
-        const double drift1 = drift_after(b, 0), drift2 = drift_after(b, 1);                               \
+        const double drift1 = plus_moved(moved, drift_after(b, 0));                                        \
+        const double drift2 = plus_moved(moved, drift_after(b, 1));                                        \
         const uint64_t far1 = b->drifted[0].centre;                                                        \
         size_t d = (size_t)b->d, m = 0;                                                                    \
         uint64_t gathered = 0, prefix_end = 0;                                                             \
@@ -322,7 +416,7 @@ OOC__ROW_LOOPS(OOC__EXCEPTED, excepted)
             const T *xi = x + i * d;                                                                       \
             double da = ooc__sqdist_##OPS(xi, c + (size_t)a * d, d);                                       \
             float lower = l > 0 && da < l * l * keep ? ooc__float_below(l) : -1;                           \
-            if (lower < 0 && (!b->n_exc || (lower = excepted_##OPS(b, xi, a, st[i].lower, da)) < 0)) {     \
+            if (lower < 0 && (!b->n_exc || (lower = excepted_##OPS(b, xi, a, st[i].lower, da, moved)) < 0)) { \
                 prefix = 0;                                                                                \
                 memcpy(g->x + m * g->row_bytes, xi, g->row_bytes);                                         \
                 g->index[m++] = i;                                                                         \
@@ -337,7 +431,7 @@ OOC__ROW_LOOPS(OOC__EXCEPTED, excepted)
             dist[i] = da;                                                                                  \
             st[i].lower = lower;                                                                           \
             if (prefix) {                                                                                  \
-                ooc__add_row_##OPS(sums + (size_t)a * d, xi, b->origin + (size_t)a * d, d);               \
+                squares[a] += ooc__add_row_##OPS(sums + (size_t)a * d, xi, b->origin + (size_t)a * d, d); \
                 counts[a] += 1;                                                                            \
                 prefix_end = i + 1;                                                                        \
             }                                                                                              \
@@ -350,13 +444,15 @@ OOC__ROW_LOOPS(OOC__EXCEPTED, excepted)
 OOC__ROW_LOOPS(OOC__BOUNDED, bounded)
 
 uint64_t ooc__bounds_assign(const ooc__bounds *b, const void *x, uint64_t n, ooc__bound_row *st, int32_t *labels,
-                            double *dist, void *scratch, void *work, double *sums, double *counts, uint64_t *summed)
+                            double *dist, void *scratch, void *work, double *sums, double *counts, double *squares,
+                            uint64_t *summed, double moved)
 {
     gather g = gather_view(b, work);
     if (b->seed_label)
         seed_rows(b, st, n);
     if (b->valid)
-        return OOC__ROW_LOOP_CALL(bounded, b->dtype, b, x, n, st, labels, dist, scratch, &g, sums, counts, summed);
+        return OOC__ROW_LOOP_CALL(bounded, b->dtype, b, x, n, st, labels, dist, scratch, &g, sums, counts, squares,
+                                  summed, moved);
     *summed = 0;
     for (uint64_t i = 0; i < n; i += g.cap) { /* no bounds yet: every row, in place */
         size_t m = n - i < g.cap ? (size_t)(n - i) : g.cap;

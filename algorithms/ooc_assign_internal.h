@@ -133,13 +133,26 @@ OOC__SQDIST(f32, float)
 
 /* ooc__add_row_f64/f32(): s[t] += x[t] − o[t] for t < d, in double: a row added to its cluster's sum,
  * taken about an origin o near the cluster (ooc_kmeans.c: its initial centre, or the row it was moved to),
- * so that the sums keep the digits of its spread however far the data sits from 0. */
+ * so that the sums keep the digits of its spread however far the data sits from 0. Returns Σ (x_t − o_t)²
+ * in ooc__sqdist's order (its 4 partial sums), for the cluster's sum of squares about o. */
 #define OOC__ADD_ROW(SUF, T)                                                                               \
-    static inline void ooc__add_row_##SUF(double *restrict s, const T *restrict x, const double *restrict o,  \
-                                          size_t d)                                                        \
+    static inline double ooc__add_row_##SUF(double *restrict s, const T *restrict x, const double *restrict o,  \
+                                            size_t d)                                                      \
     {                                                                                                      \
-        for (size_t t = 0; t < d; t++)                                                                     \
-            s[t] += (double)x[t] - o[t];                                                                   \
+        double q[4] = {0, 0, 0, 0}, v;                                                                     \
+        size_t t = 0;                                                                                      \
+        for (; t + 4 <= d; t += 4)                                                                         \
+            for (size_t l = 0; l < 4; l++) {                                                               \
+                v = (double)x[t + l] - o[t + l];                                                           \
+                s[t + l] += v;                                                                             \
+                q[l] += v * v;                                                                             \
+            }                                                                                              \
+        for (size_t l = 0; t + l < d; l++) {                                                               \
+            v = (double)x[t + l] - o[t + l];                                                               \
+            s[t + l] += v;                                                                                 \
+            q[l] += v * v;                                                                                 \
+        }                                                                                                  \
+        return (q[0] + q[1]) + (q[2] + q[3]);                                                              \
     }
 OOC__ADD_ROW(f64, double)
 OOC__ADD_ROW(f32, float)
@@ -172,15 +185,25 @@ OOC__ADD_ROW(f32, float)
         __m128d h = _mm_add_pd(_mm_unpacklo_pd(lo, hi), _mm_unpackhi_pd(lo, hi)); /* s0+s1, s2+s3 */       \
         return _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));                                        \
     }                                                                                                      \
-    OOC__AVX2 static inline void ooc__add_row_##SUF##_avx2(double *restrict s, const T *restrict x,          \
-                                                         const double *restrict o, size_t d)               \
+    OOC__AVX2 static inline double ooc__add_row_##SUF##_avx2(double *restrict s, const T *restrict x,        \
+                                                           const double *restrict o, size_t d)             \
     {                                                                                                      \
+        __m256d q = _mm256_setzero_pd(), v;                                                                \
         size_t t = 0;                                                                                      \
-        for (; t + 4 <= d; t += 4)                                                                         \
-            _mm256_storeu_pd(s + t, _mm256_add_pd(_mm256_loadu_pd(s + t),                                  \
-                                                  _mm256_sub_pd(LOAD4(x + t), _mm256_loadu_pd(o + t))));   \
-        for (; t < d; t++)                                                                                 \
-            s[t] += (double)x[t] - o[t];                                                                   \
+        for (; t + 4 <= d; t += 4) {                                                                       \
+            v = _mm256_sub_pd(LOAD4(x + t), _mm256_loadu_pd(o + t));                                       \
+            _mm256_storeu_pd(s + t, _mm256_add_pd(_mm256_loadu_pd(s + t), v));                             \
+            q = _mm256_add_pd(q, _mm256_mul_pd(v, v));                                                     \
+        }                                                                                                  \
+        if (t < d) { /* lanes past d are 0 − 0: they add 0 to q and are not stored */                     \
+            __m256i keep = _mm256_cvtepi32_epi64(OOC__MASK4(d - t));                                       \
+            v = _mm256_sub_pd(LOADN(x + t, d - t), _mm256_maskload_pd(o + t, keep));                       \
+            _mm256_maskstore_pd(s + t, keep, _mm256_add_pd(_mm256_maskload_pd(s + t, keep), v));           \
+            q = _mm256_add_pd(q, _mm256_mul_pd(v, v));                                                     \
+        }                                                                                                  \
+        __m128d lo = _mm256_castpd256_pd128(q), hi = _mm256_extractf128_pd(q, 1);                          \
+        __m128d h = _mm_add_pd(_mm_unpacklo_pd(lo, hi), _mm_unpackhi_pd(lo, hi)); /* q0+q1, q2+q3 */       \
+        return _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));                                        \
     }
 /* The first n < 4 lanes of a mask. */
 #define OOC__MASK4(n) _mm_cmpgt_epi32(_mm_set1_epi32((int)(n)), _mm_setr_epi32(0, 1, 2, 3))

@@ -146,6 +146,24 @@ static int history_room(const ooc__fit *f, ooc_kmeans_model *m, int *cap, ooc_er
     return ooc__agree(f, h ? 0 : ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory"), err);
 }
 
+/* The chunks the pass just run left unread, in every process (collective with bounds). */
+static uint64_t chunks_unread(const ooc__fit *f, const ooc__bounds *bounds)
+{
+    if (!bounds)
+        return 0;
+    uint64_t n = bounds->skipped;
+    ooc_dist_sum(ooc_stream_dist(f->stream), &n);
+    return n;
+}
+
+static int any_empty(const ooc__fit *f, const ooc__assign_result *r)
+{
+    for (uint64_t c = 0; c < f->k; c++)
+        if (r->counts[c] == 0)
+            return 1;
+    return 0;
+}
+
 /* Lloyd to convergence; the model gets centres, n_iter, converged, history, and, when the last iteration
  * changed no centre (so its labels and inertia already belong to the final centres), inertia and sizes. */
 static int lloyd_iterate(ooc__fit *f, ooc__bounds *bounds, double tol_abs, ooc_kmeans_model *m, int *final_known,
@@ -167,14 +185,26 @@ static int lloyd_iterate(ooc__fit *f, ooc__bounds *bounds, double tol_abs, ooc_k
         rc = history_room(f, m, &cap, err);
         if (!rc)
             rc = ooc__assign_pass(f, m->centers, origin, bounds, NULL, &r, err);
+        uint64_t unread = rc ? 0 : chunks_unread(f, bounds);
+        /* An empty cluster goes to the rows farthest from their centres: to be found among all of them, so
+         * the pass is run again reading every chunk (the same results otherwise). */
+        if (unread && any_empty(f, &r)) {
+            ooc__assign_result_free(&r);
+            bounds->read_all = 1;
+            rc = ooc__assign_pass(f, m->centers, origin, bounds, NULL, &r, err);
+            unread = 0;
+        }
         if (rc)
             break;
         ooc_kmeans_iteration *h = &m->history[m->history_len++];
         double shift = update_centers(f, &r, m->centers, origin, before, h);
+        if (h->relocated && bounds && bounds->kept)
+            ooc__bounds_forget(bounds); /* sums kept about the old origins */
         h->iter = it;
         h->inertia = r.inertia;
         h->shift = shift;
         h->recomputed = r.recomputed;
+        h->chunks_unread = unread;
         h->seconds = ooc_clock_seconds() - t0;
         m->n_iter = it;
         if (f->p->on_iteration)
@@ -208,12 +238,13 @@ static int final_labels(ooc__fit *f, ooc__bounds *bounds, int final_known, ooc_h
         return 0;
     ooc__assign_result r;
     int rc = ooc__assign_pass(f, m->centers, NULL, bounds, labels, &r, err);
-    if (!rc) {
+    if (!rc && !final_known) { /* else the last iteration's, from the sums, as with bounds */
         m->inertia = r.inertia;
         f->largest = r.largest;
         set_sizes(m, r.counts);
-        ooc__assign_result_free(&r);
     }
+    if (!rc)
+        ooc__assign_result_free(&r);
     return rc;
 }
 
@@ -228,8 +259,13 @@ static int lloyd(ooc__fit *f, ooc__init_seed *seed, double tol_abs, ooc_h5_chunk
     int rc = !f->prune   ? 0
              : seed->rows ? ooc__bounds_create_seeded(&bounds, f, seed, m->centers, err)
                           : ooc__bounds_create(&bounds, f, err);
-    if (rc)
+    if (!rc && f->prune)
+        rc = ooc__bounds_skipping(&bounds, f, err);
+    if (rc) {
+        if (f->prune)
+            ooc__bounds_free(&bounds);
         return rc;
+    }
     double t = ooc_clock_seconds();
     int final_known = 0;
     rc = lloyd_iterate(f, f->prune ? &bounds : NULL, tol_abs, m, &final_known, err);
@@ -404,6 +440,11 @@ int ooc__kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_
     size_t partial;
     ooc__kmeans_fit_memory(in, p, prune, &held, &partial);
     rc = create_stream(&f, a, sp2, held, partial, err);
+    /* Chunks left unread change no result, only time: on where what they need is a small part of the limit
+     * and the cache can spare it */
+    uint64_t skip_bytes = ooc__bounds_skip_bytes(in, sp->dist, p->k);
+    f.skip_chunks = !rc && prune && skip_bytes <= ooc_stream_get_stats(f.stream)->memory_limit / 16 &&
+                    ooc_stream_reserve(f.stream, skip_bytes) == 0;
     ooc_kmeans_model *m = rc ? NULL : model_alloc(f.k, f.d);
     if (!rc && !m)
         rc = ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");

@@ -52,6 +52,7 @@ typedef struct ooc_kmeans_iteration {
     uint64_t empty;      /* clusters no row was assigned to in this iteration's pass */
     uint64_t relocated;  /* of those, the ones moved onto a far row (the others stay empty: no row was left) */
     uint64_t recomputed; /* rows measured against every centre; the others kept their label by their bounds */
+    uint64_t chunks_unread; /* chunks whose every row kept its label by its bounds, taken as before, not read */
     double seconds;
 } ooc_kmeans_iteration;
 

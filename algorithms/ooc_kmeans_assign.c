@@ -3,20 +3,22 @@
 #include "ooc_assign_internal.h"
 #include "ooc_kmeans_internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* A chunk's partial: the reduced part [sums k*d (Lloyd's pass only) | counts k | inertia | recomputed | largest | n_far | far_dist F |
- * far_row F | far_label F | far_coords F*d], then this thread's scratch [dist | labels of a block of rows | kernel
- * scratch | bounds' work | a block of rows widened to double], which combine() never reads. All offsets in
- * doubles (8 bytes). */
+/* A chunk's partial: the reduced part [sums k*d | counts k | squares k (sums and squares: Lloyd's pass only) |
+ * inertia | recomputed | largest | n_far | far_dist F | far_row F | far_label F | far_coords F*d], then this
+ * thread's scratch [the chunk's least slack | dist | labels of a block of rows | kernel scratch | bounds' work
+ * | a block of rows widened to double], which combine() never reads. All offsets in doubles (8 bytes). */
 typedef struct layout {
-    size_t sums, counts, inertia, recomputed, largest, n_far, far_dist, far_row, far_label, far_coords, reduced;
-    size_t dist, labels, kernel, work, wide, total;
+    size_t sums, counts, squares, inertia, recomputed, largest, n_far, far_dist, far_row, far_label, far_coords;
+    size_t reduced;
+    size_t slack, dist, labels, kernel, work, wide, total;
 } layout;
 
 typedef struct job {
-    uint64_t k, d, far_cap, block, chunk_rows;
+    uint64_t k, d, far_cap, block, chunk_rows, rows;
     ooc_dtype dtype;
     int accumulate;
     /* float32 rows measured in double (against centres float32 cannot hold: a model from float64 data) */
@@ -35,7 +37,8 @@ static layout make_layout(uint64_t k, uint64_t d, int accumulate, uint64_t far_c
     layout l;
     l.sums = 0;
     l.counts = l.sums + (accumulate ? k * d : 0);
-    l.inertia = l.counts + k;
+    l.squares = l.counts + k;
+    l.inertia = l.squares + (accumulate ? k : 0);
     l.recomputed = l.inertia + 1;
     l.largest = l.recomputed + 1;
     l.n_far = l.largest + 1;
@@ -44,7 +47,8 @@ static layout make_layout(uint64_t k, uint64_t d, int accumulate, uint64_t far_c
     l.far_label = l.far_row + far_cap;
     l.far_coords = l.far_label + far_cap;
     l.reduced = l.far_coords + far_cap * d;
-    l.dist = l.reduced;
+    l.slack = l.reduced;
+    l.dist = l.slack + 1;
     l.labels = l.dist + rows;
     l.kernel = l.labels + (rows + 1) / 2; /* rounded up to 64 bytes in map_chunk(), */
     l.work = l.kernel + kernel_bytes / 8; /* as are the sizes, */
@@ -169,18 +173,18 @@ static void init_reduced(double *part, const job *j)
     memset(part, 0, j->lay.reduced * sizeof *part);
 }
 
-/* Rows [from, n) added to their clusters' sums and counts; every row offered to the far set (whose kept set
- * does not depend on the order of the offers). Built with the portable row operations and with the AVX2
- * ones (OPS), which give the same bits. */
+/* Rows [from, n) added to their clusters' sums, counts and squares; every row offered to the far set (whose
+ * kept set does not depend on the order of the offers). Built with the portable row operations and with the
+ * AVX2 ones (OPS), which give the same bits. */
 #define ACCUMULATE(NAME, T, ATTR, OPS)                                                                     \
     ATTR static void NAME(const job *j, const T *x, uint64_t row0, uint64_t from, uint64_t n,              \
                           const int32_t *labels, const double *dist, double *part)                         \
     {                                                                                                      \
-        double *sums = part + j->lay.sums, *counts = part + j->lay.counts;                                 \
+        double *sums = part + j->lay.sums, *counts = part + j->lay.counts, *squares = part + j->lay.squares; \
         far_set far = far_view(part, j);                                                                   \
         for (uint64_t i = from; i < n; i++) {                                                              \
             uint64_t at = (uint64_t)labels[i] * j->d;                                                      \
-            ooc__add_row_##OPS(sums + at, x + i * j->d, j->origin + at, (size_t)j->d);                     \
+            squares[labels[i]] += ooc__add_row_##OPS(sums + at, x + i * j->d, j->origin + at, (size_t)j->d); \
             counts[labels[i]] += 1;                                                                        \
         }                                                                                                  \
         if (n && *far.n == (double)far.cap && farthest(dist, n) < far.dist[0])                             \
@@ -210,8 +214,16 @@ static int map_chunk(void *ctx, const void *rows, uint64_t row0, uint64_t n, voi
     (void)err;
     const job *j = ctx;
     double *part = partial;
-    if (row0 % j->chunk_rows == 0) /* the chunk's first piece */
+    uint64_t chunk = row0 / j->chunk_rows;
+    if (row0 % j->chunk_rows == 0) { /* the chunk's first piece */
         init_reduced(part, j);
+        part[j->lay.slack] = INFINITY;
+    }
+    if (!rows) { /* a chunk the pass skips: what it gave when last read */
+        memcpy(part, ooc__bounds_kept(j->bounds, chunk), j->lay.inertia * sizeof *part);
+        return 0;
+    }
+    double moved = j->bounds ? ooc__bounds_moved(j->bounds, chunk) : 0, slack = part[j->lay.slack];
     double *dist = part + j->lay.dist, inertia = part[j->lay.inertia], largest = part[j->lay.largest];
     char *scratch = (char *)(((uintptr_t)(part + j->lay.kernel) + 63) & ~(uintptr_t)63);
     void *work = scratch + (j->lay.work - j->lay.kernel) * sizeof(double);
@@ -225,7 +237,11 @@ static int map_chunk(void *ctx, const void *rows, uint64_t row0, uint64_t n, voi
         if (j->bounds) {
             recomputed += ooc__bounds_assign(j->bounds, x, m, (ooc__bound_row *)state + i, labels, dist, scratch,
                                              work, j->accumulate ? part + j->lay.sums : NULL, part + j->lay.counts,
-                                             &summed);
+                                             part + j->lay.squares, &summed, moved);
+            if (j->accumulate && j->bounds->kept) {
+                double least = ooc__bounds_slack(j->bounds, (ooc__bound_row *)state + i, dist, m);
+                slack = least < slack ? least : slack;
+            }
         } else {
             const void *kx = x;
             if (j->widen) {
@@ -243,13 +259,17 @@ static int map_chunk(void *ctx, const void *rows, uint64_t row0, uint64_t n, voi
             for (uint64_t r = 0; r < m; r++)
                 part[j->lay.counts + (uint64_t)labels[r]] += 1;
         for (uint64_t r = 0; r < m; r++) {
-            inertia += dist[r];
+            inertia += dist[r]; /* the labels pass's; Lloyd's comes from the sums (lloyd_inertia()) */
             largest = dist[r] > largest ? dist[r] : largest;
         }
     }
     part[j->lay.recomputed] += (double)recomputed;
     part[j->lay.inertia] = inertia;
     part[j->lay.largest] = largest;
+    part[j->lay.slack] = slack;
+    uint64_t end = (chunk + 1) * j->chunk_rows < j->rows ? (chunk + 1) * j->chunk_rows : j->rows;
+    if (j->bounds && row0 + n == end) /* the chunk's last piece */
+        ooc__bounds_chunk_read(j->bounds, chunk, j->accumulate ? part : NULL, slack);
     return 0;
 }
 
@@ -264,6 +284,29 @@ static void combine(void *ctx, void *acc_v, const void *part_v)
     far_set a = far_view(acc, j), p = far_view((double *)part, j);
     for (uint64_t i = 0; i < (uint64_t)*p.n; i++)
         far_offer(&a, p.dist[i], p.row[i], p.label[i], p.coords + i * j->d, OOC_FLOAT64);
+}
+
+/* Lloyd's inertia, from each cluster's count n, sum s and sum of squares q about its origin o: its rows'
+ * squared distances to its centre c are q − 2 (c − o)·s + n |c − o|². A function of the per-cluster sums
+ * alone, which a chunk's rows give whether the pass reads them or keeps them from before
+ * (ooc_assign_bounds.c); D summed row by row would not be. Rounding may take a cluster of rows all at c a
+ * hair below 0 (made 0); a sum past the largest double is inf, as D summed would be. */
+static double lloyd_inertia(const job *j, const double *acc, const double *centers)
+{
+    double inertia = 0;
+    for (uint64_t c = 0; c < j->k; c++) {
+        const double *s = acc + j->lay.sums + c * j->d, *o = j->origin + c * j->d, *x = centers + c * j->d;
+        double n = acc[j->lay.counts + c], cross = 0, shift = 0;
+        if (n == 0)
+            continue;
+        for (uint64_t t = 0; t < j->d; t++) {
+            cross += (x[t] - o[t]) * s[t];
+            shift += (x[t] - o[t]) * (x[t] - o[t]);
+        }
+        double ic = acc[j->lay.squares + c] - 2 * cross + n * shift;
+        inertia += !isfinite(ic) ? INFINITY : ic > 0 ? ic : 0;
+    }
+    return inertia;
 }
 
 void ooc__assign_result_free(ooc__assign_result *r)
@@ -311,7 +354,7 @@ static int may_widen(const ooc__fit *f, int accumulate, int with_bounds)
 
 static job make_job(const ooc__fit *f, int accumulate, int with_bounds, int widen)
 {
-    job j = {.k = f->k, .d = f->d, .far_cap = accumulate ? f->k : 0, .chunk_rows = f->in->chunk_rows,
+    job j = {.k = f->k, .d = f->d, .far_cap = accumulate ? f->k : 0, .chunk_rows = f->in->chunk_rows, .rows = f->in->rows,
              .dtype = f->in->dtype, .accumulate = accumulate, .widen = widen};
     ooc_dtype kt = widen ? OOC_FLOAT64 : j.dtype;
     j.kernel = ooc__assign_select(kt, (size_t)j.k, (size_t)j.d);
@@ -367,12 +410,12 @@ int ooc__assign_pass(ooc__fit *f, const double *centers, const double *origin, o
         ooc__bounds_begin(bounds, j.kernel, j.centers, j.norm2, origin);
     ooc_pass pass = {.phase = accumulate ? "lloyd" : "labels", .partial_size = j.lay.total * sizeof(double),
                      .ctx = &j, .map = map_chunk, .combine = combine, .reduced_bytes = reduced_bytes, .output = labels,
-                     .state = bounds ? bounds->rows : NULL, .pieces = 1};
+                     .state = bounds ? bounds->rows : NULL, .pieces = 1, .skip = bounds ? bounds->skip : NULL};
     rc = ooc_stream_run(f->stream, &pass, acc, err);
     if (!rc && bounds)
         ooc__bounds_end(bounds);
     if (!rc) {
-        res->inertia = acc[j.lay.inertia];
+        res->inertia = accumulate ? lloyd_inertia(&j, acc, centers) : acc[j.lay.inertia];
         res->largest = acc[j.lay.largest];
         res->recomputed = (uint64_t)acc[j.lay.recomputed];
         res->counts = malloc(j.k * sizeof *res->counts);

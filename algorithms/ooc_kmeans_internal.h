@@ -53,6 +53,7 @@ typedef struct ooc__fit {
                 * draws from rows kept in the pass (same results; off only to compare) */
     double stats_seconds; /* the pass that computed the column statistics, and the first centre's read before it */
     double largest;       /* the largest D of a row to its centre in the pass the model's inertia comes from */
+    int skip_chunks;      /* Lloyd's passes may leave chunks unread (ooc__bounds_skipping()) */
 } ooc__fit;
 
 /* ooc__agree(): in a distributed fit, rc agreed by every process (ooc_dist_agree()): after a step where one
@@ -157,6 +158,15 @@ typedef struct ooc__bounds {
     int32_t *seed_label;
     double *seed_reach;
     double seed_scale; /* the seed's: its dmin are D seed_scale */
+    /* Chunks a Lloyd pass need not read (ooc_assign_bounds.c), when on (kept not NULL): per chunk of this
+     * process (chunk / nprocs), what its rows gave the pass that last read it (rec doubles: the partial's
+     * sums, counts and squares), their least slack then (-inf: none kept), and M, how far any centre may
+     * have moved since. skip: the pass's ooc_pass.skip; skipped: how many it skips here; read_all: the next
+     * pass reads every chunk. */
+    double *kept, *slack, *moved;
+    uint64_t chunks, rec, nprocs, skipped;
+    unsigned char *skip;
+    int read_all;
 } ooc__bounds;
 
 /* ooc__bounds_create(): for the rows of f's stream (created with state_row_bytes >= sizeof(ooc__bound_row)). */
@@ -168,6 +178,20 @@ int ooc__bounds_create(ooc__bounds *b, const ooc__fit *f, ooc_error *err);
 int ooc__bounds_create_seeded(ooc__bounds *b, const ooc__fit *f, ooc__init_seed *seed, const double *centers,
                               ooc_error *err);
 void ooc__bounds_free(ooc__bounds *b);
+/* ooc__bounds_skipping(): Lloyd's passes may leave chunks unread from now on, when f->skip_chunks (the memory
+ * is ooc__bounds_skip_bytes()); collective. ooc__bounds_forget(): the next pass reads every chunk, and chunks are kept
+ * again from what it reads (the origins changed). */
+int ooc__bounds_skipping(ooc__bounds *b, const ooc__fit *f, ooc_error *err);
+uint64_t ooc__bounds_skip_bytes(const ooc_array_info *in, const ooc_dist *dist, uint64_t k);
+void ooc__bounds_forget(ooc__bounds *b);
+/* ooc__bounds_slack(): the least slack of n rows' bounds st, just assigned (dist: their D). */
+double ooc__bounds_slack(const ooc__bounds *b, const ooc__bound_row *st, const double *dist, uint64_t n);
+/* ooc__bounds_chunk_read(): after a pass has read chunk `chunk`: its rows' contribution to Lloyd's sums
+ * (rec doubles), or NULL when the pass takes none, and their least slack. ooc__bounds_kept(): that
+ * contribution, for a pass that skips the chunk. ooc__bounds_moved(): the chunk's M (0 when off). */
+void ooc__bounds_chunk_read(ooc__bounds *b, uint64_t chunk, const double *sums, double slack);
+const double *ooc__bounds_kept(const ooc__bounds *b, uint64_t chunk);
+double ooc__bounds_moved(const ooc__bounds *b, uint64_t chunk);
 /* ooc__bounds_begin(): before a pass assigning to `centers` (k x d and their norms, the data's type); origin:
  * what the pass's sums are taken about (k x d), or NULL when it takes none. */
 void ooc__bounds_begin(ooc__bounds *b, ooc__assign_fn kernel, const void *centers, const void *norm2,
@@ -181,10 +205,12 @@ size_t ooc__bounds_work_bytes(ooc_dtype t, uint64_t d);
 uint64_t ooc__bounds_held_bytes(const ooc__fit *f, uint64_t m);
 /* ooc__bounds_assign(): labels and dist of rows x (n x d) as the pass's kernel gives them, and their
  * state st (n rows) updated; scratch: the kernel's, work: ooc__bounds_work_bytes(), both 64-byte aligned.
- * sums (k x d) and counts, or NULL: the first *summed rows are added to them (those the bounds kept before
- * any had to be measured; the caller adds the others). Returns how many rows went through the kernel. */
+ * sums (k x d), counts and squares, or NULL: the first *summed rows are added to them (those the bounds kept
+ * before any had to be measured; the caller adds the others). moved: the rows' chunk's M
+ * (ooc__bounds_moved()). Returns how many rows went through the kernel. */
 uint64_t ooc__bounds_assign(const ooc__bounds *b, const void *x, uint64_t n, ooc__bound_row *st, int32_t *labels,
-                            double *dist, void *scratch, void *work, double *sums, double *counts, uint64_t *summed);
+                            double *dist, void *scratch, void *work, double *sums, double *counts, double *squares,
+                            uint64_t *summed, double moved);
 
 /* ooc__bounds_write_labels(): the labels the bounds hold (those of the last pass) into `labels`, chunk by
  * chunk, reading the per-row state alone, not the data. */

@@ -192,6 +192,7 @@ static size_t bench_bounded(ooc_dtype t, shape s, int repeats)
     size_t n = block * BOUNDED_BLOCKS;
     void *x = blob_rows(t, s, block);
     double *c = malloc(k * d * sizeof *c), *sums = calloc(k * d, sizeof *sums), *counts = calloc(k, sizeof *counts);
+    double *squares = calloc(k, sizeof *squares), *ref_squares = calloc(k, sizeof *ref_squares);
     double *ref = calloc(k * d, sizeof *ref), *dist = malloc(block * sizeof *dist), *second = malloc(block * sizeof *second);
     double *kdist = malloc(block * sizeof *kdist);
     int32_t *labels = malloc(block * sizeof *labels), *klabels = malloc(block * sizeof *klabels);
@@ -207,7 +208,7 @@ static size_t bench_bounded(ooc_dtype t, shape s, int repeats)
     b.centers = typed;
     b.valid = 1;
     b.drifted = malloc(k * sizeof *b.drifted);
-    if (!c || !sums || !counts || !ref || !dist || !second || !kdist || !labels || !klabels || !st0 || !st || !typed ||
+    if (!c || !sums || !counts || !squares || !ref_squares || !ref || !dist || !second || !kdist || !labels || !klabels || !st0 || !st || !typed ||
         !scratch || !work || !b.drifted)
         exit(2);
     for (size_t e = 0; e < k * d; e++)
@@ -223,16 +224,20 @@ static size_t bench_bounded(ooc_dtype t, shape s, int repeats)
     size_t bad = 0;
     for (int r = 0; r <= repeats; r++) { /* the last pass, untimed, is checked */
         int checked = r == repeats;
-        if (checked)
+        if (checked) {
             memset(sums, 0, k * d * sizeof *sums);
+            memset(squares, 0, k * sizeof *squares);
+        }
         memcpy(st, st0, n * sizeof *st); /* each pass lowers every bound a little: each starts afresh */
         double t0 = now();
         for (size_t j = 0; j < BOUNDED_BLOCKS; j++) {
             uint64_t summed;
-            bad += ooc__bounds_assign(&b, x, block, st + j * block, labels, dist, scratch, work, sums, counts, &summed);
+            bad += ooc__bounds_assign(&b, x, block, st + j * block, labels, dist, scratch, work, sums, counts, squares,
+                                      &summed, 0);
             bad += summed != block;
             for (size_t i = 0; checked && i < block; i++) {
                 bad += labels[i] != klabels[i] || memcmp(&dist[i], &kdist[i], sizeof dist[i]) != 0;
+                ref_squares[labels[i]] += dist[i]; /* the origin is the centre: the square is its D */
                 for (size_t u = 0; u < d; u++)
                     ref[(size_t)labels[i] * d + u] += value(t, x, i * d + u) - c[(size_t)labels[i] * d + u];
             }
@@ -242,6 +247,8 @@ static size_t bench_bounded(ooc_dtype t, shape s, int repeats)
     }
     for (size_t e = 0; e < k * d; e++)
         bad += memcmp(&sums[e], &ref[e], sizeof sums[e]) != 0;
+    for (size_t e = 0; e < k; e++)
+        bad += memcmp(&squares[e], &ref_squares[e], sizeof squares[e]) != 0;
     qsort(times, (size_t)repeats, sizeof(double), cmp_double);
     printf("%-7s %5zu %5zu %7zu  %-10s %3s %10.2f\n", ooc_dtype_name(t), d, k, block, "bounded", "",
            1e9 * times[repeats / 2] / (double)n);
@@ -249,6 +256,8 @@ static size_t bench_bounded(ooc_dtype t, shape s, int repeats)
     free(c);
     free(sums);
     free(counts);
+    free(squares);
+    free(ref_squares);
     free(ref);
     free(dist);
     free(second);

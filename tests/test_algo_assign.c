@@ -508,7 +508,8 @@ static double defined_sqdist(const double *x, const double *c, size_t d)
     return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
-/* The row operations Lloyd's bounds and sums use, portable and AVX2 builds, against D's definition and
+/* The row operations Lloyd's bounds and sums use (D; a row added to a sum, with its square), portable and
+ * AVX2 builds, against D's definition and
  * against each other, bitwise, for every d up to 70 (each tail of the 4-column steps), float64 and float32. */
 static void test_row_ops(void)
 {
@@ -536,19 +537,22 @@ static void test_row_ops(void)
             double df = defined_sqdist(xw, cw, d);
             got = ooc__sqdist_f32(xf, cf, d);
             bad += memcmp(&got, &df, sizeof got) != 0;
-            ooc__add_row_f64(s1, xd, cd, d);
-            bad += memcmp(s1, want, d * sizeof *s1) != 0;
+            /* add_row's square about the origin c: D's definition, with the origin in double */
+            double dfo = defined_sqdist(xw, cd, d);
+            got = ooc__add_row_f64(s1, xd, cd, d);
+            bad += memcmp(s1, want, d * sizeof *s1) != 0 || memcmp(&got, &dd, sizeof got) != 0;
 #ifdef OOC__HAVE_ROW_AVX2
             if (ooc__assign_have_avx2()) {
                 got = ooc__sqdist_f64_avx2(xd, cd, d);
                 bad += memcmp(&got, &dd, sizeof got) != 0;
                 got = ooc__sqdist_f32_avx2(xf, cf, d);
                 bad += memcmp(&got, &df, sizeof got) != 0;
-                ooc__add_row_f64_avx2(s2, xd, cd, d);
-                bad += memcmp(s2, want, d * sizeof *s2) != 0;
-                ooc__add_row_f32(s1, xf, cd, d);
-                ooc__add_row_f32_avx2(s2, xf, cd, d);
-                bad += memcmp(s1, s2, d * sizeof *s1) != 0;
+                got = ooc__add_row_f64_avx2(s2, xd, cd, d);
+                bad += memcmp(s2, want, d * sizeof *s2) != 0 || memcmp(&got, &dd, sizeof got) != 0;
+                got = ooc__add_row_f32(s1, xf, cd, d);
+                bad += memcmp(&got, &dfo, sizeof got) != 0;
+                got = ooc__add_row_f32_avx2(s2, xf, cd, d);
+                bad += memcmp(s1, s2, d * sizeof *s1) != 0 || memcmp(&got, &dfo, sizeof got) != 0;
             }
 #endif
         }

@@ -81,7 +81,8 @@ class LargeFloat32(unittest.TestCase):
                                  (two["inertia"], two["n_iter"], C2.tobytes(), lab2.tobytes()))
                 pj, plab = predict(self, one["model"], p)
                 np.testing.assert_array_equal(plab, lab1)
-                self.assertEqual(pj["inertia"], one["inertia"])
+                # the fit's inertia from per-cluster sums, predict's row by row: equal up to rounding
+                self.assertLessEqual(abs(pj["inertia"] - one["inertia"]), 1e-12 * one["inertia"])
 
     def test_float32_extremes_own_centres(self):
         """Three rows, three clusters: each row is its own centre, inertia 0."""
@@ -158,7 +159,8 @@ class MaxIter(unittest.TestCase):
         want, Cw, labw = fit(self, p, "-k", 5, "--tol", 0)
         got, Cg, labg = fit(self, p, "-k", 5, "--tol", 0, "--max-iter", "1e9")
         self.assertTrue(got["converged"])
-        self.assertEqual((got["n_iter"], got["inertia"], got["history"]), (want["n_iter"], want["inertia"], want["history"]))
+        untimed = lambda js: [{k: v for k, v in h.items() if k != "seconds"} for h in js["history"]]
+        self.assertEqual((got["n_iter"], got["inertia"], untimed(got)), (want["n_iter"], want["inertia"], untimed(want)))
         self.assertEqual(len(got["history"]), got["n_iter"])
         np.testing.assert_array_equal(Cg, Cw)
         np.testing.assert_array_equal(labg, labw)
