@@ -5,6 +5,9 @@ Modes: cached (the default memory limit: the data is read and decoded once, by t
 other passes are served from memory) and stream (--memory-limit 256M: every pass reads and decodes the file).
 Each streaming run follows a read-and-decompress floor of its own (run_floors.read_decompress()): its
 iteration's ratio to that floor is `iter_vs_floor`, and the result's is the median of the runs' ratios.
+An iteration may leave chunks unread (every row of them kept its label by its bounds: history's
+chunks_unread), so the mean iteration is also split: `read_iter_s`, the median of the iterations that read
+every chunk, and `iters_unread`, how many iterations left some unread.
 A job's init is the --init it passes (None: ooc's default, k-means||).
 """
 import json
@@ -33,8 +36,11 @@ def one_run(res):
     the labels (ooc fits from the file; the peers' fit times exclude their loading)."""
     j = json.loads(res["stdout"])
     s = j["seconds"]
+    read_all = [h["seconds"] for h in j["history"] if h["chunks_unread"] == 0]
     return {"read_s": s["stats"], "init_s": s["init"], "lloyd_s": s["lloyd"], "labels_s": s["labels"],
             "total_s": s["total"], "fit_s": res["wall_s"], "per_iter_s": s["lloyd"] / max(j["n_iter"], 1),
+            "read_iter_s": run_measure.median(read_all) if read_all else None,
+            "iters_unread": sum(h["chunks_unread"] > 0 for h in j["history"]),
             "n_iter": j["n_iter"], "passes": j["passes"], "inertia_own": j["inertia"],
             "rss_bytes": res["rss_bytes"], "peak_rss_bytes_own": j["peak_rss_bytes"]}, j
 
@@ -64,6 +70,7 @@ def measure(build, w, data, jobs, repeats, budget_s):
             if mode == "stream":
                 r["floor_s"] = floor
                 r["iter_vs_floor"] = r["per_iter_s"] / floor if floor else None
+                r["read_iter_vs_floor"] = r["read_iter_s"] / floor if floor and r["read_iter_s"] else None
             runs[name].append(r)
             elapsed[name] += res["wall_s"]
     out = dict(failed)
