@@ -1765,15 +1765,24 @@ class Interface(Base):
         self.assertIn("squared distances underflow", line)
 
     def test_verbose_prints_a_line_per_iteration(self):
-        status, out, err = kmeans("fit", shared("blobs.h5"), "-k", 3, "-v", "--json", "--init", "random",
-                                  "--tol", 0)
+        # Separated blobs in 20 chunks: from k-means|| the second iteration leaves every chunk unread, and says so
+        apart = self.path("apart.h5")
+        status, _, err = T.chunkgen("-q", "-n", 40000, "-d", 20, "-c", 8, "--chunk-rows", 2000, "--seed", 5, apart)
         self.assertEqual(status, 0, err)
-        js = json.loads(out)
-        iters = [line for line in err.replace("\r", "\n").splitlines() if re.match(r"^iter\s+\d+\b", line)]
-        self.assertEqual(len(iters), js["n_iter"], err)
-        for i, line in enumerate(iters, 1):
-            self.assertRegex(line, rf"^iter\s+{i}\b.*inertia")
-        self.assertNotIn("error", err)
+        unread = 0
+        for inp, args in ((shared("blobs.h5"), ("-k", 3, "--init", "random")), (apart, ("-k", 8))):
+            status, out, err = kmeans("fit", inp, *args, "-v", "--json", "--tol", 0)
+            self.assertEqual(status, 0, err)
+            js = json.loads(out)
+            iters = [line for line in err.replace("\r", "\n").splitlines() if re.match(r"^iter\s+\d+\b", line)]
+            self.assertEqual(len(iters), js["n_iter"], err)
+            for i, (line, h) in enumerate(zip(iters, js["history"]), 1):
+                self.assertRegex(line, rf"^iter\s+{i}\b.*inertia")
+                # the chunks the iteration left unread, when it left any (as --json's history says)
+                self.assertEqual(f"({h['chunks_unread']} chunks unread)" in line, h["chunks_unread"] > 0, line)
+                unread += h["chunks_unread"]
+            self.assertNotIn("error", err)
+        self.assertGreater(unread, 0)
 
     def test_environment_of_the_caller(self):
         # POSIXLY_CORRECT made getopt stop at the input, refusing every documented command line ("fit takes

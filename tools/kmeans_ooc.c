@@ -285,12 +285,14 @@ static void on_iteration(const ooc_kmeans_iteration *it, void *user)
     cli_progress_finish(&c->bar);
     if (!c->verbose)
         return;
-    char empty[64] = "";
+    char empty[64] = "", unread[48] = "";
     if (it->empty)
         snprintf(empty, sizeof empty, "  (%llu empty, %llu relocated)", (unsigned long long)it->empty,
                  (unsigned long long)it->relocated);
-    fprintf(stderr, "iter %3d  inertia %.10g  shift %.4g%s  %.2f s\n", it->iter, it->inertia, it->shift, empty,
-            it->seconds);
+    if (it->chunks_unread)
+        snprintf(unread, sizeof unread, "  (%llu chunks unread)", (unsigned long long)it->chunks_unread);
+    fprintf(stderr, "iter %3d  inertia %.10g  shift %.4g%s  %.2f s%s\n", it->iter, it->inertia, it->shift, empty,
+            it->seconds, unread);
 }
 
 static void on_note(const char *note, void *user)
