@@ -150,6 +150,13 @@ static uint64_t exceptions(const ooc__bounds *b)
     return best;
 }
 
+/* d plus moved (a chunk's M from the passes that did not read it, 0 if none), rounded up: fl(moved + d) is
+ * at least (moved + d)(1 − u). */
+static inline double plus_moved(double moved, double d)
+{
+    return moved > 0 ? (moved + d) * (1 + 0x1p-51) : d;
+}
+
 void ooc__bounds_begin(ooc__bounds *b, ooc__assign_fn kernel, const void *centers, const void *norm2,
                        const double *origin)
 {
@@ -167,8 +174,7 @@ void ooc__bounds_begin(ooc__bounds *b, ooc__assign_fn kernel, const void *center
     qsort(b->drifted, (size_t)b->k, sizeof *b->drifted, larger_drift);
     b->n_exc = exceptions(b);
     for (uint64_t j = 0; b->kept && j < b->chunks; j++) {
-        /* M for this pass, rounded up: fl(moved + δ_1) is at least (moved + δ_1)(1 − u) */
-        double moved = (b->moved[j] + drift_after(b, 0)) * (1 + 0x1p-51);
+        double moved = plus_moved(b->moved[j], drift_after(b, 0)); /* M for this pass */
         b->skip[j] = origin && !b->read_all && b->slack[j] > 2 * moved;
         if (b->skip[j]) {
             b->moved[j] = moved;
@@ -344,12 +350,6 @@ static void recompute(const ooc__bounds *b, const gather *g, const void *x, size
         st[i].label = g->labels[r];
         st[i].lower = ooc__float_below(sqrt(g->second[r] * (1 - b->margin)));
     }
-}
-
-/* d plus moved (a chunk's M from the passes that did not read it), rounded up as in ooc__bounds_begin(). */
-static inline double plus_moved(double moved, double d)
-{
-    return moved > 0 ? (moved + d) * (1 + 0x1p-51) : d;
 }
 
 /* The largest drift among centres past the first e of drifted[], other than a: what a row labelled a

@@ -227,19 +227,24 @@ static const char *held_what(const ooc_stream_params *p, char *buf, size_t size)
     return buf;
 }
 
-/* The cache's slots and entries: what the limit leaves beside the working buffers and the state. */
+/* What the limit leaves beside the working buffers and the state: the cache's share. */
+static uint64_t cache_room(const ooc_stream *s)
+{
+    return s->p.memory_limit - s->stats.working_bytes - s->stats.state_bytes;
+}
+
+/* The cache's slots and entries, in its share. */
 static void cache_share(ooc_stream *s)
 {
     const ooc_array_info *in = ooc_array_get_info(s->a);
-    uint64_t room = s->p.memory_limit - s->stats.working_bytes - s->stats.state_bytes;
-    s->slots_beside_rows = s->p.cache ? room / (ooc__buffer_footprint(s->chunk_bytes) + sizeof *s->cache) : 0;
+    s->slots_beside_rows = s->p.cache ? cache_room(s) / (ooc__buffer_footprint(s->chunk_bytes) + sizeof *s->cache) : 0;
     uint64_t owned = ooc_dist_owned(s->p.dist, in->nchunks), most = s->slots_beside_rows + (uint64_t)s->p.threads;
     s->cache_len = s->p.cache ? (owned < most ? owned : most) : 0;
 }
 
 int ooc_stream_reserve(ooc_stream *s, uint64_t bytes)
 {
-    if (bytes > s->p.memory_limit - s->stats.working_bytes - s->stats.state_bytes)
+    if (bytes > cache_room(s))
         return -1;
     s->stats.working_bytes += bytes;
     cache_share(s); /* fewer entries: the array allocated for more is kept */

@@ -382,15 +382,14 @@ static void print_fit(const cli *c, const ooc_kmeans_model *m)
         return;
     }
     json_t *o = json_object(), *hist = json_array(), *centers = json_array(), *sizes = json_array();
-    for (int i = 0; i < m->history_len; i++)
-        json_array_append_new(hist, json_pack("{s:i,s:o,s:o,s:I,s:I,s:I,s:I,s:f}", "iter", m->history[i].iter, "inertia",
-                                              cli_json_number(m->history[i].inertia), "shift",
-                                              cli_json_number(m->history[i].shift), "empty_clusters",
-                                              (json_int_t)m->history[i].empty, "relocated",
-                                              (json_int_t)m->history[i].relocated, "recomputed",
-                                              (json_int_t)m->history[i].recomputed, "chunks_unread",
-                                              (json_int_t)m->history[i].chunks_unread, "seconds",
-                                              m->history[i].seconds));
+    for (int i = 0; i < m->history_len; i++) {
+        const ooc_kmeans_iteration *h = &m->history[i];
+        json_array_append_new(hist, json_pack("{s:i,s:o,s:o,s:I,s:I,s:I,s:I,s:f}", "iter", h->iter, "inertia",
+                                              cli_json_number(h->inertia), "shift", cli_json_number(h->shift),
+                                              "empty_clusters", (json_int_t)h->empty, "relocated",
+                                              (json_int_t)h->relocated, "recomputed", (json_int_t)h->recomputed,
+                                              "chunks_unread", (json_int_t)h->chunks_unread, "seconds", h->seconds));
+    }
     for (uint64_t j = 0; j < m->k; j++) {
         json_t *row = json_array();
         for (uint64_t t = 0; t < m->d; t++)
