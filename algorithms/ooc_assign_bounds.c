@@ -25,7 +25,13 @@
  *   j != a, and the kernel would answer a again. A chunk whose least slack passes that test keeps every
  *   label: its rows' sums, counts and squares are those it gave when read (the origins unchanged), so the
  *   pass takes them as kept, without reading it. Its bounds stay as they were, and M goes with them: when
- *   the chunk is next read, each bound is first lowered by M as well. */
+ *   the chunk is next read, each bound is first lowered by M as well.
+ * - The rows of least slack (those near a boundary, a few in each chunk where clusters are apart) would hold
+ *   the chunk's least slack down: a chunk keeps a copy of up to unsure_cap of them, and its least slack is
+ *   that of the others. A pass may leave it unread when those others pass the test above and each row kept
+ *   aside either passes it too or, measured against the pass's centres by the pass's kernel (whose answer
+ *   for a row does not depend on the rows beside it), gets the label it had. */
+#include "ooc_buffer_internal.h"
 #include "ooc_kmeans_internal.h"
 
 #include <float.h>
@@ -64,9 +70,39 @@ int ooc__bounds_create(ooc__bounds *b, const ooc__fit *f, ooc_error *err)
     return rc;
 }
 
-uint64_t ooc__bounds_skip_bytes(const ooc_array_info *in, const ooc_dist *dist, uint64_t k)
+/* A row kept aside: its values, slack (and a copy of it to select from) and label. */
+static uint64_t unsure_row_bytes(ooc_dtype t, uint64_t d)
 {
-    return ooc_dist_owned(dist, in->nchunks) * ((k * in->cols + 2 * k + 2) * sizeof(double) + 1);
+    return d * ooc_dtype_size(t) + 2 * sizeof(double) + sizeof(int32_t);
+}
+
+/* Where a pass measures a chunk's rows kept aside: the kernel's scratch | their values | the labels the
+ * kernel gives | their places | dist. */
+static size_t unsure_work_bytes(ooc_dtype t, uint64_t k, uint64_t d, uint64_t cap)
+{
+    size_t x = (cap * d * ooc_dtype_size(t) + 7) / 8 * 8;
+    return ooc__assign_scratch_bytes(t, (size_t)k, (size_t)d) + x + cap * (2 * sizeof(int32_t) + sizeof(double));
+}
+
+/* Rows a chunk keeps aside, at most: 1/64 of its rows, and no more than this (the cost of keeping the least
+ * of a chunk's n slacks, as rows come, grows as cap ln(n / cap)). */
+#define UNSURE_MAX 512
+
+uint64_t ooc__bounds_unsure_cap(const ooc_array_info *in, const ooc_dist *dist, uint64_t limit)
+{
+    uint64_t chunks = ooc_dist_owned(dist, in->nchunks) + 1; /* + 1: the work area */
+    uint64_t fit = limit / 32 / (chunks * unsure_row_bytes(in->dtype, in->cols));
+    uint64_t most = in->chunk_rows / 64 < UNSURE_MAX ? in->chunk_rows / 64 : UNSURE_MAX;
+    return fit < most ? fit : most;
+}
+
+uint64_t ooc__bounds_skip_bytes(const ooc_array_info *in, const ooc_dist *dist, uint64_t k, uint64_t unsure_cap)
+{
+    uint64_t chunks = ooc_dist_owned(dist, in->nchunks), values = in->cols * ooc_dtype_size(in->dtype);
+    uint64_t aside = unsure_cap * (unsure_row_bytes(in->dtype, in->cols) - values); /* besides their values */
+    uint64_t per_chunk = (k * in->cols + 2 * k + 4) * sizeof(double) + 1 + aside;
+    return chunks * per_chunk + ooc__buffer_footprint(chunks * unsure_cap * values) +
+           unsure_work_bytes(in->dtype, k, in->cols, unsure_cap) + 64;
 }
 
 int ooc__bounds_skipping(ooc__bounds *b, const ooc__fit *f, ooc_error *err)
@@ -79,7 +115,20 @@ int ooc__bounds_skipping(ooc__bounds *b, const ooc__fit *f, ooc_error *err)
         b->slack = malloc((b->chunks ? b->chunks : 1) * sizeof *b->slack);
         b->moved = calloc(b->chunks ? b->chunks : 1, sizeof *b->moved);
         b->skip = calloc(b->chunks ? b->chunks : 1, 1);
-        rc = b->kept && b->slack && b->moved && b->skip ? 0 : ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
+        uint64_t slots = b->chunks * f->unsure_cap > 0 ? b->chunks * f->unsure_cap : 1;
+        b->unsure_cap = f->unsure_cap;
+        b->unsure_n = calloc(b->chunks ? b->chunks : 1, sizeof *b->unsure_n);
+        b->unsure_top = malloc((b->chunks ? b->chunks : 1) * sizeof *b->unsure_top);
+        b->unsure_slack = malloc(slots * sizeof *b->unsure_slack);
+        b->unsure_spare = malloc(slots * sizeof *b->unsure_spare);
+        b->unsure_label = malloc(slots * sizeof *b->unsure_label);
+        b->unsure_x_bytes = slots * b->d * ooc_dtype_size(b->dtype);
+        b->unsure_x = ooc__buffer_alloc(b->unsure_x_bytes); /* huge pages: written as a pass first reads */
+        b->unsure_work = aligned_alloc(64, (unsure_work_bytes(b->dtype, b->k, b->d, b->unsure_cap) + 63) / 64 * 64);
+        rc = b->kept && b->slack && b->moved && b->skip && b->unsure_n && b->unsure_top && b->unsure_slack &&
+                     b->unsure_spare && b->unsure_label && b->unsure_x && b->unsure_work
+                 ? 0
+                 : ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
         if (!rc)
             ooc__bounds_forget(b);
     }
@@ -99,6 +148,13 @@ void ooc__bounds_free(ooc__bounds *b)
     free(b->slack);
     free(b->moved);
     free(b->skip);
+    free(b->unsure_n);
+    free(b->unsure_top);
+    free(b->unsure_slack);
+    free(b->unsure_spare);
+    free(b->unsure_label);
+    ooc__buffer_free(b->unsure_x, b->unsure_x_bytes);
+    free(b->unsure_work);
     free(b->centers);
     free(b->drifted);
     free(b->seed_label);
@@ -157,6 +213,115 @@ static inline double plus_moved(double moved, double d)
     return moved > 0 ? (moved + d) * (1 + 0x1p-51) : d;
 }
 
+/* Chunk j's rows kept aside, in slots [0, n) in the order they came; top: only rows of slack below it come
+ * in (inf until the first selection below). */
+typedef struct unsure {
+    double *slack, *spare, *top;
+    int32_t *label;
+    char *x;
+    uint64_t *n, cap;
+    size_t row_bytes;
+} unsure;
+
+static unsure unsure_view(const ooc__bounds *b, uint64_t j)
+{
+    size_t row_bytes = (size_t)b->d * ooc_dtype_size(b->dtype);
+    uint64_t at = j * b->unsure_cap;
+    unsure u = {b->unsure_slack + at, b->unsure_spare + at, b->unsure_top + j, b->unsure_label + at,
+                (char *)b->unsure_x + at * row_bytes, b->unsure_n + j, b->unsure_cap, row_bytes};
+    return u;
+}
+
+/* The value of rank r (from 0) among v[0, n), r < n, v reordered: Hoare's selection, splitting the range
+ * three ways about the middle of three values (the part equal to it is never empty, so each step shrinks it). */
+static double rank_value(double *v, uint64_t n, uint64_t r)
+{
+    uint64_t lo = 0, hi = n; /* the value of rank r is among v[lo, hi) */
+    for (;;) {
+        double a = v[lo], b = v[lo + (hi - lo) / 2], c = v[hi - 1];
+        double pivot = a < b ? (b < c ? b : a < c ? c : a) : (a < c ? a : b < c ? c : b);
+        uint64_t lt = lo, i = lo, gt = hi; /* [lo, lt) < pivot, [lt, i) == pivot, [gt, hi) > pivot */
+        while (i < gt) {
+            double t = v[i];
+            if (t < pivot) {
+                v[i++] = v[lt];
+                v[lt++] = t;
+            } else if (t > pivot) {
+                v[i] = v[--gt];
+                v[gt] = t;
+            } else {
+                i++;
+            }
+        }
+        if (r < lt)
+            hi = lt;
+        else if (r >= gt)
+            lo = gt;
+        else
+            return pivot;
+    }
+}
+
+/* A full set of rows kept aside halved: the half of least slack stays (those below the value v of rank n/2,
+ * then those at v, in the order they came), moved to the front; the others join *least, which v bounds.
+ * From then on only rows below v come in. */
+static void unsure_halve(unsure *u, double *least)
+{
+    uint64_t n = *u->n, half = n / 2, below = 0, kept = 0;
+    memcpy(u->spare, u->slack, n * sizeof *u->spare);
+    double v = rank_value(u->spare, n, half);
+    for (uint64_t i = 0; i < n; i++)
+        below += u->slack[i] < v;
+    for (uint64_t i = 0, at_v = 0; i < n; i++) {
+        double s = u->slack[i];
+        if (!(s < v || (s == v && at_v++ < half - below)))
+            continue;
+        u->slack[kept] = s;
+        u->label[kept] = u->label[i];
+        memmove(u->x + kept * u->row_bytes, u->x + i * u->row_bytes, u->row_bytes);
+        kept++;
+    }
+    *u->n = kept;
+    *u->top = v;
+    *least = v < *least ? v : *least;
+}
+
+/* Row x (slack s below top, label) kept aside, the set halved when it is full. Returns the top after it. Not
+ * inlined: after a chunk's first rows, few come here. */
+static __attribute__((noinline)) double unsure_take(unsure *u, double s, int32_t label, const void *x, double *least)
+{
+    uint64_t slot = (*u->n)++;
+    u->slack[slot] = s;
+    u->label[slot] = label;
+    memcpy(u->x + slot * u->row_bytes, x, u->row_bytes);
+    if (*u->n == u->cap)
+        unsure_halve(u, least);
+    return *u->top;
+}
+
+/* Whether every row chunk j keeps aside gets its label again in this pass: those of slack above `least`
+ * (twice M) by that, the others measured. */
+static int unsure_keep(const ooc__bounds *b, uint64_t j, double least)
+{
+    unsure u = unsure_view(b, j);
+    size_t d = (size_t)b->d, scratch = ooc__assign_scratch_bytes(b->dtype, (size_t)b->k, d);
+    char *x = (char *)b->unsure_work + scratch;
+    int32_t *labels = (int32_t *)(x + (u.cap * u.row_bytes + 7) / 8 * 8);
+    uint32_t *slot = (uint32_t *)(labels + u.cap);
+    double *dist = (double *)(slot + u.cap);
+    uint64_t m = 0;
+    for (uint64_t i = 0; i < *u.n; i++)
+        if (!(u.slack[i] > least)) {
+            memcpy(x + m * u.row_bytes, u.x + i * u.row_bytes, u.row_bytes);
+            slot[m++] = (uint32_t)i;
+        }
+    b->kernel(x, (size_t)m, d, b->now, b->now_norm2, (size_t)b->k, labels, dist, NULL, b->unsure_work);
+    for (uint64_t r = 0; r < m; r++)
+        if (labels[r] != u.label[slot[r]])
+            return 0;
+    return 1;
+}
+
 void ooc__bounds_begin(ooc__bounds *b, ooc__assign_fn kernel, const void *centers, const void *norm2,
                        const double *origin)
 {
@@ -175,7 +340,7 @@ void ooc__bounds_begin(ooc__bounds *b, ooc__assign_fn kernel, const void *center
     b->n_exc = exceptions(b);
     for (uint64_t j = 0; b->kept && j < b->chunks; j++) {
         double moved = plus_moved(b->moved[j], drift_after(b, 0)); /* M for this pass */
-        b->skip[j] = origin && !b->read_all && b->slack[j] > 2 * moved;
+        b->skip[j] = origin && !b->read_all && b->slack[j] > 2 * moved && unsure_keep(b, j, 2 * moved);
         if (b->skip[j]) {
             b->moved[j] = moved;
             b->skipped++;
@@ -183,14 +348,39 @@ void ooc__bounds_begin(ooc__bounds *b, ooc__assign_fn kernel, const void *center
     }
 }
 
-double ooc__bounds_slack(const ooc__bounds *b, const ooc__bound_row *st, const double *dist, uint64_t n)
+void ooc__bounds_chunk_start(ooc__bounds *b, uint64_t chunk)
+{
+    if (b->kept) {
+        b->unsure_n[chunk / b->nprocs] = 0;
+        b->unsure_top[chunk / b->nprocs] = INFINITY;
+    }
+}
+
+double ooc__bounds_slack(ooc__bounds *b, uint64_t chunk, const void *x, const ooc__bound_row *st, const double *dist,
+                         uint64_t n)
 {
     const double below = 1 - b->margin, above = 1 + b->margin, wide = 1 + 2 * b->margin;
-    double least = INFINITY;
-    for (uint64_t i = 0; i < n; i++) {
-        double u = sqrt(dist[i] * wide) * (1 + 0x1p-50), l = st[i].lower;
-        double s = l * below - u * above - 0x1p-50 * (l + u); /* less what its four roundings could add */
-        least = s < least ? s : least;
+    unsure aside = unsure_view(b, chunk / b->nprocs);
+    double least = INFINITY, top = aside.cap ? *aside.top : -INFINITY; /* none kept: every row is an other */
+    enum { BLOCK = 256 };
+    double s[BLOCK];
+    for (uint64_t i0 = 0; i0 < n; i0 += BLOCK) {
+        uint64_t m = n - i0 < BLOCK ? n - i0 : BLOCK;
+        double block_least = INFINITY;
+        for (uint64_t i = 0; i < m; i++) { /* apart from the branch below, so that it vectorises */
+            double u = sqrt(dist[i0 + i] * wide) * (1 + 0x1p-50), l = st[i0 + i].lower;
+            s[i] = l * below - u * above - 0x1p-50 * (l + u); /* less what its four roundings could add */
+            block_least = s[i] < block_least ? s[i] : block_least;
+        }
+        if (!(block_least < top)) { /* no row comes in */
+            least = block_least < least ? block_least : least;
+            continue;
+        }
+        for (uint64_t i = 0; i < m; i++)
+            if (s[i] < top)
+                top = unsure_take(&aside, s[i], st[i0 + i].label, (const char *)x + (i0 + i) * aside.row_bytes, &least);
+            else
+                least = s[i] < least ? s[i] : least;
     }
     return least;
 }

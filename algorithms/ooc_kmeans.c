@@ -442,9 +442,10 @@ int ooc__kmeans_fit(ooc_array *a, const ooc_stream_params *sp, const ooc_kmeans_
     rc = create_stream(&f, a, sp2, held, partial, err);
     /* Chunks left unread change no result, only time: on where what they need is a small part of the limit
      * and the cache can spare it */
-    uint64_t skip_bytes = ooc__bounds_skip_bytes(in, sp->dist, p->k);
-    f.skip_chunks = !rc && prune && skip_bytes <= ooc_stream_get_stats(f.stream)->memory_limit / 16 &&
-                    ooc_stream_reserve(f.stream, skip_bytes) == 0;
+    uint64_t limit = rc ? 0 : ooc_stream_get_stats(f.stream)->memory_limit;
+    f.unsure_cap = ooc__bounds_unsure_cap(in, sp->dist, limit);
+    uint64_t skip_bytes = ooc__bounds_skip_bytes(in, sp->dist, p->k, f.unsure_cap);
+    f.skip_chunks = !rc && prune && skip_bytes <= limit / 16 && ooc_stream_reserve(f.stream, skip_bytes) == 0;
     ooc_kmeans_model *m = rc ? NULL : model_alloc(f.k, f.d);
     if (!rc && !m)
         rc = ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");

@@ -13,7 +13,8 @@
  * Costs, in full passes over the data: k-means|| 1 + init_max_iter (plus reading the chunks that hold sampled
  * rows); k-means++ 2k - 1 (a pass adding each centre, one scoring each step's trials); random 1 (the
  * statistics alone); Lloyd 1 per iteration, of which it reads only the chunks whose rows' labels its bounds
- * cannot prove (ooc_kmeans_iteration.chunks_unread: the others' sums are taken as they were); final
+ * cannot prove, or the copies it keeps of their rows nearest a boundary do not confirm
+ * (ooc_kmeans_iteration.chunks_unread: the others' sums are taken as they were); final
  * labels/inertia 1 unless the last iteration changed no label (strict convergence). The statistics (NaN
  * check, variance for tol) ride on k-means|| and k-means++'s first pass. Lloyd's inertia comes from each
  * cluster's count, sum and sum of squares about its origin; predict's, summed row by row, agrees with it up

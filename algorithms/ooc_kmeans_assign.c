@@ -223,6 +223,8 @@ static int map_chunk(void *ctx, const void *rows, uint64_t row0, uint64_t n, voi
         memcpy(part, ooc__bounds_kept(j->bounds, chunk), j->lay.inertia * sizeof *part);
         return 0;
     }
+    if (row0 % j->chunk_rows == 0 && j->bounds && j->accumulate)
+        ooc__bounds_chunk_start(j->bounds, chunk);
     double moved = j->bounds ? ooc__bounds_moved(j->bounds, chunk) : 0, slack = part[j->lay.slack];
     double *dist = part + j->lay.dist, inertia = part[j->lay.inertia], largest = part[j->lay.largest];
     char *scratch = (char *)(((uintptr_t)(part + j->lay.kernel) + 63) & ~(uintptr_t)63);
@@ -239,7 +241,7 @@ static int map_chunk(void *ctx, const void *rows, uint64_t row0, uint64_t n, voi
                                              work, j->accumulate ? part + j->lay.sums : NULL, part + j->lay.counts,
                                              part + j->lay.squares, &summed, moved);
             if (j->accumulate && j->bounds->kept) {
-                double least = ooc__bounds_slack(j->bounds, (ooc__bound_row *)state + i, dist, m);
+                double least = ooc__bounds_slack(j->bounds, chunk, x, (ooc__bound_row *)state + i, dist, m);
                 slack = least < slack ? least : slack;
             }
         } else {

@@ -54,6 +54,7 @@ typedef struct ooc__fit {
     double stats_seconds; /* the pass that computed the column statistics, and the first centre's read before it */
     double largest;       /* the largest D of a row to its centre in the pass the model's inertia comes from */
     int skip_chunks;      /* Lloyd's passes may leave chunks unread (ooc__bounds_skipping()) */
+    uint64_t unsure_cap;  /* then the rows of least slack a chunk keeps a copy of (ooc__bounds_unsure_cap()) */
 } ooc__fit;
 
 /* ooc__agree(): in a distributed fit, rc agreed by every process (ooc_dist_agree()): after a step where one
@@ -162,11 +163,19 @@ typedef struct ooc__bounds {
      * process (chunk / nprocs), what its rows gave the pass that last read it (rec doubles: the partial's
      * sums, counts and squares), their least slack then (-inf: none kept), and M, how far any centre may
      * have moved since. skip: the pass's ooc_pass.skip; skipped: how many it skips here; read_all: the next
-     * pass reads every chunk. */
+     * pass reads every chunk. The rows of least slack, left out of slack: per chunk up to unsure_cap of them,
+     * unsure_n, with their slack (unsure_spare: room to select from a copy), their labels then and their
+     * values (unsure_x, in the data's type), and unsure_top, the slack below which rows come in;
+     * unsure_work: where a pass measures them (ooc_assign_bounds.c). */
     double *kept, *slack, *moved;
     uint64_t chunks, rec, nprocs, skipped;
     unsigned char *skip;
     int read_all;
+    uint64_t unsure_cap, *unsure_n;
+    double *unsure_slack, *unsure_spare, *unsure_top;
+    int32_t *unsure_label;
+    void *unsure_x, *unsure_work;
+    size_t unsure_x_bytes;
 } ooc__bounds;
 
 /* ooc__bounds_create(): for the rows of f's stream (created with state_row_bytes >= sizeof(ooc__bound_row)). */
@@ -182,10 +191,18 @@ void ooc__bounds_free(ooc__bounds *b);
  * is ooc__bounds_skip_bytes()); collective. ooc__bounds_forget(): the next pass reads every chunk, and chunks are kept
  * again from what it reads (the origins changed). */
 int ooc__bounds_skipping(ooc__bounds *b, const ooc__fit *f, ooc_error *err);
-uint64_t ooc__bounds_skip_bytes(const ooc_array_info *in, const ooc_dist *dist, uint64_t k);
+/* ooc__bounds_unsure_cap(): the rows of least slack each chunk keeps a copy of, within a small part of the
+ * limit. ooc__bounds_skip_bytes(): the memory of it all, with that many. */
+uint64_t ooc__bounds_unsure_cap(const ooc_array_info *in, const ooc_dist *dist, uint64_t limit);
+uint64_t ooc__bounds_skip_bytes(const ooc_array_info *in, const ooc_dist *dist, uint64_t k, uint64_t unsure_cap);
 void ooc__bounds_forget(ooc__bounds *b);
-/* ooc__bounds_slack(): the least slack of n rows' bounds st, just assigned (dist: their D). */
-double ooc__bounds_slack(const ooc__bounds *b, const ooc__bound_row *st, const double *dist, uint64_t n);
+/* ooc__bounds_chunk_start(): before a pass that takes sums reads chunk `chunk`'s first row. */
+void ooc__bounds_chunk_start(ooc__bounds *b, uint64_t chunk);
+/* ooc__bounds_slack(): n rows of chunk `chunk` (values x, bounds st, just assigned; dist: their D): those of
+ * least slack kept aside with their values, up to b->unsure_cap in the chunk; returns the least slack of the
+ * others (those not kept, or no longer). */
+double ooc__bounds_slack(ooc__bounds *b, uint64_t chunk, const void *x, const ooc__bound_row *st, const double *dist,
+                         uint64_t n);
 /* ooc__bounds_chunk_read(): after a pass has read chunk `chunk`: its rows' contribution to Lloyd's sums
  * (rec doubles), or NULL when the pass takes none, and their least slack. ooc__bounds_kept(): that
  * contribution, for a pass that skips the chunk. ooc__bounds_moved(): the chunk's M (0 when off). */

@@ -70,6 +70,12 @@ static void write_blobs(const char *spec, const double *centers, const char *nam
     ASSERT_OK(ooc_generate(&g, path, NULL, &err));
 }
 
+/* What chunks left unread may take of a limit, whatever the limit. */
+static uint64_t skip_bytes_at_most(const ooc_array_info *in, uint64_t k)
+{
+    return ooc__bounds_skip_bytes(in, NULL, k, ooc__bounds_unsure_cap(in, NULL, UINT64_MAX));
+}
+
 /* Fit c with bounds on or off on `threads` threads; labels written to a file and read back. */
 static fitted fit(const fit_case *c, int bounds, int threads)
 {
@@ -92,7 +98,7 @@ static fitted fit(const fit_case *c, int bounds, int threads)
     p.max_iter = c->max_iter;
     p.tol = 0;
     if (c->spill && bounds)
-        sp.memory_limit = spilling_limit(a, &sp, &p, 1) + (c->spill == 2 ? ooc__bounds_skip_bytes(in, NULL, c->k) : 0);
+        sp.memory_limit = spilling_limit(a, &sp, &p, 1) + (c->spill == 2 ? skip_bytes_at_most(in, c->k) : 0);
     int rc = ooc__kmeans_fit(a, &sp, &p, o, bounds, &out.m, &err);
     if (rc)
         OOC__FAIL("%s k=%llu: %s", c->spec, (unsigned long long)c->k, err.msg);
@@ -367,25 +373,49 @@ static int same_result(const ooc__assign_result *a, const ooc__assign_result *b,
     return same;
 }
 
+/* Passes run by hand on three blobs on a line (k = 3, d = 2, a file at path): the array, its stream, and
+ * bounds that may leave chunks unread, keeping up to unsure_cap rows aside a chunk. */
+typedef struct line_passes {
+    ooc_array *a;
+    ooc_kmeans_params p;
+    ooc__fit f;
+    ooc__bounds b;
+} line_passes;
+
+static void line_open(line_passes *lp, const char *path, uint64_t unsure_cap)
+{
+    ooc_error err;
+    ASSERT_OK(ooc_array_open(path, &lp->a, &err));
+    ooc_stream_params sp = ooc_stream_params_default();
+    sp.threads = 2;
+    sp.state_row_bytes = sizeof(ooc__bound_row);
+    lp->p = ooc_kmeans_params_default();
+    lp->p.k = 3;
+    lp->f = (ooc__fit){.in = ooc_array_get_info(lp->a), .p = &lp->p, .k = 3, .d = 2, .prune = 1, .skip_chunks = 1,
+                       .unsure_cap = unsure_cap};
+    ASSERT_OK(ooc_stream_create(lp->a, &sp, &lp->f.stream, &err));
+    ASSERT_OK(ooc__bounds_create(&lp->b, &lp->f, &err));
+    ASSERT_OK(ooc__bounds_skipping(&lp->b, &lp->f, &err));
+}
+
+static void line_close(line_passes *lp)
+{
+    ooc__bounds_free(&lp->b);
+    ooc_stream_free(lp->f.stream);
+    ooc_array_free(lp->a);
+}
+
 static void test_pass_again(void)
 {
     enum { K = 3, D = 2 };
     const double line[K * D] = {0, 0, 10, 0, 20, 0};
     char path[64];
     write_blobs("blobs:samples=60000,features=2,centers=3,seed=8,chunk_rows=400", line, "line.h5", path, sizeof path);
+    line_passes lp;
+    line_open(&lp, path, 0);
+    ooc__fit *f = &lp.f;
+    ooc__bounds *b = &lp.b;
     ooc_error err;
-    ooc_array *a;
-    ASSERT_OK(ooc_array_open(path, &a, &err));
-    ooc_stream_params sp = ooc_stream_params_default();
-    sp.threads = 2;
-    sp.state_row_bytes = sizeof(ooc__bound_row);
-    ooc_kmeans_params p = ooc_kmeans_params_default();
-    p.k = K;
-    ooc__fit f = {.in = ooc_array_get_info(a), .p = &p, .k = K, .d = D, .prune = 1, .skip_chunks = 1};
-    ASSERT_OK(ooc_stream_create(a, &sp, &f.stream, &err));
-    ooc__bounds b;
-    ASSERT_OK(ooc__bounds_create(&b, &f, &err));
-    ASSERT_OK(ooc__bounds_skipping(&b, &f, &err));
     const double third[3] = {21, 20, 16.5};
     double centres[3][K * D];
     for (int s = 0; s < 3; s++) {
@@ -394,27 +424,67 @@ static void test_pass_again(void)
     }
     const double *origin = centres[0];
     ooc__assign_result r[6];
-    ASSERT_OK(ooc__assign_pass(&f, centres[0], origin, &b, NULL, &r[0], &err)); /* every chunk read */
-    ASSERT_INT_EQ(b.skipped, 0);
-    ASSERT_OK(ooc__assign_pass(&f, centres[1], origin, &b, NULL, &r[1], &err));
-    ASSERT(b.skipped > f.in->nchunks / 2 && b.skipped < f.in->nchunks);
-    printf("     chunks left unread: %llu of %llu\n", (unsigned long long)b.skipped,
-           (unsigned long long)f.in->nchunks);
-    b.read_all = 1;
-    ASSERT_OK(ooc__assign_pass(&f, centres[1], origin, &b, NULL, &r[2], &err)); /* again, reading all */
-    ASSERT_INT_EQ(b.skipped, 0);
-    ASSERT_OK(ooc__assign_pass(&f, centres[1], origin, NULL, NULL, &r[3], &err)); /* plain */
+    ASSERT_OK(ooc__assign_pass(f, centres[0], origin, b, NULL, &r[0], &err)); /* every chunk read */
+    ASSERT_INT_EQ(b->skipped, 0);
+    ASSERT_OK(ooc__assign_pass(f, centres[1], origin, b, NULL, &r[1], &err));
+    ASSERT(b->skipped > f->in->nchunks / 2 && b->skipped < f->in->nchunks);
+    printf("     chunks left unread: %llu of %llu\n", (unsigned long long)b->skipped,
+           (unsigned long long)f->in->nchunks);
+    b->read_all = 1;
+    ASSERT_OK(ooc__assign_pass(f, centres[1], origin, b, NULL, &r[2], &err)); /* again, reading all */
+    ASSERT_INT_EQ(b->skipped, 0);
+    ASSERT_OK(ooc__assign_pass(f, centres[1], origin, NULL, NULL, &r[3], &err)); /* plain */
     ASSERT(same_result(&r[1], &r[3], K, D, 0));
     ASSERT(same_result(&r[2], &r[3], K, D, 1));
-    ASSERT_OK(ooc__assign_pass(&f, centres[2], origin, &b, NULL, &r[4], &err));
-    ASSERT_OK(ooc__assign_pass(&f, centres[2], origin, NULL, NULL, &r[5], &err));
+    ASSERT_OK(ooc__assign_pass(f, centres[2], origin, b, NULL, &r[4], &err));
+    ASSERT_OK(ooc__assign_pass(f, centres[2], origin, NULL, NULL, &r[5], &err));
     ASSERT(same_result(&r[4], &r[5], K, D, 0));
     ASSERT(r[5].counts[2] > r[3].counts[2]); /* rows did change cluster */
     for (int i = 0; i < 6; i++)
         ooc__assign_result_free(&r[i]);
-    ooc__bounds_free(&b);
-    ooc_stream_free(f.stream);
-    ooc_array_free(a);
+    line_close(&lp);
+    unlink(path);
+}
+
+/* Rows kept aside: three blobs on a line as above (std 1.2), passes run by hand with chunks keeping no row
+ * aside, then 8 each. The third centre moves from 21 to 22, then to 16.5. The second pass leaves unread the
+ * chunks whose rows all have a slack over 2, and, with rows kept aside, also those whose few rows under it
+ * (the nearest a boundary) are measured and keep their labels; rows of the third blob below 16 go to the
+ * middle one, and their chunks are read. Every pass gives plain Lloyd's sums, counts and inertia. */
+static void test_rows_aside(void)
+{
+    enum { K = 3, D = 2 };
+    const double line[K * D] = {0, 0, 10, 0, 20, 0};
+    char path[64];
+    const char *spec = "blobs:samples=60000,features=2,centers=3,seed=8,chunk_rows=400,cluster_std=1.2";
+    write_blobs(spec, line, "aside.h5", path, sizeof path);
+    const double third[3] = {21, 22, 16.5};
+    double centres[3][K * D];
+    for (int s = 0; s < 3; s++) {
+        memcpy(centres[s], line, sizeof line);
+        centres[s][2 * D] = third[s];
+    }
+    uint64_t skipped[2][3] = {{0}}, chunks = 0;
+    for (int aside = 0; aside < 2; aside++) {
+        line_passes lp;
+        line_open(&lp, path, aside ? 8 : 0);
+        chunks = lp.f.in->nchunks;
+        ooc_error err;
+        for (int s = 0; s < 3; s++) {
+            ooc__assign_result on, plain;
+            ASSERT_OK(ooc__assign_pass(&lp.f, centres[s], centres[0], &lp.b, NULL, &on, &err));
+            skipped[aside][s] = lp.b.skipped;
+            ASSERT_OK(ooc__assign_pass(&lp.f, centres[s], centres[0], NULL, NULL, &plain, &err));
+            ASSERT(same_result(&on, &plain, K, D, 0));
+            ooc__assign_result_free(&on);
+            ooc__assign_result_free(&plain);
+        }
+        line_close(&lp);
+    }
+    printf("     chunks left unread in the second pass: %llu of %llu, %llu with rows kept aside\n",
+           (unsigned long long)skipped[0][1], (unsigned long long)chunks, (unsigned long long)skipped[1][1]);
+    ASSERT_INT_EQ(skipped[0][0] + skipped[1][0], 0);
+    ASSERT(skipped[1][1] > skipped[0][1] && skipped[1][1] < chunks);
     unlink(path);
 }
 
@@ -430,4 +500,4 @@ static void test_cleanup(void)
 
 OOC_TEST_MAIN(test_setup, test_overlapping, test_bounds_skip, test_bounds_seeded, test_relocation, test_spilled,
               test_draws_kept, test_pieces_fit, test_chunks_unread,
-              test_pass_again, test_cleanup)
+              test_pass_again, test_rows_aside, test_cleanup)
