@@ -70,10 +70,10 @@ int ooc__bounds_create(ooc__bounds *b, const ooc__fit *f, ooc_error *err)
     return rc;
 }
 
-/* A row kept aside: its values, slack (and a copy of it to select from) and label. */
+/* A row kept aside: its values, slack and label. */
 static uint64_t unsure_row_bytes(ooc_dtype t, uint64_t d)
 {
-    return d * ooc_dtype_size(t) + 2 * sizeof(double) + sizeof(int32_t);
+    return d * ooc_dtype_size(t) + sizeof(double) + sizeof(int32_t);
 }
 
 /* Where a pass measures a chunk's rows kept aside: the kernel's scratch | their values | the labels the
@@ -115,18 +115,17 @@ int ooc__bounds_skipping(ooc__bounds *b, const ooc__fit *f, ooc_error *err)
         b->slack = malloc((b->chunks ? b->chunks : 1) * sizeof *b->slack);
         b->moved = calloc(b->chunks ? b->chunks : 1, sizeof *b->moved);
         b->skip = calloc(b->chunks ? b->chunks : 1, 1);
-        uint64_t slots = b->chunks * f->unsure_cap > 0 ? b->chunks * f->unsure_cap : 1;
-        b->unsure_cap = f->unsure_cap;
+        b->unsure_cap = f->unsure_cap < UNSURE_MAX ? f->unsure_cap : UNSURE_MAX; /* unsure_halve()'s room */
+        uint64_t slots = b->chunks * b->unsure_cap > 0 ? b->chunks * b->unsure_cap : 1;
         b->unsure_n = calloc(b->chunks ? b->chunks : 1, sizeof *b->unsure_n);
         b->unsure_top = malloc((b->chunks ? b->chunks : 1) * sizeof *b->unsure_top);
         b->unsure_slack = malloc(slots * sizeof *b->unsure_slack);
-        b->unsure_spare = malloc(slots * sizeof *b->unsure_spare);
         b->unsure_label = malloc(slots * sizeof *b->unsure_label);
         b->unsure_x_bytes = slots * b->d * ooc_dtype_size(b->dtype);
         b->unsure_x = ooc__buffer_alloc(b->unsure_x_bytes); /* huge pages: written as a pass first reads */
         b->unsure_work = aligned_alloc(64, (unsure_work_bytes(b->dtype, b->k, b->d, b->unsure_cap) + 63) / 64 * 64);
         rc = b->kept && b->slack && b->moved && b->skip && b->unsure_n && b->unsure_top && b->unsure_slack &&
-                     b->unsure_spare && b->unsure_label && b->unsure_x && b->unsure_work
+                     b->unsure_label && b->unsure_x && b->unsure_work
                  ? 0
                  : ooc_error_set(err, OOC_ENOMEM, "kmeans: out of memory");
         if (!rc)
@@ -151,7 +150,6 @@ void ooc__bounds_free(ooc__bounds *b)
     free(b->unsure_n);
     free(b->unsure_top);
     free(b->unsure_slack);
-    free(b->unsure_spare);
     free(b->unsure_label);
     ooc__buffer_free(b->unsure_x, b->unsure_x_bytes);
     free(b->unsure_work);
@@ -216,7 +214,7 @@ static inline double plus_moved(double moved, double d)
 /* Chunk j's rows kept aside, in slots [0, n) in the order they came; top: only rows of slack below it come
  * in (inf until the first selection below). */
 typedef struct unsure {
-    double *slack, *spare, *top;
+    double *slack, *top;
     int32_t *label;
     char *x;
     uint64_t *n, cap;
@@ -227,7 +225,7 @@ static unsure unsure_view(const ooc__bounds *b, uint64_t j)
 {
     size_t row_bytes = (size_t)b->d * ooc_dtype_size(b->dtype);
     uint64_t at = j * b->unsure_cap;
-    unsure u = {b->unsure_slack + at, b->unsure_spare + at, b->unsure_top + j, b->unsure_label + at,
+    unsure u = {b->unsure_slack + at, b->unsure_top + j, b->unsure_label + at,
                 (char *)b->unsure_x + at * row_bytes, b->unsure_n + j, b->unsure_cap, row_bytes};
     return u;
 }
@@ -268,8 +266,9 @@ static double rank_value(double *v, uint64_t n, uint64_t r)
 static void unsure_halve(unsure *u, double *least)
 {
     uint64_t n = *u->n, half = n / 2, below = 0, kept = 0;
-    memcpy(u->spare, u->slack, n * sizeof *u->spare);
-    double v = rank_value(u->spare, n, half);
+    double spare[UNSURE_MAX]; /* the slacks to select from, reordered */
+    memcpy(spare, u->slack, n * sizeof *spare);
+    double v = rank_value(spare, n, half);
     for (uint64_t i = 0; i < n; i++)
         below += u->slack[i] < v;
     for (uint64_t i = 0, at_v = 0; i < n; i++) {

@@ -164,15 +164,15 @@ typedef struct ooc__bounds {
      * sums, counts and squares), their least slack then (-inf: none kept), and M, how far any centre may
      * have moved since. skip: the pass's ooc_pass.skip; skipped: how many it skips here; read_all: the next
      * pass reads every chunk. The rows of least slack, left out of slack: per chunk up to unsure_cap of them,
-     * unsure_n, with their slack (unsure_spare: room to select from a copy), their labels then and their
-     * values (unsure_x, in the data's type), and unsure_top, the slack below which rows come in;
+     * unsure_n, with their slack, their labels then and their values (unsure_x, in the data's type), and
+     * unsure_top, the slack below which rows come in;
      * unsure_work: where a pass measures them (ooc_assign_bounds.c). */
     double *kept, *slack, *moved;
     uint64_t chunks, rec, nprocs, skipped;
     unsigned char *skip;
     int read_all;
     uint64_t unsure_cap, *unsure_n;
-    double *unsure_slack, *unsure_spare, *unsure_top;
+    double *unsure_slack, *unsure_top;
     int32_t *unsure_label;
     void *unsure_x, *unsure_work;
     size_t unsure_x_bytes;

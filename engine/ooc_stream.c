@@ -448,6 +448,12 @@ static int map_pieces(ooc_stream *s, worker *b, void *partial, const void *stage
     return 0;
 }
 
+/* Whether the pass leaves this process's j-th chunk unread (ooc_pass.skip). */
+static int pass_skips(const ooc_stream *s, uint64_t j)
+{
+    return s->pass->skip && s->pass->skip[j];
+}
+
 static int produce(void *ctx, uint64_t j, int worker_index, int slot, ooc_error *err)
 {
     ooc_stream *s = ctx;
@@ -457,7 +463,7 @@ static int produce(void *ctx, uint64_t j, int worker_index, int slot, ooc_error 
     const void *rows = NULL, *staged = NULL;
     pk->bytes_read = 0;
     uint64_t row0 = chunk * ooc_array_get_info(s->a)->chunk_rows, n = ooc_array_chunk_rows(s->a, chunk);
-    pk->decoded = !(s->pass->skip && s->pass->skip[j]);
+    pk->decoded = !pass_skips(s, j);
     if (!pk->decoded)
         return s->pass->map(s->pass->ctx, NULL, row0, n, NULL, pk->partial, NULL, err);
     int pieces = s->pass->pieces && s->piece_rows;
@@ -660,7 +666,7 @@ static int ensure_buffers(ooc_stream *s, const ooc_pass *pass, ooc_error *err)
 static int prefetch_skips(void *ctx, uint64_t j)
 {
     const ooc_stream *s = ctx;
-    return (j < s->cache_len && s->cache[j]) || (s->pass->skip && s->pass->skip[j]);
+    return (j < s->cache_len && s->cache[j]) || pass_skips(s, j);
 }
 
 /* The pass over this process's chunks. */
